@@ -1,0 +1,104 @@
+// Load and validate the inventory. Every problem is reported with file, line, robot and field;
+// a file with any problem is refused as a whole, so nothing runs for a bad robot.
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import { inventorySchema, type Inventory, type Robot } from './schema.js';
+
+export class InventoryError extends Error {
+  constructor(readonly file: string, readonly problems: string[]) {
+    super(`${file}: invalid inventory:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+type Path = readonly (string | number)[];
+
+export function loadInventory(file: string): Inventory {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InventoryError(file, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  return parseInventory(text, file);
+}
+
+export function parseInventory(text: string, file: string): Inventory {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new InventoryError(
+      file,
+      doc.errors.map((e) => `line ${lineCounter.linePos(e.pos[0]).line}: YAML: ${e.message.split('\n')[0]}`),
+    );
+  }
+  const raw: unknown = doc.toJS();
+  const where = (path: Path) => describePath(raw, path, () => lineOf(doc, lineCounter, path));
+  const parsed = inventorySchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InventoryError(file, parsed.error.issues.map((issue) => `${where(issue.path as Path)}: ${issue.message}${got(raw, issue.path as Path)}`));
+  }
+  const data = parsed.data;
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  data.robots.forEach((r, i) => {
+    const key = r.name.toLowerCase();
+    if (seen.has(key)) problems.push(`${where(['robots', i, 'name'])}: the name is already used by robots[${seen.get(key)}] (names are unique ignoring case)`);
+    else seen.set(key, i);
+    if (!r.user && !data.defaults.user) problems.push(`${where(['robots', i, 'user'])}: no user here and none in defaults.user`);
+  });
+  const ips = new Map<string, number>();
+  data.robots.forEach((r, i) => {
+    const other = ips.get(`${r.ip}:${r.port ?? data.defaults.port}`);
+    if (other !== undefined) problems.push(`${where(['robots', i, 'ip'])}: the address is already used by robots[${other}]`);
+    else ips.set(`${r.ip}:${r.port ?? data.defaults.port}`, i);
+  });
+  const leader = data.swarm.leader;
+  if (leader !== undefined) {
+    const robot = data.robots.find((r) => r.name.toLowerCase() === leader.toLowerCase());
+    if (!robot) problems.push(`${where(['swarm', 'leader'])}: no robot is named "${leader}"`);
+    else if (!robot.canBecomeLeader || !robot.canBecomeManager || robot.role === 'worker') problems.push(`${where(['swarm', 'leader'])}: robot "${robot.name}" may not lead (canBecomeLeader/canBecomeManager false or role worker)`);
+  }
+  if (problems.length) throw new InventoryError(file, problems);
+
+  const robots: Robot[] = data.robots.map((r) => ({
+    name: r.name,
+    ip: r.ip,
+    user: (r.user ?? data.defaults.user) as string,
+    port: r.port ?? data.defaults.port,
+    sudo: r.sudo ?? data.defaults.sudo,
+    role: r.role,
+    canBecomeManager: r.canBecomeManager,
+    canBecomeLeader: r.canBecomeLeader,
+    ...(r.zone !== undefined ? { zone: r.zone } : {}),
+    labels: r.labels,
+  }));
+  return { file, robots, swarm: data.swarm };
+}
+
+function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Path): number | undefined {
+  // Walk up the path until a node with a source range exists (a missing field points at its parent).
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+function describePath(raw: unknown, path: Path, line: () => number | undefined): string {
+  const at = line();
+  const prefix = at ? `line ${at}: ` : '';
+  if (path[0] === 'robots' && typeof path[1] === 'number') {
+    const robot = (raw as { robots?: unknown[] }).robots?.[path[1]] as { name?: unknown } | undefined;
+    const name = typeof robot?.name === 'string' ? JSON.stringify(robot.name) : `#${path[1] + 1}`;
+    const field = path.slice(2).join('.');
+    return `${prefix}robot ${name} (robots[${path[1]}])${field ? ` field "${field}"` : ''}`;
+  }
+  return `${prefix}field "${path.join('.') || '(top level)'}"`;
+}
+
+function got(raw: unknown, path: Path): string {
+  let value: unknown = raw;
+  for (const key of path) value = (value as Record<string | number, unknown> | undefined)?.[key];
+  if (value === undefined || typeof value === 'object') return '';
+  return `, got ${JSON.stringify(value)}`;
+}

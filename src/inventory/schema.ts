@@ -1,0 +1,75 @@
+// The inventory's schema: one place for field rules, types and error messages.
+// Names, users and addresses are restricted so that hostile values never reach a connection or a shell.
+import { z } from 'zod';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
+const LABEL_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
+const LABEL_VALUE = /^[A-Za-z0-9_.:/@+-]{0,128}$/;
+
+const ipv4 = z.string().refine(
+  (s) => /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(s) && s.split('.').every((o) => Number(o) <= 255 && String(Number(o)) === o),
+  { message: 'must be a static IPv4 address like 192.168.50.11' },
+);
+const robotName = z.string().regex(NAME, "must be letters, digits, '-' or '_' (starting with a letter or digit, at most 63)");
+const userName = z.string().regex(USER, "must be a Linux user name: lowercase letters, digits, '_', '-', '.' (at most 32)");
+const port = z.number().int().min(1).max(65535);
+const labelValue = z.union([z.boolean(), z.number().finite(), z.string().regex(LABEL_VALUE, 'label values may only hold letters, digits and _ . : / @ + -')]);
+
+export const robotSchema = z.strictObject({
+  name: robotName,
+  ip: ipv4,
+  user: userName.optional(),
+  port: port.optional(),
+  sudo: z.boolean().optional(),
+  role: z.enum(['auto', 'manager', 'worker']).default('auto'),
+  canBecomeManager: z.boolean().default(true),
+  canBecomeLeader: z.boolean().default(true),
+  zone: robotName.optional(),
+  labels: z.record(z.string().regex(LABEL_KEY, 'label names must start with a letter and hold letters, digits, _ . -'), labelValue).default({}),
+});
+
+export const inventorySchema = z.strictObject({
+  defaults: z
+    .strictObject({ user: userName.optional(), port: port.default(22), sudo: z.boolean().default(false) })
+    .default({ port: 22, sudo: false }),
+  swarm: z
+    .strictObject({
+      managers: z.union([z.literal('auto'), z.number().int().min(1).max(99)]).default('auto'),
+      leader: robotName.optional(),
+      init: z
+        .strictObject({
+          listenAddr: z.string().regex(/^[0-9.]+(:\d{1,5})?$|^[a-z0-9]+(:\d{1,5})?$/, 'must be an address or interface, optionally with :port').optional(),
+          availability: z.enum(['active', 'pause', 'drain']).optional(),
+          snapshotInterval: z.number().int().min(1).optional(),
+          maxSnapshots: z.number().int().min(0).optional(),
+        })
+        .default({}),
+    })
+    .default({ managers: 'auto', init: {} }),
+  robots: z.array(robotSchema).min(1, 'must list at least one robot'),
+});
+
+export type InventoryFile = z.infer<typeof inventorySchema>;
+export type SwarmSettings = InventoryFile['swarm'];
+export type LabelValue = z.infer<typeof labelValue>;
+
+/** A robot with the defaults applied: what every step works with. */
+export interface Robot {
+  name: string;
+  ip: string;
+  user: string;
+  port: number;
+  sudo: boolean;
+  role: 'auto' | 'manager' | 'worker';
+  canBecomeManager: boolean;
+  canBecomeLeader: boolean;
+  zone?: string;
+  labels: Record<string, LabelValue>;
+}
+
+export interface Inventory {
+  file: string;
+  robots: Robot[];
+  swarm: SwarmSettings;
+}

@@ -1,0 +1,38 @@
+// Managed blocks in files the user also edits: only the lines between our markers are ours;
+// everything outside them is kept byte for byte.
+
+export const BLOCK_BEGIN = '# BEGIN provision (managed by provision: edits inside this block are replaced)';
+export const BLOCK_END = '# END provision';
+
+export interface SplitFile {
+  before: string; // user content before the block, byte for byte
+  block: string[] | null; // lines inside the block, null when there is none
+  after: string; // user content after the block, byte for byte
+}
+
+/** Split a file into user content and the managed block (matched by its markers). */
+export function splitManagedBlock(text: string): SplitFile {
+  const lines = text.split('\n');
+  const begin = lines.findIndex((l) => l.startsWith('# BEGIN provision'));
+  const end = begin < 0 ? -1 : lines.findIndex((l, i) => i > begin && l === BLOCK_END);
+  if (begin < 0 || end < 0) return { before: text, block: null, after: '' };
+  return {
+    before: lines.slice(0, begin).map((l) => l + '\n').join(''),
+    block: lines.slice(begin + 1, end),
+    after: lines.slice(end + 1).join('\n'),
+  };
+}
+
+/**
+ * Put `blockLines` into `text` as the managed block: in place of an existing block, else at
+ * the start (`position: 'top'`) or end of the file. An empty `blockLines` removes the block.
+ */
+export function withManagedBlock(text: string, blockLines: readonly string[], position: 'top' | 'bottom'): string {
+  const { before, block, after } = splitManagedBlock(text);
+  const rendered = blockLines.length ? [BLOCK_BEGIN, ...blockLines, BLOCK_END].join('\n') + '\n' : '';
+  if (block !== null) return before + rendered + after;
+  if (!rendered) return text;
+  if (position === 'top') return rendered + text;
+  const separator = text === '' || text.endsWith('\n') ? '' : '\n';
+  return text + separator + rendered;
+}

@@ -1,0 +1,111 @@
+// Pure builders for the three files `provision keys` manages on every robot:
+// ~/.ssh/authorized_keys, ~/.ssh/known_hosts and ~/.ssh/config. Merged by content, no I/O.
+import { splitManagedBlock, withManagedBlock } from './managedBlock.js';
+
+export const ROBOT_KEY_FILE = '.ssh/id_ed25519';
+
+export interface RobotKeyFacts {
+  name: string;
+  ip: string;
+  port: number;
+  user: string;
+  /** "ssh-ed25519 AAAA…" of the robot user's key; null when the robot was not reached this run. */
+  publicKey: string | null;
+  /** "ssh-ed25519 AAAA…" host key the robot's sshd presented; null when not reached. */
+  hostKey: string | null;
+}
+
+const KEY_TYPE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
+
+/** The "type blob" part of a public key line (options and comment dropped), or null. */
+export function keyOf(line: string): string | null {
+  const fields = line.trim().split(/\s+/);
+  const at = fields.findIndex((f) => KEY_TYPE.test(f));
+  if (at < 0 || !fields[at + 1]) return null;
+  return `${fields[at]} ${fields[at + 1]}`;
+}
+
+function keysOutside(text: string): Set<string> {
+  const { before, after } = splitManagedBlock(text);
+  const keys = new Set<string>();
+  for (const line of (before + '\n' + after).split('\n')) {
+    if (line.trim().startsWith('#')) continue;
+    const key = keyOf(line);
+    if (key) keys.add(key);
+  }
+  return keys;
+}
+
+const robotTag = (name: string) => `provision:robot:${name}`;
+const OPERATOR_TAG = 'provision:operator:';
+
+/**
+ * authorized_keys: every robot's key and the operator's, unless the user already has that key
+ * outside the block. Robots not reached this run keep the line they had in the block.
+ */
+export function mergeAuthorizedKeys(existing: string, robots: readonly RobotKeyFacts[], operator: { key: string; label: string }): string {
+  const previous = splitManagedBlock(existing).block ?? [];
+  const userKeys = keysOutside(existing);
+  const lines: string[] = [];
+  const add = (key: string | null, tag: string) => {
+    if (!key || userKeys.has(key) || lines.some((l) => keyOf(l) === key)) return;
+    lines.push(`${key} ${tag}`);
+  };
+  for (const robot of robots) {
+    const kept = previous.find((l) => l.endsWith(' ' + robotTag(robot.name)));
+    add(robot.publicKey ?? (kept ? keyOf(kept) : null), robotTag(robot.name));
+  }
+  // Keys of other operators (other laptops) that earlier runs installed stay.
+  for (const line of previous.filter((l) => l.includes(' ' + OPERATOR_TAG))) {
+    add(keyOf(line), line.slice(line.indexOf(OPERATOR_TAG)));
+  }
+  add(keyOf(operator.key), OPERATOR_TAG + operator.label);
+  return withManagedBlock(existing, lines, 'bottom');
+}
+
+/** The host patterns OpenSSH looks up for a robot: its name and its address (bracketed with a port other than 22). */
+export function knownHostsNames(name: string, ip: string, port: number): string {
+  return port === 22 ? `${name},${ip}` : `[${name}]:${port},[${ip}]:${port}`;
+}
+
+function firstHostOf(line: string): string {
+  const hosts = line.split(/\s+/)[0] ?? '';
+  return (hosts.split(',')[0] ?? '').replace(/^\[/, '').replace(/\]:\d+$/, '');
+}
+
+/** known_hosts: every robot's host key under its name and its address. */
+export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts[]): string {
+  const previous = splitManagedBlock(existing).block ?? [];
+  const lines: string[] = [];
+  for (const robot of robots) {
+    const names = knownHostsNames(robot.name, robot.ip, robot.port);
+    if (robot.hostKey) {
+      lines.push(`${names} ${robot.hostKey}`);
+    } else {
+      const kept = previous.find((l) => firstHostOf(l) === robot.name);
+      const key = kept ? keyOf(kept) : null;
+      if (key) lines.push(`${names} ${key}`);
+    }
+  }
+  return withManagedBlock(existing, lines, 'bottom');
+}
+
+/**
+ * ~/.ssh/config: a Host entry per robot. The block goes first because ssh takes the first value
+ * it finds; it ends with `Host *` so that user lines after it keep applying to every host.
+ */
+export function mergeSshConfig(existing: string, robots: readonly Pick<RobotKeyFacts, 'name' | 'ip' | 'port' | 'user'>[]): string {
+  const lines: string[] = [];
+  for (const robot of robots) {
+    lines.push(
+      `Host ${robot.name}`,
+      `    HostName ${robot.ip}`,
+      `    User ${robot.user}`,
+      `    Port ${robot.port}`,
+      `    IdentityFile ~/${ROBOT_KEY_FILE}`,
+      `    IdentitiesOnly yes`,
+    );
+  }
+  if (lines.length) lines.push('Host *');
+  return withManagedBlock(existing, lines, 'top');
+}

@@ -1,0 +1,169 @@
+// One SSH connection to one robot, carrying every exec and SFTP channel of a run.
+// Knows nothing of Swarm: it runs command lines built by src/remote and writes files atomically.
+import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { log, redact } from '../log.js';
+
+export interface ExecResult { code: number; stdout: string; stderr: string }
+
+export interface ConnectTarget { name: string; host: string; port: number; username: string }
+
+/** Bounded concurrency: sshd's MaxSessions (10) frees slots late, so stay well under it. */
+class Semaphore {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+export class RemoteCommandError extends Error {
+  constructor(readonly robot: string, readonly what: string, readonly result: ExecResult) {
+    super(`${what} failed (exit ${result.code}): ${redact(result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ')}`);
+  }
+}
+
+const CHANNELS_PER_CONNECTION = 4;
+const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
+
+export class RobotConnection {
+  private channels = new Semaphore(CHANNELS_PER_CONNECTION);
+  private sftpSession: Promise<SFTPWrapper> | null = null;
+  private closed = false;
+
+  private constructor(readonly target: ConnectTarget, private client: Client) {
+    client.on('close', () => (this.closed = true));
+  }
+
+  static open(target: ConnectTarget, config: ConnectConfig): Promise<RobotConnection> {
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      let settled = false;
+      client.once('ready', () => {
+        settled = true;
+        client.setNoDelay(true); // without it every sequential exec pays Nagle's ~40 ms
+        resolve(new RobotConnection(target, client));
+      });
+      client.on('error', (err) => {
+        if (!settled) {
+          settled = true;
+          reject(err);
+        }
+      });
+      client.once('close', () => {
+        if (!settled) {
+          settled = true;
+          reject(new Error('connection closed during the handshake'));
+        }
+      });
+      client.connect({ ...config, host: target.host, port: target.port, username: target.username });
+    });
+  }
+
+  private async withChannel<T>(open: () => Promise<T>): Promise<T> {
+    // A channel refused while the server still frees earlier ones is retried, not fatal.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await open();
+      } catch (err) {
+        const message = (err as Error).message ?? '';
+        if (attempt >= 5 || !/Channel open failure|open failed/i.test(message) || this.closed) throw err;
+        await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+      }
+    }
+  }
+
+  /** Run one command line (already quoted by src/remote/shell.ts). Never rejects on a non-zero exit. */
+  async exec(command: string, options: { stdin?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+    await this.channels.acquire();
+    try {
+      const channel = await this.withChannel(
+        () => new Promise<ClientChannel>((resolve, reject) => this.client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch)))),
+      );
+      const result = await new Promise<ExecResult>((resolve, reject) => {
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        const timer = setTimeout(() => {
+          channel.close();
+          reject(new Error(`remote command timed out after ${Math.round((options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS) / 1000)} s`));
+        }, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+        channel.on('data', (d: Buffer) => out.push(d));
+        channel.stderr.on('data', (d: Buffer) => errOut.push(d));
+        channel.on('close', (code: number | null) => {
+          clearTimeout(timer);
+          resolve({ code: code ?? 255, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
+        });
+        channel.end(options.stdin ?? undefined);
+      });
+      log(this.target.name, `$ ${command}\n  -> exit ${result.code}${result.stderr.trim() ? `; stderr: ${result.stderr.trim()}` : ''}`);
+      return result;
+    } catch (err) {
+      log(this.target.name, `$ ${command}\n  -> error: ${(err as Error).message}`);
+      throw err;
+    } finally {
+      this.channels.release();
+    }
+  }
+
+  /** exec, and throw a RemoteCommandError naming `what` on a non-zero exit. */
+  async run(command: string, what: string, options: { stdin?: string; timeoutMs?: number } = {}): Promise<string> {
+    const result = await this.exec(command, options);
+    if (result.code !== 0) throw new RemoteCommandError(this.target.name, what, result);
+    return result.stdout;
+  }
+
+  private sftp(): Promise<SFTPWrapper> {
+    if (!this.sftpSession) {
+      // The SFTP channel stays open for the run and holds one of the channel slots.
+      this.sftpSession = this.channels.acquire().then(() =>
+        this.withChannel(() => new Promise<SFTPWrapper>((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))))),
+      );
+      this.sftpSession.catch(() => {
+        this.sftpSession = null;
+        this.channels.release();
+      });
+    }
+    return this.sftpSession;
+  }
+
+  /**
+   * Replace a file atomically: write a temp file beside it with the final mode, then
+   * posix-rename it over the target. A reader never sees a half-written file.
+   * Paths are relative to the login user's home.
+   */
+  async writeFileAtomic(path: string, content: string, mode: number): Promise<void> {
+    const sftp = await this.sftp();
+    const tmp = `${path}.provision-tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const call = <T>(fn: (cb: (err: Error | null | undefined, value?: T) => void) => void) =>
+      new Promise<T | undefined>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+    try {
+      const handle = (await call<Buffer>((cb) => sftp.open(tmp, 'w', { mode }, cb))) as Buffer;
+      const data = Buffer.from(content, 'utf8');
+      let offset = 0;
+      while (offset < data.length) {
+        const chunk = Math.min(32 * 1024, data.length - offset);
+        await call((cb) => sftp.write(handle, data, offset, chunk, offset, cb));
+        offset += chunk;
+      }
+      await call((cb) => sftp.fchmod(handle, mode, cb)); // the umask may have narrowed or widened open()'s mode
+      await call((cb) => sftp.close(handle, cb));
+      await call((cb) => sftp.ext_openssh_rename(tmp, path, cb));
+      log(this.target.name, `wrote ${path} (${data.length} bytes, mode ${mode.toString(8)})`);
+    } catch (err) {
+      await call((cb) => sftp.unlink(tmp, cb)).catch(() => undefined);
+      throw new Error(`writing ~/${path} failed: ${(err as Error).message}`);
+    }
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}

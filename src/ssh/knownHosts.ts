@@ -1,0 +1,87 @@
+// The operator's ~/.ssh/known_hosts, read as OpenSSH reads it: plain and hashed (|1|salt|hash)
+// host patterns, name and address, [host]:port for ports other than 22.
+import { createHash, createHmac } from 'node:crypto';
+import { readFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { knownHostsNames } from '../remote/sshFiles.js';
+
+export interface KnownKey { type: string; blob: Buffer }
+
+/** "SHA256:…" as `ssh-keygen -l` prints it. */
+export function fingerprint(blob: Buffer): string {
+  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+}
+
+/** The key type named inside an SSH public key blob. */
+export function keyTypeOf(blob: Buffer): string {
+  const len = blob.readUInt32BE(0);
+  return blob.subarray(4, 4 + len).toString('latin1');
+}
+
+function hostToken(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+
+function patternMatches(pattern: string, token: string): boolean {
+  if (pattern.startsWith('|1|')) {
+    const [, , salt, hash] = pattern.split('|');
+    if (!salt || !hash) return false;
+    return createHmac('sha1', Buffer.from(salt, 'base64')).update(token).digest('base64') === hash;
+  }
+  const glob = new RegExp('^' + pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  return glob.test(token);
+}
+
+export class KnownHosts {
+  private lines: string[];
+  private added: string[] = [];
+  constructor(readonly file: string) {
+    try {
+      this.lines = readFileSync(file, 'utf8').split('\n');
+    } catch {
+      this.lines = [];
+    }
+  }
+
+  /** Every key recorded for the robot, under its name or its address. */
+  lookup(name: string, ip: string, port: number): KnownKey[] {
+    const tokens = [hostToken(name, port), hostToken(ip, port)];
+    const found: KnownKey[] = [];
+    for (const line of [...this.lines, ...this.added]) {
+      const fields = line.trim().split(/\s+/);
+      if (!fields[0] || fields[0].startsWith('#')) continue;
+      if (fields[0].startsWith('@')) continue; // @revoked / @cert-authority: not used for robots
+      const [hosts, type, b64] = fields;
+      if (!type || !b64) continue;
+      const patterns = (hosts ?? '').split(',');
+      const negated = patterns.some((p) => p.startsWith('!') && tokens.some((t) => patternMatches(p.slice(1), t)));
+      if (negated || !patterns.some((p) => tokens.some((t) => patternMatches(p, t)))) continue;
+      found.push({ type, blob: Buffer.from(b64, 'base64') });
+    }
+    return found;
+  }
+
+  /** Record a first-seen key, under name and address; written by save(). */
+  remember(name: string, ip: string, port: number, blob: Buffer): void {
+    this.added.push(`${knownHostsNames(name, ip, port)} ${keyTypeOf(blob)} ${blob.toString('base64')}`);
+  }
+
+  /** Append the newly recorded keys atomically (write a temp file, then rename over). */
+  save(): void {
+    if (!this.added.length) return;
+    const current = (() => {
+      try {
+        return readFileSync(this.file, 'utf8');
+      } catch {
+        return '';
+      }
+    })();
+    const text = current + (current && !current.endsWith('\n') ? '\n' : '') + this.added.join('\n') + '\n';
+    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.provision-${process.pid}`;
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, this.file);
+    this.lines = text.split('\n');
+    this.added = [];
+  }
+}

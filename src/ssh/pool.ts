@@ -1,0 +1,142 @@
+// Connect to every robot in parallel, one connection each, with a bounded number of handshakes
+// in flight, a short connect timeout and host-key pinning against the operator's known_hosts.
+import { execFileSync } from 'node:child_process';
+import type { Robot } from '../inventory/schema.js';
+import { authAttempts, type OperatorIdentity } from './auth.js';
+import { RobotConnection } from './connection.js';
+import { fingerprint, keyTypeOf, type KnownHosts } from './knownHosts.js';
+import { log } from '../log.js';
+
+export interface PoolOptions {
+  identity: OperatorIdentity;
+  knownHosts: KnownHosts;
+  connectTimeoutMs: number;
+  maxHandshakes: number;
+}
+
+export type Reach =
+  | { ok: true; conn: RobotConnection; hostKey: string; newHostKey: string | null }
+  | { ok: false; status: 'unreachable' | 'failed'; reason: string };
+
+const HOST_KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'];
+
+/** Run `work` over `items` with at most `limit` in flight; every item gets its result, none fails the others. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}
+
+/**
+ * PROVISION_ROUTE_DEV=<dev> (set by the lab, the demo and the tests) refuses any robot whose
+ * route does not leave through that interface, so a test can never send traffic elsewhere.
+ */
+function routeProblem(ip: string): string | null {
+  const dev = process.env.PROVISION_ROUTE_DEV;
+  if (!dev) return null;
+  try {
+    const route = execFileSync('ip', ['-o', 'route', 'get', ip], { encoding: 'utf8' });
+    return new RegExp(`\\bdev ${dev.replace(/[^A-Za-z0-9_.-]/g, '')}\\b`).test(route) ? null : `refused: the route to ${ip} does not go via ${dev} (PROVISION_ROUTE_DEV)`;
+  } catch {
+    return `refused: no route to ${ip} (PROVISION_ROUTE_DEV=${dev})`;
+  }
+}
+
+function describeConnectError(err: Error & { code?: string; level?: string }, robot: Robot, timeoutMs: number): Reach {
+  const code = err.code ?? '';
+  const message = err.message ?? String(err);
+  if (/Timed out while waiting for handshake/i.test(message) || code === 'ETIMEDOUT') {
+    return { ok: false, status: 'unreachable', reason: `no answer from ${robot.ip}:${robot.port} within ${timeoutMs / 1000} s` };
+  }
+  if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ECONNRESET'].includes(code)) {
+    return { ok: false, status: 'unreachable', reason: `${code} connecting to ${robot.ip}:${robot.port}` };
+  }
+  if (err.level === 'client-authentication') {
+    return {
+      ok: false,
+      status: 'failed',
+      reason: `authentication as "${robot.user}" failed (tried the agent, ~/.ssh keys and any password given): check the user, or give the password with --ask-pass or PROVISION_PASSWORD`,
+    };
+  }
+  return { ok: false, status: 'failed', reason: message };
+}
+
+async function connectOne(robot: Robot, options: PoolOptions): Promise<Reach> {
+  const blocked = routeProblem(robot.ip);
+  if (blocked) return { ok: false, status: 'failed', reason: blocked };
+
+  const known = options.knownHosts.lookup(robot.name, robot.ip, robot.port);
+  const knownTypes = new Set(known.map((k) => k.type));
+  // Like OpenSSH: ask first for the key types already recorded for this host.
+  const serverHostKey = [...HOST_KEY_TYPES.filter((t) => knownTypes.has(t)), ...HOST_KEY_TYPES.filter((t) => !knownTypes.has(t))];
+  let presented: Buffer | null = null;
+  let mismatch: string | null = null;
+
+  const attempt = () =>
+    RobotConnection.open(
+      { name: robot.name, host: robot.ip, port: robot.port, username: robot.user },
+      {
+        readyTimeout: options.connectTimeoutMs,
+        keepaliveInterval: 10_000,
+        keepaliveCountMax: 3,
+        algorithms: { serverHostKey: serverHostKey as never },
+        authHandler: authAttempts(options.identity, robot.user) as never,
+        hostVerifier: (key: Buffer) => {
+          presented = key;
+          if (!known.length) return true;
+          if (known.some((k) => k.blob.equals(key))) return true;
+          const type = keyTypeOf(key);
+          const expected = known.filter((k) => k.type === type).concat(known)[0] as (typeof known)[number];
+          mismatch =
+            `host key changed: known_hosts has ${fingerprint(expected.blob)}, the robot now presents ${fingerprint(key)} (${type}). ` +
+            `Nothing was run on it. If the robot was really reinstalled or re-keyed, remove the old key with ` +
+            `\`ssh-keygen -R ${robot.name}${robot.port === 22 ? '' : ` -p ${robot.port}`} && ssh-keygen -R ${robot.ip}\` and run again; otherwise investigate.`;
+          return false;
+        },
+      },
+    );
+
+  // A handshake reset by sshd's MaxStartups is retried with jitter; a timeout is not (the robot is away).
+  for (let tries = 1; ; tries++) {
+    try {
+      const conn = await attempt();
+      const key = presented as Buffer | null;
+      if (!key) throw new Error('no host key was presented');
+      const hostKey = `${keyTypeOf(key)} ${key.toString('base64')}`;
+      let newHostKey: string | null = null;
+      if (!known.length) {
+        options.knownHosts.remember(robot.name, robot.ip, robot.port, key);
+        newHostKey = fingerprint(key);
+      }
+      log(robot.name, `connected to ${robot.user}@${robot.ip}:${robot.port} (host key ${fingerprint(key)})`);
+      return { ok: true, conn, hostKey, newHostKey };
+    } catch (err) {
+      if (mismatch) return { ok: false, status: 'failed', reason: mismatch };
+      const e = err as Error & { code?: string };
+      const retryable = e.code === 'ECONNRESET' || /closed during the handshake|Connection lost before handshake/i.test(e.message);
+      if (retryable && tries < 4) {
+        await new Promise((r) => setTimeout(r, 100 * tries + Math.random() * 200));
+        continue;
+      }
+      log(robot.name, `connect failed: ${e.message}`);
+      return describeConnectError(e, robot, options.connectTimeoutMs);
+    }
+  }
+}
+
+export async function connectAll(robots: readonly Robot[], options: PoolOptions): Promise<Map<string, Reach>> {
+  const results = await mapLimit(robots, options.maxHandshakes, (robot) => connectOne(robot, options));
+  options.knownHosts.save();
+  return new Map(robots.map((r, i) => [r.name, results[i] as Reach]));
+}
+
+export function closeAll(reach: Map<string, Reach>): void {
+  for (const r of reach.values()) if (r.ok) r.conn.close();
+}
