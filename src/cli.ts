@@ -6,7 +6,8 @@ import { InventoryError, loadInventory } from './inventory/load.js';
 import { registerSecret, redact } from './log.js';
 import { Fleet, type RunOptions } from './steps/fleet.js';
 import { runKeys } from './steps/keys.js';
-import { outcomesJson, renderOutcomes } from './ui/report.js';
+import { outcomesJson, renderOutcomes, renderSwarmSummary, swarmJson } from './ui/report.js';
+import { runSwarm } from './steps/swarm.js';
 
 const EXIT_BAD_INPUT = 2;
 
@@ -45,7 +46,9 @@ function withCommonOptions(cmd: Command): Command {
     .addOption(new Option('--max-handshakes <n>', 'SSH handshakes in flight at once').default(32).argParser(positiveInt));
 }
 
-async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) => Promise<void>): Promise<number> {
+interface StepResult { text?: string; json?: object; roleOf?: (robot: string) => string }
+
+async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) => Promise<StepResult | void>): Promise<number> {
   const inventory = loadInventory(flags.inventory);
   const secret = await password(flags);
   registerSecret(secret);
@@ -56,12 +59,14 @@ async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) =
     ...(secret ? { password: secret } : {}),
   };
   const fleet = await Fleet.open(inventory, options);
+  let result: StepResult = {};
   try {
-    await step(fleet);
+    result = (await step(fleet)) ?? {};
   } finally {
     fleet.close();
   }
-  console.log(flags.json ? JSON.stringify(outcomesJson(fleet), null, 2) : renderOutcomes(title, fleet));
+  if (flags.json) console.log(JSON.stringify({ ...outcomesJson(fleet, result.roleOf), ...result.json }, null, 2));
+  else console.log(renderOutcomes(title, fleet, result.roleOf) + (result.text ? '\n' + result.text : ''));
   return fleet.exitCode();
 }
 
@@ -92,6 +97,24 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       .command('keys')
       .description('generate a key pair on every robot, distribute authorized_keys, known_hosts and ~/.ssh/config'),
   ).action(async (flags: CommonFlags) => setExit(await runStep('provision keys', flags, runKeys)));
+
+  withCommonOptions(
+    program
+      .command('swarm')
+      .description('init or reuse the swarm, plan roles by quorum rules, write ~/swarm_tokens, join and label every robot'),
+  ).action(async (flags: CommonFlags) =>
+    setExit(
+      await runStep('provision swarm', flags, async (fleet) => {
+        const report = await runSwarm(fleet);
+        const roleOf = (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '';
+        return {
+          roleOf,
+          text: renderSwarmSummary(report, (id) => report.robotOfNode.get(id)),
+          json: { swarm: swarmJson(report) },
+        };
+      }),
+    ),
+  );
 
   return program;
 }

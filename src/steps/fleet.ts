@@ -7,7 +7,7 @@ import { closeAll, connectAll, type Reach } from '../ssh/pool.js';
 import type { RobotConnection } from '../ssh/connection.js';
 import { join } from 'node:path';
 
-export type Status = 'changed' | 'ok' | 'unreachable' | 'failed';
+export type Status = 'changed' | 'joined' | 'ok' | 'unreachable' | 'failed';
 
 export interface RobotOutcome {
   robot: string;
@@ -63,6 +63,13 @@ export class Fleet {
     const o = this.outcomes.get(robot);
     if (!o) return;
     if (o.status === 'ok') o.status = 'changed';
+    o.details.push(detail);
+  }
+
+  joined(robot: string, detail: string): void {
+    const o = this.outcomes.get(robot);
+    if (!o || o.status === 'failed') return;
+    o.status = 'joined';
     o.details.push(detail);
   }
 

@@ -1,0 +1,218 @@
+// Pure builders and parsers for the Docker side: facts, swarm init/join, node updates, token files.
+// Command lines are built through shell.ts only; tokens travel on stdin or are read from files on
+// the robot, never placed on a command line that provision logs.
+import { commandLine, dockerArgv, scriptWithArgs } from './shell.js';
+
+export interface SwarmInfo {
+  NodeID: string;
+  NodeAddr: string;
+  LocalNodeState: string; // inactive | pending | active | error | locked
+  ControlAvailable: boolean;
+  Error: string;
+  RemoteManagers: { NodeID: string; Addr: string }[] | null;
+  Cluster?: { ID: string } | null;
+}
+
+export interface RobotFacts {
+  arch: string;
+  cpus: number;
+  memKb: number;
+  hostname: string;
+  swarm: SwarmInfo | null;
+  dockerError: string | null;
+}
+
+// $1 = 1 when docker runs through `sudo -n`.
+const FACTS = `
+echo "arch=$(uname -m)"
+echo "cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
+echo "memkb=$(awk '/^MemTotal:/{print $2}' /proc/meminfo)"
+echo "hostname=$(hostname)"
+if ! command -v docker >/dev/null 2>&1; then echo "docker_error=docker is not installed on this robot"; exit 0; fi
+if [ "$1" = 1 ]; then set -- sudo -n docker; else set -- docker; fi
+out=$("$@" info --format '{{json .Swarm}}' 2>&1)
+if [ $? -eq 0 ] && printf '%s\\n' "$out" | grep -q '^{'; then
+  printf 'swarm=%s\\n' "$(printf '%s\\n' "$out" | grep '^{' | head -n 1)"
+else
+  printf 'docker_error=%s\\n' "$(printf '%s' "$out" | tr '\\n' ' ' | cut -c1-300)"
+fi
+`;
+
+export function factsCommand(useSudo: boolean): string {
+  return scriptWithArgs(FACTS, [useSudo ? '1' : '0']);
+}
+
+/** Turn docker's own error text into what the operator should do about it. */
+export function explainDockerError(raw: string, useSudo: boolean): string {
+  if (/not installed/.test(raw)) return 'docker is not installed on this robot';
+  if (/sudo: a password is required|sudo: a terminal is required/.test(raw)) return 'docker needs sudo here, and sudo asks for a password: allow passwordless sudo for docker, or add the user to the docker group and set sudo: false';
+  if (/permission denied/i.test(raw)) return `the user may not use docker (permission denied on the socket): add it to the docker group${useSudo ? '' : ', or set sudo: true for this robot'}`;
+  if (/Cannot connect to the Docker daemon|Is the docker daemon running/i.test(raw)) return 'the Docker engine is not running on this robot (start dockerd, e.g. systemctl start docker)';
+  return `docker info failed: ${raw.trim()}`;
+}
+
+export function parseFacts(stdout: string, useSudo: boolean): RobotFacts {
+  const values = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const at = line.indexOf('=');
+    if (at > 0) values.set(line.slice(0, at), line.slice(at + 1));
+  }
+  const dockerError = values.get('docker_error');
+  let swarm: SwarmInfo | null = null;
+  const json = values.get('swarm');
+  if (json) swarm = JSON.parse(json) as SwarmInfo;
+  if (!values.has('arch')) throw new Error('unexpected answer to the facts command: is this a Linux host?');
+  return {
+    arch: values.get('arch') ?? '',
+    cpus: Number(values.get('cpus')) || 0,
+    memKb: Number(values.get('memkb')) || 0,
+    hostname: values.get('hostname') ?? '',
+    swarm,
+    dockerError: dockerError !== undefined ? explainDockerError(dockerError, useSudo) : null,
+  };
+}
+
+export interface SwarmInitOptions {
+  listenAddr?: string | undefined;
+  availability?: 'active' | 'pause' | 'drain' | undefined;
+  snapshotInterval?: number | undefined;
+  maxSnapshots?: number | undefined;
+}
+
+export function swarmInitCommand(advertiseAddr: string, options: SwarmInitOptions, useSudo: boolean): string {
+  const args = ['swarm', 'init', '--advertise-addr', advertiseAddr];
+  if (options.listenAddr) args.push('--listen-addr', options.listenAddr);
+  if (options.availability) args.push('--availability', options.availability);
+  if (options.snapshotInterval !== undefined) args.push('--snapshot-interval', String(options.snapshotInterval));
+  if (options.maxSnapshots !== undefined) args.push('--max-snapshots', String(options.maxSnapshots));
+  return commandLine(dockerArgv(args, useSudo));
+}
+
+/** Both join tokens, one per line (worker first). The output is secret: never logged or printed. */
+export function joinTokensCommand(useSudo: boolean): string {
+  const d = commandLine(dockerArgv([], useSudo));
+  return `${d} swarm join-token -q worker && ${d} swarm join-token -q manager`;
+}
+
+export interface NodeInfo {
+  id: string;
+  hostname: string;
+  role: 'manager' | 'worker';
+  state: string; // ready | down | unknown …
+  availability: string;
+  addr: string;
+  leader: boolean;
+  reachability: string | null;
+  labels: Record<string, string>;
+}
+
+/** Every node of the swarm as JSON lines, read on a manager. */
+export function nodesCommand(useSudo: boolean): string {
+  const d = commandLine(dockerArgv([], useSudo));
+  return `ids=$(${d} node ls -q) && ${d} node inspect --format '{{json .}}' $ids`;
+}
+
+export function parseNodes(stdout: string): NodeInfo[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      const n = JSON.parse(l) as {
+        ID: string;
+        Spec: { Role: 'manager' | 'worker'; Availability: string; Labels?: Record<string, string> | null };
+        Description?: { Hostname?: string };
+        Status: { State: string; Addr?: string };
+        ManagerStatus?: { Leader?: boolean; Reachability?: string; Addr?: string } | null;
+      };
+      return {
+        id: n.ID,
+        hostname: n.Description?.Hostname ?? '',
+        role: n.Spec.Role,
+        state: n.Status.State,
+        availability: n.Spec.Availability,
+        // Managers may report 0.0.0.0 as Status.Addr; their Raft address is the reliable one then.
+        addr: n.Status.Addr && n.Status.Addr !== '0.0.0.0' ? n.Status.Addr : (n.ManagerStatus?.Addr ?? '').split(':')[0] ?? '',
+        leader: Boolean(n.ManagerStatus?.Leader),
+        reachability: n.ManagerStatus?.Reachability ?? null,
+        labels: n.Spec.Labels ?? {},
+      };
+    });
+}
+
+export function nodeRoleCommand(change: 'promote' | 'demote', nodeId: string, useSudo: boolean): string {
+  return commandLine(dockerArgv(['node', change, nodeId], useSudo));
+}
+
+export function labelAddCommand(nodeId: string, labels: Record<string, string>, useSudo: boolean): string {
+  const args = ['node', 'update'];
+  for (const [k, v] of Object.entries(labels)) args.push('--label-add', `${k}=${v}`);
+  args.push(nodeId);
+  return commandLine(dockerArgv(args, useSudo));
+}
+
+// ~/swarm_tokens: the files of one role arrive on stdin as "name\nbase64\n" pairs; each is replaced
+// atomically only when its content or mode differs; our other files there are removed.
+// $1 = 1 for a dry run. Prints "changed:<name>" / "removed:<name>" for what it did (or would do).
+export const TOKEN_DIR = 'swarm_tokens';
+export const TOKEN_FILES = ['manager_token', 'worker_token', 'join_addresses'] as const;
+export type TokenFile = (typeof TOKEN_FILES)[number];
+
+const SYNC_TOKENS = `
+umask 077
+cd || exit 1
+dir=${TOKEN_DIR}
+[ -d $dir ] || { [ "$1" = 1 ] || mkdir $dir || exit 1; echo "changed:directory"; }
+[ ! -d $dir ] || [ "$(stat -c %a $dir)" = 700 ] || { [ "$1" = 1 ] || chmod 700 $dir || exit 1; echo "changed:directory mode"; }
+wanted=" "
+while read -r name && read -r data; do
+  wanted="$wanted$name "
+  f=$dir/$name
+  if [ -f "$f" ] && [ "$(base64 -w0 "$f")" = "$data" ] && [ "$(stat -c %a "$f")" = 600 ]; then continue; fi
+  echo "changed:$name"
+  [ "$1" = 1 ] && continue
+  printf '%s' "$data" | base64 -d > "$f.tmp.$$" && chmod 600 "$f.tmp.$$" && mv -f "$f.tmp.$$" "$f" || { rm -f "$f.tmp.$$"; exit 1; }
+done
+for f in ${TOKEN_FILES.join(' ')}; do
+  case "$wanted" in *" $f "*) ;; *) if [ -f "$dir/$f" ]; then echo "removed:$f"; [ "$1" = 1 ] || rm -f "$dir/$f"; fi;; esac
+done
+`;
+
+export function syncTokensCommand(dryRun: boolean): string {
+  return scriptWithArgs(SYNC_TOKENS, [dryRun ? '1' : '0']);
+}
+
+/** stdin for syncTokensCommand: the only secret-bearing payload, sent over the channel, never logged. */
+export function tokenFilesPayload(files: Partial<Record<TokenFile, string>>): string {
+  return Object.entries(files)
+    .map(([name, content]) => `${name}\n${Buffer.from(content, 'utf8').toString('base64')}\n`)
+    .join('');
+}
+
+// Join from the robot's own ~/swarm_tokens: $1 role, $2 advertise address, $3 1 for sudo, then
+// manager addresses to try in order. Prints the new node ID on success.
+const JOIN = `
+cd || exit 1
+role=$1; addr=$2; sudo=$3; shift 3
+tok=$(cat ${TOKEN_DIR}/\${role}_token) || { echo "no ~/${TOKEN_DIR}/\${role}_token on this robot" >&2; exit 3; }
+if [ "$sudo" = 1 ]; then d="sudo -n docker"; else d=docker; fi
+for m in "$@"; do
+  if $d swarm join --token "$tok" --advertise-addr "$addr" "$m" >/dev/null; then
+    echo "node=$($d info --format '{{.Swarm.NodeID}}')"; exit 0
+  fi
+  state=$($d info --format '{{.Swarm.LocalNodeState}}')
+  [ "$state" = pending ] && { echo "pending"; exit 0; }
+done
+exit 1
+`;
+
+export function joinCommand(role: 'manager' | 'worker', advertiseAddr: string, managerAddrs: readonly string[], useSudo: boolean): string {
+  return scriptWithArgs(JOIN, [role, advertiseAddr, useSudo ? '1' : '0', ...managerAddrs]);
+}
+
+export function nodeRemoveCommand(nodeId: string, useSudo: boolean): string {
+  return commandLine(dockerArgv(['node', 'rm', '--force', nodeId], useSudo));
+}
+
+export function leaveCommand(useSudo: boolean): string {
+  return commandLine(dockerArgv(['swarm', 'leave', '--force'], useSudo));
+}

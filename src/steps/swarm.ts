@@ -1,0 +1,274 @@
+// `provision swarm`: steps 2 and 3 of the brief. Facts first, then: reuse the fleet's swarm or
+// init one on the leader, plan roles by quorum rules, write ~/swarm_tokens, promote/join/demote
+// in a quorum-safe order, label the nodes. Every decision is made by src/plan; this file does I/O.
+import type { Robot } from '../inventory/schema.js';
+import {
+  factsCommand, joinCommand, joinTokensCommand, labelAddCommand, nodeRemoveCommand, nodeRoleCommand, nodesCommand, parseFacts, parseNodes,
+  swarmInitCommand, syncTokensCommand, tokenFilesPayload, type NodeInfo, type RobotFacts, type TokenFile,
+} from '../remote/docker.js';
+import { desiredLabels, labelChanges } from '../plan/labels.js';
+import { managerJoinBatches, planRoles, toleranceText, type PlanRobot, type RolePlan } from '../plan/quorum.js';
+import type { RobotConnection } from '../ssh/connection.js';
+import type { Fleet } from './fleet.js';
+
+const SWARM_PORT = 2377;
+const JOIN_TIMEOUT_MS = 90_000;
+
+export interface SwarmReport {
+  plan: RolePlan | null;
+  clusterId: string | null;
+  nodes: NodeInfo[];
+  initialised: string | null; // the robot `swarm init` ran on, if it did
+  robotOfNode: Map<string, string>; // node ID → robot name, from each robot's own docker info
+}
+
+interface Member { robot: Robot; conn: RobotConnection; facts: RobotFacts }
+
+function inSwarm(f: RobotFacts): boolean {
+  return f.swarm !== null && f.swarm.LocalNodeState !== 'inactive' && f.swarm.LocalNodeState !== '';
+}
+
+/** Robots that are managers, grouped by the cluster they manage. */
+function clustersOf(members: Member[]): Map<string, Member[]> {
+  const clusters = new Map<string, Member[]>();
+  for (const m of members) {
+    const id = m.facts.swarm?.ControlAvailable ? m.facts.swarm.Cluster?.ID : undefined;
+    if (id) clusters.set(id, [...(clusters.get(id) ?? []), m]);
+  }
+  return clusters;
+}
+
+export async function runSwarm(fleet: Fleet): Promise<SwarmReport> {
+  const dry = fleet.options.dryRun;
+  const report: SwarmReport = { plan: null, clusterId: null, nodes: [], initialised: null, robotOfNode: new Map() };
+
+  // 1. Facts, from every reachable robot at once.
+  const members: Member[] = [];
+  await fleet.eachConnected(async (robot, conn) => {
+    const facts = parseFacts(await conn.run(factsCommand(robot.sudo), 'reading facts'), robot.sudo);
+    if (facts.dockerError) throw new Error(facts.dockerError);
+    members.push({ robot, conn, facts });
+  });
+  const order = new Map(fleet.inventory.robots.map((r, i) => [r.name, i]));
+  members.sort((a, b) => (order.get(a.robot.name) ?? 0) - (order.get(b.robot.name) ?? 0));
+
+  // 2. The fleet's swarm: the cluster most reachable managers belong to (the leader's on a tie).
+  const clusters = [...clustersOf(members)].sort((a, b) => b[1].length - a[1].length || leaderRank(b[1]) - leaderRank(a[1]));
+  function leaderRank(ms: Member[]): number {
+    return ms.some((m) => m.robot.name === fleet.inventory.swarm.leader) ? 1 : 0;
+  }
+  let found: Member | undefined = clusters[0]?.[1][0];
+  report.clusterId = clusters[0]?.[0] ?? null;
+
+  if (!found) {
+    const stranded = members.filter((m) => inSwarm(m.facts));
+    if (stranded.length) {
+      // Robots are in a swarm, but none of its managers answers: a second init would split the fleet.
+      for (const m of stranded) fleet.failed(m.robot.name, `in a swarm (state ${m.facts.swarm?.LocalNodeState}) whose managers are not reachable: nothing was initialised; bring a manager back or run \`provision recover\``);
+      for (const m of members.filter((x) => !inSwarm(x.facts))) fleet.note(m.robot.name, 'waiting: no reachable manager of the existing swarm');
+      return report;
+    }
+    const leader = chooseInitLeader(fleet, members);
+    if (!leader) {
+      for (const m of members) fleet.failed(m.robot.name, 'no reachable robot may lead (canBecomeLeader/canBecomeManager): nothing was initialised');
+      return report;
+    }
+    const init = swarmInitCommand(leader.robot.ip, fleet.inventory.swarm.init, leader.robot.sudo);
+    if (dry) {
+      fleet.changed(leader.robot.name, `would run docker swarm init --advertise-addr ${leader.robot.ip} (new swarm, leader)`);
+      report.initialised = leader.robot.name;
+      return planOnly(fleet, members, report, leader.robot.name);
+    }
+    await leader.conn.run(init, 'docker swarm init');
+    leader.facts = parseFacts(await leader.conn.run(factsCommand(leader.robot.sudo), 'reading facts'), leader.robot.sudo);
+    fleet.changed(leader.robot.name, `initialised a new swarm (advertise ${leader.robot.ip})`);
+    report.initialised = leader.robot.name;
+    report.clusterId = leader.facts.swarm?.Cluster?.ID ?? null;
+    found = leader;
+  }
+  let manager: Member = found;
+
+  // 3. The nodes as the swarm sees them; robots are matched to nodes by node ID, never by hostname.
+  let nodes = parseNodes(await manager.conn.run(nodesCommand(manager.robot.sudo), 'listing swarm nodes'));
+  const nodeIds = new Set(nodes.map((n) => n.id));
+  const foreign = members.filter((m) => inSwarm(m.facts) && !nodeIds.has(m.facts.swarm?.NodeID ?? ''));
+  for (const m of foreign) {
+    const where = m.facts.swarm?.RemoteManagers?.map((r) => r.Addr).join(', ') || 'unknown managers';
+    fleet.failed(m.robot.name, `in a different swarm than the fleet's (its managers: ${where}): left untouched. To bring it in, run \`docker swarm leave --force\` on it, then provision swarm again`);
+  }
+  const usable = members.filter((m) => !foreign.includes(m));
+  const nodeOf = (robot: Robot): NodeInfo | undefined => {
+    const member = usable.find((m) => m.robot.name === robot.name);
+    if (member) return nodes.find((n) => n.id === member.facts.swarm?.NodeID);
+    // Unreachable robots: recognised by their static address, only to count the Raft votes they hold.
+    return nodes.filter((n) => n.addr === robot.ip).sort((a, b) => Number(a.state === 'down') - Number(b.state === 'down'))[0];
+  };
+
+  // 4. Roles.
+  const leaderNode = nodes.find((n) => n.leader);
+  const leaderRobot = fleet.inventory.robots.find((r) => leaderNode && nodeOf(r)?.id === leaderNode.id);
+  const plan = planRoles({
+    robots: planInput(fleet, usable, nodeOf),
+    managers: fleet.inventory.swarm.managers,
+    ...(leaderRobot ? { leader: leaderRobot.name } : {}),
+  });
+  report.plan = plan;
+  // Work through the leader where it answers (it is never demoted), else a manager that stays one.
+  const keeps = (m: Member) => nodeOf(m.robot)?.role === 'manager' && plan.managers.includes(m.robot.name);
+  manager = usable.find((m) => nodeOf(m.robot)?.leader) ?? usable.find(keeps) ?? manager;
+
+  // 5. Tokens: each robot gets only the token of its planned role, plus where to join.
+  const [workerToken, managerToken] = (await manager.conn.run(joinTokensCommand(manager.robot.sudo), 'reading join tokens')).trim().split('\n');
+  if (!workerToken || !managerToken) throw new Error('could not read the join tokens from the manager');
+  const managerAddrs = plan.managers.map((name) => `${fleet.inventory.robots.find((r) => r.name === name)?.ip}:${SWARM_PORT}`);
+  const roleOf = (name: string) => plan.decisions.find((d) => d.name === name)?.role ?? 'worker';
+  await Promise.all(
+    usable.map(async (m) => {
+      const role = roleOf(m.robot.name);
+      const files: Partial<Record<TokenFile, string>> = {
+        [`${role}_token`]: (role === 'manager' ? managerToken : workerToken) + '\n',
+        join_addresses: managerAddrs.join('\n') + '\n',
+      };
+      try {
+        const out = await m.conn.run(syncTokensCommand(dry), 'writing ~/swarm_tokens', { stdin: tokenFilesPayload(files) });
+        const changed = out.split('\n').filter((l) => /^(changed|removed):/.test(l)).map((l) => l.replace(':', ' '));
+        if (changed.length) fleet.changed(m.robot.name, `~/swarm_tokens: ${dry ? 'would have ' : ''}${changed.join(', ')}`);
+      } catch (err) {
+        fleet.failed(m.robot.name, (err as Error).message);
+      }
+    }),
+  );
+
+  if (dry) return dryRunRest(fleet, usable, nodes, plan, nodeOf, report);
+
+  // 6. Promote before demote; join managers in quorum-safe batches, then all workers at once.
+  const ok = (m: Member) => fleet.outcomes.get(m.robot.name)?.status !== 'failed';
+  const inFleet = usable.filter((m) => ok(m) && nodeIds.has(m.facts.swarm?.NodeID ?? ''));
+  const runOnManager = async (m: Member, change: 'promote' | 'demote') => {
+    try {
+      await manager.conn.run(nodeRoleCommand(change, m.facts.swarm?.NodeID ?? '', manager.robot.sudo), `docker node ${change}`);
+      fleet.changed(m.robot.name, `${change}d to ${change === 'promote' ? 'manager' : 'worker'}`);
+    } catch (err) {
+      fleet.failed(m.robot.name, (err as Error).message);
+    }
+  };
+  for (const m of inFleet.filter((m) => roleOf(m.robot.name) === 'manager' && nodeOf(m.robot)?.role === 'worker')) await runOnManager(m, 'promote');
+
+  const reachableManagerAddrs = () =>
+    nodes.filter((n) => n.role === 'manager' && n.state === 'ready' && n.reachability !== 'unreachable').map((n) => `${n.addr}:${SWARM_PORT}`);
+  const joinOne = async (m: Member, role: 'manager' | 'worker') => {
+    try {
+      const out = await m.conn.run(joinCommand(role, m.robot.ip, [...new Set([...reachableManagerAddrs(), ...managerAddrs])], m.robot.sudo), `joining as ${role}`, {
+        timeoutMs: JOIN_TIMEOUT_MS,
+      });
+      const id = /node=(\S+)/.exec(out)?.[1];
+      if (id && m.facts.swarm) m.facts.swarm.NodeID = id;
+      fleet.joined(m.robot.name, out.includes('pending') ? `join as ${role} is pending (continues in the background)` : `joined as ${role}`);
+    } catch (err) {
+      fleet.failed(m.robot.name, (err as Error).message);
+    }
+  };
+  const toJoin = usable.filter((m) => ok(m) && !inSwarm(m.facts));
+  const joiningManagers = toJoin.filter((m) => roleOf(m.robot.name) === 'manager');
+  const currentManagers = nodes.filter((n) => n.role === 'manager').length;
+  for (const batch of managerJoinBatches(Math.max(1, currentManagers), joiningManagers.map((m) => m.robot.name))) {
+    await Promise.all(batch.map((name) => joinOne(joiningManagers.find((m) => m.robot.name === name) as Member, 'manager')));
+    nodes = parseNodes(await manager.conn.run(nodesCommand(manager.robot.sudo), 'listing swarm nodes'));
+  }
+  await Promise.all(toJoin.filter((m) => roleOf(m.robot.name) === 'worker').map((m) => joinOne(m, 'worker')));
+
+  // 7. Labels: only the difference, one `docker node update` per node that needs one.
+  nodes = parseNodes(await manager.conn.run(nodesCommand(manager.robot.sudo), 'listing swarm nodes'));
+  await Promise.all(
+    usable.filter(ok).map(async (m) => {
+      const node = nodes.find((n) => n.id === m.facts.swarm?.NodeID);
+      if (!node) return;
+      const changes = labelChanges(node.labels, desiredLabels(m.robot, m.facts));
+      if (!Object.keys(changes).length) return;
+      try {
+        await manager.conn.run(labelAddCommand(node.id, changes, manager.robot.sudo), 'docker node update --label-add');
+        fleet.changed(m.robot.name, `labels: ${Object.entries(changes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      } catch (err) {
+        fleet.failed(m.robot.name, (err as Error).message);
+      }
+    }),
+  );
+  for (const m of inFleet.filter((m) => roleOf(m.robot.name) === 'worker' && nodeOf(m.robot)?.role === 'manager' && !nodeOf(m.robot)?.leader)) await runOnManager(m, 'demote');
+  await removeStaleNodes(fleet, manager, usable, nodes);
+  for (const m of usable) if (m.facts.swarm?.NodeID) report.robotOfNode.set(m.facts.swarm.NodeID, m.robot.name);
+  report.nodes = parseNodes(await manager.conn.run(nodesCommand(manager.robot.sudo), 'listing swarm nodes'));
+  return report;
+}
+
+/**
+ * A robot that left and joined again leaves its old node behind as `down`. Remove such nodes —
+ * only those at the address of a robot of the inventory that is now in the swarm under another ID.
+ */
+async function removeStaleNodes(fleet: Fleet, manager: Member, usable: Member[], nodes: NodeInfo[]): Promise<void> {
+  for (const m of usable) {
+    const current = m.facts.swarm?.NodeID;
+    if (!current || !nodes.some((n) => n.id === current)) continue;
+    for (const stale of nodes.filter((n) => n.addr === m.robot.ip && n.id !== current && n.state === 'down')) {
+      try {
+        if (stale.role === 'manager') await manager.conn.run(nodeRoleCommand('demote', stale.id, manager.robot.sudo), 'demoting a stale node');
+        await manager.conn.run(nodeRemoveCommand(stale.id, manager.robot.sudo), 'removing a stale node');
+        fleet.changed(m.robot.name, `removed its stale node ${stale.id.slice(0, 12)} (down, left behind by an earlier leave)`);
+      } catch (err) {
+        fleet.note(m.robot.name, `could not remove its stale node ${stale.id.slice(0, 12)}: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+function chooseInitLeader(fleet: Fleet, members: Member[]): Member | undefined {
+  const allowed = (m: Member) => m.robot.canBecomeLeader && m.robot.canBecomeManager && m.robot.role !== 'worker';
+  const named = members.find((m) => m.robot.name === fleet.inventory.swarm.leader && allowed(m));
+  return named ?? members.find(allowed);
+}
+
+function planInput(fleet: Fleet, usable: Member[], nodeOf: (r: Robot) => NodeInfo | undefined): PlanRobot[] {
+  return fleet.inventory.robots.map((robot) => {
+    const reachable = usable.some((m) => m.robot.name === robot.name) && fleet.outcomes.get(robot.name)?.status !== 'failed';
+    const node = nodeOf(robot);
+    return {
+      name: robot.name,
+      reachable,
+      canBecomeManager: robot.canBecomeManager,
+      canBecomeLeader: robot.canBecomeLeader,
+      ...(robot.zone !== undefined ? { zone: robot.zone } : {}),
+      pinnedRole: robot.role,
+      currentRole: node ? node.role : 'none',
+    };
+  });
+}
+
+/** Dry run before any swarm exists: the plan as it would be after init. */
+function planOnly(fleet: Fleet, members: Member[], report: SwarmReport, leader: string): SwarmReport {
+  const plan = planRoles({ robots: planInput(fleet, members, () => undefined), managers: fleet.inventory.swarm.managers, leader });
+  report.plan = plan;
+  for (const d of plan.decisions) {
+    if (!members.some((m) => m.robot.name === d.name) || d.name === leader) continue;
+    fleet.changed(d.name, `would write ~/swarm_tokens (${d.role} token) and join as ${d.role} (${d.reason})`);
+  }
+  return report;
+}
+
+function dryRunRest(fleet: Fleet, usable: Member[], nodes: NodeInfo[], plan: RolePlan, nodeOf: (r: Robot) => NodeInfo | undefined, report: SwarmReport): SwarmReport {
+  for (const m of usable) {
+    const d = plan.decisions.find((x) => x.name === m.robot.name);
+    if (!d || fleet.outcomes.get(m.robot.name)?.status === 'failed') continue;
+    const node = nodeOf(m.robot);
+    if (!node) fleet.changed(m.robot.name, `would write ~/swarm_tokens (${d.role} token) and join as ${d.role} (${d.reason})`);
+    else if (node.role !== d.role) fleet.changed(m.robot.name, `would ${d.role === 'manager' ? 'promote' : 'demote'} to ${d.role} (${d.reason})`);
+    if (node) {
+      const changes = labelChanges(node.labels, desiredLabels(m.robot, m.facts));
+      if (Object.keys(changes).length) fleet.changed(m.robot.name, `would set labels ${Object.keys(changes).join(' ')}`);
+    }
+  }
+  report.nodes = nodes;
+  return report;
+}
+
+export function toleranceLine(plan: RolePlan): string {
+  return toleranceText(plan.managers.length);
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  explainDockerError, joinCommand, labelAddCommand, parseFacts, parseNodes, swarmInitCommand, tokenFilesPayload,
+} from '../../src/remote/docker.js';
+import { desiredLabels, labelChanges } from '../../src/plan/labels.js';
+import type { Robot } from '../../src/inventory/schema.js';
+
+describe('docker command builders', () => {
+  it('builds swarm init with the static address and the inventory options', () => {
+    expect(swarmInitCommand('10.0.0.1', {}, false)).toBe('docker swarm init --advertise-addr 10.0.0.1');
+    expect(swarmInitCommand('10.0.0.1', { listenAddr: '10.0.0.1:2377', availability: 'drain', snapshotInterval: 5000, maxSnapshots: 2 }, true)).toBe(
+      'sudo -n docker swarm init --advertise-addr 10.0.0.1 --listen-addr 10.0.0.1:2377 --availability drain --snapshot-interval 5000 --max-snapshots 2',
+    );
+  });
+
+  it('quotes label values and addresses nodes by ID', () => {
+    expect(labelAddCommand('abc123', { CPU_COUNT: '4', NOTE: 'a b' }, false)).toBe("docker node update --label-add CPU_COUNT=4 --label-add 'NOTE=a b' abc123");
+  });
+
+  it('never puts a token on the join command line: the robot reads its own file', () => {
+    const line = joinCommand('worker', '10.0.0.2', ['10.0.0.1:2377'], false);
+    expect(line).not.toMatch(/SWMTKN/);
+    expect(line).toContain('swarm_tokens/${role}_token');
+  });
+
+  it('encodes token files for stdin as name and base64 pairs', () => {
+    const payload = tokenFilesPayload({ worker_token: 'SWMTKN-1-abc\n', join_addresses: '10.0.0.1:2377\n' });
+    const [name, data] = payload.split('\n');
+    expect(name).toBe('worker_token');
+    expect(Buffer.from(data ?? '', 'base64').toString()).toBe('SWMTKN-1-abc\n');
+    expect(payload).not.toContain('SWMTKN');
+  });
+});
+
+describe('facts parsing', () => {
+  it('reads hardware and swarm state', () => {
+    const out = 'arch=aarch64\ncpus=4\nmemkb=8000000\nhostname=Ida\nswarm={"NodeID":"n1","NodeAddr":"10.0.0.2","LocalNodeState":"active","ControlAvailable":true,"Error":"","RemoteManagers":null,"Cluster":{"ID":"c1"}}\n';
+    const facts = parseFacts(out, false);
+    expect(facts).toMatchObject({ arch: 'aarch64', cpus: 4, memKb: 8000000, hostname: 'Ida', dockerError: null });
+    expect(facts.swarm?.Cluster?.ID).toBe('c1');
+  });
+
+  it('explains docker errors as things to do', () => {
+    expect(parseFacts('arch=x\ncpus=1\nmemkb=1\nhostname=h\ndocker_error=permission denied while trying to connect to the Docker daemon socket', false).dockerError).toMatch(/docker group.*sudo: true/);
+    expect(explainDockerError('Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?', false)).toMatch(/not running/);
+    expect(explainDockerError('sudo: a password is required', true)).toMatch(/passwordless sudo/);
+    expect(() => parseFacts('garbage', false)).toThrow(/Linux host/);
+  });
+
+  it('parses nodes, taking a manager address from its Raft address when Status.Addr is 0.0.0.0', () => {
+    const nodes = parseNodes(
+      [
+        JSON.stringify({ ID: 'a', Spec: { Role: 'manager', Availability: 'active', Labels: { X: '1' } }, Description: { Hostname: 'Anton' }, Status: { State: 'ready', Addr: '0.0.0.0' }, ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: '10.0.0.1:2377' } }),
+        JSON.stringify({ ID: 'b', Spec: { Role: 'worker', Availability: 'active' }, Description: { Hostname: 'Ida' }, Status: { State: 'down', Addr: '10.0.0.2' } }),
+      ].join('\n'),
+    );
+    expect(nodes).toEqual([
+      { id: 'a', hostname: 'Anton', role: 'manager', state: 'ready', availability: 'active', addr: '10.0.0.1', leader: true, reachability: 'reachable', labels: { X: '1' } },
+      { id: 'b', hostname: 'Ida', role: 'worker', state: 'down', availability: 'active', addr: '10.0.0.2', leader: false, reachability: null, labels: {} },
+    ]);
+  });
+});
+
+describe('labels', () => {
+  const robot: Robot = { name: 'Ida', ip: '10.0.0.2', user: 'ida', port: 22, sudo: false, role: 'auto', canBecomeManager: true, canBecomeLeader: false, labels: { HAS_DB_DATA: true } };
+
+  it('derives labels from facts and inventory', () => {
+    expect(desiredLabels(robot, { arch: 'x86_64', cpus: 8, memKb: 8 * 1024 * 1024 - 200_000 })).toEqual({
+      CAN_BECOME_MANAGER: 'true', CAN_BECOME_LEADER: 'false', CPU_ARCHITECTURE: 'x86_64', CPU_COUNT: '8',
+      RAM_GE4: 'true', RAM_GE8: 'true', RAM_GE16: 'false', HAS_DB_DATA: 'true',
+    });
+  });
+
+  it('sends only the difference and leaves foreign labels alone', () => {
+    expect(labelChanges({ CPU_COUNT: '8', MINE: 'x' }, { CPU_COUNT: '8', RAM_GE4: 'true' })).toEqual({ RAM_GE4: 'true' });
+    expect(labelChanges({ A: '1' }, { A: '1' })).toEqual({});
+  });
+});
