@@ -1,0 +1,108 @@
+// The e2e harness: a real lab of robots (scripts/lab.sh), the real CLI (dist/cli.js) run as a
+// separate process with its own operator HOME, and a capture of every byte it prints so that
+// the suite can prove no secret ever shows up.
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+const LAB = join(ROOT, 'scripts', 'lab.sh');
+export const LAB_PASSWORD = process.env.LAB_PASSWORD ?? 'lab-secret-pw';
+export const LAB_DIR = process.env.LAB_DIR ?? '/var/tmp/provision-lab';
+export const BRIDGE = process.env.LAB_BRIDGE ?? 'provbr0';
+
+/** Everything the CLI printed during this test process, for the secrets check. */
+export const captured: string[] = [];
+
+export function lab(...args: string[]): string {
+  return execFileSync('bash', [LAB, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LAB_PASSWORD } });
+}
+
+/** Run a command as the robot's user inside the robot; returns stdout (throws on failure). */
+export function onRobot(robot: string, command: string): string {
+  return lab('exec', robot, 'sh', '-c', command);
+}
+
+export function labUp(count: number, env: Record<string, string> = {}): string {
+  execFileSync('bash', [LAB, 'up', String(count)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LAB_PASSWORD, ...env } });
+  return join(LAB_DIR, 'inventory.yaml');
+}
+
+export function labDown(): void {
+  execFileSync('bash', [LAB, 'down'], { stdio: 'ignore' });
+}
+
+export interface Operator { home: string; logDir: string }
+
+export function newOperator(): Operator {
+  const home = mkdtempSync(join(tmpdir(), 'provision-operator-'));
+  return { home, logDir: join(home, 'logs') };
+}
+
+export interface RunResult { code: number; stdout: string; stderr: string; ms: number }
+
+/** Run the CLI as the operator would, from a laptop whose HOME is `op.home`. */
+export function provision(op: Operator, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  const started = Date.now();
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [join(ROOT, 'dist', 'cli.js'), ...args],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: op.home,
+          PROVISION_LOG_DIR: op.logDir,
+          PROVISION_ROUTE_DEV: BRIDGE, // the CLI refuses any robot not routed via the lab bridge
+          PROVISION_PASSWORD: LAB_PASSWORD,
+          ...env,
+        },
+        timeout: 300_000,
+      },
+      (err, stdout, stderr) => {
+        captured.push(stdout, stderr);
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 99) : 0;
+        done({ code, stdout, stderr, ms: Date.now() - started });
+      },
+    );
+  });
+}
+
+/** Rewrite the lab's inventory with `edit` applied to its YAML document; returns the new path. */
+export function editInventory(from: string, to: string, edit: (doc: ReturnType<typeof parseDocument>) => void): string {
+  const doc = parseDocument(readFileSync(from, 'utf8'));
+  edit(doc);
+  writeFileSync(to, doc.toString());
+  return to;
+}
+
+/** Every line of the operator's log and every captured output, for the secrets check. */
+export function everythingPrinted(op: Operator): string {
+  const log = join(op.logDir, 'provision.log');
+  return captured.join('\n') + (existsSync(log) ? readFileSync(log, 'utf8') : '');
+}
+
+/** Fail if a join token, the password or a private key appears in anything provision printed or logged. */
+export function assertNoSecrets(op: Operator, tokens: string[] = []): void {
+  const text = everythingPrinted(op);
+  const leaks = [
+    /SWMTKN-1-[0-9a-z]{20,}/.test(text) ? 'a swarm join token' : '',
+    text.includes(LAB_PASSWORD) ? 'the robots\' password' : '',
+    /PRIVATE KEY-----/.test(text) ? 'a private key' : '',
+    ...tokens.filter((t) => t && text.includes(t)).map(() => 'a token read from a robot'),
+  ].filter(Boolean);
+  if (leaks.length) throw new Error(`secret leaked into output or logs: ${leaks.join(', ')}`);
+}
+
+/** SHA-256 of every file in a folder under the robot user's home, for byte-identity checks. */
+export function fileHashes(robot: string, dir: string): string {
+  return onRobot(robot, `cd && find ${dir} -type f -exec sha256sum {} + 2>/dev/null | sort -k2; stat -c '%n %a' ${dir} ${dir}/* 2>/dev/null`);
+}
+
+/** Refuse to run when the lab bridge is not the route to the robots (network rule). */
+export function assertLabRoute(ip: string): void {
+  const route = execFileSync('ip', ['-o', 'route', 'get', ip], { encoding: 'utf8' });
+  if (!new RegExp(`\\bdev ${BRIDGE}\\b`).test(route)) throw new Error(`${ip} is not routed via ${BRIDGE}: refusing to test`);
+}

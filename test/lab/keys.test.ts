@@ -1,0 +1,122 @@
+// `provision keys` against a lab of real robots: real sshd, real users, real files.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  assertLabRoute, assertNoSecrets, editInventory, fileHashes, lab, labDown, labUp, newOperator, onRobot, provision, type Operator,
+} from './harness.js';
+
+const ROBOTS = ['Anton', 'Ida', 'Otto'];
+const USER_CONFIG = 'ServerAliveInterval 42\nHost my-own-box\n    User someone\n';
+const USER_AUTH = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeepThisUserKeyExactlyAsItWas user@elsewhere\n';
+const USER_KNOWN = 'example.invalid ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUserKnownHostLine\n';
+
+let inventory: string;
+let op: Operator;
+
+beforeAll(() => {
+  labDown();
+  inventory = labUp(3);
+  for (const ip of ['10.88.0.11', '10.88.0.12', '10.88.0.13']) assertLabRoute(ip);
+  op = newOperator();
+  // Anton's user already has SSH files of their own: they must survive byte for byte.
+  onRobot('Anton', `umask 077; mkdir -p ~/.ssh && printf '%s' '${USER_CONFIG}' > ~/.ssh/config && printf '%s' '${USER_AUTH}' > ~/.ssh/authorized_keys && printf '%s' '${USER_KNOWN}' > ~/.ssh/known_hosts`);
+}, 120_000);
+
+afterAll(() => {
+  if (op) assertNoSecrets(op);
+  labDown();
+}, 120_000);
+
+describe('provision keys on a fresh lab of three', () => {
+  it('a dry run changes nothing and says what it would do', async () => {
+    const run = await provision(op, ['keys', '-i', inventory, '--dry-run']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/Ida\s+changed.*would have created ~\/\.ssh/);
+    expect(run.stdout).toMatch(/would update ~\/\.ssh\/authorized_keys/);
+    expect(onRobot('Ida', 'test -e ~/.ssh && echo exists || echo absent').trim()).toBe('absent');
+  });
+
+  it('first run: every robot changed, every robot reaches every other with ssh <Name>', async () => {
+    const run = await provision(op, ['keys', '-i', inventory]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    for (const r of ROBOTS) expect(run.stdout).toMatch(new RegExp(`${r}\\s+changed`));
+    expect(run.stdout).toMatch(/first contact: host key SHA256:/);
+    for (const from of ROBOTS) {
+      for (const to of ROBOTS) {
+        expect(onRobot(from, `ssh -o BatchMode=yes ${to} hostname`).trim()).toBe(to);
+      }
+    }
+  }, 120_000);
+
+  it('writes the files with mode 600 in a 700 ~/.ssh', () => {
+    expect(onRobot('Ida', 'cd && stat -c "%n %a" .ssh .ssh/authorized_keys .ssh/known_hosts .ssh/config .ssh/id_ed25519').trim().split('\n')).toEqual([
+      '.ssh 700', '.ssh/authorized_keys 600', '.ssh/known_hosts 600', '.ssh/config 600', '.ssh/id_ed25519 600',
+    ]);
+  });
+
+  it('keeps the user lines byte for byte', () => {
+    expect(onRobot('Anton', 'cat ~/.ssh/config')).toContain(USER_CONFIG);
+    expect(onRobot('Anton', 'cat ~/.ssh/authorized_keys').startsWith(USER_AUTH)).toBe(true);
+    expect(onRobot('Anton', 'cat ~/.ssh/known_hosts').startsWith(USER_KNOWN)).toBe(true);
+  });
+
+  it('a second run needs no password, changes nothing and leaves every file byte-identical', async () => {
+    const before = ROBOTS.map((r) => fileHashes(r, '.ssh'));
+    const run = await provision(op, ['keys', '-i', inventory], { PROVISION_PASSWORD: '' });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('nothing to change');
+    expect(run.stdout).not.toMatch(/changed/);
+    expect(ROBOTS.map((r) => fileHashes(r, '.ssh'))).toEqual(before);
+  }, 60_000);
+
+  it('a robot whose link is down is unreachable within seconds; the others are done; a re-run completes it', async () => {
+    labUp(4); // Emil joins the lab and the inventory
+    lab('link', 'Ida', 'down');
+    try {
+      const run = await provision(op, ['keys', '-i', inventory, '--connect-timeout', '3']);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/Ida\s+unreachable\s+.*no answer from 10\.88\.0\.12:22 within 3 s/);
+      expect(run.stdout).toMatch(/Emil\s+changed/);
+      expect(run.ms).toBeLessThan(15_000);
+      expect(onRobot('Emil', 'ssh -o BatchMode=yes Otto hostname').trim()).toBe('Otto');
+    } finally {
+      lab('link', 'Ida', 'up');
+    }
+    const again = await provision(op, ['keys', '-i', inventory]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/Ida\s+changed/);
+    expect(onRobot('Ida', 'ssh -o BatchMode=yes Emil hostname').trim()).toBe('Emil');
+    expect(onRobot('Emil', 'ssh -o BatchMode=yes Ida hostname').trim()).toBe('Ida');
+  }, 120_000);
+
+  it('a robot whose host key changed is refused with both fingerprints; the others are done', async () => {
+    lab('rekey', 'Otto');
+    const run = await provision(op, ['keys', '-i', inventory]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/Otto\s+failed\s+.*host key changed: known_hosts has SHA256:\S+, the robot now presents SHA256:\S+/);
+    expect(run.stdout).toMatch(/ssh-keygen -R Otto/);
+    for (const r of ['Anton', 'Ida', 'Emil']) expect(run.stdout).toMatch(new RegExp(`${r}\\s+ok`));
+  }, 60_000);
+
+  it('hostile names and addresses are refused before any connection', async () => {
+    const fresh = newOperator();
+    for (const [field, value] of [['name', 'x;touch /tmp/p'], ['ip', '1.2.3.4 -oProxyCommand=x'], ['user', '$(reboot)']] as const) {
+      const bad = editInventory(inventory, join(fresh.home, 'bad.yaml'), (doc) => doc.setIn(['robots', 1, field], value));
+      const run = await provision(fresh, ['keys', '-i', bad]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(`robots[1]`);
+      expect(run.stderr).toContain(`field "${field}"`);
+      expect(run.stdout).toBe('');
+    }
+    // Nothing connected: the log of every remote contact was never even created.
+    expect(existsSync(join(fresh.logDir, 'provision.log'))).toBe(false);
+    expect(existsSync('/tmp/p')).toBe(false);
+  }, 60_000);
+
+  it('no password, token or private key in any output or log', () => {
+    assertNoSecrets(op);
+    expect(readFileSync(join(op.logDir, 'provision.log'), 'utf8')).toMatch(/\[Ida\] \$ /);
+  });
+});
