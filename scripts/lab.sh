@@ -1,0 +1,621 @@
+#!/usr/bin/env bash
+# The robot lab: real robots on this machine, each a set of Linux namespaces with its own address on
+# a lab bridge, its own hostname, its own sshd (password login on) and its own dockerd.
+# Run as root on Debian. See shared/LAB.md for the why.
+#
+#   lab.sh up N                 bring up robots 1..N (running ones are left alone), write the inventory
+#   lab.sh down                 kill, unmount and delete everything the lab made (idempotent)
+#   lab.sh list                 running robots: "name ip user"
+#   lab.sh ip NAME              the robot's address
+#   lab.sh exec NAME [CMD...]   run CMD as the robot's user inside the robot (login-like environment)
+#   lab.sh rexec NAME [CMD...]  run CMD as root inside the robot
+#   lab.sh link NAME down|up    take the robot's network link down (packets to it are dropped) or up
+#   lab.sh sshd NAME stop|start
+#   lab.sh dockerd NAME stop|start
+#   lab.sh rekey NAME           new SSH host key (ed25519), sshd restarted
+#   lab.sh check-route IP       exit 0 only if IP is routed via the lab bridge
+#
+# Environment: LAB_BRIDGE (provbr0), LAB_SUBNET (10.88.0: bridge .1/24, robot i at .(10+i)),
+# LAB_DIR (/var/tmp/provision-lab), LAB_PASSWORD (lab-secret-pw), LAB_USER (default: lowercase robot
+# name), LAB_NAMES ("Anton Ida ..."; beyond the list: R021, R022, ...), LAB_ZONES ("a:4,b:3"),
+# LAB_TIMEOUT (seconds to wait for one robot, 120).
+#
+# Network rule: traffic goes only to loopback and to the lab's own namespaces. Robots get no default
+# route, and every robot address is checked to be routed via the lab bridge before it is waited on.
+set -euo pipefail
+
+export LAB_BRIDGE=${LAB_BRIDGE:-provbr0}
+export LAB_SUBNET=${LAB_SUBNET:-10.88.0}
+export LAB_DIR=${LAB_DIR:-/var/tmp/provision-lab}
+LAB_TIMEOUT=${LAB_TIMEOUT:-120}
+BR=$LAB_BRIDGE
+DIR=${LAB_DIR%/}
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+MARK=provision-lab                    # GECOS of the users the lab created
+SUDOERS=/etc/sudoers.d/provision-lab
+NS_PREFIX=prov-
+DEFAULT_NAMES="Anton Ida Otto Emil Paula Bruno Clara Dora Fritz Greta Hugo Ilse Jonas Karl Lena Max Nora Oskar Rosa Theo"
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+
+die() { echo "lab: $*" >&2; exit 1; }
+warn() { echo "lab: $*" >&2; }
+
+[[ $LAB_SUBNET =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$ ]] || die "LAB_SUBNET must be three octets, e.g. 10.88.0"
+[[ $BR =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || die "bad LAB_BRIDGE '$BR'"
+[[ $DIR == /* && $DIR != / ]] || die "LAB_DIR must be an absolute path other than /"
+
+# ---------------------------------------------------------------- names, addresses, state
+
+name_of() { # index -> robot name
+  local i=$1 names
+  read -r -a names <<<"${LAB_NAMES:-$DEFAULT_NAMES}"
+  if ((i <= ${#names[@]})); then echo "${names[i - 1]}"; else printf 'R%03d\n' "$i"; fi
+}
+user_of() { if [[ -n ${LAB_USER:-} ]]; then echo "$LAB_USER"; else echo "${1,,}"; fi; }
+ip_of() { echo "$LAB_SUBNET.$((10 + $1))"; }
+ns_of() { echo "$NS_PREFIX$1"; }
+veth_of() { echo "pv$1"; }
+
+# The robot's anchor PID if the robot is running (anchor alive and in the robot's network namespace).
+robot_pid() {
+  local name=$1 pid ino
+  pid=$(cat "$DIR/$name/pid" 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  ino=$(stat -L -c %i "/run/netns/$(ns_of "$name")" 2>/dev/null) || return 1
+  [[ $(readlink "/proc/$pid/ns/net" 2>/dev/null) == "net:[$ino]" ]] || return 1
+  echo "$pid"
+}
+
+# Names of the running robots, in index order.
+running_robots() {
+  local f name
+  for f in "$DIR"/*/index; do
+    [[ -e $f ]] || continue
+    name=$(basename "$(dirname "$f")")
+    if robot_pid "$name" >/dev/null; then printf '%s %s\n' "$(cat "$f")" "$name"; fi
+  done | sort -n | awk '{print $2}' || true
+}
+
+# NAME as given, or the running robot whose name matches it ignoring case.
+resolve() {
+  local want=${1:-} name
+  [[ -n $want ]] || die "which robot?"
+  [[ -f $DIR/$want/index ]] && { echo "$want"; return; }
+  for name in $(running_robots); do [[ ${name,,} == "${want,,}" ]] && { echo "$name"; return; }; done
+  die "no robot '$want' in the lab (see: lab.sh list)"
+}
+need_running() { robot_pid "$1" || die "robot $1 is not running"; }
+
+# ---------------------------------------------------------------- the network rule
+
+check_route() {
+  local ip=$1 route
+  route=$(ip -o route get "$ip" 2>/dev/null | head -n 1 | sed 's/ *\\.*//') || true
+  [[ -n $route ]] || { echo "lab: no route to $ip: refusing" >&2; return 1; }
+  if [[ $route =~ (^|[[:space:]])dev[[:space:]]+$BR([[:space:]]|$) ]] && ! [[ $route =~ [[:space:]]via[[:space:]] ]]; then
+    return 0
+  fi
+  echo "lab: $ip is not routed via $BR ($route): refusing" >&2
+  return 1
+}
+
+ensure_bridge() {
+  if ip link show dev "$BR" >/dev/null 2>&1; then
+    [[ $(ip -d link show dev "$BR") == *" bridge "* ]] || die "$BR exists and is not a bridge"
+  else
+    # The lab subnet must not already be somebody else's.
+    local other
+    other=$(ip -o -4 addr show | awk -v p="$LAB_SUBNET." 'index($4, p) == 1 {print $2}' | grep -vx "$BR" || true)
+    [[ -z $other ]] || die "$LAB_SUBNET.0/24 is already in use on: $other"
+    ip link add name "$BR" type bridge stp_state 0 forward_delay 0
+    no_ipv6 "$BR"
+  fi
+  [[ $(ip -4 addr show dev "$BR") == *" $LAB_SUBNET.1/24 "* ]] || ip addr add "$LAB_SUBNET.1/24" dev "$BR"
+  ip link set "$BR" up
+  if [[ $(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null) == 1 ]] &&
+    [[ $(iptables -S FORWARD 2>/dev/null || true) == *"-P FORWARD DROP"* ]]; then
+    warn "warning: bridged traffic goes through iptables and FORWARD drops it: robots may not reach each other"
+  fi
+}
+
+no_ipv6() { local f=/proc/sys/net/ipv6/conf/$1/disable_ipv6; [[ -w $f ]] && echo 1 >"$f" || true; }
+
+# ---------------------------------------------------------------- packages, users
+
+ensure_packages() {
+  local need=0 c
+  for c in dockerd sshd ip sudo ssh-keygen; do command -v "$c" >/dev/null 2>&1 || need=1; done
+  [[ -x /usr/lib/openssh/sftp-server ]] || need=1
+  ((need)) || return 0
+  warn "installing docker.io openssh-server iproute2 sudo"
+  local policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then # keep the packages from starting the host's sshd/dockerd
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy=1
+  fi
+  local rc=0
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io openssh-server iproute2 sudo; } >&2 || rc=$?
+  ((policy)) && rm -f /usr/sbin/policy-rc.d
+  ((rc == 0)) || die "apt-get install failed"
+}
+
+procs_named() { grep -lsx -- "$1" /proc/[0-9]*/comm 2>/dev/null | cut -d/ -f3 || true; }
+
+lab_users() { awk -F: -v m="$MARK" '$5 == m {print $1}' /etc/passwd; }
+
+ensure_user() {
+  local user=$1 gecos
+  [[ $user =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "'$user' is not a valid user name (set LAB_USER)"
+  getent group docker >/dev/null || groupadd -r docker
+  if gecos=$(getent passwd "$user"); then
+    [[ $(cut -d: -f5 <<<"$gecos") == "$MARK" ]] || die "user '$user' exists and was not made by the lab: set LAB_USER to another name"
+  else
+    useradd -M -d "/home/$user" -s /bin/bash -c "$MARK" -U -G docker "$user"
+  fi
+  printf '%s:%s\n' "$user" "${LAB_PASSWORD:-lab-secret-pw}" | chpasswd
+}
+
+write_sudoers() {
+  local users tmp
+  users=$(lab_users)
+  if [[ -z $users ]]; then rm -f "$SUDOERS"; return; fi
+  mkdir -p /etc/sudoers.d
+  tmp=$(mktemp /etc/sudoers.d/.provision-lab.XXXXXX)
+  { echo "# written by scripts/lab.sh (robot lab users)"; for u in $users; do echo "$u ALL=(ALL:ALL) NOPASSWD: ALL"; done; } >"$tmp"
+  chmod 0440 "$tmp"
+  if command -v visudo >/dev/null && ! visudo -cqf "$tmp" >/dev/null; then rm -f "$tmp"; die "bad sudoers file"; fi
+  mv -f "$tmp" "$SUDOERS"
+}
+
+# ---------------------------------------------------------------- killing what runs in the lab
+
+# PIDs of every process in the lab: in a lab network or mount namespace, started from a lab file,
+# and all their descendants (containers included).
+lab_pids() {
+  local nets=() mnts=() f p ino
+  for f in /run/netns/"$NS_PREFIX"*; do
+    [[ -e $f ]] || continue
+    ino=$(stat -L -c %i "$f" 2>/dev/null) && nets+=("net:[$ino]")
+  done
+  for f in "$DIR"/*/pid; do
+    [[ -e $f ]] || continue
+    p=$(cat "$f" 2>/dev/null) || continue
+    [[ $p =~ ^[0-9]+$ && -e /proc/$p ]] || continue
+    # only a PID that still is the robot's anchor (not a recycled PID in the host's namespaces)
+    [[ $(readlink "/proc/$p/ns/net") != "$(readlink /proc/1/ns/net)" ]] || continue
+    mnts+=("$(readlink "/proc/$p/ns/mnt")")
+  done
+  {
+    printf 'N %s\n' "${nets[@]}" "${mnts[@]}"
+    find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/*' \( -name net -o -name mnt \) -printf 'P %h %l\n' 2>/dev/null
+    for p in $(procs_named sshd); do # a robot sshd whose namespace file is gone
+      [[ $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) == *" -f $DIR/"* ]] && echo "C $p"
+    done
+    cat /proc/[0-9]*/stat 2>/dev/null | sed -E 's/^([0-9]+) \(.*\) [A-Za-z] ([0-9]+) .*/S \1 \2/'
+  } | awk -v self=$$ '
+    $1 == "N" && $2 != "" { lab[$2] = 1; next }
+    $1 == "P" { split($2, a, "/"); pid = a[3]; if ($3 in lab) hit[pid] = 1; next }
+    $1 == "C" { hit[$2] = 1; next }
+    $1 == "S" { parent[$2] = $3; next }
+    END {
+      changed = 1
+      while (changed) { changed = 0; for (p in parent) if (!(p in hit) && (parent[p] in hit)) { hit[p] = 1; changed = 1 } }
+      for (p in hit) if (p != self && p != 1) print p
+    }'
+}
+
+kill_lab_processes() {
+  local round pids all=() p
+  for round in $(seq 1 30); do
+    pids=$(lab_pids | grep -vx "$$" | grep -vx "$BASHPID" || true)
+    [[ -n $pids ]] || break
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    all+=($pids)
+    sleep 0.1
+  done
+  [[ -z $pids ]] || warn "some lab processes would not die: $pids"
+  # wait (briefly) until the killed processes are reaped, so none shows up even as a zombie
+  local alive
+  for round in $(seq 1 50); do
+    alive=0
+    for p in "${all[@]}"; do [[ -e /proc/$p ]] && { alive=1; break; }; done
+    ((alive)) || return 0
+    sleep 0.1
+  done
+  return 0
+}
+
+# ---------------------------------------------------------------- one robot
+
+# Runs inside the robot's new mount and UTS namespaces (and its network namespace); becomes the
+# robot's anchor process (sleep) once sshd and dockerd are started.
+robot_init() {
+  local name=$1 d=$DIR/$1 cg root_type mp type opts
+  echo "$name" >/proc/sys/kernel/hostname
+  cg=$(awk '($3 == "cgroup" || $3 == "cgroup2") && index($2, "/sys/fs/cgroup/") == 1 {print $2, $3, $4}' /proc/self/mounts)
+  root_type=$(awk '$2 == "/sys/fs/cgroup" {t = $3} END {print t}' /proc/self/mounts)
+  # copies of the host's netns mounts would keep other robots' namespaces alive: drop them here
+  awk 'index($2, "/run/netns/") == 1 {print $2}' /proc/self/mounts | while read -r mp; do umount -l "$mp" 2>/dev/null || true; done
+  mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
+  mkdir -p /run/sshd /run/lock && chmod 755 /run/sshd && chmod 1777 /run/lock
+  mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+  if [[ $root_type == cgroup2 ]]; then
+    mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+  else
+    mount -t tmpfs -o mode=755,nosuid,nodev,noexec tmpfs /sys/fs/cgroup
+    while read -r mp type opts; do
+      [[ -n $mp ]] || continue
+      mkdir -p "$mp"
+      mount -t "$type" -o "$opts" "$type" "$mp" || echo "lab: could not mount $type $mp ($opts)" >&2
+    done <<<"$cg"
+  fi
+  mount --bind "$d/home" /home
+  mkdir -p /var/lib/docker
+  mount --bind "$d/docker" /var/lib/docker
+  [[ -e /etc/hostname ]] && mount --bind "$d/hostname" /etc/hostname
+  mount --bind "$d/hosts" /etc/hosts
+  start_sshd_here "$name"
+  start_dockerd_here "$name"
+  echo $$ >"$d/pid.new" && mv -f "$d/pid.new" "$d/pid"
+  exec sleep infinity
+}
+
+start_sshd_here() { /usr/sbin/sshd -f "$DIR/$1/sshd_config" -E "$DIR/$1/sshd.log"; }
+start_dockerd_here() {
+  # double fork: dockerd is reparented to init, which reaps it when it stops
+  (setsid dockerd --storage-driver=vfs --iptables=false --ip6tables=false --group docker \
+    </dev/null >>"$DIR/$1/dockerd.log" 2>&1 &)
+}
+
+write_robot_files() {
+  local i=$1 name=$2 user=$3 ip=$4 d=$DIR/$2 gid
+  mkdir -p "$d/home" "$d/docker"
+  chmod 755 "$d" "$d/home"; chmod 710 "$d/docker"
+  echo "$i" >"$d/index"; echo "$ip" >"$d/ip"; echo "$user" >"$d/user"
+  echo "$name" >"$d/hostname"
+  printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n' "$ip" "$name" >"$d/hosts"
+  ssh-keygen -q -t ed25519 -N '' -C "root@$name" -f "$d/ssh_host_ed25519_key" </dev/null >/dev/null
+  cat >"$d/sshd_config" <<EOF
+# robot $name (scripts/lab.sh)
+ListenAddress $ip
+Port 22
+HostKey $d/ssh_host_ed25519_key
+PidFile /run/sshd.pid
+PasswordAuthentication yes
+KbdInteractiveAuthentication yes
+PubkeyAuthentication yes
+UsePAM yes
+PermitRootLogin no
+AllowUsers $user
+UseDNS no
+MaxStartups 100:30:200
+MaxSessions 10
+X11Forwarding no
+PrintMotd no
+AcceptEnv LANG LC_*
+Subsystem sftp /usr/lib/openssh/sftp-server
+EOF
+  # home: the user's, mode 755, from /etc/skel, and no ~/.ssh (the tool makes it)
+  gid=$(id -g "$user")
+  mkdir -p "$d/home/$user"
+  cp -a /etc/skel/. "$d/home/$user/" 2>/dev/null || true
+  rm -rf "$d/home/$user/.ssh"
+  chown -R "$user:$gid" "$d/home/$user"
+  chmod 755 "$d/home/$user"
+}
+
+# Tear down what is left of one robot that is not running (a failed or partial earlier start).
+clear_robot() {
+  local i=$1 name=$2 ns
+  ns=$(ns_of "$name")
+  ip link del "$(veth_of "$i")" 2>/dev/null || true
+  if [[ -e /run/netns/$ns ]]; then
+    local ino pids
+    ino=$(stat -L -c %i "/run/netns/$ns")
+    pids=$(find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/net' -lname "net:\[$ino\]" -printf '%h\n' 2>/dev/null | cut -d/ -f3 || true)
+    # shellcheck disable=SC2086
+    [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  fi
+  [[ -e $DIR/$name ]] && rm -rf --one-file-system "${DIR:?}/$name"
+  return 0
+}
+
+wait_for() { # seconds description command...
+  local deadline=$((SECONDS + $1)) what=$2; shift 2
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { echo "lab: timed out waiting for $what" >&2; return 1; }
+    sleep 0.1
+  done
+}
+sshd_listening() { local out; out=$(nsenter --net="/run/netns/$(ns_of "$1")" ss -Hltn 'sport = :22') && [[ $out == *" $2:22 "* ]]; }
+docker_answers() { local out; out=$(nsenter -t "$1" --net --mount --uts docker info --format '{{.ID}}') && [[ -n $out ]]; }
+anchor_up() { [[ -s $DIR/$1/pid ]]; }
+
+start_robot() {
+  local i=$1 name=$2 user=$3 ip=$4 d=$DIR/$2 ns veth init pid
+  ns=$(ns_of "$name"); veth=$(veth_of "$i")
+  ip netns add "$ns"
+  nsenter --net="/run/netns/$ns" sh -c 'for f in /proc/sys/net/ipv6/conf/default/disable_ipv6 /proc/sys/net/ipv6/conf/all/disable_ipv6; do [ -w $f ] && echo 1 > $f; done; true'
+  ip link add "$veth" type veth peer name eth0 netns "$ns"
+  no_ipv6 "$veth"
+  ip link set "$veth" master "$BR" up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" addr add "$ip/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  setsid nsenter --net="/run/netns/$ns" unshare --mount --uts --propagation private -- \
+    bash "$SELF" _init "$name" </dev/null >>"$d/init.log" 2>&1 9>&- &
+  init=$!
+  local deadline=$((SECONDS + LAB_TIMEOUT))
+  until anchor_up "$name"; do
+    kill -0 "$init" 2>/dev/null || { echo "lab: $name: start-up failed: $(tail -n 5 "$d/init.log" | tr '\n' ' ')" >&2; return 1; }
+    ((SECONDS < deadline)) || { echo "lab: $name: timed out starting" >&2; return 1; }
+    sleep 0.05
+  done
+  pid=$(cat "$d/pid")
+  check_route "$ip" || return 1
+  wait_for $((deadline - SECONDS)) "$name's sshd on $ip:22" sshd_listening "$name" "$ip" ||
+    { tail -n 5 "$d/sshd.log" >&2 2>/dev/null; return 1; }
+  wait_for $((deadline - SECONDS)) "$name's dockerd" docker_answers "$pid" ||
+    { tail -n 5 "$d/dockerd.log" >&2 2>/dev/null; return 1; }
+}
+
+# ---------------------------------------------------------------- inventory
+
+write_inventory() {
+  local names=() zones=() spec z n k name tmp
+  mapfile -t names < <(running_robots)
+  if [[ -n ${LAB_ZONES:-} ]]; then
+    IFS=',' read -r -a spec <<<"$LAB_ZONES"
+    for z in "${spec[@]}"; do
+      [[ $z =~ ^([A-Za-z0-9_.-]+):([0-9]+)$ ]] || die "bad LAB_ZONES entry '$z' (want zone:count)"
+      for ((k = 0; k < BASH_REMATCH[2]; k++)); do zones+=("${BASH_REMATCH[1]}"); done
+    done
+  fi
+  tmp=$(mktemp "$DIR/.inventory.XXXXXX")
+  {
+    echo "# written by scripts/lab.sh"
+    echo "defaults: { port: 22, sudo: false }"
+    echo "swarm: { managers: auto }"
+    echo "robots:"
+    n=0
+    for name in "${names[@]}"; do
+      echo "  - name: $name"
+      echo "    ip: $(cat "$DIR/$name/ip")"
+      echo "    user: $(cat "$DIR/$name/user")"
+      [[ -n ${zones[n]:-} ]] && echo "    zone: ${zones[n]}"
+      n=$((n + 1))
+    done
+  } >"$tmp"
+  chmod 644 "$tmp"
+  mv -f "$tmp" "$DIR/inventory.yaml"
+}
+
+# ---------------------------------------------------------------- commands
+
+lock() { mkdir -p /run/lock; exec 9>"/run/lock/provision-lab.$BR.lock"; flock -w 600 9 || die "another lab.sh up/down is running"; }
+
+cmd_up() {
+  local n=${1:-} i name user ip
+  [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 244)) || die "usage: lab.sh up N (1..244)"
+  ensure_packages
+  lock
+  mkdir -p "$DIR"; chmod 755 "$DIR"
+  ensure_bridge
+  local todo=() seen=" "
+  for ((i = 1; i <= n; i++)); do
+    name=$(name_of "$i")
+    [[ $name =~ ^[A-Za-z][A-Za-z0-9_-]{0,30}$ ]] || die "bad robot name '$name' (LAB_NAMES)"
+    [[ $seen != *" ${name,,} "* ]] || die "robot name '$name' twice (LAB_NAMES)"
+    seen+="${name,,} "
+    robot_pid "$name" >/dev/null && continue
+    local other
+    for other in $(running_robots); do
+      [[ $(cat "$DIR/$other/index") == "$i" ]] && die "robot $other already holds place $i (LAB_NAMES changed?)"
+    done
+    todo+=("$i")
+  done
+  # serial part: users, passwords, sudoers, stale leftovers, per-robot files
+  local users=" "
+  for i in "${todo[@]}"; do
+    name=$(name_of "$i"); user=$(user_of "$name")
+    [[ $users == *" $user "* ]] || { ensure_user "$user"; users+="$user "; }
+    clear_robot "$i" "$name"
+    write_robot_files "$i" "$name" "$user" "$(ip_of "$i")"
+  done
+  ((${#todo[@]})) && write_sudoers
+  # parallel part: namespaces, links, daemons, readiness
+  local jobs=() failed=()
+  for i in "${todo[@]}"; do
+    name=$(name_of "$i")
+    start_robot "$i" "$name" "$(user_of "$name")" "$(ip_of "$i")" 2>"$DIR/$name/up.err" &
+    jobs+=("$!:$name")
+  done
+  local j
+  for j in "${jobs[@]}"; do
+    wait "${j%%:*}" || failed+=("${j#*:}")
+  done
+  for name in "${failed[@]}"; do
+    warn "robot $name did not come up:"; sed 's/^/  /' "$DIR/$name/up.err" >&2
+  done
+  write_inventory
+  for name in $(running_robots); do
+    printf '%-8s %-15s %s\n' "$name" "$(cat "$DIR/$name/ip")" "$(cat "$DIR/$name/user")"
+  done
+  echo "inventory: $DIR/inventory.yaml"
+  ((${#failed[@]} == 0)) || die "${#failed[@]} robot(s) failed: ${failed[*]} (lab.sh down cleans up)"
+}
+
+cmd_down() {
+  [[ -d $DIR || -n $(ip netns list 2>/dev/null | grep "^$NS_PREFIX" || true) ]] || ip link show dev "$BR" >/dev/null 2>&1 ||
+    [[ -n $(lab_users) || -e $SUDOERS ]] || return 0
+  lock
+  kill_lab_processes
+  # host ends of the veths, explicitly: a namespace dies asynchronously, and a leftover veth would
+  # make the next up skip its pair
+  local links l
+  links=$( {
+    ip -o link show master "$BR" 2>/dev/null | awk -F': ' '{print $2}'
+    ip -o link show type veth 2>/dev/null | awk -F': ' '{print $2}' | grep -E '^pv[0-9]+(@|$)' || true
+    cat "$DIR"/*/index 2>/dev/null | sed 's/^/pv/'
+  } | sed 's/@.*//' | sort -u || true)
+  for l in $links; do ip link del "$l" 2>/dev/null || true; done
+  for l in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NS_PREFIX" || true); do
+    ip netns del "$l" 2>/dev/null || warn "could not delete netns $l"
+  done
+  ip link del "$BR" 2>/dev/null || true
+  kill_lab_processes
+  for l in $(lab_users); do userdel "$l" 2>/dev/null || userdel -f "$l" 2>/dev/null || warn "could not delete user $l"; done
+  rm -f "$SUDOERS"
+  if [[ -d $DIR ]]; then
+    awk -v p="$DIR/" 'index($2 "/", p) == 1 {print $2}' /proc/self/mounts | sort -r | while read -r l; do umount -l "$l" 2>/dev/null || true; done
+    rm -rf --one-file-system "$DIR"
+  fi
+}
+
+cmd_exec() {
+  local name pid user uid gid
+  name=$(resolve "${1:-}"); shift || true
+  pid=$(need_running "$name")
+  user=$(cat "$DIR/$name/user"); uid=$(id -u "$user"); gid=$(id -g "$user")
+  (($#)) || set -- bash -l
+  exec nsenter -t "$pid" --net --mount --uts -- \
+    setpriv --reuid="$uid" --regid="$gid" --init-groups --reset-env \
+    bash -lc 'cd ~ 2>/dev/null; exec "$@"' bash "$@"
+}
+
+cmd_rexec() {
+  local name pid
+  name=$(resolve "${1:-}"); shift || true
+  pid=$(need_running "$name")
+  (($#)) || set -- bash -l
+  exec nsenter -t "$pid" --net --mount --uts -- \
+    env -i TERM="${TERM:-dumb}" HOME=/root USER=root LOGNAME=root SHELL=/bin/bash \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    bash -c 'cd /root 2>/dev/null; exec "$@"' bash "$@"
+}
+
+# neighbour entries that make a downed robot silently drop packets (so connects time out)
+pin_neighbour() { # name ip mac add|del
+  local other
+  if [[ $4 == add ]]; then
+    ip neigh replace "$2" lladdr "$3" nud permanent dev "$BR" 2>/dev/null || true
+  else
+    ip neigh del "$2" dev "$BR" 2>/dev/null || true
+  fi
+  for other in $(running_robots); do
+    [[ $other == "$1" ]] && continue
+    if [[ $4 == add ]]; then
+      ip -n "$(ns_of "$other")" neigh replace "$2" lladdr "$3" nud permanent dev eth0 2>/dev/null || true
+    else
+      ip -n "$(ns_of "$other")" neigh del "$2" dev eth0 2>/dev/null || true
+    fi
+  done
+}
+
+cmd_link() {
+  local name veth ip mac
+  name=$(resolve "${1:-}"); need_running "$name" >/dev/null
+  veth=$(veth_of "$(cat "$DIR/$name/index")"); ip=$(cat "$DIR/$name/ip")
+  mac=$(ip -n "$(ns_of "$name")" -o link show eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+  case ${2:-} in
+    down) pin_neighbour "$name" "$ip" "$mac" add; ip link set "$veth" down ;;
+    up) ip link set "$veth" up; pin_neighbour "$name" "$ip" "$mac" del ;;
+    *) die "usage: lab.sh link NAME down|up" ;;
+  esac
+}
+
+sshd_pid() { local p; p=$(cat "/proc/$1/root/run/sshd.pid" 2>/dev/null) && [[ -e /proc/$p ]] && echo "$p"; }
+sshd_gone() { ! sshd_listening "$1" "$2"; }
+
+cmd_sshd() {
+  local name pid ip p
+  name=$(resolve "${1:-}"); pid=$(need_running "$name"); ip=$(cat "$DIR/$name/ip")
+  case ${2:-} in
+    stop)
+      if p=$(sshd_pid "$pid"); then kill -TERM "$p" 2>/dev/null || true; fi
+      wait_for 10 "$name's sshd to stop" sshd_gone "$name" "$ip"
+      [[ -z ${p:-} ]] || wait_for 5 "$name's sshd to be reaped" gone "$p" || true
+      rm -f "/proc/$pid/root/run/sshd.pid"
+      ;;
+    start)
+      if ! sshd_listening "$name" "$ip"; then
+        nsenter -t "$pid" --net --mount --uts -- bash "$SELF" _sshd "$name" </dev/null >/dev/null 2>&1 9>&-
+      fi
+      check_route "$ip"
+      wait_for 20 "$name's sshd on $ip:22" sshd_listening "$name" "$ip"
+      ;;
+    *) die "usage: lab.sh sshd NAME stop|start" ;;
+  esac
+}
+
+dockerd_pids() { # dockerd processes in robot $1 (anchor pid)
+  local mnt p
+  mnt=$(readlink "/proc/$1/ns/mnt")
+  for p in $(procs_named dockerd); do [[ $(readlink "/proc/$p/ns/mnt" 2>/dev/null) == "$mnt" ]] && echo "$p"; done
+  return 0
+}
+no_dockerd() { [[ -z $(dockerd_pids "$1") ]]; }
+gone() { local p; for p in "$@"; do [[ ! -e /proc/$p ]] || return 1; done; }
+
+cmd_dockerd() {
+  local name pid p
+  name=$(resolve "${1:-}"); pid=$(need_running "$name")
+  case ${2:-} in
+    stop)
+      p=$(dockerd_pids "$pid")
+      # shellcheck disable=SC2086
+      [[ -z $p ]] || kill -TERM $p 2>/dev/null || true
+      if ! wait_for 30 "$name's dockerd to stop" no_dockerd "$pid"; then
+        # shellcheck disable=SC2086
+        [[ -z $p ]] || kill -KILL $p 2>/dev/null || true
+      fi
+      # shellcheck disable=SC2086
+      wait_for 5 "$name's dockerd to be reaped" gone $p || true
+      ;;
+    start)
+      if no_dockerd "$pid"; then
+        nsenter -t "$pid" --net --mount --uts -- bash "$SELF" _dockerd "$name" </dev/null >/dev/null 2>&1 9>&-
+      fi
+      wait_for 60 "$name's dockerd" docker_answers "$pid"
+      ;;
+    *) die "usage: lab.sh dockerd NAME stop|start" ;;
+  esac
+}
+
+cmd_rekey() {
+  local name pid d
+  name=$(resolve "${1:-}"); pid=$(need_running "$name"); d=$DIR/$name
+  rm -f "$d/ssh_host_ed25519_key" "$d/ssh_host_ed25519_key.pub"
+  ssh-keygen -q -t ed25519 -N '' -C "root@$name" -f "$d/ssh_host_ed25519_key" </dev/null >/dev/null
+  cmd_sshd "$name" stop
+  cmd_sshd "$name" start
+}
+
+cmd_list() {
+  local name
+  for name in $(running_robots); do echo "$name $(cat "$DIR/$name/ip") $(cat "$DIR/$name/user")"; done
+}
+
+usage() { sed -n '2,/^set -euo/p' "$SELF" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2; exit 2; }
+
+[[ $EUID -eq 0 ]] || die "run as root"
+cmd=${1:-}; shift || true
+case $cmd in
+  up) cmd_up "$@" ;;
+  down) cmd_down ;;
+  exec) cmd_exec "$@" ;;
+  rexec) cmd_rexec "$@" ;;
+  link) cmd_link "$@" ;;
+  sshd) cmd_sshd "$@" ;;
+  dockerd) cmd_dockerd "$@" ;;
+  rekey) cmd_rekey "$@" ;;
+  ip) n=$(resolve "${1:-}"); cat "$DIR/$n/ip" ;;
+  list) cmd_list ;;
+  check-route) [[ -n ${1:-} ]] || die "usage: lab.sh check-route IP"; check_route "$1" ;;
+  _init) robot_init "$1" ;;
+  _sshd) start_sshd_here "$1" ;;
+  _dockerd) start_dockerd_here "$1" ;;
+  ""|-h|--help|help) usage ;;
+  *) die "unknown command '$cmd' (lab.sh help)" ;;
+esac
