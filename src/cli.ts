@@ -6,8 +6,7 @@ import { InventoryError, loadInventory } from './inventory/load.js';
 import { registerSecret, redact } from './log.js';
 import { Fleet, type RunOptions } from './steps/fleet.js';
 import { runKeys } from './steps/keys.js';
-import { outcomesJson, renderOutcomes, renderSwarmSummary, swarmJson } from './ui/report.js';
-import { runSwarm } from './steps/swarm.js';
+import { outcomesJson, renderOutcomes } from './ui/report.js';
 
 const EXIT_BAD_INPUT = 2;
 
@@ -105,6 +104,8 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
   ).action(async (flags: CommonFlags) =>
     setExit(
       await runStep('provision swarm', flags, async (fleet) => {
+        // Loaded only for this command: `keys` and `--help` do not pay for it.
+        const [{ runSwarm }, { renderSwarmSummary, swarmJson }] = await Promise.all([import('./steps/swarm.js'), import('./ui/swarmReport.js')]);
         const report = await runSwarm(fleet);
         const roleOf = (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '';
         return {

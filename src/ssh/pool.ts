@@ -55,8 +55,8 @@ function describeConnectError(err: Error & { code?: string; level?: string }, ro
   if (/Timed out while waiting for handshake/i.test(message) || code === 'ETIMEDOUT') {
     return { ok: false, status: 'unreachable', reason: `no answer from ${robot.ip}:${robot.port} within ${timeoutMs / 1000} s` };
   }
-  if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ECONNRESET'].includes(code)) {
-    return { ok: false, status: 'unreachable', reason: `${code} connecting to ${robot.ip}:${robot.port}` };
+  if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ECONNRESET'].includes(code) || /Connection lost before handshake|closed during the handshake/.test(message)) {
+    return { ok: false, status: 'unreachable', reason: `${code || 'connection lost'} connecting to ${robot.ip}:${robot.port}` };
   }
   if (err.level === 'client-authentication') {
     return {

@@ -1,0 +1,37 @@
+// Rendering of `provision swarm`'s result: the swarm as `docker node ls` shows it, and its JSON shape.
+import { toleranceText } from '../plan/quorum.js';
+import type { SwarmReport } from '../steps/swarm.js';
+
+/** `docker node ls` as the operator knows it, with the robot each node belongs to and the fault tolerance. */
+export function renderSwarmSummary(report: SwarmReport, robotOfNode: (id: string) => string | undefined): string {
+  if (!report.nodes.length) return report.plan ? `  planned: ${toleranceText(report.plan.managers.length)}` : '';
+  const rows = report.nodes.map((n) => [
+    n.id.slice(0, 12),
+    robotOfNode(n.id) ?? '-',
+    n.hostname,
+    n.state,
+    n.availability,
+    n.role === 'manager' ? (n.leader ? 'Leader' : n.reachability === 'reachable' ? 'Reachable' : n.reachability ?? '') : '',
+  ]);
+  const header = ['ID', 'ROBOT', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => '  ' + cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const managers = report.nodes.filter((n) => n.role === 'manager').length;
+  const out = [line(header), ...rows.map(line), `  swarm: ${toleranceText(managers)}`];
+  for (const w of report.plan?.warnings ?? []) out.push(`  warning: ${w}`);
+  return out.join('\n');
+}
+
+
+
+export function swarmJson(report: SwarmReport): object {
+  return {
+    clusterId: report.clusterId,
+    initialisedOn: report.initialised,
+    managers: report.plan?.managers ?? [],
+    leader: report.plan?.leader ?? null,
+    faultTolerance: report.plan?.tolerance ?? null,
+    warnings: report.plan?.warnings ?? [],
+    nodes: report.nodes.map((n) => ({ ...n, robot: report.robotOfNode.get(n.id) ?? null })),
+  };
+}
