@@ -4,11 +4,11 @@
 import type { Robot } from '../inventory/schema.js';
 import {
   factsCommand, joinCommand, joinTokensCommand, labelAddCommand, nodeRemoveCommand, nodeRoleCommand, nodesCommand, parseFacts, parseNodes,
-  swarmInitCommand, syncTokensCommand, tokenFilesPayload, type NodeInfo, type RobotFacts, type TokenFile,
+  swarmInitCommand, syncTokensCommand, tokenFilesPayload, type NodeInfo, type RobotFacts, type SwarmInfo, type TokenFile,
 } from '../remote/docker.js';
 import { desiredLabels, labelChanges } from '../plan/labels.js';
 import { managerJoinBatches, planRoles, toleranceText, type PlanRobot, type RolePlan } from '../plan/quorum.js';
-import type { RobotConnection } from '../ssh/connection.js';
+import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
 import type { Fleet } from './fleet.js';
 
 const SWARM_PORT = 2377;
@@ -28,14 +28,38 @@ function inSwarm(f: RobotFacts): boolean {
   return f.swarm !== null && f.swarm.LocalNodeState !== 'inactive' && f.swarm.LocalNodeState !== '';
 }
 
-/** Robots that are managers, grouped by the cluster they manage. */
+/**
+ * Robots that are managers, grouped by the cluster they manage: the same cluster ID, or — while an
+ * election is under way and docker cannot say the cluster ID — managers that list each other.
+ */
 function clustersOf(members: Member[]): Map<string, Member[]> {
-  const clusters = new Map<string, Member[]>();
-  for (const m of members) {
-    const id = m.facts.swarm?.ControlAvailable ? m.facts.swarm.Cluster?.ID : undefined;
-    if (id) clusters.set(id, [...(clusters.get(id) ?? []), m]);
+  const managers = members.filter((m) => m.facts.swarm?.ControlAvailable);
+  const groups: Member[][] = [];
+  const related = (a: Member, b: Member) => {
+    const sa = a.facts.swarm as SwarmInfo;
+    const sb = b.facts.swarm as SwarmInfo;
+    if (sa.Cluster?.ID && sa.Cluster.ID === sb.Cluster?.ID) return true;
+    return (sa.RemoteManagers ?? []).some((r) => r.NodeID === sb.NodeID) || (sb.RemoteManagers ?? []).some((r) => r.NodeID === sa.NodeID);
+  };
+  for (const m of managers) {
+    const joined = groups.filter((g) => g.some((x) => related(x, m)));
+    const merged = [m, ...joined.flat()];
+    for (const g of joined) groups.splice(groups.indexOf(g), 1);
+    groups.push(merged);
   }
-  return clusters;
+  return new Map(groups.map((g) => [g.find((m) => m.facts.swarm?.Cluster?.ID)?.facts.swarm?.Cluster?.ID ?? `(nodes ${g.map((m) => m.facts.swarm?.NodeID).join(',')})`, g]));
+}
+
+const NO_LEADER = /does not have a leader|context deadline exceeded|rpc error/i;
+
+/** The node list from a manager; while the managers elect a new leader it is retried for up to 30 s. */
+async function listNodes(manager: Member): Promise<NodeInfo[]> {
+  for (let waited = 0; ; waited += 2000) {
+    const result = await manager.conn.exec(nodesCommand(manager.robot.sudo));
+    if (result.code === 0) return parseNodes(result.stdout);
+    if (!NO_LEADER.test(result.stderr) || waited >= 30_000) throw new RemoteCommandError(manager.robot.name, 'listing swarm nodes', result);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
 }
 
 export async function runSwarm(fleet: Fleet): Promise<SwarmReport> {
@@ -89,7 +113,7 @@ export async function runSwarm(fleet: Fleet): Promise<SwarmReport> {
   let manager: Member = found;
 
   // 3. The nodes as the swarm sees them; robots are matched to nodes by node ID, never by hostname.
-  let nodes = parseNodes(await manager.conn.run(nodesCommand(manager.robot.sudo), 'listing swarm nodes'));
+  let nodes = await listNodes(manager);
   const nodeIds = new Set(nodes.map((n) => n.id));
   const foreign = members.filter((m) => inSwarm(m.facts) && !nodeIds.has(m.facts.swarm?.NodeID ?? ''));
   for (const m of foreign) {
@@ -173,12 +197,12 @@ export async function runSwarm(fleet: Fleet): Promise<SwarmReport> {
   const currentManagers = nodes.filter((n) => n.role === 'manager').length;
   for (const batch of managerJoinBatches(Math.max(1, currentManagers), joiningManagers.map((m) => m.robot.name))) {
     await Promise.all(batch.map((name) => joinOne(joiningManagers.find((m) => m.robot.name === name) as Member, 'manager')));
-    nodes = parseNodes(await manager.conn.run(nodesCommand(manager.robot.sudo), 'listing swarm nodes'));
+    nodes = await listNodes(manager);
   }
   await Promise.all(toJoin.filter((m) => roleOf(m.robot.name) === 'worker').map((m) => joinOne(m, 'worker')));
 
   // 7. Labels: only the difference, one `docker node update` per node that needs one.
-  nodes = parseNodes(await manager.conn.run(nodesCommand(manager.robot.sudo), 'listing swarm nodes'));
+  nodes = await listNodes(manager);
   await Promise.all(
     usable.filter(ok).map(async (m) => {
       const node = nodes.find((n) => n.id === m.facts.swarm?.NodeID);
@@ -195,8 +219,11 @@ export async function runSwarm(fleet: Fleet): Promise<SwarmReport> {
   );
   for (const m of inFleet.filter((m) => roleOf(m.robot.name) === 'worker' && nodeOf(m.robot)?.role === 'manager' && !nodeOf(m.robot)?.leader)) await runOnManager(m, 'demote');
   await removeStaleNodes(fleet, manager, usable, nodes);
-  for (const m of usable) if (m.facts.swarm?.NodeID) report.robotOfNode.set(m.facts.swarm.NodeID, m.robot.name);
-  report.nodes = parseNodes(await manager.conn.run(nodesCommand(manager.robot.sudo), 'listing swarm nodes'));
+  for (const robot of fleet.inventory.robots) {
+    const node = nodeOf(robot);
+    if (node) report.robotOfNode.set(node.id, robot.name);
+  }
+  report.nodes = await listNodes(manager);
   return report;
 }
 
@@ -208,11 +235,12 @@ async function removeStaleNodes(fleet: Fleet, manager: Member, usable: Member[],
   for (const m of usable) {
     const current = m.facts.swarm?.NodeID;
     if (!current || !nodes.some((n) => n.id === current)) continue;
-    for (const stale of nodes.filter((n) => n.addr === m.robot.ip && n.id !== current && n.state === 'down')) {
+    // The robot's engine now is node `current`: any other node at its address is its former self.
+    for (const stale of nodes.filter((n) => n.addr === m.robot.ip && n.id !== current)) {
       try {
         if (stale.role === 'manager') await manager.conn.run(nodeRoleCommand('demote', stale.id, manager.robot.sudo), 'demoting a stale node');
         await manager.conn.run(nodeRemoveCommand(stale.id, manager.robot.sudo), 'removing a stale node');
-        fleet.changed(m.robot.name, `removed its stale node ${stale.id.slice(0, 12)} (down, left behind by an earlier leave)`);
+        fleet.changed(m.robot.name, `removed its stale node ${stale.id.slice(0, 12)} (left behind when it left the swarm)`);
       } catch (err) {
         fleet.note(m.robot.name, `could not remove its stale node ${stale.id.slice(0, 12)}: ${(err as Error).message}`);
       }
