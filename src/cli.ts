@@ -47,17 +47,20 @@ function withCommonOptions(cmd: Command): Command {
 
 interface StepResult { text?: string; json?: object; roleOf?: (robot: string) => string }
 
-async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) => Promise<StepResult | void>): Promise<number> {
-  const inventory = loadInventory(flags.inventory);
+async function runOptions(flags: CommonFlags): Promise<RunOptions> {
   const secret = await password(flags);
   registerSecret(secret);
-  const options: RunOptions = {
+  return {
     dryRun: Boolean(flags.dryRun),
     connectTimeoutMs: flags.connectTimeout * 1000,
     maxHandshakes: flags.maxHandshakes,
     ...(secret ? { password: secret } : {}),
   };
-  const fleet = await Fleet.open(inventory, options);
+}
+
+async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) => Promise<StepResult | void>): Promise<number> {
+  const inventory = loadInventory(flags.inventory);
+  const fleet = await Fleet.open(inventory, await runOptions(flags));
   let result: StepResult = {};
   try {
     result = (await step(fleet)) ?? {};
@@ -87,6 +90,11 @@ Examples:
   provision keys --dry-run             show what would change, change nothing
   PROVISION_PASSWORD=… provision keys  the password from the environment (automation)
   provision keys -i fleet.yaml --json  another inventory, machine-readable result
+  provision swarm                      leader, quorum roles, ~/swarm_tokens, join, labels
+  provision swarm --dry-run            the plan, changing nothing
+  provision status --json              every robot's swarm state and the fleet's quorum
+  provision rotate --token worker      new worker join token, redistributed
+  provision reset --yes                every robot leaves the swarm; ~/swarm_tokens removed
 
 Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others are done), 2 bad input.`,
     );
@@ -116,6 +124,54 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       }),
     ),
   );
+
+  withCommonOptions(
+    program.command('status').description('one table of every robot, its swarm state and role, and whether quorum holds'),
+  ).action(async (flags: CommonFlags) => {
+    const { readStatus, renderStatus } = await import('./steps/status.js');
+    const inventory = loadInventory(flags.inventory);
+    const fleet = await Fleet.open(inventory, await runOptions(flags));
+    try {
+      const status = await readStatus(fleet);
+      const problems = [...fleet.outcomes.values()].filter((o) => o.status !== 'ok' && o.status !== 'changed');
+      if (flags.json) console.log(JSON.stringify({ ...status, problems }, null, 2));
+      else console.log([renderStatus(status), ...problems.map((o) => `  ${o.robot}: ${o.status}: ${o.details.join('; ')}`)].join('\n'));
+      setExit(fleet.exitCode());
+    } finally {
+      fleet.close();
+    }
+  });
+
+  withCommonOptions(
+    program
+      .command('rotate')
+      .description('rotate the swarm join tokens and write the new ones into every robot\'s ~/swarm_tokens')
+      .addOption(new Option('--token <which>', 'which token').choices(['worker', 'manager', 'both']).default('both')),
+  ).action(async (flags: CommonFlags & { token: 'worker' | 'manager' | 'both' }) =>
+    setExit(
+      await runStep('provision rotate', flags, async (fleet) => {
+        const { runSwarm } = await import('./steps/swarm.js');
+        const report = await runSwarm(fleet, { rotate: flags.token });
+        return { roleOf: (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '' };
+      }),
+    ),
+  );
+
+  withCommonOptions(
+    program
+      .command('reset')
+      .description('leave the swarm on every robot (workers, then managers, the leader last) and remove ~/swarm_tokens')
+      .option('-y, --yes', 'do not ask for confirmation')
+      .option('--keys', 'also remove the provision blocks from ~/.ssh/authorized_keys, known_hosts and config'),
+  ).action(async (flags: CommonFlags & { yes?: boolean; keys?: boolean }) => {
+    if (!flags.yes && !flags.dryRun) {
+      if (!process.stdin.isTTY) throw new UsageError('provision reset dismantles the swarm and asks first; without a terminal, confirm with --yes (or look first with --dry-run)');
+      const { confirm } = await import('@inquirer/prompts');
+      if (!(await confirm({ message: `Leave the swarm on every robot of ${flags.inventory}${flags.keys ? ' and remove the provision SSH blocks' : ''}?`, default: false }))) return;
+    }
+    const { runReset } = await import('./steps/reset.js');
+    setExit(await runStep('provision reset', flags, (fleet) => runReset(fleet, { keys: Boolean(flags.keys) })));
+  });
 
   return program;
 }

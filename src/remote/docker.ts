@@ -94,6 +94,11 @@ export function joinTokensCommand(useSudo: boolean): string {
   return `${d} swarm join-token -q worker && ${d} swarm join-token -q manager`;
 }
 
+/** Rotate one join token; `-q` keeps docker from printing instructions (its stdout, the token, is discarded). */
+export function rotateTokenCommand(role: 'worker' | 'manager', useSudo: boolean): string {
+  return `${commandLine(dockerArgv(['swarm', 'join-token', '--rotate', '-q', role], useSudo))} >/dev/null`;
+}
+
 export interface NodeInfo {
   id: string;
   hostname: string;
@@ -211,6 +216,18 @@ export function joinCommand(role: 'manager' | 'worker', advertiseAddr: string, m
 
 export function nodeRemoveCommand(nodeId: string, useSudo: boolean): string {
   return commandLine(dockerArgv(['node', 'rm', '--force', nodeId], useSudo));
+}
+
+// Remove provision's files from ~/swarm_tokens, and the folder when nothing else is in it. $1 = 1: dry run.
+const REMOVE_TOKENS = `
+cd || exit 1
+for f in ${TOKEN_FILES.join(' ')}; do [ -f ${TOKEN_DIR}/$f ] && { echo "$f"; [ "$1" = 1 ] || rm -f ${TOKEN_DIR}/$f; }; done
+[ "$1" = 1 ] || rmdir ${TOKEN_DIR} 2>/dev/null
+exit 0
+`;
+
+export function removeTokensCommand(dryRun: boolean): string {
+  return scriptWithArgs(REMOVE_TOKENS, [dryRun ? '1' : '0']);
 }
 
 export function leaveCommand(useSudo: boolean): string {

@@ -3,13 +3,13 @@
 // in a quorum-safe order, label the nodes. Every decision is made by src/plan; this file does I/O.
 import type { Robot } from '../inventory/schema.js';
 import {
-  factsCommand, joinCommand, joinTokensCommand, labelAddCommand, nodeRemoveCommand, nodeRoleCommand, nodesCommand, parseFacts, parseNodes,
-  swarmInitCommand, syncTokensCommand, tokenFilesPayload, type NodeInfo, type RobotFacts, type SwarmInfo, type TokenFile,
+  factsCommand, joinCommand, joinTokensCommand, labelAddCommand, rotateTokenCommand, nodeRemoveCommand, nodeRoleCommand, parseFacts,
+  swarmInitCommand, syncTokensCommand, tokenFilesPayload, type NodeInfo, type TokenFile,
 } from '../remote/docker.js';
 import { desiredLabels, labelChanges } from '../plan/labels.js';
-import { managerJoinBatches, planRoles, toleranceText, type PlanRobot, type RolePlan } from '../plan/quorum.js';
-import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
+import { managerJoinBatches, planRoles, type PlanRobot, type RolePlan } from '../plan/quorum.js';
 import type { Fleet } from './fleet.js';
+import { fleetClusters, gatherMembers, inSwarm, listNodes, nodeOfRobot, type Member } from './swarmState.js';
 
 const SWARM_PORT = 2377;
 const JOIN_TIMEOUT_MS = 90_000;
@@ -22,65 +22,17 @@ export interface SwarmReport {
   robotOfNode: Map<string, string>; // node ID → robot name, from each robot's own docker info
 }
 
-interface Member { robot: Robot; conn: RobotConnection; facts: RobotFacts }
+export type RotateWhich = 'worker' | 'manager' | 'both';
 
-function inSwarm(f: RobotFacts): boolean {
-  return f.swarm !== null && f.swarm.LocalNodeState !== 'inactive' && f.swarm.LocalNodeState !== '';
-}
-
-/**
- * Robots that are managers, grouped by the cluster they manage: the same cluster ID, or — while an
- * election is under way and docker cannot say the cluster ID — managers that list each other.
- */
-function clustersOf(members: Member[]): Map<string, Member[]> {
-  const managers = members.filter((m) => m.facts.swarm?.ControlAvailable);
-  const groups: Member[][] = [];
-  const related = (a: Member, b: Member) => {
-    const sa = a.facts.swarm as SwarmInfo;
-    const sb = b.facts.swarm as SwarmInfo;
-    if (sa.Cluster?.ID && sa.Cluster.ID === sb.Cluster?.ID) return true;
-    return (sa.RemoteManagers ?? []).some((r) => r.NodeID === sb.NodeID) || (sb.RemoteManagers ?? []).some((r) => r.NodeID === sa.NodeID);
-  };
-  for (const m of managers) {
-    const joined = groups.filter((g) => g.some((x) => related(x, m)));
-    const merged = [m, ...joined.flat()];
-    for (const g of joined) groups.splice(groups.indexOf(g), 1);
-    groups.push(merged);
-  }
-  return new Map(groups.map((g) => [g.find((m) => m.facts.swarm?.Cluster?.ID)?.facts.swarm?.Cluster?.ID ?? `(nodes ${g.map((m) => m.facts.swarm?.NodeID).join(',')})`, g]));
-}
-
-const NO_LEADER = /does not have a leader|context deadline exceeded|rpc error/i;
-
-/** The node list from a manager; while the managers elect a new leader it is retried for up to 30 s. */
-async function listNodes(manager: Member): Promise<NodeInfo[]> {
-  for (let waited = 0; ; waited += 2000) {
-    const result = await manager.conn.exec(nodesCommand(manager.robot.sudo));
-    if (result.code === 0) return parseNodes(result.stdout);
-    if (!NO_LEADER.test(result.stderr) || waited >= 30_000) throw new RemoteCommandError(manager.robot.name, 'listing swarm nodes', result);
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
-
-export async function runSwarm(fleet: Fleet): Promise<SwarmReport> {
+export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } = {}): Promise<SwarmReport> {
   const dry = fleet.options.dryRun;
   const report: SwarmReport = { plan: null, clusterId: null, nodes: [], initialised: null, robotOfNode: new Map() };
 
   // 1. Facts, from every reachable robot at once.
-  const members: Member[] = [];
-  await fleet.eachConnected(async (robot, conn) => {
-    const facts = parseFacts(await conn.run(factsCommand(robot.sudo), 'reading facts'), robot.sudo);
-    if (facts.dockerError) throw new Error(facts.dockerError);
-    members.push({ robot, conn, facts });
-  });
-  const order = new Map(fleet.inventory.robots.map((r, i) => [r.name, i]));
-  members.sort((a, b) => (order.get(a.robot.name) ?? 0) - (order.get(b.robot.name) ?? 0));
+  const members = await gatherMembers(fleet);
 
   // 2. The fleet's swarm: the cluster most reachable managers belong to (the leader's on a tie).
-  const clusters = [...clustersOf(members)].sort((a, b) => b[1].length - a[1].length || leaderRank(b[1]) - leaderRank(a[1]));
-  function leaderRank(ms: Member[]): number {
-    return ms.some((m) => m.robot.name === fleet.inventory.swarm.leader) ? 1 : 0;
-  }
+  const clusters = fleetClusters(fleet, members);
   let found: Member | undefined = clusters[0]?.[1][0];
   report.clusterId = clusters[0]?.[0] ?? null;
 
@@ -121,12 +73,8 @@ export async function runSwarm(fleet: Fleet): Promise<SwarmReport> {
     fleet.failed(m.robot.name, `in a different swarm than the fleet's (its managers: ${where}): left untouched. To bring it in, run \`docker swarm leave --force\` on it, then provision swarm again`);
   }
   const usable = members.filter((m) => !foreign.includes(m));
-  const nodeOf = (robot: Robot): NodeInfo | undefined => {
-    const member = usable.find((m) => m.robot.name === robot.name);
-    if (member) return nodes.find((n) => n.id === member.facts.swarm?.NodeID);
-    // Unreachable robots: recognised by their static address, only to count the Raft votes they hold.
-    return nodes.filter((n) => n.addr === robot.ip).sort((a, b) => Number(a.state === 'down') - Number(b.state === 'down'))[0];
-  };
+  // Unreachable robots are recognised by their static address, only to count the Raft votes they hold.
+  const nodeOf = (robot: Robot): NodeInfo | undefined => nodeOfRobot(robot, usable, nodes);
 
   // 4. Roles.
   const leaderNode = nodes.find((n) => n.leader);
@@ -142,6 +90,12 @@ export async function runSwarm(fleet: Fleet): Promise<SwarmReport> {
   manager = usable.find((m) => nodeOf(m.robot)?.leader) ?? usable.find(keeps) ?? manager;
 
   // 5. Tokens: each robot gets only the token of its planned role, plus where to join.
+  if (options.rotate && !dry) {
+    for (const role of options.rotate === 'both' ? (['worker', 'manager'] as const) : [options.rotate]) {
+      await manager.conn.run(rotateTokenCommand(role, manager.robot.sudo), `rotating the ${role} join token`);
+      fleet.note(manager.robot.name, `rotated the ${role} join token`);
+    }
+  }
   const [workerToken, managerToken] = (await manager.conn.run(joinTokensCommand(manager.robot.sudo), 'reading join tokens')).trim().split('\n');
   if (!workerToken || !managerToken) throw new Error('could not read the join tokens from the manager');
   const managerAddrs = plan.managers.map((name) => `${fleet.inventory.robots.find((r) => r.name === name)?.ip}:${SWARM_PORT}`);
@@ -297,6 +251,3 @@ function dryRunRest(fleet: Fleet, usable: Member[], nodes: NodeInfo[], plan: Rol
   return report;
 }
 
-export function toleranceLine(plan: RolePlan): string {
-  return toleranceText(plan.managers.length);
-}

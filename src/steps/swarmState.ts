@@ -1,0 +1,72 @@
+// What the fleet's swarm looks like now, read-only: facts from every robot, the fleet's cluster,
+// and its nodes as a manager sees them. Shared by swarm, status, reset and rotate.
+import type { Robot } from '../inventory/schema.js';
+import { factsCommand, nodesCommand, parseFacts, parseNodes, type NodeInfo, type RobotFacts, type SwarmInfo } from '../remote/docker.js';
+import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
+import type { Fleet } from './fleet.js';
+
+export interface Member { robot: Robot; conn: RobotConnection; facts: RobotFacts }
+
+export function inSwarm(f: RobotFacts): boolean {
+  return f.swarm !== null && f.swarm.LocalNodeState !== 'inactive' && f.swarm.LocalNodeState !== '';
+}
+
+/**
+ * Robots that are managers, grouped by the cluster they manage: the same cluster ID, or — while an
+ * election is under way and docker cannot say the cluster ID — managers that list each other.
+ */
+export function clustersOf(members: Member[]): Map<string, Member[]> {
+  const managers = members.filter((m) => m.facts.swarm?.ControlAvailable);
+  const groups: Member[][] = [];
+  const related = (a: Member, b: Member) => {
+    const sa = a.facts.swarm as SwarmInfo;
+    const sb = b.facts.swarm as SwarmInfo;
+    if (sa.Cluster?.ID && sa.Cluster.ID === sb.Cluster?.ID) return true;
+    return (sa.RemoteManagers ?? []).some((r) => r.NodeID === sb.NodeID) || (sb.RemoteManagers ?? []).some((r) => r.NodeID === sa.NodeID);
+  };
+  for (const m of managers) {
+    const joined = groups.filter((g) => g.some((x) => related(x, m)));
+    const merged = [m, ...joined.flat()];
+    for (const g of joined) groups.splice(groups.indexOf(g), 1);
+    groups.push(merged);
+  }
+  return new Map(groups.map((g) => [g.find((m) => m.facts.swarm?.Cluster?.ID)?.facts.swarm?.Cluster?.ID ?? `(nodes ${g.map((m) => m.facts.swarm?.NodeID).join(',')})`, g]));
+}
+
+const NO_LEADER = /does not have a leader|context deadline exceeded|rpc error/i;
+
+/** The node list from a manager; while the managers elect a new leader it is retried for up to 30 s. */
+export async function listNodes(manager: Member): Promise<NodeInfo[]> {
+  for (let waited = 0; ; waited += 2000) {
+    const result = await manager.conn.exec(nodesCommand(manager.robot.sudo));
+    if (result.code === 0) return parseNodes(result.stdout);
+    if (!NO_LEADER.test(result.stderr) || waited >= 30_000) throw new RemoteCommandError(manager.robot.name, 'listing swarm nodes', result);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+
+/** Facts from every connected robot at once, in inventory order; a robot without working docker fails. */
+export async function gatherMembers(fleet: Fleet): Promise<Member[]> {
+  const members: Member[] = [];
+  await fleet.eachConnected(async (robot, conn) => {
+    const facts = parseFacts(await conn.run(factsCommand(robot.sudo), 'reading facts'), robot.sudo);
+    if (facts.dockerError) throw new Error(facts.dockerError);
+    members.push({ robot, conn, facts });
+  });
+  const order = new Map(fleet.inventory.robots.map((r, i) => [r.name, i]));
+  return members.sort((a, b) => (order.get(a.robot.name) ?? 0) - (order.get(b.robot.name) ?? 0));
+}
+
+/** Clusters managed by reachable robots, the fleet's first: most managers, then the inventory leader's. */
+export function fleetClusters(fleet: Fleet, members: Member[]): [string, Member[]][] {
+  const leaderRank = (ms: Member[]) => (ms.some((m) => m.robot.name === fleet.inventory.swarm.leader) ? 1 : 0);
+  return [...clustersOf(members)].sort((a, b) => b[1].length - a[1].length || leaderRank(b[1]) - leaderRank(a[1]));
+}
+
+/** The node that is this robot: by the node ID its own engine reports; for an unreachable robot, by its static address. */
+export function nodeOfRobot(robot: Robot, members: Member[], nodes: NodeInfo[]): NodeInfo | undefined {
+  const member = members.find((m) => m.robot.name === robot.name);
+  if (member) return nodes.find((n) => n.id === member.facts.swarm?.NodeID);
+  return nodes.filter((n) => n.addr === robot.ip).sort((a, b) => Number(a.state === 'down') - Number(b.state === 'down'))[0];
+}
