@@ -105,25 +105,31 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       .description('generate a key pair on every robot, distribute authorized_keys, known_hosts and ~/.ssh/config'),
   ).action(async (flags: CommonFlags) => setExit(await runStep('provision keys', flags, runKeys)));
 
+  const swarmStep = async (fleet: Fleet): Promise<StepResult> => {
+    // Loaded only for the commands that need it: `keys` and `--help` do not pay for it.
+    const [{ runSwarm }, { renderSwarmSummary, swarmJson }] = await Promise.all([import('./steps/swarm.js'), import('./ui/swarmReport.js')]);
+    const report = await runSwarm(fleet);
+    const roleOf = (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '';
+    return { roleOf, text: renderSwarmSummary(report, (id) => report.robotOfNode.get(id)), json: { swarm: swarmJson(report) } };
+  };
+
   withCommonOptions(
     program
       .command('swarm')
       .description('init or reuse the swarm, plan roles by quorum rules, write ~/swarm_tokens, join and label every robot'),
-  ).action(async (flags: CommonFlags) =>
-    setExit(
-      await runStep('provision swarm', flags, async (fleet) => {
-        // Loaded only for this command: `keys` and `--help` do not pay for it.
-        const [{ runSwarm }, { renderSwarmSummary, swarmJson }] = await Promise.all([import('./steps/swarm.js'), import('./ui/swarmReport.js')]);
-        const report = await runSwarm(fleet);
-        const roleOf = (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '';
-        return {
-          roleOf,
-          text: renderSwarmSummary(report, (id) => report.robotOfNode.get(id)),
-          json: { swarm: swarmJson(report) },
-        };
-      }),
-    ),
-  );
+  ).action(async (flags: CommonFlags) => setExit(await runStep('provision swarm', flags, swarmStep)));
+
+  withCommonOptions(
+    program.command('roles').description('interactive wizard: pick managers and the leader, write them into the inventory, then optionally run provision swarm'),
+  ).action(async (flags: CommonFlags) => {
+    const { NO_TERMINAL, rolesCommand } = await import('./steps/roles.js');
+    if (!process.stdin.isTTY) throw new UsageError(NO_TERMINAL); // exit 2, before any connection
+    let swarmNow = false;
+    const code = await runStep('provision roles', flags, async (fleet) => {
+      swarmNow = await rolesCommand(fleet);
+    });
+    setExit(swarmNow ? await runStep('provision swarm', flags, swarmStep) : code); // runStep reloads the inventory
+  });
 
   withCommonOptions(
     program.command('status').description('one table of every robot, its swarm state and role, and whether quorum holds'),

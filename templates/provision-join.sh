@@ -3,7 +3,9 @@
 #
 # Installed by `provision swarm --install-service` as /usr/local/lib/provision/provision-join.sh and
 # run by provision-join.service as the robot's user. It does nothing when the node is in a swarm
-# already (any state other than `inactive`). Otherwise it reads the one token `provision swarm` left
+# already (active, or locked/error: for the operator to look at). A join left `pending` (docker
+# keeps trying one manager that may be down) is given a moment, then cancelled and redone here.
+# When the node is `inactive` it reads the one token `provision swarm` left
 # in ~/swarm_tokens/ (manager_token or worker_token: the role is the file's name) and tries
 # `docker swarm join` with each address of ~/swarm_tokens/join_addresses in turn, for a bounded
 # number of rounds, since at boot the network may come up late. The token is never printed.
@@ -14,6 +16,8 @@
 # Environment:
 #   PROVISION_JOIN_ATTEMPTS  rounds over the manager list (default 10)
 #   PROVISION_JOIN_SLEEP     seconds between rounds (default 6)
+#   PROVISION_JOIN_PENDING_WAIT  seconds to wait for a join docker left pending (a manager that
+#                            does not answer) before cancelling it and trying the next (default 10)
 #   PROVISION_DOCKER         the docker command, e.g. "sudo -n docker" (default: docker, or
 #                            sudo -n docker when this user may not use the docker socket)
 # Files (under HOME/swarm_tokens/):
@@ -22,7 +26,7 @@
 #   join_addresses                 one manager address (ip:2377) per line, tried in order
 #   advertise_addr                 optional: this robot's static address for --advertise-addr
 #                                  (without it docker chooses)
-# Exit: 0 in a swarm (already, or joined now, or the join goes on in the background);
+# Exit: 0 in a swarm (already, or joined now);
 #       1 every attempt failed; 2 nothing to join with (no token or no address), or bad settings.
 set -u
 set -f
@@ -31,15 +35,17 @@ me=provision-join
 say() { printf '%s: %s\n' "$me" "$*" >&2; }
 die() { say "$2"; exit "$1"; }
 # Docker's own messages, with anything that looks like a join token taken out.
-hide() { sed 's/SWMTKN-[A-Za-z0-9-]*/SWMTKN-<hidden>/g' | tr '\n' ' ' | cut -c1-400; }
+hide() { sed 's/SWMTKN-[A-Za-z0-9-]*/SWMTKN-<hidden>/g' | tr '\n' ' ' | sed 's/^ *//; s/ *$//' | cut -c1-400; }
 
 home=${1:-${PROVISION_HOME:-${HOME:-}}}
 [ -n "$home" ] || die 2 "no home folder: pass it as the first argument or set PROVISION_HOME"
 dir=$home/swarm_tokens
 attempts=${PROVISION_JOIN_ATTEMPTS:-10}
 pause=${PROVISION_JOIN_SLEEP:-6}
+pending_wait=${PROVISION_JOIN_PENDING_WAIT:-10}
 case $attempts in '' | *[!0-9]*) die 2 "PROVISION_JOIN_ATTEMPTS must be a whole number, not '$attempts'" ;; esac
 case $pause in '' | *[!0-9]*) die 2 "PROVISION_JOIN_SLEEP must be a whole number of seconds, not '$pause'" ;; esac
+case $pending_wait in '' | *[!0-9]*) die 2 "PROVISION_JOIN_PENDING_WAIT must be a whole number of seconds, not '$pending_wait'" ;; esac
 [ "$attempts" -ge 1 ] || attempts=1
 
 # ---- what to join with (checked before docker is asked anything, so a robot without tokens says so)
@@ -79,11 +85,31 @@ pick_docker() {
   return 1
 }
 
-if [ -n "$adv" ]; then set -- --advertise-addr "$adv"; else set --; fi
 state() { $docker_cmd info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
+# A join that docker gave up waiting for goes on in the background, against that one manager only,
+# for ever if that manager is down. Give it PROVISION_JOIN_PENDING_WAIT seconds; then cancel it
+# (`swarm leave --force`: the node is in no swarm yet) so that the next manager gets its turn.
+# Returns 0 when the node made it into the swarm.
+settle() {
+  waited=0
+  while now=$(state) && [ "$now" = pending ] && [ "$waited" -lt "$pending_wait" ]; do sleep 1; waited=$((waited + 1)); done
+  [ "$now" = active ] && return 0
+  if [ "$now" = pending ]; then
+    say "still pending after ${pending_wait}s via $1: cancelling that attempt"
+    $docker_cmd swarm leave --force >/dev/null 2>&1 || say "could not cancel the pending join: $($docker_cmd swarm leave --force 2>&1 | hide)"
+  fi
+  return 1
+}
+
+if [ -n "$adv" ]; then set -- --advertise-addr "$adv"; else set --; fi
 round=1
 while :; do
   if pick_docker && now=$(state) && [ -n "$now" ]; then
+    if [ "$now" = pending ]; then
+      say "a join started earlier is pending: waiting up to ${pending_wait}s for it"
+      settle "an earlier attempt" && { say "the earlier join went through: in the swarm now"; exit 0; }
+      now=$(state)
+    fi
     if [ "$now" != inactive ]; then
       say "this node is in a swarm already (state: $now): nothing to do"
       exit 0
@@ -93,9 +119,8 @@ while :; do
         say "joined the swarm as $role via $m${adv:+ (advertising $adv)}"
         exit 0
       fi
-      now=$(state)
-      if [ "$now" = pending ] || [ "$now" = active ]; then
-        say "joining as $role via $m goes on in the background (state: $now)"
+      if settle "$m"; then
+        say "joined the swarm as $role via $m${adv:+ (advertising $adv)}, after docker's own wait"
         exit 0
       fi
       say "round $round/$attempts: joining via $m failed: $(printf '%s\n' "$out" | hide)"
@@ -108,4 +133,4 @@ while :; do
   round=$((round + 1))
   sleep "$pause"
 done
-die 1 "could not join the swarm as $role after $attempts round(s) over $(echo $managers | wc -w) manager address(es): check that a manager is up and reachable from here, then run this again (at boot: systemctl restart provision-join.service)"
+die 1 "could not join the swarm as $role after $attempts round(s) over $(echo $managers | wc -w) manager address(es): check that a manager is up and reachable from here (and, if the tokens were rotated, run 'provision swarm' again), then run this again (at boot: systemctl restart provision-join.service)"

@@ -125,8 +125,8 @@ export function readout(managers: string[], rows: WizardRow[]): string[] {
 
 // --- the prompt flow --------------------------------------------------------------------------------
 
-export interface CheckboxChoice { value: string; name: string; checked?: boolean; disabled?: boolean | string }
-export interface SelectChoice { value: string; name: string; disabled?: boolean | string }
+export interface CheckboxChoice { value: string; name: string; short?: string; checked?: boolean; disabled?: boolean | string }
+export interface SelectChoice { value: string; name: string; short?: string; disabled?: boolean | string }
 
 /** The prompts the wizard uses; @inquirer/prompts' own functions fit, and tests pass their own. */
 export interface WizardPrompts {
@@ -199,6 +199,7 @@ export async function runWizard(inventory: Inventory, rows: WizardRow[], prompts
     choices: inventory.robots.map((r) => ({
       value: r.name,
       name: describe(r.name),
+      short: r.name,
       checked: plan.managers.includes(r.name),
       ...(r.canBecomeManager ? {} : { disabled: '(not allowed to manage)' }),
     })),
@@ -219,7 +220,7 @@ export async function runWizard(inventory: Inventory, rows: WizardRow[], prompts
   // The leader, among the chosen managers allowed to lead.
   const leaderChoices: SelectChoice[] = chosen
     .filter((n) => inventory.robots.find((r) => r.name === n)?.canBecomeLeader)
-    .map((n) => ({ value: n, name: describe(n), ...(canLeadNow(n) ? {} : { disabled: '(unreachable)' }) }));
+    .map((n) => ({ value: n, name: describe(n), short: n, ...(canLeadNow(n) ? {} : { disabled: '(cannot lead now)' }) }));
   const preferred = [inventory.swarm.leader, swarmLeader, plan.leader].find((n) => n !== undefined && leaderChoices.some((c) => c.value === n && !c.disabled));
   const leader = await prompts.select({
     message: 'Leader (runs docker swarm init when there is no swarm yet):',

@@ -5,9 +5,10 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 
-export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const LAB = join(ROOT, 'scripts', 'lab.sh');
 export const LAB_PASSWORD = process.env.LAB_PASSWORD ?? 'lab-secret-pw';
 export const LAB_DIR = process.env.LAB_DIR ?? '/var/tmp/provision-lab';

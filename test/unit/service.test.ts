@@ -104,7 +104,7 @@ describe('the install command', () => {
 });
 
 // A fake docker: state in $FAKE/state, every call logged to $FAKE/calls; `swarm join` succeeds only
-// via $FAKE_GOOD; without $FAKE_SOCKET_OK (set by the fake sudo) the socket is "permission denied"
+// via $FAKE_GOOD, hangs in `pending` via $FAKE_HANG (as with a manager that is down); without $FAKE_SOCKET_OK (set by the fake sudo) the socket is "permission denied"
 // when $FAKE_NEEDS_SUDO is set.
 const FAKE_DOCKER = `#!/bin/sh
 echo "$*" >> "$FAKE/calls"
@@ -115,7 +115,9 @@ case "$1 $2" in
   "swarm join")
     for a; do m=$a; done
     if [ "$m" = "\${FAKE_GOOD:-}" ]; then echo active > "$FAKE/state"; echo "This node joined a swarm as a worker."; exit 0; fi
+    if [ "$m" = "\${FAKE_HANG:-}" ]; then echo pending > "$FAKE/state"; echo "Error response from daemon: Timeout was reached before node joined." >&2; exit 1; fi
     echo "Error response from daemon: could not reach $m with token $4" >&2; exit 1 ;;
+  "swarm leave") echo inactive > "$FAKE/state" ;;
   *) exit 3 ;;
 esac
 `;
@@ -175,6 +177,22 @@ describe('provision-join.sh against a fake docker', () => {
       `swarm join --token ${TOKEN} --advertise-addr 10.0.0.2 10.0.0.1:2377`,
       `swarm join --token ${TOKEN} --advertise-addr 10.0.0.2 10.0.0.3:2377`,
     ]);
+  });
+
+  it('cancels a join left pending on a manager that does not answer and tries the next', () => {
+    const r = join_({ FAKE_HANG: '10.0.0.1:2377', FAKE_GOOD: '10.0.0.3:2377', PROVISION_JOIN_PENDING_WAIT: '1' });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('still pending after 1s via 10.0.0.1:2377: cancelling that attempt');
+    expect(r.calls).toContain('swarm leave --force');
+    expect(r.joins.map((l) => l.split(' ').pop())).toEqual(['10.0.0.1:2377', '10.0.0.3:2377']);
+  });
+
+  it('a join found pending at start is waited for, then redone', () => {
+    writeFileSync(join(fake, 'state'), 'pending\n');
+    const r = join_({ FAKE_GOOD: '10.0.0.1:2377', PROVISION_JOIN_PENDING_WAIT: '0' });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('a join started earlier is pending');
+    expect(r.joins).toHaveLength(1);
   });
 
   it('lets docker choose the address when there is no advertise_addr; prefers worker_token if both exist', () => {
