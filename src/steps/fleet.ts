@@ -47,7 +47,15 @@ export class Fleet {
       connectTimeoutMs: options.connectTimeoutMs,
       maxHandshakes: options.maxHandshakes,
     });
-    return new Fleet(inventory, options, reach, identity.notes);
+    const fleet = new Fleet(inventory, options, reach, identity.notes);
+    // Ctrl-C: close every connection and stop at once. Files on robots are only ever replaced by a
+    // rename, so an interrupted run leaves each file either old or new, never half-written.
+    process.once('SIGINT', () => {
+      fleet.close();
+      console.error('provision: interrupted; connections closed. Run the command again to finish.');
+      process.exit(130);
+    });
+    return fleet;
   }
 
   /** Robots connected and not yet failed in this run, with their connection. */

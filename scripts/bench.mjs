@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// Benchmark: provision against the floor Docker and SSH allow, on fresh labs of N robots.
+// For each N: the floor (init, one manager join, one worker join over already-open connections, done
+// directly), then `provision keys`, `provision swarm` and an immediate re-run of each, with the CLI's
+// peak memory. Not part of the test suite. Usage: npm run bench [-- 3 10 25]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RobotConnection } from '../dist/ssh/connection.js';
+import { defaultManagerCount, managerJoinBatches } from '../dist/plan/quorum.js';
+
+const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
+const LAB = join(ROOT, 'scripts', 'lab.sh');
+const PASSWORD = process.env.LAB_PASSWORD ?? 'lab-secret-pw';
+const SUBNET = process.env.LAB_SUBNET ?? '10.88.0';
+const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const SIZES = sizes.length ? sizes : [3, 10, 25, 50, 100];
+
+const lab = (...args) => execFileSync('bash', [LAB, ...args], { encoding: 'utf8', env: { ...process.env, LAB_PASSWORD: PASSWORD }, stdio: ['ignore', 'pipe', 'inherit'] });
+const seconds = (ms) => (ms / 1000).toFixed(2);
+
+async function timed(fn) {
+  const t = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t, value };
+}
+
+/** The floor: docker's own init and joins, over SSH connections opened beforehand. */
+async function floor() {
+  const names = ['Anton', 'Ida', 'Otto'];
+  const conns = await Promise.all(
+    names.map((name, i) =>
+      RobotConnection.open({ name, host: `${SUBNET}.${11 + i}`, port: 22, username: name.toLowerCase() }, { password: PASSWORD, readyTimeout: 5000, hostVerifier: () => true }),
+    ),
+  );
+  try {
+    const [a, b, c] = conns;
+    const init = await timed(() => a.run(`docker swarm init --advertise-addr ${SUBNET}.11 >/dev/null`, 'init'));
+    // The tokens stay in this process; nothing is printed.
+    const [worker, manager] = (await a.run('docker swarm join-token -q worker && docker swarm join-token -q manager', 'tokens')).trim().split('\n');
+    const managerJoin = await timed(() => b.run(`docker swarm join --token ${manager} --advertise-addr ${SUBNET}.12 ${SUBNET}.11:2377 >/dev/null`, 'join'));
+    const workerJoin = await timed(() => c.run(`docker swarm join --token ${worker} --advertise-addr ${SUBNET}.13 ${SUBNET}.11:2377 >/dev/null`, 'join'));
+    for (const conn of [c, b, a]) await conn.run('docker swarm leave --force >/dev/null', 'leave');
+    return { init: init.ms, managerJoin: managerJoin.ms, workerJoin: workerJoin.ms };
+  } finally {
+    for (const c of conns) c.close();
+  }
+}
+
+function provision(home, args) {
+  const rssFile = join(home, 'rss');
+  const t = performance.now();
+  const run = spawnSync(process.execPath, ['--import', join(ROOT, 'scripts', 'bench-rss.mjs'), join(ROOT, 'dist', 'cli.js'), ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: home, PROVISION_PASSWORD: PASSWORD, PROVISION_ROUTE_DEV: process.env.LAB_BRIDGE ?? 'provbr0', PROVISION_LOG_DIR: join(home, 'logs'), BENCH_RSS_FILE: rssFile },
+  });
+  const ms = performance.now() - t;
+  if (run.status !== 0) throw new Error(`provision ${args.join(' ')} exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
+  return { ms, rssMb: Number(readFileSync(rssFile, 'utf8')) / 1024, stdout: run.stdout };
+}
+
+const rows = [];
+try {
+  for (const n of SIZES) {
+    lab('down');
+    const up = await timed(async () => lab('up', String(n)));
+    const inventory = join(process.env.LAB_DIR ?? '/var/tmp/provision-lab', 'inventory.yaml');
+    const f = await floor();
+    const managers = defaultManagerCount(n);
+    const rounds = managerJoinBatches(1, Array.from({ length: managers - 1 }, (_, i) => String(i))).length;
+    const lowerBound = f.init + rounds * f.managerJoin + (n > managers ? f.workerJoin : 0);
+    const home = mkdtempSync(join(tmpdir(), 'provision-bench-'));
+    const keys = provision(home, ['keys', '-i', inventory]);
+    const swarm = provision(home, ['swarm', '-i', inventory]);
+    const keys2 = provision(home, ['keys', '-i', inventory]);
+    const swarm2 = provision(home, ['swarm', '-i', inventory]);
+    const joined = (swarm.stdout.match(/\bjoined\b/g) ?? []).length;
+    const row = {
+      n, labUp: up.ms, floorInit: f.init, floorManagerJoin: f.managerJoin, floorWorkerJoin: f.workerJoin, managers, rounds, lowerBound,
+      keys: keys.ms, swarm: swarm.ms, rerunKeys: keys2.ms, rerunSwarm: swarm2.ms,
+      ratioSwarm: swarm.ms / lowerBound, ratioKeysSwarm: (keys.ms + swarm.ms) / lowerBound,
+      peakMb: Math.max(keys.rssMb, swarm.rssMb, keys2.rssMb, swarm2.rssMb), joined,
+      rerunNoChange: swarm2.stdout.includes('nothing to change') && keys2.stdout.includes('nothing to change'),
+    };
+    rows.push(row);
+    console.log(JSON.stringify(row));
+  }
+} finally {
+  lab('down');
+}
+
+const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+const table = [
+  `Machine: ${machine}`,
+  '',
+  '| robots | floor: init / mgr join / wkr join (s) | managers (join rounds) | lower bound (s) | keys (s) | swarm (s) | swarm ÷ bound | (keys+swarm) ÷ bound | re-run keys (s) | re-run swarm (s) | peak CLI memory (MB) | joined |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) =>
+    `| ${r.n} | ${seconds(r.floorInit)} / ${seconds(r.floorManagerJoin)} / ${seconds(r.floorWorkerJoin)} | ${r.managers} (${r.rounds}) | ${seconds(r.lowerBound)} | ${seconds(r.keys)} | ${seconds(r.swarm)} | ${r.ratioSwarm.toFixed(2)} | ${r.ratioKeysSwarm.toFixed(2)} | ${seconds(r.rerunKeys)}${r.rerunNoChange ? '' : ' (changed!)'} | ${seconds(r.rerunSwarm)} | ${r.peakMb.toFixed(0)} | ${r.joined}/${r.n - 1} |`,
+  ),
+].join('\n');
+mkdirSync(join(ROOT, 'bench'), { recursive: true });
+writeFileSync(join(ROOT, 'bench', 'results.md'), table + '\n');
+console.log('\n' + table);
