@@ -116,8 +116,17 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
   withCommonOptions(
     program
       .command('swarm')
-      .description('init or reuse the swarm, plan roles by quorum rules, write ~/swarm_tokens, join and label every robot'),
-  ).action(async (flags: CommonFlags) => setExit(await runStep('provision swarm', flags, swarmStep)));
+      .description('init or reuse the swarm, plan roles by quorum rules, write ~/swarm_tokens, join and label every robot')
+      .option('--install-service', 'also install the boot-time join (provision-join.service, through sudo -n) on every robot'),
+  ).action(async (flags: CommonFlags & { installService?: boolean }) =>
+    setExit(
+      await runStep('provision swarm', flags, async (fleet) => {
+        const result = await swarmStep(fleet);
+        if (flags.installService) await (await import('./steps/service.js')).installService(fleet);
+        return result;
+      }),
+    ),
+  );
 
   withCommonOptions(
     program.command('roles').description('interactive wizard: pick managers and the leader, write them into the inventory, then optionally run provision swarm'),

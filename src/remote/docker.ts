@@ -159,7 +159,7 @@ export function labelAddCommand(nodeId: string, labels: Record<string, string>, 
 // atomically only when its content or mode differs; our other files there are removed.
 // $1 = 1 for a dry run. Prints "changed:<name>" / "removed:<name>" for what it did (or would do).
 export const TOKEN_DIR = 'swarm_tokens';
-export const TOKEN_FILES = ['manager_token', 'worker_token', 'join_addresses'] as const;
+export const TOKEN_FILES = ['manager_token', 'worker_token', 'join_addresses', 'advertise_addr'] as const;
 export type TokenFile = (typeof TOKEN_FILES)[number];
 
 const SYNC_TOKENS = `

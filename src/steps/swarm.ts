@@ -106,6 +106,7 @@ export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } =
       const files: Partial<Record<TokenFile, string>> = {
         [`${role}_token`]: (role === 'manager' ? managerToken : workerToken) + '\n',
         join_addresses: managerAddrs.join('\n') + '\n',
+        advertise_addr: m.robot.ip + '\n', // for the boot-time join (templates/provision-join.sh)
       };
       try {
         const out = await m.conn.run(syncTokensCommand(dry), 'writing ~/swarm_tokens', { stdin: tokenFilesPayload(files) });

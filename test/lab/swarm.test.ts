@@ -63,7 +63,7 @@ describe('provision swarm on a lab of three', () => {
     expect(Number(labels.CPU_COUNT)).toBeGreaterThan(0);
     for (const r of ['Anton', 'Ida', 'Otto']) {
       expect(onRobot(r, 'cd && stat -c "%n %a" swarm_tokens swarm_tokens/*').trim().split('\n')).toEqual([
-        'swarm_tokens 700', 'swarm_tokens/join_addresses 600', 'swarm_tokens/manager_token 600',
+        'swarm_tokens 700', 'swarm_tokens/advertise_addr 600', 'swarm_tokens/join_addresses 600', 'swarm_tokens/manager_token 600',
       ]);
       expect(onRobot(r, 'cat ~/swarm_tokens/join_addresses')).toBe('10.88.0.11:2377\n10.88.0.12:2377\n10.88.0.13:2377\n');
     }
