@@ -62,9 +62,11 @@ async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) =
   const inventory = loadInventory(flags.inventory);
   const fleet = await Fleet.open(inventory, await runOptions(flags));
   let result: StepResult = {};
+  const locked = !fleet.options.dryRun && (await fleet.lock());
   try {
-    result = (await step(fleet)) ?? {};
+    if (locked || fleet.options.dryRun) result = (await step(fleet)) ?? {};
   } finally {
+    if (locked) await fleet.unlock();
     fleet.close();
   }
   if (flags.json) console.log(JSON.stringify({ ...outcomesJson(fleet, result.roleOf), ...result.json }, null, 2));

@@ -168,6 +168,7 @@ cd || exit 1
 dir=${TOKEN_DIR}
 [ -d $dir ] || { [ "$1" = 1 ] || mkdir $dir || exit 1; echo "changed:directory"; }
 [ ! -d $dir ] || [ "$(stat -c %a $dir)" = 700 ] || { [ "$1" = 1 ] || chmod 700 $dir || exit 1; echo "changed:directory mode"; }
+[ "$1" = 1 ] || rm -f $dir/*.tmp.* 2>/dev/null # left by an interrupted run; the real files are intact
 wanted=" "
 while read -r name && read -r data; do
   wanted="$wanted$name "

@@ -22,6 +22,7 @@ elif [ ! -f ${ROBOT_KEY_FILE}.pub ]; then
   [ "$dry" = 1 ] || ssh-keygen -y -f ${ROBOT_KEY_FILE} </dev/null > ${ROBOT_KEY_FILE}.pub || exit 3
   state="$state pubkey"
 fi
+[ "$dry" = 1 ] || rm -f .ssh/*.provision-tmp-* 2>/dev/null # left by an interrupted run; the real files are intact
 echo "state:$state"
 for f in id_ed25519.pub ${MANAGED_SSH_FILES.join(' ')}; do
   if [ -f ".ssh/$f" ]; then printf '%s:%s:' "$f" "$(stat -c %a ".ssh/$f")"; base64 -w0 ".ssh/$f"; echo; else echo "$f:-:"; fi

@@ -6,6 +6,9 @@ import { KnownHosts } from '../ssh/knownHosts.js';
 import { closeAll, connectAll, type Reach } from '../ssh/pool.js';
 import type { RobotConnection } from '../ssh/connection.js';
 import { join } from 'node:path';
+import { hostname, userInfo } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { LOCK_DIR, STALE_LOCK_SECONDS, lockCommand, parseLock, unlockCommand } from '../remote/lock.js';
 
 export type Status = 'changed' | 'joined' | 'ok' | 'unreachable' | 'failed';
 
@@ -24,6 +27,7 @@ export interface RunOptions {
 
 export class Fleet {
   readonly outcomes = new Map<string, RobotOutcome>();
+  readonly runId = `${userInfo().username}@${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9@:._-]/g, '_');
   private constructor(readonly inventory: Inventory, readonly options: RunOptions, readonly reach: Map<string, Reach>, readonly notes: string[]) {
     for (const robot of inventory.robots) {
       const r = reach.get(robot.name);
@@ -51,9 +55,13 @@ export class Fleet {
     // Ctrl-C: close every connection and stop at once. Files on robots are only ever replaced by a
     // rename, so an interrupted run leaves each file either old or new, never half-written.
     process.once('SIGINT', () => {
-      fleet.close();
-      console.error('provision: interrupted; connections closed. Run the command again to finish.');
-      process.exit(130);
+      console.error('provision: interrupted; releasing the run lock and closing connections. Run the command again to finish.');
+      const stop = () => {
+        fleet.close();
+        process.exit(130);
+      };
+      // Give the lock release one second at most: Ctrl-C must end the run promptly.
+      void Promise.race([fleet.unlock(), new Promise((r) => setTimeout(r, 1000))]).then(stop, stop);
     });
     return fleet;
   }
@@ -107,6 +115,35 @@ export class Fleet {
 
   exitCode(): number {
     return [...this.outcomes.values()].some((o) => o.status === 'unreachable' || o.status === 'failed') ? 1 : 0;
+  }
+
+  /**
+   * Take the run lock on every connected robot. If another run holds any of them, release ours and
+   * fail every robot: two runs must never act on the fleet at once.
+   */
+  async lock(): Promise<boolean> {
+    const conflicts: string[] = [];
+    const locked: RobotConnection[] = [];
+    await this.eachConnected(async (robot, conn) => {
+      const result = parseLock(await conn.run(lockCommand(this.runId), 'taking the run lock'));
+      if (result.held) conflicts.push(`${robot.name} (held by ${result.owner} for ${result.ageSeconds} s)`);
+      else {
+        locked.push(conn);
+        if (result.takenOverFrom) this.note(robot.name, `took over a stale run lock of ${result.takenOverFrom} (older than ${STALE_LOCK_SECONDS / 60} min)`);
+      }
+    });
+    if (!conflicts.length) return true;
+    await Promise.all(locked.map((conn) => conn.exec(unlockCommand(this.runId)).catch(() => undefined)));
+    for (const { robot } of this.connected()) {
+      this.failed(robot.name, `another provision run is working on the fleet: ${conflicts.join(', ')}. Wait for it to finish; a crashed run's lock (~/${LOCK_DIR}) expires after ${STALE_LOCK_SECONDS / 60} min`);
+    }
+    return false;
+  }
+
+  async unlock(): Promise<void> {
+    await Promise.all(
+      [...this.reach.values()].map((r) => (r.ok ? r.conn.exec(unlockCommand(this.runId)).catch(() => undefined) : undefined)),
+    );
   }
 
   close(): void {

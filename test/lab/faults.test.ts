@@ -1,0 +1,95 @@
+// Faults made for real on the lab, each ending with a run that converges.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { BRIDGE, LAB_PASSWORD, ROOT, assertNoSecrets, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
+
+let inventory: string;
+let op: Operator;
+const ROBOTS = ['Anton', 'Ida', 'Otto'];
+const clusterOf = (r: string) => onRobot(r, "docker info --format '{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}'").trim();
+const stateOf = (r: string) => onRobot(r, "docker info --format '{{.Swarm.LocalNodeState}}'").trim();
+
+beforeAll(async () => {
+  labDown();
+  inventory = labUp(3);
+  op = newOperator();
+}, 120_000);
+
+afterAll(() => {
+  try {
+    if (op) assertNoSecrets(op);
+  } finally {
+    labDown();
+  }
+}, 120_000);
+
+describe('faults', () => {
+  it('a wrong password is a clear per-robot failure', async () => {
+    const run = await provision(op, ['keys', '-i', inventory], { PROVISION_PASSWORD: 'not-the-password' });
+    expect(run.code).toBe(1);
+    for (const r of ROBOTS) expect(run.stdout).toMatch(new RegExp(`${r}\\s+failed\\s+authentication as "${r.toLowerCase()}" failed`));
+    expect(run.stdout + run.stderr).not.toContain('not-the-password');
+    expect((await provision(op, ['keys', '-i', inventory])).code).toBe(0);
+  }, 60_000);
+
+  it('two provision swarm runs at once never make two swarms', async () => {
+    const [a, b] = await Promise.all([provision(op, ['swarm', '-i', inventory]), provision(op, ['swarm', '-i', inventory])]);
+    const refused = [a, b].filter((r) => r.stdout.includes('another provision run is working on the fleet'));
+    expect(refused.length + [a, b].filter((r) => r.code === 0).length).toBeGreaterThanOrEqual(1);
+    const clusters = new Set(ROBOTS.map(clusterOf).filter(Boolean));
+    expect(clusters.size).toBeLessThanOrEqual(1);
+    const after = await provision(op, ['swarm', '-i', inventory]);
+    expect(after.code).toBe(0);
+    expect(new Set(ROBOTS.map(clusterOf)).size).toBe(1);
+  }, 180_000);
+
+  it('a robot whose dockerd is stopped gets a clear message; the others go on', async () => {
+    lab('dockerd', 'Otto', 'stop');
+    try {
+      const run = await provision(op, ['swarm', '-i', inventory]);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/Otto\s+failed\s+.*the Docker engine is not running on this robot/);
+      expect(run.stdout).toMatch(/Anton\s+ok/);
+    } finally {
+      lab('dockerd', 'Otto', 'start');
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    const again = await provision(op, ['swarm', '-i', inventory]);
+    expect(again.code).toBe(0);
+  }, 180_000);
+
+  it('a user without Docker access gets told what to do', async () => {
+    lab('rexec', 'Ida', 'gpasswd', '-d', 'ida', 'docker');
+    try {
+      const run = await provision(op, ['swarm', '-i', inventory]);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/Ida\s+failed\s+.*may not use docker .*docker group, or set sudo: true/);
+    } finally {
+      lab('rexec', 'Ida', 'gpasswd', '-a', 'ida', 'docker');
+    }
+  }, 120_000);
+
+  it('Ctrl-C during provision swarm ends within 2 s; the next run converges with nothing half-written', async () => {
+    onRobot('Otto', 'docker swarm leave --force');
+    onRobot('Ida', 'docker swarm leave --force');
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'swarm', '-i', inventory], {
+      env: { PATH: process.env.PATH ?? '', HOME: op.home, PROVISION_LOG_DIR: op.logDir, PROVISION_ROUTE_DEV: BRIDGE, PROVISION_PASSWORD: LAB_PASSWORD },
+      stdio: 'ignore',
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    const sent = Date.now();
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+    expect(Date.now() - sent).toBeLessThan(2000);
+    expect(code === 130 || code === 0).toBe(true);
+    const run = await provision(op, ['swarm', '-i', inventory]);
+    expect(run.code).toBe(0);
+    for (const r of ROBOTS) {
+      expect(stateOf(r)).toBe('active');
+      expect(onRobot(r, 'cd && ls -A .ssh swarm_tokens | grep -c -e tmp -e provision-lock || true').trim()).toBe('0');
+      expect(onRobot(r, 'cd && ls -A . | grep -c provision-lock || true').trim()).toBe('0');
+    }
+    expect(new Set(ROBOTS.map(clusterOf)).size).toBe(1);
+  }, 180_000);
+});
