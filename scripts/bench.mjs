@@ -32,7 +32,7 @@ async function floor() {
   const names = ['Anton', 'Ida', 'Otto'];
   const conns = await Promise.all(
     names.map((name, i) =>
-      RobotConnection.open({ name, host: `${SUBNET}.${11 + i}`, port: 22, username: name.toLowerCase() }, { password: PASSWORD, readyTimeout: 5000, hostVerifier: () => true }),
+      RobotConnection.open({ name, host: `${SUBNET}.${11 + i}`, port: 22, username: name.toLowerCase() }, { password: PASSWORD, readyTimeout: 20000, hostVerifier: () => true }, 5000),
     ),
   );
   try {

@@ -36,21 +36,41 @@ export function loadOperatorIdentity(password: string | undefined): OperatorIden
   return identity;
 }
 
-/** ssh2 auth attempts for one user, tried in order until one succeeds. */
-export function authAttempts(identity: OperatorIdentity, username: string): object[] {
-  const attempts: object[] = [];
-  if (identity.agent) attempts.push({ type: 'agent', username, agent: identity.agent });
-  for (const { key } of identity.privateKeys) attempts.push({ type: 'publickey', username, key });
+type AuthHandler = (methodsLeft: string[] | null, partialSuccess: boolean | null, next: (attempt: object | false) => void) => void;
+
+/**
+ * ssh2 auth attempts for one user, in order, skipping methods the server does not offer — so a wrong
+ * password costs one of sshd's failure delays, not one per method.
+ */
+export function authHandler(identity: OperatorIdentity, username: string): AuthHandler {
+  const attempts: { method: string; attempt: object }[] = [];
+  if (identity.agent) attempts.push({ method: 'publickey', attempt: { type: 'agent', username, agent: identity.agent } });
+  for (const { key } of identity.privateKeys) attempts.push({ method: 'publickey', attempt: { type: 'publickey', username, key } });
   if (identity.password !== undefined) {
     const password = identity.password;
-    attempts.push({ type: 'password', username, password });
+    attempts.push({ method: 'password', attempt: { type: 'password', username, password } });
     attempts.push({
-      type: 'keyboard-interactive',
-      username,
-      prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (answers: string[]) => void) => finish(prompts.map(() => password)),
+      method: 'keyboard-interactive',
+      attempt: {
+        type: 'keyboard-interactive',
+        username,
+        prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (answers: string[]) => void) => finish(prompts.map(() => password)),
+      },
     });
   }
-  return attempts;
+  let next = 0;
+  let passwordTried = false;
+  return (methodsLeft, _partial, done) => {
+    while (next < attempts.length) {
+      const { method, attempt } = attempts[next++] as (typeof attempts)[number];
+      if (methodsLeft && !methodsLeft.includes(method)) continue;
+      // keyboard-interactive only where password auth is not offered (or not yet tried): same secret.
+      if (method === 'keyboard-interactive' && passwordTried) continue;
+      if (method === 'password') passwordTried = true;
+      return done(attempt);
+    }
+    return done(false);
+  };
 }
 
 /**

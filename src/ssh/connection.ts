@@ -1,6 +1,7 @@
 // One SSH connection to one robot, carrying every exec and SFTP channel of a run.
 // Knows nothing of Swarm: it runs command lines built by src/remote and writes files atomically.
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { connect } from 'node:net';
 import { log, redact } from '../log.js';
 
 export interface ExecResult { code: number; stdout: string; stderr: string }
@@ -43,28 +44,40 @@ export class RobotConnection {
     client.on('close', () => (this.closed = true));
   }
 
-  static open(target: ConnectTarget, config: ConnectConfig): Promise<RobotConnection> {
+  /**
+   * Open the TCP connection with its own short timeout (an absent robot is known within seconds),
+   * then give the SSH handshake and login their own, longer limit (sshd delays failed passwords).
+   */
+  static open(target: ConnectTarget, config: ConnectConfig, connectTimeoutMs: number): Promise<RobotConnection> {
     return new Promise((resolve, reject) => {
-      const client = new Client();
-      let settled = false;
-      client.once('ready', () => {
-        settled = true;
-        client.setNoDelay(true); // without it every sequential exec pays Nagle's ~40 ms
-        resolve(new RobotConnection(target, client));
+      const socket = connect({ host: target.host, port: target.port });
+      const tcpTimer = setTimeout(() => {
+        socket.destroy();
+        reject(Object.assign(new Error(`no answer within ${connectTimeoutMs / 1000} s`), { code: 'ETIMEDOUT' }));
+      }, connectTimeoutMs);
+      socket.once('error', (err) => {
+        clearTimeout(tcpTimer);
+        reject(err);
       });
-      client.on('error', (err) => {
-        if (!settled) {
+      socket.once('connect', () => {
+        clearTimeout(tcpTimer);
+        socket.removeAllListeners('error');
+        const client = new Client();
+        let settled = false;
+        const fail = (err: Error) => {
+          if (settled) return;
           settled = true;
           reject(err);
-        }
-      });
-      client.once('close', () => {
-        if (!settled) {
+        };
+        client.once('ready', () => {
           settled = true;
-          reject(new Error('connection closed during the handshake'));
-        }
+          client.setNoDelay(true); // without it every sequential exec pays Nagle's ~40 ms
+          resolve(new RobotConnection(target, client));
+        });
+        client.on('error', fail);
+        client.once('close', () => fail(new Error('connection closed during the handshake')));
+        client.connect({ ...config, sock: socket, username: target.username });
       });
-      client.connect({ ...config, host: target.host, port: target.port, username: target.username });
     });
   }
 

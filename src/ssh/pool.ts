@@ -2,7 +2,7 @@
 // in flight, a short connect timeout and host-key pinning against the operator's known_hosts.
 import { execFileSync } from 'node:child_process';
 import type { Robot } from '../inventory/schema.js';
-import { authAttempts, type OperatorIdentity } from './auth.js';
+import { authHandler, type OperatorIdentity } from './auth.js';
 import { RobotConnection } from './connection.js';
 import { fingerprint, keyTypeOf, type KnownHosts } from './knownHosts.js';
 import { log } from '../log.js';
@@ -17,6 +17,9 @@ export interface PoolOptions {
 export type Reach =
   | { ok: true; conn: RobotConnection; hostKey: string; newHostKey: string | null }
   | { ok: false; status: 'unreachable' | 'failed'; reason: string };
+
+// The SSH handshake and login, after TCP connected: sshd delays each failed password by seconds.
+const LOGIN_TIMEOUT_MS = 20_000;
 
 const HOST_KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'];
 
@@ -52,7 +55,10 @@ function routeProblem(ip: string): string | null {
 function describeConnectError(err: Error & { code?: string; level?: string }, robot: Robot, timeoutMs: number): Reach {
   const code = err.code ?? '';
   const message = err.message ?? String(err);
-  if (/Timed out while waiting for handshake/i.test(message) || code === 'ETIMEDOUT') {
+  if (/Timed out while waiting for handshake/i.test(message)) {
+    return { ok: false, status: 'failed', reason: `${robot.ip}:${robot.port} accepted the connection but SSH login did not finish within ${LOGIN_TIMEOUT_MS / 1000} s` };
+  }
+  if (code === 'ETIMEDOUT') {
     return { ok: false, status: 'unreachable', reason: `no answer from ${robot.ip}:${robot.port} within ${timeoutMs / 1000} s` };
   }
   if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ECONNRESET'].includes(code) || /Connection lost before handshake|closed during the handshake/.test(message)) {
@@ -83,11 +89,11 @@ async function connectOne(robot: Robot, options: PoolOptions): Promise<Reach> {
     RobotConnection.open(
       { name: robot.name, host: robot.ip, port: robot.port, username: robot.user },
       {
-        readyTimeout: options.connectTimeoutMs,
+        readyTimeout: LOGIN_TIMEOUT_MS,
         keepaliveInterval: 10_000,
         keepaliveCountMax: 3,
         algorithms: { serverHostKey: serverHostKey as never },
-        authHandler: authAttempts(options.identity, robot.user) as never,
+        authHandler: authHandler(options.identity, robot.user) as never,
         hostVerifier: (key: Buffer) => {
           presented = key;
           if (!known.length) return true;
@@ -101,6 +107,7 @@ async function connectOne(robot: Robot, options: PoolOptions): Promise<Reach> {
           return false;
         },
       },
+      options.connectTimeoutMs,
     );
 
   // A handshake reset by sshd's MaxStartups is retried with jitter; a timeout is not (the robot is away).
