@@ -61,31 +61,42 @@ function provision(home, args) {
   return { ms, rssMb: Number(readFileSync(rssFile, 'utf8')) / 1024, stdout: run.stdout };
 }
 
+async function measure(n) {
+  lab('down');
+  const up = await timed(async () => lab('up', String(n)));
+  const inventory = join(process.env.LAB_DIR ?? '/var/tmp/provision-lab', 'inventory.yaml');
+  const f = await floor();
+  const managers = defaultManagerCount(n);
+  const rounds = managerJoinBatches(1, Array.from({ length: managers - 1 }, (_, i) => String(i))).length;
+  const lowerBound = f.init + rounds * f.managerJoin + (n > managers ? f.workerJoin : 0);
+  const home = mkdtempSync(join(tmpdir(), 'provision-bench-'));
+  const keys = provision(home, ['keys', '-i', inventory]);
+  const swarm = provision(home, ['swarm', '-i', inventory]);
+  const keys2 = provision(home, ['keys', '-i', inventory]);
+  const swarm2 = provision(home, ['swarm', '-i', inventory]);
+  const joined = (swarm.stdout.match(/^ {2}\S+\s+joined\s/gm) ?? []).length; // robots whose status is `joined`
+  const row = {
+    n, labUp: up.ms, floorInit: f.init, floorManagerJoin: f.managerJoin, floorWorkerJoin: f.workerJoin, managers, rounds, lowerBound,
+    keys: keys.ms, swarm: swarm.ms, rerunKeys: keys2.ms, rerunSwarm: swarm2.ms,
+    ratioSwarm: swarm.ms / lowerBound, ratioKeysSwarm: (keys.ms + swarm.ms) / lowerBound,
+    peakMb: Math.max(keys.rssMb, swarm.rssMb, keys2.rssMb, swarm2.rssMb), joined,
+    rerunNoChange: swarm2.stdout.includes('nothing to change') && keys2.stdout.includes('nothing to change'),
+  };
+  return row;
+}
+
 const rows = [];
 try {
   for (const n of SIZES) {
-    lab('down');
-    const up = await timed(async () => lab('up', String(n)));
-    const inventory = join(process.env.LAB_DIR ?? '/var/tmp/provision-lab', 'inventory.yaml');
-    const f = await floor();
-    const managers = defaultManagerCount(n);
-    const rounds = managerJoinBatches(1, Array.from({ length: managers - 1 }, (_, i) => String(i))).length;
-    const lowerBound = f.init + rounds * f.managerJoin + (n > managers ? f.workerJoin : 0);
-    const home = mkdtempSync(join(tmpdir(), 'provision-bench-'));
-    const keys = provision(home, ['keys', '-i', inventory]);
-    const swarm = provision(home, ['swarm', '-i', inventory]);
-    const keys2 = provision(home, ['keys', '-i', inventory]);
-    const swarm2 = provision(home, ['swarm', '-i', inventory]);
-    const joined = (swarm.stdout.match(/\bjoined\b/g) ?? []).length;
-    const row = {
-      n, labUp: up.ms, floorInit: f.init, floorManagerJoin: f.managerJoin, floorWorkerJoin: f.workerJoin, managers, rounds, lowerBound,
-      keys: keys.ms, swarm: swarm.ms, rerunKeys: keys2.ms, rerunSwarm: swarm2.ms,
-      ratioSwarm: swarm.ms / lowerBound, ratioKeysSwarm: (keys.ms + swarm.ms) / lowerBound,
-      peakMb: Math.max(keys.rssMb, swarm.rssMb, keys2.rssMb, swarm2.rssMb), joined,
-      rerunNoChange: swarm2.stdout.includes('nothing to change') && keys2.stdout.includes('nothing to change'),
-    };
-    rows.push(row);
-    console.log(JSON.stringify(row));
+    try {
+      const row = await measure(n);
+      rows.push(row);
+      console.log(JSON.stringify(row));
+    } catch (err) {
+      // One size failing (the lab itself, on a small machine) must not lose the others' numbers.
+      rows.push({ n, failed: String(err.message ?? err).split('\n').slice(0, 3).join(' ') });
+      console.error(`N=${n} failed: ${err.message ?? err}`);
+    }
   }
 } finally {
   lab('down');
@@ -98,7 +109,7 @@ const table = [
   '| robots | floor: init / mgr join / wkr join (s) | managers (join rounds) | lower bound (s) | keys (s) | swarm (s) | swarm ÷ bound | (keys+swarm) ÷ bound | re-run keys (s) | re-run swarm (s) | peak CLI memory (MB) | joined |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) =>
-    `| ${r.n} | ${seconds(r.floorInit)} / ${seconds(r.floorManagerJoin)} / ${seconds(r.floorWorkerJoin)} | ${r.managers} (${r.rounds}) | ${seconds(r.lowerBound)} | ${seconds(r.keys)} | ${seconds(r.swarm)} | ${r.ratioSwarm.toFixed(2)} | ${r.ratioKeysSwarm.toFixed(2)} | ${seconds(r.rerunKeys)}${r.rerunNoChange ? '' : ' (changed!)'} | ${seconds(r.rerunSwarm)} | ${r.peakMb.toFixed(0)} | ${r.joined}/${r.n - 1} |`,
+    r.failed ? `| ${r.n} | failed: ${r.failed} |` : `| ${r.n} | ${seconds(r.floorInit)} / ${seconds(r.floorManagerJoin)} / ${seconds(r.floorWorkerJoin)} | ${r.managers} (${r.rounds}) | ${seconds(r.lowerBound)} | ${seconds(r.keys)} | ${seconds(r.swarm)} | ${r.ratioSwarm.toFixed(2)} | ${r.ratioKeysSwarm.toFixed(2)} | ${seconds(r.rerunKeys)}${r.rerunNoChange ? '' : ' (changed!)'} | ${seconds(r.rerunSwarm)} | ${r.peakMb.toFixed(0)} | ${r.joined}/${r.n - 1} |`,
   ),
 ].join('\n');
 mkdirSync(join(ROOT, 'bench'), { recursive: true });

@@ -18,7 +18,7 @@
 # Environment: LAB_BRIDGE (provbr0), LAB_SUBNET (10.88.0: bridge .1/24, robot i at .(10+i)),
 # LAB_DIR (/var/tmp/provision-lab), LAB_PASSWORD (lab-secret-pw), LAB_USER (default: lowercase robot
 # name), LAB_NAMES ("Anton Ida ..."; beyond the list: R021, R022, ...), LAB_ZONES ("a:4,b:3"),
-# LAB_TIMEOUT (seconds to wait for one robot, 120).
+# LAB_TIMEOUT (seconds to wait for one robot, 120), LAB_PARALLEL (robots started at once, 16).
 #
 # Network rule: traffic goes only to loopback and to the lab's own namespaces. Robots get no default
 # route, and every robot address is checked to be routed via the lab bridge before it is waited on.
@@ -425,13 +425,18 @@ cmd_up() {
   done
   ((${#todo[@]})) && write_sudoers
   # parallel part: namespaces, links, daemons, readiness
-  local jobs=() failed=()
+  # At most LAB_PARALLEL robots start at once: 100 dockerds starting together on 2 cores time out
+  # waiting for their containerd.
+  local jobs=() failed=() j
   for i in "${todo[@]}"; do
     name=$(name_of "$i")
     start_robot "$i" "$name" "$(user_of "$name")" "$(ip_of "$i")" 2>"$DIR/$name/up.err" &
     jobs+=("$!:$name")
+    if ((${#jobs[@]} >= ${LAB_PARALLEL:-16})); then
+      j=${jobs[0]}; jobs=("${jobs[@]:1}")
+      wait "${j%%:*}" || failed+=("${j#*:}")
+    fi
   done
-  local j
   for j in "${jobs[@]}"; do
     wait "${j%%:*}" || failed+=("${j#*:}")
   done

@@ -17,6 +17,8 @@ interface CommonFlags {
   connectTimeout: number;
   maxHandshakes: number;
   json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
 }
 
 class UsageError extends Error {}
@@ -41,6 +43,8 @@ function withCommonOptions(cmd: Command): Command {
     .option('-n, --dry-run', 'show per robot what would change; change nothing')
     .option('--ask-pass', 'prompt once for the SSH password used where no key works yet (or set PROVISION_PASSWORD)')
     .option('--json', 'print one JSON object instead of text')
+    .option('-q, --quiet', 'print only the robots that failed or were unreachable, and the counts')
+    .option('-v, --verbose', 'print a line per robot per step as it happens, on stderr (the default on a terminal)')
     .addOption(new Option('--connect-timeout <seconds>', 'SSH connect timeout per robot').default(5).argParser(positiveInt))
     .addOption(new Option('--max-handshakes <n>', 'SSH handshakes in flight at once').default(32).argParser(positiveInt));
 }
@@ -55,6 +59,8 @@ async function runOptions(flags: CommonFlags): Promise<RunOptions> {
     connectTimeoutMs: flags.connectTimeout * 1000,
     maxHandshakes: flags.maxHandshakes,
     ...(secret ? { password: secret } : {}),
+    // Progress lines: always with --verbose; by default only where a person watches a terminal.
+    ...(flags.verbose || (process.stderr.isTTY && !flags.quiet && !flags.json) ? { progress: (robot: string, message: string) => console.error(redact(`${robot}: ${message}`)) } : {}),
   };
 }
 
@@ -70,6 +76,7 @@ async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) =
     fleet.close();
   }
   if (flags.json) console.log(JSON.stringify({ ...outcomesJson(fleet, result.roleOf), ...result.json }, null, 2));
+  else if (flags.quiet) console.log(renderOutcomes(title, fleet, result.roleOf, true));
   else console.log(renderOutcomes(title, fleet, result.roleOf) + (result.text ? '\n' + result.text : ''));
   return fleet.exitCode();
 }

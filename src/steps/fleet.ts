@@ -23,6 +23,8 @@ export interface RunOptions {
   password?: string;
   connectTimeoutMs: number;
   maxHandshakes: number;
+  /** Called as things happen, per robot (--verbose prints these lines as they come). */
+  progress?: (robot: string, message: string) => void;
 }
 
 export class Fleet {
@@ -39,6 +41,8 @@ export class Fleet {
         outcome.details.push(`first contact: host key ${r.newHostKey} recorded in ~/.ssh/known_hosts`);
       }
       this.outcomes.set(robot.name, outcome);
+      for (const d of outcome.details) options.progress?.(robot.name, `${outcome.status}: ${d}`);
+      if (r?.ok) options.progress?.(robot.name, 'connected');
     }
   }
 
@@ -80,6 +84,7 @@ export class Fleet {
     if (!o) return;
     if (o.status === 'ok') o.status = 'changed';
     o.details.push(detail);
+    this.options.progress?.(robot, detail);
   }
 
   joined(robot: string, detail: string): void {
@@ -87,10 +92,12 @@ export class Fleet {
     if (!o || o.status === 'failed') return;
     o.status = 'joined';
     o.details.push(detail);
+    this.options.progress?.(robot, detail);
   }
 
   note(robot: string, detail: string): void {
     this.outcomes.get(robot)?.details.push(detail);
+    this.options.progress?.(robot, detail);
   }
 
   failed(robot: string, reason: string): void {
@@ -98,6 +105,7 @@ export class Fleet {
     if (!o) return;
     o.status = 'failed';
     o.details.push(reason);
+    this.options.progress?.(robot, `failed: ${reason}`);
   }
 
   /** Run `work` on every connected robot at once; an error fails that robot only. */

@@ -4,11 +4,12 @@ import { logFile, redact } from '../log.js';
 
 const WORD: Record<RobotOutcome['status'], string> = { changed: 'changed', joined: 'joined', ok: 'ok', unreachable: 'unreachable', failed: 'failed' };
 
-export function renderOutcomes(title: string, fleet: Fleet, roleOf: (robot: string) => string = () => ''): string {
+export function renderOutcomes(title: string, fleet: Fleet, roleOf: (robot: string) => string = () => '', quiet = false): string {
   const width = Math.max(...fleet.inventory.robots.map((r) => r.name.length), 5);
   const lines = [`${title}${fleet.options.dryRun ? ' (dry run: nothing was changed)' : ''}`];
   for (const robot of fleet.inventory.robots) {
     const o = fleet.outcomes.get(robot.name) as RobotOutcome;
+    if (quiet && (o.status === 'ok' || o.status === 'changed' || o.status === 'joined')) continue;
     const role = roleOf(robot.name);
     const head = `  ${robot.name.padEnd(width)}  ${WORD[o.status].padEnd(11)}  ${role.padEnd(7)}`;
     lines.push(o.details.length ? `${head}  ${o.details[0]}` : head.trimEnd());
