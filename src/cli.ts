@@ -104,6 +104,7 @@ Examples:
   provision status --json              every robot's swarm state and the fleet's quorum
   provision rotate --token worker      new worker join token, redistributed
   provision reset --yes                every robot leaves the swarm; ~/swarm_tokens removed
+  provision recover --on Ida           quorum lost for good: Ida becomes the only manager
 
 Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others are done), 2 bad input.`,
     );
@@ -195,6 +196,22 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     }
     const { runReset } = await import('./steps/reset.js');
     setExit(await runStep('provision reset', flags, (fleet) => runReset(fleet, { keys: Boolean(flags.keys) })));
+  });
+
+  withCommonOptions(
+    program
+      .command('recover')
+      .description('after quorum is lost for good: make one manager the only one (docker swarm init --force-new-cluster)')
+      .requiredOption('--on <robot>', 'the manager to recover on (it keeps the swarm\'s state)')
+      .option('-y, --yes', 'do not ask for confirmation'),
+  ).action(async (flags: CommonFlags & { on: string; yes?: boolean }) => {
+    if (!flags.yes && !flags.dryRun) {
+      if (!process.stdin.isTTY) throw new UsageError('provision recover rebuilds the swarm around one manager and asks first; without a terminal, confirm with --yes');
+      const { confirm } = await import('@inquirer/prompts');
+      if (!(await confirm({ message: `Force a new cluster on ${flags.on}? Lost managers will have to leave and join again.`, default: false }))) return;
+    }
+    const { runRecover } = await import('./steps/recover.js');
+    setExit(await runStep('provision recover', flags, (fleet) => runRecover(fleet, flags.on)));
   });
 
   return program;

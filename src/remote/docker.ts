@@ -88,6 +88,11 @@ export function swarmInitCommand(advertiseAddr: string, options: SwarmInitOption
   return commandLine(dockerArgv(args, useSudo));
 }
 
+/** Recover a swarm that lost quorum: this manager becomes the only one, keeping the swarm's state. */
+export function forceNewClusterCommand(advertiseAddr: string, useSudo: boolean): string {
+  return commandLine(dockerArgv(['swarm', 'init', '--force-new-cluster', '--advertise-addr', advertiseAddr], useSudo));
+}
+
 /** Both join tokens, one per line (worker first). The output is secret: never logged or printed. */
 export function joinTokensCommand(useSudo: boolean): string {
   const d = commandLine(dockerArgv([], useSudo));
@@ -205,8 +210,11 @@ for m in "$@"; do
   if $d swarm join --token "$tok" --advertise-addr "$addr" "$m" >/dev/null; then
     echo "node=$($d info --format '{{.Swarm.NodeID}}')"; exit 0
   fi
-  state=$($d info --format '{{.Swarm.LocalNodeState}}')
-  [ "$state" = pending ] && { echo "pending"; exit 0; }
+  # A join that timed out goes on in the background: it may be done (active) or still pending.
+  case $($d info --format '{{.Swarm.LocalNodeState}}') in
+    active) echo "node=$($d info --format '{{.Swarm.NodeID}}')"; exit 0 ;;
+    pending) echo "pending"; exit 0 ;;
+  esac
 done
 exit 1
 `;

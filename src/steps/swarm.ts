@@ -9,7 +9,7 @@ import {
 import { desiredLabels, labelChanges } from '../plan/labels.js';
 import { managerJoinBatches, planRoles, type PlanRobot, type RolePlan } from '../plan/quorum.js';
 import type { Fleet } from './fleet.js';
-import { fleetClusters, gatherMembers, inSwarm, listNodes, nodeOfRobot, type Member } from './swarmState.js';
+import { QuorumLostError, fleetClusters, gatherMembers, inSwarm, listNodes, nodeOfRobot, type Member } from './swarmState.js';
 
 const SWARM_PORT = 2377;
 const JOIN_TIMEOUT_MS = 90_000;
@@ -65,7 +65,22 @@ export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } =
   let manager: Member = found;
 
   // 3. The nodes as the swarm sees them; robots are matched to nodes by node ID, never by hostname.
-  let nodes = await listNodes(manager);
+  let nodes: NodeInfo[];
+  try {
+    nodes = await listNodes(manager);
+  } catch (err) {
+    if (!(err instanceof QuorumLostError)) throw err;
+    // No guessing: recovering means a new Raft majority of one, which the operator must choose.
+    const reachable = clusters[0]?.[1].map((m) => m.robot.name) ?? [manager.robot.name];
+    for (const m of members) {
+      fleet.failed(
+        m.robot.name,
+        `the swarm has lost quorum (no leader for 30 s; reachable managers: ${reachable.join(', ')}). Bring the other managers back, ` +
+          `or recover deliberately with \`provision recover --on ${reachable[0]}\` (docker swarm init --force-new-cluster there)`,
+      );
+    }
+    return report;
+  }
   const nodeIds = new Set(nodes.map((n) => n.id));
   const foreign = members.filter((m) => inSwarm(m.facts) && !nodeIds.has(m.facts.swarm?.NodeID ?? ''));
   for (const m of foreign) {
@@ -165,7 +180,7 @@ export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } =
       const changes = labelChanges(node.labels, desiredLabels(m.robot, m.facts));
       if (!Object.keys(changes).length) return;
       try {
-        await manager.conn.run(labelAddCommand(node.id, changes, manager.robot.sudo), 'docker node update --label-add');
+        await retryOutOfSequence(() => manager.conn.run(labelAddCommand(node.id, changes, manager.robot.sudo), 'docker node update --label-add'));
         fleet.changed(m.robot.name, `labels: ${Object.entries(changes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
       } catch (err) {
         fleet.failed(m.robot.name, (err as Error).message);
@@ -199,6 +214,18 @@ async function removeStaleNodes(fleet: Fleet, manager: Member, usable: Member[],
       } catch (err) {
         fleet.note(m.robot.name, `could not remove its stale node ${stale.id.slice(0, 12)}: ${(err as Error).message}`);
       }
+    }
+  }
+}
+
+/** `docker node update` loses a race with the swarm's own updates of a node that just joined: retry it. */
+async function retryOutOfSequence<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (attempt >= 5 || !/update out of sequence/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
     }
   }
 }

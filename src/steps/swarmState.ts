@@ -35,12 +35,16 @@ export function clustersOf(members: Member[]): Map<string, Member[]> {
 
 const NO_LEADER = /does not have a leader|context deadline exceeded|rpc error/i;
 
+/** The swarm answers no management command: its managers have lost their Raft majority. */
+export class QuorumLostError extends Error {}
+
 /** The node list from a manager; while the managers elect a new leader it is retried for up to 30 s. */
 export async function listNodes(manager: Member): Promise<NodeInfo[]> {
   for (let waited = 0; ; waited += 2000) {
     const result = await manager.conn.exec(nodesCommand(manager.robot.sudo));
     if (result.code === 0) return parseNodes(result.stdout);
-    if (!NO_LEADER.test(result.stderr) || waited >= 30_000) throw new RemoteCommandError(manager.robot.name, 'listing swarm nodes', result);
+    if (NO_LEADER.test(result.stderr) && waited >= 30_000) throw new QuorumLostError(result.stderr.trim());
+    if (!NO_LEADER.test(result.stderr)) throw new RemoteCommandError(manager.robot.name, 'listing swarm nodes', result);
     await new Promise((r) => setTimeout(r, 2000));
   }
 }

@@ -93,4 +93,25 @@ describe('faults', () => {
     expect(new Set(ROBOTS.map(clusterOf)).size).toBe(1);
     expect(onRobot('Anton', "docker node ls --format '{{.Hostname}}'").trim().split('\n').sort()).toEqual(['Anton', 'Emil', 'Ida', 'Otto']);
   }, 180_000);
+
+  it('the leader lost for good: quorum loss is named with its recovery, and provision recover restores a working swarm', async () => {
+    lab('link', 'Anton', 'down');
+    lab('link', 'Ida', 'down');
+    try {
+      const lost = await provision(op, ['swarm', '-i', inventory, '--connect-timeout', '2']);
+      expect(lost.code).toBe(1);
+      expect(lost.stdout).toMatch(/Otto\s+failed\s+.*the swarm has lost quorum.*provision recover --on Otto/);
+      const refused = await provision(op, ['recover', '-i', inventory, '--on', 'Otto', '--connect-timeout', '2']);
+      expect(refused.code).toBe(2); // asks first; no terminal here
+      const recovered = await provision(op, ['recover', '-i', inventory, '--on', 'Otto', '--yes', '--connect-timeout', '2']);
+      expect(recovered.stdout).toMatch(/Otto\s+changed\s+.*only manager of the recovered swarm/);
+      const again = await provision(op, ['swarm', '-i', inventory, '--connect-timeout', '2']);
+      expect(again.stdout).toMatch(/Otto\s+(ok|changed)\s+manager/);
+      expect(again.stdout).toMatch(/Emil\s+(ok|changed)/);
+      expect(onRobot('Otto', "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}'")).toMatch(/Otto Leader/);
+    } finally {
+      lab('link', 'Anton', 'up');
+      lab('link', 'Ida', 'up');
+    }
+  }, 240_000);
 });
