@@ -155,9 +155,11 @@ export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } =
       const out = await m.conn.run(joinCommand(role, m.robot.ip, [...new Set([...reachableManagerAddrs(), ...managerAddrs])], m.robot.sudo), `joining as ${role}`, {
         timeoutMs: JOIN_TIMEOUT_MS,
       });
-      const id = /node=(\S+)/.exec(out)?.[1];
-      if (id && m.facts.swarm) m.facts.swarm.NodeID = id;
-      fleet.joined(m.robot.name, out.includes('pending') ? `join as ${role} is pending (continues in the background)` : `joined as ${role}`);
+      let id = /node=(\S+)/.exec(out)?.[1];
+      // "will continue in the background": pending, not failed — wait for it, bounded.
+      if (!id) id = await waitForPendingJoin(m);
+      if (m.facts.swarm) m.facts.swarm.NodeID = id;
+      fleet.joined(m.robot.name, out.includes('pending') ? `joined as ${role} (after a join that went on in the background)` : `joined as ${role}`);
     } catch (err) {
       fleet.failed(m.robot.name, (err as Error).message);
     }
@@ -216,6 +218,19 @@ async function removeStaleNodes(fleet: Fleet, manager: Member, usable: Member[],
       }
     }
   }
+}
+
+const PENDING_JOIN_WAIT_MS = 90_000;
+
+/** Poll a robot whose join went on in the background until it is active; its node ID, or an error. */
+async function waitForPendingJoin(m: Member): Promise<string> {
+  for (let waited = 0; waited < PENDING_JOIN_WAIT_MS; waited += 2000) {
+    const facts = parseFacts(await m.conn.run(factsCommand(m.robot.sudo), 'reading facts'), m.robot.sudo);
+    if (facts.swarm?.LocalNodeState === 'active' && facts.swarm.NodeID) return facts.swarm.NodeID;
+    if (facts.swarm?.LocalNodeState !== 'pending') throw new Error(`the join ended in state ${facts.swarm?.LocalNodeState ?? 'unknown'}: ${facts.swarm?.Error || 'no error given'}`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw new Error(`the join is still pending after ${PENDING_JOIN_WAIT_MS / 1000} s: check that the managers' port 2377 is reachable from this robot`);
 }
 
 /** `docker node update` loses a race with the swarm's own updates of a node that just joined: retry it. */
