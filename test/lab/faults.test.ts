@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { BRIDGE, LAB_PASSWORD, ROOT, assertNoSecrets, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
+import { BRIDGE, LAB_PASSWORD, ROOT, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
 
 let inventory: string;
 let op: Operator;
@@ -16,13 +16,7 @@ beforeAll(async () => {
   op = newOperator();
 }, 120_000);
 
-afterAll(() => {
-  try {
-    if (op) assertNoSecrets(op);
-  } finally {
-    labDown();
-  }
-}, 120_000);
+afterAll(() => finishLab(op), 120_000);
 
 describe('faults', () => {
   it('a wrong password is a clear per-robot failure', async () => {

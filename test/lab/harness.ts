@@ -97,6 +97,15 @@ export function assertNoSecrets(op: Operator, tokens: string[] = []): void {
   if (leaks.length) throw new Error(`secret leaked into output or logs: ${leaks.join(', ')}`);
 }
 
+/** End of a lab suite: the secrets check over everything it captured, then the lab goes down whatever happened. */
+export function finishLab(op: Operator | undefined, tokens: string[] = []): void {
+  try {
+    if (op) assertNoSecrets(op, tokens);
+  } finally {
+    labDown();
+  }
+}
+
 /** SHA-256 of every file in a folder under the robot user's home, for byte-identity checks. */
 export function fileHashes(robot: string, dir: string): string {
   return onRobot(robot, `cd && find ${dir} -type f -exec sha256sum {} + 2>/dev/null | sort -k2; stat -c '%n %a' ${dir} ${dir}/* 2>/dev/null`);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  assertLabRoute, assertNoSecrets, editInventory, fileHashes, lab, labDown, labUp, newOperator, onRobot, provision, type Operator,
+  assertLabRoute, assertNoSecrets, editInventory, finishLab, fileHashes, lab, labDown, labUp, newOperator, onRobot, provision, type Operator,
 } from './harness.js';
 
 const ROBOTS = ['Anton', 'Ida', 'Otto'];
@@ -23,10 +23,7 @@ beforeAll(() => {
   onRobot('Anton', `umask 077; mkdir -p ~/.ssh && printf '%s' '${USER_CONFIG}' > ~/.ssh/config && printf '%s' '${USER_AUTH}' > ~/.ssh/authorized_keys && printf '%s' '${USER_KNOWN}' > ~/.ssh/known_hosts`);
 }, 120_000);
 
-afterAll(() => {
-  if (op) assertNoSecrets(op);
-  labDown();
-}, 120_000);
+afterAll(() => finishLab(op), 120_000);
 
 describe('provision keys on a fresh lab of three', () => {
   it('a dry run changes nothing and says what it would do', async () => {

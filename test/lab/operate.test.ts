@@ -1,6 +1,6 @@
 // Around keys and swarm: status, rotate and reset on a real lab.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { assertNoSecrets, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
+import { finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
 
 let inventory: string;
 let op: Operator;
@@ -26,13 +26,7 @@ beforeAll(async () => {
   expect((await provision(op, ['swarm', '-i', inventory])).code).toBe(0);
 }, 240_000);
 
-afterAll(() => {
-  try {
-    if (op) assertNoSecrets(op, tokens);
-  } finally {
-    labDown();
-  }
-}, 120_000);
+afterAll(() => finishLab(op, tokens), 120_000);
 
 describe('status', () => {
   it('--json agrees with docker node ls on a manager', async () => {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { quote } from '../../src/remote/shell.js';
 import { installServiceCommand, parseInstallOutput, SCRIPT_PATH, UNIT_PATH, type InstallResult } from '../../src/steps/service.js';
-import { assertLabRoute, assertNoSecrets, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
+import { assertLabRoute, finishLab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
 
 const ROOT = '/home/ida/provision-root'; // Ida's home in the lab: /home/<lowercase name>
 let inventory: string;
@@ -54,13 +54,7 @@ beforeAll(async () => {
   tokens.push(onRobot('Ida', 'cat ~/swarm_tokens/manager_token').trim());
 }, 300_000);
 
-afterAll(() => {
-  try {
-    if (op) assertNoSecrets(op, tokens);
-  } finally {
-    labDown();
-  }
-}, 120_000);
+afterAll(() => finishLab(op, tokens), 120_000);
 
 describe('boot-time join on a lab of three', () => {
   it('installs the script and the unit (root-owned, user substituted) and advertise_addr, idempotently', () => {

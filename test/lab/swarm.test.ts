@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import {
-  assertLabRoute, assertNoSecrets, editInventory, fileHashes, lab, labDown, labUp, newOperator, onRobot, provision, type Operator,
+  assertLabRoute, assertNoSecrets, finishLab, editInventory, fileHashes, lab, labDown, labUp, newOperator, onRobot, provision, type Operator,
 } from './harness.js';
 
 let inventory: string;
@@ -28,13 +28,7 @@ beforeAll(async () => {
   expect(keys.code).toBe(0);
 }, 180_000);
 
-afterAll(() => {
-  try {
-    if (op) assertNoSecrets(op, tokens);
-  } finally {
-    labDown();
-  }
-}, 120_000);
+afterAll(() => finishLab(op, tokens), 120_000);
 
 describe('provision swarm on a lab of three', () => {
   it('a dry run plans init and joins and changes nothing', async () => {
