@@ -7,7 +7,7 @@ import {
   swarmInitCommand, syncTokensCommand, tokenFilesPayload, type NodeInfo, type TokenFile,
 } from '../remote/docker.js';
 import { desiredLabels, labelChanges } from '../plan/labels.js';
-import { managerJoinBatches, planRoles, type PlanRobot, type RolePlan } from '../plan/quorum.js';
+import { managerJoinBatches, planRoles, roleChanges, type PlanRobot, type RolePlan } from '../plan/quorum.js';
 import type { Fleet } from './fleet.js';
 import { QuorumLostError, fleetClusters, gatherMembers, inSwarm, listNodes, nodeOfRobot, type Member } from './swarmState.js';
 
@@ -94,8 +94,9 @@ export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } =
   // 4. Roles.
   const leaderNode = nodes.find((n) => n.leader);
   const leaderRobot = fleet.inventory.robots.find((r) => leaderNode && nodeOf(r)?.id === leaderNode.id);
+  const planRobots = planInput(fleet, usable, nodeOf);
   const plan = planRoles({
-    robots: planInput(fleet, usable, nodeOf),
+    robots: planRobots,
     managers: fleet.inventory.swarm.managers,
     ...(leaderRobot ? { leader: leaderRobot.name } : {}),
   });
@@ -146,10 +147,20 @@ export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } =
       fleet.failed(m.robot.name, (err as Error).message);
     }
   };
-  for (const m of inFleet.filter((m) => roleOf(m.robot.name) === 'manager' && nodeOf(m.robot)?.role === 'worker')) await runOnManager(m, 'promote');
+  // The planner never demotes the leader, and only robots already in the swarm change role here.
+  const changes = roleChanges(plan, planRobots);
+  const named = (names: string[]) => inFleet.filter((m) => names.includes(m.robot.name));
+  for (const m of named(changes.promote)) await runOnManager(m, 'promote');
 
-  const reachableManagerAddrs = () =>
-    nodes.filter((n) => n.role === 'manager' && n.state === 'ready' && n.reachability !== 'unreachable').map((n) => `${n.addr}:${SWARM_PORT}`);
+  // Managers to join through, best first: those this run is connected to right now (a manager that
+  // just went away still looks ready to the swarm for some seconds), then the ones the swarm sees as
+  // reachable, then every planned manager.
+  const reachableManagerAddrs = () => {
+    const isManager = (id: string | undefined) => nodes.some((n) => n.id === id && n.role === 'manager');
+    const connected = usable.filter((m) => ok(m) && isManager(m.facts.swarm?.NodeID)).map((m) => `${m.robot.ip}:${SWARM_PORT}`);
+    const seen = nodes.filter((n) => n.role === 'manager' && n.state === 'ready' && n.reachability !== 'unreachable').map((n) => `${n.addr}:${SWARM_PORT}`);
+    return [...connected, ...seen];
+  };
   const joinOne = async (m: Member, role: 'manager' | 'worker') => {
     try {
       const out = await m.conn.run(joinCommand(role, m.robot.ip, [...new Set([...reachableManagerAddrs(), ...managerAddrs])], m.robot.sudo), `joining as ${role}`, {
@@ -189,7 +200,7 @@ export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } =
       }
     }),
   );
-  for (const m of inFleet.filter((m) => roleOf(m.robot.name) === 'worker' && nodeOf(m.robot)?.role === 'manager' && !nodeOf(m.robot)?.leader)) await runOnManager(m, 'demote');
+  for (const m of named(changes.demote)) await runOnManager(m, 'demote');
   await removeStaleNodes(fleet, manager, usable, nodes);
   for (const robot of fleet.inventory.robots) {
     const node = nodeOf(robot);
