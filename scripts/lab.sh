@@ -10,6 +10,9 @@
 #   lab.sh exec NAME [CMD...]   run CMD as the robot's user inside the robot (login-like environment)
 #   lab.sh rexec NAME [CMD...]  run CMD as root inside the robot
 #   lab.sh link NAME down|up    take the robot's network link down (packets to it are dropped) or up
+#   lab.sh hide NAME on|off     make the robot unreachable from this host only (other robots still
+#                               reach it over the bridge): a fleet behind a jump host
+#   lab.sh sudo NAME password|nopasswd   whether the robot user's sudo asks for its password
 #   lab.sh sshd NAME stop|start
 #   lab.sh dockerd NAME stop|start
 #   lab.sh rekey NAME           new SSH host key (ed25519), sshd restarted
@@ -160,7 +163,12 @@ write_sudoers() {
   if [[ -z $users ]]; then rm -f "$SUDOERS"; return; fi
   mkdir -p /etc/sudoers.d
   tmp=$(mktemp /etc/sudoers.d/.provision-lab.XXXXXX)
-  { echo "# written by scripts/lab.sh (robot lab users)"; for u in $users; do echo "$u ALL=(ALL:ALL) NOPASSWD: ALL"; done; } >"$tmp"
+  {
+    echo "# written by scripts/lab.sh (robot lab users)"
+    for u in $users; do
+      if [[ -e $DIR/sudo-password.$u ]]; then echo "$u ALL=(ALL:ALL) ALL"; else echo "$u ALL=(ALL:ALL) NOPASSWD: ALL"; fi
+    done
+  } >"$tmp"
   chmod 0440 "$tmp"
   if command -v visudo >/dev/null && ! visudo -cqf "$tmp" >/dev/null; then rm -f "$tmp"; die "bad sudoers file"; fi
   mv -f "$tmp" "$SUDOERS"
@@ -253,6 +261,9 @@ robot_init() {
   mkdir -p /var/lib/docker
   mount --bind "$d/docker" /var/lib/docker
   [[ -e /etc/hostname ]] && mount --bind "$d/hostname" /etc/hostname
+  # each robot its own /etc/docker (key.json = the engine ID on Docker < 23), as on real robots
+  mkdir -p /etc/docker "$d/etc-docker"
+  mount --bind "$d/etc-docker" /etc/docker
   mount --bind "$d/hosts" /etc/hosts
   start_sshd_here "$name"
   start_dockerd_here "$name"
@@ -453,7 +464,7 @@ cmd_up() {
 
 cmd_down() {
   [[ -d $DIR || -n $(ip netns list 2>/dev/null | grep "^$NS_PREFIX" || true) ]] || ip link show dev "$BR" >/dev/null 2>&1 ||
-    [[ -n $(lab_users) || -e $SUDOERS ]] || return 0
+    [[ -n $(lab_users) || -e $SUDOERS || -n $(hidden_routes) ]] || return 0
   lock
   kill_lab_processes
   # host ends of the veths, explicitly: a namespace dies asynchronously, and a leftover veth would
@@ -469,6 +480,7 @@ cmd_down() {
     ip netns del "$l" 2>/dev/null || warn "could not delete netns $l"
   done
   ip link del "$BR" 2>/dev/null || true
+  for l in $(hidden_routes); do ip route del unreachable "$l" 2>/dev/null || true; done
   kill_lab_processes
   for l in $(lab_users); do userdel "$l" 2>/dev/null || userdel -f "$l" 2>/dev/null || warn "could not delete user $l"; done
   rm -f "$SUDOERS"
@@ -528,6 +540,30 @@ cmd_link() {
     up) ip link set "$veth" up; pin_neighbour "$name" "$ip" "$mac" del ;;
     *) die "usage: lab.sh link NAME down|up" ;;
   esac
+}
+
+# A host route "unreachable IP/32" beats the bridge's /24 for this host only.
+cmd_hide() {
+  local name ip
+  name=$(resolve "${1:-}"); need_running "$name" >/dev/null; ip=$(cat "$DIR/$name/ip")
+  case ${2:-} in
+    on) ip route replace unreachable "$ip/32" ;;
+    off) ip route del unreachable "$ip/32" 2>/dev/null || true ;;
+    *) die "usage: lab.sh hide NAME on|off" ;;
+  esac
+}
+hidden_routes() { ip -o route show type unreachable 2>/dev/null | awk -v p="$LAB_SUBNET." '$1 == "unreachable" && index($2, p) == 1 {print $2}'; }
+
+cmd_sudo() {
+  local name user
+  name=$(resolve "${1:-}"); need_running "$name" >/dev/null; user=$(cat "$DIR/$name/user")
+  case ${2:-} in
+    password) touch "$DIR/sudo-password.$user" ;;
+    nopasswd) rm -f "$DIR/sudo-password.$user" ;;
+    *) die "usage: lab.sh sudo NAME password|nopasswd" ;;
+  esac
+  lock
+  write_sudoers
 }
 
 sshd_pid() { local p; p=$(cat "/proc/$1/root/run/sshd.pid" 2>/dev/null) && [[ -e /proc/$p ]] && echo "$p"; }
@@ -612,6 +648,8 @@ case $cmd in
   exec) cmd_exec "$@" ;;
   rexec) cmd_rexec "$@" ;;
   link) cmd_link "$@" ;;
+  hide) cmd_hide "$@" ;;
+  sudo) cmd_sudo "$@" ;;
   sshd) cmd_sshd "$@" ;;
   dockerd) cmd_dockerd "$@" ;;
   rekey) cmd_rekey "$@" ;;

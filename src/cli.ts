@@ -14,6 +14,7 @@ interface CommonFlags {
   inventory: string;
   dryRun?: boolean;
   askPass?: boolean;
+  askBecomePass?: boolean;
   connectTimeout: number;
   maxHandshakes: number;
   json?: boolean;
@@ -29,12 +30,13 @@ function positiveInt(value: string): number {
   return n;
 }
 
-async function password(flags: CommonFlags): Promise<string | undefined> {
-  const fromEnv = process.env.PROVISION_PASSWORD;
-  if (!flags.askPass) return fromEnv || undefined;
-  if (!process.stdin.isTTY) throw new UsageError('--ask-pass needs a terminal to prompt on; without one, set PROVISION_PASSWORD in the environment');
-  const { password: ask } = await import('@inquirer/prompts');
-  return ask({ message: 'SSH password for the robots (first contact):', mask: '*' });
+/** A secret from its prompt flag (asked once, on the terminal) or else from the environment. */
+async function secret(ask: boolean | undefined, flag: string, envName: string, message: string): Promise<string | undefined> {
+  const fromEnv = process.env[envName];
+  if (!ask) return fromEnv || undefined;
+  if (!process.stdin.isTTY) throw new UsageError(`${flag} needs a terminal to prompt on; without one, set ${envName} in the environment`);
+  const { password: prompt } = await import('@inquirer/prompts');
+  return prompt({ message, mask: '*' });
 }
 
 function withCommonOptions(cmd: Command): Command {
@@ -42,6 +44,7 @@ function withCommonOptions(cmd: Command): Command {
     .option('-i, --inventory <file>', 'inventory file', 'inventory/robots.yaml')
     .option('-n, --dry-run', 'show per robot what would change; change nothing')
     .option('--ask-pass', 'prompt once for the SSH password used where no key works yet (or set PROVISION_PASSWORD)')
+    .option('--ask-become-pass', 'prompt once for the sudo password of robots with sudo: true (or set PROVISION_BECOME_PASSWORD)')
     .option('--json', 'print one JSON object instead of text')
     .option('-q, --quiet', 'print only the robots that failed or were unreachable, and the counts')
     .option('-v, --verbose', 'print a line per robot per step as it happens, on stderr (the default on a terminal)')
@@ -52,13 +55,16 @@ function withCommonOptions(cmd: Command): Command {
 interface StepResult { text?: string; json?: object; roleOf?: (robot: string) => string }
 
 async function runOptions(flags: CommonFlags): Promise<RunOptions> {
-  const secret = await password(flags);
-  registerSecret(secret);
+  const password = await secret(flags.askPass, '--ask-pass', 'PROVISION_PASSWORD', 'SSH password for the robots (first contact):');
+  const sudoPassword = await secret(flags.askBecomePass, '--ask-become-pass', 'PROVISION_BECOME_PASSWORD', 'sudo password on the robots (for docker):');
+  registerSecret(password);
+  registerSecret(sudoPassword);
   return {
     dryRun: Boolean(flags.dryRun),
     connectTimeoutMs: flags.connectTimeout * 1000,
     maxHandshakes: flags.maxHandshakes,
-    ...(secret ? { password: secret } : {}),
+    ...(password ? { password } : {}),
+    ...(sudoPassword ? { sudoPassword } : {}),
     // Progress lines: always with --verbose; by default only where a person watches a terminal.
     ...(flags.verbose || (process.stderr.isTTY && !flags.quiet && !flags.json) ? { progress: (robot: string, message: string) => console.error(redact(`${robot}: ${message}`)) } : {}),
   };

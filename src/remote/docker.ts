@@ -1,7 +1,7 @@
 // Pure builders and parsers for the Docker side: facts, swarm init/join, node updates, token files.
 // Command lines are built through shell.ts only; tokens travel on stdin or are read from files on
 // the robot, never placed on a command line that provision logs.
-import { commandLine, dockerArgv, scriptWithArgs } from './shell.js';
+import { dockerCommand, dockerScript, scriptWithArgs, type RemoteCommand } from './shell.js';
 
 export interface SwarmInfo {
   NodeID: string;
@@ -18,34 +18,36 @@ export interface RobotFacts {
   cpus: number;
   memKb: number;
   hostname: string;
+  engineId: string; // the Docker engine's ID: the same on robots cloned with their /etc/docker or /var/lib/docker
   swarm: SwarmInfo | null;
   dockerError: string | null;
 }
 
-// $1 = 1 when docker runs through `sudo -n`.
+// docker as \`dk\` (see shell.ts): the engine ID and the swarm state in one call.
 const FACTS = `
 echo "arch=$(uname -m)"
 echo "cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
 echo "memkb=$(awk '/^MemTotal:/{print $2}' /proc/meminfo)"
 echo "hostname=$(hostname)"
 if ! command -v docker >/dev/null 2>&1; then echo "docker_error=docker is not installed on this robot"; exit 0; fi
-if [ "$1" = 1 ]; then set -- sudo -n docker; else set -- docker; fi
-out=$("$@" info --format '{{json .Swarm}}' 2>&1)
+out=$(dk info --format 'engine={{.ID}}{{println}}{{json .Swarm}}' 2>&1)
 if [ $? -eq 0 ] && printf '%s\\n' "$out" | grep -q '^{'; then
+  printf '%s\\n' "$out" | grep '^engine=' | head -n 1
   printf 'swarm=%s\\n' "$(printf '%s\\n' "$out" | grep '^{' | head -n 1)"
 else
   printf 'docker_error=%s\\n' "$(printf '%s' "$out" | tr '\\n' ' ' | cut -c1-300)"
 fi
 `;
 
-export function factsCommand(useSudo: boolean): string {
-  return scriptWithArgs(FACTS, [useSudo ? '1' : '0']);
+export function factsCommand(useSudo: boolean): RemoteCommand {
+  return dockerScript(FACTS, [], useSudo);
 }
 
 /** Turn docker's own error text into what the operator should do about it. */
 export function explainDockerError(raw: string, useSudo: boolean): string {
   if (/not installed/.test(raw)) return 'docker is not installed on this robot';
-  if (/sudo: a password is required|sudo: a terminal is required/.test(raw)) return 'docker needs sudo here, and sudo asks for a password: allow passwordless sudo for docker, or add the user to the docker group and set sudo: false';
+  if (/incorrect password|Sorry, try again/.test(raw)) return 'sudo refused the password given with --ask-become-pass (PROVISION_BECOME_PASSWORD)';
+  if (/sudo: a password is required|sudo: a terminal is required|no password was provided/.test(raw)) return 'docker needs sudo here, and sudo asks for a password: run with --ask-become-pass (or PROVISION_BECOME_PASSWORD), allow passwordless sudo for docker, or add the user to the docker group and set sudo: false';
   if (/permission denied/i.test(raw)) return `the user may not use docker (permission denied on the socket): add it to the docker group${useSudo ? '' : ', or set sudo: true for this robot'}`;
   if (/Cannot connect to the Docker daemon|Is the docker daemon running/i.test(raw)) return 'the Docker engine is not running on this robot (start dockerd, e.g. systemctl start docker)';
   return `docker info failed: ${raw.trim()}`;
@@ -67,6 +69,7 @@ export function parseFacts(stdout: string, useSudo: boolean): RobotFacts {
     cpus: Number(values.get('cpus')) || 0,
     memKb: Number(values.get('memkb')) || 0,
     hostname: values.get('hostname') ?? '',
+    engineId: values.get('engine') ?? '',
     swarm,
     dockerError: dockerError !== undefined ? explainDockerError(dockerError, useSudo) : null,
   };
@@ -79,29 +82,28 @@ export interface SwarmInitOptions {
   maxSnapshots?: number | undefined;
 }
 
-export function swarmInitCommand(advertiseAddr: string, options: SwarmInitOptions, useSudo: boolean): string {
+export function swarmInitCommand(advertiseAddr: string, options: SwarmInitOptions, useSudo: boolean): RemoteCommand {
   const args = ['swarm', 'init', '--advertise-addr', advertiseAddr];
   if (options.listenAddr) args.push('--listen-addr', options.listenAddr);
   if (options.availability) args.push('--availability', options.availability);
   if (options.snapshotInterval !== undefined) args.push('--snapshot-interval', String(options.snapshotInterval));
   if (options.maxSnapshots !== undefined) args.push('--max-snapshots', String(options.maxSnapshots));
-  return commandLine(dockerArgv(args, useSudo));
+  return dockerCommand(args, useSudo);
 }
 
 /** Recover a swarm that lost quorum: this manager becomes the only one, keeping the swarm's state. */
-export function forceNewClusterCommand(advertiseAddr: string, useSudo: boolean): string {
-  return commandLine(dockerArgv(['swarm', 'init', '--force-new-cluster', '--advertise-addr', advertiseAddr], useSudo));
+export function forceNewClusterCommand(advertiseAddr: string, useSudo: boolean): RemoteCommand {
+  return dockerCommand(['swarm', 'init', '--force-new-cluster', '--advertise-addr', advertiseAddr], useSudo);
 }
 
 /** Both join tokens, one per line (worker first). The output is secret: never logged or printed. */
-export function joinTokensCommand(useSudo: boolean): string {
-  const d = commandLine(dockerArgv([], useSudo));
-  return `${d} swarm join-token -q worker && ${d} swarm join-token -q manager`;
+export function joinTokensCommand(useSudo: boolean): RemoteCommand {
+  return dockerScript('dk swarm join-token -q worker && dk swarm join-token -q manager', [], useSudo);
 }
 
 /** Rotate one join token; `-q` keeps docker from printing instructions (its stdout, the token, is discarded). */
-export function rotateTokenCommand(role: 'worker' | 'manager', useSudo: boolean): string {
-  return `${commandLine(dockerArgv(['swarm', 'join-token', '--rotate', '-q', role], useSudo))} >/dev/null`;
+export function rotateTokenCommand(role: 'worker' | 'manager', useSudo: boolean): RemoteCommand {
+  return dockerScript('dk swarm join-token --rotate -q "$1" >/dev/null', [role], useSudo);
 }
 
 export interface NodeInfo {
@@ -117,9 +119,8 @@ export interface NodeInfo {
 }
 
 /** Every node of the swarm as JSON lines, read on a manager. */
-export function nodesCommand(useSudo: boolean): string {
-  const d = commandLine(dockerArgv([], useSudo));
-  return `ids=$(${d} node ls -q) && ${d} node inspect --format '{{json .}}' $ids`;
+export function nodesCommand(useSudo: boolean): RemoteCommand {
+  return dockerScript(`ids=$(dk node ls -q) && dk node inspect --format '{{json .}}' $ids`, [], useSudo);
 }
 
 export function parseNodes(stdout: string): NodeInfo[] {
@@ -149,15 +150,15 @@ export function parseNodes(stdout: string): NodeInfo[] {
     });
 }
 
-export function nodeRoleCommand(change: 'promote' | 'demote', nodeId: string, useSudo: boolean): string {
-  return commandLine(dockerArgv(['node', change, nodeId], useSudo));
+export function nodeRoleCommand(change: 'promote' | 'demote', nodeId: string, useSudo: boolean): RemoteCommand {
+  return dockerCommand(['node', change, nodeId], useSudo);
 }
 
-export function labelAddCommand(nodeId: string, labels: Record<string, string>, useSudo: boolean): string {
+export function labelAddCommand(nodeId: string, labels: Record<string, string>, useSudo: boolean): RemoteCommand {
   const args = ['node', 'update'];
   for (const [k, v] of Object.entries(labels)) args.push('--label-add', `${k}=${v}`);
   args.push(nodeId);
-  return commandLine(dockerArgv(args, useSudo));
+  return dockerCommand(args, useSudo);
 }
 
 // ~/swarm_tokens: the files of one role arrive on stdin as "name\nbase64\n" pairs; each is replaced
@@ -199,32 +200,31 @@ export function tokenFilesPayload(files: Partial<Record<TokenFile, string>>): st
     .join('');
 }
 
-// Join from the robot's own ~/swarm_tokens: $1 role, $2 advertise address, $3 1 for sudo, then
-// manager addresses to try in order. Prints the new node ID on success.
+// Join from the robot's own ~/swarm_tokens: $1 role, $2 advertise address, then manager addresses
+// to try in order. Prints the new node ID on success.
 const JOIN = `
 cd || exit 1
-role=$1; addr=$2; sudo=$3; shift 3
+role=$1; addr=$2; shift 2
 tok=$(cat ${TOKEN_DIR}/\${role}_token) || { echo "no ~/${TOKEN_DIR}/\${role}_token on this robot" >&2; exit 3; }
-if [ "$sudo" = 1 ]; then d="sudo -n docker"; else d=docker; fi
 for m in "$@"; do
-  if $d swarm join --token "$tok" --advertise-addr "$addr" "$m" >/dev/null; then
-    echo "node=$($d info --format '{{.Swarm.NodeID}}')"; exit 0
+  if dk swarm join --token "$tok" --advertise-addr "$addr" "$m" >/dev/null; then
+    echo "node=$(dk info --format '{{.Swarm.NodeID}}')"; exit 0
   fi
   # A join that timed out goes on in the background: it may be done (active) or still pending.
-  case $($d info --format '{{.Swarm.LocalNodeState}}') in
-    active) echo "node=$($d info --format '{{.Swarm.NodeID}}')"; exit 0 ;;
+  case $(dk info --format '{{.Swarm.LocalNodeState}}') in
+    active) echo "node=$(dk info --format '{{.Swarm.NodeID}}')"; exit 0 ;;
     pending) echo "pending"; exit 0 ;;
   esac
 done
 exit 1
 `;
 
-export function joinCommand(role: 'manager' | 'worker', advertiseAddr: string, managerAddrs: readonly string[], useSudo: boolean): string {
-  return scriptWithArgs(JOIN, [role, advertiseAddr, useSudo ? '1' : '0', ...managerAddrs]);
+export function joinCommand(role: 'manager' | 'worker', advertiseAddr: string, managerAddrs: readonly string[], useSudo: boolean): RemoteCommand {
+  return dockerScript(JOIN, [role, advertiseAddr, ...managerAddrs], useSudo);
 }
 
-export function nodeRemoveCommand(nodeId: string, useSudo: boolean): string {
-  return commandLine(dockerArgv(['node', 'rm', '--force', nodeId], useSudo));
+export function nodeRemoveCommand(nodeId: string, useSudo: boolean): RemoteCommand {
+  return dockerCommand(['node', 'rm', '--force', nodeId], useSudo);
 }
 
 // Remove provision's files from ~/swarm_tokens, and the folder when nothing else is in it. $1 = 1: dry run.
@@ -239,6 +239,6 @@ export function removeTokensCommand(dryRun: boolean): string {
   return scriptWithArgs(REMOVE_TOKENS, [dryRun ? '1' : '0']);
 }
 
-export function leaveCommand(useSudo: boolean): string {
-  return commandLine(dockerArgv(['swarm', 'leave', '--force'], useSudo));
+export function leaveCommand(useSudo: boolean): RemoteCommand {
+  return dockerCommand(['swarm', 'leave', '--force'], useSudo);
 }

@@ -21,7 +21,32 @@ export function scriptWithArgs(script: string, args: readonly string[] = []): st
   return commandLine(['sh', '-c', script, 'provision', ...args]);
 }
 
-/** Prefix a docker argv with `sudo -n` where the robot needs it (never prompts). */
-export function dockerArgv(args: readonly string[], useSudo: boolean): string[] {
-  return useSudo ? ['sudo', '-n', 'docker', ...args] : ['docker', ...args];
+/**
+ * A command line for a robot, and whether it reads the sudo password as its first line of stdin
+ * (the connection supplies that line: the password from --ask-become-pass, or an empty line).
+ */
+export interface RemoteCommand { line: string; readsSudoPassword: boolean }
+
+/**
+ * Defines `dk`, docker as this robot runs it. Through sudo, the first stdin line is the password
+ * (kept in a shell variable, never an argument): with one, `sudo -S -k` reads it afresh for each
+ * call; without, `sudo -n` fails at once instead of waiting for a prompt.
+ */
+function dockerPrelude(useSudo: boolean): string {
+  if (!useSudo) return 'dk() { docker "$@"; }\n';
+  return [
+    'IFS= read -r sudo_pw',
+    `dk() { if [ -n "$sudo_pw" ]; then printf '%s\\n' "$sudo_pw" | sudo -S -k -p '' docker "$@"; else sudo -n docker "$@"; fi; }`,
+    '',
+  ].join('\n');
+}
+
+/** A script that calls docker as `dk`, with its values as positional parameters (see scriptWithArgs). */
+export function dockerScript(script: string, args: readonly string[], useSudo: boolean): RemoteCommand {
+  return { line: scriptWithArgs(dockerPrelude(useSudo) + script, args), readsSudoPassword: useSudo };
+}
+
+/** One docker command: `docker ARGS…`, through sudo where the robot needs it. */
+export function dockerCommand(args: readonly string[], useSudo: boolean): RemoteCommand {
+  return dockerScript('dk "$@"', args, useSudo);
 }

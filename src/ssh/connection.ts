@@ -3,8 +3,11 @@
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { connect } from 'node:net';
 import { log, redact } from '../log.js';
+import type { RemoteCommand } from '../remote/shell.js';
 
 export interface ExecResult { code: number; stdout: string; stderr: string }
+
+export interface ExecOptions { stdin?: string; timeoutMs?: number }
 
 export interface ConnectTarget { name: string; host: string; port: number; username: string }
 
@@ -39,6 +42,8 @@ export class RobotConnection {
   private channels = new Semaphore(CHANNELS_PER_CONNECTION);
   private sftpSession: Promise<SFTPWrapper> | null = null;
   private closed = false;
+  /** The sudo password from --ask-become-pass, for commands that read it (RemoteCommand.readsSudoPassword). */
+  sudoPassword: string | undefined;
 
   private constructor(readonly target: ConnectTarget, private client: Client) {
     client.on('close', () => (this.closed = true));
@@ -95,7 +100,10 @@ export class RobotConnection {
   }
 
   /** Run one command line (already quoted by src/remote/shell.ts). Never rejects on a non-zero exit. */
-  async exec(command: string, options: { stdin?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+  async exec(remote: string | RemoteCommand, options: ExecOptions = {}): Promise<ExecResult> {
+    const command = typeof remote === 'string' ? remote : remote.line;
+    // The password goes first on stdin, ahead of any payload; the script reads exactly one line.
+    const stdin = typeof remote !== 'string' && remote.readsSudoPassword ? `${this.sudoPassword ?? ''}\n${options.stdin ?? ''}` : options.stdin;
     await this.channels.acquire();
     try {
       const channel = await this.withChannel(
@@ -114,7 +122,7 @@ export class RobotConnection {
           clearTimeout(timer);
           resolve({ code: code ?? 255, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
         });
-        channel.end(options.stdin ?? undefined);
+        channel.end(stdin ?? undefined);
       });
       log(this.target.name, `$ ${command}\n  -> exit ${result.code}${result.stderr.trim() ? `; stderr: ${result.stderr.trim()}` : ''}`);
       return result;
@@ -127,7 +135,7 @@ export class RobotConnection {
   }
 
   /** exec, and throw a RemoteCommandError naming `what` on a non-zero exit. */
-  async run(command: string, what: string, options: { stdin?: string; timeoutMs?: number } = {}): Promise<string> {
+  async run(command: string | RemoteCommand, what: string, options: ExecOptions = {}): Promise<string> {
     const result = await this.exec(command, options);
     if (result.code !== 0) throw new RemoteCommandError(this.target.name, what, result);
     return result.stdout;

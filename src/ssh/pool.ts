@@ -21,6 +21,8 @@ export type Reach =
 // The SSH handshake and login, after TCP connected: sshd delays each failed password by seconds.
 const LOGIN_TIMEOUT_MS = 20_000;
 
+const HANDSHAKE_RETRIES = 4;
+
 const HOST_KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'];
 
 /** Run `work` over `items` with at most `limit` in flight; every item gets its result, none fails the others. */
@@ -110,7 +112,8 @@ async function connectOne(robot: Robot, options: PoolOptions): Promise<Reach> {
       options.connectTimeoutMs,
     );
 
-  // A handshake reset by sshd's MaxStartups is retried with jitter; a timeout is not (the robot is away).
+  // A handshake dropped by sshd (MaxStartups: too many unauthenticated connections at once) is retried
+  // with growing, jittered pauses (~0.3+0.6+1.2+2.4 s); a timeout is not (the robot is away).
   for (let tries = 1; ; tries++) {
     try {
       const conn = await attempt();
@@ -128,8 +131,10 @@ async function connectOne(robot: Robot, options: PoolOptions): Promise<Reach> {
       if (mismatch) return { ok: false, status: 'failed', reason: mismatch };
       const e = err as Error & { code?: string };
       const retryable = e.code === 'ECONNRESET' || /closed during the handshake|Connection lost before handshake/i.test(e.message);
-      if (retryable && tries < 4) {
-        await new Promise((r) => setTimeout(r, 100 * tries + Math.random() * 200));
+      if (retryable && tries <= HANDSHAKE_RETRIES) {
+        const pause = Math.round(300 * 2 ** (tries - 1) * (0.75 + Math.random() / 2));
+        log(robot.name, `handshake dropped (${e.code ?? e.message}); retry ${tries} of ${HANDSHAKE_RETRIES} in ${pause} ms`);
+        await new Promise((r) => setTimeout(r, pause));
         continue;
       }
       log(robot.name, `connect failed: ${e.message}`);

@@ -21,6 +21,8 @@ export interface RobotOutcome {
 export interface RunOptions {
   dryRun: boolean;
   password?: string;
+  /** sudo's password on robots with sudo: true (--ask-become-pass); sent on stdin to the commands that need it. */
+  sudoPassword?: string;
   connectTimeoutMs: number;
   maxHandshakes: number;
   /** Called as things happen, per robot (--verbose prints these lines as they come). */
@@ -56,6 +58,7 @@ export class Fleet {
       maxHandshakes: options.maxHandshakes,
     });
     const fleet = new Fleet(inventory, options, reach, identity.notes);
+    for (const { robot, conn } of fleet.connected()) if (robot.sudo) conn.sudoPassword = options.sudoPassword;
     // Ctrl-C: close every connection and stop at once. Files on robots are only ever replaced by a
     // rename, so an interrupted run leaves each file either old or new, never half-written.
     process.once('SIGINT', () => {

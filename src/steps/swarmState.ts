@@ -59,7 +59,34 @@ export async function gatherMembers(fleet: Fleet): Promise<Member[]> {
     members.push({ robot, conn, facts });
   });
   const order = new Map(fleet.inventory.robots.map((r, i) => [r.name, i]));
-  return members.sort((a, b) => (order.get(a.robot.name) ?? 0) - (order.get(b.robot.name) ?? 0));
+  members.sort((a, b) => (order.get(a.robot.name) ?? 0) - (order.get(b.robot.name) ?? 0));
+  const clones = clonedRobots(members);
+  for (const c of clones) {
+    if (c.what === 'engine') {
+      fleet.note(c.robot, `reports the same Docker engine ID as ${c.sameAs} (cloned /etc/docker/key.json or /var/lib/docker/engine-id?): the swarm tells them apart by node ID, but give it its own ID (stop docker, remove that file, start docker)`);
+    } else {
+      fleet.failed(c.robot, `reports the same swarm node ID as ${c.sameAs}: its /var/lib/docker/swarm was copied from it. Left untouched: run \`docker swarm leave --force\` on it, then provision swarm again`);
+    }
+  }
+  return members.filter((m) => !clones.some((c) => c.what === 'node' && c.robot === m.robot.name));
+}
+
+export interface Clone { robot: string; sameAs: string; what: 'engine' | 'node' }
+
+/** Robots reporting the engine ID or swarm node ID of an earlier robot: cloned from one image. */
+export function clonedRobots(members: readonly Member[]): Clone[] {
+  const clones: Clone[] = [];
+  const firstWith = { engine: new Map<string, string>(), node: new Map<string, string>() };
+  for (const m of members) {
+    const ids = { engine: m.facts.engineId, node: inSwarm(m.facts) ? (m.facts.swarm?.NodeID ?? '') : '' };
+    for (const what of ['engine', 'node'] as const) {
+      if (!ids[what]) continue;
+      const earlier = firstWith[what].get(ids[what]);
+      if (earlier) clones.push({ robot: m.robot.name, sameAs: earlier, what });
+      else firstWith[what].set(ids[what], m.robot.name);
+    }
+  }
+  return clones;
 }
 
 /** Clusters managed by reachable robots, the fleet's first: most managers, then the inventory leader's. */

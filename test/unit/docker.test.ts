@@ -1,24 +1,56 @@
 import { describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   explainDockerError, joinCommand, labelAddCommand, parseFacts, parseNodes, swarmInitCommand, tokenFilesPayload,
 } from '../../src/remote/docker.js';
+import type { RemoteCommand } from '../../src/remote/shell.js';
+
+// The built command lines run for real in a local sh, with stand-ins for docker and sudo that
+// print what reached them: quoting and the sudo password's path are checked, not assumed.
+const fakeBin = mkdtempSync(join(tmpdir(), 'provision-fakebin-'));
+writeFileSync(join(fakeBin, 'docker'), '#!/bin/sh\nfor a in "$@"; do printf "[%s]" "$a"; done; echo\n');
+writeFileSync(
+  join(fakeBin, 'sudo'),
+  '#!/bin/sh\nwhile [ $# -gt 0 ]; do case $1 in -S) IFS= read -r pw; echo "sudo got password ${#pw} chars";; -n) echo "sudo -n";; -k) ;; -p) shift;; *) break;; esac; shift; done\nexec "$@"\n',
+);
+chmodSync(join(fakeBin, 'docker'), 0o755);
+chmodSync(join(fakeBin, 'sudo'), 0o755);
+/** Run a command as the robot's sh would, with stdin as RobotConnection.exec sends it. */
+function runLocally(command: RemoteCommand, sudoPassword = '', stdin = ''): string {
+  const input = command.readsSudoPassword ? `${sudoPassword}\n${stdin}` : stdin;
+  return execFileSync('/bin/sh', ['-c', command.line], { input, encoding: 'utf8', env: { PATH: `${fakeBin}:/usr/bin:/bin` } });
+}
 import { desiredLabels, labelChanges } from '../../src/plan/labels.js';
 import type { Robot } from '../../src/inventory/schema.js';
 
 describe('docker command builders', () => {
   it('builds swarm init with the static address and the inventory options', () => {
-    expect(swarmInitCommand('10.0.0.1', {}, false)).toBe('docker swarm init --advertise-addr 10.0.0.1');
-    expect(swarmInitCommand('10.0.0.1', { listenAddr: '10.0.0.1:2377', availability: 'drain', snapshotInterval: 5000, maxSnapshots: 2 }, true)).toBe(
-      'sudo -n docker swarm init --advertise-addr 10.0.0.1 --listen-addr 10.0.0.1:2377 --availability drain --snapshot-interval 5000 --max-snapshots 2',
+    expect(runLocally(swarmInitCommand('10.0.0.1', {}, false))).toBe('[swarm][init][--advertise-addr][10.0.0.1]\n');
+    expect(runLocally(swarmInitCommand('10.0.0.1', { listenAddr: '10.0.0.1:2377', availability: 'drain', snapshotInterval: 5000, maxSnapshots: 2 }, true))).toBe(
+      'sudo -n\n[swarm][init][--advertise-addr][10.0.0.1][--listen-addr][10.0.0.1:2377][--availability][drain][--snapshot-interval][5000][--max-snapshots][2]\n',
     );
   });
 
   it('quotes label values and addresses nodes by ID', () => {
-    expect(labelAddCommand('abc123', { CPU_COUNT: '4', NOTE: 'a b' }, false)).toBe("docker node update --label-add CPU_COUNT=4 --label-add 'NOTE=a b' abc123");
+    const command = labelAddCommand('abc123', { CPU_COUNT: '4', NOTE: "a b'; rm -rf ~ $(id)" }, false);
+    expect(runLocally(command)).toBe("[node][update][--label-add][CPU_COUNT=4][--label-add][NOTE=a b'; rm -rf ~ $(id)][abc123]\n");
+  });
+
+  it('through sudo: the password comes as the first stdin line, for every docker call, and never as an argument', () => {
+    const command = labelAddCommand('abc123', { A: '1' }, true);
+    expect(command.readsSudoPassword).toBe(true);
+    expect(command.line).not.toContain('pw-123');
+    expect(runLocally(command, 'pw-123')).toBe('sudo got password 6 chars\n[node][update][--label-add][A=1][abc123]\n');
+    // without a password: sudo -n, which fails at once where sudo would ask
+    expect(runLocally(command, '')).toBe('sudo -n\n[node][update][--label-add][A=1][abc123]\n');
+    expect(labelAddCommand('abc123', { A: '1' }, false).readsSudoPassword).toBe(false);
   });
 
   it('never puts a token on the join command line: the robot reads its own file', () => {
-    const line = joinCommand('worker', '10.0.0.2', ['10.0.0.1:2377'], false);
+    const { line } = joinCommand('worker', '10.0.0.2', ['10.0.0.1:2377'], false);
     expect(line).not.toMatch(/SWMTKN/);
     expect(line).toContain('swarm_tokens/${role}_token');
   });
@@ -34,16 +66,17 @@ describe('docker command builders', () => {
 
 describe('facts parsing', () => {
   it('reads hardware and swarm state', () => {
-    const out = 'arch=aarch64\ncpus=4\nmemkb=8000000\nhostname=Ida\nswarm={"NodeID":"n1","NodeAddr":"10.0.0.2","LocalNodeState":"active","ControlAvailable":true,"Error":"","RemoteManagers":null,"Cluster":{"ID":"c1"}}\n';
+    const out = 'arch=aarch64\ncpus=4\nmemkb=8000000\nhostname=Ida\nengine=AB:CD\nswarm={"NodeID":"n1","NodeAddr":"10.0.0.2","LocalNodeState":"active","ControlAvailable":true,"Error":"","RemoteManagers":null,"Cluster":{"ID":"c1"}}\n';
     const facts = parseFacts(out, false);
-    expect(facts).toMatchObject({ arch: 'aarch64', cpus: 4, memKb: 8000000, hostname: 'Ida', dockerError: null });
+    expect(facts).toMatchObject({ arch: 'aarch64', cpus: 4, memKb: 8000000, hostname: 'Ida', engineId: 'AB:CD', dockerError: null });
     expect(facts.swarm?.Cluster?.ID).toBe('c1');
   });
 
   it('explains docker errors as things to do', () => {
     expect(parseFacts('arch=x\ncpus=1\nmemkb=1\nhostname=h\ndocker_error=permission denied while trying to connect to the Docker daemon socket', false).dockerError).toMatch(/docker group.*sudo: true/);
     expect(explainDockerError('Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?', false)).toMatch(/not running/);
-    expect(explainDockerError('sudo: a password is required', true)).toMatch(/passwordless sudo/);
+    expect(explainDockerError('sudo: a password is required', true)).toMatch(/--ask-become-pass/);
+    expect(explainDockerError('Sorry, try again.\nsudo: 1 incorrect password attempt', true)).toMatch(/refused the password/);
     expect(() => parseFacts('garbage', false)).toThrow(/Linux host/);
   });
 

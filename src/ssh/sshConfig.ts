@@ -1,0 +1,275 @@
+// The operator's OpenSSH client config (~/.ssh/config), applied the way ssh(1) applies it
+// (ssh_config(5)): blocks in file order, the first obtained value wins, Include is read inline.
+// Everything is pure except loadSshConfig.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+
+export interface SshConfigEntry { keyword: string; args: string[]; file: string; line: number }
+/**
+ * `within` is set on blocks read from a file that was included inside a Host/Match block: ssh never
+ * applies anything from such a file unless the enclosing block matches too.
+ */
+export interface SshConfigBlock {
+  kind: 'host' | 'match' | 'global'; patterns: string[]; entries: SshConfigEntry[]; file: string; line: number;
+  within?: SshConfigBlock;
+}
+export interface SshConfig { blocks: SshConfigBlock[]; warnings: string[] }
+export interface JumpHost { user?: string; host: string; port?: number }
+export interface HostSettings {
+  user?: string; port?: number; hostName?: string; identityFiles: string[]; identitiesOnly?: boolean; proxyJump: JumpHost[];
+  connectTimeoutSeconds?: number; strictHostKeyChecking?: string; serverAliveIntervalSeconds?: number;
+}
+type ReadInclude = (pattern: string) => { file: string; text: string }[];
+
+const MAX_INCLUDE_DEPTH = 16; // OpenSSH's READCONF_MAX_DEPTH
+
+function globRegExp(pattern: string, flags = ''): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, flags);
+}
+
+/** ssh's pattern-list rule: some pattern matches some name, and no negated pattern matches any. */
+function patternListMatches(patterns: string[], names: string[]): boolean {
+  let hit = false;
+  for (const p of patterns) {
+    const negated = p.startsWith('!');
+    const re = globRegExp(negated ? p.slice(1) : p, 'i');
+    if (!names.some((n) => re.test(n))) continue;
+    if (negated) return false;
+    hit = true;
+  }
+  return hit;
+}
+
+/** Arguments as OpenSSH's argv_split reads them: quotes group, backslash escapes, a word starting with # ends the line. Null on an open quote. */
+function splitArgs(s: string): string[] | null {
+  const args: string[] = [];
+  let word: string | undefined;
+  let quote = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    const next = s[i + 1];
+    if (c === '\\' && next !== undefined && '\\"\' '.includes(next)) { word = (word ?? '') + next; i++; }
+    else if (quote) { if (c === quote) quote = ''; else word = (word ?? '') + c; }
+    else if (c === '"' || c === "'") { quote = c; word ??= ''; }
+    else if (/\s/.test(c)) { if (word !== undefined) args.push(word); word = undefined; }
+    else if (c === '#' && word === undefined) break;
+    else word = (word ?? '') + c;
+  }
+  if (quote) return null;
+  if (word !== undefined) args.push(word);
+  return args;
+}
+
+function portOf(s: string): number | undefined {
+  const n = /^\d{1,5}$/.test(s) ? Number(s) : 0;
+  return n >= 1 && n <= 65535 ? n : undefined;
+}
+const TIME_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+/** OpenSSH's convtime: 30, 30s, 1m30s, 2h. */
+function parseSeconds(arg: string): number {
+  if (!/^(?:\d+[smhdw])*\d+[smhdw]?$/i.test(arg)) throw new Error('not a time like 30, 30s or 1m30s');
+  let total = 0;
+  for (const [, n, unit] of arg.matchAll(/(\d+)([smhdw]?)/gi)) total += Number(n) * TIME_UNITS[unit!.toLowerCase()]!;
+  return total;
+}
+function parseFlag(arg: string): boolean {
+  const v = arg.toLowerCase();
+  if (v !== 'yes' && v !== 'true' && v !== 'no' && v !== 'false') throw new Error('expected yes or no');
+  return v === 'yes' || v === 'true';
+}
+function parseStrict(arg: string): string {
+  const v = arg.toLowerCase();
+  if (!['yes', 'no', 'ask', 'accept-new', 'off', 'true', 'false'].includes(v)) throw new Error('expected yes, no, ask, accept-new or off');
+  return v;
+}
+/** A checker refusing %-tokens we can't expand (ssh would refuse unknown ones too). */
+function tokensOnly(allowed: string) {
+  return (arg: string) => {
+    for (const m of arg.matchAll(/%(.?)/g)) {
+      const t = m[1] ?? '';
+      if (t !== '%' && (t === '' || !allowed.includes(t))) throw new Error(`"%${t}" is not supported here`);
+    }
+  };
+}
+function expandTokens(s: string, vars: Record<string, string>): string {
+  return s.replace(/%(.)/g, (token, c: string) => (c === '%' ? '%' : vars[c] ?? token));
+}
+
+function parseJumps(spec: string): JumpHost[] {
+  return spec.split(',').map((element) => {
+    if (element === '') throw new Error('empty element');
+    let rest = /^ssh:\/\//i.test(element) ? element.slice(6).replace(/\/$/, '') : element;
+    const at = rest.lastIndexOf('@');
+    const user = at >= 0 ? rest.slice(0, at) : undefined;
+    if (user === '') throw new Error(`empty user in "${element}"`);
+    rest = rest.slice(at + 1);
+    const m = /^(?:\[([^\]]+)\]|([^\s:[\]/]+))(?::(.*))?$/.exec(rest);
+    if (!m) throw new Error(`bad host in "${element}" (an IPv6 address goes in brackets)`);
+    const jump: JumpHost = { host: (m[1] ?? m[2])! };
+    if (user !== undefined) jump.user = user;
+    if (m[3] !== undefined) {
+      jump.port = portOf(m[3]);
+      if (jump.port === undefined) throw new Error(`port "${m[3]}" in "${element}" is not in 1..65535`);
+    }
+    return jump;
+  });
+}
+export function parseProxyJump(spec: string): JumpHost[] {
+  try {
+    return parseJumps(spec);
+  } catch (e) {
+    throw new Error(`ProxyJump "${spec}": ${(e as Error).message}`);
+  }
+}
+
+/** Keywords hostSettings interprets: a bad value is dropped at parse time with a warning, as if absent. */
+const CHECKS: Record<string, (arg: string) => unknown> = {
+  user: () => undefined, identityfile: tokensOnly('dhnpru'), hostname: tokensOnly('h'),
+  port: (a) => { if (portOf(a) === undefined) throw new Error('not an integer in 1..65535'); },
+  connecttimeout: parseSeconds, serveraliveinterval: parseSeconds, identitiesonly: parseFlag, stricthostkeychecking: parseStrict,
+  proxyjump: (a) => a.toLowerCase() === 'none' || parseJumps(a),
+};
+
+/** Why a Match line can't be evaluated here (only `all` and `host` can), or undefined. */
+function unsupportedMatch(args: string[]): string | undefined {
+  if (args.length === 0) return 'Match without criteria';
+  for (let i = 0; i < args.length; i++) {
+    const criterion = args[i]!.replace(/^!/, '').toLowerCase();
+    if (criterion === 'all') continue;
+    if (criterion === 'host') { if (args[++i] === undefined) return 'Match host without patterns'; continue; }
+    if (criterion === 'user') return 'Match user: the remote user is not known yet, treated as not matching';
+    return `Match ${criterion} is not supported`;
+  }
+  return undefined;
+}
+function matchApplies(args: string[], hostNames: string[]): boolean {
+  if (unsupportedMatch(args)) return false;
+  for (let i = 0; i < args.length; i++) {
+    const negated = args[i]!.startsWith('!');
+    const hit = args[i]!.replace(/^!/, '').toLowerCase() === 'all' || patternListMatches(args[++i]!.split(','), hostNames);
+    if (hit === negated) return false;
+  }
+  return true;
+}
+
+function newBlock(kind: SshConfigBlock['kind'], patterns: string[], within: SshConfigBlock | undefined, file: string, line: number): SshConfigBlock {
+  return within ? { kind, patterns, entries: [], file, line, within } : { kind, patterns, entries: [], file, line };
+}
+
+/** Parse config text. `readInclude(pathPattern)` returns [{file, text}] for an Include (glob already expanded by the caller, relative paths resolved against ~/.ssh by the caller); default: Include is ignored with a warning. */
+export function parseSshConfig(text: string, file: string, readInclude?: ReadInclude): SshConfig {
+  const config: SshConfig = { blocks: [], warnings: [] };
+  parseInto(config, text, file, undefined, 0, readInclude);
+  return config;
+}
+
+/** `enclosing`: the Host/Match block the Include of this file sat in (undefined at top level). */
+function parseInto(config: SshConfig, text: string, file: string, enclosing: SshConfigBlock | undefined, depth: number, readInclude?: ReadInclude): void {
+  let cond = enclosing; // the Host/Match condition the next entries fall under
+  let open: SshConfigBlock | undefined; // where they go; created on the first entry
+  const warn = (line: number, message: string) => config.warnings.push(`${file}:${line}: ${message}`);
+  const lines = text.split('\n');
+  for (let n = 1; n <= lines.length; n++) {
+    const s = lines[n - 1]!.trim();
+    if (s === '' || s.startsWith('#')) continue;
+    const m = /^([^\s=]+)(?:\s*=\s*|\s+|$)(.*)$/.exec(s);
+    const args = m ? splitArgs(m[2]!) : null;
+    if (!m || !args) { warn(n, `cannot parse "${s}"; line ignored`); continue; }
+    const written = m[1]!;
+    const keyword = written.toLowerCase();
+    if (keyword === 'host' || keyword === 'match') {
+      const problem = keyword === 'match' ? unsupportedMatch(args) : args.length ? undefined : 'Host without patterns';
+      if (problem) warn(n, `${problem}; this block is never applied`);
+      cond = open = newBlock(keyword, args, enclosing, file, n);
+      config.blocks.push(open);
+    } else if (keyword === 'include') {
+      if (!readInclude) { warn(n, 'Include is not followed here; ignored'); continue; }
+      if (depth >= MAX_INCLUDE_DEPTH) { warn(n, `Include nested deeper than ${MAX_INCLUDE_DEPTH} levels (a loop?); ignored`); continue; }
+      for (const pattern of args) {
+        for (const inc of readInclude(pattern)) parseInto(config, inc.text, inc.file, cond, depth + 1, readInclude);
+      }
+      open = undefined; // entries after the Include come after the included blocks, still under `cond`
+    } else {
+      const check = CHECKS[keyword];
+      if (check && args.length !== 1) { warn(n, `${written} expects one argument; ignored`); continue; }
+      try {
+        check?.(args[0]!);
+      } catch (e) {
+        warn(n, `${written} "${args[0]}": ${(e as Error).message}; ignored`);
+        continue;
+      }
+      if (keyword === 'proxycommand' && args.join(' ').toLowerCase() !== 'none') {
+        warn(n, 'ProxyCommand is not supported (use ProxyJump); hosts it applies to are reached directly');
+      }
+      if (!open) {
+        open = newBlock(cond?.kind ?? 'global', cond?.patterns ?? [], cond?.within, file, n);
+        config.blocks.push(open);
+      }
+      open.entries.push({ keyword, args, file, line: n });
+    }
+  }
+}
+
+function applies(block: SshConfigBlock, names: string[], hostName: string | undefined): boolean {
+  if (block.within && !applies(block.within, names, hostName)) return false;
+  if (block.kind === 'host') return patternListMatches(block.patterns, names);
+  // Like ssh, `Match host` sees the HostName obtained so far, if any.
+  if (block.kind === 'match') return matchApplies(block.patterns, hostName === undefined ? names : [hostName]);
+  return true;
+}
+
+/** What applies to a host known by `names` (e.g. the robot's inventory name and its address): a Host block matches when any of its patterns matches any of the names (and no negated pattern matches any). First obtained value wins, like ssh; IdentityFile accumulates in order. `%h %p %r %u %% ~` are expanded in IdentityFile (%h = hostName ?? names[0], %r = remote user, %u = local user, ~ = home). ProxyJump `none` means no jump. */
+export function hostSettings(config: SshConfig, names: string[], context: { localUser: string; home: string }): HostSettings {
+  const s: HostSettings = { identityFiles: [], proxyJump: [] };
+  const identityFiles: string[] = [];
+  let proxyChosen = false; // ProxyJump and ProxyCommand compete: whichever comes first wins
+  for (const block of config.blocks) {
+    if (!applies(block, names, s.hostName)) continue;
+    for (const { keyword, args } of block.entries) {
+      const arg = args[0] ?? '';
+      switch (keyword) {
+        case 'user': s.user ??= arg; break;
+        case 'port': s.port ??= portOf(arg); break;
+        case 'hostname': s.hostName ??= expandTokens(arg, { h: names[0] ?? '' }); break;
+        case 'identityfile': identityFiles.push(arg); break;
+        case 'identitiesonly': s.identitiesOnly ??= parseFlag(arg); break;
+        case 'stricthostkeychecking': s.strictHostKeyChecking ??= parseStrict(arg); break;
+        case 'connecttimeout': s.connectTimeoutSeconds ??= parseSeconds(arg); break;
+        case 'serveraliveinterval': s.serverAliveIntervalSeconds ??= parseSeconds(arg); break;
+        case 'proxyjump':
+        case 'proxycommand':
+          if (!proxyChosen && keyword === 'proxyjump' && arg.toLowerCase() !== 'none') s.proxyJump = parseJumps(arg);
+          proxyChosen = true;
+          break;
+      }
+    }
+  }
+  // Expanded last, as ssh does, so %r and %p see the final User and Port.
+  const vars = {
+    h: s.hostName ?? names[0] ?? '', n: names[0] ?? '', p: String(s.port ?? 22), r: s.user ?? context.localUser,
+    u: context.localUser, d: context.home,
+  };
+  s.identityFiles = [...new Set(identityFiles.map((f) => expandTokens(f.replace(/^~(?=\/|$)/, () => context.home), vars)))];
+  return s;
+}
+
+/** Read ~/.ssh/config (and its Includes, with simple `*`/`?` globbing of the last path element) from disk; a missing file gives an empty config. */
+export function loadSshConfig(home: string): SshConfig {
+  const sshDir = join(home, '.ssh');
+  const file = join(sshDir, 'config');
+  if (!existsSync(file)) return { blocks: [], warnings: [] };
+  const readInclude: ReadInclude = (pattern) => {
+    const path = pattern.replace(/^~(?=\/|$)/, () => home);
+    const full = isAbsolute(path) ? path : join(sshDir, path);
+    const dir = dirname(full);
+    const name = basename(full);
+    const re = globRegExp(name);
+    // Like glob(3), a wildcard does not match a leading dot.
+    const files = !/[*?]/.test(name) ? [full]
+      : existsSync(dir) ? readdirSync(dir).filter((f) => re.test(f) && (!f.startsWith('.') || name.startsWith('.'))).sort().map((f) => join(dir, f))
+      : [];
+    return files.filter((f) => existsSync(f) && statSync(f).isFile()).map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
+  };
+  return parseSshConfig(readFileSync(file, 'utf8'), file, readInclude);
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from '@jest/globals';
+import { clonedRobots, type Member } from '../../src/steps/swarmState.js';
+import type { RobotConnection } from '../../src/ssh/connection.js';
+import type { Robot } from '../../src/inventory/schema.js';
+
+function member(name: string, engineId: string, nodeId: string, state = 'active'): Member {
+  const robot: Robot = { name, ip: '10.0.0.1', user: 'u', port: 22, sudo: false, role: 'auto', canBecomeManager: true, canBecomeLeader: true, labels: {} };
+  return {
+    robot,
+    conn: {} as RobotConnection,
+    facts: {
+      arch: 'x86_64', cpus: 1, memKb: 1, hostname: 'same-hostname', engineId, dockerError: null,
+      swarm: { NodeID: nodeId, NodeAddr: '', LocalNodeState: state, ControlAvailable: false, Error: '', RemoteManagers: null },
+    },
+  };
+}
+
+describe('cloned robots', () => {
+  it('a shared hostname alone is no clone', () => {
+    expect(clonedRobots([member('Ida', 'E1', 'n1'), member('Otto', 'E2', 'n2')])).toEqual([]);
+  });
+
+  it('names every later robot with an earlier robot\'s engine ID', () => {
+    expect(clonedRobots([member('Anton', 'E1', 'n1'), member('Ida', 'E1', 'n2'), member('Otto', 'E1', '', 'inactive')])).toEqual([
+      { robot: 'Ida', sameAs: 'Anton', what: 'engine' },
+      { robot: 'Otto', sameAs: 'Anton', what: 'engine' },
+    ]);
+  });
+
+  it('a copied swarm state (same node ID) is told apart from a copied engine ID; robots outside a swarm never match by node', () => {
+    expect(clonedRobots([member('Anton', 'E1', 'n1'), member('Ida', 'E2', 'n1'), member('Otto', 'E3', 'n1', 'inactive')])).toEqual([
+      { robot: 'Ida', sameAs: 'Anton', what: 'node' },
+    ]);
+  });
+});
