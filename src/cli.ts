@@ -2,7 +2,10 @@
 // Command-line wiring only: parse flags, load the inventory, run a step, render, exit.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
 import { InventoryError, loadInventory } from './inventory/load.js';
+import type { Inventory } from './inventory/schema.js';
+import { loadSshConfig, operatorSshLookup } from './ssh/sshConfig.js';
 import { registerSecret, redact } from './log.js';
 import { Fleet, type RunOptions } from './steps/fleet.js';
 import { runKeys } from './steps/keys.js';
@@ -52,6 +55,21 @@ function withCommonOptions(cmd: Command): Command {
     .addOption(new Option('--max-handshakes <n>', 'SSH handshakes in flight at once').default(32).argParser(positiveInt));
 }
 
+/** The inventory, with the operator's ~/.ssh/config applied where the inventory sets nothing. */
+function loadFleetInventory(file: string): Inventory {
+  const home = homedir();
+  const config = loadSshConfig(home);
+  for (const warning of config.warnings) console.error(`provision: ~/.ssh/config: ${warning}`);
+  return loadInventory(file, operatorSshLookup(config, { localUser: userInfo().username, home }));
+}
+
+/** An encrypted key's passphrase, asked on the terminal; without one, the key is skipped with a note. */
+async function askPassphrase(file: string): Promise<string | undefined> {
+  if (!process.stdin.isTTY) return undefined;
+  const { password: prompt } = await import('@inquirer/prompts');
+  return prompt({ message: `passphrase for ${file}:`, mask: '*' });
+}
+
 interface StepResult { text?: string; json?: object; roleOf?: (robot: string) => string }
 
 async function runOptions(flags: CommonFlags): Promise<RunOptions> {
@@ -65,13 +83,14 @@ async function runOptions(flags: CommonFlags): Promise<RunOptions> {
     maxHandshakes: flags.maxHandshakes,
     ...(password ? { password } : {}),
     ...(sudoPassword ? { sudoPassword } : {}),
+    askPassphrase,
     // Progress lines: always with --verbose; by default only where a person watches a terminal.
     ...(flags.verbose || (process.stderr.isTTY && !flags.quiet && !flags.json) ? { progress: (robot: string, message: string) => console.error(redact(`${robot}: ${message}`)) } : {}),
   };
 }
 
 async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) => Promise<StepResult | void>): Promise<number> {
-  const inventory = loadInventory(flags.inventory);
+  const inventory = loadFleetInventory(flags.inventory);
   const fleet = await Fleet.open(inventory, await runOptions(flags));
   let result: StepResult = {};
   const locked = !fleet.options.dryRun && (await fleet.lock());
@@ -160,7 +179,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     program.command('status').description('one table of every robot, its swarm state and role, and whether quorum holds'),
   ).action(async (flags: CommonFlags) => {
     const { readStatus, renderStatus } = await import('./steps/status.js');
-    const inventory = loadInventory(flags.inventory);
+    const inventory = loadFleetInventory(flags.inventory);
     const fleet = await Fleet.open(inventory, await runOptions(flags));
     try {
       const status = await readStatus(fleet);

@@ -2,7 +2,8 @@
 // a file with any problem is refused as a whole, so nothing runs for a bad robot.
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode } from 'yaml';
-import { inventorySchema, type Inventory, type Robot } from './schema.js';
+import { userInfo } from 'node:os';
+import { USER, inventorySchema, type Inventory, type Robot, type RobotSsh } from './schema.js';
 
 export class InventoryError extends Error {
   constructor(readonly file: string, readonly problems: string[]) {
@@ -12,17 +13,25 @@ export class InventoryError extends Error {
 
 type Path = readonly (string | number)[];
 
-export function loadInventory(file: string): Inventory {
+/** What the operator's ~/.ssh/config says for a robot known by its name and address. */
+export interface OperatorSsh { user?: string; port?: number; ssh?: RobotSsh }
+export type OperatorSshLookup = (name: string, ip: string) => OperatorSsh;
+
+export function loadInventory(file: string, operatorSsh?: OperatorSshLookup): Inventory {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new InventoryError(file, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
   }
-  return parseInventory(text, file);
+  return parseInventory(text, file, operatorSsh);
 }
 
-export function parseInventory(text: string, file: string): Inventory {
+/**
+ * The inventory wins where it sets a value; else the operator's ~/.ssh/config (User, Port), else
+ * what ssh itself would use (the local user name, port 22).
+ */
+export function parseInventory(text: string, file: string, operatorSsh: OperatorSshLookup = () => ({}), localUser = userInfo().username): Inventory {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
@@ -40,17 +49,24 @@ export function parseInventory(text: string, file: string): Inventory {
   const data = parsed.data;
   const problems: string[] = [];
   const seen = new Map<string, number>();
+  const fromSsh = data.robots.map((r) => operatorSsh(r.name, r.ip));
+  const userOf = (i: number) => data.robots[i]?.user ?? data.defaults.user ?? fromSsh[i]?.user ?? localUser;
+  const portOf = (i: number) => data.robots[i]?.port ?? data.defaults.port ?? fromSsh[i]?.port ?? 22;
   data.robots.forEach((r, i) => {
     const key = r.name.toLowerCase();
     if (seen.has(key)) problems.push(`${where(['robots', i, 'name'])}: the name is already used by robots[${seen.get(key)}] (names are unique ignoring case)`);
     else seen.set(key, i);
-    if (!r.user && !data.defaults.user) problems.push(`${where(['robots', i, 'user'])}: no user here and none in defaults.user`);
+    // A user from ~/.ssh/config or the local account reaches shell lines too: the same rule applies.
+    if (!USER.test(userOf(i))) problems.push(`${where(['robots', i, 'user'])}: no user in the inventory, and ${JSON.stringify(userOf(i))} (from ~/.ssh/config or the local account) is not a Linux user name: set user`);
+    for (const hop of fromSsh[i]?.ssh?.jumps ?? []) {
+      if (!USER.test(hop.user) || !/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(hop.host)) problems.push(`${where(['robots', i])}: its ProxyJump host ${JSON.stringify(`${hop.user}@${hop.host}`)} (from ~/.ssh/config) is not a valid user and host name`);
+    }
   });
   const ips = new Map<string, number>();
   data.robots.forEach((r, i) => {
-    const other = ips.get(`${r.ip}:${r.port ?? data.defaults.port}`);
+    const other = ips.get(`${r.ip}:${portOf(i)}`);
     if (other !== undefined) problems.push(`${where(['robots', i, 'ip'])}: the address is already used by robots[${other}]`);
-    else ips.set(`${r.ip}:${r.port ?? data.defaults.port}`, i);
+    else ips.set(`${r.ip}:${portOf(i)}`, i);
   });
   const leader = data.swarm.leader;
   if (leader !== undefined) {
@@ -60,17 +76,18 @@ export function parseInventory(text: string, file: string): Inventory {
   }
   if (problems.length) throw new InventoryError(file, problems);
 
-  const robots: Robot[] = data.robots.map((r) => ({
+  const robots: Robot[] = data.robots.map((r, i) => ({
     name: r.name,
     ip: r.ip,
-    user: (r.user ?? data.defaults.user) as string,
-    port: r.port ?? data.defaults.port,
+    user: userOf(i),
+    port: portOf(i),
     sudo: r.sudo ?? data.defaults.sudo,
     role: r.role,
     canBecomeManager: r.canBecomeManager,
     canBecomeLeader: r.canBecomeLeader,
     ...(r.zone !== undefined ? { zone: r.zone } : {}),
     labels: r.labels,
+    ...(fromSsh[i]?.ssh ? { ssh: fromSsh[i]?.ssh } : {}),
   }));
   return { file, robots, swarm: data.swarm };
 }

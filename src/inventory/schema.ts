@@ -3,7 +3,7 @@
 import { z } from 'zod';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
-const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
+export const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const LABEL_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
 const LABEL_VALUE = /^[A-Za-z0-9_.:/@+-]{0,128}$/;
 
@@ -31,8 +31,8 @@ export const robotSchema = z.strictObject({
 
 export const inventorySchema = z.strictObject({
   defaults: z
-    .strictObject({ user: userName.optional(), port: port.default(22), sudo: z.boolean().default(false) })
-    .default({ port: 22, sudo: false }),
+    .strictObject({ user: userName.optional(), port: port.optional(), sudo: z.boolean().default(false) })
+    .default({ sudo: false }),
   swarm: z
     .strictObject({
       managers: z.union([z.literal('auto'), z.number().int().min(1).max(99)]).default('auto'),
@@ -54,6 +54,12 @@ export type InventoryFile = z.infer<typeof inventorySchema>;
 export type SwarmSettings = InventoryFile['swarm'];
 export type LabelValue = z.infer<typeof labelValue>;
 
+/** One jump host on the way to a robot (ProxyJump in the operator's ~/.ssh/config). */
+export interface SshHop { name: string; host: string; port: number; user: string; identityFiles: string[]; identitiesOnly: boolean }
+
+/** How the operator's ~/.ssh/config says to reach a robot, beyond user and port. */
+export interface RobotSsh { identityFiles: string[]; identitiesOnly: boolean; jumps: SshHop[] }
+
 /** A robot with the defaults applied: what every step works with. */
 export interface Robot {
   name: string;
@@ -66,6 +72,7 @@ export interface Robot {
   canBecomeLeader: boolean;
   zone?: string;
   labels: Record<string, LabelValue>;
+  ssh?: RobotSsh;
 }
 
 export interface Inventory {

@@ -4,10 +4,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
+import { registerSecret } from '../log.js';
 
 export interface OperatorIdentity {
   agent?: string;
-  privateKeys: { file: string; key: Buffer }[];
+  /** Usable private keys by file: the IdentityFiles of ~/.ssh/config and the default ~/.ssh/id_* keys. */
+  keys: Map<string, { key: Buffer; passphrase?: string }>;
+  defaultKeyFiles: string[];
   password?: string;
   notes: string[]; // e.g. an encrypted key that was skipped
 }
@@ -18,23 +21,51 @@ export function sshDir(): string {
   return join(homedir(), '.ssh');
 }
 
-export function loadOperatorIdentity(password: string | undefined): OperatorIdentity {
-  const identity: OperatorIdentity = { privateKeys: [], notes: [] };
+/** Asks for one key's passphrase (on the terminal); undefined where nobody can be asked. */
+export type PassphrasePrompt = (file: string) => Promise<string | undefined>;
+
+/**
+ * The operator's credentials, in the order ssh tries them: the agent, the IdentityFiles named for a
+ * host, the default keys. An encrypted key is unlocked once, by its passphrase from `askPassphrase`,
+ * where there is no agent to hold it; otherwise it is skipped with a note saying how to use it.
+ */
+export async function loadOperatorIdentity(password: string | undefined, identityFiles: readonly string[] = [], askPassphrase?: PassphrasePrompt): Promise<OperatorIdentity> {
+  const defaultKeyFiles = KEY_NAMES.map((name) => join(sshDir(), name));
+  const identity: OperatorIdentity = { keys: new Map(), defaultKeyFiles, notes: [] };
   if (process.env.SSH_AUTH_SOCK) identity.agent = process.env.SSH_AUTH_SOCK;
-  for (const name of KEY_NAMES) {
-    const file = join(sshDir(), name);
-    if (!existsSync(file)) continue;
-    const key = readFileSync(file);
-    const parsed = ssh2.utils.parseKey(key);
-    if (parsed instanceof Error) {
-      identity.notes.push(`${file} is skipped: ${/encrypt|passphrase/i.test(parsed.message) ? 'it is encrypted; load it into ssh-agent (ssh-add) to use it' : parsed.message}`);
+  for (const file of new Set([...identityFiles, ...defaultKeyFiles])) {
+    if (!existsSync(file)) {
+      if (identityFiles.includes(file)) identity.notes.push(`IdentityFile ${file} (from ~/.ssh/config) does not exist`);
       continue;
     }
-    identity.privateKeys.push({ file, key });
+    const key = readFileSync(file);
+    let parsed = ssh2.utils.parseKey(key);
+    let passphrase: string | undefined;
+    if (parsed instanceof Error && /encrypt|passphrase/i.test(parsed.message)) {
+      passphrase = identity.agent ? undefined : await askPassphrase?.(file);
+      if (passphrase === undefined) {
+        identity.notes.push(`${file} is skipped: it is encrypted; load it into ssh-agent (ssh-add ${file}) to use it${identity.agent ? '' : ', or run provision on a terminal to be asked for its passphrase'}`);
+        continue;
+      }
+      registerSecret(passphrase);
+      parsed = ssh2.utils.parseKey(key, passphrase);
+      if (parsed instanceof Error) {
+        identity.notes.push(`${file} is skipped: the passphrase did not unlock it`);
+        continue;
+      }
+    }
+    if (parsed instanceof Error) {
+      identity.notes.push(`${file} is skipped: ${parsed.message}`);
+      continue;
+    }
+    identity.keys.set(file, passphrase === undefined ? { key } : { key, passphrase });
   }
   if (password) identity.password = password;
   return identity;
 }
+
+/** How to log in to one host: its user, its own IdentityFiles first, and whether only those count. */
+export interface LoginSettings { username: string; identityFiles?: readonly string[]; identitiesOnly?: boolean }
 
 type AuthHandler = (methodsLeft: string[] | null, partialSuccess: boolean | null, next: (attempt: object | false) => void) => void;
 
@@ -42,10 +73,16 @@ type AuthHandler = (methodsLeft: string[] | null, partialSuccess: boolean | null
  * ssh2 auth attempts for one user, in order, skipping methods the server does not offer — so a wrong
  * password costs one of sshd's failure delays, not one per method.
  */
-export function authHandler(identity: OperatorIdentity, username: string): AuthHandler {
+export function authHandler(identity: OperatorIdentity, login: LoginSettings): AuthHandler {
+  const { username } = login;
   const attempts: { method: string; attempt: object }[] = [];
-  if (identity.agent) attempts.push({ method: 'publickey', attempt: { type: 'agent', username, agent: identity.agent } });
-  for (const { key } of identity.privateKeys) attempts.push({ method: 'publickey', attempt: { type: 'publickey', username, key } });
+  // IdentitiesOnly: the agent is not asked (ssh would offer only its keys that match the files).
+  if (identity.agent && !login.identitiesOnly) attempts.push({ method: 'publickey', attempt: { type: 'agent', username, agent: identity.agent } });
+  const files = login.identitiesOnly && login.identityFiles?.length ? login.identityFiles : [...(login.identityFiles ?? []), ...identity.defaultKeyFiles];
+  for (const file of new Set(files)) {
+    const key = identity.keys.get(file);
+    if (key) attempts.push({ method: 'publickey', attempt: { type: 'publickey', username, ...key } });
+  }
   if (identity.password !== undefined) {
     const password = identity.password;
     attempts.push({ method: 'password', attempt: { type: 'password', username, password } });

@@ -2,6 +2,7 @@
 // Knows nothing of Swarm: it runs command lines built by src/remote and writes files atomically.
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { log, redact } from '../log.js';
 import type { RemoteCommand } from '../remote/shell.js';
 
@@ -35,6 +36,26 @@ export class RemoteCommandError extends Error {
   }
 }
 
+/** A TCP connection to host:port, or an ETIMEDOUT error after `timeoutMs`. */
+export function tcpSocket(host: string, port: number, timeoutMs: number): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' }));
+    }, timeoutMs);
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+  });
+}
+
 const CHANNELS_PER_CONNECTION = 4;
 const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
 
@@ -50,38 +71,42 @@ export class RobotConnection {
   }
 
   /**
-   * Open the TCP connection with its own short timeout (an absent robot is known within seconds),
-   * then give the SSH handshake and login their own, longer limit (sshd delays failed passwords).
+   * Log in over a socket that `openSocket` provides: a TCP connection with its own short timeout
+   * (an absent robot is known within seconds), or a channel through a jump host. The SSH handshake
+   * and login get their own, longer limit (sshd delays failed passwords).
    */
-  static open(target: ConnectTarget, config: ConnectConfig, connectTimeoutMs: number): Promise<RobotConnection> {
+  static async open(target: ConnectTarget, config: ConnectConfig, openSocket: () => Promise<Duplex>): Promise<RobotConnection> {
+    const socket = await openSocket();
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: target.host, port: target.port });
-      const tcpTimer = setTimeout(() => {
-        socket.destroy();
-        reject(Object.assign(new Error(`no answer within ${connectTimeoutMs / 1000} s`), { code: 'ETIMEDOUT' }));
-      }, connectTimeoutMs);
-      socket.once('error', (err) => {
-        clearTimeout(tcpTimer);
+      const client = new Client();
+      let settled = false;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
         reject(err);
+      };
+      client.once('ready', () => {
+        settled = true;
+        client.setNoDelay(true); // without it every sequential exec pays Nagle's ~40 ms
+        resolve(new RobotConnection(target, client));
       });
-      socket.once('connect', () => {
-        clearTimeout(tcpTimer);
-        socket.removeAllListeners('error');
-        const client = new Client();
-        let settled = false;
-        const fail = (err: Error) => {
-          if (settled) return;
-          settled = true;
-          reject(err);
-        };
-        client.once('ready', () => {
-          settled = true;
-          client.setNoDelay(true); // without it every sequential exec pays Nagle's ~40 ms
-          resolve(new RobotConnection(target, client));
-        });
-        client.on('error', fail);
-        client.once('close', () => fail(new Error('connection closed during the handshake')));
-        client.connect({ ...config, sock: socket, username: target.username });
+      client.on('error', fail);
+      client.once('close', () => fail(new Error('connection closed during the handshake')));
+      client.connect({ ...config, sock: socket as never, username: target.username });
+    });
+  }
+
+  /**
+   * A tunnel from this host to host:port (ProxyJump), for the next SSH connection to run over. The
+   * jump host's own connect attempt can take minutes to fail, so it gets the short connect timeout.
+   */
+  forwardTo(host: string, port: number, timeoutMs: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(Object.assign(new Error(`no answer from ${host}:${port} via ${this.target.name} within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })), timeoutMs);
+      this.client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
+        clearTimeout(timer);
+        if (err) reject(Object.assign(err, { code: 'ECONNREFUSED', message: `${this.target.name} could not reach ${host}:${port}: ${err.message}` }));
+        else resolve(stream);
       });
     });
   }

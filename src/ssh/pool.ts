@@ -1,9 +1,10 @@
 // Connect to every robot in parallel, one connection each, with a bounded number of handshakes
 // in flight, a short connect timeout and host-key pinning against the operator's known_hosts.
 import { execFileSync } from 'node:child_process';
-import type { Robot } from '../inventory/schema.js';
+import type { Duplex } from 'node:stream';
+import type { Robot, SshHop } from '../inventory/schema.js';
 import { authHandler, type OperatorIdentity } from './auth.js';
-import { RobotConnection } from './connection.js';
+import { RobotConnection, tcpSocket } from './connection.js';
 import { fingerprint, keyTypeOf, type KnownHosts } from './knownHosts.js';
 import { log } from '../log.js';
 
@@ -54,33 +55,37 @@ function routeProblem(ip: string): string | null {
   }
 }
 
-function describeConnectError(err: Error & { code?: string; level?: string }, robot: Robot, timeoutMs: number): Reach {
+/** One SSH endpoint: a robot, or a jump host on the way to robots. */
+interface Endpoint { name: string; host: string; port: number; user: string; identityFiles: string[]; identitiesOnly: boolean }
+
+function describeConnectError(err: Error & { code?: string; level?: string }, to: Endpoint, timeoutMs: number): Reach {
   const code = err.code ?? '';
   const message = err.message ?? String(err);
   if (/Timed out while waiting for handshake/i.test(message)) {
-    return { ok: false, status: 'failed', reason: `${robot.ip}:${robot.port} accepted the connection but SSH login did not finish within ${LOGIN_TIMEOUT_MS / 1000} s` };
+    return { ok: false, status: 'failed', reason: `${to.host}:${to.port} accepted the connection but SSH login did not finish within ${LOGIN_TIMEOUT_MS / 1000} s` };
   }
   if (code === 'ETIMEDOUT') {
-    return { ok: false, status: 'unreachable', reason: `no answer from ${robot.ip}:${robot.port} within ${timeoutMs / 1000} s` };
+    return { ok: false, status: 'unreachable', reason: message.startsWith('no answer from') ? message : `no answer from ${to.host}:${to.port} within ${timeoutMs / 1000} s` };
   }
   if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ECONNRESET'].includes(code) || /Connection lost before handshake|closed during the handshake/.test(message)) {
-    return { ok: false, status: 'unreachable', reason: `${code || 'connection lost'} connecting to ${robot.ip}:${robot.port}` };
+    return { ok: false, status: 'unreachable', reason: code === 'ECONNREFUSED' && message.includes('could not reach') ? message : `${code || 'connection lost'} connecting to ${to.host}:${to.port}` };
   }
   if (err.level === 'client-authentication') {
     return {
       ok: false,
       status: 'failed',
-      reason: `authentication as "${robot.user}" failed (tried the agent, ~/.ssh keys and any password given): check the user, or give the password with --ask-pass or PROVISION_PASSWORD`,
+      reason: `authentication as "${to.user}" failed (tried the agent, ~/.ssh keys and any password given): check the user, or give the password with --ask-pass or PROVISION_PASSWORD`,
     };
   }
   return { ok: false, status: 'failed', reason: message };
 }
 
-async function connectOne(robot: Robot, options: PoolOptions): Promise<Reach> {
-  const blocked = routeProblem(robot.ip);
-  if (blocked) return { ok: false, status: 'failed', reason: blocked };
-
-  const known = options.knownHosts.lookup(robot.name, robot.ip, robot.port);
+/**
+ * Log in to one endpoint over the socket `openSocket` gives, pinning its host key against the
+ * operator's known_hosts (by name and by address, like ssh).
+ */
+async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: PoolOptions): Promise<Reach> {
+  const known = options.knownHosts.lookup(to.name, to.host, to.port);
   const knownTypes = new Set(known.map((k) => k.type));
   // Like OpenSSH: ask first for the key types already recorded for this host.
   const serverHostKey = [...HOST_KEY_TYPES.filter((t) => knownTypes.has(t)), ...HOST_KEY_TYPES.filter((t) => !knownTypes.has(t))];
@@ -89,13 +94,13 @@ async function connectOne(robot: Robot, options: PoolOptions): Promise<Reach> {
 
   const attempt = () =>
     RobotConnection.open(
-      { name: robot.name, host: robot.ip, port: robot.port, username: robot.user },
+      { name: to.name, host: to.host, port: to.port, username: to.user },
       {
         readyTimeout: LOGIN_TIMEOUT_MS,
-        keepaliveInterval: 10_000,
+        keepaliveInterval: 10_000, // a robot that vanishes mid-run is noticed within ~30 s
         keepaliveCountMax: 3,
         algorithms: { serverHostKey: serverHostKey as never },
-        authHandler: authHandler(options.identity, robot.user) as never,
+        authHandler: authHandler(options.identity, { username: to.user, identityFiles: to.identityFiles, identitiesOnly: to.identitiesOnly }) as never,
         hostVerifier: (key: Buffer) => {
           presented = key;
           if (!known.length) return true;
@@ -103,13 +108,13 @@ async function connectOne(robot: Robot, options: PoolOptions): Promise<Reach> {
           const type = keyTypeOf(key);
           const expected = known.filter((k) => k.type === type).concat(known)[0] as (typeof known)[number];
           mismatch =
-            `host key changed: known_hosts has ${fingerprint(expected.blob)}, the robot now presents ${fingerprint(key)} (${type}). ` +
-            `Nothing was run on it. If the robot was really reinstalled or re-keyed, remove the old key with ` +
-            `\`ssh-keygen -R ${robot.name}${robot.port === 22 ? '' : ` -p ${robot.port}`} && ssh-keygen -R ${robot.ip}\` and run again; otherwise investigate.`;
+            `host key of ${to.name} changed: known_hosts has ${fingerprint(expected.blob)}, it now presents ${fingerprint(key)} (${type}). ` +
+            `Nothing was run on it. If it was really reinstalled or re-keyed, remove the old key with ` +
+            `\`ssh-keygen -R ${to.name}${to.port === 22 ? '' : ` -p ${to.port}`} && ssh-keygen -R ${to.host}\` and run again; otherwise investigate.`;
           return false;
         },
       },
-      options.connectTimeoutMs,
+      openSocket,
     );
 
   // A handshake dropped by sshd (MaxStartups: too many unauthenticated connections at once) is retried
@@ -122,10 +127,10 @@ async function connectOne(robot: Robot, options: PoolOptions): Promise<Reach> {
       const hostKey = `${keyTypeOf(key)} ${key.toString('base64')}`;
       let newHostKey: string | null = null;
       if (!known.length) {
-        options.knownHosts.remember(robot.name, robot.ip, robot.port, key);
+        options.knownHosts.remember(to.name, to.host, to.port, key);
         newHostKey = fingerprint(key);
       }
-      log(robot.name, `connected to ${robot.user}@${robot.ip}:${robot.port} (host key ${fingerprint(key)})`);
+      log(to.name, `connected to ${to.user}@${to.host}:${to.port} (host key ${fingerprint(key)})`);
       return { ok: true, conn, hostKey, newHostKey };
     } catch (err) {
       if (mismatch) return { ok: false, status: 'failed', reason: mismatch };
@@ -133,22 +138,83 @@ async function connectOne(robot: Robot, options: PoolOptions): Promise<Reach> {
       const retryable = e.code === 'ECONNRESET' || /closed during the handshake|Connection lost before handshake/i.test(e.message);
       if (retryable && tries <= HANDSHAKE_RETRIES) {
         const pause = Math.round(300 * 2 ** (tries - 1) * (0.75 + Math.random() / 2));
-        log(robot.name, `handshake dropped (${e.code ?? e.message}); retry ${tries} of ${HANDSHAKE_RETRIES} in ${pause} ms`);
+        log(to.name, `handshake dropped (${e.code ?? e.message}); retry ${tries} of ${HANDSHAKE_RETRIES} in ${pause} ms`);
         await new Promise((r) => setTimeout(r, pause));
         continue;
       }
-      log(robot.name, `connect failed: ${e.message}`);
-      return describeConnectError(e, robot, options.connectTimeoutMs);
+      log(to.name, `connect failed: ${e.message}`);
+      return describeConnectError(e, to, options.connectTimeoutMs);
     }
   }
 }
 
-export async function connectAll(robots: readonly Robot[], options: PoolOptions): Promise<Map<string, Reach>> {
-  const results = await mapLimit(robots, options.maxHandshakes, (robot) => connectOne(robot, options));
-  options.knownHosts.save();
-  return new Map(robots.map((r, i) => [r.name, results[i] as Reach]));
+/** A socket to an address this host contacts directly: only after the route guard let it through. */
+function directSocket(host: string, port: number, timeoutMs: number): () => Promise<Duplex> {
+  return async () => {
+    const blocked = routeProblem(host);
+    if (blocked) throw Object.assign(new Error(blocked), { code: 'EROUTEGUARD' });
+    return tcpSocket(host, port, timeoutMs);
+  };
 }
 
-export function closeAll(reach: Map<string, Reach>): void {
+/**
+ * Jump hosts (ProxyJump), each chain opened once per run and shared by every robot behind it:
+ * 300 robots behind one gateway make one connection to it, and a channel each through it.
+ */
+class JumpHosts {
+  private chains = new Map<string, Promise<RobotConnection>>();
+  constructor(private options: PoolOptions) {}
+
+  /** The connection to the last hop of `chain`, made through the hops before it. */
+  through(chain: readonly SshHop[]): Promise<RobotConnection> {
+    const key = chain.map((h) => `${h.user}@${h.host}:${h.port}`).join(',');
+    let open = this.chains.get(key);
+    if (!open) {
+      const hop = chain[chain.length - 1] as SshHop;
+      open = (async () => {
+        const before = chain.length > 1 ? await this.through(chain.slice(0, -1)) : null;
+        const socket = before ? () => before.forwardTo(hop.host, hop.port, this.options.connectTimeoutMs) : directSocket(hop.host, hop.port, this.options.connectTimeoutMs);
+        const reach = await login(hop, socket, this.options);
+        if (!reach.ok) throw new Error(`via jump host ${hop.name} (${hop.user}@${hop.host}:${hop.port}): ${reach.reason}`);
+        return reach.conn;
+      })();
+      this.chains.set(key, open);
+    }
+    return open;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const open of this.chains.values()) (await open.catch(() => null))?.close();
+  }
+}
+
+async function connectOne(robot: Robot, options: PoolOptions, jumps: JumpHosts): Promise<Reach> {
+  const to: Endpoint = { name: robot.name, host: robot.ip, port: robot.port, user: robot.user, identityFiles: robot.ssh?.identityFiles ?? [], identitiesOnly: robot.ssh?.identitiesOnly ?? false };
+  const chain = robot.ssh?.jumps ?? [];
+  if (!chain.length) {
+    const blocked = routeProblem(robot.ip);
+    if (blocked) return { ok: false, status: 'failed', reason: blocked };
+    return login(to, directSocket(robot.ip, robot.port, options.connectTimeoutMs), options);
+  }
+  let jump: RobotConnection;
+  try {
+    jump = await jumps.through(chain);
+  } catch (err) {
+    return { ok: false, status: 'unreachable', reason: (err as Error).message };
+  }
+  return login(to, () => jump.forwardTo(robot.ip, robot.port, options.connectTimeoutMs), options);
+}
+
+export interface Connections { reach: Map<string, Reach>; jumps: JumpHosts }
+
+export async function connectAll(robots: readonly Robot[], options: PoolOptions): Promise<Connections> {
+  const jumps = new JumpHosts(options);
+  const results = await mapLimit(robots, options.maxHandshakes, (robot) => connectOne(robot, options, jumps));
+  options.knownHosts.save();
+  return { reach: new Map(robots.map((r, i) => [r.name, results[i] as Reach])), jumps };
+}
+
+export function closeAll({ reach, jumps }: Connections): void {
   for (const r of reach.values()) if (r.ok) r.conn.close();
+  void jumps.closeAll();
 }

@@ -3,6 +3,8 @@
 // Everything is pure except loadSshConfig.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
+import type { OperatorSshLookup } from '../inventory/load.js';
+import type { SshHop } from '../inventory/schema.js';
 
 export interface SshConfigEntry { keyword: string; args: string[]; file: string; line: number }
 /**
@@ -272,4 +274,31 @@ export function loadSshConfig(home: string): SshConfig {
     return files.filter((f) => existsSync(f) && statSync(f).isFile()).map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
   };
   return parseSshConfig(readFileSync(file, 'utf8'), file, readInclude);
+}
+
+/**
+ * What ~/.ssh/config says for each robot, matched by its inventory name and by its address: User,
+ * Port, IdentityFile(s), IdentitiesOnly, and the ProxyJump chain with each hop's own HostName, User,
+ * Port and IdentityFile(s) (a hop's own ProxyJump is not followed).
+ */
+export function operatorSshLookup(config: SshConfig, context: { localUser: string; home: string }): OperatorSshLookup {
+  return (name, ip) => {
+    const s = hostSettings(config, [name, ip], context);
+    const jumps: SshHop[] = s.proxyJump.map((hop) => {
+      const h = hostSettings(config, [hop.host], context);
+      return {
+        name: hop.host,
+        host: h.hostName ?? hop.host,
+        port: hop.port ?? h.port ?? 22,
+        user: hop.user ?? h.user ?? context.localUser,
+        identityFiles: h.identityFiles,
+        identitiesOnly: h.identitiesOnly ?? false,
+      };
+    });
+    return {
+      ...(s.user !== undefined ? { user: s.user } : {}),
+      ...(s.port !== undefined ? { port: s.port } : {}),
+      ssh: { identityFiles: s.identityFiles, identitiesOnly: s.identitiesOnly ?? false, jumps },
+    };
+  };
 }

@@ -1,9 +1,9 @@
 // A run over the fleet: the inventory's robots, one connection each, and each robot's outcome.
 // Steps record what they did per robot here; the UI renders it.
 import type { Inventory, Robot } from '../inventory/schema.js';
-import { loadOperatorIdentity, sshDir } from '../ssh/auth.js';
+import { loadOperatorIdentity, sshDir, type PassphrasePrompt } from '../ssh/auth.js';
 import { KnownHosts } from '../ssh/knownHosts.js';
-import { closeAll, connectAll, type Reach } from '../ssh/pool.js';
+import { closeAll, connectAll, type Connections, type Reach } from '../ssh/pool.js';
 import type { RobotConnection } from '../ssh/connection.js';
 import { join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
@@ -23,6 +23,8 @@ export interface RunOptions {
   password?: string;
   /** sudo's password on robots with sudo: true (--ask-become-pass); sent on stdin to the commands that need it. */
   sudoPassword?: string;
+  /** Asks for an encrypted key's passphrase (on a terminal). */
+  askPassphrase?: PassphrasePrompt;
   connectTimeoutMs: number;
   maxHandshakes: number;
   /** Called as things happen, per robot (--verbose prints these lines as they come). */
@@ -32,9 +34,11 @@ export interface RunOptions {
 export class Fleet {
   readonly outcomes = new Map<string, RobotOutcome>();
   readonly runId = `${userInfo().username}@${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9@:._-]/g, '_');
-  private constructor(readonly inventory: Inventory, readonly options: RunOptions, readonly reach: Map<string, Reach>, readonly notes: string[]) {
+  readonly reach: Map<string, Reach>;
+  private constructor(readonly inventory: Inventory, readonly options: RunOptions, private connections: Connections, readonly notes: string[]) {
+    this.reach = connections.reach;
     for (const robot of inventory.robots) {
-      const r = reach.get(robot.name);
+      const r = this.reach.get(robot.name);
       const outcome: RobotOutcome = { robot: robot.name, status: 'ok', details: [] };
       if (r && !r.ok) {
         outcome.status = r.status;
@@ -49,15 +53,16 @@ export class Fleet {
   }
 
   static async open(inventory: Inventory, options: RunOptions): Promise<Fleet> {
-    const identity = loadOperatorIdentity(options.password);
+    const identityFiles = inventory.robots.flatMap((r) => [...(r.ssh?.identityFiles ?? []), ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles)]);
+    const identity = await loadOperatorIdentity(options.password, identityFiles, options.askPassphrase);
     const knownHosts = new KnownHosts(join(sshDir(), 'known_hosts'));
-    const reach = await connectAll(inventory.robots, {
+    const connections = await connectAll(inventory.robots, {
       identity,
       knownHosts,
       connectTimeoutMs: options.connectTimeoutMs,
       maxHandshakes: options.maxHandshakes,
     });
-    const fleet = new Fleet(inventory, options, reach, identity.notes);
+    const fleet = new Fleet(inventory, options, connections, identity.notes);
     for (const { robot, conn } of fleet.connected()) if (robot.sudo) conn.sudoPassword = options.sudoPassword;
     // Ctrl-C: close every connection and stop at once. Files on robots are only ever replaced by a
     // rename, so an interrupted run leaves each file either old or new, never half-written.
@@ -158,6 +163,6 @@ export class Fleet {
   }
 
   close(): void {
-    closeAll(this.reach);
+    closeAll(this.connections);
   }
 }

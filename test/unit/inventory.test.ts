@@ -73,8 +73,28 @@ describe('inventory', () => {
     expect(problems(valid.replace('zone: hall-a', 'zone: hall-a\n    canBecomeLeader: false')).join()).toMatch(/may not lead/);
   });
 
-  it('needs a user for every robot', () => {
-    expect(problems(valid.replace('defaults: { user: robot, ', 'defaults: { ')).join()).toMatch(/robot "Ida".*no user here and none in defaults.user/);
+  it('takes user and port from the operator\'s ~/.ssh/config where the inventory sets none, else what ssh would use', () => {
+    const noDefaults = valid.replace('defaults: { user: robot, port: 22, sudo: false }', 'defaults: { sudo: false }');
+    const jumps = [{ name: 'gw', host: '10.0.0.1', port: 22, user: 'ops', identityFiles: [], identitiesOnly: false }];
+    const fromConfig = (name: string, ip: string) => (name === 'Ida' || ip === '192.168.50.11' ? { user: 'cfguser', port: 2222, ssh: { identityFiles: ['/k'], identitiesOnly: true, jumps } } : {});
+    const [anton, ida] = parseInventory(noDefaults, 'robots.yaml', fromConfig, 'localme').robots;
+    expect(anton).toMatchObject({ user: 'anton', port: 2222 }); // the inventory's user wins, the config gives the port
+    expect(ida).toMatchObject({ user: 'cfguser', port: 2222, ssh: { identityFiles: ['/k'], identitiesOnly: true, jumps } });
+    expect(parseInventory(noDefaults, 'robots.yaml', () => ({}), 'localme').robots[1]).toMatchObject({ user: 'localme', port: 22 });
+    expect(parseInventory(valid, 'robots.yaml', fromConfig, 'localme').robots[1]).toMatchObject({ user: 'robot', port: 22 }); // defaults win too
+  });
+
+  it('refuses a hostile user or jump host that comes from ~/.ssh/config, naming the robot', () => {
+    const noUser = valid.replace('defaults: { user: robot, ', 'defaults: { ');
+    let err: unknown;
+    try {
+      parseInventory(noUser, 'robots.yaml', () => ({ user: 'x;rm -rf /' }));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as InventoryError).problems.join()).toMatch(/robot "Ida".*field "user".*"x;rm -rf \/".*not a Linux user name/);
+    const badJump = { identityFiles: [], identitiesOnly: false, jumps: [{ name: 'gw', host: '$(reboot)', port: 22, user: 'ops', identityFiles: [], identitiesOnly: false }] };
+    expect(() => parseInventory(valid, 'robots.yaml', () => ({ ssh: badJump }))).toThrow(/robot "Anton".*ProxyJump host "ops@\$\(reboot\)"/);
   });
 
   it('reports YAML syntax errors with their line', () => {
