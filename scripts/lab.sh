@@ -13,7 +13,7 @@
 #   lab.sh hide NAME on|off     make the robot unreachable from this host only (other robots still
 #                               reach it over the bridge): a fleet behind a jump host
 #   lab.sh sudo NAME password|nopasswd   whether the robot user's sudo asks for its password
-#   lab.sh sshd NAME stop|start
+#   lab.sh sshd NAME stop|start|kill   (kill: SIGKILL to its every sshd, sessions included)
 #   lab.sh dockerd NAME stop|start
 #   lab.sh rekey NAME           new SSH host key (ed25519), sshd restarted
 #   lab.sh check-route IP       exit 0 only if IP is routed via the lab bridge
@@ -586,7 +586,17 @@ cmd_sshd() {
       check_route "$ip"
       wait_for 20 "$name's sshd on $ip:22" sshd_listening "$name" "$ip"
       ;;
-    *) die "usage: lab.sh sshd NAME stop|start" ;;
+    kill)
+      # every sshd of the robot at once, listener and sessions (its SFTP servers die with them)
+      local ino pids
+      ino=$(stat -L -c %i "/run/netns/$(ns_of "$name")")
+      pids=$(find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/net' -lname "net:\[$ino\]" -printf '%h\n' 2>/dev/null | cut -d/ -f3 |
+        while read -r p; do case $(cat "/proc/$p/comm" 2>/dev/null) in sshd | sftp-server) echo "$p" ;; esac; done || true)
+      # shellcheck disable=SC2086
+      [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
+      rm -f "/proc/$pid/root/run/sshd.pid"
+      ;;
+    *) die "usage: lab.sh sshd NAME stop|start|kill" ;;
   esac
 }
 

@@ -6,13 +6,17 @@ import { scriptWithArgs } from './shell.js';
 export const LOCK_DIR = '.provision-lock';
 export const STALE_LOCK_SECONDS = 15 * 60;
 
-// $1 = this run's id, $2 = seconds after which a lock is stale.
+// $1 = this run's id, $2 = seconds after which a lock is stale, $3 = a dead run's id whose lock may be
+// taken over at once (a run of this laptop that ended without releasing it). The first command of every run on a
+// robot, so it also checks that the robot is what provision works with: Linux.
 const LOCK = `
 cd || exit 1
+os=$(uname -s)
+[ "$os" = Linux ] || { echo "not-linux $os"; exit 0; }
 now=$(date +%s)
 if mkdir ${LOCK_DIR} 2>/dev/null; then printf '%s %s\\n' "$now" "$1" > ${LOCK_DIR}/owner; echo locked; exit 0; fi
 read -r since who < ${LOCK_DIR}/owner 2>/dev/null
-if [ -z "$since" ] || [ $((now - since)) -gt "$2" ]; then printf '%s %s\\n' "$now" "$1" > ${LOCK_DIR}/owner; echo "taken-over $who"; exit 0; fi
+if [ -z "$since" ] || [ $((now - since)) -gt "$2" ] || { [ -n "$3" ] && [ "$who" = "$3" ]; }; then printf '%s %s\\n' "$now" "$1" > ${LOCK_DIR}/owner; echo "taken-over $who"; exit 0; fi
 echo "held $((now - since)) $who"
 `;
 
@@ -23,22 +27,36 @@ read -r since who < ${LOCK_DIR}/owner 2>/dev/null
 exit 0
 `;
 
-export function lockCommand(runId: string): string {
-  return scriptWithArgs(LOCK, [runId, String(STALE_LOCK_SECONDS)]);
+export function lockCommand(runId: string, deadOwner = ''): string {
+  return scriptWithArgs(LOCK, [runId, String(STALE_LOCK_SECONDS), deadOwner]);
+}
+
+/**
+ * A lock owner that is a run on this machine, as this user, whose process is gone: it ended (killed,
+ * or its connection to the robot was lost) without releasing the lock, and never will.
+ */
+export function ownerIsDeadLocalRun(owner: string, me: { user: string; host: string }, isAlive: (pid: number) => boolean): boolean {
+  const m = /^(.+)@(.+):(\d+):[0-9a-f]+$/.exec(owner);
+  return Boolean(m && m[1] === me.user && m[2] === me.host && !isAlive(Number(m[3])));
 }
 
 export function unlockCommand(runId: string): string {
   return scriptWithArgs(UNLOCK, [runId]);
 }
 
-export type LockResult = { held: false; takenOverFrom: string | null } | { held: true; ageSeconds: number; owner: string };
+export type LockResult =
+  | { held: false; takenOverFrom: string | null }
+  | { held: true; ageSeconds: number; owner: string }
+  | { held: false; notLinux: string };
 
 export function parseLock(stdout: string): LockResult {
   const line = stdout.trim().split('\n').pop() ?? '';
   if (line === 'locked') return { held: false, takenOverFrom: null };
+  const other = /^not-linux ?(.*)$/.exec(line);
+  if (other) return { held: false, notLinux: other[1] || 'unknown' };
   const taken = /^taken-over ?(.*)$/.exec(line);
   if (taken) return { held: false, takenOverFrom: taken[1] || 'unknown' };
   const held = /^held (\d+) ?(.*)$/.exec(line);
   if (held) return { held: true, ageSeconds: Number(held[1]), owner: held[2] || 'unknown' };
-  throw new Error(`unexpected answer to the lock command: ${line}`);
+  throw new Error(`unexpected answer to the lock command: ${line.slice(0, 120)}`);
 }

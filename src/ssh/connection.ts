@@ -66,8 +66,22 @@ export class RobotConnection {
   /** The sudo password from --ask-become-pass, for commands that read it (RemoteCommand.readsSudoPassword). */
   sudoPassword: string | undefined;
 
+  /** Rejects when the connection goes (sshd killed, link lost and keepalives unanswered). */
+  private lost: Promise<never>;
+
   private constructor(readonly target: ConnectTarget, private client: Client) {
-    client.on('close', () => (this.closed = true));
+    this.lost = new Promise<never>((_resolve, reject) =>
+      client.on('close', () => {
+        this.closed = true;
+        reject(new Error('the connection to the robot was lost'));
+      }),
+    );
+    this.lost.catch(() => undefined); // nobody may be waiting when it goes
+  }
+
+  /** ssh2 leaves some callbacks (SFTP requests) unanswered when the connection dies: never wait on those. */
+  private untilLost<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.lost]);
   }
 
   /**
@@ -131,16 +145,17 @@ export class RobotConnection {
     const stdin = typeof remote !== 'string' && remote.readsSudoPassword ? `${this.sudoPassword ?? ''}\n${options.stdin ?? ''}` : options.stdin;
     await this.channels.acquire();
     try {
-      const channel = await this.withChannel(
+      const channel = await this.untilLost(this.withChannel(
         () => new Promise<ClientChannel>((resolve, reject) => this.client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch)))),
-      );
-      const result = await new Promise<ExecResult>((resolve, reject) => {
+      ));
+      const result = await this.untilLost(new Promise<ExecResult>((resolve, reject) => {
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
         const timer = setTimeout(() => {
           channel.close();
           reject(new Error(`remote command timed out after ${Math.round((options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS) / 1000)} s`));
         }, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+        this.lost.catch(() => clearTimeout(timer));
         channel.on('data', (d: Buffer) => out.push(d));
         channel.stderr.on('data', (d: Buffer) => errOut.push(d));
         channel.on('close', (code: number | null) => {
@@ -148,7 +163,7 @@ export class RobotConnection {
           resolve({ code: code ?? 255, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
         });
         channel.end(stdin ?? undefined);
-      });
+      }));
       log(this.target.name, `$ ${command}\n  -> exit ${result.code}${result.stderr.trim() ? `; stderr: ${result.stderr.trim()}` : ''}`);
       return result;
     } catch (err) {
@@ -186,10 +201,10 @@ export class RobotConnection {
    * Paths are relative to the login user's home.
    */
   async writeFileAtomic(path: string, content: string, mode: number): Promise<void> {
-    const sftp = await this.sftp();
+    const sftp = await this.untilLost(this.sftp());
     const tmp = `${path}.provision-tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     const call = <T>(fn: (cb: (err: Error | null | undefined, value?: T) => void) => void) =>
-      new Promise<T | undefined>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+      this.untilLost(new Promise<T | undefined>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value)))));
     try {
       const handle = (await call<Buffer>((cb) => sftp.open(tmp, 'w', { mode }, cb))) as Buffer;
       const data = Buffer.from(content, 'utf8');

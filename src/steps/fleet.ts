@@ -8,7 +8,18 @@ import type { RobotConnection } from '../ssh/connection.js';
 import { join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { LOCK_DIR, STALE_LOCK_SECONDS, lockCommand, parseLock, unlockCommand } from '../remote/lock.js';
+import { LOCK_DIR, STALE_LOCK_SECONDS, lockCommand, ownerIsDeadLocalRun, parseLock, unlockCommand } from '../remote/lock.js';
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const NOT_LINUX_LIKE = 'not a Linux robot (provision needs Linux, a POSIX sh as the login shell, OpenSSH and Docker); nothing was run on it';
 
 export type Status = 'changed' | 'joined' | 'ok' | 'unreachable' | 'failed';
 
@@ -33,7 +44,8 @@ export interface RunOptions {
 
 export class Fleet {
   readonly outcomes = new Map<string, RobotOutcome>();
-  readonly runId = `${userInfo().username}@${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9@:._-]/g, '_');
+  private readonly me = { user: userInfo().username.replace(/[^A-Za-z0-9._-]/g, '_'), host: hostname().replace(/[^A-Za-z0-9._-]/g, '_') };
+  readonly runId = `${this.me.user}@${this.me.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly reach: Map<string, Reach>;
   private constructor(readonly inventory: Inventory, readonly options: RunOptions, private connections: Connections, readonly notes: string[]) {
     this.reach = connections.reach;
@@ -141,11 +153,16 @@ export class Fleet {
     const conflicts: string[] = [];
     const locked: RobotConnection[] = [];
     await this.eachConnected(async (robot, conn) => {
-      const result = parseLock(await conn.run(lockCommand(this.runId), 'taking the run lock'));
+      let result = parseLock(await conn.run(lockCommand(this.runId), 'taking the run lock').catch((err: Error) => {
+        throw new Error(`${NOT_LINUX_LIKE}: its login shell did not run a POSIX sh command (${err.message})`);
+      }));
+      const dead = result.held && ownerIsDeadLocalRun(result.owner, this.me, processAlive);
+      if (result.held && dead) result = parseLock(await conn.run(lockCommand(this.runId, result.owner), 'taking over the run lock'));
       if (result.held) conflicts.push(`${robot.name} (held by ${result.owner} for ${result.ageSeconds} s)`);
+      else if ('notLinux' in result) this.failed(robot.name, `${NOT_LINUX_LIKE}: uname -s says ${result.notLinux}`);
       else {
         locked.push(conn);
-        if (result.takenOverFrom) this.note(robot.name, `took over a stale run lock of ${result.takenOverFrom} (older than ${STALE_LOCK_SECONDS / 60} min)`);
+        if (result.takenOverFrom) this.note(robot.name, `took over the run lock of ${result.takenOverFrom} (${dead ? 'a run of this machine that has ended' : `older than ${STALE_LOCK_SECONDS / 60} min`})`);
       }
     });
     if (!conflicts.length) return true;

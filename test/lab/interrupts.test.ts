@@ -1,0 +1,103 @@
+// Faults in the middle of a run, made for real: a link lost during swarm, sshd killed while files
+// are being written, and a robot that is not Linux. Each ends with a run that converges.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { BRIDGE, LAB_PASSWORD, ROOT, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator, type RunResult } from './harness.js';
+
+let inventory: string;
+let op: Operator;
+const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil'];
+const stateOf = (r: string) => onRobot(r, "docker info --format '{{.Swarm.LocalNodeState}}'").trim();
+const clusterOf = (r: string) => onRobot(r, "docker info --format '{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}'").trim();
+const leftovers = (r: string) => onRobot(r, 'cd && ls -A .ssh swarm_tokens 2>/dev/null | grep -c -e tmp || true').trim();
+
+/** The CLI in the background, so that the test can act while it runs. */
+function start(args: string[]): { done: Promise<RunResult> } {
+  const started = Date.now();
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli.js'), ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: op.home, PROVISION_LOG_DIR: op.logDir, PROVISION_ROUTE_DEV: BRIDGE, PROVISION_PASSWORD: LAB_PASSWORD },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return { done: new Promise((resolve) => child.on('exit', (code) => resolve({ code: code ?? 99, stdout, stderr, ms: Date.now() - started }))) };
+}
+
+async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeAll(() => {
+  labDown();
+  inventory = labUp(4);
+  op = newOperator();
+}, 120_000);
+
+afterAll(() => finishLab(op), 120_000);
+
+describe('faults in the middle of a run', () => {
+  it('sshd killed while ~/.ssh files are written: the files are old or new, never half; user content intact; the re-run converges', async () => {
+    // 40 MB of the user's own known_hosts lines make the write take long enough to be interrupted.
+    onRobot('Ida', 'cd && mkdir -m 700 .ssh && for i in $(seq 1 400000); do echo "# user line $i ............................................................................"; done > .ssh/known_hosts && chmod 600 .ssh/known_hosts');
+    const original = onRobot('Ida', 'cd && sha256sum < .ssh/known_hosts');
+    const run = start(['keys', '-i', inventory]);
+    await until('a temp file beside Ida\'s known_hosts', () => /provision-tmp/.test(onRobot('Ida', 'cd && ls -A .ssh')), 60_000);
+    lab('sshd', 'Ida', 'kill');
+    const result = await run.done;
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/Ida\s+failed/);
+    expect(result.stdout).toMatch(/Anton\s+changed/);
+    expect(onRobot('Ida', 'cd && sha256sum < .ssh/known_hosts')).toBe(original); // old, not half-new
+    lab('sshd', 'Ida', 'start');
+    const again = await provision(op, ['keys', '-i', inventory]);
+    expect(again.code).toBe(0);
+    expect(leftovers('Ida')).toBe('0');
+    // the user's lines, all of them, in order, then provision's block
+    expect(onRobot('Ida', 'cd && head -n 400000 .ssh/known_hosts | sha256sum')).toBe(original);
+    expect(onRobot('Ida', 'cd && grep -c "BEGIN provision" .ssh/known_hosts').trim()).toBe('1');
+  }, 240_000);
+
+  it('a link lost during provision swarm: the run ends with that robot named; after the link is back, a re-run converges', async () => {
+    const run = start(['swarm', '-i', inventory]);
+    // Cut Otto off once the swarm exists and the run is busy joining.
+    await until('a swarm on Anton', () => stateOf('Anton') === 'active', 60_000);
+    lab('link', 'Otto', 'down');
+    let result: RunResult;
+    try {
+      result = await run.done;
+    } finally {
+      lab('link', 'Otto', 'up');
+    }
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/Otto\s+(failed|unreachable)/);
+    expect(result.stdout).toMatch(/Ida\s+joined/);
+    const again = await provision(op, ['swarm', '-i', inventory]);
+    expect(again.code).toBe(0);
+    for (const r of ROBOTS) {
+      expect(stateOf(r)).toBe('active');
+      expect(leftovers(r)).toBe('0');
+    }
+    expect(new Set(ROBOTS.map(clusterOf).filter(Boolean)).size).toBe(1); // workers do not see the cluster ID
+    expect(onRobot('Anton', "docker node ls --format '{{.Hostname}} {{.Status}}'").trim().split('\n').sort()).toEqual(['Anton Ready', 'Emil Ready', 'Ida Ready', 'Otto Ready']);
+  }, 300_000);
+
+  it('a robot that is not Linux-like (its login shell is a router CLI) gets a clear message; nothing is run there', async () => {
+    onRobot('Emil', 'cd && printf "#!/bin/sh\\necho \\"%% Invalid input detected at marker.\\"\\nexit 1\\n" > routercli && chmod 755 routercli');
+    lab('rexec', 'Emil', 'usermod', '-s', '/home/emil/routercli', 'emil');
+    try {
+      const run = await provision(op, ['swarm', '-i', inventory]);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/Emil\s+failed\s+(worker\s+)?not a Linux robot .*login shell did not run a POSIX sh command .*Invalid input detected/);
+      expect(run.stdout).toMatch(/Anton\s+ok/);
+    } finally {
+      lab('rexec', 'Emil', 'usermod', '-s', '/bin/bash', 'emil');
+    }
+  }, 120_000);
+});
