@@ -70,15 +70,7 @@ export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } =
     nodes = await listNodes(manager);
   } catch (err) {
     if (!(err instanceof QuorumLostError)) throw err;
-    // No guessing: recovering means a new Raft majority of one, which the operator must choose.
-    const reachable = clusters[0]?.[1].map((m) => m.robot.name) ?? [manager.robot.name];
-    for (const m of members) {
-      fleet.failed(
-        m.robot.name,
-        `the swarm has lost quorum (no leader for 30 s; reachable managers: ${reachable.join(', ')}). Bring the other managers back, ` +
-          `or recover deliberately with \`provision recover --on ${reachable[0]}\` (docker swarm init --force-new-cluster there)`,
-      );
-    }
+    reportQuorumLost(fleet, members, clusters[0]?.[1].map((m) => m.robot.name) ?? [manager.robot.name]);
     return report;
   }
   const nodeIds = new Set(nodes.map((n) => n.id));
@@ -135,6 +127,44 @@ export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } =
   );
 
   if (dry) return dryRunRest(fleet, usable, nodes, plan, nodeOf, report);
+  try {
+    return await changeSwarm(fleet, { usable, nodes, nodeIds, plan, planRobots, manager, managerAddrs, roleOf, nodeOf, report });
+  } catch (err) {
+    // A manager lost while joining can take the Raft majority with it (until it is back).
+    if (!(err instanceof QuorumLostError)) throw err;
+    reportQuorumLost(fleet, usable.filter((m) => fleet.outcomes.get(m.robot.name)?.status !== 'failed'), [manager.robot.name]);
+    return report;
+  }
+}
+
+/** No guessing: recovering means a new Raft majority of one, which the operator must choose. */
+function reportQuorumLost(fleet: Fleet, members: Member[], reachable: string[]): void {
+  for (const m of members) {
+    fleet.failed(
+      m.robot.name,
+      `the swarm has lost quorum (no leader for 30 s; reachable managers: ${reachable.join(', ')}). Bring the other managers back, ` +
+        `or recover deliberately with \`provision recover --on ${reachable[0]}\` (docker swarm init --force-new-cluster there)`,
+    );
+  }
+}
+
+interface SwarmWork {
+  usable: Member[];
+  nodes: NodeInfo[];
+  nodeIds: Set<string>;
+  plan: RolePlan;
+  planRobots: PlanRobot[];
+  manager: Member;
+  managerAddrs: string[];
+  roleOf: (name: string) => 'manager' | 'worker';
+  nodeOf: (robot: Robot) => NodeInfo | undefined;
+  report: SwarmReport;
+}
+
+/** Steps 6 and 7: roles, joins and labels, in a quorum-safe order. */
+async function changeSwarm(fleet: Fleet, work: SwarmWork): Promise<SwarmReport> {
+  const { usable, nodeIds, plan, planRobots, manager, managerAddrs, roleOf, nodeOf, report } = work;
+  let nodes = work.nodes;
 
   // 6. Promote before demote; join managers in quorum-safe batches, then all workers at once.
   const ok = (m: Member) => fleet.outcomes.get(m.robot.name)?.status !== 'failed';

@@ -66,17 +66,18 @@ describe('faults in the middle of a run', () => {
 
   it('a link lost during provision swarm: the run ends with that robot named; after the link is back, a re-run converges', async () => {
     const run = start(['swarm', '-i', inventory]);
-    // Cut Otto off once the swarm exists and the run is busy joining.
+    // Cut Emil (to be the worker) off once the swarm exists and the run is busy joining. (A manager cut
+    // off while joining can take the Raft majority with it until it is back: see README, Limits.)
     await until('a swarm on Anton', () => stateOf('Anton') === 'active', 60_000);
-    lab('link', 'Otto', 'down');
+    lab('link', 'Emil', 'down');
     let result: RunResult;
     try {
       result = await run.done;
     } finally {
-      lab('link', 'Otto', 'up');
+      lab('link', 'Emil', 'up');
     }
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/Otto\s+(failed|unreachable)/);
+    expect(result.stdout).toMatch(/Emil\s+(failed|unreachable)/);
     expect(result.stdout).toMatch(/Ida\s+joined/);
     const again = await provision(op, ['swarm', '-i', inventory]);
     expect(again.code).toBe(0);
