@@ -93,7 +93,7 @@ describe('provision keys on a fresh lab of three', () => {
     lab('rekey', 'Otto');
     const run = await provision(op, ['keys', '-i', inventory]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/Otto\s+failed\s+.*host key changed: known_hosts has SHA256:\S+, the robot now presents SHA256:\S+/);
+    expect(run.stdout).toMatch(/Otto\s+failed\s+.*host key of Otto changed: known_hosts has SHA256:\S+, it now presents SHA256:\S+/);
     expect(run.stdout).toMatch(/ssh-keygen -R Otto/);
     for (const r of ['Anton', 'Ida', 'Emil']) expect(run.stdout).toMatch(new RegExp(`${r}\\s+ok`));
   }, 60_000);
