@@ -65,6 +65,11 @@ export class Fleet {
   }
 
   static async open(inventory: Inventory, options: RunOptions): Promise<Fleet> {
+    // Ctrl-C: close every connection and stop at once (while connecting, just stop: nothing is locked
+    // or written yet). Files on robots are only ever replaced by a rename, so an interrupted run
+    // leaves each file either old or new, never half-written.
+    let interrupted: () => void = () => process.exit(130);
+    process.once('SIGINT', () => interrupted());
     const identityFiles = inventory.robots.flatMap((r) => [...(r.ssh?.identityFiles ?? []), ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles)]);
     const identity = await loadOperatorIdentity(options.password, identityFiles, options.askPassphrase);
     const knownHosts = new KnownHosts(join(sshDir(), 'known_hosts'));
@@ -76,9 +81,7 @@ export class Fleet {
     });
     const fleet = new Fleet(inventory, options, connections, identity.notes);
     for (const { robot, conn } of fleet.connected()) if (robot.sudo) conn.sudoPassword = options.sudoPassword;
-    // Ctrl-C: close every connection and stop at once. Files on robots are only ever replaced by a
-    // rename, so an interrupted run leaves each file either old or new, never half-written.
-    process.once('SIGINT', () => {
+    interrupted = () => {
       console.error('provision: interrupted; releasing the run lock and closing connections. Run the command again to finish.');
       const stop = () => {
         fleet.close();
@@ -86,7 +89,7 @@ export class Fleet {
       };
       // Give the lock release one second at most: Ctrl-C must end the run promptly.
       void Promise.race([fleet.unlock(), new Promise((r) => setTimeout(r, 1000))]).then(stop, stop);
-    });
+    };
     return fleet;
   }
 
