@@ -315,15 +315,21 @@ EOF
   chmod 755 "$d/home/$user"
 }
 
+# PIDs of every process in the robot's network namespace (the lab has no PID namespaces).
+netns_pids() {
+  local ino
+  ino=$(stat -L -c %i "/run/netns/$(ns_of "$1")" 2>/dev/null) || return 0
+  find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/net' -lname "net:\[$ino\]" -printf '%h\n' 2>/dev/null | cut -d/ -f3 || true
+}
+
 # Tear down what is left of one robot that is not running (a failed or partial earlier start).
 clear_robot() {
   local i=$1 name=$2 ns
   ns=$(ns_of "$name")
   ip link del "$(veth_of "$i")" 2>/dev/null || true
   if [[ -e /run/netns/$ns ]]; then
-    local ino pids
-    ino=$(stat -L -c %i "/run/netns/$ns")
-    pids=$(find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/net' -lname "net:\[$ino\]" -printf '%h\n' 2>/dev/null | cut -d/ -f3 || true)
+    local pids
+    pids=$(netns_pids "$name")
     # shellcheck disable=SC2086
     [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true
@@ -588,10 +594,8 @@ cmd_sshd() {
       ;;
     kill)
       # every sshd of the robot at once, listener and sessions (its SFTP servers die with them)
-      local ino pids
-      ino=$(stat -L -c %i "/run/netns/$(ns_of "$name")")
-      pids=$(find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/net' -lname "net:\[$ino\]" -printf '%h\n' 2>/dev/null | cut -d/ -f3 |
-        while read -r p; do case $(cat "/proc/$p/comm" 2>/dev/null) in sshd | sftp-server) echo "$p" ;; esac; done || true)
+      local pids
+      pids=$(netns_pids "$name" | while read -r p; do case $(cat "/proc/$p/comm" 2>/dev/null) in sshd | sftp-server) echo "$p" ;; esac; done)
       # shellcheck disable=SC2086
       [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
       rm -f "/proc/$pid/root/run/sshd.pid"

@@ -18,7 +18,7 @@ interface CommonFlags {
   dryRun?: boolean;
   askPass?: boolean;
   askBecomePass?: boolean;
-  connectTimeout: number;
+  connectTimeout?: number;
   maxHandshakes: number;
   json?: boolean;
   quiet?: boolean;
@@ -51,7 +51,7 @@ function withCommonOptions(cmd: Command): Command {
     .option('--json', 'print one JSON object instead of text')
     .option('-q, --quiet', 'print only the robots that failed or were unreachable, and the counts')
     .option('-v, --verbose', 'print a line per robot per step as it happens, on stderr (the default on a terminal)')
-    .addOption(new Option('--connect-timeout <seconds>', 'SSH connect timeout per robot').default(5).argParser(positiveInt))
+    .addOption(new Option('--connect-timeout <seconds>', 'SSH connect timeout per robot (default: ConnectTimeout from ~/.ssh/config, else 5)').argParser(positiveInt))
     .addOption(new Option('--max-handshakes <n>', 'SSH handshakes in flight at once').default(32).argParser(positiveInt));
 }
 
@@ -79,7 +79,7 @@ async function runOptions(flags: CommonFlags): Promise<RunOptions> {
   registerSecret(sudoPassword);
   return {
     dryRun: Boolean(flags.dryRun),
-    connectTimeoutMs: flags.connectTimeout * 1000,
+    ...(flags.connectTimeout !== undefined ? { connectTimeoutMs: flags.connectTimeout * 1000 } : {}),
     maxHandshakes: flags.maxHandshakes,
     ...(password ? { password } : {}),
     ...(sudoPassword ? { sudoPassword } : {}),

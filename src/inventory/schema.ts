@@ -54,11 +54,14 @@ export type InventoryFile = z.infer<typeof inventorySchema>;
 export type SwarmSettings = InventoryFile['swarm'];
 export type LabelValue = z.infer<typeof labelValue>;
 
+/** Per-host settings from the operator's ~/.ssh/config: ConnectTimeout, ServerAliveInterval, StrictHostKeyChecking. */
+export interface SshTuning { connectTimeoutSeconds?: number; keepaliveSeconds?: number; strictHostKeyChecking?: string }
+
 /** One jump host on the way to a robot (ProxyJump in the operator's ~/.ssh/config). */
-export interface SshHop { name: string; host: string; port: number; user: string; identityFiles: string[]; identitiesOnly: boolean }
+export interface SshHop extends SshTuning { name: string; host: string; port: number; user: string; identityFiles: string[]; identitiesOnly: boolean }
 
 /** How the operator's ~/.ssh/config says to reach a robot, beyond user and port. */
-export interface RobotSsh { identityFiles: string[]; identitiesOnly: boolean; jumps: SshHop[] }
+export interface RobotSsh extends SshTuning { identityFiles: string[]; identitiesOnly: boolean; jumps: SshHop[] }
 
 /** A robot with the defaults applied: what every step works with. */
 export interface Robot {

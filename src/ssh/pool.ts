@@ -11,7 +11,8 @@ import { log } from '../log.js';
 export interface PoolOptions {
   identity: OperatorIdentity;
   knownHosts: KnownHosts;
-  connectTimeoutMs: number;
+  /** --connect-timeout when given; else each host's ConnectTimeout, else DEFAULT_CONNECT_TIMEOUT_S. */
+  connectTimeoutMs?: number | undefined;
   maxHandshakes: number;
 }
 
@@ -23,6 +24,13 @@ export type Reach =
 const LOGIN_TIMEOUT_MS = 20_000;
 
 const HANDSHAKE_RETRIES = 4;
+const DEFAULT_CONNECT_TIMEOUT_S = 5;
+const DEFAULT_KEEPALIVE_S = 10; // 3 unanswered = gone: a robot that vanishes mid-run is noticed within ~30 s
+
+/** The TCP connect (or tunnel) timeout for one endpoint: the flag, else its ConnectTimeout, else 5 s. */
+function connectTimeoutMs(to: Endpoint, options: PoolOptions): number {
+  return options.connectTimeoutMs ?? (to.connectTimeoutSeconds ?? DEFAULT_CONNECT_TIMEOUT_S) * 1000;
+}
 
 const HOST_KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'];
 
@@ -55,8 +63,8 @@ function routeProblem(ip: string): string | null {
   }
 }
 
-/** One SSH endpoint: a robot, or a jump host on the way to robots. */
-interface Endpoint { name: string; host: string; port: number; user: string; identityFiles: string[]; identitiesOnly: boolean }
+/** One SSH endpoint: a robot, or a jump host on the way to robots (the same fields). */
+type Endpoint = SshHop;
 
 function describeConnectError(err: Error & { code?: string; level?: string }, to: Endpoint, timeoutMs: number): Reach {
   const code = err.code ?? '';
@@ -97,12 +105,16 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
       { name: to.name, host: to.host, port: to.port, username: to.user },
       {
         readyTimeout: LOGIN_TIMEOUT_MS,
-        keepaliveInterval: 10_000, // a robot that vanishes mid-run is noticed within ~30 s
+        keepaliveInterval: (to.keepaliveSeconds ?? DEFAULT_KEEPALIVE_S) * 1000,
         keepaliveCountMax: 3,
         algorithms: { serverHostKey: serverHostKey as never },
         authHandler: authHandler(options.identity, { username: to.user, identityFiles: to.identityFiles, identitiesOnly: to.identitiesOnly }) as never,
         hostVerifier: (key: Buffer) => {
           presented = key;
+          if (!known.length && to.strictHostKeyChecking === 'yes') {
+            mismatch = `${to.name}'s host key ${fingerprint(key)} is not in ~/.ssh/known_hosts, and ~/.ssh/config says StrictHostKeyChecking yes: add it first (e.g. ssh ${to.name} once), then run again`;
+            return false;
+          }
           if (!known.length) return true;
           if (known.some((k) => k.blob.equals(key))) return true;
           const type = keyTypeOf(key);
@@ -143,16 +155,16 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
         continue;
       }
       log(to.name, `connect failed: ${e.message}`);
-      return describeConnectError(e, to, options.connectTimeoutMs);
+      return describeConnectError(e, to, connectTimeoutMs(to, options));
     }
   }
 }
 
 /** A socket to an address this host contacts directly: only after the route guard let it through. */
 function directSocket(host: string, port: number, timeoutMs: number): () => Promise<Duplex> {
+  const blocked = routeProblem(host); // once per endpoint, not per handshake retry
   return async () => {
-    const blocked = routeProblem(host);
-    if (blocked) throw Object.assign(new Error(blocked), { code: 'EROUTEGUARD' });
+    if (blocked) throw new Error(blocked);
     return tcpSocket(host, port, timeoutMs);
   };
 }
@@ -173,7 +185,8 @@ class JumpHosts {
       const hop = chain[chain.length - 1] as SshHop;
       open = (async () => {
         const before = chain.length > 1 ? await this.through(chain.slice(0, -1)) : null;
-        const socket = before ? () => before.forwardTo(hop.host, hop.port, this.options.connectTimeoutMs) : directSocket(hop.host, hop.port, this.options.connectTimeoutMs);
+        const timeoutMs = connectTimeoutMs(hop, this.options);
+        const socket = before ? () => before.forwardTo(hop.host, hop.port, timeoutMs) : directSocket(hop.host, hop.port, timeoutMs);
         const reach = await login(hop, socket, this.options);
         if (!reach.ok) throw new Error(`via jump host ${hop.name} (${hop.user}@${hop.host}:${hop.port}): ${reach.reason}`);
         return reach.conn;
@@ -189,20 +202,17 @@ class JumpHosts {
 }
 
 async function connectOne(robot: Robot, options: PoolOptions, jumps: JumpHosts): Promise<Reach> {
-  const to: Endpoint = { name: robot.name, host: robot.ip, port: robot.port, user: robot.user, identityFiles: robot.ssh?.identityFiles ?? [], identitiesOnly: robot.ssh?.identitiesOnly ?? false };
-  const chain = robot.ssh?.jumps ?? [];
-  if (!chain.length) {
-    const blocked = routeProblem(robot.ip);
-    if (blocked) return { ok: false, status: 'failed', reason: blocked };
-    return login(to, directSocket(robot.ip, robot.port, options.connectTimeoutMs), options);
-  }
+  const { jumps: chain = [], ...fromConfig } = robot.ssh ?? { identityFiles: [], identitiesOnly: false };
+  const to: Endpoint = { ...fromConfig, name: robot.name, host: robot.ip, port: robot.port, user: robot.user };
+  const timeoutMs = connectTimeoutMs(to, options);
+  if (!chain.length) return login(to, directSocket(robot.ip, robot.port, timeoutMs), options);
   let jump: RobotConnection;
   try {
     jump = await jumps.through(chain);
   } catch (err) {
     return { ok: false, status: 'unreachable', reason: (err as Error).message };
   }
-  return login(to, () => jump.forwardTo(robot.ip, robot.port, options.connectTimeoutMs), options);
+  return login(to, () => jump.forwardTo(robot.ip, robot.port, timeoutMs), options);
 }
 
 export interface Connections { reach: Map<string, Reach>; jumps: JumpHosts }

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { OperatorSshLookup } from '../inventory/load.js';
-import type { SshHop } from '../inventory/schema.js';
+import type { SshHop, SshTuning } from '../inventory/schema.js';
 
 export interface SshConfigEntry { keyword: string; args: string[]; file: string; line: number }
 /**
@@ -282,6 +282,11 @@ export function loadSshConfig(home: string): SshConfig {
  * Port and IdentityFile(s) (a hop's own ProxyJump is not followed).
  */
 export function operatorSshLookup(config: SshConfig, context: { localUser: string; home: string }): OperatorSshLookup {
+  const tuning = (h: HostSettings): SshTuning => ({
+    ...(h.connectTimeoutSeconds !== undefined ? { connectTimeoutSeconds: h.connectTimeoutSeconds } : {}),
+    ...(h.serverAliveIntervalSeconds !== undefined ? { keepaliveSeconds: h.serverAliveIntervalSeconds } : {}),
+    ...(h.strictHostKeyChecking !== undefined ? { strictHostKeyChecking: h.strictHostKeyChecking } : {}),
+  });
   return (name, ip) => {
     const s = hostSettings(config, [name, ip], context);
     const jumps: SshHop[] = s.proxyJump.map((hop) => {
@@ -293,12 +298,13 @@ export function operatorSshLookup(config: SshConfig, context: { localUser: strin
         user: hop.user ?? h.user ?? context.localUser,
         identityFiles: h.identityFiles,
         identitiesOnly: h.identitiesOnly ?? false,
+        ...tuning(h),
       };
     });
     return {
       ...(s.user !== undefined ? { user: s.user } : {}),
       ...(s.port !== undefined ? { port: s.port } : {}),
-      ssh: { identityFiles: s.identityFiles, identitiesOnly: s.identitiesOnly ?? false, jumps },
+      ssh: { identityFiles: s.identityFiles, identitiesOnly: s.identitiesOnly ?? false, jumps, ...tuning(s) },
     };
   };
 }

@@ -36,7 +36,8 @@ export interface RunOptions {
   sudoPassword?: string;
   /** Asks for an encrypted key's passphrase (on a terminal). */
   askPassphrase?: PassphrasePrompt;
-  connectTimeoutMs: number;
+  /** --connect-timeout, when given (it wins over ~/.ssh/config's ConnectTimeout). */
+  connectTimeoutMs?: number;
   maxHandshakes: number;
   /** Called as things happen, per robot (--verbose prints these lines as they come). */
   progress?: (robot: string, message: string) => void;
@@ -47,6 +48,7 @@ export class Fleet {
   private readonly me = { user: userInfo().username.replace(/[^A-Za-z0-9._-]/g, '_'), host: hostname().replace(/[^A-Za-z0-9._-]/g, '_') };
   readonly runId = `${this.me.user}@${this.me.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly reach: Map<string, Reach>;
+  private detachSigint = () => {};
   private constructor(readonly inventory: Inventory, readonly options: RunOptions, private connections: Connections, readonly notes: string[]) {
     this.reach = connections.reach;
     for (const robot of inventory.robots) {
@@ -69,7 +71,8 @@ export class Fleet {
     // or written yet). Files on robots are only ever replaced by a rename, so an interrupted run
     // leaves each file either old or new, never half-written.
     let interrupted: () => void = () => process.exit(130);
-    process.once('SIGINT', () => interrupted());
+    const onSigint = () => interrupted();
+    process.once('SIGINT', onSigint);
     const identityFiles = inventory.robots.flatMap((r) => [...(r.ssh?.identityFiles ?? []), ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles)]);
     const identity = await loadOperatorIdentity(options.password, identityFiles, options.askPassphrase);
     const knownHosts = new KnownHosts(join(sshDir(), 'known_hosts'));
@@ -80,6 +83,7 @@ export class Fleet {
       maxHandshakes: options.maxHandshakes,
     });
     const fleet = new Fleet(inventory, options, connections, identity.notes);
+    fleet.detachSigint = () => process.removeListener('SIGINT', onSigint); // `roles` opens a second fleet
     for (const { robot, conn } of fleet.connected()) if (robot.sudo) conn.sudoPassword = options.sudoPassword;
     interrupted = () => {
       console.error('provision: interrupted; releasing the run lock and closing connections. Run the command again to finish.');
@@ -183,6 +187,7 @@ export class Fleet {
   }
 
   close(): void {
+    this.detachSigint();
     closeAll(this.connections);
   }
 }

@@ -25,11 +25,29 @@ export interface SwarmReport {
 export type RotateWhich = 'worker' | 'manager' | 'both';
 
 export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } = {}): Promise<SwarmReport> {
-  const dry = fleet.options.dryRun;
   const report: SwarmReport = { plan: null, clusterId: null, nodes: [], initialised: null, robotOfNode: new Map() };
-
   // 1. Facts, from every reachable robot at once.
   const members = await gatherMembers(fleet);
+  try {
+    return await formSwarm(fleet, members, report, options);
+  } catch (err) {
+    // No leader for 30 s: at the start, or because a manager lost while joining took the Raft
+    // majority with it. No guessing: recovering means a new majority of one, the operator's choice.
+    if (!(err instanceof QuorumLostError)) throw err;
+    const reachable = fleetClusters(fleet, members)[0]?.[1].map((m) => m.robot.name) ?? [];
+    for (const m of members.filter((x) => fleet.outcomes.get(x.robot.name)?.status !== 'failed')) {
+      fleet.failed(
+        m.robot.name,
+        `the swarm has lost quorum (no leader for 30 s; reachable managers: ${reachable.join(', ') || 'none'}). Bring the other managers back, ` +
+          `or recover deliberately with \`provision recover --on ${reachable[0] ?? '<manager>'}\` (docker swarm init --force-new-cluster there)`,
+      );
+    }
+    return report;
+  }
+}
+
+async function formSwarm(fleet: Fleet, members: Member[], report: SwarmReport, options: { rotate?: RotateWhich }): Promise<SwarmReport> {
+  const dry = fleet.options.dryRun;
 
   // 2. The fleet's swarm: the cluster most reachable managers belong to (the leader's on a tie).
   const clusters = fleetClusters(fleet, members);
@@ -65,14 +83,7 @@ export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } =
   let manager: Member = found;
 
   // 3. The nodes as the swarm sees them; robots are matched to nodes by node ID, never by hostname.
-  let nodes: NodeInfo[];
-  try {
-    nodes = await listNodes(manager);
-  } catch (err) {
-    if (!(err instanceof QuorumLostError)) throw err;
-    reportQuorumLost(fleet, members, clusters[0]?.[1].map((m) => m.robot.name) ?? [manager.robot.name]);
-    return report;
-  }
+  let nodes = await listNodes(manager);
   const nodeIds = new Set(nodes.map((n) => n.id));
   const foreign = members.filter((m) => inSwarm(m.facts) && !nodeIds.has(m.facts.swarm?.NodeID ?? ''));
   for (const m of foreign) {
@@ -127,44 +138,6 @@ export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } =
   );
 
   if (dry) return dryRunRest(fleet, usable, nodes, plan, nodeOf, report);
-  try {
-    return await changeSwarm(fleet, { usable, nodes, nodeIds, plan, planRobots, manager, managerAddrs, roleOf, nodeOf, report });
-  } catch (err) {
-    // A manager lost while joining can take the Raft majority with it (until it is back).
-    if (!(err instanceof QuorumLostError)) throw err;
-    reportQuorumLost(fleet, usable.filter((m) => fleet.outcomes.get(m.robot.name)?.status !== 'failed'), [manager.robot.name]);
-    return report;
-  }
-}
-
-/** No guessing: recovering means a new Raft majority of one, which the operator must choose. */
-function reportQuorumLost(fleet: Fleet, members: Member[], reachable: string[]): void {
-  for (const m of members) {
-    fleet.failed(
-      m.robot.name,
-      `the swarm has lost quorum (no leader for 30 s; reachable managers: ${reachable.join(', ')}). Bring the other managers back, ` +
-        `or recover deliberately with \`provision recover --on ${reachable[0]}\` (docker swarm init --force-new-cluster there)`,
-    );
-  }
-}
-
-interface SwarmWork {
-  usable: Member[];
-  nodes: NodeInfo[];
-  nodeIds: Set<string>;
-  plan: RolePlan;
-  planRobots: PlanRobot[];
-  manager: Member;
-  managerAddrs: string[];
-  roleOf: (name: string) => 'manager' | 'worker';
-  nodeOf: (robot: Robot) => NodeInfo | undefined;
-  report: SwarmReport;
-}
-
-/** Steps 6 and 7: roles, joins and labels, in a quorum-safe order. */
-async function changeSwarm(fleet: Fleet, work: SwarmWork): Promise<SwarmReport> {
-  const { usable, nodeIds, plan, planRobots, manager, managerAddrs, roleOf, nodeOf, report } = work;
-  let nodes = work.nodes;
 
   // 6. Promote before demote; join managers in quorum-safe batches, then all workers at once.
   const ok = (m: Member) => fleet.outcomes.get(m.robot.name)?.status !== 'failed';

@@ -1,8 +1,6 @@
 // Faults made for real on the lab, each ending with a run that converges.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { BRIDGE, LAB_PASSWORD, ROOT, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
+import { finishLab, lab, labDown, labUp, newOperator, onRobot, provision, startProvision, type Operator } from './harness.js';
 
 let inventory: string;
 let op: Operator;
@@ -67,14 +65,11 @@ describe('faults', () => {
   it('Ctrl-C during provision swarm ends within 2 s; the next run converges with nothing half-written', async () => {
     labUp(4); // Emil, new: the interrupted run is busy keying and joining it
     expect((await provision(op, ['keys', '-i', inventory])).code).toBe(0);
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'swarm', '-i', inventory], {
-      env: { PATH: process.env.PATH ?? '', HOME: op.home, PROVISION_LOG_DIR: op.logDir, PROVISION_ROUTE_DEV: BRIDGE, PROVISION_PASSWORD: LAB_PASSWORD },
-      stdio: 'ignore',
-    });
+    const { child, done } = startProvision(op, ['swarm', '-i', inventory]);
     await new Promise((r) => setTimeout(r, 700));
     const sent = Date.now();
     child.kill('SIGINT');
-    const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+    const { code } = await done;
     expect(Date.now() - sent).toBeLessThan(2000);
     expect(code === 130 || code === 0).toBe(true);
     const run = await provision(op, ['swarm', '-i', inventory]);

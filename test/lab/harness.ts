@@ -1,7 +1,7 @@
 // The e2e harness: a real lab of robots (scripts/lab.sh), the real CLI (dist/cli.js) run as a
 // separate process with its own operator HOME, and a capture of every byte it prints so that
 // the suite can prove no secret ever shows up.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -44,31 +44,43 @@ export function newOperator(): Operator {
 
 export interface RunResult { code: number; stdout: string; stderr: string; ms: number }
 
-/** Run the CLI as the operator would, from a laptop whose HOME is `op.home`. */
-export function provision(op: Operator, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+/** The CLI's environment: the operator's HOME and log, the lab's route guard and password. */
+function cliEnv(op: Operator, env: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: op.home,
+    PROVISION_LOG_DIR: op.logDir,
+    PROVISION_ROUTE_DEV: BRIDGE, // the CLI refuses any robot not routed via the lab bridge
+    PROVISION_PASSWORD: LAB_PASSWORD,
+    ...env,
+  };
+}
+
+/**
+ * Start the CLI as the operator would, from a laptop whose HOME is `op.home`, so that a test can act
+ * while it runs; everything it prints is captured for the secrets check. Killed after 5 minutes.
+ */
+export function startProvision(op: Operator, args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<RunResult> } {
   const started = Date.now();
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [join(ROOT, 'dist', 'cli.js'), ...args],
-      {
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: op.home,
-          PROVISION_LOG_DIR: op.logDir,
-          PROVISION_ROUTE_DEV: BRIDGE, // the CLI refuses any robot not routed via the lab bridge
-          PROVISION_PASSWORD: LAB_PASSWORD,
-          ...env,
-        },
-        timeout: 300_000,
-      },
-      (err, stdout, stderr) => {
-        captured.push(stdout, stderr);
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 99) : 0;
-        done({ code, stdout, stderr, ms: Date.now() - started });
-      },
-    );
-  });
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli.js'), ...args], { env: cliEnv(op, env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<RunResult>((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      captured.push(stdout, stderr);
+      resolve({ code: code ?? 99, stdout, stderr, ms: Date.now() - started });
+    }),
+  );
+  return { child, done };
+}
+
+/** Run the CLI to its end. */
+export function provision(op: Operator, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return startProvision(op, args, env).done;
 }
 
 /** Rewrite the lab's inventory with `edit` applied to its YAML document; returns the new path. */

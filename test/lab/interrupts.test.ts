@@ -1,9 +1,7 @@
 // Faults in the middle of a run, made for real: a link lost during swarm, sshd killed while files
 // are being written, and a robot that is not Linux. Each ends with a run that converges.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { BRIDGE, LAB_PASSWORD, ROOT, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator, type RunResult } from './harness.js';
+import { finishLab, lab, labDown, labUp, newOperator, onRobot, provision, startProvision, type Operator, type RunResult } from './harness.js';
 
 let inventory: string;
 let op: Operator;
@@ -11,20 +9,6 @@ const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil'];
 const stateOf = (r: string) => onRobot(r, "docker info --format '{{.Swarm.LocalNodeState}}'").trim();
 const clusterOf = (r: string) => onRobot(r, "docker info --format '{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}'").trim();
 const leftovers = (r: string) => onRobot(r, 'cd && ls -A .ssh swarm_tokens 2>/dev/null | grep -c -e tmp || true').trim();
-
-/** The CLI in the background, so that the test can act while it runs. */
-function start(args: string[]): { done: Promise<RunResult> } {
-  const started = Date.now();
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli.js'), ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: op.home, PROVISION_LOG_DIR: op.logDir, PROVISION_ROUTE_DEV: BRIDGE, PROVISION_PASSWORD: LAB_PASSWORD },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return { done: new Promise((resolve) => child.on('exit', (code) => resolve({ code: code ?? 99, stdout, stderr, ms: Date.now() - started }))) };
-}
 
 async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -47,7 +31,7 @@ describe('faults in the middle of a run', () => {
     // 40 MB of the user's own known_hosts lines make the write take long enough to be interrupted.
     onRobot('Ida', 'cd && mkdir -m 700 .ssh && for i in $(seq 1 400000); do echo "# user line $i ............................................................................"; done > .ssh/known_hosts && chmod 600 .ssh/known_hosts');
     const original = onRobot('Ida', 'cd && sha256sum < .ssh/known_hosts');
-    const run = start(['keys', '-i', inventory]);
+    const run = startProvision(op, ['keys', '-i', inventory]);
     await until('a temp file beside Ida\'s known_hosts', () => /provision-tmp/.test(onRobot('Ida', 'cd && ls -A .ssh')), 60_000);
     lab('sshd', 'Ida', 'kill');
     const result = await run.done;
@@ -65,7 +49,7 @@ describe('faults in the middle of a run', () => {
   }, 240_000);
 
   it('a link lost during provision swarm: the run ends with that robot named; after the link is back, a re-run converges', async () => {
-    const run = start(['swarm', '-i', inventory]);
+    const run = startProvision(op, ['swarm', '-i', inventory]);
     // Cut Emil (to be the worker) off once the swarm exists and the run is busy joining. (A manager cut
     // off while joining can take the Raft majority with it until it is back: see README, Limits.)
     await until('a swarm on Anton', () => stateOf('Anton') === 'active', 60_000);

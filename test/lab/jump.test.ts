@@ -1,7 +1,7 @@
 // A fleet reached only through one jump robot: Ida's and Otto's addresses are not routed from this
 // host (lab.sh hide), only from Anton. The operator's own ~/.ssh/config says so, as for ssh itself.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB_DIR, assertLabRoute, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
 
@@ -25,6 +25,15 @@ function writeSshConfig(text: string): void {
 }
 
 describe('a fleet behind a jump robot', () => {
+  it('StrictHostKeyChecking yes in ~/.ssh/config: a robot whose key is not known is refused, nothing recorded', async () => {
+    writeSshConfig('Host Anton\n  StrictHostKeyChecking yes\n');
+    const run = await provision(op, ['status', '-i', inventory]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/Anton: failed: Anton's host key SHA256:\S+ is not in ~\/\.ssh\/known_hosts, and ~\/\.ssh\/config says StrictHostKeyChecking yes/);
+    expect(existsSync(join(op.home, '.ssh', 'known_hosts'))).toBe(false);
+    rmSync(join(op.home, '.ssh', 'config'));
+  }, 60_000);
+
   it('without the operator\'s ProxyJump the hidden robots are not contacted at all', async () => {
     const run = await provision(op, ['keys', '-i', inventory]);
     expect(run.code).toBe(1);
@@ -52,11 +61,11 @@ describe('a fleet behind a jump robot', () => {
     expect(again.stdout).toMatch(/nothing to change/);
   }, 240_000);
 
-  it('a jump host that cannot be reached names itself in every robot behind it', async () => {
-    writeSshConfig(['Host gate', '  HostName 10.88.0.99', '  User anton', '', 'Host Ida Otto', '  ProxyJump gate', ''].join('\n'));
+  it('a jump host that cannot be reached names itself in every robot behind it, within its ConnectTimeout', async () => {
+    writeSshConfig(['Host gate', '  HostName 10.88.0.99', '  User anton', '  ConnectTimeout 1', '', 'Host Ida Otto', '  ProxyJump gate', ''].join('\n'));
     const run = await provision(op, ['status', '-i', inventory]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/Ida: unreachable: via jump host gate \(anton@10\.88\.0\.99:22\)/);
+    expect(run.stdout).toMatch(/Ida: unreachable: via jump host gate \(anton@10\.88\.0\.99:22\): no answer from 10\.88\.0\.99:22 within 1 s/);
     expect(run.stdout).toMatch(/Otto: unreachable: via jump host gate/);
   }, 60_000);
 });

@@ -2,7 +2,7 @@ import { describe, expect, it, afterEach } from '@jest/globals';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hostSettings, loadSshConfig, parseProxyJump, parseSshConfig } from '../../src/ssh/sshConfig.js';
+import { hostSettings, loadSshConfig, operatorSshLookup, parseProxyJump, parseSshConfig } from '../../src/ssh/sshConfig.js';
 
 const ctx = { localUser: 'op', home: '/home/op' };
 const F = '/home/op/.ssh/config';
@@ -395,5 +395,40 @@ describe('loadSshConfig', () => {
       user: 'a', port: 2020, identityFiles: [join(home, '.ssh', 'ida')], proxyJump: [],
     });
     expect(hostSettings(c, ['bob'], { localUser: 'op', home }).user).toBe('last');
+  });
+});
+
+describe('operatorSshLookup: what reaches the connection', () => {
+  const config = parseSshConfig(
+    [
+      'Host gate',
+      '  HostName 10.0.0.1',
+      '  User jumper',
+      '  ConnectTimeout 2',
+      'Host Ida 10.88.0.13',
+      '  ProxyJump gate,other@hop2:2222',
+      '  IdentityFile ~/.ssh/robots',
+      '  StrictHostKeyChecking yes',
+      'Host *',
+      '  ServerAliveInterval 15',
+      '  ConnectTimeout 9',
+    ].join('\n'),
+    F,
+  );
+  const lookup = operatorSshLookup(config, ctx);
+
+  it('matches a robot by name or address; hops get their own HostName, User, Port and timeouts', () => {
+    const ida = lookup('Ida', '10.88.0.12');
+    expect(ida).toEqual({
+      ssh: {
+        identityFiles: ['/home/op/.ssh/robots'], identitiesOnly: false, connectTimeoutSeconds: 9, keepaliveSeconds: 15, strictHostKeyChecking: 'yes',
+        jumps: [
+          { name: 'gate', host: '10.0.0.1', port: 22, user: 'jumper', identityFiles: [], identitiesOnly: false, connectTimeoutSeconds: 2, keepaliveSeconds: 15 },
+          { name: 'hop2', host: 'hop2', port: 2222, user: 'other', identityFiles: [], identitiesOnly: false, connectTimeoutSeconds: 9, keepaliveSeconds: 15 },
+        ],
+      },
+    });
+    expect(lookup('Otto', '10.88.0.13').ssh?.jumps.map((j) => j.name)).toEqual(['gate', 'hop2']);
+    expect(lookup('Emil', '10.88.0.14').ssh).toEqual({ identityFiles: [], identitiesOnly: false, jumps: [], connectTimeoutSeconds: 9, keepaliveSeconds: 15 });
   });
 });
