@@ -1,20 +1,23 @@
 #!/usr/bin/env node
 // Benchmark: provision against the floor Docker and SSH allow, on fresh labs of N robots.
 // For each N: the floor (init, one manager join, one worker join over already-open connections, done
-// directly), then `provision keys`, `provision swarm` and an immediate re-run of each, with the CLI's
-// peak memory. Not part of the test suite. Usage: npm run bench [-- 3 10 25]
+// directly) and the lower bound computed from it; the same formation of all N robots done directly
+// (docker's own commands in provision's order, over already-open connections: what this machine
+// allows at N); then `provision keys`, `provision swarm` and an immediate re-run of each, with the
+// CLI's peak memory; and the no-op floor: N SSH logins plus one command each. Not part of the test
+// suite. Usage: npm run bench [-- 3 10 25]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RobotConnection } from '../dist/ssh/connection.js';
+import { RobotConnection, tcpSocket } from '../dist/ssh/connection.js';
+import { mapLimit } from '../dist/ssh/pool.js';
 import { defaultManagerCount, managerJoinBatches } from '../dist/plan/quorum.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 const LAB = join(ROOT, 'scripts', 'lab.sh');
 const PASSWORD = process.env.LAB_PASSWORD ?? 'lab-secret-pw';
-const SUBNET = process.env.LAB_SUBNET ?? '10.88.0';
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const SIZES = sizes.length ? sizes : [3, 10, 25, 50, 100];
 
@@ -27,26 +30,83 @@ async function timed(fn) {
   return { ms: performance.now() - t, value };
 }
 
-/** The floor: docker's own init and joins, over SSH connections opened beforehand. */
-async function floor() {
-  const names = ['Anton', 'Ida', 'Otto'];
-  const conns = await Promise.all(
-    names.map((name, i) =>
-      RobotConnection.open({ name, host: `${SUBNET}.${11 + i}`, port: 22, username: name.toLowerCase() }, { password: PASSWORD, readyTimeout: 20000, hostVerifier: () => true }, 5000),
-    ),
+const robotsOfLab = () =>
+  lab('list')
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f[1] ?? ''))
+    .map(([name, ip, user]) => {
+      lab('check-route', ip); // the network rule: only addresses routed into the lab are contacted
+      return { name, ip, user };
+    });
+
+/** SSH connections to the lab's robots, at most 32 handshakes at once (provision's default). */
+function openAll(robots, auth) {
+  return mapLimit(robots, 32, (r) =>
+    RobotConnection.open({ name: r.name, host: r.ip, port: 22, username: r.user }, { ...auth, readyTimeout: 60000, hostVerifier: () => true }, () => tcpSocket(r.ip, 22, 10000)),
   );
+}
+const passwordAuth = { password: PASSWORD };
+
+/** The floor: docker's own init and joins, over SSH connections opened beforehand. */
+async function floor(robots) {
+  const conns = await openAll(robots.slice(0, 3), passwordAuth);
   try {
     const [a, b, c] = conns;
-    const init = await timed(() => a.run(`docker swarm init --advertise-addr ${SUBNET}.11 >/dev/null`, 'init'));
+    const [ia, ib, ic] = robots.map((r) => r.ip);
+    const init = await timed(() => a.run(`docker swarm init --advertise-addr ${ia} >/dev/null`, 'init'));
     // The tokens stay in this process; nothing is printed.
     const [worker, manager] = (await a.run('docker swarm join-token -q worker && docker swarm join-token -q manager', 'tokens')).trim().split('\n');
-    const managerJoin = await timed(() => b.run(`docker swarm join --token ${manager} --advertise-addr ${SUBNET}.12 ${SUBNET}.11:2377 >/dev/null`, 'join'));
-    const workerJoin = await timed(() => c.run(`docker swarm join --token ${worker} --advertise-addr ${SUBNET}.13 ${SUBNET}.11:2377 >/dev/null`, 'join'));
+    const managerJoin = await timed(() => b.run(`docker swarm join --token ${manager} --advertise-addr ${ib} ${ia}:2377 >/dev/null`, 'join'));
+    const workerJoin = await timed(() => c.run(`docker swarm join --token ${worker} --advertise-addr ${ic} ${ia}:2377 >/dev/null`, 'join'));
     for (const conn of [c, b, a]) await conn.run('docker swarm leave --force >/dev/null', 'leave');
     return { init: init.ms, managerJoin: managerJoin.ms, workerJoin: workerJoin.ms };
   } finally {
     for (const c of conns) c.close();
   }
+}
+
+/**
+ * All N robots formed into a swarm directly, in provision's order (init; managers in quorum-safe
+ * rounds while every worker joins at once), over connections opened beforehand: the time docker
+ * itself needs for N robots on this machine. Every robot leaves again afterwards.
+ */
+async function directFormation(robots) {
+  const conns = await openAll(robots, passwordAuth);
+  try {
+    const [leader, ...rest] = conns;
+    const managers = defaultManagerCount(robots.length);
+    const join = (conn, token) => conn.run(`docker swarm join --token ${token} --advertise-addr ${conn.target.host} ${leader.target.host}:2377 >/dev/null`, 'join');
+    const { ms } = await timed(async () => {
+      await leader.run(`docker swarm init --advertise-addr ${leader.target.host} >/dev/null`, 'init');
+      const [worker, manager] = (await leader.run('docker swarm join-token -q worker && docker swarm join-token -q manager', 'tokens')).trim().split('\n');
+      const joiningManagers = rest.slice(0, managers - 1);
+      const rounds = managerJoinBatches(1, joiningManagers.map((_, i) => String(i)));
+      await Promise.all([
+        (async () => {
+          for (const round of rounds) await Promise.all(round.map((i) => join(joiningManagers[Number(i)], manager)));
+        })(),
+        ...rest.slice(managers - 1).map((conn) => join(conn, worker)),
+      ]);
+    });
+    await Promise.all(conns.map((c) => c.run('docker swarm leave --force >/dev/null', 'leave')));
+    return ms;
+  } finally {
+    for (const c of conns) c.close();
+  }
+}
+
+/** The least a no-op re-run can cost: log in to every robot (with the operator key) and run one command. */
+async function noopFloor(robots, home) {
+  const privateKey = readFileSync(join(home, '.ssh', 'id_ed25519'));
+  let conns = [];
+  const { ms } = await timed(async () => {
+    conns = await openAll(robots, { privateKey });
+    await Promise.all(conns.map((c) => c.run('true', 'true')));
+  });
+  for (const c of conns) c.close();
+  return ms;
 }
 
 function provision(home, args) {
@@ -64,21 +124,26 @@ function provision(home, args) {
 async function measure(n) {
   lab('down');
   const up = await timed(async () => lab('up', String(n)));
+  const robots = robotsOfLab();
+  if (robots.length !== n) throw new Error(`the lab lists ${robots.length} robots, not ${n}`);
   const inventory = join(process.env.LAB_DIR ?? '/var/tmp/provision-lab', 'inventory.yaml');
-  const f = await floor();
+  const f = await floor(robots);
   const managers = defaultManagerCount(n);
   const rounds = managerJoinBatches(1, Array.from({ length: managers - 1 }, (_, i) => String(i))).length;
   const lowerBound = f.init + rounds * f.managerJoin + (n > managers ? f.workerJoin : 0);
+  const direct = await directFormation(robots);
   const home = mkdtempSync(join(tmpdir(), 'provision-bench-'));
   const keys = provision(home, ['keys', '-i', inventory]);
   const swarm = provision(home, ['swarm', '-i', inventory]);
   const keys2 = provision(home, ['keys', '-i', inventory]);
   const swarm2 = provision(home, ['swarm', '-i', inventory]);
+  const noop = await noopFloor(robots, home);
   const joined = (swarm.stdout.match(/^ {2}\S+\s+joined\s/gm) ?? []).length; // robots whose status is `joined`
   const row = {
-    n, labUp: up.ms, floorInit: f.init, floorManagerJoin: f.managerJoin, floorWorkerJoin: f.workerJoin, managers, rounds, lowerBound,
-    keys: keys.ms, swarm: swarm.ms, rerunKeys: keys2.ms, rerunSwarm: swarm2.ms,
-    ratioSwarm: swarm.ms / lowerBound, ratioKeysSwarm: (keys.ms + swarm.ms) / lowerBound,
+    n, labUp: up.ms, floorInit: f.init, floorManagerJoin: f.managerJoin, floorWorkerJoin: f.workerJoin, managers, rounds, lowerBound, direct,
+    keys: keys.ms, swarm: swarm.ms, rerunKeys: keys2.ms, rerunSwarm: swarm2.ms, noop,
+    ratioSwarm: swarm.ms / lowerBound, ratioKeysSwarm: (keys.ms + swarm.ms) / lowerBound, ratioDirect: swarm.ms / direct,
+    ratioNoop: (keys2.ms + swarm2.ms) / (2 * noop),
     peakMb: Math.max(keys.rssMb, swarm.rssMb, keys2.rssMb, swarm2.rssMb), joined,
     rerunNoChange: swarm2.stdout.includes('nothing to change') && keys2.stdout.includes('nothing to change'),
   };
@@ -106,10 +171,12 @@ const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalme
 const table = [
   `Machine: ${machine}`,
   '',
-  '| robots | floor: init / mgr join / wkr join (s) | managers (join rounds) | lower bound (s) | keys (s) | swarm (s) | swarm ÷ bound | (keys+swarm) ÷ bound | re-run keys (s) | re-run swarm (s) | peak CLI memory (MB) | joined |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| robots | floor: init / mgr join / wkr join (s) | managers (join rounds) | lower bound (s) | direct at N (s) | keys (s) | swarm (s) | swarm ÷ bound | swarm ÷ direct | (keys+swarm) ÷ bound | re-run keys (s) | re-run swarm (s) | no-op floor (s) | re-runs ÷ 2 no-op floors | peak CLI memory (MB) | joined |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) =>
-    r.failed ? `| ${r.n} | failed: ${r.failed} |` : `| ${r.n} | ${seconds(r.floorInit)} / ${seconds(r.floorManagerJoin)} / ${seconds(r.floorWorkerJoin)} | ${r.managers} (${r.rounds}) | ${seconds(r.lowerBound)} | ${seconds(r.keys)} | ${seconds(r.swarm)} | ${r.ratioSwarm.toFixed(2)} | ${r.ratioKeysSwarm.toFixed(2)} | ${seconds(r.rerunKeys)}${r.rerunNoChange ? '' : ' (changed!)'} | ${seconds(r.rerunSwarm)} | ${r.peakMb.toFixed(0)} | ${r.joined}/${r.n - 1} |`,
+    r.failed
+      ? `| ${r.n} | failed: ${r.failed} |`
+      : `| ${r.n} | ${seconds(r.floorInit)} / ${seconds(r.floorManagerJoin)} / ${seconds(r.floorWorkerJoin)} | ${r.managers} (${r.rounds}) | ${seconds(r.lowerBound)} | ${seconds(r.direct)} | ${seconds(r.keys)} | ${seconds(r.swarm)} | ${r.ratioSwarm.toFixed(2)} | ${r.ratioDirect.toFixed(2)} | ${r.ratioKeysSwarm.toFixed(2)} | ${seconds(r.rerunKeys)}${r.rerunNoChange ? '' : ' (changed!)'} | ${seconds(r.rerunSwarm)} | ${seconds(r.noop)} | ${r.ratioNoop.toFixed(2)} | ${r.peakMb.toFixed(0)} | ${r.joined}/${r.n - 1} |`,
   ),
 ].join('\n');
 mkdirSync(join(ROOT, 'bench'), { recursive: true });

@@ -4,11 +4,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { InventoryError, loadInventory } from './inventory/load.js';
-import type { Inventory } from './inventory/schema.js';
+import type { Inventory, Robot } from './inventory/schema.js';
 import { loadSshConfig, operatorSshLookup } from './ssh/sshConfig.js';
 import { registerSecret, redact } from './log.js';
 import { Fleet, type RunOptions } from './steps/fleet.js';
-import { runKeys } from './steps/keys.js';
+import { keysFirstCommand, runKeys } from './steps/keys.js';
+import { factsFirstCommand } from './steps/swarmState.js';
+import type { RemoteCommand } from './remote/shell.js';
 import { outcomesJson, renderOutcomes } from './ui/report.js';
 
 const EXIT_BAD_INPUT = 2;
@@ -89,11 +91,11 @@ async function runOptions(flags: CommonFlags): Promise<RunOptions> {
   };
 }
 
-async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) => Promise<StepResult | void>): Promise<number> {
+async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) => Promise<StepResult | void>, firstCommand?: (robot: Robot) => string | RemoteCommand): Promise<number> {
   const inventory = loadFleetInventory(flags.inventory);
   const fleet = await Fleet.open(inventory, await runOptions(flags));
   let result: StepResult = {};
-  const locked = !fleet.options.dryRun && (await fleet.lock());
+  const locked = !fleet.options.dryRun && (await fleet.lock(firstCommand));
   try {
     if (locked || fleet.options.dryRun) result = (await step(fleet)) ?? {};
   } finally {
@@ -138,7 +140,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     program
       .command('keys')
       .description('generate a key pair on every robot, distribute authorized_keys, known_hosts and ~/.ssh/config'),
-  ).action(async (flags: CommonFlags) => setExit(await runStep('provision keys', flags, runKeys)));
+  ).action(async (flags: CommonFlags) => setExit(await runStep('provision keys', flags, runKeys, keysFirstCommand)));
 
   const swarmStep = async (fleet: Fleet): Promise<StepResult> => {
     // Loaded only for the commands that need it: `keys` and `--help` do not pay for it.
@@ -159,7 +161,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
         const result = await swarmStep(fleet);
         if (flags.installService) await (await import('./steps/service.js')).installService(fleet);
         return result;
-      }),
+      }, factsFirstCommand),
     ),
   );
 
@@ -172,7 +174,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     const code = await runStep('provision roles', flags, async (fleet) => {
       swarmNow = await rolesCommand(fleet);
     });
-    setExit(swarmNow ? await runStep('provision swarm', flags, swarmStep) : code); // runStep reloads the inventory
+    setExit(swarmNow ? await runStep('provision swarm', flags, swarmStep, factsFirstCommand) : code); // runStep reloads the inventory
   });
 
   withCommonOptions(
@@ -203,7 +205,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
         const { runSwarm } = await import('./steps/swarm.js');
         const report = await runSwarm(fleet, { rotate: flags.token });
         return { roleOf: (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '' };
-      }),
+      }, factsFirstCommand),
     ),
   );
 
@@ -220,7 +222,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       if (!(await confirm({ message: `Leave the swarm on every robot of ${flags.inventory}${flags.keys ? ' and remove the provision SSH blocks' : ''}?`, default: false }))) return;
     }
     const { runReset } = await import('./steps/reset.js');
-    setExit(await runStep('provision reset', flags, (fleet) => runReset(fleet, { keys: Boolean(flags.keys) })));
+    setExit(await runStep('provision reset', flags, (fleet) => runReset(fleet, { keys: Boolean(flags.keys) }), factsFirstCommand));
   });
 
   withCommonOptions(
@@ -236,7 +238,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       if (!(await confirm({ message: `Force a new cluster on ${flags.on}? Lost managers will have to leave and join again.`, default: false }))) return;
     }
     const { runRecover } = await import('./steps/recover.js');
-    setExit(await runStep('provision recover', flags, (fleet) => runRecover(fleet, flags.on)));
+    setExit(await runStep('provision recover', flags, (fleet) => runRecover(fleet, flags.on), factsFirstCommand));
   });
 
   return program;

@@ -1,6 +1,7 @@
 // Pure builders and parsers for the Docker side: facts, swarm init/join, node updates, token files.
 // Command lines are built through shell.ts only; tokens travel on stdin or are read from files on
 // the robot, never placed on a command line that provision logs.
+import { createHash } from 'node:crypto';
 import { dockerCommand, dockerScript, scriptWithArgs, type RemoteCommand } from './shell.js';
 
 export interface SwarmInfo {
@@ -13,6 +14,17 @@ export interface SwarmInfo {
   Cluster?: { ID: string } | null;
 }
 
+export const TOKEN_DIR = 'swarm_tokens';
+export const TOKEN_FILES = ['manager_token', 'worker_token', 'join_addresses', 'advertise_addr'] as const;
+export type TokenFile = (typeof TOKEN_FILES)[number];
+
+/** What ~/swarm_tokens holds now, as digests (the tokens themselves never travel back). */
+export interface TokenState {
+  dirMode: string | null;
+  files: Partial<Record<TokenFile, { mode: string; sha256: string }>>;
+  leftovers: boolean; // temp files of an interrupted write
+}
+
 export interface RobotFacts {
   arch: string;
   cpus: number;
@@ -21,10 +33,18 @@ export interface RobotFacts {
   engineId: string; // the Docker engine's ID: the same on robots cloned with their /etc/docker or /var/lib/docker
   swarm: SwarmInfo | null;
   dockerError: string | null;
+  tokens: TokenState;
 }
 
-// docker as \`dk\` (see shell.ts): the engine ID and the swarm state in one call.
+// docker as \`dk\` (see shell.ts): the engine ID and the swarm state in one call; digests of the token
+// files, so that a re-run sends nothing where they are up to date.
 const FACTS = `
+d="$HOME/${TOKEN_DIR}"
+if [ -d "$d" ]; then
+  echo "tokens_dir=$(stat -c %a "$d")"
+  for f in ${TOKEN_FILES.join(' ')}; do [ -f "$d/$f" ] && echo "token_file=$f $(stat -c %a "$d/$f") $(sha256sum < "$d/$f" | cut -c1-64)"; done
+  ls "$d"/*.tmp.* >/dev/null 2>&1 && echo "tokens_tmp=1"
+fi
 echo "arch=$(uname -m)"
 echo "cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
 echo "memkb=$(awk '/^MemTotal:/{print $2}' /proc/meminfo)"
@@ -55,10 +75,15 @@ export function explainDockerError(raw: string, useSudo: boolean): string {
 
 export function parseFacts(stdout: string, useSudo: boolean): RobotFacts {
   const values = new Map<string, string>();
+  const tokens: TokenState = { dirMode: null, files: {}, leftovers: false };
   for (const line of stdout.split('\n')) {
     const at = line.indexOf('=');
     if (at > 0) values.set(line.slice(0, at), line.slice(at + 1));
+    const file = /^token_file=(\S+) (\d+) ([0-9a-f]{64})$/.exec(line);
+    if (file && (TOKEN_FILES as readonly string[]).includes(file[1] as string)) tokens.files[file[1] as TokenFile] = { mode: file[2] as string, sha256: file[3] as string };
   }
+  tokens.dirMode = values.get('tokens_dir') ?? null;
+  tokens.leftovers = values.has('tokens_tmp');
   const dockerError = values.get('docker_error');
   let swarm: SwarmInfo | null = null;
   const json = values.get('swarm');
@@ -72,6 +97,7 @@ export function parseFacts(stdout: string, useSudo: boolean): RobotFacts {
     engineId: values.get('engine') ?? '',
     swarm,
     dockerError: dockerError !== undefined ? explainDockerError(dockerError, useSudo) : null,
+    tokens,
   };
 }
 
@@ -164,9 +190,6 @@ export function labelAddCommand(nodeId: string, labels: Record<string, string>, 
 // ~/swarm_tokens: the files of one role arrive on stdin as "name\nbase64\n" pairs; each is replaced
 // atomically only when its content or mode differs; our other files there are removed.
 // $1 = 1 for a dry run. Prints "changed:<name>" / "removed:<name>" for what it did (or would do).
-export const TOKEN_DIR = 'swarm_tokens';
-export const TOKEN_FILES = ['manager_token', 'worker_token', 'join_addresses', 'advertise_addr'] as const;
-export type TokenFile = (typeof TOKEN_FILES)[number];
 
 const SYNC_TOKENS = `
 umask 077
@@ -191,6 +214,15 @@ done
 
 export function syncTokensCommand(dryRun: boolean): string {
   return scriptWithArgs(SYNC_TOKENS, [dryRun ? '1' : '0']);
+}
+
+/** Whether ~/swarm_tokens already holds exactly `files`, with provision's modes: then nothing need be sent. */
+export function tokensInSync(state: TokenState, files: Partial<Record<TokenFile, string>>): boolean {
+  if (state.dirMode !== '700' || state.leftovers) return false;
+  const sha256 = (content: string) => createHash('sha256').update(content, 'utf8').digest('hex');
+  const wanted = Object.entries(files) as [TokenFile, string][];
+  const present = Object.keys(state.files);
+  return wanted.every(([name, content]) => state.files[name]?.mode === '600' && state.files[name]?.sha256 === sha256(content)) && present.every((name) => name in files);
 }
 
 /** stdin for syncTokensCommand: the only secret-bearing payload, sent over the channel, never logged. */

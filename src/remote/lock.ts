@@ -1,23 +1,28 @@
 // A run lock on each robot (~/.provision-lock), so two provision runs never work on the same robot
 // at once (two runs could otherwise both `swarm init`). mkdir is atomic; a lock older than the stale
 // limit belongs to a crashed run and is taken over.
-import { scriptWithArgs } from './shell.js';
+import { andThen, scriptWithArgs, type RemoteCommand } from './shell.js';
 
 export const LOCK_DIR = '.provision-lock';
 export const STALE_LOCK_SECONDS = 15 * 60;
+/** The lock script's exit code when this run did not get the lock (held by another run, or not Linux). */
+export const NOT_LOCKED = 10;
 
 // $1 = this run's id, $2 = seconds after which a lock is stale, $3 = a dead run's id whose lock may be
 // taken over at once (a run of this laptop that ended without releasing it). The first command of every run on a
-// robot, so it also checks that the robot is what provision works with: Linux.
+// robot, so it also checks that the robot is what provision works with: Linux. Its answer is one line
+// starting with "provision-lock" (a login banner may come before it); it exits 0 only when this run
+// holds the lock, so a step's first command can follow it with && in the same remote call.
 const LOCK = `
 cd || exit 1
 os=$(uname -s)
-[ "$os" = Linux ] || { echo "not-linux $os"; exit 0; }
+[ "$os" = Linux ] || { echo "provision-lock not-linux $os"; exit ${NOT_LOCKED}; }
 now=$(date +%s)
-if mkdir ${LOCK_DIR} 2>/dev/null; then printf '%s %s\\n' "$now" "$1" > ${LOCK_DIR}/owner; echo locked; exit 0; fi
+if mkdir ${LOCK_DIR} 2>/dev/null; then printf '%s %s\\n' "$now" "$1" > ${LOCK_DIR}/owner; echo "provision-lock locked"; exit 0; fi
 read -r since who < ${LOCK_DIR}/owner 2>/dev/null
-if [ -z "$since" ] || [ $((now - since)) -gt "$2" ] || { [ -n "$3" ] && [ "$who" = "$3" ]; }; then printf '%s %s\\n' "$now" "$1" > ${LOCK_DIR}/owner; echo "taken-over $who"; exit 0; fi
-echo "held $((now - since)) $who"
+if [ -z "$since" ] || [ $((now - since)) -gt "$2" ] || { [ -n "$3" ] && [ "$who" = "$3" ]; }; then printf '%s %s\\n' "$now" "$1" > ${LOCK_DIR}/owner; echo "provision-lock taken-over $who"; exit 0; fi
+echo "provision-lock held $((now - since)) $who"
+exit ${NOT_LOCKED}
 `;
 
 const UNLOCK = `
@@ -27,8 +32,9 @@ read -r since who < ${LOCK_DIR}/owner 2>/dev/null
 exit 0
 `;
 
-export function lockCommand(runId: string, deadOwner = ''): string {
-  return scriptWithArgs(LOCK, [runId, String(STALE_LOCK_SECONDS), deadOwner]);
+/** Take the lock; with `then`, that command runs right after in the same remote call, only once the lock is ours. */
+export function lockCommand(runId: string, deadOwner = '', then?: string | RemoteCommand): RemoteCommand {
+  return andThen(scriptWithArgs(LOCK, [runId, String(STALE_LOCK_SECONDS), deadOwner]), then);
 }
 
 /**
@@ -44,19 +50,24 @@ export function unlockCommand(runId: string): string {
   return scriptWithArgs(UNLOCK, [runId]);
 }
 
-export type LockResult =
+export type LockResult = (
   | { held: false; takenOverFrom: string | null }
   | { held: true; ageSeconds: number; owner: string }
-  | { held: false; notLinux: string };
+  | { held: false; notLinux: string }
+) & { after: string }; // what the command run after the lock printed
 
 export function parseLock(stdout: string): LockResult {
-  const line = stdout.trim().split('\n').pop() ?? '';
-  if (line === 'locked') return { held: false, takenOverFrom: null };
+  const lines = stdout.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('provision-lock '));
+  if (at < 0) throw new Error(`unexpected answer to the lock command: ${stdout.trim().split('\n').pop()?.slice(0, 120) ?? ''}`);
+  const line = (lines[at] as string).slice('provision-lock '.length);
+  const after = lines.slice(at + 1).join('\n');
+  if (line === 'locked') return { held: false, takenOverFrom: null, after };
   const other = /^not-linux ?(.*)$/.exec(line);
-  if (other) return { held: false, notLinux: other[1] || 'unknown' };
+  if (other) return { held: false, notLinux: other[1] || 'unknown', after };
   const taken = /^taken-over ?(.*)$/.exec(line);
-  if (taken) return { held: false, takenOverFrom: taken[1] || 'unknown' };
+  if (taken) return { held: false, takenOverFrom: taken[1] || 'unknown', after };
   const held = /^held (\d+) ?(.*)$/.exec(line);
-  if (held) return { held: true, ageSeconds: Number(held[1]), owner: held[2] || 'unknown' };
+  if (held) return { held: true, ageSeconds: Number(held[1]), owner: held[2] || 'unknown', after };
   throw new Error(`unexpected answer to the lock command: ${line.slice(0, 120)}`);
 }

@@ -50,3 +50,10 @@ export function dockerScript(script: string, args: readonly string[], useSudo: b
 export function dockerCommand(args: readonly string[], useSudo: boolean): RemoteCommand {
   return dockerScript('dk "$@"', args, useSudo);
 }
+
+/** `first && then` as one remote call: `then` (with its stdin needs) runs only when `first` succeeded. */
+export function andThen(first: string, then?: string | RemoteCommand): RemoteCommand {
+  if (then === undefined) return { line: first, readsSudoPassword: false };
+  const next = typeof then === 'string' ? { line: then, readsSudoPassword: false } : then;
+  return { line: `${first} && ${next.line}`, readsSudoPassword: next.readsSudoPassword };
+}

@@ -3,13 +3,14 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
+import ssh2, { type ParsedKey } from 'ssh2';
+import { createPrivateKey, sign } from 'node:crypto';
 import { registerSecret } from '../log.js';
 
 export interface OperatorIdentity {
   agent?: string;
-  /** Usable private keys by file: the IdentityFiles of ~/.ssh/config and the default ~/.ssh/id_* keys. */
-  keys: Map<string, { key: Buffer; passphrase?: string }>;
+  /** Usable private keys by file (parsed, unlocked): the IdentityFiles of ~/.ssh/config and the default ~/.ssh/id_* keys. */
+  keys: Map<string, { key: ParsedKey }>;
   defaultKeyFiles: string[];
   password?: string;
   notes: string[]; // e.g. an encrypted key that was skipped
@@ -58,10 +59,21 @@ export async function loadOperatorIdentity(password: string | undefined, identit
       identity.notes.push(`${file} is skipped: ${parsed.message}`);
       continue;
     }
-    identity.keys.set(file, passphrase === undefined ? { key } : { key, passphrase });
+    identity.keys.set(file, { key: withCachedSigner(parsed) });
   }
   if (password) identity.password = password;
   return identity;
+}
+
+/**
+ * ssh2 re-reads an ed25519 key's PEM on every signature (~1.5 ms; 300 robots, 300 logins): sign with
+ * a key object made once instead. Other key types keep ssh2's own signing (their hash choice).
+ */
+function withCachedSigner(key: ParsedKey): ParsedKey {
+  if (key.type !== 'ssh-ed25519') return key;
+  const privateKey = createPrivateKey(key.getPrivatePEM());
+  key.sign = (data: Buffer) => sign(null, data, privateKey);
+  return key;
 }
 
 /** How to log in to one host: its user, its own IdentityFiles first, and whether only those count. */

@@ -1,6 +1,6 @@
 // Connect to every robot in parallel, one connection each, with a bounded number of handshakes
 // in flight, a short connect timeout and host-key pinning against the operator's known_hosts.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import type { Robot, SshHop } from '../inventory/schema.js';
 import { authHandler, type OperatorIdentity } from './auth.js';
@@ -51,15 +51,41 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (
 /**
  * PROVISION_ROUTE_DEV=<dev> (set by the lab, the demo and the tests) refuses any robot whose
  * route does not leave through that interface, so a test can never send traffic elsewhere.
+ * The routes of all robots are read by one `ip -batch` (one process, not one per robot).
  */
-function routeProblem(ip: string): string | null {
-  const dev = process.env.PROVISION_ROUTE_DEV;
-  if (!dev) return null;
-  try {
-    const route = execFileSync('ip', ['-o', 'route', 'get', ip], { encoding: 'utf8' });
-    return new RegExp(`\\bdev ${dev.replace(/[^A-Za-z0-9_.-]/g, '')}\\b`).test(route) ? null : `refused: the route to ${ip} does not go via ${dev} (PROVISION_ROUTE_DEV)`;
-  } catch {
-    return `refused: no route to ${ip} (PROVISION_ROUTE_DEV=${dev})`;
+class RouteGuard {
+  private verdicts = new Map<string, string | null>();
+  constructor(private readonly dev = process.env.PROVISION_ROUTE_DEV?.replace(/[^A-Za-z0-9_.-]/g, '')) {}
+
+  private verdict(ip: string, route: string | undefined): string | null {
+    if (route === undefined) return `refused: no route to ${ip} (PROVISION_ROUTE_DEV=${this.dev})`;
+    return new RegExp(`\\bdev ${this.dev}\\b`).test(route) ? null : `refused: the route to ${ip} does not go via ${this.dev} (PROVISION_ROUTE_DEV)`;
+  }
+
+  /** Read the routes of many addresses at once; an address the batch did not answer is asked alone later. */
+  prefetch(ips: readonly string[]): void {
+    const ask = [...new Set(ips)].filter((ip) => !this.verdicts.has(ip) && /^[0-9a-fA-F:.]+$/.test(ip));
+    if (!this.dev || !ask.length) return;
+    const run = spawnSync('ip', ['-o', '-force', '-batch', '-'], { input: ask.map((ip) => `route get ${ip}\n`).join(''), encoding: 'utf8' });
+    const lines = (run.stdout ?? '').split('\n');
+    for (const ip of ask) {
+      const route = lines.find((l) => l.split(/\s+/).includes(ip));
+      if (route !== undefined) this.verdicts.set(ip, this.verdict(ip, route));
+    }
+  }
+
+  problem(ip: string): string | null {
+    if (!this.dev) return null;
+    if (!this.verdicts.has(ip)) {
+      let route: string | undefined;
+      try {
+        route = execFileSync('ip', ['-o', 'route', 'get', ip], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      } catch {
+        route = undefined;
+      }
+      this.verdicts.set(ip, this.verdict(ip, route));
+    }
+    return this.verdicts.get(ip) ?? null;
   }
 }
 
@@ -160,22 +186,24 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
   }
 }
 
-/** A socket to an address this host contacts directly: only after the route guard let it through. */
-function directSocket(host: string, port: number, timeoutMs: number): () => Promise<Duplex> {
-  const blocked = routeProblem(host); // once per endpoint, not per handshake retry
-  return async () => {
-    if (blocked) throw new Error(blocked);
-    return tcpSocket(host, port, timeoutMs);
-  };
-}
-
 /**
- * Jump hosts (ProxyJump), each chain opened once per run and shared by every robot behind it:
+ * How the laptop reaches endpoints: directly (after the route guard let the address through), or
+ * through jump hosts (ProxyJump), each chain opened once per run and shared by every robot behind it:
  * 300 robots behind one gateway make one connection to it, and a channel each through it.
  */
-class JumpHosts {
+class Dialer {
   private chains = new Map<string, Promise<RobotConnection>>();
+  readonly routes = new RouteGuard();
   constructor(private options: PoolOptions) {}
+
+  /** A socket to an address this host contacts directly; the route is checked once, not per handshake retry. */
+  direct(host: string, port: number, timeoutMs: number): () => Promise<Duplex> {
+    const blocked = this.routes.problem(host);
+    return async () => {
+      if (blocked) throw new Error(blocked);
+      return tcpSocket(host, port, timeoutMs);
+    };
+  }
 
   /** The connection to the last hop of `chain`, made through the hops before it. */
   through(chain: readonly SshHop[]): Promise<RobotConnection> {
@@ -186,7 +214,7 @@ class JumpHosts {
       open = (async () => {
         const before = chain.length > 1 ? await this.through(chain.slice(0, -1)) : null;
         const timeoutMs = connectTimeoutMs(hop, this.options);
-        const socket = before ? () => before.forwardTo(hop.host, hop.port, timeoutMs) : directSocket(hop.host, hop.port, timeoutMs);
+        const socket = before ? () => before.forwardTo(hop.host, hop.port, timeoutMs) : this.direct(hop.host, hop.port, timeoutMs);
         const reach = await login(hop, socket, this.options);
         if (!reach.ok) throw new Error(`via jump host ${hop.name} (${hop.user}@${hop.host}:${hop.port}): ${reach.reason}`);
         return reach.conn;
@@ -201,30 +229,32 @@ class JumpHosts {
   }
 }
 
-async function connectOne(robot: Robot, options: PoolOptions, jumps: JumpHosts): Promise<Reach> {
+async function connectOne(robot: Robot, options: PoolOptions, dialer: Dialer): Promise<Reach> {
   const { jumps: chain = [], ...fromConfig } = robot.ssh ?? { identityFiles: [], identitiesOnly: false };
   const to: Endpoint = { ...fromConfig, name: robot.name, host: robot.ip, port: robot.port, user: robot.user };
   const timeoutMs = connectTimeoutMs(to, options);
-  if (!chain.length) return login(to, directSocket(robot.ip, robot.port, timeoutMs), options);
+  if (!chain.length) return login(to, dialer.direct(robot.ip, robot.port, timeoutMs), options);
   let jump: RobotConnection;
   try {
-    jump = await jumps.through(chain);
+    jump = await dialer.through(chain);
   } catch (err) {
     return { ok: false, status: 'unreachable', reason: (err as Error).message };
   }
   return login(to, () => jump.forwardTo(robot.ip, robot.port, timeoutMs), options);
 }
 
-export interface Connections { reach: Map<string, Reach>; jumps: JumpHosts }
+export interface Connections { reach: Map<string, Reach>; dialer: Dialer }
 
 export async function connectAll(robots: readonly Robot[], options: PoolOptions): Promise<Connections> {
-  const jumps = new JumpHosts(options);
-  const results = await mapLimit(robots, options.maxHandshakes, (robot) => connectOne(robot, options, jumps));
+  const dialer = new Dialer(options);
+  // The first hop of every robot: the robot itself, or its first jump host.
+  dialer.routes.prefetch(robots.map((r) => r.ssh?.jumps[0]?.host ?? r.ip));
+  const results = await mapLimit(robots, options.maxHandshakes, (robot) => connectOne(robot, options, dialer));
   options.knownHosts.save();
-  return { reach: new Map(robots.map((r, i) => [r.name, results[i] as Reach])), jumps };
+  return { reach: new Map(robots.map((r, i) => [r.name, results[i] as Reach])), dialer };
 }
 
-export function closeAll({ reach, jumps }: Connections): void {
+export function closeAll({ reach, dialer }: Connections): void {
   for (const r of reach.values()) if (r.ok) r.conn.close();
-  void jumps.closeAll();
+  void dialer.closeAll();
 }

@@ -4,7 +4,8 @@ import type { Inventory, Robot } from '../inventory/schema.js';
 import { loadOperatorIdentity, sshDir, type PassphrasePrompt } from '../ssh/auth.js';
 import { KnownHosts } from '../ssh/knownHosts.js';
 import { closeAll, connectAll, type Connections, type Reach } from '../ssh/pool.js';
-import type { RobotConnection } from '../ssh/connection.js';
+import { RemoteCommandError, type ExecResult, type RobotConnection } from '../ssh/connection.js';
+import type { RemoteCommand } from '../remote/shell.js';
 import { join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -49,6 +50,8 @@ export class Fleet {
   readonly runId = `${this.me.user}@${this.me.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly reach: Map<string, Reach>;
   private detachSigint = () => {};
+  /** Outputs of the step's first command, run together with the lock (see lock and firstRead). */
+  private readonly opened = new Map<string, { line: string; result: ExecResult }>();
   private constructor(readonly inventory: Inventory, readonly options: RunOptions, private connections: Connections, readonly notes: string[]) {
     this.reach = connections.reach;
     for (const robot of inventory.robots) {
@@ -154,30 +157,50 @@ export class Fleet {
 
   /**
    * Take the run lock on every connected robot. If another run holds any of them, release ours and
-   * fail every robot: two runs must never act on the fleet at once.
+   * fail every robot: two runs must never act on the fleet at once. `opening` is the step's first
+   * command per robot: it runs in the same remote call, right after the lock is taken (one round
+   * trip less per robot), and the step reads its output with `firstRead`.
    */
-  async lock(): Promise<boolean> {
+  async lock(opening?: (robot: Robot) => string | RemoteCommand): Promise<boolean> {
     const conflicts: string[] = [];
     const locked: RobotConnection[] = [];
     await this.eachConnected(async (robot, conn) => {
-      let result = parseLock(await conn.run(lockCommand(this.runId), 'taking the run lock').catch((err: Error) => {
-        throw new Error(`${NOT_LINUX_LIKE}: its login shell did not run a POSIX sh command (${err.message})`);
-      }));
-      const dead = result.held && ownerIsDeadLocalRun(result.owner, this.me, processAlive);
-      if (result.held && dead) result = parseLock(await conn.run(lockCommand(this.runId, result.owner), 'taking over the run lock'));
-      if (result.held) conflicts.push(`${robot.name} (held by ${result.owner} for ${result.ageSeconds} s)`);
-      else if ('notLinux' in result) this.failed(robot.name, `${NOT_LINUX_LIKE}: uname -s says ${result.notLinux}`);
+      const then = opening?.(robot);
+      const attempt = async (deadOwner?: string) => {
+        const result = await conn.exec(lockCommand(this.runId, deadOwner, then));
+        if (!result.stdout.includes('provision-lock ')) {
+          const error = new RemoteCommandError(robot.name, 'taking the run lock', result);
+          throw new Error(`${NOT_LINUX_LIKE}: its login shell did not run a POSIX sh command (${error.message})`);
+        }
+        return { lock: parseLock(result.stdout), result };
+      };
+      let { lock, result } = await attempt();
+      const dead = lock.held && ownerIsDeadLocalRun(lock.owner, this.me, processAlive);
+      if (lock.held && dead) ({ lock, result } = await attempt(lock.owner));
+      if (lock.held) conflicts.push(`${robot.name} (held by ${lock.owner} for ${lock.ageSeconds} s)`);
+      else if ('notLinux' in lock) this.failed(robot.name, `${NOT_LINUX_LIKE}: uname -s says ${lock.notLinux}`);
       else {
         locked.push(conn);
-        if (result.takenOverFrom) this.note(robot.name, `took over the run lock of ${result.takenOverFrom} (${dead ? 'a run of this machine that has ended' : `older than ${STALE_LOCK_SECONDS / 60} min`})`);
+        if (lock.takenOverFrom) this.note(robot.name, `took over the run lock of ${lock.takenOverFrom} (${dead ? 'a run of this machine that has ended' : `older than ${STALE_LOCK_SECONDS / 60} min`})`);
+        if (then !== undefined) this.opened.set(robot.name, { line: typeof then === 'string' ? then : then.line, result: { ...result, stdout: lock.after } });
       }
     });
     if (!conflicts.length) return true;
+    this.opened.clear();
     await Promise.all(locked.map((conn) => conn.exec(unlockCommand(this.runId)).catch(() => undefined)));
     for (const { robot } of this.connected()) {
       this.failed(robot.name, `another provision run is working on the fleet: ${conflicts.join(', ')}. Wait for it to finish; a crashed run's lock (~/${LOCK_DIR}) expires after ${STALE_LOCK_SECONDS / 60} min`);
     }
     return false;
+  }
+
+  /** The output of a step's first command on a robot: the one run with the lock when it was this command, else run now. */
+  async firstRead(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string): Promise<string> {
+    const early = this.opened.get(robot.name);
+    this.opened.delete(robot.name);
+    if (!early || early.line !== (typeof command === 'string' ? command : command.line)) return conn.run(command, what);
+    if (early.result.code !== 0) throw new RemoteCommandError(robot.name, what, early.result);
+    return early.result.stdout;
   }
 
   async unlock(): Promise<void> {

@@ -4,6 +4,7 @@ import { gatherSshCommand, MANAGED_SSH_FILES, parseGatheredSsh, type GatheredSsh
 import { mergeAuthorizedKeys, mergeKnownHosts, mergeSshConfig, type RobotKeyFacts } from '../remote/sshFiles.js';
 import { ensureOperatorKey } from '../ssh/auth.js';
 import type { Fleet } from './fleet.js';
+import type { Robot } from '../inventory/schema.js';
 
 const FILE_MODE = 0o600;
 
@@ -15,6 +16,9 @@ function lineDelta(before: string, after: string): string {
   return [added ? `+${added}` : '', removed ? `-${removed}` : ''].filter(Boolean).join(' ') || 'mode';
 }
 
+/** The step's first command on a robot (run together with the run lock, see Fleet.lock). */
+export const keysFirstCommand = (robot: Robot, dryRun = false): string => gatherSshCommand(`${robot.user}@${robot.name}`, dryRun);
+
 export async function runKeys(fleet: Fleet): Promise<void> {
   const dry = fleet.options.dryRun;
   const operator = ensureOperatorKey(!dry);
@@ -24,7 +28,7 @@ export async function runKeys(fleet: Fleet): Promise<void> {
 
   const gathered = new Map<string, GatheredSsh>();
   await fleet.eachConnected(async (robot, conn) => {
-    const out = await conn.run(gatherSshCommand(`${robot.user}@${robot.name}`, dry), 'preparing ~/.ssh');
+    const out = await fleet.firstRead(robot, conn, keysFirstCommand(robot, dry), 'preparing ~/.ssh');
     const g = parseGatheredSsh(out);
     gathered.set(robot.name, g);
     const words: Record<string, string> = { mkdir: 'created ~/.ssh', chmod: 'set ~/.ssh to 700', keygen: 'generated an ed25519 key pair', pubkey: 'restored ~/.ssh/id_ed25519.pub' };

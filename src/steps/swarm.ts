@@ -4,7 +4,7 @@
 import type { Robot } from '../inventory/schema.js';
 import {
   factsCommand, joinCommand, joinTokensCommand, labelAddCommand, rotateTokenCommand, nodeRemoveCommand, nodeRoleCommand, parseFacts,
-  swarmInitCommand, syncTokensCommand, tokenFilesPayload, type NodeInfo, type TokenFile,
+  swarmInitCommand, syncTokensCommand, tokenFilesPayload, tokensInSync, type NodeInfo, type TokenFile,
 } from '../remote/docker.js';
 import { desiredLabels, labelChanges } from '../plan/labels.js';
 import { managerJoinBatches, planRoles, roleChanges, type PlanRobot, type RolePlan } from '../plan/quorum.js';
@@ -83,7 +83,7 @@ async function formSwarm(fleet: Fleet, members: Member[], report: SwarmReport, o
   let manager: Member = found;
 
   // 3. The nodes as the swarm sees them; robots are matched to nodes by node ID, never by hostname.
-  let nodes = await listNodes(manager);
+  const nodes = await listNodes(manager);
   const nodeIds = new Set(nodes.map((n) => n.id));
   const foreign = members.filter((m) => inSwarm(m.facts) && !nodeIds.has(m.facts.swarm?.NodeID ?? ''));
   for (const m of foreign) {
@@ -127,6 +127,7 @@ async function formSwarm(fleet: Fleet, members: Member[], report: SwarmReport, o
         join_addresses: managerAddrs.join('\n') + '\n',
         advertise_addr: m.robot.ip + '\n', // for the boot-time join (templates/provision-join.sh)
       };
+      if (tokensInSync(m.facts.tokens, files)) return; // the facts carried their digests: nothing to send
       try {
         const out = await m.conn.run(syncTokensCommand(dry), 'writing ~/swarm_tokens', { stdin: tokenFilesPayload(files) });
         const changed = out.split('\n').filter((l) => /^(changed|removed):/.test(l)).map((l) => l.replace(':', ' '));
@@ -139,12 +140,15 @@ async function formSwarm(fleet: Fleet, members: Member[], report: SwarmReport, o
 
   if (dry) return dryRunRest(fleet, usable, nodes, plan, nodeOf, report);
 
-  // 6. Promote before demote; join managers in quorum-safe batches, then all workers at once.
+  // 6. Promote before demote; managers join in quorum-safe batches while all workers join at once
+  // (workers hold no Raft vote); each node is labelled as soon as it is in.
   const ok = (m: Member) => fleet.outcomes.get(m.robot.name)?.status !== 'failed';
   const inFleet = usable.filter((m) => ok(m) && nodeIds.has(m.facts.swarm?.NodeID ?? ''));
+  let swarmChanged = false; // when nothing changed, the node list read at the start is the final one
   const runOnManager = async (m: Member, change: 'promote' | 'demote') => {
     try {
       await manager.conn.run(nodeRoleCommand(change, m.facts.swarm?.NodeID ?? '', manager.robot.sudo), `docker node ${change}`);
+      swarmChanged = true;
       fleet.changed(m.robot.name, `${change}d to ${change === 'promote' ? 'manager' : 'worker'}`);
     } catch (err) {
       fleet.failed(m.robot.name, (err as Error).message);
@@ -155,16 +159,33 @@ async function formSwarm(fleet: Fleet, members: Member[], report: SwarmReport, o
   const named = (names: string[]) => inFleet.filter((m) => names.includes(m.robot.name));
   for (const m of named(changes.promote)) await runOnManager(m, 'promote');
 
+  // 7. Labels: only the difference, one `docker node update` per node that needs one. A node that
+  // joined in this run starts without labels.
+  const label = async (m: Member, current: Record<string, string>) => {
+    const nodeId = m.facts.swarm?.NodeID;
+    const changes = labelChanges(current, desiredLabels(m.robot, m.facts));
+    if (!nodeId || !Object.keys(changes).length) return;
+    try {
+      await retryOutOfSequence(() => manager.conn.run(labelAddCommand(nodeId, changes, manager.robot.sudo), 'docker node update --label-add'));
+      swarmChanged = true;
+      fleet.changed(m.robot.name, `labels: ${Object.entries(changes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    } catch (err) {
+      fleet.failed(m.robot.name, (err as Error).message);
+    }
+  };
+
   // Managers to join through, best first: those this run is connected to right now (a manager that
   // just went away still looks ready to the swarm for some seconds), then the ones the swarm sees as
   // reachable, then every planned manager.
+  const joinedManagers = new Set<Member>();
   const reachableManagerAddrs = () => {
-    const isManager = (id: string | undefined) => nodes.some((n) => n.id === id && n.role === 'manager');
-    const connected = usable.filter((m) => ok(m) && isManager(m.facts.swarm?.NodeID)).map((m) => `${m.robot.ip}:${SWARM_PORT}`);
+    const isManager = (m: Member) => joinedManagers.has(m) || nodes.some((n) => n.id === m.facts.swarm?.NodeID && n.role === 'manager');
+    const connected = usable.filter((m) => ok(m) && isManager(m)).map((m) => `${m.robot.ip}:${SWARM_PORT}`);
     const seen = nodes.filter((n) => n.role === 'manager' && n.state === 'ready' && n.reachability !== 'unreachable').map((n) => `${n.addr}:${SWARM_PORT}`);
     return [...connected, ...seen];
   };
-  const joinOne = async (m: Member, role: 'manager' | 'worker') => {
+  const joinedNow = new Set<Member>();
+  const joinAndLabel = async (m: Member, role: 'manager' | 'worker') => {
     try {
       const out = await m.conn.run(joinCommand(role, m.robot.ip, [...new Set([...reachableManagerAddrs(), ...managerAddrs])], m.robot.sudo), `joining as ${role}`, {
         timeoutMs: JOIN_TIMEOUT_MS,
@@ -173,65 +194,64 @@ async function formSwarm(fleet: Fleet, members: Member[], report: SwarmReport, o
       // "will continue in the background": pending, not failed — wait for it, bounded.
       if (!id) id = await waitForPendingJoin(m);
       if (m.facts.swarm) m.facts.swarm.NodeID = id;
+      swarmChanged = true;
+      joinedNow.add(m);
+      if (role === 'manager') joinedManagers.add(m);
       fleet.joined(m.robot.name, out.includes('pending') ? `joined as ${role} (after a join that went on in the background)` : `joined as ${role}`);
     } catch (err) {
       fleet.failed(m.robot.name, (err as Error).message);
+      return;
     }
+    await label(m, {});
   };
   const toJoin = usable.filter((m) => ok(m) && !inSwarm(m.facts));
   const joiningManagers = toJoin.filter((m) => roleOf(m.robot.name) === 'manager');
   const currentManagers = nodes.filter((n) => n.role === 'manager').length;
-  for (const batch of managerJoinBatches(Math.max(1, currentManagers), joiningManagers.map((m) => m.robot.name))) {
-    await Promise.all(batch.map((name) => joinOne(joiningManagers.find((m) => m.robot.name === name) as Member, 'manager')));
-    nodes = await listNodes(manager);
-  }
-  await Promise.all(toJoin.filter((m) => roleOf(m.robot.name) === 'worker').map((m) => joinOne(m, 'worker')));
+  const managersIn = (async () => {
+    for (const batch of managerJoinBatches(Math.max(1, currentManagers), joiningManagers.map((m) => m.robot.name))) {
+      await Promise.all(batch.map((name) => joinAndLabel(joiningManagers.find((m) => m.robot.name === name) as Member, 'manager')));
+    }
+  })();
+  await Promise.all([
+    managersIn,
+    ...toJoin.filter((m) => roleOf(m.robot.name) === 'worker').map((m) => joinAndLabel(m, 'worker')),
+    ...inFleet.map((m) => label(m, nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {})),
+  ]);
 
-  // 7. Labels: only the difference, one `docker node update` per node that needs one.
-  nodes = await listNodes(manager);
-  await Promise.all(
-    usable.filter(ok).map(async (m) => {
-      const node = nodes.find((n) => n.id === m.facts.swarm?.NodeID);
-      if (!node) return;
-      const changes = labelChanges(node.labels, desiredLabels(m.robot, m.facts));
-      if (!Object.keys(changes).length) return;
-      try {
-        await retryOutOfSequence(() => manager.conn.run(labelAddCommand(node.id, changes, manager.robot.sudo), 'docker node update --label-add'));
-        fleet.changed(m.robot.name, `labels: ${Object.entries(changes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-      } catch (err) {
-        fleet.failed(m.robot.name, (err as Error).message);
-      }
-    }),
-  );
   for (const m of named(changes.demote)) await runOnManager(m, 'demote');
-  await removeStaleNodes(fleet, manager, usable, nodes);
+  if (await removeStaleNodes(fleet, manager, usable.filter((m) => joinedNow.has(m) || nodeIds.has(m.facts.swarm?.NodeID ?? '')), nodes)) swarmChanged = true;
   for (const robot of fleet.inventory.robots) {
     const node = nodeOf(robot);
     if (node) report.robotOfNode.set(node.id, robot.name);
   }
-  report.nodes = await listNodes(manager);
+  report.nodes = swarmChanged ? await listNodes(manager) : nodes;
+  for (const m of joinedNow) report.robotOfNode.set(m.facts.swarm?.NodeID ?? '', m.robot.name);
   return report;
 }
 
 /**
  * A robot that left and joined again leaves its old node behind as `down`. Remove such nodes —
- * only those at the address of a robot of the inventory that is now in the swarm under another ID.
+ * only those at the address of a robot of the inventory that is in the swarm under another ID.
+ * `members` are robots whose current node ID is in the fleet's swarm. True when a node was removed.
  */
-async function removeStaleNodes(fleet: Fleet, manager: Member, usable: Member[], nodes: NodeInfo[]): Promise<void> {
-  for (const m of usable) {
+async function removeStaleNodes(fleet: Fleet, manager: Member, members: Member[], nodes: NodeInfo[]): Promise<boolean> {
+  let removed = false;
+  for (const m of members) {
     const current = m.facts.swarm?.NodeID;
-    if (!current || !nodes.some((n) => n.id === current)) continue;
+    if (!current) continue;
     // The robot's engine now is node `current`: any other node at its address is its former self.
     for (const stale of nodes.filter((n) => n.addr === m.robot.ip && n.id !== current)) {
       try {
         if (stale.role === 'manager') await manager.conn.run(nodeRoleCommand('demote', stale.id, manager.robot.sudo), 'demoting a stale node');
         await manager.conn.run(nodeRemoveCommand(stale.id, manager.robot.sudo), 'removing a stale node');
+        removed = true;
         fleet.changed(m.robot.name, `removed its stale node ${stale.id.slice(0, 12)} (left behind when it left the swarm)`);
       } catch (err) {
         fleet.note(m.robot.name, `could not remove its stale node ${stale.id.slice(0, 12)}: ${(err as Error).message}`);
       }
     }
   }
+  return removed;
 }
 
 const PENDING_JOIN_WAIT_MS = 90_000;

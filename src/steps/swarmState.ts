@@ -50,11 +50,14 @@ export async function listNodes(manager: Member): Promise<NodeInfo[]> {
 }
 
 
+/** The swarm steps' first command on a robot (run together with the run lock, see Fleet.lock). */
+export const factsFirstCommand = (robot: Robot) => factsCommand(robot.sudo);
+
 /** Facts from every connected robot at once, in inventory order; a robot without working docker fails. */
 export async function gatherMembers(fleet: Fleet): Promise<Member[]> {
   const members: Member[] = [];
   await fleet.eachConnected(async (robot, conn) => {
-    const facts = parseFacts(await conn.run(factsCommand(robot.sudo), 'reading facts'), robot.sudo);
+    const facts = parseFacts(await fleet.firstRead(robot, conn, factsFirstCommand(robot), 'reading facts'), robot.sudo);
     if (facts.dockerError) throw new Error(facts.dockerError);
     members.push({ robot, conn, facts });
   });

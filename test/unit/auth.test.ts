@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ParsedKey } from 'ssh2';
 import { authHandler, loadOperatorIdentity } from '../../src/ssh/auth.js';
 
 // Real keys made with ssh-keygen: one encrypted, one plain. (os.homedir() does not follow a HOME
@@ -24,6 +25,8 @@ afterAll(() => {
   if (saved.SSH_AUTH_SOCK !== undefined) process.env.SSH_AUTH_SOCK = saved.SSH_AUTH_SOCK;
 });
 
+let unlockedKey: ParsedKey | undefined;
+
 /** The sequence of attempts the handler hands to ssh2 when the server offers `methods`. */
 function attempts(handler: ReturnType<typeof authHandler>, methods: string[]): string[] {
   const out: string[] = [];
@@ -31,8 +34,9 @@ function attempts(handler: ReturnType<typeof authHandler>, methods: string[]): s
     let next: object | false = false;
     handler(methods, false, (a) => (next = a));
     if (!next) return out;
-    const a = next as { type: string; key?: Buffer; passphrase?: string };
-    out.push(a.type === 'publickey' ? `publickey${a.passphrase ? ' (unlocked)' : ''}` : a.type);
+    const a = next as { type: string; key?: ParsedKey };
+    // Keys are named by their comment (ssh-keygen's default: user@host, the same for both), so by file here.
+    out.push(a.type === 'publickey' ? `publickey${a.key && a.key === unlockedKey ? ' (unlocked)' : ''}` : a.type);
   }
 }
 
@@ -44,7 +48,11 @@ describe('operator identity', () => {
       return 'open sesame';
     });
     expect(asked).toEqual([encrypted]);
-    expect(identity.keys.get(encrypted)?.passphrase).toBe('open sesame');
+    unlockedKey = identity.keys.get(encrypted)?.key;
+    // unlocked: it signs, and the signature checks out against its public key (the key object made once)
+    const data = Buffer.from('session id and request');
+    expect(unlockedKey?.verify(data, unlockedKey.sign(data))).toBe(true);
+    expect(unlockedKey?.verify(Buffer.from('something else'), unlockedKey.sign(data))).toBe(false);
     expect(identity.notes).toEqual([]);
     // a host's own IdentityFile first, then the default keys; the password last
     const withDefaults = { ...identity, defaultKeyFiles: [encrypted], password: 'pw' };

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  explainDockerError, joinCommand, labelAddCommand, parseFacts, parseNodes, swarmInitCommand, tokenFilesPayload,
+  explainDockerError, factsCommand, joinCommand, labelAddCommand, parseFacts, parseNodes, swarmInitCommand, syncTokensCommand, tokenFilesPayload, tokensInSync,
 } from '../../src/remote/docker.js';
 import type { RemoteCommand } from '../../src/remote/shell.js';
 
@@ -61,6 +61,37 @@ describe('docker command builders', () => {
     expect(name).toBe('worker_token');
     expect(Buffer.from(data ?? '', 'base64').toString()).toBe('SWMTKN-1-abc\n');
     expect(payload).not.toContain('SWMTKN');
+  });
+});
+
+describe('token files on a re-run', () => {
+  // The real sync script writes the files into a temporary HOME; the real facts script reads their
+  // digests back (docker is the stand-in); tokensInSync decides whether anything must be sent.
+  const home = mkdtempSync(join(tmpdir(), 'provision-tokens-'));
+  const inHome = (line: string, stdin = '') => execFileSync('/bin/sh', ['-c', line], { input: stdin, encoding: 'utf8', env: { PATH: `${fakeBin}:/usr/bin:/bin`, HOME: home } });
+  const files = { worker_token: 'SWMTKN-1-worker\n', join_addresses: '10.0.0.1:2377\n', advertise_addr: '10.0.0.2\n' };
+  const state = () => parseFacts(inHome(factsCommand(false).line), false).tokens;
+
+  it('nothing is sent where the files are what they should be; any difference sends them', () => {
+    expect(tokensInSync(state(), files)).toBe(false); // no folder yet
+    inHome(syncTokensCommand(false), tokenFilesPayload(files));
+    expect(state().dirMode).toBe('700');
+    expect(tokensInSync(state(), files)).toBe(true);
+    expect(tokensInSync(state(), { ...files, worker_token: 'SWMTKN-1-rotated\n' })).toBe(false); // content
+    const managerFiles = { manager_token: 'SWMTKN-1-manager\n', join_addresses: files.join_addresses, advertise_addr: files.advertise_addr };
+    expect(tokensInSync(state(), managerFiles)).toBe(false); // worker_token to remove, manager_token to add
+    chmodSync(join(home, 'swarm_tokens', 'worker_token'), 0o644);
+    expect(tokensInSync(state(), files)).toBe(false); // mode
+    inHome(syncTokensCommand(false), tokenFilesPayload(files));
+    expect(tokensInSync(state(), files)).toBe(true);
+    writeFileSync(join(home, 'swarm_tokens', 'worker_token.tmp.123'), 'half');
+    expect(tokensInSync(state(), files)).toBe(false); // an interrupted write's leftover is cleaned by the sync
+  });
+
+  it('the facts carry digests, never the tokens themselves', () => {
+    const out = inHome(factsCommand(false).line);
+    expect(out).toMatch(/^token_file=worker_token 600 [0-9a-f]{64}$/m);
+    expect(out).not.toContain('SWMTKN');
   });
 });
 

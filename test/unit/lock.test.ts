@@ -1,24 +1,29 @@
 import { describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCK_DIR, lockCommand, ownerIsDeadLocalRun, parseLock, unlockCommand } from '../../src/remote/lock.js';
+import { LOCK_DIR, NOT_LOCKED, lockCommand, ownerIsDeadLocalRun, parseLock, unlockCommand } from '../../src/remote/lock.js';
+import { scriptWithArgs, type RemoteCommand } from '../../src/remote/shell.js';
 
 // The lock scripts run here in a real sh with a temporary HOME, as they run on a robot.
 const home = () => mkdtempSync(join(tmpdir(), 'provision-lock-'));
-const run = (h: string, line: string) => execFileSync('sh', ['-c', line], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: h } });
+const exec = (h: string, command: string | RemoteCommand, path = process.env.PATH ?? '') => {
+  const r = spawnSync('sh', ['-c', typeof command === 'string' ? command : command.line], { encoding: 'utf8', env: { PATH: path, HOME: h } });
+  return { code: r.status, stdout: r.stdout };
+};
+const run = (h: string, command: string | RemoteCommand) => exec(h, command).stdout;
 
 describe('the run lock', () => {
   it('is taken once; a second run sees who holds it; the owner releases it', () => {
     const h = home();
-    expect(parseLock(run(h, lockCommand('me@laptop:1:aa')))).toEqual({ held: false, takenOverFrom: null });
+    expect(parseLock(run(h, lockCommand('me@laptop:1:aa')))).toMatchObject({ held: false, takenOverFrom: null });
     const second = parseLock(run(h, lockCommand('you@pc:2:bb')));
     expect(second).toMatchObject({ held: true, owner: 'me@laptop:1:aa' });
     run(h, unlockCommand('you@pc:2:bb')); // not the owner: nothing happens
     expect(parseLock(run(h, lockCommand('you@pc:2:bb'))).held).toBe(true);
     run(h, unlockCommand('me@laptop:1:aa'));
-    expect(parseLock(run(h, lockCommand('you@pc:2:bb')))).toEqual({ held: false, takenOverFrom: null });
+    expect(parseLock(run(h, lockCommand('you@pc:2:bb')))).toMatchObject({ held: false, takenOverFrom: null });
   });
 
   it('takes over a lock left by a crashed run once it is stale', () => {
@@ -26,7 +31,7 @@ describe('the run lock', () => {
     run(h, lockCommand('crashed@laptop:9:cc'));
     const owner = join(h, LOCK_DIR, 'owner');
     writeFileSync(owner, `${Math.floor(Date.now() / 1000) - 3600} crashed@laptop:9:cc\n`);
-    expect(parseLock(run(h, lockCommand('me@laptop:1:aa')))).toEqual({ held: false, takenOverFrom: 'crashed@laptop:9:cc' });
+    expect(parseLock(run(h, lockCommand('me@laptop:1:aa')))).toMatchObject({ held: false, takenOverFrom: 'crashed@laptop:9:cc' });
     expect(readFileSync(owner, 'utf8')).toMatch(/ me@laptop:1:aa\n$/);
   });
 
@@ -39,16 +44,38 @@ describe('the run lock', () => {
     expect(ownerIsDeadLocalRun('me@other:4242:cc', me, () => false)).toBe(false); // another machine's run
     expect(ownerIsDeadLocalRun('you@laptop:4242:cc', me, () => false)).toBe(false);
     expect(parseLock(run(h, lockCommand('me@laptop:1:aa', 'someone@else:1:dd')))).toMatchObject({ held: true });
-    expect(parseLock(run(h, lockCommand('me@laptop:1:aa', 'me@laptop:4242:cc')))).toEqual({ held: false, takenOverFrom: 'me@laptop:4242:cc' });
+    expect(parseLock(run(h, lockCommand('me@laptop:1:aa', 'me@laptop:4242:cc')))).toMatchObject({ held: false, takenOverFrom: 'me@laptop:4242:cc' });
   });
 
   it('tells a robot that is not Linux, and takes no lock there', () => {
     const h = home();
     const bin = mkdtempSync(join(tmpdir(), 'provision-uname-'));
     writeFileSync(join(bin, 'uname'), '#!/bin/sh\necho FreeBSD\n', { mode: 0o755 });
-    const out = execFileSync('sh', ['-c', lockCommand('me@laptop:1:aa')], { encoding: 'utf8', env: { PATH: `${bin}:${process.env.PATH ?? ''}`, HOME: h } });
-    expect(parseLock(out)).toEqual({ held: false, notLinux: 'FreeBSD' });
+    const { code, stdout } = exec(h, lockCommand('me@laptop:1:aa', '', 'touch ran'), `${bin}:${process.env.PATH ?? ''}`);
+    expect(parseLock(stdout)).toMatchObject({ held: false, notLinux: 'FreeBSD' });
+    expect(code).toBe(NOT_LOCKED);
+    expect(existsSync(join(h, 'ran'))).toBe(false);
     expect(existsSync(join(h, LOCK_DIR))).toBe(false);
+  });
+
+  it('runs the step\'s first command in the same call only once the lock is ours, its output after the lock line', () => {
+    const h = home();
+    const first = scriptWithArgs('echo "read $1"; touch "$HOME/ran"', ['facts']);
+    const mine = exec(h, lockCommand('me@laptop:1:aa', '', first));
+    expect(mine.code).toBe(0);
+    expect(parseLock('Welcome to the robot\n' + mine.stdout)).toEqual({ held: false, takenOverFrom: null, after: 'read facts\n' });
+    expect(existsSync(join(h, 'ran'))).toBe(true);
+    // held by another run: the first command does not run, and the exit code says so
+    const h2 = home();
+    run(h2, lockCommand('you@pc:2:bb'));
+    const refused = exec(h2, lockCommand('me@laptop:1:aa', '', first));
+    expect(refused.code).toBe(NOT_LOCKED);
+    expect(parseLock(refused.stdout)).toMatchObject({ held: true, owner: 'you@pc:2:bb', after: '' });
+    expect(existsSync(join(h2, 'ran'))).toBe(false);
+    // a failing first command keeps its own exit code, after the lock was taken
+    const failing = exec(home(), lockCommand('me@laptop:1:aa', '', 'echo oops; exit 3'));
+    expect(failing.code).toBe(3);
+    expect(parseLock(failing.stdout)).toMatchObject({ held: false, after: 'oops\n' });
   });
 
   it('refuses an answer it does not understand', () => {

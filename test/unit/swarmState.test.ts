@@ -9,7 +9,7 @@ function member(name: string, engineId: string, nodeId: string, state = 'active'
     robot,
     conn: {} as RobotConnection,
     facts: {
-      arch: 'x86_64', cpus: 1, memKb: 1, hostname: 'same-hostname', engineId, dockerError: null,
+      arch: 'x86_64', cpus: 1, memKb: 1, hostname: 'same-hostname', engineId, dockerError: null, tokens: { dirMode: null, files: {}, leftovers: false },
       swarm: { NodeID: nodeId, NodeAddr: '', LocalNodeState: state, ControlAvailable: false, Error: '', RemoteManagers: null },
     },
   };
