@@ -77,7 +77,13 @@ async function directFormation(robots) {
   try {
     const [leader, ...rest] = conns;
     const managers = defaultManagerCount(robots.length);
-    const join = (conn, token) => conn.run(`docker swarm join --token ${token} --advertise-addr ${conn.target.host} ${leader.target.host}:2377 >/dev/null`, 'join');
+    // A join that docker continues "in the background" counts when the node is active (as provision waits for it).
+    const join = (conn, token) =>
+      conn.run(
+        `docker swarm join --token ${token} --advertise-addr ${conn.target.host} ${leader.target.host}:2377 >/dev/null 2>&1; ` +
+          `for i in $(seq 360); do [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ] && exit 0; sleep 0.5; done; exit 1`,
+        'join',
+      );
     const { ms } = await timed(async () => {
       await leader.run(`docker swarm init --advertise-addr ${leader.target.host} >/dev/null`, 'init');
       const [worker, manager] = (await leader.run('docker swarm join-token -q worker && docker swarm join-token -q manager', 'tokens')).trim().split('\n');

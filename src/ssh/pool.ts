@@ -49,6 +49,20 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (
 }
 
 /**
+ * `ip -o route get` lines by their destination: the first word, or the second after a route type
+ * ("local 10.0.0.1 dev lo …"). Never another word: "src 10.88.0.1" names the source, not the route.
+ */
+export function routesByDestination(output: string): Map<string, string> {
+  const routes = new Map<string, string>();
+  for (const line of output.split('\n')) {
+    const words = line.trim().split(/\s+/);
+    const destination = /^[0-9a-fA-F:.]+$/.test(words[0] ?? '') ? words[0] : words[1];
+    if (destination && !routes.has(destination)) routes.set(destination, line);
+  }
+  return routes;
+}
+
+/**
  * PROVISION_ROUTE_DEV=<dev> (set by the lab, the demo and the tests) refuses any robot whose
  * route does not leave through that interface, so a test can never send traffic elsewhere.
  * The routes of all robots are read by one `ip -batch` (one process, not one per robot).
@@ -67,9 +81,9 @@ class RouteGuard {
     const ask = [...new Set(ips)].filter((ip) => !this.verdicts.has(ip) && /^[0-9a-fA-F:.]+$/.test(ip));
     if (!this.dev || !ask.length) return;
     const run = spawnSync('ip', ['-o', '-force', '-batch', '-'], { input: ask.map((ip) => `route get ${ip}\n`).join(''), encoding: 'utf8' });
-    const lines = (run.stdout ?? '').split('\n');
+    const routes = routesByDestination(run.stdout ?? '');
     for (const ip of ask) {
-      const route = lines.find((l) => l.split(/\s+/).includes(ip));
+      const route = routes.get(ip);
       if (route !== undefined) this.verdicts.set(ip, this.verdict(ip, route));
     }
   }
