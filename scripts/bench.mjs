@@ -30,6 +30,8 @@ async function timed(fn) {
   return { ms: performance.now() - t, value };
 }
 
+const memAvailableMb = () => Number(/MemAvailable:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) / 1024;
+
 const robotsOfLab = () =>
   lab('list')
     .trim()
@@ -69,7 +71,7 @@ async function floor(robots) {
 
 /**
  * All N robots formed into a swarm directly, in provision's order (init; managers in quorum-safe
- * rounds while every worker joins at once), over connections opened beforehand: the time docker
+ * rounds, then every worker at once), over connections opened beforehand: the time docker
  * itself needs for N robots on this machine. Every robot leaves again afterwards.
  */
 async function directFormation(robots) {
@@ -83,18 +85,15 @@ async function directFormation(robots) {
         `docker swarm join --token ${token} --advertise-addr ${conn.target.host} ${leader.target.host}:2377 >/dev/null 2>&1; ` +
           `for i in $(seq 360); do [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ] && exit 0; sleep 0.5; done; exit 1`,
         'join',
+        { timeoutMs: 200_000 },
       );
     const { ms } = await timed(async () => {
       await leader.run(`docker swarm init --advertise-addr ${leader.target.host} >/dev/null`, 'init');
       const [worker, manager] = (await leader.run('docker swarm join-token -q worker && docker swarm join-token -q manager', 'tokens')).trim().split('\n');
       const joiningManagers = rest.slice(0, managers - 1);
       const rounds = managerJoinBatches(1, joiningManagers.map((_, i) => String(i)));
-      await Promise.all([
-        (async () => {
-          for (const round of rounds) await Promise.all(round.map((i) => join(joiningManagers[Number(i)], manager)));
-        })(),
-        ...rest.slice(managers - 1).map((conn) => join(conn, worker)),
-      ]);
+      for (const round of rounds) await Promise.all(round.map((i) => join(joiningManagers[Number(i)], manager)));
+      await Promise.all(rest.slice(managers - 1).map((conn) => join(conn, worker)));
     });
     await Promise.all(conns.map((c) => c.run('docker swarm leave --force >/dev/null', 'leave')));
     return ms;
@@ -129,7 +128,9 @@ function provision(home, args) {
 
 async function measure(n) {
   lab('down');
+  const before = memAvailableMb();
   const up = await timed(async () => lab('up', String(n)));
+  const labMbPerRobot = (before - memAvailableMb()) / n;
   const robots = robotsOfLab();
   if (robots.length !== n) throw new Error(`the lab lists ${robots.length} robots, not ${n}`);
   const inventory = join(process.env.LAB_DIR ?? '/var/tmp/provision-lab', 'inventory.yaml');
@@ -137,7 +138,13 @@ async function measure(n) {
   const managers = defaultManagerCount(n);
   const rounds = managerJoinBatches(1, Array.from({ length: managers - 1 }, (_, i) => String(i))).length;
   const lowerBound = f.init + rounds * f.managerJoin + (n > managers ? f.workerJoin : 0);
-  const direct = await directFormation(robots);
+  // Docker alone may fail at N on this machine: the row says so, and provision is still measured.
+  const direct = await directFormation(robots).catch((err) => {
+    console.error(`N=${n}: the direct formation failed: ${err.message}`);
+    lab('down');
+    lab('up', String(n));
+    return NaN;
+  });
   const home = mkdtempSync(join(tmpdir(), 'provision-bench-'));
   const keys = provision(home, ['keys', '-i', inventory]);
   const swarm = provision(home, ['swarm', '-i', inventory]);
@@ -146,7 +153,7 @@ async function measure(n) {
   const noop = await noopFloor(robots, home);
   const joined = (swarm.stdout.match(/^ {2}\S+\s+joined\s/gm) ?? []).length; // robots whose status is `joined`
   const row = {
-    n, labUp: up.ms, floorInit: f.init, floorManagerJoin: f.managerJoin, floorWorkerJoin: f.workerJoin, managers, rounds, lowerBound, direct,
+    n, labUp: up.ms, labMbPerRobot, floorInit: f.init, floorManagerJoin: f.managerJoin, floorWorkerJoin: f.workerJoin, managers, rounds, lowerBound, direct,
     keys: keys.ms, swarm: swarm.ms, rerunKeys: keys2.ms, rerunSwarm: swarm2.ms, noop,
     ratioSwarm: swarm.ms / lowerBound, ratioKeysSwarm: (keys.ms + swarm.ms) / lowerBound, ratioDirect: swarm.ms / direct,
     ratioNoop: (keys2.ms + swarm2.ms) / (2 * noop),
@@ -177,12 +184,12 @@ const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalme
 const table = [
   `Machine: ${machine}`,
   '',
-  '| robots | floor: init / mgr join / wkr join (s) | managers (join rounds) | lower bound (s) | direct at N (s) | keys (s) | swarm (s) | swarm ÷ bound | swarm ÷ direct | (keys+swarm) ÷ bound | re-run keys (s) | re-run swarm (s) | no-op floor (s) | re-runs ÷ 2 no-op floors | peak CLI memory (MB) | joined |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| robots | floor: init / mgr join / wkr join (s) | managers (join rounds) | lower bound (s) | direct at N (s) | keys (s) | swarm (s) | swarm ÷ bound | swarm ÷ direct | (keys+swarm) ÷ bound | re-run keys (s) | re-run swarm (s) | no-op floor (s) | re-runs ÷ 2 no-op floors | peak CLI memory (MB) | joined | lab MB per robot |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) =>
     r.failed
       ? `| ${r.n} | failed: ${r.failed} |`
-      : `| ${r.n} | ${seconds(r.floorInit)} / ${seconds(r.floorManagerJoin)} / ${seconds(r.floorWorkerJoin)} | ${r.managers} (${r.rounds}) | ${seconds(r.lowerBound)} | ${seconds(r.direct)} | ${seconds(r.keys)} | ${seconds(r.swarm)} | ${r.ratioSwarm.toFixed(2)} | ${r.ratioDirect.toFixed(2)} | ${r.ratioKeysSwarm.toFixed(2)} | ${seconds(r.rerunKeys)}${r.rerunNoChange ? '' : ' (changed!)'} | ${seconds(r.rerunSwarm)} | ${seconds(r.noop)} | ${r.ratioNoop.toFixed(2)} | ${r.peakMb.toFixed(0)} | ${r.joined}/${r.n - 1} |`,
+      : `| ${r.n} | ${seconds(r.floorInit)} / ${seconds(r.floorManagerJoin)} / ${seconds(r.floorWorkerJoin)} | ${r.managers} (${r.rounds}) | ${seconds(r.lowerBound)} | ${Number.isNaN(r.direct) ? 'failed' : seconds(r.direct)} | ${seconds(r.keys)} | ${seconds(r.swarm)} | ${r.ratioSwarm.toFixed(2)} | ${Number.isNaN(r.direct) ? '–' : r.ratioDirect.toFixed(2)} | ${r.ratioKeysSwarm.toFixed(2)} | ${seconds(r.rerunKeys)}${r.rerunNoChange ? '' : ' (changed!)'} | ${seconds(r.rerunSwarm)} | ${seconds(r.noop)} | ${r.ratioNoop.toFixed(2)} | ${r.peakMb.toFixed(0)} | ${r.joined}/${r.n - 1} | ${r.labMbPerRobot.toFixed(0)} |`,
   ),
 ].join('\n');
 mkdirSync(join(ROOT, 'bench'), { recursive: true });

@@ -121,6 +121,29 @@ ensure_bridge() {
   fi
 }
 
+# The kernel's ARP table is one for all namespaces (gc_thresh3 = 1024 entries by default). Every
+# swarm node gossips with every other, so N robots fill ~N² entries: at 50 the table overflows and
+# robots stop resolving each other and the host ("no route to host", "neighbor table overflow" in
+# dmesg). Raise the limits for the lab; `down` puts the saved values back.
+NEIGH=/proc/sys/net/ipv4/neigh/default
+raise_neigh_limits() {
+  local n=$1 need k
+  need=$((4 * (n + 10) * (n + 10)))
+  (($(cat "$NEIGH/gc_thresh3") < need)) || return 0
+  [[ -e $DIR/neigh-saved ]] || { for k in 1 2 3; do cat "$NEIGH/gc_thresh$k"; done > "$DIR/neigh-saved"; }
+  echo $((need / 4)) > "$NEIGH/gc_thresh1"
+  echo $((need / 2)) > "$NEIGH/gc_thresh2"
+  echo "$need" > "$NEIGH/gc_thresh3"
+}
+restore_neigh_limits() {
+  [[ -e $DIR/neigh-saved ]] || return 0
+  local v
+  # thresh3 first when lowering keeps thresh1 <= thresh2 <= thresh3 at every step
+  mapfile -t v < "$DIR/neigh-saved"
+  echo "${v[2]}" > "$NEIGH/gc_thresh3"; echo "${v[1]}" > "$NEIGH/gc_thresh2"; echo "${v[0]}" > "$NEIGH/gc_thresh1"
+  rm -f "$DIR/neigh-saved"
+}
+
 no_ipv6() { local f=/proc/sys/net/ipv6/conf/$1/disable_ipv6; [[ -w $f ]] && echo 1 >"$f" || true; }
 
 # ---------------------------------------------------------------- packages, users
@@ -419,6 +442,7 @@ cmd_up() {
   lock
   mkdir -p "$DIR"; chmod 755 "$DIR"
   ensure_bridge
+  raise_neigh_limits "$n"
   local todo=() seen=" "
   for ((i = 1; i <= n; i++)); do
     name=$(name_of "$i")
@@ -490,6 +514,7 @@ cmd_down() {
   kill_lab_processes
   for l in $(lab_users); do userdel "$l" 2>/dev/null || userdel -f "$l" 2>/dev/null || warn "could not delete user $l"; done
   rm -f "$SUDOERS"
+  restore_neigh_limits
   if [[ -d $DIR ]]; then
     awk -v p="$DIR/" 'index($2 "/", p) == 1 {print $2}' /proc/self/mounts | sort -r | while read -r l; do umount -l "$l" 2>/dev/null || true; done
     rm -rf --one-file-system "$DIR"

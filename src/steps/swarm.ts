@@ -140,8 +140,9 @@ async function formSwarm(fleet: Fleet, members: Member[], report: SwarmReport, o
 
   if (dry) return dryRunRest(fleet, usable, nodes, plan, nodeOf, report);
 
-  // 6. Promote before demote; managers join in quorum-safe batches while all workers join at once
-  // (workers hold no Raft vote); each node is labelled as soon as it is in.
+  // 6. Promote before demote; managers join in quorum-safe batches, then all workers at once; each
+  // node is labelled as soon as it is in. (Workers joining during the manager rounds was faster at 10
+  // robots, but on the 2-core lab at 50 it starved the joining managers until their joins failed.)
   const ok = (m: Member) => fleet.outcomes.get(m.robot.name)?.status !== 'failed';
   const inFleet = usable.filter((m) => ok(m) && nodeIds.has(m.facts.swarm?.NodeID ?? ''));
   let swarmChanged = false; // when nothing changed, the node list read at the start is the final one
@@ -207,16 +208,11 @@ async function formSwarm(fleet: Fleet, members: Member[], report: SwarmReport, o
   const toJoin = usable.filter((m) => ok(m) && !inSwarm(m.facts));
   const joiningManagers = toJoin.filter((m) => roleOf(m.robot.name) === 'manager');
   const currentManagers = nodes.filter((n) => n.role === 'manager').length;
-  const managersIn = (async () => {
-    for (const batch of managerJoinBatches(Math.max(1, currentManagers), joiningManagers.map((m) => m.robot.name))) {
-      await Promise.all(batch.map((name) => joinAndLabel(joiningManagers.find((m) => m.robot.name === name) as Member, 'manager')));
-    }
-  })();
-  await Promise.all([
-    managersIn,
-    ...toJoin.filter((m) => roleOf(m.robot.name) === 'worker').map((m) => joinAndLabel(m, 'worker')),
-    ...inFleet.map((m) => label(m, nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {})),
-  ]);
+  const labelled = inFleet.map((m) => label(m, nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {}));
+  for (const batch of managerJoinBatches(Math.max(1, currentManagers), joiningManagers.map((m) => m.robot.name))) {
+    await Promise.all(batch.map((name) => joinAndLabel(joiningManagers.find((m) => m.robot.name === name) as Member, 'manager')));
+  }
+  await Promise.all([...labelled, ...toJoin.filter((m) => roleOf(m.robot.name) === 'worker').map((m) => joinAndLabel(m, 'worker'))]);
 
   for (const m of named(changes.demote)) await runOnManager(m, 'demote');
   if (await removeStaleNodes(fleet, manager, usable.filter((m) => joinedNow.has(m) || nodeIds.has(m.facts.swarm?.NodeID ?? '')), nodes)) swarmChanged = true;
