@@ -83,7 +83,7 @@ async function directFormation(robots) {
     const join = (conn, token) =>
       conn.run(
         `docker swarm join --token ${token} --advertise-addr ${conn.target.host} ${leader.target.host}:2377 >/dev/null 2>&1; ` +
-          `for i in $(seq 360); do [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ] && exit 0; sleep 0.5; done; exit 1`,
+          `for i in $(seq 66); do [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ] && exit 0; sleep 3; done; exit 1`,
         'join',
         { timeoutMs: 200_000 },
       );

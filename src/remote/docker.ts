@@ -63,6 +63,19 @@ export function factsCommand(useSudo: boolean): RemoteCommand {
   return dockerScript(FACTS, [], useSudo);
 }
 
+/**
+ * A joining robot's swarm state only — one docker call, polled while a join goes on in the
+ * background (the full facts script, polled by 90 robots every 2 s, starved the 2-core lab).
+ */
+export function joinStateCommand(useSudo: boolean): RemoteCommand {
+  return dockerScript(`dk info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{.Swarm.Error}}'`, [], useSudo);
+}
+
+export function parseJoinState(stdout: string): { state: string; nodeId: string; error: string } {
+  const [state = '', nodeId = '', ...error] = stdout.trim().split(' ');
+  return { state, nodeId, error: error.join(' ') };
+}
+
 /** Turn docker's own error text into what the operator should do about it. */
 export function explainDockerError(raw: string, useSudo: boolean): string {
   if (/not installed/.test(raw)) return 'docker is not installed on this robot';

@@ -3,7 +3,7 @@
 // in a quorum-safe order, label the nodes. Every decision is made by src/plan; this file does I/O.
 import type { Robot } from '../inventory/schema.js';
 import {
-  factsCommand, joinCommand, joinTokensCommand, labelAddCommand, rotateTokenCommand, nodeRemoveCommand, nodeRoleCommand, parseFacts,
+  factsCommand, joinCommand, joinStateCommand, joinTokensCommand, parseJoinState, labelAddCommand, rotateTokenCommand, nodeRemoveCommand, nodeRoleCommand, parseFacts,
   swarmInitCommand, syncTokensCommand, tokenFilesPayload, tokensInSync, type NodeInfo, type TokenFile,
 } from '../remote/docker.js';
 import { desiredLabels, labelChanges } from '../plan/labels.js';
@@ -251,14 +251,15 @@ async function removeStaleNodes(fleet: Fleet, manager: Member, members: Member[]
 }
 
 const PENDING_JOIN_WAIT_MS = 90_000;
+const PENDING_JOIN_POLL_MS = 3000;
 
 /** Poll a robot whose join went on in the background until it is active; its node ID, or an error. */
 async function waitForPendingJoin(m: Member): Promise<string> {
-  for (let waited = 0; waited < PENDING_JOIN_WAIT_MS; waited += 2000) {
-    const facts = parseFacts(await m.conn.run(factsCommand(m.robot.sudo), 'reading facts'), m.robot.sudo);
-    if (facts.swarm?.LocalNodeState === 'active' && facts.swarm.NodeID) return facts.swarm.NodeID;
-    if (facts.swarm?.LocalNodeState !== 'pending') throw new Error(`the join ended in state ${facts.swarm?.LocalNodeState ?? 'unknown'}: ${facts.swarm?.Error || 'no error given'}`);
-    await new Promise((r) => setTimeout(r, 2000));
+  for (let waited = 0; waited < PENDING_JOIN_WAIT_MS; waited += PENDING_JOIN_POLL_MS) {
+    const join = parseJoinState(await m.conn.run(joinStateCommand(m.robot.sudo), 'reading the swarm state'));
+    if (join.state === 'active' && join.nodeId) return join.nodeId;
+    if (join.state !== 'pending') throw new Error(`the join ended in state ${join.state || 'unknown'}: ${join.error || 'no error given'}`);
+    await new Promise((r) => setTimeout(r, PENDING_JOIN_POLL_MS));
   }
   throw new Error(`the join is still pending after ${PENDING_JOIN_WAIT_MS / 1000} s: check that the managers' port 2377 is reachable from this robot`);
 }

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  explainDockerError, factsCommand, joinCommand, labelAddCommand, parseFacts, parseNodes, swarmInitCommand, syncTokensCommand, tokenFilesPayload, tokensInSync,
+  explainDockerError, factsCommand, joinCommand, joinStateCommand, parseJoinState, labelAddCommand, parseFacts, parseNodes, swarmInitCommand, syncTokensCommand, tokenFilesPayload, tokensInSync,
 } from '../../src/remote/docker.js';
 import type { RemoteCommand } from '../../src/remote/shell.js';
 
@@ -92,6 +92,15 @@ describe('token files on a re-run', () => {
     const out = inHome(factsCommand(false).line);
     expect(out).toMatch(/^token_file=worker_token 600 [0-9a-f]{64}$/m);
     expect(out).not.toContain('SWMTKN');
+  });
+});
+
+describe('a join that goes on in the background', () => {
+  it('is polled with one docker call for the swarm state, and its answer parsed', () => {
+    expect(runLocally(joinStateCommand(true), 'pw')).toBe('sudo got password 2 chars\n[info][--format][{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{.Swarm.Error}}]\n');
+    expect(parseJoinState('active abc123 \n')).toEqual({ state: 'active', nodeId: 'abc123', error: '' });
+    expect(parseJoinState('pending  \n')).toEqual({ state: 'pending', nodeId: '', error: '' });
+    expect(parseJoinState('error  rpc error: code = DeadlineExceeded\n')).toEqual({ state: 'error', nodeId: '', error: 'rpc error: code = DeadlineExceeded' });
   });
 });
 
