@@ -51,9 +51,13 @@ export function dockerCommand(args: readonly string[], useSudo: boolean): Remote
   return dockerScript('dk "$@"', args, useSudo);
 }
 
+/** The command line of a plain line or a RemoteCommand. */
+export function lineOf(command: string | RemoteCommand): string {
+  return typeof command === 'string' ? command : command.line;
+}
+
 /** `first && then` as one remote call: `then` (with its stdin needs) runs only when `first` succeeded. */
 export function andThen(first: string, then?: string | RemoteCommand): RemoteCommand {
   if (then === undefined) return { line: first, readsSudoPassword: false };
-  const next = typeof then === 'string' ? { line: then, readsSudoPassword: false } : then;
-  return { line: `${first} && ${next.line}`, readsSudoPassword: next.readsSudoPassword };
+  return { line: `${first} && ${lineOf(then)}`, readsSudoPassword: typeof then !== 'string' && then.readsSudoPassword };
 }

@@ -4,7 +4,7 @@ import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { log, redact } from '../log.js';
-import type { RemoteCommand } from '../remote/shell.js';
+import { lineOf, type RemoteCommand } from '../remote/shell.js';
 
 export interface ExecResult { code: number; stdout: string; stderr: string }
 
@@ -140,7 +140,7 @@ export class RobotConnection {
 
   /** Run one command line (already quoted by src/remote/shell.ts). Never rejects on a non-zero exit. */
   async exec(remote: string | RemoteCommand, options: ExecOptions = {}): Promise<ExecResult> {
-    const command = typeof remote === 'string' ? remote : remote.line;
+    const command = lineOf(remote);
     // The password goes first on stdin, ahead of any payload; the script reads exactly one line.
     const stdin = typeof remote !== 'string' && remote.readsSudoPassword ? `${this.sudoPassword ?? ''}\n${options.stdin ?? ''}` : options.stdin;
     await this.channels.acquire();

@@ -5,7 +5,7 @@ import { loadOperatorIdentity, sshDir, type PassphrasePrompt } from '../ssh/auth
 import { KnownHosts } from '../ssh/knownHosts.js';
 import { closeAll, connectAll, type Connections, type Reach } from '../ssh/pool.js';
 import { RemoteCommandError, type ExecResult, type RobotConnection } from '../ssh/connection.js';
-import type { RemoteCommand } from '../remote/shell.js';
+import { lineOf, type RemoteCommand } from '../remote/shell.js';
 import { join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -182,7 +182,7 @@ export class Fleet {
       else {
         locked.push(conn);
         if (lock.takenOverFrom) this.note(robot.name, `took over the run lock of ${lock.takenOverFrom} (${dead ? 'a run of this machine that has ended' : `older than ${STALE_LOCK_SECONDS / 60} min`})`);
-        if (then !== undefined) this.opened.set(robot.name, { line: typeof then === 'string' ? then : then.line, result: { ...result, stdout: lock.after } });
+        if (then !== undefined) this.opened.set(robot.name, { line: lineOf(then), result: { ...result, stdout: lock.after } });
       }
     });
     if (!conflicts.length) return true;
@@ -198,7 +198,7 @@ export class Fleet {
   async firstRead(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string): Promise<string> {
     const early = this.opened.get(robot.name);
     this.opened.delete(robot.name);
-    if (!early || early.line !== (typeof command === 'string' ? command : command.line)) return conn.run(command, what);
+    if (!early || early.line !== lineOf(command)) return conn.run(command, what);
     if (early.result.code !== 0) throw new RemoteCommandError(robot.name, what, early.result);
     return early.result.stdout;
   }

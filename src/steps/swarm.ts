@@ -164,12 +164,12 @@ async function formSwarm(fleet: Fleet, members: Member[], report: SwarmReport, o
   // joined in this run starts without labels.
   const label = async (m: Member, current: Record<string, string>) => {
     const nodeId = m.facts.swarm?.NodeID;
-    const changes = labelChanges(current, desiredLabels(m.robot, m.facts));
-    if (!nodeId || !Object.keys(changes).length) return;
+    const missing = labelChanges(current, desiredLabels(m.robot, m.facts));
+    if (!nodeId || !Object.keys(missing).length) return;
     try {
-      await retryOutOfSequence(() => manager.conn.run(labelAddCommand(nodeId, changes, manager.robot.sudo), 'docker node update --label-add'));
+      await retryOutOfSequence(() => manager.conn.run(labelAddCommand(nodeId, missing, manager.robot.sudo), 'docker node update --label-add'));
       swarmChanged = true;
-      fleet.changed(m.robot.name, `labels: ${Object.entries(changes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      fleet.changed(m.robot.name, `labels: ${Object.entries(missing).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     } catch (err) {
       fleet.failed(m.robot.name, (err as Error).message);
     }
