@@ -17,6 +17,13 @@
 #   lab.sh dockerd NAME stop|start
 #   lab.sh rekey NAME           new SSH host key (ed25519), sshd restarted
 #   lab.sh check-route IP       exit 0 only if IP is routed via the lab bridge
+#   lab.sh field NAME KIND      make the robot look like robots in the field:
+#                                 talkative   ~/.bashrc prints a greeting on every session (ROS-style)
+#                                 fish        the user's login shell is fish (not POSIX)
+#                                 ssh-full    ~/.ssh on its own tiny file system, full
+#                                 ssh-ro      ~/.ssh read-only (bind mount); undo with KIND ssh-rw
+#
+# Environment: LAB_FIELD ("Ida:talkative Otto:fish") applies field kinds to robots as they come up.
 #
 # Environment: LAB_BRIDGE (provbr0), LAB_SUBNET (10.88.0: bridge .1/24, robot i at .(10+i)),
 # LAB_DIR (/var/tmp/provision-lab), LAB_PASSWORD (lab-secret-pw), LAB_USER (default: lowercase robot
@@ -485,6 +492,10 @@ cmd_up() {
     warn "robot $name did not come up:"; sed 's/^/  /' "$DIR/$name/up.err" >&2
   done
   write_inventory
+  local spec
+  for spec in ${LAB_FIELD:-}; do # only robots started now: a running robot keeps what it has
+    for i in "${todo[@]}"; do [[ $(name_of "$i") == "${spec%%:*}" ]] && cmd_field "${spec%%:*}" "${spec#*:}"; done
+  done
   for name in $(running_robots); do
     printf '%-8s %-15s %s\n' "$name" "$(cat "$DIR/$name/ip")" "$(cat "$DIR/$name/user")"
   done
@@ -529,7 +540,7 @@ cmd_exec() {
   (($#)) || set -- bash -l
   exec nsenter -t "$pid" --net --mount --uts -- \
     setpriv --reuid="$uid" --regid="$gid" --init-groups --reset-env \
-    bash -lc 'cd ~ 2>/dev/null; exec "$@"' bash "$@"
+    bash -c 'cd ~ 2>/dev/null; exec "$@"' bash "$@"
 }
 
 cmd_rexec() {
@@ -541,6 +552,32 @@ cmd_rexec() {
     env -i TERM="${TERM:-dumb}" HOME=/root USER=root LOGNAME=root SHELL=/bin/bash \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     bash -c 'cd /root 2>/dev/null; exec "$@"' bash "$@"
+}
+
+cmd_field() {
+  local name user home pid
+  name=$(resolve "${1:-}"); pid=$(need_running "$name")
+  user=$(cat "$DIR/$name/user"); home=$DIR/$name/home/$user
+  case ${2:-} in
+    talkative)
+      # sshd runs commands through bash -c, which sources ~/.bashrc: robots' set-ups often echo there
+      printf '%s\n' 'echo "Welcome to $(hostname) — ROS_DISTRO=humble, ROS_DOMAIN_ID=7"' '[ -z "$PS1" ] || echo interactive' >>"$home/.bashrc"
+      chown "$user:" "$home/.bashrc" ;;
+    fish)
+      command -v fish >/dev/null || { apt-get install -y -qq fish >&2 || die "could not install fish"; }
+      usermod -s "$(command -v fish)" "$user" ;;
+    ssh-full)
+      nsenter -t "$pid" --mount -- sh -c '
+        set -e; d=$1/.ssh; mkdir -p "$d"; keep=$(mktemp -d); cp -a "$d/." "$keep/"
+        mount -t tmpfs -o size=64k,mode=700 tmpfs "$d"; cp -a "$keep/." "$d/"; rm -rf "$keep"
+        chown "$2:" "$d"; chmod 700 "$d"
+        dd if=/dev/zero of="$d/.filler" bs=4k 2>/dev/null || true' sh "/home/$user" "$user" ;;
+    ssh-ro)
+      nsenter -t "$pid" --mount -- sh -c 'mkdir -p "$1" && chown "$2:" "$1" && mount --bind "$1" "$1" && mount -o remount,bind,ro "$1"' sh "/home/$user/.ssh" "$user" ;;
+    ssh-rw)
+      nsenter -t "$pid" --mount -- sh -c 'while mountpoint -q "$1"; do umount "$1"; done' sh "/home/$user/.ssh" ;;
+    *) die "usage: lab.sh field NAME talkative|fish|ssh-full|ssh-ro|ssh-rw" ;;
+  esac
 }
 
 # neighbour entries that make a downed robot silently drop packets (so connects time out)
@@ -692,6 +729,7 @@ case $cmd in
   sshd) cmd_sshd "$@" ;;
   dockerd) cmd_dockerd "$@" ;;
   rekey) cmd_rekey "$@" ;;
+  field) cmd_field "$@" ;;
   ip) n=$(resolve "${1:-}"); cat "$DIR/$n/ip" ;;
   list) cmd_list ;;
   check-route) [[ -n ${1:-} ]] || die "usage: lab.sh check-route IP"; check_route "$1" ;;

@@ -25,6 +25,7 @@ interface CommonFlags {
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
+  debug?: boolean;
 }
 
 class UsageError extends Error {}
@@ -53,6 +54,7 @@ function withCommonOptions(cmd: Command): Command {
     .option('--json', 'print one JSON object instead of text')
     .option('-q, --quiet', 'print only the robots that failed or were unreachable, and the counts')
     .option('-v, --verbose', 'print a line per robot per step as it happens, on stderr (the default on a terminal)')
+    .option('--debug', 'print the stack trace of an unexpected error (it is always in the log)')
     .addOption(new Option('--connect-timeout <seconds>', 'SSH connect timeout per robot (default: ConnectTimeout from ~/.ssh/config, else 5)').argParser(positiveInt))
     .addOption(new Option('--max-handshakes <n>', 'SSH handshakes in flight at once').default(32).argParser(positiveInt));
 }
@@ -98,7 +100,11 @@ async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) =
   const locked = !fleet.options.dryRun && (await fleet.lock(firstCommand));
   try {
     if (locked || fleet.options.dryRun) result = (await step(fleet)) ?? {};
+  } catch (err) {
+    fleet.stoppedBy(title, err);
+    if (flags.debug) console.error(err);
   } finally {
+    await fleet.noteLoginShells().catch(() => undefined);
     if (locked) await fleet.unlock();
     fleet.close();
   }
@@ -183,15 +189,19 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     const { readStatus, renderStatus } = await import('./steps/status.js');
     const inventory = loadFleetInventory(flags.inventory);
     const fleet = await Fleet.open(inventory, await runOptions(flags));
+    let status: Awaited<ReturnType<typeof readStatus>> | null = null;
     try {
-      const status = await readStatus(fleet);
-      const problems = [...fleet.outcomes.values()].filter((o) => o.status !== 'ok' && o.status !== 'changed');
-      if (flags.json) console.log(JSON.stringify({ ...status, problems }, null, 2));
-      else console.log([renderStatus(status), ...problems.map((o) => `  ${o.robot}: ${o.status}: ${o.details.join('; ')}`)].join('\n'));
-      setExit(fleet.exitCode());
+      status = await readStatus(fleet);
+    } catch (err) {
+      fleet.stoppedBy('provision status', err);
+      if (flags.debug) console.error(err);
     } finally {
       fleet.close();
     }
+    const problems = [...fleet.outcomes.values()].filter((o) => o.status !== 'ok' && o.status !== 'changed');
+    if (flags.json) console.log(JSON.stringify({ ...status, problems }, null, 2));
+    else console.log([...(status ? [renderStatus(status)] : []), ...problems.map((o) => `  ${o.robot}: ${o.status}: ${o.details.join('; ')}`)].join('\n'));
+    setExit(fleet.exitCode());
   });
 
   withCommonOptions(
@@ -256,6 +266,7 @@ async function main(): Promise<void> {
       return;
     }
     console.error(`provision: ${redact((err as Error).message)}`);
+    if (process.argv.includes('--debug')) console.error(redact(String((err as Error).stack)));
     process.exitCode = 1;
     return;
   }

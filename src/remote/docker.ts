@@ -3,6 +3,7 @@
 // the robot, never placed on a command line that provision logs.
 import { createHash } from 'node:crypto';
 import { dockerCommand, dockerScript, scriptWithArgs, type RemoteCommand } from './shell.js';
+import { parseJsonAnswer, unexpectedAnswer } from './answer.js';
 
 export interface SwarmInfo {
   NodeID: string;
@@ -100,8 +101,8 @@ export function parseFacts(stdout: string, useSudo: boolean): RobotFacts {
   const dockerError = values.get('docker_error');
   let swarm: SwarmInfo | null = null;
   const json = values.get('swarm');
-  if (json) swarm = JSON.parse(json) as SwarmInfo;
-  if (!values.has('arch')) throw new Error('unexpected answer to the facts command: is this a Linux host?');
+  if (json) swarm = parseJsonAnswer<SwarmInfo>('reading facts', 'docker info as JSON', json);
+  if (!values.has('arch')) throw unexpectedAnswer('reading facts', 'an "arch=" line', stdout);
   return {
     arch: values.get('arch') ?? '',
     cpus: Number(values.get('cpus')) || 0,
@@ -167,13 +168,13 @@ export function parseNodes(stdout: string): NodeInfo[] {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => {
-      const n = JSON.parse(l) as {
+      const n = parseJsonAnswer<{
         ID: string;
         Spec: { Role: 'manager' | 'worker'; Availability: string; Labels?: Record<string, string> | null };
         Description?: { Hostname?: string };
         Status: { State: string; Addr?: string };
         ManagerStatus?: { Leader?: boolean; Reachability?: string; Addr?: string } | null;
-      };
+      }>('listing swarm nodes', 'docker node inspect as JSON', l);
       return {
         id: n.ID,
         hostname: n.Description?.Hostname ?? '',

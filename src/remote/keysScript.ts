@@ -2,6 +2,7 @@
 // pair on the robot if it has none (the private key never leaves it), and read back the files
 // provision merges. Values arrive as positional parameters, never pasted into the script.
 import { scriptWithArgs } from './shell.js';
+import { unexpectedAnswer } from './answer.js';
 import { ROBOT_KEY_FILE } from './sshFiles.js';
 
 export const MANAGED_SSH_FILES = ['authorized_keys', 'known_hosts', 'config'] as const;
@@ -25,7 +26,9 @@ fi
 [ "$dry" = 1 ] || rm -f .ssh/*.provision-tmp-* 2>/dev/null # left by an interrupted run; the real files are intact
 echo "state:$state"
 for f in id_ed25519.pub ${MANAGED_SSH_FILES.join(' ')}; do
-  if [ -f ".ssh/$f" ]; then printf '%s:%s:' "$f" "$(stat -c %a ".ssh/$f")"; base64 -w0 ".ssh/$f"; echo; else echo "$f:-:"; fi
+  if [ ! -e ".ssh/$f" ]; then echo "$f:-:"
+  elif [ ! -f ".ssh/$f" ] || [ ! -r ".ssh/$f" ]; then printf '%s:!:%s\n' "$f" "$(stat -L -c '%F, owner %U, mode %a' ".ssh/$f")"
+  else printf '%s:%s:' "$f" "$(stat -L -c %a ".ssh/$f")"; base64 -w0 ".ssh/$f"; echo; fi
 done
 `;
 
@@ -39,14 +42,18 @@ export interface GatheredSsh {
   files: Record<ManagedSshFile, { content: string; mode: string | null }>;
 }
 
+// Its answer: "state: ACTIONS…", then one line per file: "NAME:MODE:BASE64" (a regular file it can
+// read), "NAME:-:" (none) or "NAME:!:WHAT" (a directory, or a file the user cannot read).
 export function parseGatheredSsh(stdout: string): GatheredSsh {
   const lines = stdout.split('\n');
   const state = lines.find((l) => l.startsWith('state:'));
-  if (state === undefined) throw new Error('unexpected answer from the robot (no state line): is it a Linux host with a POSIX shell?');
+  if (state === undefined) throw unexpectedAnswer('reading ~/.ssh', 'a "state:" line', stdout);
   const read = (name: string) => {
     const line = lines.find((l) => l.startsWith(name + ':'));
-    if (!line) throw new Error(`unexpected answer from the robot: nothing about ~/.ssh/${name}`);
+    if (!line) throw unexpectedAnswer('reading ~/.ssh', `a line about ~/.ssh/${name}`, stdout);
     const [, mode, b64] = line.split(':');
+    // Never merge into what cannot be read: the user's lines would be lost.
+    if (mode === '!') throw new Error(`~/.ssh/${name} cannot be read or replaced by provision (${line.slice(name.length + 3)}): nothing was written; make it a regular file the login user can read`);
     return mode === '-' ? { content: '', mode: null } : { content: Buffer.from(b64 ?? '', 'base64').toString('utf8'), mode: mode ?? null };
   };
   const pub = read('id_ed25519.pub');

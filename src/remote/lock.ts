@@ -2,6 +2,7 @@
 // at once (two runs could otherwise both `swarm init`). mkdir is atomic; a lock older than the stale
 // limit belongs to a crashed run and is taken over.
 import { andThen, scriptWithArgs, type RemoteCommand } from './shell.js';
+import { unexpectedAnswer } from './answer.js';
 
 export const LOCK_DIR = '.provision-lock';
 export const STALE_LOCK_SECONDS = 15 * 60;
@@ -59,7 +60,7 @@ export type LockResult = (
 export function parseLock(stdout: string): LockResult {
   const lines = stdout.split('\n');
   const at = lines.findIndex((l) => l.startsWith('provision-lock '));
-  if (at < 0) throw new Error(`unexpected answer to the lock command: ${stdout.trim().split('\n').pop()?.slice(0, 120) ?? ''}`);
+  if (at < 0) throw unexpectedAnswer('taking the run lock', 'a "provision-lock" line', stdout);
   const line = (lines[at] as string).slice('provision-lock '.length);
   const after = lines.slice(at + 1).join('\n');
   if (line === 'locked') return { held: false, takenOverFrom: null, after };
@@ -69,5 +70,5 @@ export function parseLock(stdout: string): LockResult {
   if (taken) return { held: false, takenOverFrom: taken[1] || 'unknown', after };
   const held = /^held (\d+) ?(.*)$/.exec(line);
   if (held) return { held: true, ageSeconds: Number(held[1]), owner: held[2] || 'unknown', after };
-  throw new Error(`unexpected answer to the lock command: ${line.slice(0, 120)}`);
+  throw unexpectedAnswer('taking the run lock', 'locked, taken-over, held or not-linux', line);
 }

@@ -13,12 +13,14 @@ export interface SplitFile {
 /** Split a file into user content and the managed block (matched by its markers). */
 export function splitManagedBlock(text: string): SplitFile {
   const lines = text.split('\n');
+  // A file turned to CRLF line endings (edited on Windows) still has its one block: markers and block
+  // lines are read without the '\r'; the user's lines keep theirs.
   const begin = lines.findIndex((l) => l.startsWith('# BEGIN provision'));
-  const end = begin < 0 ? -1 : lines.findIndex((l, i) => i > begin && l === BLOCK_END);
+  const end = begin < 0 ? -1 : lines.findIndex((l, i) => i > begin && l.replace(/\r$/, '') === BLOCK_END);
   if (begin < 0 || end < 0) return { before: text, block: null, after: '' };
   return {
     before: lines.slice(0, begin).map((l) => l + '\n').join(''),
-    block: lines.slice(begin + 1, end),
+    block: lines.slice(begin + 1, end).map((l) => l.replace(/\r$/, '')),
     after: lines.slice(end + 1).join('\n'),
   };
 }

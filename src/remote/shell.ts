@@ -56,6 +56,29 @@ export function lineOf(command: string | RemoteCommand): string {
   return typeof command === 'string' ? command : command.line;
 }
 
+/** The line a remote command prints first on stdout and stderr, once /bin/sh has taken over from the login shell. */
+export const OUTPUT_MARK = 'provision-output-begins';
+
+/**
+ * The line sent over SSH for a POSIX command line. sshd runs it through the user's login shell
+ * (`$SHELL -c LINE`), which may be bash, zsh, fish or tcsh and may print greetings before anything
+ * else. So the POSIX line travels base64-encoded inside one single-quoted word free of the characters
+ * those shells treat specially even within single quotes (backslash, '!', newline): every login shell
+ * hands the same text to /bin/sh. /bin/sh prints OUTPUT_MARK first on both streams; whatever comes
+ * before it is the login shell talking (see splitAtMark).
+ */
+export function forAnyLoginShell(line: string): string {
+  const encoded = Buffer.from(line, 'utf8').toString('base64');
+  return `exec /bin/sh -c 'echo ${OUTPUT_MARK}; echo ${OUTPUT_MARK} >&2; c=$(echo ${encoded} | base64 -d) && eval "$c"'`;
+}
+
+/** A stream of a command sent with forAnyLoginShell: what the login shell printed before the mark, and the command's own output. */
+export function splitAtMark(text: string): { marked: boolean; before: string; output: string } {
+  const at = text.indexOf(OUTPUT_MARK + '\n');
+  if (at < 0) return { marked: false, before: text, output: '' };
+  return { marked: true, before: text.slice(0, at), output: text.slice(at + OUTPUT_MARK.length + 1) };
+}
+
 /** `first && then` as one remote call: `then` (with its stdin needs) runs only when `first` succeeded. */
 export function andThen(first: string, then?: string | RemoteCommand): RemoteCommand {
   if (then === undefined) return { line: first, readsSudoPassword: false };

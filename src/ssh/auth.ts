@@ -19,7 +19,8 @@ export interface OperatorIdentity {
 const KEY_NAMES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 
 export function sshDir(): string {
-  return join(homedir(), '.ssh');
+  // HOME first, as the shell sets it (os.homedir() inside jest's sandbox ignores a changed HOME)
+  return join(process.env.HOME || homedir(), '.ssh');
 }
 
 /** Asks for one key's passphrase (on the terminal); undefined where nobody can be asked. */

@@ -1,14 +1,19 @@
-// One SSH connection to one robot, carrying every exec and SFTP channel of a run.
+// One SSH connection to one robot, carrying every exec channel of a run (file writes included).
 // Knows nothing of Swarm: it runs command lines built by src/remote and writes files atomically.
-import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { log, redact } from '../log.js';
-import { lineOf, type RemoteCommand } from '../remote/shell.js';
+import { forAnyLoginShell, lineOf, splitAtMark, type RemoteCommand } from '../remote/shell.js';
+import { WRITTEN, writeFileCommand } from '../remote/files.js';
+import { unexpectedAnswer } from '../remote/answer.js';
 
 export interface ExecResult { code: number; stdout: string; stderr: string }
 
 export interface ExecOptions { stdin?: string; timeoutMs?: number }
+
+/** Runs a command line as sshd would receive it, with its stdin (see RobotConnection.standIn). */
+export type StandIn = (line: string, stdin: string | undefined) => Promise<ExecResult>;
 
 export interface ConnectTarget { name: string; host: string; port: number; username: string }
 
@@ -61,13 +66,17 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
 
 export class RobotConnection {
   private channels = new Semaphore(CHANNELS_PER_CONNECTION);
-  private sftpSession: Promise<SFTPWrapper> | null = null;
   private closed = false;
+  /** What the login shell printed before a command of ours ran (greetings in ~/.bashrc …), once seen. */
+  loginShellOutput: string | null = null;
   /** The sudo password from --ask-become-pass, for commands that read it (RemoteCommand.readsSudoPassword). */
   sudoPassword: string | undefined;
 
   /** Rejects when the connection goes (sshd killed, link lost and keepalives unanswered). */
   private lost: Promise<never>;
+
+  /** Where commands run instead of over SSH: the stand-in executor of tests (see standIn). */
+  private standInRun: StandIn | null = null;
 
   private constructor(readonly target: ConnectTarget, private client: Client) {
     this.lost = new Promise<never>((_resolve, reject) =>
@@ -79,7 +88,7 @@ export class RobotConnection {
     this.lost.catch(() => undefined); // nobody may be waiting when it goes
   }
 
-  /** ssh2 leaves some callbacks (SFTP requests) unanswered when the connection dies: never wait on those. */
+  /** ssh2 may leave callbacks unanswered when the connection dies: never wait on those. */
   private untilLost<T>(work: Promise<T>): Promise<T> {
     return Promise.race([work, this.lost]);
   }
@@ -111,6 +120,16 @@ export class RobotConnection {
   }
 
   /**
+   * A connection whose commands a test runs (the line exactly as sshd would receive it, and its stdin)
+   * instead of a robot: everything else — the wrapping for the login shell, marks, errors, writes — is real.
+   */
+  static standIn(target: ConnectTarget, run: StandIn): RobotConnection {
+    const conn = new RobotConnection(target, new Client());
+    conn.standInRun = run;
+    return conn;
+  }
+
+  /**
    * A tunnel from this host to host:port (ProxyJump), for the next SSH connection to run over. The
    * jump host's own connect attempt can take minutes to fail, so it gets the short connect timeout.
    */
@@ -138,32 +157,19 @@ export class RobotConnection {
     }
   }
 
-  /** Run one command line (already quoted by src/remote/shell.ts). Never rejects on a non-zero exit. */
+  /**
+   * Run one command line (already quoted by src/remote/shell.ts) under /bin/sh, whatever the login
+   * shell (see forAnyLoginShell). Never rejects on a non-zero exit.
+   */
   async exec(remote: string | RemoteCommand, options: ExecOptions = {}): Promise<ExecResult> {
     const command = lineOf(remote);
     // The password goes first on stdin, ahead of any payload; the script reads exactly one line.
     const stdin = typeof remote !== 'string' && remote.readsSudoPassword ? `${this.sudoPassword ?? ''}\n${options.stdin ?? ''}` : options.stdin;
     await this.channels.acquire();
     try {
-      const channel = await this.untilLost(this.withChannel(
-        () => new Promise<ClientChannel>((resolve, reject) => this.client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch)))),
-      ));
-      const result = await this.untilLost(new Promise<ExecResult>((resolve, reject) => {
-        const out: Buffer[] = [];
-        const errOut: Buffer[] = [];
-        const timer = setTimeout(() => {
-          channel.close();
-          reject(new Error(`remote command timed out after ${Math.round((options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS) / 1000)} s`));
-        }, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
-        this.lost.catch(() => clearTimeout(timer));
-        channel.on('data', (d: Buffer) => out.push(d));
-        channel.stderr.on('data', (d: Buffer) => errOut.push(d));
-        channel.on('close', (code: number | null) => {
-          clearTimeout(timer);
-          resolve({ code: code ?? 255, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
-        });
-        channel.end(stdin ?? undefined);
-      }));
+      const wire = forAnyLoginShell(command);
+      const raw = this.standInRun ? await this.standInRun(wire, stdin) : await this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+      const result = this.withoutLoginShellOutput(raw);
       log(this.target.name, `$ ${command}\n  -> exit ${result.code}${result.stderr.trim() ? `; stderr: ${result.stderr.trim()}` : ''}`);
       return result;
     } catch (err) {
@@ -174,6 +180,47 @@ export class RobotConnection {
     }
   }
 
+  /** One exec channel: the line, its stdin, its output and exit code; rejects on timeout or a lost connection. */
+  private async overSsh(wire: string, stdin: string | undefined, timeoutMs: number): Promise<ExecResult> {
+    const channel = await this.untilLost(this.withChannel(
+      () => new Promise<ClientChannel>((resolve, reject) => this.client.exec(wire, (err, ch) => (err ? reject(err) : resolve(ch)))),
+    ));
+    return this.untilLost(new Promise<ExecResult>((resolve, reject) => {
+      const out: Buffer[] = [];
+      const errOut: Buffer[] = [];
+      const timer = setTimeout(() => {
+        channel.close();
+        reject(new Error(`remote command timed out after ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      this.lost.catch(() => clearTimeout(timer));
+      channel.on('data', (d: Buffer) => out.push(d));
+      channel.stderr.on('data', (d: Buffer) => errOut.push(d));
+      channel.on('close', (code: number | null) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? 255, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
+      });
+      channel.end(stdin ?? undefined);
+    }));
+  }
+
+  /**
+   * The command's own output: what the login shell printed before /bin/sh's mark is set aside (and
+   * remembered once, for a note). No mark on stdout means the login shell never ran the command.
+   */
+  private withoutLoginShellOutput(raw: ExecResult): ExecResult {
+    const out = splitAtMark(raw.stdout);
+    const err = splitAtMark(raw.stderr);
+    const talk = (out.marked ? out.before : '') + (err.marked ? err.before : '');
+    if (talk.trim() && this.loginShellOutput === null) this.loginShellOutput = talk;
+    if (out.marked) return { code: raw.code, stdout: out.output, stderr: err.marked ? err.output : raw.stderr };
+    const said = (raw.stderr.trim() || raw.stdout.trim()).split('\n').slice(-2).join(' | ');
+    return {
+      code: raw.code === 0 ? 127 : raw.code,
+      stdout: '',
+      stderr: `the robot's login shell did not run the command (/bin/sh and base64 are needed)${said ? `; it said: ${said.slice(0, 200)}` : ''}`,
+    };
+  }
+
   /** exec, and throw a RemoteCommandError naming `what` on a non-zero exit. */
   async run(command: string | RemoteCommand, what: string, options: ExecOptions = {}): Promise<string> {
     const result = await this.exec(command, options);
@@ -181,47 +228,15 @@ export class RobotConnection {
     return result.stdout;
   }
 
-  private sftp(): Promise<SFTPWrapper> {
-    if (!this.sftpSession) {
-      // The SFTP channel stays open for the run and holds one of the channel slots.
-      this.sftpSession = this.channels.acquire().then(() =>
-        this.withChannel(() => new Promise<SFTPWrapper>((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))))),
-      );
-      this.sftpSession.catch(() => {
-        this.sftpSession = null;
-        this.channels.release();
-      });
-    }
-    return this.sftpSession;
-  }
-
   /**
-   * Replace a file atomically: write a temp file beside it with the final mode, then
-   * posix-rename it over the target. A reader never sees a half-written file.
-   * Paths are relative to the login user's home.
+   * Replace a file atomically: the content goes on stdin into a temp file beside the target, gets
+   * its mode, then is renamed over it (see writeFileCommand). A reader never sees a half-written file;
+   * on a full or read-only disk the old file stays. Paths are relative to the login user's home.
    */
   async writeFileAtomic(path: string, content: string, mode: number): Promise<void> {
-    const sftp = await this.untilLost(this.sftp());
-    const tmp = `${path}.provision-tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    const call = <T>(fn: (cb: (err: Error | null | undefined, value?: T) => void) => void) =>
-      this.untilLost(new Promise<T | undefined>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value)))));
-    try {
-      const handle = (await call<Buffer>((cb) => sftp.open(tmp, 'w', { mode }, cb))) as Buffer;
-      const data = Buffer.from(content, 'utf8');
-      let offset = 0;
-      while (offset < data.length) {
-        const chunk = Math.min(32 * 1024, data.length - offset);
-        await call((cb) => sftp.write(handle, data, offset, chunk, offset, cb));
-        offset += chunk;
-      }
-      await call((cb) => sftp.fchmod(handle, mode, cb)); // the umask may have narrowed or widened open()'s mode
-      await call((cb) => sftp.close(handle, cb));
-      await call((cb) => sftp.ext_openssh_rename(tmp, path, cb));
-      log(this.target.name, `wrote ${path} (${data.length} bytes, mode ${mode.toString(8)})`);
-    } catch (err) {
-      await call((cb) => sftp.unlink(tmp, cb)).catch(() => undefined);
-      throw new Error(`writing ~/${path} failed: ${(err as Error).message}`);
-    }
+    const answer = await this.run(writeFileCommand(path, mode), `writing ~/${path}`, { stdin: content });
+    if (answer.trim() !== WRITTEN) throw unexpectedAnswer(`writing ~/${path}`, `"${WRITTEN}"`, answer);
+    log(this.target.name, `wrote ${path} (${Buffer.byteLength(content)} bytes, mode ${mode.toString(8)})`);
   }
 
   close(): void {

@@ -6,7 +6,9 @@ import { KnownHosts } from '../ssh/knownHosts.js';
 import { closeAll, connectAll, type Connections, type Reach } from '../ssh/pool.js';
 import { RemoteCommandError, type ExecResult, type RobotConnection } from '../ssh/connection.js';
 import { lineOf, type RemoteCommand } from '../remote/shell.js';
+import { findTalkersCommand, parseTalkers, talkativeShellNote } from '../remote/loginShell.js';
 import { join } from 'node:path';
+import { log, logFile } from '../log.js';
 import { hostname, userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { LOCK_DIR, STALE_LOCK_SECONDS, lockCommand, ownerIsDeadLocalRun, parseLock, unlockCommand } from '../remote/lock.js';
@@ -20,7 +22,7 @@ function processAlive(pid: number): boolean {
   }
 }
 
-const NOT_LINUX_LIKE = 'not a Linux robot (provision needs Linux, a POSIX sh as the login shell, OpenSSH and Docker); nothing was run on it';
+const NOT_LINUX_LIKE = 'not a Linux robot (provision needs Linux with /bin/sh, coreutils, OpenSSH and Docker); nothing was run on it';
 
 export type Status = 'changed' | 'joined' | 'ok' | 'unreachable' | 'failed';
 
@@ -52,7 +54,7 @@ export class Fleet {
   private detachSigint = () => {};
   /** Outputs of the step's first command, run together with the lock (see lock and firstRead). */
   private readonly opened = new Map<string, { line: string; result: ExecResult }>();
-  private constructor(readonly inventory: Inventory, readonly options: RunOptions, private connections: Connections, readonly notes: string[]) {
+  private constructor(readonly inventory: Inventory, readonly options: RunOptions, private connections: Pick<Connections, 'reach'> & Partial<Connections>, readonly notes: string[]) {
     this.reach = connections.reach;
     for (const robot of inventory.robots) {
       const r = this.reach.get(robot.name);
@@ -98,6 +100,11 @@ export class Fleet {
       void Promise.race([fleet.unlock(), new Promise((r) => setTimeout(r, 1000))]).then(stop, stop);
     };
     return fleet;
+  }
+
+  /** A fleet over connections made elsewhere: a test's stand-ins (RobotConnection.standIn). */
+  static overStandIns(inventory: Inventory, options: RunOptions, reach: Map<string, Reach>): Fleet {
+    return new Fleet(inventory, options, { reach }, []);
   }
 
   /** Robots connected and not yet failed in this run, with their connection. */
@@ -151,6 +158,19 @@ export class Fleet {
     );
   }
 
+  /**
+   * An error nobody expected ended the step: every robot not yet failed is told so (its report so far
+   * stays), the details go to the log. The run still ends with the per-robot report, never a crash.
+   */
+  stoppedBy(step: string, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    log('provision', `unexpected error in ${step}: ${err instanceof Error ? (err.stack ?? message) : message}`);
+    for (const o of this.outcomes.values()) {
+      if (o.status === 'failed' || o.status === 'unreachable') continue;
+      this.failed(o.robot, `${step} stopped on an unexpected error: ${message} (details in ${logFile}; --debug prints them)`);
+    }
+  }
+
   exitCode(): number {
     return [...this.outcomes.values()].some((o) => o.status === 'unreachable' || o.status === 'failed') ? 1 : 0;
   }
@@ -168,10 +188,7 @@ export class Fleet {
       const then = opening?.(robot);
       const attempt = async (deadOwner?: string) => {
         const result = await conn.exec(lockCommand(this.runId, deadOwner, then));
-        if (!result.stdout.includes('provision-lock ')) {
-          const error = new RemoteCommandError(robot.name, 'taking the run lock', result);
-          throw new Error(`${NOT_LINUX_LIKE}: its login shell did not run a POSIX sh command (${error.message})`);
-        }
+        if (result.code !== 0 && !result.stdout.includes('provision-lock ')) throw new RemoteCommandError(robot.name, 'taking the run lock', result);
         return { lock: parseLock(result.stdout), result };
       };
       let { lock, result } = await attempt();
@@ -203,6 +220,22 @@ export class Fleet {
     return early.result.stdout;
   }
 
+  /**
+   * Once per run, a note on each robot whose login shell printed text before provision's commands
+   * ran, naming the start-up files that print where that can be told (one more remote call, only on
+   * such robots).
+   */
+  async noteLoginShells(): Promise<void> {
+    await Promise.all(
+      [...this.reach.entries()].map(async ([robot, r]) => {
+        if (!r.ok || r.conn.loginShellOutput === null) return;
+        const conn = r.conn;
+        const found = await conn.run(findTalkersCommand(), 'finding what the login shell prints').then(parseTalkers, () => null);
+        this.note(robot, talkativeShellNote(conn.loginShellOutput ?? '', found));
+      }),
+    );
+  }
+
   async unlock(): Promise<void> {
     await Promise.all(
       [...this.reach.values()].map((r) => (r.ok ? r.conn.exec(unlockCommand(this.runId)).catch(() => undefined) : undefined)),
@@ -211,6 +244,7 @@ export class Fleet {
 
   close(): void {
     this.detachSigint();
-    closeAll(this.connections);
+    if (this.connections.dialer) closeAll(this.connections as Connections);
+    else for (const r of this.reach.values()) if (r.ok) r.conn.close();
   }
 }

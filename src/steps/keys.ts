@@ -54,8 +54,10 @@ export async function runKeys(fleet: Fleet): Promise<void> {
       MANAGED_SSH_FILES.map(async (file) => {
         const current = g.files[file];
         if (current.content === wanted[file] && current.mode === FILE_MODE.toString(8)) return;
-        fleet.changed(robot.name, `${dry ? 'would update' : 'updated'} ~/.ssh/${file} (${lineDelta(current.content, wanted[file])})`);
+        const delta = lineDelta(current.content, wanted[file]);
+        // Claimed only once done: a write that failed (full or read-only disk) fails the robot instead.
         if (!dry) await conn.writeFileAtomic(`.ssh/${file}`, wanted[file], FILE_MODE);
+        fleet.changed(robot.name, `${dry ? 'would update' : 'updated'} ~/.ssh/${file} (${delta})`);
       }),
     );
   });

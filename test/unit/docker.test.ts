@@ -117,7 +117,7 @@ describe('facts parsing', () => {
     expect(explainDockerError('Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?', false)).toMatch(/not running/);
     expect(explainDockerError('sudo: a password is required', true)).toMatch(/--ask-become-pass/);
     expect(explainDockerError('Sorry, try again.\nsudo: 1 incorrect password attempt', true)).toMatch(/refused the password/);
-    expect(() => parseFacts('garbage', false)).toThrow(/Linux host/);
+    expect(() => parseFacts('garbage', false)).toThrow(/could not understand the robot.s answer to reading facts/);
   });
 
   it('parses nodes, taking a manager address from its Raft address when Status.Addr is 0.0.0.0', () => {

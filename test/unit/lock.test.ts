@@ -79,6 +79,6 @@ describe('the run lock', () => {
   });
 
   it('refuses an answer it does not understand', () => {
-    expect(() => parseLock('garbage')).toThrow(/unexpected answer/);
+    expect(() => parseLock('garbage')).toThrow(/could not understand the robot.s answer/);
   });
 });

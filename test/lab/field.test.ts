@@ -1,0 +1,115 @@
+// Robots as they come from the field: a login shell that greets on every session (Ida), fish as the
+// login shell (Otto), SSH files as users really keep them (Emil), ~/.ssh on a full and then a
+// read-only disk (Paula). keys and swarm must work on each, lose nothing, and name what they cannot do.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { assertLabRoute, fileHashes, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
+
+const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil', 'Paula'];
+const GREETING = 'Welcome to';
+// Emil's own files: CRLF line endings, no final newline, Include and Match first, a symlink into a dotfiles repository.
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeepThisUserKeyExactlyAsItWasToo emil@laptop';
+const EMIL_AUTH = `# my keys\r\n${KEY}`;
+const EMIL_CONFIG = 'Include ~/.ssh/conf.d/*\r\nMatch host gitlab.example\r\n    User git\r\n';
+const EMIL_KNOWN = 'gitlab.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUserKnownHostLine';
+
+let inventory: string;
+let op: Operator;
+let paulaBefore: string;
+
+beforeAll(() => {
+  labDown();
+  inventory = labUp(5, { LAB_FIELD: 'Ida:talkative Otto:fish Paula:ssh-full' });
+  for (let i = 11; i <= 15; i++) assertLabRoute(`10.88.0.${i}`);
+  op = newOperator();
+  onRobot('Emil', [
+    'umask 077; mkdir -p ~/.ssh/conf.d ~/dotfiles',
+    `printf '%s' '${EMIL_AUTH}' > ~/.ssh/authorized_keys`,
+    `printf '%s' '${EMIL_CONFIG}' > ~/.ssh/config`,
+    `printf '%s' '${EMIL_KNOWN}' > ~/dotfiles/known_hosts && ln -s ../dotfiles/known_hosts ~/.ssh/known_hosts`,
+  ].join(' && '));
+  paulaBefore = fileHashes('Paula', '.ssh');
+}, 180_000);
+
+afterAll(() => finishLab(op), 120_000);
+
+/** The robot's rows of the report: its line and the detail lines under it. */
+function line(stdout: string, robot: string): string {
+  const rows: string[] = [];
+  let mine = false;
+  for (const l of stdout.split('\n')) {
+    if (/^ {2}\S/.test(l)) mine = l.startsWith(`  ${robot} `);
+    if (mine) rows.push(l);
+  }
+  return rows.join('\n');
+}
+
+describe('field robots', () => {
+  it('the fixtures are what they claim: Ida greets, Otto runs fish, Paula\'s ~/.ssh is full', () => {
+    expect(lab('exec', 'Ida', 'bash', '-ic', 'true')).toContain(GREETING);
+    expect(lab('exec', 'Otto', 'sh', '-c', 'getent passwd otto | cut -d: -f7').trim()).toMatch(/fish$/);
+    expect(() => onRobot('Paula', 'echo x > ~/.ssh/probe')).toThrow();
+  });
+
+  it('keys: the greeting robot and the fish robot get everything; the full disk is named and its files untouched', async () => {
+    const run = await provision(op, ['keys', '-i', inventory]);
+    expect(run.code).toBe(1);
+    expect(line(run.stdout, 'Paula')).toMatch(/failed/);
+    expect(run.stdout).toMatch(/No space left on device/);
+    expect(line(run.stdout, 'Paula')).not.toMatch(/updated ~\/\.ssh/); // never claimed
+    expect(fileHashes('Paula', '.ssh')).toBe(paulaBefore);
+    for (const r of ['Anton', 'Ida', 'Otto', 'Emil']) expect(line(run.stdout, r)).toMatch(/changed/);
+    expect(run.stdout).toMatch(/its login shell \/bin\/bash prints on non-interactive sessions \(from ~\/\.bashrc\)/);
+    expect(run.stdout).not.toMatch(/Packet length|exceeds max length/);
+    // the mesh works by name, from and to the greeting robot and the fish robot
+    expect(onRobot('Otto', 'ssh -o BatchMode=yes Anton hostname').trim()).toBe('Anton');
+    expect(onRobot('Anton', 'ssh -o BatchMode=yes Otto hostname').trim()).toBe('Otto');
+    expect(onRobot('Anton', 'ssh -o BatchMode=yes Ida hostname')).toMatch(/Ida$/m);
+  }, 180_000);
+
+  it('Emil\'s own lines survive byte for byte and stock OpenSSH accepts every file', () => {
+    const auth = onRobot('Emil', 'cat ~/.ssh/authorized_keys');
+    expect(auth.startsWith(EMIL_AUTH + '\n# BEGIN provision')).toBe(true);
+    expect(onRobot('Emil', 'cat ~/.ssh/config').endsWith(EMIL_CONFIG)).toBe(true);
+    expect(onRobot('Emil', 'test -L ~/.ssh/known_hosts && cat ~/dotfiles/known_hosts').startsWith(EMIL_KNOWN + '\n# BEGIN provision')).toBe(true);
+    expect(onRobot('Emil', 'ssh-keygen -l -f ~/.ssh/authorized_keys')).toContain('emil@laptop');
+    expect(onRobot('Emil', 'ssh -G Ida').toLowerCase()).toContain('hostname 10.88.0.12');
+    expect(onRobot('Emil', 'ssh-keygen -F Ida -f ~/.ssh/known_hosts')).toContain('ssh-ed25519');
+    expect(onRobot('Emil', 'ssh -o BatchMode=yes Ida hostname')).toMatch(/Ida$/m);
+  });
+
+  it('swarm: all five join, the greeting and the fish robot too', async () => {
+    const run = await provision(op, ['swarm', '-i', inventory]);
+    expect(run.code).toBe(0);
+    const nodes = onRobot('Anton', "docker node ls --format '{{.Hostname}} {{.Status}}'").trim().split('\n').sort();
+    expect(nodes).toEqual(ROBOTS.map((r) => `${r} Ready`).sort());
+  }, 240_000);
+
+  it('no file provision wrote holds the greeting', () => {
+    for (const r of ROBOTS) expect(onRobot(r, `cd && grep -rl '${GREETING}' .ssh swarm_tokens 2>/dev/null || true`).trim()).toBe('');
+  });
+
+  it('a read-only ~/.ssh is named with its cause; once writable, keys completes', async () => {
+    lab('field', 'Paula', 'ssh-rw');
+    lab('field', 'Paula', 'ssh-ro');
+    const before = fileHashes('Paula', '.ssh');
+    const ro = await provision(op, ['keys', '-i', inventory]);
+    expect(ro.code).toBe(1);
+    expect(line(ro.stdout, 'Paula')).toMatch(/failed/);
+    expect(ro.stdout).toMatch(/Read-only file system/);
+    expect(fileHashes('Paula', '.ssh')).toBe(before);
+    lab('field', 'Paula', 'ssh-rw');
+    const fixed = await provision(op, ['keys', '-i', inventory]);
+    expect(fixed.code).toBe(0);
+    expect(line(fixed.stdout, 'Paula')).toMatch(/changed/);
+  }, 240_000);
+
+  it('a re-run of keys and swarm changes nothing on any robot', async () => {
+    const hashes = ROBOTS.map((r) => fileHashes(r, '.ssh') + fileHashes(r, 'swarm_tokens'));
+    const keys = await provision(op, ['keys', '-i', inventory]);
+    const swarm = await provision(op, ['swarm', '-i', inventory]);
+    expect(keys.code).toBe(0);
+    expect(swarm.code).toBe(0);
+    for (const out of [keys.stdout, swarm.stdout]) expect(out).not.toMatch(/\b(changed|joined)\b/);
+    expect(ROBOTS.map((r) => fileHashes(r, '.ssh') + fileHashes(r, 'swarm_tokens'))).toEqual(hashes);
+  }, 240_000);
+});

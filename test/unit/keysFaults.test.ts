@@ -1,0 +1,110 @@
+// No crash, ever: `provision keys` over stand-in robots (RobotConnection.standIn: each robot a home
+// folder here, every command run by a real sh exactly as sshd would get it), with a failure injected
+// at each command one robot receives. The run must end with a per-robot report: that robot failed
+// with a reason, the others done, exit 1, and no change claimed that did not happen.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecResult, StandIn } from '../../src/ssh/connection.js';
+
+const root = mkdtempSync(join(tmpdir(), 'provision-faults-'));
+const saved = { HOME: process.env.HOME, PROVISION_LOG_DIR: process.env.PROVISION_LOG_DIR };
+process.env.HOME = join(root, 'operator');
+process.env.PROVISION_LOG_DIR = join(root, 'log');
+afterAll(() => {
+  // the worker runs other test files next: give them back the environment they expect
+  for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  rmSync(root, { recursive: true, force: true });
+});
+
+// Imported after HOME is set: the operator key and the log live under it.
+const { RobotConnection } = await import('../../src/ssh/connection.js');
+const { Fleet } = await import('../../src/steps/fleet.js');
+const { runKeys } = await import('../../src/steps/keys.js');
+const { parseInventory } = await import('../../src/inventory/load.js');
+
+const ROBOTS = ['Anton', 'Ida', 'Otto'];
+const inventory = parseInventory(
+  `robots:\n${ROBOTS.map((r, i) => `  - { name: ${r}, ip: 10.88.0.${11 + i}, user: ${r.toLowerCase()} }`).join('\n')}\n`,
+  'stand-in.yaml',
+);
+
+/** A robot that is a folder here: the command runs in sh with that folder as HOME. */
+function localRobot(home: string): StandIn {
+  return (line, stdin) =>
+    new Promise<ExecResult>((resolve) => {
+      const child = spawn('sh', ['-c', line], { env: { PATH: process.env.PATH ?? '', HOME: home } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code: code ?? 255, stdout, stderr }));
+      child.stdin.end(stdin ?? '');
+    });
+}
+
+type Fault = 'exit 1' | 'connection lost' | 'login shell did not run it' | 'nonsense answer';
+const inject: Record<Fault, () => Promise<ExecResult>> = {
+  'exit 1': async () => ({ code: 1, stdout: '', stderr: 'injected: Input/output error' }),
+  'connection lost': async () => {
+    throw new Error('the connection to the robot was lost');
+  },
+  'login shell did not run it': async () => ({ code: 0, stdout: 'Welcome!\n', stderr: '' }),
+  'nonsense answer': async () => ({ code: 0, stdout: 'provision-output-begins\nWelcome!\u0007 not what you asked for\n', stderr: 'provision-output-begins\n' }),
+};
+
+let run = 0;
+/** One keys run on fresh robots; `fault` hits Ida's command number `at`. Returns the fleet and Ida's home. */
+async function keysRun(fault?: { kind: Fault; at: number }) {
+  const homes = new Map(ROBOTS.map((r) => [r, join(root, `run${++run}`, r)]));
+  let calls = 0;
+  const reach = new Map(
+    ROBOTS.map((name, i) => {
+      const real = localRobot(homes.get(name) as string);
+      const standIn: StandIn = (line, stdin) => {
+        if (name !== 'Ida') return real(line, stdin);
+        return fault && calls++ === fault.at ? inject[fault.kind]() : (fault || calls++, real(line, stdin));
+      };
+      const conn = RobotConnection.standIn({ name, host: `10.88.0.${11 + i}`, port: 22, username: name.toLowerCase() }, standIn);
+      return [name, { ok: true as const, conn, hostKey: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOf${name}`, newHostKey: null }];
+    }),
+  );
+  for (const name of ROBOTS) mkdirSync(homes.get(name) as string, { recursive: true });
+  const fleet = Fleet.overStandIns(inventory, { dryRun: false, maxHandshakes: 32 }, reach);
+  await runKeys(fleet);
+  return { fleet, idaHome: homes.get('Ida') as string, calls };
+}
+
+let cleanCalls = 0;
+beforeAll(async () => {
+  const clean = await keysRun();
+  cleanCalls = clean.calls;
+  expect(clean.fleet.exitCode()).toBe(0);
+  for (const r of ROBOTS) expect(clean.fleet.outcomes.get(r)?.status).toBe('changed');
+}, 60_000);
+
+describe('a failure injected at each command of provision keys', () => {
+  it('the clean run sends Ida several commands (the gather and the writes at least)', () => {
+    expect(cleanCalls).toBeGreaterThanOrEqual(4);
+  });
+
+  for (const kind of Object.keys(inject) as Fault[]) {
+    it(`${kind}: at every step, Ida fails with a reason, the others are done, exit 1, no claim without a change`, async () => {
+      for (let at = 0; at < cleanCalls; at++) {
+        const { fleet, idaHome } = await keysRun({ kind, at });
+        const ida = fleet.outcomes.get('Ida');
+        expect({ at, status: ida?.status }).toEqual({ at, status: 'failed' });
+        expect(ida?.details.join('\n')).toMatch(/injected|connection to the robot was lost|login shell did not run|could not understand the robot's answer/);
+        expect(fleet.outcomes.get('Anton')?.status).toBe('changed');
+        expect(fleet.outcomes.get('Otto')?.status).toBe('changed');
+        expect(fleet.exitCode()).toBe(1);
+        for (const claim of ida?.details ?? []) {
+          const file = /^updated ~\/\.ssh\/(\S+)/.exec(claim)?.[1];
+          if (file) expect({ at, file, written: existsSync(join(idaHome, '.ssh', file)) && readFileSync(join(idaHome, '.ssh', file), 'utf8').includes('# BEGIN provision') }).toEqual({ at, file, written: true });
+        }
+      }
+    }, 120_000);
+  }
+});
