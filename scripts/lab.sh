@@ -560,9 +560,10 @@ cmd_field() {
   user=$(cat "$DIR/$name/user"); home=$DIR/$name/home/$user
   case ${2:-} in
     talkative)
-      # sshd runs commands through bash -c, which sources ~/.bashrc: robots' set-ups often echo there
-      printf '%s\n' 'echo "Welcome to $(hostname) — ROS_DISTRO=humble, ROS_DOMAIN_ID=7"' '[ -z "$PS1" ] || echo interactive' >>"$home/.bashrc"
-      chown "$user:" "$home/.bashrc" ;;
+      # sshd runs commands through bash -c, which sources ~/.bashrc: robots' set-ups often echo there,
+      # above the stock "not interactive: return" guard
+      { echo 'echo "Welcome to $(hostname) — ROS_DISTRO=humble, ROS_DOMAIN_ID=7"'; cat "$home/.bashrc" 2>/dev/null; } >"$home/.bashrc.new"
+      mv "$home/.bashrc.new" "$home/.bashrc"; chown "$user:" "$home/.bashrc" ;;
     fish)
       command -v fish >/dev/null || { apt-get install -y -qq fish >&2 || die "could not install fish"; }
       usermod -s "$(command -v fish)" "$user" ;;

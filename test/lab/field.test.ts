@@ -2,13 +2,15 @@
 // login shell (Otto), SSH files as users really keep them (Emil), ~/.ssh on a full and then a
 // read-only disk (Paula). keys and swarm must work on each, lose nothing, and name what they cannot do.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { assertLabRoute, fileHashes, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
 
 const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil', 'Paula'];
 const GREETING = 'Welcome to';
 // Emil's own files: CRLF line endings, no final newline, Include and Match first, a symlink into a dotfiles repository.
-const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeepThisUserKeyExactlyAsItWasToo emil@laptop';
-const EMIL_AUTH = `# my keys\r\n${KEY}`;
+let EMIL_AUTH: string; // a real key of Emil's, on a CRLF line after a comment, no final newline
 const EMIL_CONFIG = 'Include ~/.ssh/conf.d/*\r\nMatch host gitlab.example\r\n    User git\r\n';
 const EMIL_KNOWN = 'gitlab.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUserKnownHostLine';
 
@@ -16,18 +18,23 @@ let inventory: string;
 let op: Operator;
 let paulaBefore: string;
 
+/** Every entry of ~/.ssh (hidden ones too) with its size, mode and time, and every file's hash. */
+const sshState = (robot: string) => onRobot(robot, 'cd && ls -lA --time-style=full-iso .ssh; find .ssh -type f -exec sha256sum {} + | sort -k2');
+
 beforeAll(() => {
   labDown();
   inventory = labUp(5, { LAB_FIELD: 'Ida:talkative Otto:fish Paula:ssh-full' });
   for (let i = 11; i <= 15; i++) assertLabRoute(`10.88.0.${i}`);
   op = newOperator();
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'emil@laptop', '-f', join(op.home, 'emil_key')]);
+  EMIL_AUTH = `# my keys\r\n${readFileSync(join(op.home, 'emil_key.pub'), 'utf8').trim()}`;
   onRobot('Emil', [
     'umask 077; mkdir -p ~/.ssh/conf.d ~/dotfiles',
     `printf '%s' '${EMIL_AUTH}' > ~/.ssh/authorized_keys`,
     `printf '%s' '${EMIL_CONFIG}' > ~/.ssh/config`,
     `printf '%s' '${EMIL_KNOWN}' > ~/dotfiles/known_hosts && ln -s ../dotfiles/known_hosts ~/.ssh/known_hosts`,
   ].join(' && '));
-  paulaBefore = fileHashes('Paula', '.ssh');
+  paulaBefore = sshState('Paula');
 }, 180_000);
 
 afterAll(() => finishLab(op), 120_000);
@@ -45,9 +52,9 @@ function line(stdout: string, robot: string): string {
 
 describe('field robots', () => {
   it('the fixtures are what they claim: Ida greets, Otto runs fish, Paula\'s ~/.ssh is full', () => {
-    expect(lab('exec', 'Ida', 'bash', '-ic', 'true')).toContain(GREETING);
+    expect(lab('exec', 'Ida', 'env', '-u', 'SHLVL', 'SSH_CLIENT=10.88.0.1 1 22', 'bash', '-c', 'true')).toContain(GREETING); // as sshd runs it
     expect(lab('exec', 'Otto', 'sh', '-c', 'getent passwd otto | cut -d: -f7').trim()).toMatch(/fish$/);
-    expect(() => onRobot('Paula', 'echo x > ~/.ssh/probe')).toThrow();
+    expect(() => onRobot('Paula', 'echo x > ~/.ssh/probe; r=$?; rm -f ~/.ssh/probe; exit $r')).toThrow();
   });
 
   it('keys: the greeting robot and the fish robot get everything; the full disk is named and its files untouched', async () => {
@@ -56,7 +63,7 @@ describe('field robots', () => {
     expect(line(run.stdout, 'Paula')).toMatch(/failed/);
     expect(run.stdout).toMatch(/No space left on device/);
     expect(line(run.stdout, 'Paula')).not.toMatch(/updated ~\/\.ssh/); // never claimed
-    expect(fileHashes('Paula', '.ssh')).toBe(paulaBefore);
+    expect(sshState('Paula')).toBe(paulaBefore);
     for (const r of ['Anton', 'Ida', 'Otto', 'Emil']) expect(line(run.stdout, r)).toMatch(/changed/);
     expect(run.stdout).toMatch(/its login shell \/bin\/bash prints on non-interactive sessions \(from ~\/\.bashrc\)/);
     expect(run.stdout).not.toMatch(/Packet length|exceeds max length/);
@@ -91,12 +98,12 @@ describe('field robots', () => {
   it('a read-only ~/.ssh is named with its cause; once writable, keys completes', async () => {
     lab('field', 'Paula', 'ssh-rw');
     lab('field', 'Paula', 'ssh-ro');
-    const before = fileHashes('Paula', '.ssh');
+    const before = sshState('Paula');
     const ro = await provision(op, ['keys', '-i', inventory]);
     expect(ro.code).toBe(1);
     expect(line(ro.stdout, 'Paula')).toMatch(/failed/);
     expect(ro.stdout).toMatch(/Read-only file system/);
-    expect(fileHashes('Paula', '.ssh')).toBe(before);
+    expect(sshState('Paula')).toBe(before);
     lab('field', 'Paula', 'ssh-rw');
     const fixed = await provision(op, ['keys', '-i', inventory]);
     expect(fixed.code).toBe(0);
