@@ -11,6 +11,7 @@ import { followUpPlan, meshVerdict, ringPlan, type Edge, type Probe } from '../p
 import { ensureOperatorKey } from '../ssh/auth.js';
 import { redact } from '../log.js';
 import type { Fleet } from './fleet.js';
+import type { RobotConnection } from '../ssh/connection.js';
 import type { Robot } from '../inventory/schema.js';
 
 export interface KeysOptions {
@@ -76,8 +77,11 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
     );
   });
 
-  const mesh = !dry && options.verify ? await verifyMesh(fleet, [...gathered.keys()]) : undefined;
+  // The mesh includes the robots StrictModes fails (the check shows what that costs), so it takes
+  // them before they are failed; the cause is reported first, its effect on the mesh after it.
+  const toVerify = !dry && options.verify ? meshRobots(fleet, [...gathered.keys()]) : [];
   failStrictModes(fleet, refusals);
+  const mesh = await verifyMesh(fleet, toVerify);
   return mesh ? { json: { mesh } } : undefined;
 }
 
@@ -120,11 +124,15 @@ async function bounded<T, R>(items: readonly T[], limit: number, work: (item: T)
  * login gets a few more probes to pin the blame (plan/mesh.ts). Blamed robots fail with the reason
  * ssh gave; the rest is one summary note rather than a line on every robot.
  */
-async function verifyMesh(fleet: Fleet, written: readonly string[]): Promise<object | undefined> {
-  const live = new Set(fleet.connected().map((c) => c.robot.name));
-  const names = fleet.inventory.robots.map((r) => r.name).filter((n) => written.includes(n) && live.has(n));
-  if (names.length < 2) return undefined; // one robot: nothing to verify
-  const conns = new Map(fleet.connected().map((c) => [c.robot.name, c.conn]));
+/** The robots whose files this run wrote (or found right) and that are still in the run, with their connections. */
+function meshRobots(fleet: Fleet, written: readonly string[]): { name: string; conn: RobotConnection }[] {
+  return fleet.connected().filter((c) => written.includes(c.robot.name)).map((c) => ({ name: c.robot.name, conn: c.conn }));
+}
+
+async function verifyMesh(fleet: Fleet, robots: readonly { name: string; conn: RobotConnection }[]): Promise<object | undefined> {
+  if (robots.length < 2) return undefined; // one robot: nothing to verify
+  const names = robots.map((r) => r.name);
+  const conns = new Map(robots.map((r) => [r.name, r.conn]));
   const probe = async (edge: Edge): Promise<Probe> => {
     try {
       const conn = conns.get(edge.from);
