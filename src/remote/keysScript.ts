@@ -97,9 +97,11 @@ export function parseGatheredSsh(stdout: string): GatheredSsh {
 /**
  * The mesh probe a robot runs after `provision keys`: log in to another robot by its Host alias from
  * the shared ~/.ssh/config, with the robot's own key, no prompt and the host key checked.
+ * UpdateHostKeys=no: a check must not write; by default ssh would add the target's other host key
+ * types to the user's known_hosts after the login.
  */
 export function meshProbeCommand(target: string): string {
-  return commandLine(['ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=5', target, 'true']);
+  return commandLine(['ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', 'UpdateHostKeys=no', '-o', 'ConnectTimeout=5', target, 'true']);
 }
 
 /** Why a probe failed: the last line ssh wrote on stderr (the caller redacts), else its exit code. */

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertLabRoute, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
+import { appendFileSync } from 'node:fs';
+import { LAB_DIR, assertLabRoute, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
 
 const ROBOTS = ['Anton', 'Ida', 'Otto'];
 const IPS = ['10.88.0.11', '10.88.0.12', '10.88.0.13'];
@@ -35,6 +36,12 @@ beforeAll(() => {
   onRobot('Anton', `mkdir -p ~/.ssh && chmod 770 ~/.ssh && printf '%s' '${pub}' > ~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys`);
   // Ida's home is writable by others: sshd (StrictModes) ignores her authorized_keys.
   lab('rexec', 'Ida', 'chmod', 'o+w', '/home/ida');
+  // Otto's sshd gets a second host key (ecdsa), as real robots have: a probe must not add it to anyone's known_hosts.
+  const ecdsa = join(LAB_DIR, 'Otto', 'ssh_host_ecdsa_key');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ecdsa', '-N', '', '-f', ecdsa]);
+  appendFileSync(join(LAB_DIR, 'Otto', 'sshd_config'), `HostKey ${ecdsa}\n`);
+  lab('sshd', 'Otto', 'stop');
+  lab('sshd', 'Otto', 'start');
 }, 120_000);
 
 afterAll(() => finishLab(op), 120_000);
@@ -76,6 +83,8 @@ describe('provision keys in the field', () => {
     expect(onRobot('Otto', 'stat -c %a ~/.ssh/authorized_keys').trim()).toBe('600');
     expect(section(run.stdout, 'Ida')).toMatch(/^ {2}Ida\s+ok/);
     expect(run.stdout).toMatch(/note: SSH mesh verified: each of the 3 robots reached logs in to another by name and is logged in to/);
+    // Ida's probe of Otto wrote nothing: no ecdsa line appended after the managed block (ssh's UpdateHostKeys).
+    expect(onRobot('Ida', 'cat ~/.ssh/known_hosts')).toMatch(/^# BEGIN provision[^\n]*\n(\S+ ssh-ed25519 \S+\n){3}# END provision\n$/);
     for (const from of ROBOTS) for (const to of ROBOTS) expect(onRobot(from, `ssh -o BatchMode=yes -o StrictHostKeyChecking=yes ${to} hostname`).trim()).toBe(to);
   }, 120_000);
 

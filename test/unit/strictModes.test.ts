@@ -95,9 +95,9 @@ describe('the gather script\'s StrictModes lines', () => {
 });
 
 describe('the mesh probe', () => {
-  it('is ssh by the Host alias with BatchMode, the host key checked and a connect timeout', () => {
-    expect(meshProbeCommand('Ida')).toBe('ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 Ida true');
-    expect(meshProbeCommand('x;y')).toBe("ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 'x;y' true");
+  it('is ssh by the Host alias with BatchMode, the host key checked, nothing written and a connect timeout', () => {
+    expect(meshProbeCommand('Ida')).toBe('ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UpdateHostKeys=no -o ConnectTimeout=5 Ida true');
+    expect(meshProbeCommand('x;y')).toBe("ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UpdateHostKeys=no -o ConnectTimeout=5 'x;y' true");
   });
 
   it('takes ssh\'s last stderr line as the reason', () => {
