@@ -37,7 +37,7 @@ elif [ ! -f ${ROBOT_KEY_FILE}.pub ]; then
   [ "$dry" = 1 ] || ssh-keygen -y -f ${ROBOT_KEY_FILE} </dev/null > ${ROBOT_KEY_FILE}.pub || exit 3
   state="$state pubkey"
 fi
-[ "$dry" = 1 ] || rm -f .ssh/*.provision-tmp-* 2>/dev/null # left by an interrupted run; the real files are intact
+[ "$dry" = 1 ] || [ "$mine" = 0 ] || rm -f .ssh/*.provision-tmp-* 2>/dev/null # left by an interrupted run; the real files are intact
 echo "state:$state"
 echo "uid:$me"
 echo "home:$(pwd -P)"

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileNeedsFix, judgeStrictModes, type StrictModesFacts } from '../../src/plan/strictModes.js';
@@ -92,6 +92,27 @@ describe('the gather script\'s StrictModes lines', () => {
     expect(judgeStrictModes(real.strict, 'me').refused.map((r) => r.fix)).toEqual([`chmod go-w ${realpathSync(home)}`]);
     expect(fileNeedsFix(real.strict.perms.authorized_keys, real.strict.uid)).toBe('mode 664 → 600');
   }
+});
+
+// Needs root to give the scratch ~/.ssh another owner (the suite runs as root in CI and on the lab machine).
+(process.getuid?.() === 0 ? describe : describe.skip)('a ~/.ssh of another owner', () => {
+  it('is left alone by the gather script (no chmod, no key generated) and blocks the writes', () => {
+    const home = mkdtempSync(join(tmpdir(), 'strict-home-'));
+    try {
+      mkdirSync(join(home, '.ssh'), { mode: 0o755 });
+      chmodSync(join(home, '.ssh'), 0o755);
+      execFileSync('chown', ['65534', join(home, '.ssh')]);
+      const g = parseGatheredSsh(execFileSync('sh', ['-c', gatherSshCommand('t@T', false)], { encoding: 'utf8', env: { HOME: home, PATH: process.env.PATH ?? '' } }));
+      expect(g.actions).toEqual([]);
+      expect(statSync(join(home, '.ssh')).mode & 0o777).toBe(0o755);
+      expect(readdirSync(join(home, '.ssh'))).toEqual([]);
+      const v = judgeStrictModes(g.strict, 'me');
+      expect(v.sshDirForeign).toBe(true);
+      expect(v.refused.map((r) => r.fix)).toEqual([`sudo chown -R me ${realpathSync(home)}/.ssh`]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('the mesh probe', () => {
