@@ -87,8 +87,8 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
 
 /**
  * StrictModes (see plan/strictModes.ts): remember what sshd will refuse on this robot until the
- * operator fixes it (the robot fails at the end, after its files and the mesh check, so that the
- * check shows the effect). False when ~/.ssh is not the user's: nothing can be written there.
+ * operator fixes it (the robot fails after its files are written and is still in the mesh check,
+ * which shows the effect). False when ~/.ssh is not the user's: nothing can be written there.
  */
 function holdStrictModes(robot: Robot, g: GatheredSsh, refusals: Map<string, StrictModesVerdict['refused']>): boolean {
   const verdict = judgeStrictModes(g.strict, robot.user);
