@@ -145,8 +145,11 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
   withCommonOptions(
     program
       .command('keys')
-      .description('generate a key pair on every robot, distribute authorized_keys, known_hosts and ~/.ssh/config'),
-  ).action(async (flags: CommonFlags) => setExit(await runStep('provision keys', flags, runKeys, keysFirstCommand)));
+      .description('generate a key pair on every robot, distribute authorized_keys, known_hosts and ~/.ssh/config, then verify that the robots log in to each other by name')
+      .option('--no-verify', 'skip the mesh check (each robot logging in to another with ssh <Name>, BatchMode, host key checked)'),
+  ).action(async (flags: CommonFlags & { verify: boolean }) =>
+    setExit(await runStep('provision keys', flags, (fleet) => runKeys(fleet, { verify: flags.verify !== false }), keysFirstCommand)),
+  );
 
   const swarmStep = async (fleet: Fleet): Promise<StepResult> => {
     // Loaded only for the commands that need it: `keys` and `--help` do not pay for it.

@@ -1,10 +1,24 @@
 // `provision keys`: step 1 of the brief. Phase 1 gathers every robot's key (generated on the robot
-// when missing) and the files to merge; phase 2 writes the merged files where they differ.
-import { gatherSshCommand, MANAGED_SSH_FILES, parseGatheredSsh, type GatheredSsh, type ManagedSshFile } from '../remote/keysScript.js';
+// when missing), the files to merge and what sshd's StrictModes looks at; phase 2 writes the merged
+// files where they differ; phase 3 verifies the mesh (robots log in to each other by name); last,
+// what StrictModes refuses and provision will not change fails its robot with the fix.
+import {
+  gatherSshCommand, MANAGED_SSH_FILES, meshProbeCommand, parseGatheredSsh, probeFailureReason, type GatheredSsh, type ManagedSshFile,
+} from '../remote/keysScript.js';
 import { mergeAuthorizedKeys, mergeKnownHosts, mergeSshConfig, type RobotKeyFacts } from '../remote/sshFiles.js';
+import { fileNeedsFix, judgeStrictModes, type StrictModesVerdict } from '../plan/strictModes.js';
+import { followUpPlan, meshVerdict, ringPlan, type Edge, type Probe } from '../plan/mesh.js';
 import { ensureOperatorKey } from '../ssh/auth.js';
+import { redact } from '../log.js';
+import { mapLimit } from '../ssh/pool.js';
 import type { Fleet } from './fleet.js';
+import type { RobotConnection } from '../ssh/connection.js';
 import type { Robot } from '../inventory/schema.js';
+
+export interface KeysOptions {
+  /** Verify the mesh after writing (--no-verify turns it off). */
+  verify: boolean;
+}
 
 const FILE_MODE = 0o600;
 
@@ -19,7 +33,7 @@ function lineDelta(before: string, after: string): string {
 /** The step's first command on a robot (run together with the run lock, see Fleet.lock). */
 export const keysFirstCommand = (robot: Robot, dryRun = false): string => gatherSshCommand(`${robot.user}@${robot.name}`, dryRun);
 
-export async function runKeys(fleet: Fleet): Promise<void> {
+export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: true }): Promise<{ json: object } | void> {
   const dry = fleet.options.dryRun;
   const operator = ensureOperatorKey(!dry);
   if (operator.generated && !dry) fleet.notes.push(`the operator had no SSH key: generated ${operator.generated}`);
@@ -27,12 +41,13 @@ export async function runKeys(fleet: Fleet): Promise<void> {
   const operatorKey = operator.key || 'ssh-ed25519 (operator-key-to-generate)';
 
   const gathered = new Map<string, GatheredSsh>();
+  const refusals = new Map<string, StrictModesVerdict['refused']>();
   await fleet.eachConnected(async (robot, conn) => {
     const out = await fleet.firstRead(robot, conn, keysFirstCommand(robot, dry), 'preparing ~/.ssh');
     const g = parseGatheredSsh(out);
-    gathered.set(robot.name, g);
     const words: Record<string, string> = { mkdir: 'created ~/.ssh', chmod: 'set ~/.ssh to 700', keygen: 'generated an ed25519 key pair', pubkey: 'restored ~/.ssh/id_ed25519.pub' };
     for (const a of g.actions) fleet.changed(robot.name, (dry ? 'would have ' : '') + (words[a] ?? a));
+    if (holdStrictModes(robot, g, refusals)) gathered.set(robot.name, g);
   });
 
   const facts: RobotKeyFacts[] = fleet.inventory.robots.map((robot) => {
@@ -53,12 +68,78 @@ export async function runKeys(fleet: Fleet): Promise<void> {
     await Promise.all(
       MANAGED_SSH_FILES.map(async (file) => {
         const current = g.files[file];
-        if (current.content === wanted[file] && current.mode === FILE_MODE.toString(8)) return;
-        const delta = lineDelta(current.content, wanted[file]);
+        // Right content is not enough: sshd ignores an authorized_keys with a loose mode or another owner.
+        const fix = fileNeedsFix(g.strict.perms[file], g.strict.uid);
+        if (current.content === wanted[file] && !fix) return;
+        const what = current.content === wanted[file] ? fix : lineDelta(current.content, wanted[file]);
         // Claimed only once done: a write that failed (full or read-only disk) fails the robot instead.
         if (!dry) await conn.writeFileAtomic(`.ssh/${file}`, wanted[file], FILE_MODE);
-        fleet.changed(robot.name, `${dry ? 'would update' : 'updated'} ~/.ssh/${file} (${delta})`);
+        fleet.changed(robot.name, `${dry ? 'would update' : 'updated'} ~/.ssh/${file} (${what})`);
       }),
     );
   });
+
+  // The mesh includes the robots StrictModes fails (the check shows what that costs), so it takes
+  // them before they are failed; the cause is reported first, its effect on the mesh after it.
+  const toVerify = !dry && options.verify ? meshRobots(fleet, [...gathered.keys()]) : [];
+  failStrictModes(fleet, refusals);
+  const mesh = await verifyMesh(fleet, toVerify);
+  return mesh ? { json: { mesh } } : undefined;
+}
+
+/**
+ * StrictModes (see plan/strictModes.ts): remember what sshd will refuse on this robot until the
+ * operator fixes it (the robot fails after its files are written and is still in the mesh check,
+ * which shows the effect). False when ~/.ssh is not the user's: nothing can be written there.
+ */
+function holdStrictModes(robot: Robot, g: GatheredSsh, refusals: Map<string, StrictModesVerdict['refused']>): boolean {
+  const verdict = judgeStrictModes(g.strict, robot.user);
+  if (verdict.refused.length) refusals.set(robot.name, verdict.refused);
+  return !verdict.sshDirForeign;
+}
+
+function failStrictModes(fleet: Fleet, refusals: Map<string, StrictModesVerdict['refused']>): void {
+  for (const [robot, refused] of refusals) {
+    for (const r of refused) fleet.failed(robot, `${r.reason}. Fix: ${r.fix}`);
+  }
+}
+
+const PROBE_TIMEOUT_MS = 20_000; // ConnectTimeout=5 covers the TCP connect; this bounds a stalled login
+const PROBES_AT_ONCE = 32;
+
+/**
+ * Phase 3: every robot written this run logs in to the next by name (a ring, in parallel); a failed
+ * login gets a few more probes to pin the blame (plan/mesh.ts). Blamed robots fail with the reason
+ * ssh gave; the rest is one summary note rather than a line on every robot.
+ */
+/** The robots whose files this run wrote (or found right) and that are still in the run, with their connections. */
+function meshRobots(fleet: Fleet, written: readonly string[]): { name: string; conn: RobotConnection }[] {
+  return fleet.connected().filter((c) => written.includes(c.robot.name)).map((c) => ({ name: c.robot.name, conn: c.conn }));
+}
+
+async function verifyMesh(fleet: Fleet, robots: readonly { name: string; conn: RobotConnection }[]): Promise<object | undefined> {
+  if (robots.length < 2) return undefined; // one robot: nothing to verify
+  const names = robots.map((r) => r.name);
+  const conns = new Map(robots.map((r) => [r.name, r.conn]));
+  const probe = async (edge: Edge): Promise<Probe> => {
+    try {
+      const conn = conns.get(edge.from);
+      if (!conn) throw new Error('no connection to this robot');
+      const result = await conn.exec(meshProbeCommand(edge.to), { timeoutMs: PROBE_TIMEOUT_MS });
+      return { ...edge, ok: result.code === 0, reason: result.code === 0 ? '' : redact(probeFailureReason(result)) };
+    } catch (err) {
+      return { ...edge, ok: false, reason: redact((err as Error).message) };
+    }
+  };
+  const ring = await mapLimit(ringPlan(names), PROBES_AT_ONCE, probe);
+  const probes = [...ring, ...(await mapLimit(followUpPlan(names, ring), PROBES_AT_ONCE, probe))];
+  const verdict = meshVerdict(names, probes);
+  for (const [robot, why] of verdict.blamed) fleet.failed(robot, `SSH mesh check: ${why}`);
+  const unclear = names.filter((n) => !verdict.verified.includes(n) && !verdict.blamed.has(n));
+  fleet.notes.push(
+    verdict.verified.length === names.length
+      ? `SSH mesh verified: each of the ${names.length} robots reached logs in to another by name and is logged in to (BatchMode, its own key, host key checked; ${probes.length} logins)`
+      : `SSH mesh: ${verdict.verified.length} of ${names.length} robots verified${unclear.length ? `; not shown either way: ${unclear.join(', ')}` : ''} (${probes.length} logins)`,
+  );
+  return { robots: names.length, verified: verdict.verified, failed: Object.fromEntries(verdict.blamed), logins: probes.length };
 }

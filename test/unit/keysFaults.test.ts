@@ -27,7 +27,7 @@ const { parseInventory } = await import('../../src/inventory/load.js');
 
 const ROBOTS = ['Anton', 'Ida', 'Otto'];
 const inventory = parseInventory(
-  `robots:\n${ROBOTS.map((r, i) => `  - { name: ${r}, ip: 10.88.0.${11 + i}, user: ${r.toLowerCase()} }`).join('\n')}\n`,
+  `robots:\n${ROBOTS.map((r, i) => `  - { name: ${r}, ip: 127.0.0.${11 + i}, user: ${r.toLowerCase()} }`).join('\n')}\n`,
   'stand-in.yaml',
 );
 
@@ -67,13 +67,13 @@ async function keysRun(fault?: { kind: Fault; at: number }) {
         if (name !== 'Ida') return real(line, stdin);
         return fault && calls++ === fault.at ? inject[fault.kind]() : (fault || calls++, real(line, stdin));
       };
-      const conn = RobotConnection.standIn({ name, host: `10.88.0.${11 + i}`, port: 22, username: name.toLowerCase() }, standIn);
+      const conn = RobotConnection.standIn({ name, host: `127.0.0.${11 + i}`, port: 22, username: name.toLowerCase() }, standIn);
       return [name, { ok: true as const, conn, hostKey: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOf${name}`, newHostKey: null }];
     }),
   );
   for (const name of ROBOTS) mkdirSync(homes.get(name) as string, { recursive: true });
   const fleet = Fleet.overStandIns(inventory, { dryRun: false, maxHandshakes: 32 }, reach);
-  await runKeys(fleet);
+  await runKeys(fleet, { verify: false }); // the mesh check would run ssh here: not on a stand-in
   return { fleet, idaHome: homes.get('Ida') as string, calls };
 }
 
