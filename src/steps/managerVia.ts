@@ -108,9 +108,9 @@ export class ManagerVia {
   private async answersAsManager(m: Member): Promise<boolean> {
     for (let waited = 0; waited <= BECOME_MANAGER_WAIT_MS; waited += POLL_MS) {
       const result = await m.conn.exec(managerStateCommand(m.robot.sudo)).catch(() => null);
-      if (!result) return false;
-      if (result.code === 0 && parseManagerState(result.stdout)) return true;
-      await sleep(POLL_MS);
+      if (!result || result.code !== 0) return false; // connection or docker gone: no use waiting
+      if (parseManagerState(result.stdout)) return true;
+      await sleep(POLL_MS); // in the swarm, not yet answering as a manager: just promoted
     }
     return false;
   }
