@@ -141,7 +141,8 @@ class Formation {
 
   /** 3–4. The nodes as the swarm sees them, the robots that may take part, and the roles. */
   static async start(fleet: Fleet, members: Member[], report: SwarmReport, found: Member): Promise<Formation> {
-    let candidates: () => Member[] = () => [];
+    // Until the plan exists, the managers of the fleet's cluster (by their own facts) stand in.
+    let candidates: () => Member[] = () => fleetClusters(fleet, members)[0]?.[1] ?? [];
     const via = new ManagerVia(fleet, found, () => candidates());
     const nodes = await via.nodes();
     report.nodes = nodes; // what could be read, should the run stop later
@@ -222,9 +223,9 @@ class Formation {
   }
 
   /**
-   * 6–7. Clean up interrupted joins; promote before anything is demoted; hand the lead over if the
-   * leader must stop managing; managers join in quorum-safe batches, then the workers, paced; each
-   * node is labelled as soon as it is in. (Workers joining during the manager rounds was faster at
+   * 6–7. Clean up interrupted joins; promote before anything is demoted; managers join in
+   * quorum-safe batches, then the workers, paced; each node is labelled as soon as it is in; then
+   * the demotions, the leader's (a hand-over) last. (Workers joining during the manager rounds was faster at
    * 10 robots, but on the 2-core lab at 50 it starved the joining managers until their joins failed.)
    */
   async apply(): Promise<void> {
@@ -233,8 +234,6 @@ class Formation {
     const named = (names: string[]) => inFleet.filter((m) => names.includes(m.robot.name));
     const changes = roleChanges(this.plan, this.planRobots, this.currentLeader?.robot.name);
     for (const m of named(changes.promote)) await this.changeRole(m, 'promote');
-    const leaving = named(changes.handOver ? [changes.handOver] : [])[0];
-    if (leaving) await this.handOver(leaving);
 
     const labelled = inFleet.map((m) => this.label(m, this.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {}));
     const toJoin = this.usable.filter((m) => this.ok(m) && !inSwarm(m.facts));
@@ -243,6 +242,9 @@ class Formation {
     await Promise.all([...labelled, runPaced(workers, (m) => this.joinAndLabel(m, 'worker'))]);
 
     for (const m of named(changes.demote)) await this.changeRole(m, 'demote');
+    // The leader last: every other change is made, so the node elected next is one that stays.
+    const leaving = named(changes.handOver ? [changes.handOver] : [])[0];
+    if (leaving) await this.handOver(leaving);
     const current = this.usable.filter((m) => this.joinedNow.has(m) || this.nodes.some((n) => n.id === m.facts.swarm?.NodeID));
     await this.removeStaleNodes(current);
     await this.finalReport();
