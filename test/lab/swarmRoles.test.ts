@@ -28,6 +28,13 @@ const managersNow = () => nodeLs().filter((n) => n.ManagerStatus !== '').map((n)
 const stateOf = (r: string) => onRobot(r, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}'").trim();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Wait until the swarm sees `robot`'s node Ready again. */
+async function untilReady(robot: string, within = 60_000): Promise<void> {
+  for (const until = Date.now() + within; Date.now() < until; await sleep(1000)) {
+    if (nodeLs().some((n) => n.Hostname === robot && n.Status === 'Ready')) return;
+  }
+}
+
 /** Wait until `robot`'s docker CLI runs `docker swarm join` (the CLI's own process, seen from the host). */
 async function joinBegins(robot: string, within = 60_000): Promise<boolean> {
   const pattern = `^docker swarm join .*--advertise-addr ${IP[robot]?.replace(/\./g, '\\.')} `;
@@ -115,6 +122,7 @@ describe('half-joined robots', () => {
       lab('link', worker, 'up');
     }
     expect(stateOf('Anton')).toMatch(/^(pending|error)$/); // no node ID: the interrupted join
+    await untilReady(worker); // its node went Down while its link was: not this test's subject
     const run = await provision(op, ['swarm', '-i', pinned]);
     noCrash(run);
     expect(run.code).toBe(0);
