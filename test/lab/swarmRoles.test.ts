@@ -1,6 +1,7 @@
 // Roles that move, half-joined robots and a manager lost mid-run, on one lab of five real robots.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertLabRoute, editInventory, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, startProvision, type Operator, type RunResult } from './harness.js';
 
@@ -28,6 +29,14 @@ const managersNow = () => nodeLs().filter((n) => n.ManagerStatus !== '').map((n)
 const stateOf = (r: string) => onRobot(r, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}'").trim();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Every node Ready: a node that was just demoted or rejoined reports Down/Unknown for a few seconds. */
+async function allReady(within = 30_000): Promise<boolean> {
+  for (const until = Date.now() + within; Date.now() < until; await sleep(1000)) {
+    if (nodeLs().every((n) => n.Status === 'Ready')) return true;
+  }
+  return nodeLs().every((n) => n.Status === 'Ready');
+}
+
 /** Wait until the swarm sees `robot`'s node Ready again. */
 async function untilReady(robot: string, within = 60_000): Promise<void> {
   for (const until = Date.now() + within; Date.now() < until; await sleep(1000)) {
@@ -35,18 +44,31 @@ async function untilReady(robot: string, within = 60_000): Promise<void> {
   }
 }
 
-/** Wait until `robot`'s docker CLI runs `docker swarm join` (the CLI's own process, seen from the host). */
-async function joinBegins(robot: string, within = 60_000): Promise<boolean> {
+/** Wait until `robot`'s docker CLI runs `docker swarm join` (the CLI's own process, seen from the host); its PIDs. */
+async function joinBegins(robot: string, within = 60_000): Promise<number[]> {
   const pattern = `^docker swarm join .*--advertise-addr ${IP[robot]?.replace(/\./g, '\\.')} `;
   for (const until = Date.now() + within; Date.now() < until; await sleep(20)) {
     try {
-      execFileSync('pgrep', ['-f', pattern], { stdio: 'ignore' });
-      return true;
+      return execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).trim().split('\n').map(Number);
     } catch {
       // not yet
     }
   }
-  return false;
+  return [];
+}
+
+/**
+ * Do `fault` while the join CLI `pids` is held stopped (SIGSTOP, then SIGCONT): the run cannot
+ * move past that join until the fault is in place, so the fault lands mid-join every time.
+ */
+function duringJoin(pids: number[], fault: () => void): void {
+  const signal = (s: NodeJS.Signals) => pids.forEach((p) => { try { process.kill(p, s); } catch { /* already ended */ } });
+  signal('SIGSTOP');
+  try {
+    fault();
+  } finally {
+    signal('SIGCONT');
+  }
 }
 
 /** A robot's lines of the report: its status, role and every detail. */
@@ -60,6 +82,7 @@ function reportOf(run: RunResult, robot: string): string {
 
 /** Nothing provision printed looks like a crash: no stack trace, no top-level error line. */
 function noCrash(run: RunResult): void {
+  appendFileSync(join(op.home, 'runs.log'), `${run.stdout}\n${run.stderr}\n----\n`);
   expect(run.stderr).not.toMatch(/^\s+at /m);
   expect(run.stderr).not.toMatch(/^provision: /m);
   expect(run.stdout).toMatch(/provision swarm/);
@@ -100,7 +123,7 @@ describe('roles that move', () => {
     expect(managersNow()).toContain(leader);
     expect(reportOf(run, 'Anton')).toMatch(/^Anton\s+changed\s+worker\s[\s\S]*handed over the lead: demoted to worker from (Ida|Otto|Emil|Paula)/);
     expect(run.stdout).toContain(`leader: ${leader} (took over from Anton in this run)`);
-    expect(nodes.every((n) => n.Status === 'Ready')).toBe(true);
+    expect(await allReady()).toBe(true);
 
     const again = await provision(op, ['swarm', '-i', pinned]);
     expect(again.code).toBe(0);
@@ -130,18 +153,20 @@ describe('half-joined robots', () => {
     expect(stateOf('Anton')).toMatch(/^active \w+/);
     const nodes = nodeLs();
     expect(nodes.filter((n) => n.Hostname === 'Anton')).toHaveLength(1); // its former node removed
-    expect(nodes.every((n) => n.Status === 'Ready')).toBe(true);
+    expect(await allReady()).toBe(true);
   }, 300_000);
 
   it('a robot whose docker restarts while it joins is in the swarm after the next run', async () => {
     const worker = nodeLs().find((n) => n.ManagerStatus === '' && n.Hostname !== 'Anton')?.Hostname as string;
     onRobot(worker, 'docker swarm leave --force >/dev/null');
     const { done } = startProvision(op, ['swarm', '-i', pinned]);
-    const began = await joinBegins(worker);
-    lab('dockerd', worker, 'stop');
-    lab('dockerd', worker, 'start');
+    const joining = await joinBegins(worker);
+    duringJoin(joining, () => {
+      lab('dockerd', worker, 'stop');
+      lab('dockerd', worker, 'start');
+    });
     const interrupted = await done;
-    expect(began).toBe(true);
+    expect(joining.length).toBeGreaterThan(0);
     noCrash(interrupted);
     const next = await provision(op, ['swarm', '-i', pinned]);
     noCrash(next);
@@ -149,7 +174,7 @@ describe('half-joined robots', () => {
     expect(stateOf(worker)).toMatch(/^active \w+/);
     const nodes = nodeLs();
     expect(nodes.filter((n) => n.Hostname === worker)).toHaveLength(1);
-    expect(nodes.every((n) => n.Status === 'Ready')).toBe(true);
+    expect(await allReady()).toBe(true);
     expect(nodes).toHaveLength(5);
   }, 300_000);
 });
@@ -161,15 +186,15 @@ describe('the manager provision works through loses its docker mid-run', () => {
     expect(joiners).toHaveLength(2);
     for (const r of joiners) onRobot(r, 'docker swarm leave --force >/dev/null');
     const { done } = startProvision(op, ['swarm', '-i', pinned]);
-    const began = await joinBegins(joiners[0] as string);
-    lab('dockerd', leader, 'stop');
+    const joining = await joinBegins(joiners[0] as string);
     let run: RunResult;
     try {
+      duringJoin(joining, () => lab('dockerd', leader, 'stop'));
       run = await done;
     } finally {
       lab('dockerd', leader, 'start');
     }
-    expect(began).toBe(true);
+    expect(joining.length).toBeGreaterThan(0);
     noCrash(run);
     expect(run.code).toBe(1);
     expect(reportOf(run, leader)).toMatch(new RegExp(`^${leader}\\s+failed\\s[\\s\\S]*its docker stopped while provision worked through it`));
@@ -181,7 +206,7 @@ describe('the manager provision works through loses its docker mid-run', () => {
     expect(again.code).toBe(0);
     const nodes = nodeLs();
     expect(nodes.map((n) => n.Hostname).sort()).toEqual([...ROBOTS].sort());
-    expect(nodes.every((n) => n.Status === 'Ready')).toBe(true);
+    expect(await allReady()).toBe(true);
     for (const r of ROBOTS) expect(stateOf(r)).toMatch(/^active /);
   }, 400_000);
 });
