@@ -82,7 +82,7 @@ function reportOf(run: RunResult, robot: string): string {
 
 /** Nothing provision printed looks like a crash: no stack trace, no top-level error line. */
 function noCrash(run: RunResult): void {
-  appendFileSync(join(op.home, 'runs.log'), `${run.stdout}\n${run.stderr}\n----\n`);
+  appendFileSync(join(op.home, 'runs.log'), `${run.stdout}\n${run.stderr}\n----\n`); // to read what the runs said, after the suite
   expect(run.stderr).not.toMatch(/^\s+at /m);
   expect(run.stderr).not.toMatch(/^provision: /m);
   expect(run.stdout).toMatch(/provision swarm/);
