@@ -55,7 +55,7 @@ const canLead = (r: PlanRobot) => r.reachable && canManage(r) && r.canBecomeLead
  * spread over zones. Kept managers give way to the spread only when one zone would otherwise hold a
  * majority that the other zones could avoid.
  */
-export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | number; leader?: string }): RolePlan {
+export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | number; leader?: string; preferredLeader?: string }): RolePlan {
   const { robots } = input;
   const warnings: string[] = [];
   const reasons = new Map<string, string>();
@@ -86,9 +86,14 @@ export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | numbe
   const requestedOk = requested && canManage(requested) && (requested.currentRole === 'manager' || canLead(requested));
   if (requested && !requestedOk) warnings.push(`${requested.name} cannot lead (unreachable, not allowed to lead/manage, or pinned worker): another robot leads`);
   else if (input.leader !== undefined && !requested) warnings.push(`leader ${input.leader} is not in the inventory: another robot leads`);
+  // A new leader comes from the managers that stay (a hand-over needs no new manager to catch up
+  // first): the inventory's swarm.leader when it is one of them, then the first of them allowed to lead.
+  const preferred = robots.find((r) => r.name === input.preferredLeader && canLead(r));
   let leader: PlanRobot | undefined =
     (requestedOk ? requested : undefined) ??
+    (preferred?.currentRole === 'manager' ? preferred : undefined) ??
     robots.find((r) => canLead(r) && r.currentRole === 'manager') ??
+    preferred ??
     robots.find(canLead);
   if (!leader) {
     leader = robots.find((r) => r.reachable && canManage(r)) ?? robots.find((r) => !r.reachable && r.currentRole === 'manager');
@@ -206,12 +211,19 @@ export function managerJoinBatches(existingManagers: number, toJoin: string[]): 
   return batches;
 }
 
-/** Role changes among robots already in the swarm and reachable; callers promote before they demote. */
-export function roleChanges(plan: RolePlan, robots: PlanRobot[]): { promote: string[]; demote: string[] } {
+/**
+ * Role changes among robots already in the swarm and reachable; callers promote before they demote.
+ * The swarm's leader now (`currentLeader`), when it is to be demoted, is not in `demote` but in
+ * `handOver`: its demotion must be sent from a manager that stays one, after the promotions.
+ */
+export function roleChanges(plan: RolePlan, robots: PlanRobot[], currentLeader?: string): { promote: string[]; demote: string[]; handOver: string | null } {
   const planned = new Map(plan.decisions.map((d) => [d.name, d.role]));
   const live = robots.filter((r) => r.reachable && r.currentRole !== 'none');
+  const demote = live.filter((r) => r.currentRole === 'manager' && planned.get(r.name) === 'worker').map((r) => r.name);
+  const handOver = currentLeader !== undefined && demote.includes(currentLeader) ? currentLeader : null;
   return {
     promote: live.filter((r) => r.currentRole === 'worker' && planned.get(r.name) === 'manager').map((r) => r.name),
-    demote: live.filter((r) => r.currentRole === 'manager' && planned.get(r.name) === 'worker').map((r) => r.name),
+    demote: demote.filter((name) => name !== handOver),
+    handOver,
   };
 }

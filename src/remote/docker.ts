@@ -77,6 +77,15 @@ export function parseJoinState(stdout: string): { state: string; nodeId: string;
   return { state, nodeId, error: error.join(' ') };
 }
 
+/** Whether this robot's engine answers as a swarm manager now (a promoted node takes a few seconds). */
+export function managerStateCommand(useSudo: boolean): RemoteCommand {
+  return dockerScript(`dk info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'`, [], useSudo);
+}
+
+export function parseManagerState(stdout: string): boolean {
+  return /^active true$/.test(stdout.trim());
+}
+
 /** Turn docker's own error text into what the operator should do about it. */
 export function explainDockerError(raw: string, useSudo: boolean): string {
   if (/not installed/.test(raw)) return 'docker is not installed on this robot';

@@ -12,6 +12,16 @@ export function inSwarm(f: RobotFacts): boolean {
 }
 
 /**
+ * A join that never finished: docker says `pending` or `error` but gave the robot no node ID (its
+ * join was interrupted, or its docker restarted during it). It belongs to no swarm: it is cleaned up
+ * (`docker swarm leave --force`) and joined again, never counted as a member of another swarm.
+ */
+export function halfJoined(f: RobotFacts): boolean {
+  const state = f.swarm?.LocalNodeState;
+  return (state === 'pending' || state === 'error') && !f.swarm?.NodeID;
+}
+
+/**
  * Robots that are managers, grouped by the cluster they manage: the same cluster ID, or — while an
  * election is under way and docker cannot say the cluster ID — managers that list each other.
  */

@@ -4,7 +4,7 @@ import type { SwarmReport } from '../steps/swarm.js';
 
 /** `docker node ls` as the operator knows it, with the robot each node belongs to and the fault tolerance. */
 export function renderSwarmSummary(report: SwarmReport, robotOfNode: (id: string) => string | undefined): string {
-  if (!report.nodes.length) return report.plan ? `  planned: ${toleranceText(report.plan.managers.length)}` : '';
+  if (!report.nodes.length) return [...(report.plan ? [`  planned: ${toleranceText(report.plan.managers.length)}`] : []), ...report.notes.map((n) => `  note: ${n}`)].join('\n');
   const rows = report.nodes.map((n) => [
     n.id.slice(0, 12),
     robotOfNode(n.id) ?? '-',
@@ -18,7 +18,10 @@ export function renderSwarmSummary(report: SwarmReport, robotOfNode: (id: string
   const line = (cells: string[]) => '  ' + cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   const managers = report.nodes.filter((n) => n.role === 'manager').length;
   const out = [line(header), ...rows.map(line), `  swarm: ${toleranceText(managers)}`];
+  const leader = report.nodes.find((n) => n.leader);
+  if (leader) out.push(`  leader: ${robotOfNode(leader.id) ?? leader.hostname}${report.handOver ? ` (took over from ${report.handOver.from} in this run)` : ''}`);
   for (const w of report.plan?.warnings ?? []) out.push(`  warning: ${w}`);
+  for (const n of report.notes) out.push(`  note: ${n}`);
   return out.join('\n');
 }
 
@@ -30,6 +33,9 @@ export function swarmJson(report: SwarmReport): object {
     initialisedOn: report.initialised,
     managers: report.plan?.managers ?? [],
     leader: report.plan?.leader ?? null,
+    leaderNow: report.robotOfNode.get(report.nodes.find((n) => n.leader)?.id ?? '') ?? null,
+    handOver: report.handOver,
+    notes: report.notes,
     faultTolerance: report.plan?.tolerance ?? null,
     warnings: report.plan?.warnings ?? [],
     nodes: report.nodes.map((n) => ({ ...n, robot: report.robotOfNode.get(n.id) ?? null })),

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  explainDockerError, factsCommand, joinCommand, joinStateCommand, parseJoinState, labelAddCommand, parseFacts, parseNodes, swarmInitCommand, syncTokensCommand, tokenFilesPayload, tokensInSync,
+  explainDockerError, factsCommand, joinCommand, joinStateCommand, managerStateCommand, parseJoinState, parseManagerState, labelAddCommand, parseFacts, parseNodes, swarmInitCommand, syncTokensCommand, tokenFilesPayload, tokensInSync,
 } from '../../src/remote/docker.js';
 import type { RemoteCommand } from '../../src/remote/shell.js';
 
@@ -101,6 +101,16 @@ describe('a join that goes on in the background', () => {
     expect(parseJoinState('active abc123 \n')).toEqual({ state: 'active', nodeId: 'abc123', error: '' });
     expect(parseJoinState('pending  \n')).toEqual({ state: 'pending', nodeId: '', error: '' });
     expect(parseJoinState('error  rpc error: code = DeadlineExceeded\n')).toEqual({ state: 'error', nodeId: '', error: 'rpc error: code = DeadlineExceeded' });
+  });
+});
+
+describe('whether a robot answers as a manager', () => {
+  it('asks docker for its state and control availability; only an active manager counts', () => {
+    expect(runLocally(managerStateCommand(false))).toBe('[info][--format][{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}]\n');
+    expect(parseManagerState('active true\n')).toBe(true);
+    expect(parseManagerState('active false\n')).toBe(false);
+    expect(parseManagerState('pending false\n')).toBe(false);
+    expect(parseManagerState('')).toBe(false);
   });
 });
 

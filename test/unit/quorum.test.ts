@@ -113,7 +113,7 @@ describe('planRoles', () => {
     const plan = planRoles({ robots, managers: 3, leader: 'a1' });
     expect(plan.managers).toEqual(['a1', 'b1', 'c1']);
     expect(reasonOf(plan, 'a3')).toMatch(/^demoted: zone a/);
-    expect(roleChanges(plan, robots)).toEqual({ promote: ['b1', 'c1'], demote: ['a2', 'a3'] });
+    expect(roleChanges(plan, robots)).toEqual({ promote: ['b1', 'c1'], demote: ['a2', 'a3'], handOver: null });
   });
 
   it('warns when pinned managers give one zone an avoidable majority', () => {
@@ -160,7 +160,7 @@ describe('planRoles', () => {
       const again = planRoles({ robots: applied(robots, first), managers: 'auto', leader: first.leader });
       expect(again.managers).toEqual(first.managers);
       expect(again.leader).toBe(first.leader);
-      expect(roleChanges(again, applied(robots, first))).toEqual({ promote: [], demote: [] });
+      expect(roleChanges(again, applied(robots, first))).toEqual({ promote: [], demote: [], handOver: null });
       const noLeaderGiven = planRoles({ robots: applied(robots, first), managers: 'auto' });
       expect(noLeaderGiven.managers).toEqual(first.managers);
     }
@@ -171,7 +171,7 @@ describe('planRoles', () => {
     const robots = ['a', 'b', 'c'].flatMap((z) => [1, 2, 3, 4].map((i) => robot(`${z}${i}`, { zone: z, currentRole: z === 'c' && i > 1 ? 'worker' : i <= 3 ? 'manager' : 'worker' })));
     const plan = planRoles({ robots, managers: 'auto' });
     expect(perZone(robots, plan)).toEqual({ a: 3, b: 3, c: 1 });
-    expect(roleChanges(plan, robots)).toEqual({ promote: [], demote: [] });
+    expect(roleChanges(plan, robots)).toEqual({ promote: [], demote: [], handOver: null });
   });
 
   it('demotes current managers beyond the target, from the fullest zone and never the leader', () => {
@@ -186,7 +186,7 @@ describe('planRoles', () => {
     expect(plan.managers).toEqual(['a1', 'a3', 'b1']);
     expect(plan.leader).toBe('a3');
     expect(reasonOf(plan, 'a2')).toBe('demoted: more managers than target');
-    expect(roleChanges(plan, robots)).toEqual({ promote: [], demote: ['a2', 'b2'] });
+    expect(roleChanges(plan, robots)).toEqual({ promote: [], demote: ['a2', 'b2'], handOver: null });
   });
 
   it('keeps unreachable managers (they hold a Raft vote) and leaves other unreachable robots workers', () => {
@@ -203,7 +203,7 @@ describe('planRoles', () => {
     expect(plan.leader).toBe('m2');
     expect(reasonOf(plan, 'gone')).toBe('unreachable — stays worker');
     expect(reasonOf(plan, 'new')).toBe('enough managers');
-    expect(roleChanges(plan, robots)).toEqual({ promote: [], demote: [] });
+    expect(roleChanges(plan, robots)).toEqual({ promote: [], demote: [], handOver: null });
   });
 
   it('does not count unreachable robots as new managers', () => {
@@ -287,6 +287,57 @@ describe('roleChanges', () => {
     ];
     const plan = planRoles({ robots, managers: 'auto', leader: 'keep' });
     expect(plan.managers).toEqual(['keep', 'up', 'fresh']);
-    expect(roleChanges(plan, robots)).toEqual({ promote: ['up'], demote: ['down'] });
+    expect(roleChanges(plan, robots)).toEqual({ promote: ['up'], demote: ['down'], handOver: null });
+  });
+});
+
+describe('leader hand-over', () => {
+  // Five robots, a swarm of three managers led by a; then a is pinned worker (or may no longer manage).
+  const swarmOfFive = (over: Partial<PlanRobot>) => [
+    robot('a', { currentRole: 'manager', ...over }),
+    robot('b', { currentRole: 'manager' }),
+    robot('c', { currentRole: 'manager' }),
+    robot('d', { currentRole: 'worker' }),
+    robot('e', { currentRole: 'worker' }),
+  ];
+
+  for (const [what, over] of [['pinned worker', { pinnedRole: 'worker' }], ['canBecomeManager: false', { canBecomeManager: false }]] as const) {
+    it(`a leader that is ${what}: a staying manager leads, the leader is handed over, the count is kept`, () => {
+      const robots = swarmOfFive(over);
+      const plan = planRoles({ robots, managers: 'auto', leader: 'a' });
+      expect(plan.leader).toBe('b');
+      expect(plan.managers).toEqual(['b', 'c', 'd']);
+      expect(plan.decisions.find((d) => d.name === 'a')?.role).toBe('worker');
+      expect(roleChanges(plan, robots, 'a')).toEqual({ promote: ['d'], demote: [], handOver: 'a' });
+    });
+  }
+
+  it('the new leader is the inventory\'s swarm.leader when it is a manager that stays', () => {
+    const plan = planRoles({ robots: swarmOfFive({ pinnedRole: 'worker' }), managers: 'auto', leader: 'a', preferredLeader: 'c' });
+    expect(plan.leader).toBe('c');
+  });
+
+  it('a preferred leader that is only a worker now does not win over a staying manager', () => {
+    const plan = planRoles({ robots: swarmOfFive({ pinnedRole: 'worker' }), managers: 'auto', leader: 'a', preferredLeader: 'e' });
+    expect(plan.leader).toBe('b');
+  });
+
+  it('a staying manager that may not lead is passed over for one that may', () => {
+    const robots = swarmOfFive({ pinnedRole: 'worker' }).map((r) => (r.name === 'b' ? { ...r, canBecomeLeader: false } : r));
+    expect(planRoles({ robots, managers: 'auto', leader: 'a' }).leader).toBe('c');
+  });
+
+  it('a lone manager pinned worker: a worker is promoted and leads, then the old leader is handed over', () => {
+    const robots = [robot('a', { currentRole: 'manager', pinnedRole: 'worker' }), robot('b', { currentRole: 'worker' }), robot('c', { currentRole: 'worker' })];
+    const plan = planRoles({ robots, managers: 1, leader: 'a' });
+    expect(plan.managers).toEqual(['b']);
+    expect(roleChanges(plan, robots, 'a')).toEqual({ promote: ['b'], demote: [], handOver: 'a' });
+  });
+
+  it('a smaller swarm.managers drops other managers, never the leader', () => {
+    const robots = swarmOfFive({});
+    const plan = planRoles({ robots, managers: 1, leader: 'a' });
+    expect(plan.managers).toEqual(['a']);
+    expect(roleChanges(plan, robots, 'a')).toEqual({ promote: [], demote: ['b', 'c'], handOver: null });
   });
 });
