@@ -102,7 +102,7 @@ async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) =
     if (locked || fleet.options.dryRun) result = (await step(fleet)) ?? {};
   } catch (err) {
     fleet.stoppedBy(title, err);
-    if (flags.debug) console.error(err);
+    if (flags.debug) console.error(redact(String((err as Error).stack ?? err)));
   } finally {
     await fleet.noteLoginShells().catch(() => undefined);
     if (locked) await fleet.unlock();
@@ -197,7 +197,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       status = await readStatus(fleet);
     } catch (err) {
       fleet.stoppedBy('provision status', err);
-      if (flags.debug) console.error(err);
+      if (flags.debug) console.error(redact(String((err as Error).stack ?? err)));
     } finally {
       fleet.close();
     }
@@ -258,6 +258,11 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
 }
 
 async function main(): Promise<void> {
+  // Ctrl-C before a run has its own handler (Fleet.open) — loading, validating, prompting — just
+  // ends with 130; while a run's handler is there, it does the work (lock release, close).
+  process.on('SIGINT', () => {
+    if (process.listenerCount('SIGINT') === 1) process.exit(130);
+  });
   let code = 0;
   const program = buildProgram((c) => (code = c));
   try {

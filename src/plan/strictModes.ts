@@ -62,12 +62,12 @@ export function judgeStrictModes(facts: StrictModesFacts, user: string): StrictM
 
 /**
  * A managed file that needs rewriting even when its content is right: a mode other than 600, or an
- * owner other than the user (sshd ignores an authorized_keys writable by others or owned by another
- * user; the atomic rename replaces it with the user's own file).
+ * owner other than the user or root (sshd ignores an authorized_keys writable by others or owned by
+ * another user, and accepts root's; the atomic rename replaces it with the user's own file).
  */
 export function fileNeedsFix(facts: PathFacts | undefined, uid: number): string | null {
   if (!facts) return null;
-  if (facts.owner !== uid) return `owner uid ${facts.owner} → ${uid}`;
+  if (facts.owner !== uid && facts.owner !== 0) return `owner uid ${facts.owner} → ${uid}`;
   if (facts.mode !== 0o600) return `mode ${facts.mode.toString(8)} → 600`;
   return null;
 }

@@ -28,8 +28,9 @@ state=
 if [ ! -d .ssh ]; then [ "$dry" = 1 ] || mkdir .ssh || exit 1; state="$state mkdir"; fi
 # ~/.ssh of another owner is not provision's to change (the verdict names it): no chmod, no key there
 mine=1
-if [ -d .ssh ] && [ "$(stat -c %u .ssh)" != "$me" ]; then mine=0; fi
-if [ "$mine" = 1 ] && [ -d .ssh ] && [ "$(stat -c %a .ssh)" != 700 ]; then [ "$dry" = 1 ] || chmod 700 .ssh || exit 1; state="$state chmod"; fi
+# (stat -L: a ~/.ssh symlinked into a dotfiles repository is judged by the directory it points to)
+if [ -d .ssh ] && [ "$(stat -L -c %u .ssh)" != "$me" ]; then mine=0; fi
+if [ "$mine" = 1 ] && [ -d .ssh ] && [ "$(stat -L -c %a .ssh)" != 700 ]; then [ "$dry" = 1 ] || chmod 700 .ssh || exit 1; state="$state chmod"; fi
 if [ "$mine" = 0 ]; then :
 elif [ ! -f ${ROBOT_KEY_FILE} ]; then
   command -v ssh-keygen >/dev/null || { echo "ssh-keygen is not installed on this robot (package openssh-client)" >&2; exit 3; }
@@ -60,6 +61,7 @@ export function gatherSshCommand(keyComment: string, dryRun: boolean): string {
 export interface GatheredSsh {
   actions: string[]; // mkdir, chmod, keygen, pubkey: done (or, in a dry run, needed)
   publicKey: string | null;
+  /** Each file's bytes as a latin1 string (one character per byte): merged and written back byte for byte, whatever the encoding (see fileBytes). */
   files: Record<ManagedSshFile, { content: string; mode: string | null }>;
   /** What sshd's StrictModes looks at, keyed `home`, `.ssh` or the managed file's name. */
   strict: StrictModesFacts;
@@ -84,6 +86,11 @@ export function parseStrictModes(lines: readonly string[]): StrictModesFacts {
 
 // Its answer: "state: ACTIONS…", then one line per file: "NAME:MODE:BASE64" (a regular file it can
 // read), "NAME:-:" (none) or "NAME:!:WHAT" (a directory, or a file the user cannot read).
+/** The bytes to write for a merged file read by parseGatheredSsh (one byte per character). */
+export function fileBytes(content: string): Buffer {
+  return Buffer.from(content, 'latin1');
+}
+
 export function parseGatheredSsh(stdout: string): GatheredSsh {
   const lines = stdout.split('\n');
   const state = lines.find((l) => l.startsWith('state:'));
@@ -94,7 +101,7 @@ export function parseGatheredSsh(stdout: string): GatheredSsh {
     const [, mode, b64] = line.split(':');
     // Never merge into what cannot be read: the user's lines would be lost.
     if (mode === '!') throw new Error(`~/.ssh/${name} cannot be read or replaced by provision (${line.slice(name.length + 3)}): nothing was written; make it a regular file the login user can read`);
-    return mode === '-' ? { content: '', mode: null } : { content: Buffer.from(b64 ?? '', 'base64').toString('utf8'), mode: mode ?? null };
+    return mode === '-' ? { content: '', mode: null } : { content: Buffer.from(b64 ?? '', 'base64').toString('latin1'), mode: mode ?? null };
   };
   const pub = read('id_ed25519.pub');
   const files = Object.fromEntries(MANAGED_SSH_FILES.map((f) => [f, read(f)])) as GatheredSsh['files'];

@@ -10,10 +10,10 @@ import { unexpectedAnswer } from '../remote/answer.js';
 
 export interface ExecResult { code: number; stdout: string; stderr: string }
 
-export interface ExecOptions { stdin?: string; timeoutMs?: number }
+export interface ExecOptions { stdin?: string | Buffer; timeoutMs?: number }
 
 /** Runs a command line as sshd would receive it, with its stdin (see RobotConnection.standIn). */
-export type StandIn = (line: string, stdin: string | undefined) => Promise<ExecResult>;
+export type StandIn = (line: string, stdin: string | Buffer | undefined) => Promise<ExecResult>;
 
 export interface ConnectTarget { name: string; host: string; port: number; username: string }
 
@@ -164,7 +164,7 @@ export class RobotConnection {
   async exec(remote: string | RemoteCommand, options: ExecOptions = {}): Promise<ExecResult> {
     const command = lineOf(remote);
     // The password goes first on stdin, ahead of any payload; the script reads exactly one line.
-    const stdin = typeof remote !== 'string' && remote.readsSudoPassword ? `${this.sudoPassword ?? ''}\n${options.stdin ?? ''}` : options.stdin;
+    const stdin = typeof remote !== 'string' && remote.readsSudoPassword ? Buffer.concat([Buffer.from(`${this.sudoPassword ?? ''}\n`), Buffer.from(options.stdin ?? '')]) : options.stdin;
     await this.channels.acquire();
     try {
       const wire = forAnyLoginShell(command);
@@ -181,7 +181,7 @@ export class RobotConnection {
   }
 
   /** One exec channel: the line, its stdin, its output and exit code; rejects on timeout or a lost connection. */
-  private async overSsh(wire: string, stdin: string | undefined, timeoutMs: number): Promise<ExecResult> {
+  private async overSsh(wire: string, stdin: string | Buffer | undefined, timeoutMs: number): Promise<ExecResult> {
     const channel = await this.untilLost(this.withChannel(
       () => new Promise<ClientChannel>((resolve, reject) => this.client.exec(wire, (err, ch) => (err ? reject(err) : resolve(ch)))),
     ));
@@ -233,8 +233,8 @@ export class RobotConnection {
    * its mode, then is renamed over it (see writeFileCommand). A reader never sees a half-written file;
    * on a full or read-only disk the old file stays. Paths are relative to the login user's home.
    */
-  async writeFileAtomic(path: string, content: string, mode: number): Promise<void> {
-    const answer = await this.run(writeFileCommand(path, mode), `writing ~/${path}`, { stdin: content });
+  async writeFileAtomic(path: string, content: string | Buffer, mode: number): Promise<void> {
+    const answer = await this.run(writeFileCommand(path, mode, Buffer.byteLength(content)), `writing ~/${path}`, { stdin: content });
     if (answer.trim() !== WRITTEN) throw unexpectedAnswer(`writing ~/${path}`, `"${WRITTEN}"`, answer);
     log(this.target.name, `wrote ${path} (${Buffer.byteLength(content)} bytes, mode ${mode.toString(8)})`);
   }

@@ -1,9 +1,9 @@
 // `provision keys`: step 1 of the brief. Phase 1 gathers every robot's key (generated on the robot
 // when missing), the files to merge and what sshd's StrictModes looks at; phase 2 writes the merged
-// files where they differ; phase 3 verifies the mesh (robots log in to each other by name); last,
-// what StrictModes refuses and provision will not change fails its robot with the fix.
+// files where they differ; then what StrictModes refuses and provision will not change fails its
+// robot with the fix; last, the mesh check (robots log in to each other by name) shows its effect.
 import {
-  gatherSshCommand, MANAGED_SSH_FILES, meshProbeCommand, parseGatheredSsh, probeFailureReason, type GatheredSsh, type ManagedSshFile,
+  fileBytes, gatherSshCommand, MANAGED_SSH_FILES, meshProbeCommand, parseGatheredSsh, probeFailureReason, type GatheredSsh, type ManagedSshFile,
 } from '../remote/keysScript.js';
 import { mergeAuthorizedKeys, mergeKnownHosts, mergeSshConfig, type RobotKeyFacts } from '../remote/sshFiles.js';
 import { fileNeedsFix, judgeStrictModes, type StrictModesVerdict } from '../plan/strictModes.js';
@@ -73,7 +73,7 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
         if (current.content === wanted[file] && !fix) return;
         const what = current.content === wanted[file] ? fix : lineDelta(current.content, wanted[file]);
         // Claimed only once done: a write that failed (full or read-only disk) fails the robot instead.
-        if (!dry) await conn.writeFileAtomic(`.ssh/${file}`, wanted[file], FILE_MODE);
+        if (!dry) await conn.writeFileAtomic(`.ssh/${file}`, fileBytes(wanted[file]), FILE_MODE);
         fleet.changed(robot.name, `${dry ? 'would update' : 'updated'} ~/.ssh/${file} (${what})`);
       }),
     );
@@ -107,16 +107,16 @@ function failStrictModes(fleet: Fleet, refusals: Map<string, StrictModesVerdict[
 const PROBE_TIMEOUT_MS = 20_000; // ConnectTimeout=5 covers the TCP connect; this bounds a stalled login
 const PROBES_AT_ONCE = 32;
 
-/**
- * Phase 3: every robot written this run logs in to the next by name (a ring, in parallel); a failed
- * login gets a few more probes to pin the blame (plan/mesh.ts). Blamed robots fail with the reason
- * ssh gave; the rest is one summary note rather than a line on every robot.
- */
 /** The robots whose files this run wrote (or found right) and that are still in the run, with their connections. */
 function meshRobots(fleet: Fleet, written: readonly string[]): { name: string; conn: RobotConnection }[] {
   return fleet.connected().filter((c) => written.includes(c.robot.name)).map((c) => ({ name: c.robot.name, conn: c.conn }));
 }
 
+/**
+ * The mesh check: every robot written this run logs in to the next by name (a ring, in parallel); a
+ * failed login gets a few more probes to pin the blame (plan/mesh.ts). Blamed robots fail with the
+ * reason ssh gave; the rest is one summary note rather than a line on every robot.
+ */
 async function verifyMesh(fleet: Fleet, robots: readonly { name: string; conn: RobotConnection }[]): Promise<object | undefined> {
   if (robots.length < 2) return undefined; // one robot: nothing to verify
   const names = robots.map((r) => r.name);

@@ -6,7 +6,7 @@ import type { RemoteCommand } from '../remote/shell.js';
 import { redact } from '../log.js';
 import { RemoteCommandError } from '../ssh/connection.js';
 import type { Fleet } from './fleet.js';
-import { QuorumLostError, listNodes, type Member } from './swarmState.js';
+import { NO_LEADER, QuorumLostError, listNodes, type Member } from './swarmState.js';
 
 /** No manager this run is connected to answers any more: the manager-side work cannot go on. */
 export class NoManagerError extends Error {}
@@ -21,8 +21,6 @@ export function managerLoss(message: string): ManagerLoss | null {
   return null;
 }
 
-/** While the managers elect a leader (after a hand-over or a lost manager), commands fail for a few seconds. */
-const NO_LEADER = /does not have a leader|context deadline exceeded|rpc error/i;
 const ELECTION_WAIT_MS = 30_000;
 /** A node promoted (or joined as manager) in this run answers as a manager within seconds on the lab. */
 const BECOME_MANAGER_WAIT_MS = 30_000;
@@ -32,6 +30,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class ManagerVia {
   private readonly dropped = new Set<Member>();
+  /** The switch under way: callers that fail on the same manager meanwhile wait for it instead of starting another. */
+  private switching: Promise<void> | null = null;
 
   /** `candidates`: managers to fall back on, best first (called anew at each switch: the swarm changes). */
   constructor(private readonly fleet: Fleet, public current: Member, private readonly candidates: () => Member[]) {}
@@ -83,12 +83,14 @@ export class ManagerVia {
   }
 
   private async replace(m: Member, loss: ManagerLoss, message: string): Promise<void> {
+    if (this.switching) return this.switching;
     if (this.current !== m) return; // another caller switched already
     this.dropped.add(m);
     const detail = redact(message.trim().split('\n').slice(-1)[0] ?? '');
     if (loss === 'role') this.fleet.note(m.robot.name, `no longer answers as a manager (${detail})`);
     else this.fleet.failed(m.robot.name, `${loss === 'docker' ? 'its docker stopped' : 'the connection was lost'} while provision worked through it as the manager: ${detail}`);
-    await this.switchFrom(m, `${m.robot.name} stopped answering`);
+    this.switching = this.switchFrom(m, `${m.robot.name} stopped answering`).finally(() => (this.switching = null));
+    return this.switching;
   }
 
   /** The first candidate that answers as a manager (a just-promoted one is given a few seconds). */

@@ -1,7 +1,7 @@
 // `provision reset`: undo `provision swarm` (and with --keys, `provision keys`) on every reachable
 // robot. Managers are demoted first so quorum holds while the others leave; the leader leaves last.
 import { leaveCommand, nodeRoleCommand, removeTokensCommand } from '../remote/docker.js';
-import { gatherSshCommand, MANAGED_SSH_FILES, parseGatheredSsh } from '../remote/keysScript.js';
+import { fileBytes, gatherSshCommand, MANAGED_SSH_FILES, parseGatheredSsh } from '../remote/keysScript.js';
 import { withManagedBlock } from '../remote/managedBlock.js';
 import type { Fleet } from './fleet.js';
 import { fleetClusters, gatherMembers, inSwarm, listNodes, type Member } from './swarmState.js';
@@ -52,7 +52,7 @@ export async function runReset(fleet: Fleet, options: { keys: boolean }): Promis
       const current = gathered.files[file];
       const without = withManagedBlock(current.content, [], 'bottom');
       if (current.mode === null || without === current.content) continue;
-      if (!dry) await conn.writeFileAtomic(`.ssh/${file}`, without, parseInt(current.mode, 8));
+      if (!dry) await conn.writeFileAtomic(`.ssh/${file}`, fileBytes(without), parseInt(current.mode, 8));
       fleet.changed(robot.name, `${would}remove the provision block from ~/.ssh/${file}`);
     }
   });

@@ -120,6 +120,8 @@ async function findOrInitSwarm(fleet: Fleet, members: Member[], report: SwarmRep
 /** One run's work on an existing swarm, phase by phase, through a manager that may change (ManagerVia). */
 class Formation {
   private swarmChanged = false; // when nothing changed, the node list read at the start is the final one
+  /** An error that stops the run (no manager left, quorum lost) met inside a join: rethrown once the joins settle. */
+  private stopping: unknown = null;
   private readonly joinedNow = new Set<Member>();
   private readonly newManagers = new Set<Member>(); // joined as or promoted to manager in this run
   private lastJoinAt = Date.now(); // the fleet's latest finished join: pending joins wait while this moves
@@ -235,11 +237,16 @@ class Formation {
     const changes = roleChanges(this.plan, this.planRobots, this.currentLeader?.robot.name);
     for (const m of named(changes.promote)) await this.changeRole(m, 'promote');
 
-    const labelled = inFleet.map((m) => this.label(m, this.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {}));
+    // Every piece of work started here is awaited before an error that stops the run goes on up
+    // (no manager left, quorum lost): nothing runs on after the connections close.
+    const labelled = Promise.allSettled(inFleet.map((m) => this.label(m, this.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {})));
     const toJoin = this.usable.filter((m) => this.ok(m) && !inSwarm(m.facts));
-    await this.joinManagers(toJoin.filter((m) => this.roleOf(m.robot.name) === 'manager'));
-    const workers = toJoin.filter((m) => this.roleOf(m.robot.name) === 'worker');
-    await Promise.all([...labelled, runPaced(workers, (m) => this.joinAndLabel(m, 'worker'))]);
+    const joins = (async () => {
+      await this.joinManagers(toJoin.filter((m) => this.roleOf(m.robot.name) === 'manager'));
+      await runPaced(toJoin.filter((m) => this.roleOf(m.robot.name) === 'worker'), (m) => this.joinAndLabel(m, 'worker'));
+    })();
+    throwFirst([...(await labelled), ...(await Promise.allSettled([joins]))]);
+    if (this.stopping) throw this.stopping;
 
     for (const m of named(changes.demote)) await this.changeRole(m, 'demote');
     // The leader last: every other change is made, so the node elected next is one that stays.
@@ -284,9 +291,9 @@ class Formation {
     await this.forRobot(m, async () => {
       await this.via.run((sudo) => nodeRoleCommand(change, m.facts.swarm?.NodeID ?? '', sudo), `docker node ${change}`);
       this.swarmChanged = true;
+      this.fleet.changed(m.robot.name, `${change}d to ${change === 'promote' ? 'manager' : 'worker'}`);
       if (change === 'promote') this.newManagers.add(m);
       else await this.via.avoid(m, `${m.robot.name} was demoted`); // never worked through again
-      this.fleet.changed(m.robot.name, `${change}d to ${change === 'promote' ? 'manager' : 'worker'}`);
     });
   }
 
@@ -307,20 +314,25 @@ class Formation {
     const from = this.via.current.robot.name;
     if (!(await this.forRobot(leader, () => this.via.run((sudo) => nodeRoleCommand('demote', id, sudo), 'docker node demote (the leader)').then(() => undefined)))) return;
     this.swarmChanged = true;
+    this.fleet.changed(leader.robot.name, `handed over the lead: demoted to worker from ${from} (${reason})`);
     const successor = await this.waitForNewLeader(id);
     if (!successor) {
-      this.fleet.failed(leader.robot.name, `demoted to worker from ${from} (${reason}), but no other node was Leader within ${LEADER_HANDOVER_WAIT_MS / 1000} s`);
+      this.fleet.failed(leader.robot.name, `no other node was Leader within ${LEADER_HANDOVER_WAIT_MS / 1000} s of its demotion`);
       return;
     }
     this.report.handOver = { from: leader.robot.name, to: successor };
-    this.fleet.changed(leader.robot.name, `handed over the lead: demoted to worker from ${from} (${reason}); ${successor} leads now`);
+    this.fleet.note(leader.robot.name, `${successor} leads now`);
     this.fleet.note(successor, `leads the swarm now (took over from ${leader.robot.name})`);
   }
 
   /** The robot (or node hostname) that leads once `oldId` is a worker, or null after the bounded wait. */
   private async waitForNewLeader(oldId: string): Promise<string | null> {
     for (const until = Date.now() + LEADER_HANDOVER_WAIT_MS; Date.now() < until; await sleep(1000)) {
-      const nodes = await this.via.nodes();
+      // A deliberate demotion is an election, not a lost quorum: keep waiting to the bound.
+      const nodes = await this.via.nodes().catch((err: unknown) => {
+        if (err instanceof QuorumLostError) return [];
+        throw err;
+      });
       const lead = nodes.find((n) => n.leader && n.id !== oldId);
       if (lead && nodes.find((n) => n.id === oldId)?.role === 'worker') {
         return this.usable.find((m) => m.facts.swarm?.NodeID === lead.id)?.robot.name ?? lead.hostname;
@@ -344,7 +356,8 @@ class Formation {
   private async joinManagers(joining: Member[]): Promise<void> {
     const currentManagers = this.nodes.filter((n) => n.role === 'manager').length;
     for (const batch of managerJoinBatches(Math.max(1, currentManagers), joining.map((m) => m.robot.name))) {
-      await Promise.all(batch.map((name) => this.joinAndLabel(joining.find((m) => m.robot.name === name) as Member, 'manager')));
+      await Promise.allSettled(batch.map((name) => this.joinAndLabel(joining.find((m) => m.robot.name === name) as Member, 'manager')));
+      if (this.stopping) return;
     }
   }
 
@@ -376,7 +389,8 @@ class Formation {
       this.fleet.failed(m.robot.name, (err as Error).message);
       return false;
     }
-    await this.label(m, {});
+    // It joined whatever happens to its labels; an error that stops the run is kept for apply().
+    await this.label(m, {}).catch((err: unknown) => (this.stopping ??= err));
     return true;
   }
 
@@ -456,6 +470,12 @@ function withoutForeign(fleet: Fleet, members: Member[], nodes: NodeInfo[]): Mem
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Rethrow the first rejection among settled pieces of work (each robot's own errors were reported already). */
+function throwFirst(results: PromiseSettledResult<unknown>[]): void {
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+}
 
 /** `docker node update` loses a race with the swarm's own updates of a node that just joined: retry it. */
 async function retryOutOfSequence<T>(work: () => Promise<T>): Promise<T> {

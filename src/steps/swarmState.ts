@@ -43,7 +43,8 @@ export function clustersOf(members: Member[]): Map<string, Member[]> {
   return new Map(groups.map((g) => [g.find((m) => m.facts.swarm?.Cluster?.ID)?.facts.swarm?.Cluster?.ID ?? `(nodes ${g.map((m) => m.facts.swarm?.NodeID).join(',')})`, g]));
 }
 
-const NO_LEADER = /does not have a leader|context deadline exceeded|rpc error/i;
+/** The managers are electing a leader (or cannot): management commands fail for a while. Only these errors are waited out. */
+export const NO_LEADER = /does not have a leader|context deadline exceeded|code = (Unavailable|DeadlineExceeded)/i;
 
 /** The swarm answers no management command: its managers have lost their Raft majority. */
 export class QuorumLostError extends Error {}

@@ -79,7 +79,7 @@ describe('faults in the middle of a run', () => {
     try {
       const run = await provision(op, ['swarm', '-i', inventory]);
       expect(run.code).toBe(1);
-      expect(run.stdout).toMatch(/Emil\s+failed\s+(worker\s+)?taking the run lock failed .*login shell did not run the command .*Invalid input detected/);
+      expect(run.stdout).toMatch(/Emil\s+failed\s+((worker|manager)\s+)?taking the run lock failed .*login shell did not run the command .*Invalid input detected/);
       expect(run.stdout).toMatch(/Anton\s+ok/);
     } finally {
       lab('rexec', 'Emil', 'usermod', '-s', '/bin/bash', 'emil');

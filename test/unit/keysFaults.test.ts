@@ -4,7 +4,7 @@
 // with a reason, the others done, exit 1, and no change claimed that did not happen.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecResult, StandIn } from '../../src/ssh/connection.js';
@@ -71,7 +71,10 @@ async function keysRun(fault?: { kind: Fault; at: number }) {
       return [name, { ok: true as const, conn, hostKey: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOf${name}`, newHostKey: null }];
     }),
   );
-  for (const name of ROBOTS) mkdirSync(homes.get(name) as string, { recursive: true });
+  for (const name of ROBOTS) {
+    mkdirSync(homes.get(name) as string, { recursive: true });
+    chmodSync(homes.get(name) as string, 0o755); // whatever this machine's umask: StrictModes accepts the home
+  }
   const fleet = Fleet.overStandIns(inventory, { dryRun: false, maxHandshakes: 32 }, reach);
   await runKeys(fleet, { verify: false }); // the mesh check would run ssh here: not on a stand-in
   return { fleet, idaHome: homes.get('Ida') as string, calls };

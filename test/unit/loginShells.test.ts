@@ -66,8 +66,8 @@ describe('where the greeting comes from', () => {
 });
 
 describe('atomic file writes through exec', () => {
-  const write = (path: string, content: string, mode: number) =>
-    spawnSync('sh', ['-c', writeFileCommand(path, mode)], { input: content, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: home } });
+  const write = (path: string, content: string, mode: number, size = Buffer.byteLength(content)) =>
+    spawnSync('sh', ['-c', writeFileCommand(path, mode, size)], { input: content, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: home } });
 
   it('replaces a file with the content and mode given, leaving no temp file', () => {
     mkdirSync(join(home, '.ssh'), { recursive: true });
@@ -87,6 +87,14 @@ describe('atomic file writes through exec', () => {
     expect(lstatSync(join(home, '.ssh', 'known_hosts')).isSymbolicLink()).toBe(true);
     expect(readlinkSync(join(home, '.ssh', 'known_hosts'))).toBe('../dotfiles/known_hosts');
     expect(readFileSync(join(home, 'dotfiles', 'known_hosts'), 'utf8')).toBe('mine\nours\n');
+  });
+
+  it('a content cut short (the connection died mid-write) never replaces the file', () => {
+    writeFileSync(join(home, '.ssh', 'config'), 'whole old file');
+    const r = write('.ssh/config', 'the first half', 0o600, 1000);
+    expect(r.status).not.toBe(0);
+    expect(readFileSync(join(home, '.ssh', 'config'), 'utf8')).toBe('whole old file');
+    expect(execFileSync('ls', ['-A', join(home, '.ssh')], { encoding: 'utf8' })).not.toMatch(/provision-tmp/);
   });
 
   it('fails without touching the old file when the temp file cannot be made', () => {
@@ -115,5 +123,16 @@ describe('answers that cannot be understood', () => {
   it('say what was expected and show the first bytes, secrets redacted', () => {
     const e = unexpectedAnswer('reading facts', 'an "arch=" line', 'Welcome!\u0007 SWMTKN-1-abcdefghijklmnopqrstuvwxyz0123456789 ' + 'x'.repeat(200));
     expect(e.message).toMatch(/^could not understand the robot's answer to reading facts: expected an "arch=" line, got "Welcome!\\u0007 SWMTKN-1-<redacted> x+"…$/);
+  });
+});
+
+describe('bytes that are not UTF-8', () => {
+  it('a user line in another encoding survives the gather, the merge and the write byte for byte', async () => {
+    const { parseGatheredSsh, fileBytes } = await import('../../src/remote/keysScript.js');
+    const latin1Line = Buffer.from([0x23, 0x20, 0x4a, 0xfc, 0x72, 0x67, 0x65, 0x6e, 0x0a]); // "# Jürgen\n" in ISO-8859-1
+    const b64 = latin1Line.toString('base64');
+    const g = parseGatheredSsh(['state:', 'uid:1', 'home:/h', `id_ed25519.pub:-:`, `authorized_keys:600:${b64}`, 'known_hosts:-:', 'config:-:'].join('\n'));
+    const merged = withManagedBlock(g.files.authorized_keys.content, ['ssh-ed25519 AAAA x'], 'bottom');
+    expect(fileBytes(merged).subarray(0, latin1Line.length).equals(latin1Line)).toBe(true);
   });
 });

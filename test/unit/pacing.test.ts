@@ -60,12 +60,18 @@ describe('runPaced', () => {
 
   it('a join that throws counts as failed and does not stop the rest', async () => {
     const seen: number[] = [];
-    await runPaced([1, 2, 3], async (i) => {
+    let inFlight = 0;
+    let most = 0;
+    const items = Array.from({ length: 12 }, (_, i) => i);
+    await runPaced(items, async (i) => {
       seen.push(i);
-      if (i === 2) throw new Error('boom');
-      return true;
-    });
-    expect(seen).toEqual([1, 2, 3]);
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight--;
+      throw new Error(`boom ${i}`); // every join throws: counted as failures, the window never widens
+    }, 4);
+    expect(seen.sort((a, b) => a - b)).toEqual(items); // and every item still ran
+    expect(most).toBeLessThanOrEqual(4);
   });
 
   it('an empty list ends at once', async () => {
