@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Command-line wiring only: parse flags, load the inventory, run a step, render, exit.
+import './interrupt.js'; // first: Ctrl-C is handled while the rest loads
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
@@ -258,11 +259,6 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
 }
 
 async function main(): Promise<void> {
-  // Ctrl-C before a run has its own handler (Fleet.open) — loading, validating, prompting — just
-  // ends with 130; while a run's handler is there, it does the work (lock release, close).
-  process.on('SIGINT', () => {
-    if (process.listenerCount('SIGINT') === 1) process.exit(130);
-  });
   let code = 0;
   const program = buildProgram((c) => (code = c));
   try {

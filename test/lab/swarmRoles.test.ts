@@ -204,9 +204,9 @@ describe('the manager provision works through loses its docker mid-run', () => {
     const again = await provision(op, ['swarm', '-i', pinned]);
     noCrash(again);
     expect(again.code).toBe(0);
-    const nodes = nodeLs();
-    expect(nodes.map((n) => n.Hostname).sort()).toEqual([...ROBOTS].sort());
+    // a node that just joined reports its description (hostname) a moment later
     expect(await allReady()).toBe(true);
+    expect(nodeLs().map((n) => n.Hostname).sort()).toEqual([...ROBOTS].sort());
     for (const r of ROBOTS) expect(stateOf(r)).toMatch(/^active /);
   }, 400_000);
 });
