@@ -22,7 +22,7 @@ export const SETTLE_MS = 3000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number } = {}): Promise<{ json: object } | void> {
+export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number; verify?: boolean } = {}): Promise<{ json: object } | void> {
   const settle = () => sleep(options.settleMs ?? SETTLE_MS);
   const dry = fleet.options.dryRun;
   const operator = ensureOperatorKey(false);
@@ -91,6 +91,6 @@ export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number }
   for (const name of [...gathered.keys()].filter((n) => newKeys.has(n) && !adopted.has(n))) {
     fleet.note(name, 'its old and new keys both stay trusted until a later provision rotate --keys completes it');
   }
-  const mesh = await verifyMesh(fleet, meshRobots(fleet, rotating()));
+  const mesh = options.verify === false ? undefined : await verifyMesh(fleet, meshRobots(fleet, rotating()));
   return { json: { rotated: [...adopted], ...(mesh ? { mesh } : {}) } };
 }
