@@ -75,6 +75,35 @@ async function askPassphrase(file: string): Promise<string | undefined> {
   return prompt({ message: `passphrase for ${file}:`, mask: '*' });
 }
 
+/** The inventory's spelling of each name (names are unique ignoring case); an unknown one is bad input. */
+function robotsNamed(inventory: Inventory, names: readonly string[]): string[] {
+  const unknown = names.filter((n) => !inventory.robots.some((r) => r.name.toLowerCase() === n.toLowerCase()));
+  if (unknown.length) throw new UsageError(`no robot named ${unknown.map((n) => `"${n}"`).join(', ')} in ${inventory.file} (robots: ${inventory.robots.map((r) => r.name).join(', ')})`);
+  return [...new Set(names.map((n) => inventory.robots.find((r) => r.name.toLowerCase() === n.toLowerCase())?.name as string))];
+}
+
+/** --operator-key / --revoke-operator-key: read and checked before any connection (bad input: exit 2). */
+async function operatorKeyFlags(flags: CommonFlags & { operatorKey?: string[]; revokeOperatorKey?: string[] }) {
+  if (!flags.operatorKey?.length && !flags.revokeOperatorKey?.length) return undefined;
+  const { loginKeys, readPublicKeyFile } = await import('./ssh/operatorKeys.js');
+  const read = (file: string) => {
+    try {
+      return readPublicKeyFile(file);
+    } catch (err) {
+      throw new UsageError(`provision keys: ${(err as Error).message}`);
+    }
+  };
+  const others = (flags.operatorKey ?? []).map(read);
+  const revoke = (flags.revokeOperatorKey ?? []).map((file) => ({ file, ...read(file) }));
+  const inventory = loadFleetInventory(flags.inventory);
+  const own = await loginKeys(inventory.robots.flatMap((r) => [...(r.ssh?.identityFiles ?? []), ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles)]));
+  const locksOut = revoke.filter((r) => own.has(r.key));
+  if (locksOut.length) throw new UsageError(`provision keys: refusing to revoke ${locksOut.map((r) => r.file).join(', ')}: this run logs in with that key (revoke it from another laptop, or after switching keys)`);
+  const both = revoke.filter((r) => others.some((o) => o.key === r.key));
+  if (both.length) throw new UsageError(`provision keys: ${both.map((r) => r.file).join(', ')} is both to install and to revoke`);
+  return { others, revoke: revoke.map((r) => r.key) };
+}
+
 interface StepResult { text?: string; json?: object; roleOf?: (robot: string) => string }
 
 async function runOptions(flags: CommonFlags): Promise<RunOptions> {
@@ -137,20 +166,26 @@ Examples:
   provision swarm --dry-run            the plan, changing nothing
   provision status --json              every robot's swarm state and the fleet's quorum
   provision rotate --token worker      new worker join token, redistributed
+  provision rotate --keys              new robot key pairs; no robot-to-robot login fails meanwhile
+  provision remove Otto --yes          retire Otto: node drained and removed, keys revoked, inventory updated
   provision reset --yes                every robot leaves the swarm; ~/swarm_tokens removed
   provision recover --on Ida           quorum lost for good: Ida becomes the only manager
 
 Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others are done), 2 bad input.`,
     );
 
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
   withCommonOptions(
     program
       .command('keys')
       .description('generate a key pair on every robot, distribute authorized_keys, known_hosts and ~/.ssh/config, then verify that the robots log in to each other by name')
-      .option('--no-verify', 'skip the mesh check (each robot logging in to another with ssh <Name>, BatchMode, host key checked)'),
-  ).action(async (flags: CommonFlags & { verify: boolean }) =>
-    setExit(await runStep('provision keys', flags, (fleet) => runKeys(fleet, { verify: flags.verify !== false }), keysFirstCommand)),
-  );
+      .option('--no-verify', 'skip the mesh check (each robot logging in to another with ssh <Name>, BatchMode, host key checked)')
+      .option('--operator-key <file>', 'also install this public key (another laptop\'s) on every robot (repeatable)', collect)
+      .option('--revoke-operator-key <file>', 'remove this public key from every robot\'s managed block (repeatable; never the key this run logs in with)', collect),
+  ).action(async (flags: CommonFlags & { verify: boolean; operatorKey?: string[]; revokeOperatorKey?: string[] }) => {
+    const operatorKeys = await operatorKeyFlags(flags);
+    setExit(await runStep('provision keys', flags, (fleet) => runKeys(fleet, { verify: flags.verify !== false, operatorKeys }), keysFirstCommand));
+  });
 
   const swarmStep = async (fleet: Fleet): Promise<StepResult> => {
     // Loaded only for the commands that need it: `keys` and `--help` do not pay for it.
@@ -208,20 +243,46 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     setExit(fleet.exitCode());
   });
 
-  withCommonOptions(
+  const rotate = withCommonOptions(
     program
       .command('rotate')
-      .description('rotate the swarm join tokens and write the new ones into every robot\'s ~/swarm_tokens')
-      .addOption(new Option('--token <which>', 'which token').choices(['worker', 'manager', 'both']).default('both')),
-  ).action(async (flags: CommonFlags & { token: 'worker' | 'manager' | 'both' }) =>
+      .description('rotate the swarm join tokens and write the new ones into every robot\'s ~/swarm_tokens; with --keys, the robots\' SSH keys instead')
+      .addOption(new Option('--token <which>', 'which token').choices(['worker', 'manager', 'both']).default('both'))
+      .option('--keys', 'a new key pair generated on every robot, trusted everywhere before the old one is withdrawn'),
+  );
+  rotate.action(async (flags: CommonFlags & { token: 'worker' | 'manager' | 'both'; keys?: boolean }) => {
+    if (flags.keys) {
+      if (rotate.getOptionValueSource('token') === 'cli') throw new UsageError('provision rotate: --keys and --token are separate runs: rotate one, then the other');
+      const { runRotateKeys } = await import('./steps/rotateKeys.js');
+      setExit(await runStep('provision rotate --keys', flags, (fleet) => runRotateKeys(fleet), keysFirstCommand));
+      return;
+    }
     setExit(
       await runStep('provision rotate', flags, async (fleet) => {
         const { runSwarm } = await import('./steps/swarm.js');
         const report = await runSwarm(fleet, { rotate: flags.token });
         return { roleOf: (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '' };
       }, factsFirstCommand),
-    ),
-  );
+    );
+  });
+
+  withCommonOptions(
+    program
+      .command('remove')
+      .description('retire robots: drain, demote, leave and remove their nodes (quorum-safe), revoke their keys and host keys everywhere, take them out of the inventory')
+      .argument('<names...>', 'robots of the inventory to remove')
+      .option('-y, --yes', 'do not ask for confirmation'),
+  ).action(async (names: string[], flags: CommonFlags & { yes?: boolean }) => {
+    // Every check before any connection: unknown names and a missing confirmation are bad input.
+    const robots = robotsNamed(loadFleetInventory(flags.inventory), names);
+    if (!flags.yes && !flags.dryRun) {
+      if (!process.stdin.isTTY) throw new UsageError('provision remove retires robots for good and asks first; without a terminal, confirm with --yes (or look first with --dry-run)');
+      const { confirm } = await import('@inquirer/prompts');
+      if (!(await confirm({ message: `Remove ${robots.join(', ')} from the swarm, revoke their keys on every robot and take them out of ${flags.inventory}?`, default: false }))) return;
+    }
+    const { runRemove } = await import('./steps/remove.js');
+    setExit(await runStep('provision remove', flags, (fleet) => runRemove(fleet, robots), factsFirstCommand));
+  });
 
   withCommonOptions(
     program

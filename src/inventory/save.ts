@@ -123,7 +123,7 @@ function addTopLevelSwarm(text: string, doc: Document, leader: string, eol: stri
   return { at: lineStart, remove: 0, insert: `swarm:${eol}  leader: ${leader}${eol}${eol}` };
 }
 
-function writeAtomic(file: string, content: string): void {
+export function writeAtomic(file: string, content: string): void {
   const mode = statSync(file).mode & 0o777;
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {

@@ -13,6 +13,17 @@ export interface RobotKeyFacts {
   publicKey: string | null;
   /** "ssh-ed25519 AAAA…" host key the robot's sshd presented; null when not reached. */
   hostKey: string | null;
+  /** While its key is rotated: the key it had, trusted next to the new one until every robot switched. */
+  previousKey?: string | null;
+}
+
+/** Operator keys: the one of this run, others to install (--operator-key) and keys to withdraw (--revoke-operator-key). */
+export interface OperatorKeys {
+  key: string;
+  label: string;
+  others?: readonly { key: string; label: string }[];
+  /** "type blob" of keys to remove from the block (never the run's own: the CLI refuses that). */
+  revoke?: readonly string[];
 }
 
 const KEY_TYPE = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
@@ -41,24 +52,29 @@ const OPERATOR_TAG = 'provision:operator:';
 
 /**
  * authorized_keys: every robot's key and the operator's, unless the user already has that key
- * outside the block. Robots not reached this run keep the line they had in the block.
+ * outside the block. Robots not reached this run keep the lines they had in the block; a robot no
+ * longer in `robots` (removed from the inventory) loses its lines: that is its revocation.
  */
-export function mergeAuthorizedKeys(existing: string, robots: readonly RobotKeyFacts[], operator: { key: string; label: string }): string {
+export function mergeAuthorizedKeys(existing: string, robots: readonly RobotKeyFacts[], operator: OperatorKeys): string {
   const previous = splitManagedBlock(existing).block ?? [];
   const userKeys = keysOutside(existing);
+  const revoked = new Set(operator.revoke ?? []);
   const lines: string[] = [];
   const add = (key: string | null, tag: string) => {
-    if (!key || userKeys.has(key) || lines.some((l) => keyOf(l) === key)) return;
+    if (!key || userKeys.has(key) || revoked.has(key) || lines.some((l) => keyOf(l) === key)) return;
     lines.push(`${key} ${tag}`);
   };
   for (const robot of robots) {
-    const kept = previous.find((l) => l.endsWith(' ' + robotTag(robot.name)));
-    add(robot.publicKey ?? (kept ? keyOf(kept) : null), robotTag(robot.name));
+    const tag = robotTag(robot.name);
+    // Every line it had: a rotation interrupted on the way trusts two keys of one robot.
+    const kept = previous.filter((l) => l.endsWith(' ' + tag)).map(keyOf);
+    for (const key of robot.publicKey ? [robot.publicKey, robot.previousKey ?? null] : kept) add(key, tag);
   }
-  // Keys of other operators (other laptops) that earlier runs installed stay.
+  // Keys of other operators (other laptops) that earlier runs installed stay, unless revoked.
   for (const line of previous.filter((l) => l.includes(' ' + OPERATOR_TAG))) {
     add(keyOf(line), line.slice(line.indexOf(OPERATOR_TAG)));
   }
+  for (const other of operator.others ?? []) add(keyOf(other.key), OPERATOR_TAG + other.label);
   add(keyOf(operator.key), OPERATOR_TAG + operator.label);
   return withManagedBlock(existing, lines, 'bottom');
 }
@@ -94,7 +110,7 @@ export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts
  * ~/.ssh/config: a Host entry per robot. The block goes first because ssh takes the first value
  * it finds; it ends with `Host *` so that user lines after it keep applying to every host.
  */
-export function mergeSshConfig(existing: string, robots: readonly Pick<RobotKeyFacts, 'name' | 'ip' | 'port' | 'user'>[]): string {
+export function mergeSshConfig(existing: string, robots: readonly Pick<RobotKeyFacts, 'name' | 'ip' | 'port' | 'user'>[], identityFiles: readonly string[] = [ROBOT_KEY_FILE]): string {
   const lines: string[] = [];
   for (const robot of robots) {
     lines.push(
@@ -102,7 +118,7 @@ export function mergeSshConfig(existing: string, robots: readonly Pick<RobotKeyF
       `    HostName ${robot.ip}`,
       `    User ${robot.user}`,
       `    Port ${robot.port}`,
-      `    IdentityFile ~/${ROBOT_KEY_FILE}`,
+      ...identityFiles.map((f) => `    IdentityFile ~/${f}`),
       `    IdentitiesOnly yes`,
     );
   }

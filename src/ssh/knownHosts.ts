@@ -85,3 +85,35 @@ export class KnownHosts {
     this.added = [];
   }
 }
+
+/**
+ * known_hosts without the lines that name the robot — by name or address, plain or hashed — as
+ * `ssh-keygen -R` removes them. Wildcard patterns and marker lines (@cert-authority, @revoked) stay:
+ * they are about other hosts too.
+ */
+export function withoutHost(text: string, name: string, ip: string, port: number): { text: string; removed: number } {
+  const tokens = [hostToken(name, port), hostToken(ip, port)];
+  const lines = text.split('\n');
+  const kept = lines.filter((line) => {
+    const hosts = line.trim().split(/\s+/)[0] ?? '';
+    if (!hosts || hosts.startsWith('#') || hosts.startsWith('@')) return true;
+    return !hosts.split(',').some((p) => !/[*?!]/.test(p) && tokens.some((t) => patternMatches(p, t)));
+  });
+  return { text: kept.join('\n'), removed: lines.length - kept.length };
+}
+
+/** Remove the robot's lines from the operator's known_hosts file (atomic rename); how many there were. */
+export function forgetHost(file: string, name: string, ip: string, port: number, dryRun: boolean): number {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return 0;
+  }
+  const result = withoutHost(text, name, ip, port);
+  if (!result.removed || dryRun) return result.removed;
+  const tmp = `${file}.provision-${process.pid}`;
+  writeFileSync(tmp, result.text, { mode: 0o600 });
+  renameSync(tmp, file);
+  return result.removed;
+}

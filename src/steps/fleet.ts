@@ -107,6 +107,18 @@ export class Fleet {
     return new Fleet(inventory, options, { reach }, []);
   }
 
+  /**
+   * The same run seen without `names` (robots being removed): steps run over the view neither see
+   * nor merge them, while their connections stay open for the removal itself. Outcomes, notes,
+   * connections and the lock are shared with this fleet.
+   */
+  without(names: readonly string[]): Fleet {
+    const view = Object.create(this) as Fleet;
+    const robots = this.inventory.robots.filter((r) => !names.includes(r.name));
+    Object.defineProperty(view, 'inventory', { value: { ...this.inventory, robots } });
+    return view;
+  }
+
   /** Robots connected and not yet failed in this run, with their connection. */
   connected(): { robot: Robot; conn: RobotConnection; hostKey: string }[] {
     return this.inventory.robots.flatMap((robot) => {

@@ -5,7 +5,7 @@
 import {
   fileBytes, gatherSshCommand, MANAGED_SSH_FILES, meshProbeCommand, parseGatheredSsh, probeFailureReason, type GatheredSsh, type ManagedSshFile,
 } from '../remote/keysScript.js';
-import { mergeAuthorizedKeys, mergeKnownHosts, mergeSshConfig, type RobotKeyFacts } from '../remote/sshFiles.js';
+import { mergeAuthorizedKeys, mergeKnownHosts, mergeSshConfig, type OperatorKeys, type RobotKeyFacts } from '../remote/sshFiles.js';
 import { fileNeedsFix, judgeStrictModes, type StrictModesVerdict } from '../plan/strictModes.js';
 import { followUpPlan, meshVerdict, ringPlan, type Edge, type Probe } from '../plan/mesh.js';
 import { ensureOperatorKey } from '../ssh/auth.js';
@@ -18,6 +18,8 @@ import type { Robot } from '../inventory/schema.js';
 export interface KeysOptions {
   /** Verify the mesh after writing (--no-verify turns it off). */
   verify: boolean;
+  /** Other operators' keys to install (--operator-key) and keys to withdraw (--revoke-operator-key). */
+  operatorKeys?: Pick<OperatorKeys, 'others' | 'revoke'>;
 }
 
 const FILE_MODE = 0o600;
@@ -38,7 +40,7 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
   const operator = ensureOperatorKey(!dry);
   if (operator.generated && !dry) fleet.notes.push(`the operator had no SSH key: generated ${operator.generated}`);
   if (operator.generated && dry) fleet.notes.push(`would generate an operator key ${operator.generated}`);
-  const operatorKey = operator.key || 'ssh-ed25519 (operator-key-to-generate)';
+  const operatorKeys: OperatorKeys = { ...options.operatorKeys, key: operator.key || 'ssh-ed25519 (operator-key-to-generate)', label: operator.label };
 
   const gathered = new Map<string, GatheredSsh>();
   const refusals = new Map<string, StrictModesVerdict['refused']>();
@@ -59,24 +61,7 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
 
   await fleet.eachConnected(async (robot, conn) => {
     const g = gathered.get(robot.name);
-    if (!g) return;
-    const wanted: Record<ManagedSshFile, string> = {
-      authorized_keys: mergeAuthorizedKeys(g.files.authorized_keys.content, facts, { key: operatorKey, label: operator.label }),
-      known_hosts: mergeKnownHosts(g.files.known_hosts.content, facts),
-      config: mergeSshConfig(g.files.config.content, facts),
-    };
-    await Promise.all(
-      MANAGED_SSH_FILES.map(async (file) => {
-        const current = g.files[file];
-        // Right content is not enough: sshd ignores an authorized_keys with a loose mode or another owner.
-        const fix = fileNeedsFix(g.strict.perms[file], g.strict.uid);
-        if (current.content === wanted[file] && !fix) return;
-        const what = current.content === wanted[file] ? fix : lineDelta(current.content, wanted[file]);
-        // Claimed only once done: a write that failed (full or read-only disk) fails the robot instead.
-        if (!dry) await conn.writeFileAtomic(`.ssh/${file}`, fileBytes(wanted[file]), FILE_MODE);
-        fleet.changed(robot.name, `${dry ? 'would update' : 'updated'} ~/.ssh/${file} (${what})`);
-      }),
-    );
+    if (g) await writeSshFiles(fleet, robot, conn, g, wantedSshFiles(g, facts, operatorKeys));
   });
 
   // The mesh includes the robots StrictModes fails (the check shows what that costs), so it takes
@@ -85,6 +70,41 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
   failStrictModes(fleet, refusals);
   const mesh = await verifyMesh(fleet, toVerify);
   return mesh ? { json: { mesh } } : undefined;
+}
+
+/** The three managed files as they should be on a robot, given what it holds now. */
+export function wantedSshFiles(g: GatheredSsh, facts: readonly RobotKeyFacts[], operator: OperatorKeys, identityFiles?: readonly string[]): Record<ManagedSshFile, string> {
+  return {
+    authorized_keys: mergeAuthorizedKeys(g.files.authorized_keys.content, facts, operator),
+    known_hosts: mergeKnownHosts(g.files.known_hosts.content, facts),
+    config: mergeSshConfig(g.files.config.content, facts, identityFiles),
+  };
+}
+
+/**
+ * Write the files that differ from `wanted` (or whose mode or owner sshd would refuse) and report
+ * each; `g` is updated to what the robot holds afterwards, so a later phase merges from there.
+ */
+export async function writeSshFiles(fleet: Fleet, robot: Robot, conn: RobotConnection, g: GatheredSsh, wanted: Partial<Record<ManagedSshFile, string>>): Promise<void> {
+  const dry = fleet.options.dryRun;
+  await Promise.all(
+    MANAGED_SSH_FILES.map(async (file) => {
+      const want = wanted[file];
+      if (want === undefined) return;
+      const current = g.files[file];
+      // Right content is not enough: sshd ignores an authorized_keys with a loose mode or another owner.
+      const fix = fileNeedsFix(g.strict.perms[file], g.strict.uid);
+      if (current.content === want && !fix) return;
+      const what = current.content === want ? fix : lineDelta(current.content, want);
+      // Claimed only once done: a write that failed (full or read-only disk) fails the robot instead.
+      if (!dry) {
+        await conn.writeFileAtomic(`.ssh/${file}`, fileBytes(want), FILE_MODE);
+        g.files[file] = { content: want, mode: '600' };
+        g.strict.perms[file] = { mode: FILE_MODE, owner: g.strict.uid }; // as written: nothing left to fix
+      }
+      fleet.changed(robot.name, `${dry ? 'would update' : 'updated'} ~/.ssh/${file} (${what})`);
+    }),
+  );
 }
 
 /**
@@ -108,7 +128,7 @@ const PROBE_TIMEOUT_MS = 20_000; // ConnectTimeout=5 covers the TCP connect; thi
 const PROBES_AT_ONCE = 32;
 
 /** The robots whose files this run wrote (or found right) and that are still in the run, with their connections. */
-function meshRobots(fleet: Fleet, written: readonly string[]): { name: string; conn: RobotConnection }[] {
+export function meshRobots(fleet: Fleet, written: readonly string[]): { name: string; conn: RobotConnection }[] {
   return fleet.connected().filter((c) => written.includes(c.robot.name)).map((c) => ({ name: c.robot.name, conn: c.conn }));
 }
 
@@ -117,7 +137,7 @@ function meshRobots(fleet: Fleet, written: readonly string[]): { name: string; c
  * failed login gets a few more probes to pin the blame (plan/mesh.ts). Blamed robots fail with the
  * reason ssh gave; the rest is one summary note rather than a line on every robot.
  */
-async function verifyMesh(fleet: Fleet, robots: readonly { name: string; conn: RobotConnection }[]): Promise<object | undefined> {
+export async function verifyMesh(fleet: Fleet, robots: readonly { name: string; conn: RobotConnection }[]): Promise<object | undefined> {
   if (robots.length < 2) return undefined; // one robot: nothing to verify
   const names = robots.map((r) => r.name);
   const conns = new Map(robots.map((r) => [r.name, r.conn]));
