@@ -6,7 +6,7 @@ import {
   factsCommand, joinCommand, joinStateCommand, joinTokensCommand, parseJoinState, labelAddCommand, leaveCommand, rotateTokenCommand, nodeRemoveCommand, nodeRoleCommand, parseFacts,
   swarmInitCommand, syncTokensCommand, tokenFilesPayload, tokensInSync, type NodeInfo, type TokenFile,
 } from '../remote/docker.js';
-import { desiredLabels, labelChanges } from '../plan/labels.js';
+import { describeLabelUpdate, desiredLabels, isNoLabelUpdate, labelUpdate } from '../plan/labels.js';
 import { managerJoinBatches, planRoles, roleChanges, type PlanRobot, type RolePlan } from '../plan/quorum.js';
 import { pendingVerdict, runPaced, PENDING_CAP_MS, PENDING_STALL_MS } from '../plan/pacing.js';
 import { redact } from '../log.js';
@@ -329,15 +329,18 @@ class Formation {
     return null;
   }
 
-  /** Labels: only the difference, one `docker node update` per node that needs one. */
+  /**
+   * Labels follow the inventory: only the difference, one `docker node update` per node that needs
+   * one; labels provision recorded as its own and no longer wants are removed, others' never.
+   */
   private async label(m: Member, current: Record<string, string>): Promise<void> {
     const nodeId = m.facts.swarm?.NodeID;
-    const missing = labelChanges(current, desiredLabels(m.robot, m.facts));
-    if (!nodeId || !Object.keys(missing).length) return;
+    const update = labelUpdate(current, desiredLabels(m.robot, m.facts));
+    if (!nodeId || isNoLabelUpdate(update)) return;
     await this.forRobot(m, async () => {
-      await retryOutOfSequence(() => this.via.run((sudo) => labelAddCommand(nodeId, missing, sudo), 'docker node update --label-add'));
+      await retryOutOfSequence(() => this.via.run((sudo) => labelAddCommand(nodeId, update.add, sudo, update.remove), 'docker node update --label-add/--label-rm'));
       this.swarmChanged = true;
-      this.fleet.changed(m.robot.name, `labels: ${Object.entries(missing).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      this.fleet.changed(m.robot.name, `labels: ${describeLabelUpdate(update)}`);
     });
   }
 
@@ -436,8 +439,8 @@ class Formation {
       if (!node) this.fleet.changed(m.robot.name, `would write ~/swarm_tokens (${d.role} token) and join as ${d.role} (${d.reason})`);
       else if (node.role !== d.role) this.fleet.changed(m.robot.name, `would ${d.role === 'manager' ? 'promote' : 'demote'} to ${d.role} (${d.reason})`);
       if (node) {
-        const changes = labelChanges(node.labels, desiredLabels(m.robot, m.facts));
-        if (Object.keys(changes).length) this.fleet.changed(m.robot.name, `would set labels ${Object.keys(changes).join(' ')}`);
+        const update = labelUpdate(node.labels, desiredLabels(m.robot, m.facts));
+        if (!isNoLabelUpdate(update)) this.fleet.changed(m.robot.name, `would update labels: ${describeLabelUpdate(update)}`);
       }
     }
     return this.report;
