@@ -43,7 +43,7 @@ const OPERATOR_TAG = 'provision:operator:';
  * authorized_keys: every robot's key and the operator's, unless the user already has that key
  * outside the block. Robots not reached this run keep the line they had in the block.
  */
-export function mergeAuthorizedKeys(existing: string, robots: readonly RobotKeyFacts[], operator: { key: string; label: string }): string {
+export function mergeAuthorizedKeys(existing: string, robots: readonly RobotKeyFacts[], operator: { key: string; label: string }, keep: readonly string[] = []): string {
   const previous = splitManagedBlock(existing).block ?? [];
   const userKeys = keysOutside(existing);
   const lines: string[] = [];
@@ -55,6 +55,8 @@ export function mergeAuthorizedKeys(existing: string, robots: readonly RobotKeyF
     const kept = previous.find((l) => l.endsWith(' ' + robotTag(robot.name)));
     add(robot.publicKey ?? (kept ? keyOf(kept) : null), robotTag(robot.name));
   }
+  // Lines of robots no longer in the inventory, kept unless --prune (plan/drift.ts).
+  for (const line of keep) add(keyOf(line), line.slice(line.indexOf(' provision:robot:') + 1));
   // Keys of other operators (other laptops) that earlier runs installed stay.
   for (const line of previous.filter((l) => l.includes(' ' + OPERATOR_TAG))) {
     add(keyOf(line), line.slice(line.indexOf(OPERATOR_TAG)));
@@ -74,7 +76,7 @@ function firstHostOf(line: string): string {
 }
 
 /** known_hosts: every robot's host key under its name and its address. */
-export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts[]): string {
+export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts[], keep: readonly string[] = []): string {
   const previous = splitManagedBlock(existing).block ?? [];
   const lines: string[] = [];
   for (const robot of robots) {
@@ -87,6 +89,7 @@ export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts
       if (key) lines.push(`${names} ${key}`);
     }
   }
+  lines.push(...keep);
   return withManagedBlock(existing, lines, 'bottom');
 }
 
@@ -94,7 +97,7 @@ export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts
  * ~/.ssh/config: a Host entry per robot. The block goes first because ssh takes the first value
  * it finds; it ends with `Host *` so that user lines after it keep applying to every host.
  */
-export function mergeSshConfig(existing: string, robots: readonly Pick<RobotKeyFacts, 'name' | 'ip' | 'port' | 'user'>[]): string {
+export function mergeSshConfig(existing: string, robots: readonly Pick<RobotKeyFacts, 'name' | 'ip' | 'port' | 'user'>[], keep: readonly string[] = []): string {
   const lines: string[] = [];
   for (const robot of robots) {
     lines.push(
@@ -106,6 +109,7 @@ export function mergeSshConfig(existing: string, robots: readonly Pick<RobotKeyF
       `    IdentitiesOnly yes`,
     );
   }
+  lines.push(...keep);
   if (lines.length) lines.push('Host *');
   return withManagedBlock(existing, lines, 'top');
 }
