@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The demo: a lab of three robots (Anton, Ida, Otto), then `provision keys` and `provision swarm`
-# as an operator would run them, then proof from the robots themselves. The lab is torn down at the end.
+# The demo: a lab of three robots (Anton, Ida, Otto), then `provision up` (keys, then swarm, in one
+# run) as an operator would run it, then proof from the robots themselves. The lab is torn down at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -18,18 +18,14 @@ export PROVISION_ROUTE_DEV=${LAB_BRIDGE:-provbr0}  # refuse any robot not on the
 provision() { node dist/cli.js "$@"; }
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-step "provision keys -i $inventory"
-provision keys -i "$inventory"
+step "provision up -i $inventory   (keys, then swarm: one login per robot)"
+provision up -i "$inventory"
 step "on Anton: ssh Ida hostname   (robot to robot, no password, no prompt)"
 lab exec Anton ssh -o BatchMode=yes Ida hostname
-step "provision keys again: nothing to change"
-unset PROVISION_PASSWORD
-provision keys -i "$inventory"
-step "provision swarm -i $inventory"
-provision swarm -i "$inventory"
 step "on Ida: docker node ls"
 lab exec Ida docker node ls
 step "on Otto: ls -l ~/swarm_tokens"
 lab exec Otto sh -c 'ls -l ~/swarm_tokens'
-step "provision swarm again: nothing to change"
-provision swarm -i "$inventory"
+step "provision up again: nothing to change"
+unset PROVISION_PASSWORD
+provision up -i "$inventory"

@@ -9,7 +9,8 @@ import type { Inventory, Robot } from './inventory/schema.js';
 import { loadSshConfig, operatorSshLookup } from './ssh/sshConfig.js';
 import { registerSecret, redact } from './log.js';
 import { Fleet, type RunOptions } from './steps/fleet.js';
-import { keysFirstCommand, runKeys } from './steps/keys.js';
+import { keysOpening, runKeys } from './steps/keys.js';
+import { LimitError, parseLimit } from './plan/limit.js';
 import { factsFirstCommand } from './steps/swarmState.js';
 import type { RemoteCommand } from './remote/shell.js';
 import { outcomesJson, renderOutcomes } from './ui/report.js';
@@ -27,6 +28,8 @@ interface CommonFlags {
   quiet?: boolean;
   verbose?: boolean;
   debug?: boolean;
+  limit?: string;
+  prune?: boolean;
 }
 
 class UsageError extends Error {}
@@ -44,6 +47,13 @@ async function secret(ask: boolean | undefined, flag: string, envName: string, m
   if (!process.stdin.isTTY) throw new UsageError(`${flag} needs a terminal to prompt on; without one, set ${envName} in the environment`);
   const { password: prompt } = await import('@inquirer/prompts');
   return prompt({ message, mask: '*' });
+}
+
+/** --limit and --prune: the converging commands (keys, swarm, up). */
+function withLimitOptions(cmd: Command): Command {
+  return cmd
+    .option('-l, --limit <names>', 'change only these robots (NAME[,NAME…]); the others are read where the plan needs them, never changed')
+    .option('--prune', 'remove drift: swarm nodes of no inventory robot, managed-block lines of robots not in the inventory (without it: only reported)');
 }
 
 function withCommonOptions(cmd: Command): Command {
@@ -115,6 +125,7 @@ async function runOptions(flags: CommonFlags): Promise<RunOptions> {
     dryRun: Boolean(flags.dryRun),
     ...(flags.connectTimeout !== undefined ? { connectTimeoutMs: flags.connectTimeout * 1000 } : {}),
     maxHandshakes: flags.maxHandshakes,
+    ...(flags.prune ? { prune: true } : {}),
     ...(password ? { password } : {}),
     ...(sudoPassword ? { sudoPassword } : {}),
     askPassphrase,
@@ -123,11 +134,25 @@ async function runOptions(flags: CommonFlags): Promise<RunOptions> {
   };
 }
 
-async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) => Promise<StepResult | void>, firstCommand?: (robot: Robot) => string | RemoteCommand): Promise<number> {
+/** --limit, checked against the inventory before any connection: an unknown name is bad input (exit 2). */
+function limitOf(flags: CommonFlags, inventory: Inventory): { limit?: ReadonlySet<string> } {
+  if (flags.limit === undefined) return {};
+  try {
+    return { limit: parseLimit(flags.limit, inventory.robots.map((r) => r.name)) };
+  } catch (err) {
+    if (err instanceof LimitError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) => Promise<StepResult | void>, firstCommand?: (robot: Robot, fleet: Fleet) => string | RemoteCommand): Promise<number> {
   const inventory = loadFleetInventory(flags.inventory);
-  const fleet = await Fleet.open(inventory, await runOptions(flags));
+  const limit = limitOf(flags, inventory);
+  const fleet = await Fleet.open(inventory, { ...(await runOptions(flags)), ...limit });
   let result: StepResult = {};
-  const locked = !fleet.options.dryRun && (await fleet.lock(firstCommand));
+  // Under --limit every robot reached is still locked: the plan reads the others (quorum, node list,
+  // tokens, keys), and a second run changing them meanwhile would make that read stale.
+  const locked = !fleet.options.dryRun && (await fleet.lock(firstCommand && ((robot) => firstCommand(robot, fleet))));
   try {
     if (locked || fleet.options.dryRun) result = (await step(fleet)) ?? {};
   } catch (err) {
@@ -164,6 +189,8 @@ Examples:
   provision keys -i fleet.yaml --json  another inventory, machine-readable result
   provision swarm                      leader, quorum roles, ~/swarm_tokens, join, labels
   provision swarm --dry-run            the plan, changing nothing
+  provision up                         keys, then swarm, in one run (one login per robot)
+  provision up --limit Otto            change only Otto; the others are read, never changed
   provision status --json              every robot's swarm state and the fleet's quorum
   provision rotate --token worker      new worker join token, redistributed
   provision rotate --keys              new robot key pairs; no robot-to-robot login fails meanwhile
@@ -175,16 +202,16 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     );
 
   const collect = (value: string, previous: string[] = []) => [...previous, value];
-  withCommonOptions(
+  withLimitOptions(withCommonOptions(
     program
       .command('keys')
       .description('generate a key pair on every robot, distribute authorized_keys, known_hosts and ~/.ssh/config, then verify that the robots log in to each other by name')
       .option('--no-verify', 'skip the mesh check (each robot logging in to another with ssh <Name>, BatchMode, host key checked)')
       .option('--operator-key <file>', 'also install this public key (another laptop\'s) on every robot (repeatable)', collect)
       .option('--revoke-operator-key <file>', 'remove this public key from every robot\'s managed block (repeatable; never the key this run logs in with)', collect),
-  ).action(async (flags: CommonFlags & { verify: boolean; operatorKey?: string[]; revokeOperatorKey?: string[] }) => {
+  )).action(async (flags: CommonFlags & { verify: boolean; operatorKey?: string[]; revokeOperatorKey?: string[] }) => {
     const operatorKeys = await operatorKeyFlags(flags);
-    setExit(await runStep('provision keys', flags, (fleet) => runKeys(fleet, { verify: flags.verify !== false, operatorKeys }), keysFirstCommand));
+    setExit(await runStep('provision keys', flags, (fleet) => runKeys(fleet, { verify: flags.verify !== false, operatorKeys }), (robot, fleet) => keysOpening(fleet)(robot)));
   });
 
   const swarmStep = async (fleet: Fleet): Promise<StepResult> => {
@@ -195,18 +222,35 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     return { roleOf, text: renderSwarmSummary(report, (id) => report.robotOfNode.get(id)), json: { swarm: swarmJson(report) } };
   };
 
-  withCommonOptions(
+  withLimitOptions(withCommonOptions(
     program
       .command('swarm')
       .description('init or reuse the swarm, plan roles by quorum rules, write ~/swarm_tokens, join and label every robot')
       .option('--install-service', 'also install the boot-time join (provision-join.service, through sudo -n) on every robot'),
-  ).action(async (flags: CommonFlags & { installService?: boolean }) =>
+  )).action(async (flags: CommonFlags & { installService?: boolean }) =>
     setExit(
       await runStep('provision swarm', flags, async (fleet) => {
         const result = await swarmStep(fleet);
         if (flags.installService) await (await import('./steps/service.js')).installService(fleet);
         return result;
       }, factsFirstCommand),
+    ),
+  );
+
+  withLimitOptions(withCommonOptions(
+    program
+      .command('up')
+      .description('converge in one run: keys, then swarm, over the same connections (one login per robot, one run lock, one report)')
+      .option('--no-verify', 'skip the mesh check of the keys part')
+      .option('--install-service', 'also install the boot-time join (provision-join.service, through sudo -n) on every robot'),
+  )).action(async (flags: CommonFlags & { verify: boolean; installService?: boolean }) =>
+    setExit(
+      await runStep('provision up', flags, async (fleet) => {
+        const keys = await runKeys(fleet, { verify: flags.verify !== false });
+        const result = await swarmStep(fleet);
+        if (flags.installService) await (await import('./steps/service.js')).installService(fleet);
+        return { ...result, json: { ...keys?.json, ...result.json } };
+      }, (robot, fleet) => keysOpening(fleet)(robot)),
     ),
   );
 
@@ -254,7 +298,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     if (flags.keys) {
       if (rotate.getOptionValueSource('token') === 'cli') throw new UsageError('provision rotate: --keys and --token are separate runs: rotate one, then the other');
       const { runRotateKeys } = await import('./steps/rotateKeys.js');
-      setExit(await runStep('provision rotate --keys', flags, (fleet) => runRotateKeys(fleet), keysFirstCommand));
+      setExit(await runStep('provision rotate --keys', flags, (fleet) => runRotateKeys(fleet), (robot, fleet) => keysOpening(fleet)(robot)));
       return;
     }
     setExit(

@@ -56,6 +56,8 @@ export function parseInventory(text: string, file: string, operatorSsh: Operator
     const key = r.name.toLowerCase();
     if (seen.has(key)) problems.push(`${where(['robots', i, 'name'])}: the name is already used by robots[${seen.get(key)}] (names are unique ignoring case)`);
     else seen.set(key, i);
+    const gone = data.retired.findIndex((n) => n.toLowerCase() === key);
+    if (gone >= 0) problems.push(`${where(['robots', i, 'name'])}: ${r.name} is also in retired (provision remove took it out): delete it from retired to bring it back`);
     // A user from ~/.ssh/config or the local account reaches shell lines too: the same rule applies.
     if (!USER.test(userOf(i))) problems.push(`${where(['robots', i, 'user'])}: no user in the inventory, and ${JSON.stringify(userOf(i))} (from ~/.ssh/config or the local account) is not a Linux user name: set user`);
     for (const hop of fromSsh[i]?.ssh?.jumps ?? []) {
@@ -89,7 +91,7 @@ export function parseInventory(text: string, file: string, operatorSsh: Operator
     labels: r.labels,
     ...(fromSsh[i]?.ssh ? { ssh: fromSsh[i]?.ssh } : {}),
   }));
-  return { file, robots, swarm: data.swarm };
+  return { file, robots, swarm: data.swarm, retired: data.retired };
 }
 
 function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Path): number | undefined {

@@ -53,8 +53,18 @@ export function withoutRobots(text: string, names: readonly string[], file = 'in
     else cuts.push(wholeLines(text, keyRange[0], valueRange[1]));
   }
 
+  // Remembered as retired: a run that reaches a robot missed now still revokes them there.
+  const retired = original.get('retired', true);
+  const newlyRetired = names.filter((n) => !(isSeq(retired) && retired.items.some((i) => isScalar(i) && i.value === n)));
+  if (isSeq(retired)) for (const name of newlyRetired) wanted.addIn(['retired'], name);
+  else if (newlyRetired.length) wanted.set('retired', wanted.createNode(newlyRetired));
+  if (retired !== undefined && newlyRetired.length) flow = true; // an existing list: the Document API edits it
+
   let out = text;
   for (const c of cuts.sort((a, b) => b.at - a.at)) out = out.slice(0, c.at) + out.slice(c.end);
+  if (retired === undefined && newlyRetired.length) {
+    out += `${out.endsWith('\n') ? '' : '\n'}# Taken out by provision remove: every run that reaches a robot withdraws their keys from it.\nretired: [${newlyRetired.join(', ')}]\n`;
+  }
   const check = parseDocument(out);
   // A flow-style list, or a cut that does not mean what the Document API says: its own rendering
   // (comments and order kept, their spacing may change).

@@ -4,7 +4,8 @@ import { z } from 'zod';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 export const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
-const LABEL_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
+// `provision.labels` is the node label where provision records the labels it manages (plan/labels.ts).
+const LABEL_KEY = /^(?!provision\.labels$)[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
 const LABEL_VALUE = /^[A-Za-z0-9_.:/@+-]{0,128}$/;
 
 const ipv4 = z.string().refine(
@@ -26,7 +27,7 @@ export const robotSchema = z.strictObject({
   canBecomeManager: z.boolean().default(true),
   canBecomeLeader: z.boolean().default(true),
   zone: robotName.optional(),
-  labels: z.record(z.string().regex(LABEL_KEY, 'label names must start with a letter and hold letters, digits, _ . -'), labelValue).default({}),
+  labels: z.record(z.string().regex(LABEL_KEY, 'label names must start with a letter and hold letters, digits, _ . - (provision.labels is provision\'s own)'), labelValue).default({}),
 });
 
 export const inventorySchema = z.strictObject({
@@ -48,6 +49,8 @@ export const inventorySchema = z.strictObject({
     })
     .default({ managers: 'auto', init: {} }),
   robots: z.array(robotSchema).min(1, 'must list at least one robot'),
+  /** Robots `provision remove` took out: every run that reaches a robot withdraws their keys from it. */
+  retired: z.array(robotName).default([]),
 });
 
 export type InventoryFile = z.infer<typeof inventorySchema>;
@@ -82,4 +85,6 @@ export interface Inventory {
   file: string;
   robots: Robot[];
   swarm: SwarmSettings;
+  /** Names of robots removed with `provision remove`: their keys are revoked wherever a run reaches. */
+  retired: string[];
 }

@@ -21,7 +21,39 @@ export function desiredLabels(robot: Robot, facts: HardwareFacts): Record<string
   return labels;
 }
 
-/** Labels to add or change; labels on the node that provision does not manage are left alone. */
-export function labelChanges(current: Record<string, string>, desired: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(desired).filter(([k, v]) => current[k] !== v));
+/**
+ * The node label where provision records which labels it manages (their names, sorted, comma-separated),
+ * so that a label later dropped from the inventory can be removed without touching labels set by others.
+ */
+export const MANAGED_LABELS = 'provision.labels';
+
+export interface LabelUpdate {
+  add: Record<string, string>; // labels to add or change (the record included when it changes)
+  remove: string[]; // labels provision set earlier that the inventory no longer has
+}
+
+/**
+ * What `docker node update` must do so the node carries `desired`: add or change what differs, remove
+ * what the record says provision set and no longer wants. A label provision never recorded (set by
+ * hand) is never removed. Nodes labelled before the record existed get it on their next run.
+ */
+export function labelUpdate(current: Record<string, string>, desired: Record<string, string>): LabelUpdate {
+  const wanted = Object.fromEntries(Object.entries(desired).filter(([k]) => k !== MANAGED_LABELS));
+  const recorded = (current[MANAGED_LABELS] ?? '').split(',').filter(Boolean);
+  const add = Object.fromEntries(Object.entries(wanted).filter(([k, v]) => current[k] !== v));
+  const remove = recorded.filter((k) => !(k in wanted) && k in current && k !== MANAGED_LABELS).sort();
+  const record = Object.keys(wanted).sort().join(',');
+  if (current[MANAGED_LABELS] !== record) add[MANAGED_LABELS] = record;
+  return { add, remove };
+}
+
+export function isNoLabelUpdate(u: LabelUpdate): boolean {
+  return !Object.keys(u.add).length && !u.remove.length;
+}
+
+/** One line for the report: what changed, the record left out (it is bookkeeping). */
+export function describeLabelUpdate(u: LabelUpdate): string {
+  const set = Object.entries(u.add).filter(([k]) => k !== MANAGED_LABELS).map(([k, v]) => `${k}=${v}`);
+  const parts = [...set, ...u.remove.map((k) => `-${k}`)];
+  return parts.length ? parts.join(' ') : `recorded the labels it manages (${MANAGED_LABELS})`;
 }

@@ -203,9 +203,10 @@ export function nodeRoleCommand(change: 'promote' | 'demote', nodeId: string, us
   return dockerCommand(['node', change, nodeId], useSudo);
 }
 
-export function labelAddCommand(nodeId: string, labels: Record<string, string>, useSudo: boolean): RemoteCommand {
+export function labelAddCommand(nodeId: string, labels: Record<string, string>, useSudo: boolean, remove: readonly string[] = []): RemoteCommand {
   const args = ['node', 'update'];
   for (const [k, v] of Object.entries(labels)) args.push('--label-add', `${k}=${v}`);
+  for (const k of remove) args.push('--label-rm', k);
   args.push(nodeId);
   return dockerCommand(args, useSudo);
 }

@@ -55,7 +55,7 @@ const OPERATOR_TAG = 'provision:operator:';
  * outside the block. Robots not reached this run keep the lines they had in the block; a robot no
  * longer in `robots` (removed from the inventory) loses its lines: that is its revocation.
  */
-export function mergeAuthorizedKeys(existing: string, robots: readonly RobotKeyFacts[], operator: OperatorKeys): string {
+export function mergeAuthorizedKeys(existing: string, robots: readonly RobotKeyFacts[], operator: OperatorKeys, keep: readonly string[] = []): string {
   const previous = splitManagedBlock(existing).block ?? [];
   const userKeys = keysOutside(existing);
   const revoked = new Set(operator.revoke ?? []);
@@ -70,6 +70,8 @@ export function mergeAuthorizedKeys(existing: string, robots: readonly RobotKeyF
     const kept = previous.filter((l) => l.endsWith(' ' + tag)).map(keyOf);
     for (const key of robot.publicKey ? [robot.publicKey, robot.previousKey ?? null] : kept) add(key, tag);
   }
+  // Lines of robots no longer in the inventory, kept unless --prune (plan/drift.ts).
+  for (const line of keep) add(keyOf(line), line.slice(line.indexOf(' provision:robot:') + 1));
   // Keys of other operators (other laptops) that earlier runs installed stay, unless revoked.
   for (const line of previous.filter((l) => l.includes(' ' + OPERATOR_TAG))) {
     add(keyOf(line), line.slice(line.indexOf(OPERATOR_TAG)));
@@ -90,7 +92,7 @@ function firstHostOf(line: string): string {
 }
 
 /** known_hosts: every robot's host key under its name and its address. */
-export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts[]): string {
+export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts[], keep: readonly string[] = []): string {
   const previous = splitManagedBlock(existing).block ?? [];
   const lines: string[] = [];
   for (const robot of robots) {
@@ -103,6 +105,7 @@ export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts
       if (key) lines.push(`${names} ${key}`);
     }
   }
+  lines.push(...keep);
   return withManagedBlock(existing, lines, 'bottom');
 }
 
@@ -110,7 +113,12 @@ export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts
  * ~/.ssh/config: a Host entry per robot. The block goes first because ssh takes the first value
  * it finds; it ends with `Host *` so that user lines after it keep applying to every host.
  */
-export function mergeSshConfig(existing: string, robots: readonly Pick<RobotKeyFacts, 'name' | 'ip' | 'port' | 'user'>[], identityFiles: readonly string[] = [ROBOT_KEY_FILE]): string {
+export function mergeSshConfig(
+  existing: string,
+  robots: readonly Pick<RobotKeyFacts, 'name' | 'ip' | 'port' | 'user'>[],
+  identityFiles: readonly string[] = [ROBOT_KEY_FILE],
+  keep: readonly string[] = [],
+): string {
   const lines: string[] = [];
   for (const robot of robots) {
     lines.push(
@@ -122,6 +130,7 @@ export function mergeSshConfig(existing: string, robots: readonly Pick<RobotKeyF
       `    IdentitiesOnly yes`,
     );
   }
+  lines.push(...keep);
   if (lines.length) lines.push('Host *');
   return withManagedBlock(existing, lines, 'top');
 }

@@ -42,6 +42,13 @@ export interface RunOptions {
   /** --connect-timeout, when given (it wins over ~/.ssh/config's ConnectTimeout). */
   connectTimeoutMs?: number;
   maxHandshakes: number;
+  /**
+   * --limit: the only robots this run may change. The others are still connected, locked and read
+   * where the plan needs them (quorum, tokens, their keys for the named robots' files).
+   */
+  limit?: ReadonlySet<string>;
+  /** --prune: remove drift (nodes of no inventory robot, block lines of robots not in it); else only report it. */
+  prune?: boolean;
   /** Called as things happen, per robot (--verbose prints these lines as they come). */
   progress?: (robot: string, message: string) => void;
 }
@@ -126,6 +133,11 @@ export class Fleet {
       const outcome = this.outcomes.get(robot.name);
       return r?.ok && outcome?.status !== 'failed' ? [{ robot, conn: r.conn, hostKey: r.hostKey }] : [];
     });
+  }
+
+  /** May this run change the robot (no --limit, or the robot is named in it)? */
+  inLimit(robot: string): boolean {
+    return !this.options.limit || this.options.limit.has(robot);
   }
 
   changed(robot: string, detail: string): void {

@@ -6,6 +6,7 @@ import {
   fileBytes, gatherSshCommand, MANAGED_SSH_FILES, meshProbeCommand, parseGatheredSsh, probeFailureReason, type GatheredSsh, type ManagedSshFile,
 } from '../remote/keysScript.js';
 import { mergeAuthorizedKeys, mergeKnownHosts, mergeSshConfig, type OperatorKeys, type RobotKeyFacts } from '../remote/sshFiles.js';
+import { blockDriftText, strangerLines, strangersInBlock } from '../plan/drift.js';
 import { fileNeedsFix, judgeStrictModes, type StrictModesVerdict } from '../plan/strictModes.js';
 import { followUpPlan, meshVerdict, ringPlan, type Edge, type Probe } from '../plan/mesh.js';
 import { ensureOperatorKey } from '../ssh/auth.js';
@@ -32,8 +33,12 @@ function lineDelta(before: string, after: string): string {
   return [added ? `+${added}` : '', removed ? `-${removed}` : ''].filter(Boolean).join(' ') || 'mode';
 }
 
-/** The step's first command on a robot (run together with the run lock, see Fleet.lock). */
+/**
+ * The step's first command on a robot (run together with the run lock, see Fleet.lock). A robot
+ * outside --limit is only read: the gather runs as in a dry run there (no key generated, no chmod).
+ */
 export const keysFirstCommand = (robot: Robot, dryRun = false): string => gatherSshCommand(`${robot.user}@${robot.name}`, dryRun);
+export const keysOpening = (fleet: Pick<Fleet, 'inLimit' | 'options'>) => (robot: Robot): string => keysFirstCommand(robot, fleet.options.dryRun || !fleet.inLimit(robot.name));
 
 export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: true }): Promise<{ json: object } | void> {
   const dry = fleet.options.dryRun;
@@ -45,8 +50,12 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
   const gathered = new Map<string, GatheredSsh>();
   const refusals = new Map<string, StrictModesVerdict['refused']>();
   await fleet.eachConnected(async (robot, conn) => {
-    const out = await fleet.firstRead(robot, conn, keysFirstCommand(robot, dry), 'preparing ~/.ssh');
+    const out = await fleet.firstRead(robot, conn, keysOpening(fleet)(robot), 'preparing ~/.ssh');
     const g = parseGatheredSsh(out);
+    if (!fleet.inLimit(robot.name)) {
+      gathered.set(robot.name, g); // read only: its key (if it has one) for the named robots' files
+      return;
+    }
     const words: Record<string, string> = { mkdir: 'created ~/.ssh', chmod: 'set ~/.ssh to 700', keygen: 'generated an ed25519 key pair', pubkey: 'restored ~/.ssh/id_ed25519.pub' };
     for (const a of g.actions) fleet.changed(robot.name, (dry ? 'would have ' : '') + (words[a] ?? a));
     if (holdStrictModes(robot, g, refusals)) gathered.set(robot.name, g);
@@ -59,25 +68,44 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
     return { name: robot.name, ip: robot.ip, port: robot.port, user: robot.user, publicKey, hostKey: r?.ok && g ? r.hostKey : null };
   });
 
+  const names = fleet.inventory.robots.map((r) => r.name);
+  const retired = fleet.inventory.retired;
+  const prune = Boolean(fleet.options.prune);
   await fleet.eachConnected(async (robot, conn) => {
     const g = gathered.get(robot.name);
-    if (g) await writeSshFiles(fleet, robot, conn, g, wantedSshFiles(g, facts, operatorKeys));
+    if (!g) return;
+    // Drift: block lines of robots no longer in the inventory are reported, and dropped only with
+    // --prune — except robots `provision remove` retired: their lines always go (revocation).
+    const known = [...names, ...retired];
+    const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, known)))];
+    const mine = fleet.inLimit(robot.name);
+    if (strangers.length) fleet.note(robot.name, blockDriftText(strangers, prune && mine, dry));
+    if (!mine) return; // outside --limit: read, never written
+    const keep = (f: ManagedSshFile) => (prune ? [] : strangerLines(f, g.files[f].content, known));
+    await writeSshFiles(fleet, robot, conn, g, wantedSshFiles(g, facts, operatorKeys, undefined, keep));
   });
 
   // The mesh includes the robots StrictModes fails (the check shows what that costs), so it takes
   // them before they are failed; the cause is reported first, its effect on the mesh after it.
-  const toVerify = !dry && options.verify ? meshRobots(fleet, [...gathered.keys()]) : [];
+  const toVerify = !dry && options.verify ? meshRobots(fleet, [...gathered.keys()].filter((n) => fleet.inLimit(n))) : [];
   failStrictModes(fleet, refusals);
   const mesh = await verifyMesh(fleet, toVerify);
   return mesh ? { json: { mesh } } : undefined;
 }
 
 /** The three managed files as they should be on a robot, given what it holds now. */
-export function wantedSshFiles(g: GatheredSsh, facts: readonly RobotKeyFacts[], operator: OperatorKeys, identityFiles?: readonly string[]): Record<ManagedSshFile, string> {
+/** The managed files a robot should hold; `keep` gives, per file, block lines of robots not in the inventory to keep (drift without --prune). */
+export function wantedSshFiles(
+  g: GatheredSsh,
+  facts: readonly RobotKeyFacts[],
+  operator: OperatorKeys,
+  identityFiles?: readonly string[],
+  keep: (file: ManagedSshFile) => string[] = () => [],
+): Record<ManagedSshFile, string> {
   return {
-    authorized_keys: mergeAuthorizedKeys(g.files.authorized_keys.content, facts, operator),
-    known_hosts: mergeKnownHosts(g.files.known_hosts.content, facts),
-    config: mergeSshConfig(g.files.config.content, facts, identityFiles),
+    authorized_keys: mergeAuthorizedKeys(g.files.authorized_keys.content, facts, operator, keep('authorized_keys')),
+    known_hosts: mergeKnownHosts(g.files.known_hosts.content, facts, keep('known_hosts')),
+    config: mergeSshConfig(g.files.config.content, facts, identityFiles, keep('config')),
   };
 }
 

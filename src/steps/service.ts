@@ -137,6 +137,7 @@ export async function installService(fleet: Fleet): Promise<void> {
   const dry = fleet.options.dryRun;
   const templates = serviceTemplates();
   await fleet.eachConnected(async (robot, conn) => {
+    if (!fleet.inLimit(robot.name)) return; // --limit: the others are not changed
     const plan = installServiceCommand(robot.user, robot.sudo, { dryRun: dry, advertiseAddr: robot.ip, templates });
     const result = parseInstallOutput(await conn.run(plan.command, 'installing the boot-time join service', { stdin: plan.stdin }));
     if (result.changed.length) {

@@ -3,6 +3,9 @@
 import { faultTolerance } from '../plan/quorum.js';
 import type { Fleet } from './fleet.js';
 import { fleetClusters, gatherMembers, listNodes, nodeOfRobot } from './swarmState.js';
+import { strangerNodes, strangersInBlock } from '../plan/drift.js';
+import { MANAGED_SSH_FILES, parseGatheredSsh } from '../remote/keysScript.js';
+import { keysFirstCommand } from './keys.js';
 
 export interface RobotStatus {
   name: string;
@@ -25,10 +28,24 @@ export interface FleetStatus {
   quorum: boolean;
   failuresToleratedNow: number;
   failuresToleratedByDesign: number;
+  /** What the swarm and the robots' managed blocks hold that the inventory does not (see plan/drift.ts). */
+  drift: { nodes: { id: string; hostname: string; addr: string; role: string; state: string }[]; blocks: Record<string, string[]> };
+}
+
+/** Per robot, the robots not in the inventory its managed blocks still trust (read only: the dry-run gather). */
+async function blockDrift(fleet: Fleet): Promise<Record<string, string[]>> {
+  const names = fleet.inventory.robots.map((r) => r.name);
+  const found: Record<string, string[]> = {};
+  await fleet.eachConnected(async (robot, conn) => {
+    const g = parseGatheredSsh(await conn.run(keysFirstCommand(robot, true), 'reading ~/.ssh'));
+    const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, names)))];
+    if (strangers.length) found[robot.name] = strangers;
+  });
+  return found;
 }
 
 export async function readStatus(fleet: Fleet): Promise<FleetStatus> {
-  const members = await gatherMembers(fleet);
+  const [members, blocks] = await Promise.all([gatherMembers(fleet), blockDrift(fleet)]);
   const cluster = fleetClusters(fleet, members)[0];
   const nodes = cluster ? await listNodes(cluster[1][0] as (typeof members)[number]) : [];
   const inFleet = new Set(nodes.map((n) => n.id));
@@ -61,6 +78,11 @@ export async function readStatus(fleet: Fleet): Promise<FleetStatus> {
     quorum: managerNodes.length > 0 && reachableManagers >= majority,
     failuresToleratedNow: Math.max(0, reachableManagers - majority),
     failuresToleratedByDesign: faultTolerance(managerNodes.length),
+    drift: {
+      nodes: strangerNodes(nodes, fleet.inventory.robots.map((r) => r.ip), members.map((m) => m.facts.swarm?.NodeID ?? '').filter(Boolean))
+        .map((n) => ({ id: n.id, hostname: n.hostname, addr: n.addr, role: n.role, state: n.state })),
+      blocks,
+    },
   };
 }
 
@@ -75,5 +97,9 @@ export function renderStatus(status: FleetStatus): string {
   const fleetLine = status.clusterId
     ? `swarm ${status.clusterId.slice(0, 12)}: ${status.managers} managers, ${status.reachableManagers} reachable — quorum ${status.quorum ? 'holds' : 'LOST'}, tolerates ${status.failuresToleratedNow} more failure${status.failuresToleratedNow === 1 ? '' : 's'} now (${status.failuresToleratedByDesign} by design)`
     : 'no swarm among the reachable robots';
-  return [line(header), ...rows.map(line), fleetLine].join('\n');
+  const drift = [
+    ...status.drift.nodes.map((n) => `drift: node ${n.hostname || '?'} (${n.id.slice(0, 12)}, ${n.addr}, ${n.role}, ${n.state}) belongs to no inventory robot (provision swarm --prune removes it)`),
+    ...Object.entries(status.drift.blocks).map(([robot, names]) => `drift: ${robot}'s managed blocks still trust robots not in the inventory: ${names.join(', ')} (provision keys --prune drops them)`),
+  ];
+  return [line(header), ...rows.map(line), fleetLine, ...drift].join('\n');
 }

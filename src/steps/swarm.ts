@@ -6,7 +6,8 @@ import {
   factsCommand, joinCommand, joinStateCommand, joinTokensCommand, parseJoinState, labelAddCommand, leaveCommand, rotateTokenCommand, nodeRemoveCommand, nodeRoleCommand, parseFacts,
   swarmInitCommand, syncTokensCommand, tokenFilesPayload, tokensInSync, type NodeInfo, type TokenFile,
 } from '../remote/docker.js';
-import { desiredLabels, labelChanges } from '../plan/labels.js';
+import { describeLabelUpdate, desiredLabels, isNoLabelUpdate, labelUpdate } from '../plan/labels.js';
+import { strangerNodes } from '../plan/drift.js';
 import { managerJoinBatches, planRoles, roleChanges, type PlanRobot, type RolePlan } from '../plan/quorum.js';
 import { pendingVerdict, runPaced, PENDING_CAP_MS, PENDING_STALL_MS } from '../plan/pacing.js';
 import { redact } from '../log.js';
@@ -104,6 +105,13 @@ async function findOrInitSwarm(fleet: Fleet, members: Member[], report: SwarmRep
     for (const m of members) fleet.failed(m.robot.name, 'no reachable robot may lead (canBecomeLeader/canBecomeManager): nothing was initialised');
     return null;
   }
+  if (!fleet.inLimit(leader.robot.name)) {
+    // A new swarm starts on the leader: under --limit that is a change to a robot not named.
+    for (const m of members.filter((x) => fleet.inLimit(x.robot.name))) {
+      fleet.failed(m.robot.name, `there is no swarm yet and it would be initialised on ${leader.robot.name}, outside --limit: add ${leader.robot.name} to --limit, or run without it`);
+    }
+    return null;
+  }
   report.initialised = leader.robot.name;
   if (fleet.options.dryRun) {
     fleet.changed(leader.robot.name, `would run docker swarm init --advertise-addr ${leader.robot.ip} (new swarm, leader)`);
@@ -171,6 +179,11 @@ class Formation {
     return nodeOfRobot(robot, this.usable, this.nodes);
   }
 
+  /** Outside --limit a robot is read (plan, quorum, tokens) but never changed. */
+  private mine(m: Member): boolean {
+    return this.fleet.inLimit(m.robot.name);
+  }
+
   private ok(m: Member): boolean {
     return this.fleet.outcomes.get(m.robot.name)?.status !== 'failed';
   }
@@ -205,7 +218,7 @@ class Formation {
     const [workerToken, managerToken] = (await this.via.run(joinTokensCommand, 'reading join tokens')).trim().split('\n');
     if (!workerToken || !managerToken) throw new Error(`could not read the join tokens from ${this.via.current.robot.name}`);
     await Promise.all(
-      this.usable.map(async (m) => {
+      this.usable.filter((m) => this.mine(m)).map(async (m) => {
         const role = this.roleOf(m.robot.name);
         const files: Partial<Record<TokenFile, string>> = {
           [`${role}_token`]: (role === 'manager' ? managerToken : workerToken) + '\n',
@@ -232,15 +245,15 @@ class Formation {
    */
   async apply(): Promise<void> {
     await this.cleanHalfJoined();
-    const inFleet = this.usable.filter((m) => this.ok(m) && this.nodes.some((n) => n.id === m.facts.swarm?.NodeID));
+    const inFleet = this.usable.filter((m) => this.ok(m) && this.mine(m) && this.nodes.some((n) => n.id === m.facts.swarm?.NodeID));
     const named = (names: string[]) => inFleet.filter((m) => names.includes(m.robot.name));
-    const changes = roleChanges(this.plan, this.planRobots, this.currentLeader?.robot.name);
+    const changes = this.limitedRoleChanges();
     for (const m of named(changes.promote)) await this.changeRole(m, 'promote');
 
     // Every piece of work started here is awaited before an error that stops the run goes on up
     // (no manager left, quorum lost): nothing runs on after the connections close.
     const labelled = Promise.allSettled(inFleet.map((m) => this.label(m, this.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {})));
-    const toJoin = this.usable.filter((m) => this.ok(m) && !inSwarm(m.facts));
+    const toJoin = this.usable.filter((m) => this.ok(m) && this.mine(m) && !inSwarm(m.facts));
     const joins = (async () => {
       await this.joinManagers(toJoin.filter((m) => this.roleOf(m.robot.name) === 'manager'));
       await runPaced(toJoin.filter((m) => this.roleOf(m.robot.name) === 'worker'), (m) => this.joinAndLabel(m, 'worker'));
@@ -252,15 +265,86 @@ class Formation {
     // The leader last: every other change is made, so the node elected next is one that stays.
     const leaving = named(changes.handOver ? [changes.handOver] : [])[0];
     if (leaving) await this.handOver(leaving);
-    const current = this.usable.filter((m) => this.joinedNow.has(m) || this.nodes.some((n) => n.id === m.facts.swarm?.NodeID));
+    const current = this.usable.filter((m) => this.mine(m) && (this.joinedNow.has(m) || this.nodes.some((n) => n.id === m.facts.swarm?.NodeID)));
     await this.removeStaleNodes(current);
+    this.noteOutsideLimit();
+    await this.strangers();
     await this.finalReport();
+  }
+
+  /**
+   * The planned role changes this run may make. Under --limit only the named robots' — and a named
+   * robot's demotion waits while a promotion the plan pairs with it is outside the limit, so the
+   * manager count never drops below the plan because of --limit.
+   */
+  private limitedRoleChanges(): ReturnType<typeof roleChanges> {
+    const all = roleChanges(this.plan, this.planRobots, this.currentLeader?.robot.name);
+    if (!this.fleet.options.limit) return all;
+    const inLimit = (n: string) => this.fleet.inLimit(n);
+    const heldPromotions = all.promote.filter((n) => !inLimit(n));
+    const demotions = [...all.demote, ...(all.handOver ? [all.handOver] : [])].filter(inLimit);
+    if (heldPromotions.length) {
+      for (const n of demotions) this.fleet.note(n, `not demoted: the plan promotes ${heldPromotions.join(', ')} first, outside --limit (add it to --limit, or run without)`);
+      return { promote: all.promote.filter(inLimit), demote: [], handOver: null };
+    }
+    return { promote: all.promote.filter(inLimit), demote: all.demote.filter(inLimit), handOver: all.handOver && inLimit(all.handOver) ? all.handOver : null };
+  }
+
+  /** What the plan wants of a robot: join, role change, labels (for a dry run, and for robots outside --limit). */
+  private pendingFor(m: Member): string[] {
+    const d = this.plan.decisions.find((x) => x.name === m.robot.name);
+    if (!d || !this.ok(m)) return [];
+    const node = this.nodeOf(m.robot);
+    const out: string[] = [];
+    if (halfJoined(m.facts)) out.push(`clean up an interrupted join (state ${m.facts.swarm?.LocalNodeState}) with docker swarm leave --force`);
+    if (!node) out.push(`write ~/swarm_tokens (${d.role} token) and join as ${d.role} (${d.reason})`);
+    else if (node.role !== d.role) out.push(`${d.role === 'manager' ? 'promote' : 'demote'} to ${d.role} (${d.reason})`);
+    if (node) {
+      const update = labelUpdate(node.labels, desiredLabels(m.robot, m.facts));
+      if (!isNoLabelUpdate(update)) out.push(`update labels: ${describeLabelUpdate(update)}`);
+    }
+    return out;
+  }
+
+  private noteOutsideLimit(): void {
+    if (!this.fleet.options.limit) return;
+    for (const m of this.usable.filter((x) => !this.mine(x))) {
+      const pending = this.pendingFor(m);
+      if (pending.length) this.fleet.note(m.robot.name, `outside --limit, not changed; would ${pending.join('; ')}`);
+    }
+  }
+
+  /**
+   * Drift: nodes of the swarm that belong to no inventory robot. Reported; removed only with --prune
+   * and without --limit (they are no named robot's): a manager is demoted first, then `node rm --force`.
+   */
+  private async strangers(): Promise<void> {
+    const ids = this.usable.map((m) => m.facts.swarm?.NodeID ?? '').filter(Boolean);
+    const found = strangerNodes(this.nodes, this.fleet.inventory.robots.map((r) => r.ip), ids);
+    if (!found.length) return;
+    const what = (n: NodeInfo) => `${n.hostname || '?'} (${n.id.slice(0, 12)}, ${n.addr}, ${n.role}, ${n.state})`;
+    const prune = this.fleet.options.prune && !this.fleet.options.limit;
+    if (!prune || this.fleet.options.dryRun) {
+      this.report.notes.push(`drift: ${found.length} node${found.length === 1 ? '' : 's'} of no inventory robot: ${found.map(what).join(', ')} — ${prune ? 'would remove (--prune)' : this.fleet.options.prune ? 'kept (--prune does not remove nodes under --limit)' : 'kept; --prune removes them'}`);
+      return;
+    }
+    for (const n of found) {
+      try {
+        if (n.role === 'manager') await this.via.run((sudo) => nodeRoleCommand('demote', n.id, sudo), 'demoting a node of no inventory robot');
+        await this.via.run((sudo) => nodeRemoveCommand(n.id, sudo), 'removing a node of no inventory robot');
+        this.swarmChanged = true;
+        this.report.notes.push(`drift: removed node ${what(n)} (no inventory robot; --prune)`);
+      } catch (err) {
+        if (err instanceof NoManagerError) throw err;
+        this.report.notes.push(`drift: could not remove node ${what(n)}: ${redact((err as Error).message)}`);
+      }
+    }
   }
 
   /** A robot whose join never finished (see halfJoined): it leaves, and joins again below. */
   private async cleanHalfJoined(): Promise<void> {
     await Promise.all(
-      this.usable.filter((m) => this.ok(m) && halfJoined(m.facts)).map(async (m) => {
+      this.usable.filter((m) => this.ok(m) && this.mine(m) && halfJoined(m.facts)).map(async (m) => {
         const swarm = m.facts.swarm;
         if (!swarm) return;
         const was = `state ${swarm.LocalNodeState}${swarm.Error ? `: ${swarm.Error}` : ''}`;
@@ -341,15 +425,18 @@ class Formation {
     return null;
   }
 
-  /** Labels: only the difference, one `docker node update` per node that needs one. */
+  /**
+   * Labels follow the inventory: only the difference, one `docker node update` per node that needs
+   * one; labels provision recorded as its own and no longer wants are removed, others' never.
+   */
   private async label(m: Member, current: Record<string, string>): Promise<void> {
     const nodeId = m.facts.swarm?.NodeID;
-    const missing = labelChanges(current, desiredLabels(m.robot, m.facts));
-    if (!nodeId || !Object.keys(missing).length) return;
+    const update = labelUpdate(current, desiredLabels(m.robot, m.facts));
+    if (!nodeId || isNoLabelUpdate(update)) return;
     await this.forRobot(m, async () => {
-      await retryOutOfSequence(() => this.via.run((sudo) => labelAddCommand(nodeId, missing, sudo), 'docker node update --label-add'));
+      await retryOutOfSequence(() => this.via.run((sudo) => labelAddCommand(nodeId, update.add, sudo, update.remove), 'docker node update --label-add/--label-rm'));
       this.swarmChanged = true;
-      this.fleet.changed(m.robot.name, `labels: ${Object.entries(missing).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      this.fleet.changed(m.robot.name, `labels: ${describeLabelUpdate(update)}`);
     });
   }
 
@@ -442,18 +529,9 @@ class Formation {
   }
 
   dryRunRest(): SwarmReport {
-    for (const m of this.usable) {
-      const d = this.plan.decisions.find((x) => x.name === m.robot.name);
-      if (!d || !this.ok(m)) continue;
-      const node = this.nodeOf(m.robot);
-      if (halfJoined(m.facts)) this.fleet.changed(m.robot.name, `would clean up an interrupted join (state ${m.facts.swarm?.LocalNodeState}) with docker swarm leave --force`);
-      if (!node) this.fleet.changed(m.robot.name, `would write ~/swarm_tokens (${d.role} token) and join as ${d.role} (${d.reason})`);
-      else if (node.role !== d.role) this.fleet.changed(m.robot.name, `would ${d.role === 'manager' ? 'promote' : 'demote'} to ${d.role} (${d.reason})`);
-      if (node) {
-        const changes = labelChanges(node.labels, desiredLabels(m.robot, m.facts));
-        if (Object.keys(changes).length) this.fleet.changed(m.robot.name, `would set labels ${Object.keys(changes).join(' ')}`);
-      }
-    }
+    for (const m of this.usable.filter((x) => this.mine(x))) for (const p of this.pendingFor(m)) this.fleet.changed(m.robot.name, `would ${p}`);
+    this.noteOutsideLimit();
+    void this.strangers(); // a dry run only reports (no await needed: it sends nothing)
     return this.report;
   }
 }

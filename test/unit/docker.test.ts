@@ -23,7 +23,7 @@ function runLocally(command: RemoteCommand, sudoPassword = '', stdin = ''): stri
   const input = command.readsSudoPassword ? `${sudoPassword}\n${stdin}` : stdin;
   return execFileSync('/bin/sh', ['-c', command.line], { input, encoding: 'utf8', env: { PATH: `${fakeBin}:/usr/bin:/bin` } });
 }
-import { desiredLabels, labelChanges } from '../../src/plan/labels.js';
+import { desiredLabels, labelUpdate, MANAGED_LABELS } from '../../src/plan/labels.js';
 import type { Robot } from '../../src/inventory/schema.js';
 
 describe('docker command builders', () => {
@@ -155,7 +155,7 @@ describe('labels', () => {
   });
 
   it('sends only the difference and leaves foreign labels alone', () => {
-    expect(labelChanges({ CPU_COUNT: '8', MINE: 'x' }, { CPU_COUNT: '8', RAM_GE4: 'true' })).toEqual({ RAM_GE4: 'true' });
-    expect(labelChanges({ A: '1' }, { A: '1' })).toEqual({});
+    expect(labelUpdate({ CPU_COUNT: '8', MINE: 'x', [MANAGED_LABELS]: 'CPU_COUNT,RAM_GE4' }, { CPU_COUNT: '8', RAM_GE4: 'true' })).toEqual({ add: { RAM_GE4: 'true' }, remove: [] });
+    expect(labelUpdate({ A: '1', [MANAGED_LABELS]: 'A' }, { A: '1' })).toEqual({ add: {}, remove: [] });
   });
 });

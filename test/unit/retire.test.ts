@@ -104,8 +104,12 @@ describe('the inventory without a removed robot', () => {
   it('cuts exactly its entry (and swarm.leader naming it); every other line byte for byte', () => {
     const out = withoutRobots(text, ['Otto']);
     const expected = text.split('\n').filter((l) => !/Otto|10\.0\.0\.3|HAS_ARM/.test(l)).join('\n');
-    expect(out).toBe(expected);
+    // and Otto is remembered as retired, so that runs reaching a robot it was missed on revoke it there
+    const retired = '# Taken out by provision remove: every run that reaches a robot withdraws their keys from it.\nretired: [Otto]\n';
+    expect(out).toBe(expected + retired);
     expect(parseInventory(out, 'x').robots.map((r) => r.name)).toEqual(['Anton', 'Ida']);
+    expect(parseInventory(out, 'x').retired).toEqual(['Otto']);
+    expect(parseInventory(withoutRobots(out, ['Ida']), 'x').retired).toEqual(['Otto', 'Ida']); // an existing list grows
   });
 
   it('refuses an unknown name and the last robot (an inventory needs one)', () => {

@@ -15,6 +15,8 @@ interface SimNode { id: string; robot: string; ip: string; role: 'manager' | 'wo
 /** The swarm as the stand-in dockerds see it, and every docker command sent, by robot. */
 class SimSwarm {
   sent: { robot: string; args: string }[] = [];
+  /** Robots sent anything but docker commands and the facts read (~/swarm_tokens writes and the like). */
+  written: string[] = [];
   dockerDown = new Set<string>();
   constructor(public nodes: SimNode[]) {}
 
@@ -27,7 +29,10 @@ class SimSwarm {
       const swarm = me ? { NodeID: me.id, NodeAddr: me.ip, LocalNodeState: 'active', ControlAvailable: me.role === 'manager', Error: '', RemoteManagers: [], Cluster: me.role === 'manager' ? { ID: 'c1' } : null } : null;
       return ok(`arch=x86_64\ncpus=2\nmemkb=8000000\nhostname=${robot}\nengine=e-${robot}\n${swarm ? `swarm=${JSON.stringify(swarm)}` : `swarm={"LocalNodeState":"inactive","NodeID":"","ControlAvailable":false}`}\n${ip ? '' : ''}`);
     }
-    if (!line.includes('dk')) return ok(); // ~/swarm_tokens writes and the like
+    if (!line.includes('dk')) {
+      this.written.push(robot);
+      return ok(); // ~/swarm_tokens writes and the like
+    }
     if (this.dockerDown.has(robot)) return fail('Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?');
     const args = line.slice(line.lastIndexOf("' provision") + 12);
     this.sent.push({ robot, args: line.includes('node ls -q') ? 'node ls' : args });
@@ -50,7 +55,7 @@ class SimSwarm {
   }
 }
 
-function standIn(sim: SimSwarm, robots: { name: string; role?: 'worker' | 'manager' | 'auto' }[]): Fleet {
+function standIn(sim: SimSwarm, robots: { name: string; role?: 'worker' | 'manager' | 'auto' }[], extra: { limit?: Set<string>; prune?: boolean } = {}): Fleet {
   const inventory = {
     robots: robots.map((r, i) => ({ name: r.name, ip: `10.0.0.${i + 1}`, user: 'u', port: 22, sudo: false, role: r.role ?? 'auto', canBecomeManager: true, canBecomeLeader: true, labels: {} })),
     swarm: { managers: 'auto', init: {} },
@@ -71,7 +76,8 @@ function standIn(sim: SimSwarm, robots: { name: string; role?: 'worker' | 'manag
   };
   const fleet = {
     inventory,
-    options: { dryRun: false },
+    options: { dryRun: false, ...extra },
+    inLimit: (n: string) => !extra.limit || extra.limit.has(n),
     outcomes,
     notes: [],
     changed: (n: string, d: string) => set(n, 'changed', d),
@@ -152,6 +158,81 @@ describe('a manager lost mid-run (stand-in executor)', () => {
     await expect(runSwarm(fleet)).resolves.toBeDefined();
     expect(fleet.outcomes.get('Paula')?.status).toBe('failed');
     expect(fleet.outcomes.get('Paula')?.details.join(' ')).toMatch(/not finished — the run stopped: no manager this run is connected to answers/);
+  });
+});
+
+describe('--limit (stand-in executor)', () => {
+  const five = [{ name: 'Anton' }, { name: 'Ida' }, { name: 'Otto' }, { name: 'Emil' }, { name: 'Paula' }];
+  const threeManagers = () => {
+    const sim = fiveManagersLedByAnton();
+    for (const n of sim.nodes.slice(3)) n.role = 'worker';
+    return sim;
+  };
+  /** The docker commands that change something (not reads), by robot and target. */
+  const changing = (sim: SimSwarm) => sim.sent.filter((s) => /^node (update|promote|demote|rm)\b/.test(s.args));
+
+  it('without --limit every node gets its label record: the comparison the limited run is measured against', async () => {
+    const sim = threeManagersLedByAntonWithLabelsToRecord();
+    await runSwarm(standIn(sim, five));
+    expect(changing(sim).filter((s) => s.args.startsWith('node update')).length).toBe(5);
+  });
+
+  it('only the named robot\'s node is updated and only its ~/swarm_tokens written; the others are read, never changed', async () => {
+    const sim = threeManagersLedByAntonWithLabelsToRecord();
+    const fleet = standIn(sim, five, { limit: new Set(['Otto']) });
+    await runSwarm(fleet);
+    const updates = changing(sim);
+    expect(updates.map((u) => u.args)).toEqual([expect.stringMatching(/^node update .* n3$/)]);
+    expect([...new Set(sim.written)]).toEqual(['Otto']);
+    expect(fleet.outcomes.get('Otto')?.status).toBe('changed');
+    for (const name of ['Anton', 'Ida', 'Emil', 'Paula']) {
+      expect(fleet.outcomes.get(name)?.status).toBe('ok');
+      expect(fleet.outcomes.get(name)?.details.join(' ')).toMatch(/outside --limit, not changed; would .*update labels/);
+    }
+  });
+
+  it('a named robot is not demoted while the promotion the plan pairs with it is outside --limit', async () => {
+    const sim = threeManagersLedByAntonWithLabelsToRecord();
+    const fleet = standIn(sim, [{ name: 'Anton' }, { name: 'Ida' }, { name: 'Otto', role: 'worker' }, { name: 'Emil' }, { name: 'Paula' }], { limit: new Set(['Otto']) });
+    await runSwarm(fleet);
+    expect(sim.sent.filter((s) => /^node (promote|demote)/.test(s.args))).toEqual([]);
+    expect(fleet.outcomes.get('Otto')?.details.join(' ')).toMatch(/not demoted: the plan promotes Emil first, outside --limit/);
+    expect(sim.nodes.filter((n) => n.role === 'manager').length).toBe(3);
+  });
+
+  function threeManagersLedByAntonWithLabelsToRecord(): SimSwarm {
+    return threeManagers(); // the stand-in's nodes carry no provision.labels record yet: every node needs an update
+  }
+});
+
+describe('drift: nodes of no inventory robot (stand-in executor)', () => {
+  const four = [{ name: 'Anton' }, { name: 'Ida' }, { name: 'Otto' }, { name: 'Emil' }];
+  const withStranger = () => {
+    const sim = fiveManagersLedByAnton();
+    for (const n of sim.nodes.slice(3)) n.role = 'worker';
+    (sim.nodes[4] as SimNode).ip = '10.0.0.99'; // Paula's node, but no robot of this inventory is at its address
+    return sim;
+  };
+
+  it('is reported, never removed, without --prune', async () => {
+    const sim = withStranger();
+    const report = await runSwarm(standIn(sim, four));
+    expect(report.notes.join(' ')).toMatch(/drift: 1 node of no inventory robot: Paula \(n5, 10\.0\.0\.99, worker, ready\) — kept; --prune removes them/);
+    expect(sim.sent.filter((s) => s.args.startsWith('node rm'))).toEqual([]);
+  });
+
+  it('is removed with --prune', async () => {
+    const sim = withStranger();
+    const report = await runSwarm(standIn(sim, four, { prune: true }));
+    expect(sim.sent.filter((s) => s.args.startsWith('node rm')).map((s) => s.args)).toEqual(['node rm --force n5']);
+    expect(report.notes.join(' ')).toMatch(/drift: removed node Paula/);
+  });
+
+  it('is only reported with --prune under --limit (it is no named robot\'s)', async () => {
+    const sim = withStranger();
+    const report = await runSwarm(standIn(sim, four, { prune: true, limit: new Set(['Otto']) }));
+    expect(sim.sent.filter((s) => s.args.startsWith('node rm'))).toEqual([]);
+    expect(report.notes.join(' ')).toMatch(/kept \(--prune does not remove nodes under --limit\)/);
   });
 });
 
