@@ -202,24 +202,33 @@ class Formation {
     }
     const [workerToken, managerToken] = (await this.via.run(joinTokensCommand, 'reading join tokens')).trim().split('\n');
     if (!workerToken || !managerToken) throw new Error(`could not read the join tokens from ${this.via.current.robot.name}`);
-    await Promise.all(
-      this.usable.map(async (m) => {
-        const role = this.roleOf(m.robot.name);
-        const files: Partial<Record<TokenFile, string>> = {
-          [`${role}_token`]: (role === 'manager' ? managerToken : workerToken) + '\n',
-          join_addresses: this.managerAddrs.join('\n') + '\n',
-          advertise_addr: m.robot.ip + '\n', // for the boot-time join (templates/provision-join.sh)
-        };
-        if (tokensInSync(m.facts.tokens, files)) return; // the facts carried their digests: nothing to send
-        try {
-          const out = await m.conn.run(syncTokensCommand(dry), 'writing ~/swarm_tokens', { stdin: tokenFilesPayload(files) });
-          const changed = out.split('\n').filter((l) => /^(changed|removed):/.test(l)).map((l) => l.replace(':', ' '));
-          if (changed.length) this.fleet.changed(m.robot.name, `~/swarm_tokens: ${dry ? 'would have ' : ''}${changed.join(', ')}`);
-        } catch (err) {
-          this.fleet.failed(m.robot.name, (err as Error).message);
-        }
-      }),
-    );
+    await this.eachAsPhase(dry ? 'comparing ~/swarm_tokens' : 'writing ~/swarm_tokens', this.usable, async (m) => {
+      const role = this.roleOf(m.robot.name);
+      const files: Partial<Record<TokenFile, string>> = {
+        [`${role}_token`]: (role === 'manager' ? managerToken : workerToken) + '\n',
+        join_addresses: this.managerAddrs.join('\n') + '\n',
+        advertise_addr: m.robot.ip + '\n', // for the boot-time join (templates/provision-join.sh)
+      };
+      if (tokensInSync(m.facts.tokens, files)) return; // the facts carried their digests: nothing to send
+      try {
+        const out = await m.conn.run(syncTokensCommand(dry), 'writing ~/swarm_tokens', { stdin: tokenFilesPayload(files) });
+        const changed = out.split('\n').filter((l) => /^(changed|removed):/.test(l)).map((l) => l.replace(':', ' '));
+        if (changed.length) this.fleet.changed(m.robot.name, `~/swarm_tokens: ${dry ? 'would have ' : ''}${changed.join(', ')}`);
+      } catch (err) {
+        this.fleet.failed(m.robot.name, (err as Error).message);
+      }
+    });
+  }
+
+  /** `work` on each member at once, as a phase of the run counted per member done (none when empty). */
+  private async eachAsPhase<T>(title: string, members: Member[], work: (m: Member) => Promise<T>): Promise<T[]> {
+    if (!members.length) return [];
+    const phase = this.fleet.phase(title, members.length);
+    try {
+      return await Promise.all(members.map((m) => work(m).finally(() => phase.advance())));
+    } finally {
+      phase.finish();
+    }
   }
 
   /**
@@ -235,11 +244,16 @@ class Formation {
     const changes = roleChanges(this.plan, this.planRobots, this.currentLeader?.robot.name);
     for (const m of named(changes.promote)) await this.changeRole(m, 'promote');
 
-    const labelled = inFleet.map((m) => this.label(m, this.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {}));
+    const labelled = this.eachAsPhase('labelling nodes', inFleet, (m) => this.label(m, this.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {}));
     const toJoin = this.usable.filter((m) => this.ok(m) && !inSwarm(m.facts));
     await this.joinManagers(toJoin.filter((m) => this.roleOf(m.robot.name) === 'manager'));
     const workers = toJoin.filter((m) => this.roleOf(m.robot.name) === 'worker');
-    await Promise.all([...labelled, runPaced(workers, (m) => this.joinAndLabel(m, 'worker'))]);
+    const joinWorkers = async () => {
+      if (!workers.length) return;
+      const phase = this.fleet.phase('joining workers', workers.length);
+      await runPaced(workers, (m) => this.joinAndLabel(m, 'worker').finally(() => phase.advance())).finally(() => phase.finish());
+    };
+    await Promise.all([labelled, joinWorkers()]);
 
     for (const m of named(changes.demote)) await this.changeRole(m, 'demote');
     // The leader last: every other change is made, so the node elected next is one that stays.
@@ -343,8 +357,14 @@ class Formation {
 
   private async joinManagers(joining: Member[]): Promise<void> {
     const currentManagers = this.nodes.filter((n) => n.role === 'manager').length;
-    for (const batch of managerJoinBatches(Math.max(1, currentManagers), joining.map((m) => m.robot.name))) {
-      await Promise.all(batch.map((name) => this.joinAndLabel(joining.find((m) => m.robot.name === name) as Member, 'manager')));
+    if (!joining.length) return;
+    const phase = this.fleet.phase('joining managers', joining.length);
+    try {
+      for (const batch of managerJoinBatches(Math.max(1, currentManagers), joining.map((m) => m.robot.name))) {
+        await Promise.all(batch.map((name) => this.joinAndLabel(joining.find((m) => m.robot.name === name) as Member, 'manager').finally(() => phase.advance())));
+      }
+    } finally {
+      phase.finish();
     }
   }
 
