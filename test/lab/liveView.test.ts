@@ -7,14 +7,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BRIDGE, LAB_PASSWORD, ROOT, captured, finishLab, labDown, labUp, newOperator, provision, assertLabRoute, type Operator } from './harness.js';
 
-// A tmux server of this suite's own (its own socket): nothing else's sessions are touched.
-const SOCKET = `provision-liveview-${process.pid}`;
+// A tmux server of this suite's own, its socket in the operator's temporary home: nothing else's
+// sessions are touched and nothing is left behind.
 const SESSION = 'liveview';
 const ESC = '\x1b';
 let inventory: string;
 let op: Operator;
 
-const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
+const tmux = (...args: string[]) => execFileSync('tmux', ['-S', join(op.home, 'tmux.sock'), ...args], { encoding: 'utf8' });
 /** The pane with its scrollback; `-e` keeps colours as escape sequences. */
 const capture = (escapes = false) => tmux('capture-pane', '-p', '-J', '-S', '-', ...(escapes ? ['-e'] : []), '-t', SESSION);
 
