@@ -14,6 +14,7 @@ import { LimitError, parseLimit } from './plan/limit.js';
 import { factsFirstCommand } from './steps/swarmState.js';
 import type { RemoteCommand } from './remote/shell.js';
 import { outcomesJson, renderOutcomes } from './ui/report.js';
+import { colourWanted, painter, progressMode } from './ui/terminal.js';
 
 const EXIT_BAD_INPUT = 2;
 
@@ -30,6 +31,8 @@ interface CommonFlags {
   debug?: boolean;
   limit?: string;
   prune?: boolean;
+  color?: boolean; // --no-color
+  live?: boolean; // false where the run prompts (roles): no live view
 }
 
 class UsageError extends Error {}
@@ -66,6 +69,7 @@ function withCommonOptions(cmd: Command): Command {
     .option('-q, --quiet', 'print only the robots that failed or were unreachable, and the counts')
     .option('-v, --verbose', 'print a line per robot per step as it happens, on stderr (the default on a terminal)')
     .option('--debug', 'print the stack trace of an unexpected error (it is always in the log)')
+    .option('--no-color', 'no colour on a terminal (as with NO_COLOR=1)')
     .addOption(new Option('--connect-timeout <seconds>', 'SSH connect timeout per robot (default: ConnectTimeout from ~/.ssh/config, else 5)').argParser(positiveInt))
     .addOption(new Option('--max-handshakes <n>', 'SSH handshakes in flight at once').default(32).argParser(positiveInt));
 }
@@ -116,7 +120,7 @@ async function operatorKeyFlags(flags: CommonFlags & { operatorKey?: string[]; r
 
 interface StepResult { text?: string; json?: object; roleOf?: (robot: string) => string }
 
-async function runOptions(flags: CommonFlags): Promise<RunOptions> {
+async function runOptions(flags: CommonFlags): Promise<RunOptions & { view?: { end(): Promise<void> } }> {
   const password = await secret(flags.askPass, '--ask-pass', 'PROVISION_PASSWORD', 'SSH password for the robots (first contact):');
   const sudoPassword = await secret(flags.askBecomePass, '--ask-become-pass', 'PROVISION_BECOME_PASSWORD', 'sudo password on the robots (for docker):');
   registerSecret(password);
@@ -129,8 +133,7 @@ async function runOptions(flags: CommonFlags): Promise<RunOptions> {
     ...(password ? { password } : {}),
     ...(sudoPassword ? { sudoPassword } : {}),
     askPassphrase,
-    // Progress lines: always with --verbose; by default only where a person watches a terminal.
-    ...(flags.verbose || (process.stderr.isTTY && !flags.quiet && !flags.json) ? { progress: (robot: string, message: string) => console.error(redact(`${robot}: ${message}`)) } : {}),
+    ...(await progress(flags)),
   };
 }
 
@@ -145,10 +148,21 @@ function limitOf(flags: CommonFlags, inventory: Inventory): { limit?: ReadonlySe
   }
 }
 
+/** Progress on stderr (ui/terminal.ts): the live view, plain lines per robot, or nothing. */
+async function progress(flags: CommonFlags): Promise<Pick<RunOptions, 'progress' | 'events'> & { view?: { end(): Promise<void> } }> {
+  const mode = progressMode({ stderrTTY: process.stderr.isTTY, ...flags });
+  if (mode === 'lines') return { progress: (robot: string, message: string) => console.error(redact(`${robot}: ${message}`)) };
+  if (mode === 'none') return {};
+  const { LiveView } = await import('./ui/liveView.js');
+  const view = new LiveView(process.stderr, colourWanted(process.stderr.isTTY, process.env, flags.color));
+  return { events: view.listener, view };
+}
+
 async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) => Promise<StepResult | void>, firstCommand?: (robot: Robot, fleet: Fleet) => string | RemoteCommand): Promise<number> {
   const inventory = loadFleetInventory(flags.inventory);
   const limit = limitOf(flags, inventory);
-  const fleet = await Fleet.open(inventory, { ...(await runOptions(flags)), ...limit });
+  const options = await runOptions(flags);
+  const fleet = await Fleet.open(inventory, { ...options, ...limit });
   let result: StepResult = {};
   // Under --limit every robot reached is still locked: the plan reads the others (quorum, node list,
   // tokens, keys), and a second run changing them meanwhile would make that read stale.
@@ -162,10 +176,12 @@ async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) =
     await fleet.noteLoginShells().catch(() => undefined);
     if (locked) await fleet.unlock();
     fleet.close();
+    await options.view?.end();
   }
+  const paint = painter(colourWanted(process.stdout.isTTY, process.env, flags.color));
   if (flags.json) console.log(JSON.stringify({ ...outcomesJson(fleet, result.roleOf), ...result.json }, null, 2));
-  else if (flags.quiet) console.log(renderOutcomes(title, fleet, result.roleOf, true));
-  else console.log(renderOutcomes(title, fleet, result.roleOf) + (result.text ? '\n' + result.text : ''));
+  else if (flags.quiet) console.log(renderOutcomes(title, fleet, result.roleOf, true, paint));
+  else console.log(renderOutcomes(title, fleet, result.roleOf, false, paint) + (result.text ? '\n' + result.text : ''));
   return fleet.exitCode();
 }
 
@@ -260,7 +276,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     const { NO_TERMINAL, rolesCommand } = await import('./steps/roles.js');
     if (!process.stdin.isTTY) throw new UsageError(NO_TERMINAL); // exit 2, before any connection
     let swarmNow = false;
-    const code = await runStep('provision roles', flags, async (fleet) => {
+    const code = await runStep('provision roles', { ...flags, live: false }, async (fleet) => {
       swarmNow = await rolesCommand(fleet);
     });
     setExit(swarmNow ? await runStep('provision swarm', flags, swarmStep, factsFirstCommand) : code); // runStep reloads the inventory
@@ -271,7 +287,8 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
   ).action(async (flags: CommonFlags) => {
     const { readStatus, renderStatus } = await import('./steps/status.js');
     const inventory = loadFleetInventory(flags.inventory);
-    const fleet = await Fleet.open(inventory, await runOptions(flags));
+    const options = await runOptions(flags);
+    const fleet = await Fleet.open(inventory, options);
     let status: Awaited<ReturnType<typeof readStatus>> | null = null;
     try {
       status = await readStatus(fleet);
@@ -280,6 +297,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       if (flags.debug) console.error(redact(String((err as Error).stack ?? err)));
     } finally {
       fleet.close();
+      await options.view?.end();
     }
     const problems = [...fleet.outcomes.values()].filter((o) => o.status !== 'ok' && o.status !== 'changed');
     if (flags.json) console.log(JSON.stringify({ ...status, problems }, null, 2));

@@ -14,6 +14,8 @@ export interface PoolOptions {
   /** --connect-timeout when given; else each host's ConnectTimeout, else DEFAULT_CONNECT_TIMEOUT_S. */
   connectTimeoutMs?: number | undefined;
   maxHandshakes: number;
+  /** Called as each robot's connection is settled (connected or not): the progress count. */
+  onEach?: () => void;
 }
 
 export type Reach =
@@ -263,7 +265,7 @@ export async function connectAll(robots: readonly Robot[], options: PoolOptions)
   const dialer = new Dialer(options);
   // The first hop of every robot: the robot itself, or its first jump host.
   dialer.routes.prefetch(robots.map((r) => r.ssh?.jumps[0]?.host ?? r.ip));
-  const results = await mapLimit(robots, options.maxHandshakes, (robot) => connectOne(robot, options, dialer));
+  const results = await mapLimit(robots, options.maxHandshakes, (robot) => connectOne(robot, options, dialer).finally(() => options.onEach?.()));
   options.knownHosts.save();
   return { reach: new Map(robots.map((r, i) => [r.name, results[i] as Reach])), dialer };
 }

@@ -12,6 +12,7 @@ import { log, logFile } from '../log.js';
 import { hostname, userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { LOCK_DIR, STALE_LOCK_SECONDS, lockCommand, ownerIsDeadLocalRun, parseLock, unlockCommand } from '../remote/lock.js';
+import { inPhase, startPhase, type ProgressListener } from '../progress.js';
 
 function processAlive(pid: number): boolean {
   try {
@@ -30,6 +31,7 @@ export interface RobotOutcome {
   robot: string;
   status: Status;
   details: string[]; // what changed (or would change), or why it failed
+  notes: string[]; // the details that are notes (neither a change nor the failure): the report folds those shared by robots
 }
 
 export interface RunOptions {
@@ -51,6 +53,8 @@ export interface RunOptions {
   prune?: boolean;
   /** Called as things happen, per robot (--verbose prints these lines as they come). */
   progress?: (robot: string, message: string) => void;
+  /** Phases and failures as they happen (the live view on a terminal). */
+  events?: ProgressListener;
 }
 
 export class Fleet {
@@ -65,7 +69,7 @@ export class Fleet {
     this.reach = connections.reach;
     for (const robot of inventory.robots) {
       const r = this.reach.get(robot.name);
-      const outcome: RobotOutcome = { robot: robot.name, status: 'ok', details: [] };
+      const outcome: RobotOutcome = { robot: robot.name, status: 'ok', details: [], notes: [] };
       if (r && !r.ok) {
         outcome.status = r.status;
         outcome.details.push(r.reason);
@@ -74,6 +78,7 @@ export class Fleet {
       }
       this.outcomes.set(robot.name, outcome);
       for (const d of outcome.details) options.progress?.(robot.name, `${outcome.status}: ${d}`);
+      if (r && !r.ok) options.events?.({ kind: 'robot-failed', robot: robot.name, reason: `${r.status}: ${r.reason}` });
       if (r?.ok) options.progress?.(robot.name, 'connected');
     }
   }
@@ -88,12 +93,15 @@ export class Fleet {
     const identityFiles = inventory.robots.flatMap((r) => [...(r.ssh?.identityFiles ?? []), ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles)]);
     const identity = await loadOperatorIdentity(options.password, identityFiles, options.askPassphrase);
     const knownHosts = new KnownHosts(join(sshDir(), 'known_hosts'));
-    const connections = await connectAll(inventory.robots, {
-      identity,
-      knownHosts,
-      connectTimeoutMs: options.connectTimeoutMs,
-      maxHandshakes: options.maxHandshakes,
-    });
+    const connections = await inPhase(options.events, 'connecting', inventory.robots.length, (phase) =>
+      connectAll(inventory.robots, {
+        identity,
+        knownHosts,
+        connectTimeoutMs: options.connectTimeoutMs,
+        maxHandshakes: options.maxHandshakes,
+        onEach: () => phase.advance(),
+      }),
+    );
     const fleet = new Fleet(inventory, options, connections, identity.notes);
     fleet.detachSigint = () => process.removeListener('SIGINT', onSigint); // `roles` opens a second fleet
     for (const { robot, conn } of fleet.connected()) if (robot.sudo) conn.sudoPassword = options.sudoPassword;
@@ -158,6 +166,7 @@ export class Fleet {
 
   note(robot: string, detail: string): void {
     this.outcomes.get(robot)?.details.push(detail);
+    this.outcomes.get(robot)?.notes.push(detail);
     this.options.progress?.(robot, detail);
   }
 
@@ -167,19 +176,32 @@ export class Fleet {
     o.status = 'failed';
     o.details.push(reason);
     this.options.progress?.(robot, `failed: ${reason}`);
+    this.options.events?.({ kind: 'robot-failed', robot, reason });
   }
 
-  /** Run `work` on every connected robot at once; an error fails that robot only. */
-  async eachConnected(work: (robot: Robot, conn: RobotConnection, hostKey: string) => Promise<void>): Promise<void> {
+  /** A phase of the run (`writing ~/.ssh 12/40`) for the live view; nothing without one. */
+  phase(title: string, total: number) {
+    return startPhase(this.options.events, title, total);
+  }
+
+  /**
+   * Run `work` on every connected robot at once; an error fails that robot only. With a title, it
+   * is a phase of the run counted per robot done.
+   */
+  async eachConnected(work: (robot: Robot, conn: RobotConnection, hostKey: string) => Promise<void>, title?: string): Promise<void> {
+    const robots = this.connected();
+    const phase = title ? this.phase(title, robots.length) : undefined;
     await Promise.all(
-      this.connected().map(async ({ robot, conn, hostKey }) => {
+      robots.map(async ({ robot, conn, hostKey }) => {
         try {
           await work(robot, conn, hostKey);
         } catch (err) {
           this.failed(robot.name, (err as Error).message);
         }
+        phase?.advance();
       }),
     );
+    phase?.finish();
   }
 
   /**
@@ -225,7 +247,7 @@ export class Fleet {
         if (lock.takenOverFrom) this.note(robot.name, `took over the run lock of ${lock.takenOverFrom} (${dead ? 'a run of this machine that has ended' : `older than ${STALE_LOCK_SECONDS / 60} min`})`);
         if (then !== undefined) this.opened.set(robot.name, { line: lineOf(then), result: { ...result, stdout: lock.after } });
       }
-    });
+    }, 'taking the run lock');
     if (!conflicts.length) return true;
     this.opened.clear();
     await Promise.all(locked.map((conn) => conn.exec(unlockCommand(this.runId)).catch(() => undefined)));

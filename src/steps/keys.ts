@@ -59,7 +59,7 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
     const words: Record<string, string> = { mkdir: 'created ~/.ssh', chmod: 'set ~/.ssh to 700', keygen: 'generated an ed25519 key pair', pubkey: 'restored ~/.ssh/id_ed25519.pub' };
     for (const a of g.actions) fleet.changed(robot.name, (dry ? 'would have ' : '') + (words[a] ?? a));
     if (holdStrictModes(robot, g, refusals)) gathered.set(robot.name, g);
-  });
+  }, 'preparing ~/.ssh');
 
   const facts: RobotKeyFacts[] = fleet.inventory.robots.map((robot) => {
     const r = fleet.reach.get(robot.name);
@@ -83,7 +83,7 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
     if (!mine) return; // outside --limit: read, never written
     const keep = (f: ManagedSshFile) => (prune ? [] : strangerLines(f, g.files[f].content, known));
     await writeSshFiles(fleet, robot, conn, g, wantedSshFiles(g, facts, operatorKeys, undefined, keep));
-  });
+  }, dry ? 'comparing ~/.ssh' : 'writing ~/.ssh');
 
   // The mesh includes the robots StrictModes fails (the check shows what that costs), so it takes
   // them before they are failed; the cause is reported first, its effect on the mesh after it.
@@ -179,8 +179,14 @@ export async function verifyMesh(fleet: Fleet, robots: readonly { name: string; 
       return { ...edge, ok: false, reason: redact((err as Error).message) };
     }
   };
-  const ring = await mapLimit(ringPlan(names), PROBES_AT_ONCE, probe);
-  const probes = [...ring, ...(await mapLimit(followUpPlan(names, ring), PROBES_AT_ONCE, probe))];
+  const plan = ringPlan(names);
+  const phase = fleet.phase('checking the SSH mesh', plan.length);
+  const counted = (edge: Edge) => probe(edge).finally(() => phase.advance());
+  const ring = await mapLimit(plan, PROBES_AT_ONCE, counted);
+  const followUps = followUpPlan(names, ring);
+  phase.grow(followUps.length);
+  const probes = [...ring, ...(await mapLimit(followUps, PROBES_AT_ONCE, counted))];
+  phase.finish();
   const verdict = meshVerdict(names, probes);
   for (const [robot, why] of verdict.blamed) fleet.failed(robot, `SSH mesh check: ${why}`);
   const unclear = names.filter((n) => !verdict.verified.includes(n) && !verdict.blamed.has(n));

@@ -40,8 +40,10 @@ export async function runReset(fleet: Fleet, options: { keys: boolean }): Promis
       })(m);
     }
   }
-  await Promise.all(leaving.filter((m) => m !== leader).map(guarded(leave)));
-  if (leader) await guarded(leave)(leader);
+  const leavePhase = fleet.phase(dry ? 'checking who leaves' : 'leaving the swarm', leaving.length);
+  await Promise.all(leaving.filter((m) => m !== leader).map((m) => guarded(leave)(m).finally(() => leavePhase.advance())));
+  if (leader) await guarded(leave)(leader).finally(() => leavePhase.advance());
+  leavePhase.finish();
 
   await fleet.eachConnected(async (robot, conn) => {
     const out = await conn.run(removeTokensCommand(dry), 'removing ~/swarm_tokens');
@@ -55,5 +57,5 @@ export async function runReset(fleet: Fleet, options: { keys: boolean }): Promis
       if (!dry) await conn.writeFileAtomic(`.ssh/${file}`, fileBytes(without), parseInt(current.mode, 8));
       fleet.changed(robot.name, `${would}remove the provision block from ~/.ssh/${file}`);
     }
-  });
+  }, options.keys ? 'removing ~/swarm_tokens and the ~/.ssh blocks' : 'removing ~/swarm_tokens');
 }

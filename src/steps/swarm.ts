@@ -217,24 +217,38 @@ class Formation {
     }
     const [workerToken, managerToken] = (await this.via.run(joinTokensCommand, 'reading join tokens')).trim().split('\n');
     if (!workerToken || !managerToken) throw new Error(`could not read the join tokens from ${this.via.current.robot.name}`);
-    await Promise.all(
-      this.usable.filter((m) => this.mine(m)).map(async (m) => {
-        const role = this.roleOf(m.robot.name);
-        const files: Partial<Record<TokenFile, string>> = {
-          [`${role}_token`]: (role === 'manager' ? managerToken : workerToken) + '\n',
-          join_addresses: this.managerAddrs.join('\n') + '\n',
-          advertise_addr: m.robot.ip + '\n', // for the boot-time join (templates/provision-join.sh)
-        };
-        if (tokensInSync(m.facts.tokens, files)) return; // the facts carried their digests: nothing to send
-        try {
-          const out = await m.conn.run(syncTokensCommand(dry), 'writing ~/swarm_tokens', { stdin: tokenFilesPayload(files) });
-          const changed = out.split('\n').filter((l) => /^(changed|removed):/.test(l)).map((l) => l.replace(':', ' '));
-          if (changed.length) this.fleet.changed(m.robot.name, `~/swarm_tokens: ${dry ? 'would have ' : ''}${changed.join(', ')}`);
-        } catch (err) {
-          this.fleet.failed(m.robot.name, (err as Error).message);
-        }
-      }),
-    );
+    await this.eachAsPhase(dry ? 'comparing ~/swarm_tokens' : 'writing ~/swarm_tokens', this.usable.filter((m) => this.mine(m)), async (m) => {
+      const role = this.roleOf(m.robot.name);
+      const files: Partial<Record<TokenFile, string>> = {
+        [`${role}_token`]: (role === 'manager' ? managerToken : workerToken) + '\n',
+        join_addresses: this.managerAddrs.join('\n') + '\n',
+        advertise_addr: m.robot.ip + '\n', // for the boot-time join (templates/provision-join.sh)
+      };
+      if (tokensInSync(m.facts.tokens, files)) return; // the facts carried their digests: nothing to send
+      try {
+        const out = await m.conn.run(syncTokensCommand(dry), 'writing ~/swarm_tokens', { stdin: tokenFilesPayload(files) });
+        const changed = out.split('\n').filter((l) => /^(changed|removed):/.test(l)).map((l) => l.replace(':', ' '));
+        if (changed.length) this.fleet.changed(m.robot.name, `~/swarm_tokens: ${dry ? 'would have ' : ''}${changed.join(', ')}`);
+      } catch (err) {
+        this.fleet.failed(m.robot.name, (err as Error).message);
+      }
+    });
+  }
+
+  /**
+   * `work` on each member at once, as a phase of the run counted per member done (none when empty).
+   * Every member's work settles before the first error (one that stops the run) goes on up.
+   */
+  private async eachAsPhase<T>(title: string, members: Member[], work: (m: Member) => Promise<T>): Promise<T[]> {
+    if (!members.length) return [];
+    const phase = this.fleet.phase(title, members.length);
+    try {
+      const results = await Promise.allSettled(members.map((m) => work(m).finally(() => phase.advance())));
+      throwFirst(results);
+      return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+    } finally {
+      phase.finish();
+    }
   }
 
   /**
@@ -252,11 +266,14 @@ class Formation {
 
     // Every piece of work started here is awaited before an error that stops the run goes on up
     // (no manager left, quorum lost): nothing runs on after the connections close.
-    const labelled = Promise.allSettled(inFleet.map((m) => this.label(m, this.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {})));
+    const labelled = Promise.allSettled([this.eachAsPhase('labelling nodes', inFleet, (m) => this.label(m, this.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {}))]);
     const toJoin = this.usable.filter((m) => this.ok(m) && this.mine(m) && !inSwarm(m.facts));
     const joins = (async () => {
       await this.joinManagers(toJoin.filter((m) => this.roleOf(m.robot.name) === 'manager'));
-      await runPaced(toJoin.filter((m) => this.roleOf(m.robot.name) === 'worker'), (m) => this.joinAndLabel(m, 'worker'));
+      const workers = toJoin.filter((m) => this.roleOf(m.robot.name) === 'worker');
+      if (!workers.length) return;
+      const phase = this.fleet.phase('joining workers', workers.length);
+      await runPaced(workers, (m) => this.joinAndLabel(m, 'worker').finally(() => phase.advance())).finally(() => phase.finish());
     })();
     throwFirst([...(await labelled), ...(await Promise.allSettled([joins]))]);
     if (this.stopping) throw this.stopping;
@@ -442,9 +459,15 @@ class Formation {
 
   private async joinManagers(joining: Member[]): Promise<void> {
     const currentManagers = this.nodes.filter((n) => n.role === 'manager').length;
-    for (const batch of managerJoinBatches(Math.max(1, currentManagers), joining.map((m) => m.robot.name))) {
-      await Promise.allSettled(batch.map((name) => this.joinAndLabel(joining.find((m) => m.robot.name === name) as Member, 'manager')));
-      if (this.stopping) return;
+    if (!joining.length) return;
+    const phase = this.fleet.phase('joining managers', joining.length);
+    try {
+      for (const batch of managerJoinBatches(Math.max(1, currentManagers), joining.map((m) => m.robot.name))) {
+        await Promise.allSettled(batch.map((name) => this.joinAndLabel(joining.find((m) => m.robot.name === name) as Member, 'manager').finally(() => phase.advance())));
+        if (this.stopping) return;
+      }
+    } finally {
+      phase.finish();
     }
   }
 

@@ -71,7 +71,7 @@ export async function gatherMembers(fleet: Fleet): Promise<Member[]> {
     const facts = parseFacts(await fleet.firstRead(robot, conn, factsFirstCommand(robot), 'reading facts'), robot.sudo);
     if (facts.dockerError) throw new Error(facts.dockerError);
     members.push({ robot, conn, facts });
-  });
+  }, 'reading docker facts');
   const order = new Map(fleet.inventory.robots.map((r, i) => [r.name, i]));
   members.sort((a, b) => (order.get(a.robot.name) ?? 0) - (order.get(b.robot.name) ?? 0));
   const clones = clonedRobots(members);

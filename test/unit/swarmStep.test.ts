@@ -60,7 +60,7 @@ function standIn(sim: SimSwarm, robots: { name: string; role?: 'worker' | 'manag
     robots: robots.map((r, i) => ({ name: r.name, ip: `10.0.0.${i + 1}`, user: 'u', port: 22, sudo: false, role: r.role ?? 'auto', canBecomeManager: true, canBecomeLeader: true, labels: {} })),
     swarm: { managers: 'auto', init: {} },
   };
-  const outcomes = new Map<string, RobotOutcome>(robots.map((r) => [r.name, { robot: r.name, status: 'ok', details: [] }]));
+  const outcomes = new Map<string, RobotOutcome>(robots.map((r) => [r.name, { robot: r.name, status: 'ok', details: [], notes: [] }]));
   const conn = (name: string) => ({
     exec: async (c: string | RemoteCommand) => sim.exec(name, typeof c === 'string' ? c : c.line),
     run: async (c: string | RemoteCommand, what: string) => {
@@ -84,6 +84,7 @@ function standIn(sim: SimSwarm, robots: { name: string; role?: 'worker' | 'manag
     joined: (n: string, d: string) => set(n, 'joined', d),
     note: (n: string, d: string) => set(n, null, d),
     failed: (n: string, d: string) => set(n, 'failed', d),
+    phase: () => ({ advance: () => undefined, grow: () => undefined, finish: () => undefined }),
     firstRead: (_r: unknown, c: ReturnType<typeof conn>, cmd: string | RemoteCommand, what: string) => c.run(cmd, what),
     eachConnected: async (work: (robot: unknown, c: ReturnType<typeof conn>) => Promise<void>) => {
       await Promise.all(inventory.robots.map(async (r) => {

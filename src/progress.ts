@@ -1,0 +1,55 @@
+// Progress events: what steps say while they run, for whatever renders it (src/ui/liveView.ts on a
+// terminal). Steps emit; they never know how (or whether) it is shown.
+
+export type ProgressEvent =
+  | { kind: 'phase-started'; phase: number; title: string; total: number }
+  | { kind: 'phase-advanced'; phase: number; done: number; total: number }
+  | { kind: 'phase-finished'; phase: number }
+  | { kind: 'robot-failed'; robot: string; reason: string };
+
+export type ProgressListener = (event: ProgressEvent) => void;
+
+/** One phase of a run (`joining workers 37/93`): advanced per robot done, finished once. */
+export interface Phase {
+  advance(): void;
+  /** More work found while the phase runs (e.g. the mesh check's follow-up probes). */
+  grow(by: number): void;
+  finish(): void;
+}
+
+let lastPhase = 0;
+
+/** A phase that tells `listener` (when there is one) as it goes; finishing twice says it once. */
+export function startPhase(listener: ProgressListener | undefined, title: string, total: number): Phase {
+  const phase = ++lastPhase;
+  let done = 0;
+  let finished = false;
+  listener?.({ kind: 'phase-started', phase, title, total });
+  return {
+    advance: () => {
+      if (finished) return;
+      done++;
+      listener?.({ kind: 'phase-advanced', phase, done, total });
+    },
+    grow: (by) => {
+      if (finished) return;
+      total += by;
+      listener?.({ kind: 'phase-advanced', phase, done, total });
+    },
+    finish: () => {
+      if (finished) return;
+      finished = true;
+      listener?.({ kind: 'phase-finished', phase });
+    },
+  };
+}
+
+/** Run `work` as a phase of `total` items, finished whatever happens. */
+export async function inPhase<T>(listener: ProgressListener | undefined, title: string, total: number, work: (phase: Phase) => Promise<T>): Promise<T> {
+  const phase = startPhase(listener, title, total);
+  try {
+    return await work(phase);
+  } finally {
+    phase.finish();
+  }
+}
