@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { InventoryError, loadInventory } from './inventory/load.js';
 import { InputError, problemText, unreadable } from './inputError.js';
 import { SHELLS, completionScript, type Shell } from './ui/completion.js';
-import { COMMANDS, inputErrorsJson, type CommandName } from './ui/json.js';
+import { inputErrorsJson, type CommandName } from './ui/json.js';
 import type { Inventory, Robot } from './inventory/schema.js';
 import { loadSshConfig, operatorSshLookup } from './ssh/sshConfig.js';
 import { registerSecret, redact } from './log.js';
@@ -316,14 +316,14 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
   return program;
 }
 
-/** The command named on the command line, for the JSON of an error commander found before any action. */
-function commandOf(argv: string[]): CommandName | null {
+/** The command named on the command line, for an error commander found before any action ran. */
+function commandOf(argv: string[], program: Command): string | null {
   const first = argv.slice(2).find((a) => !a.startsWith('-'));
-  return COMMANDS.find((c) => c === first) ?? null;
+  return program.commands.find((c) => c.name() === first)?.name() ?? null;
 }
 
-function refuse(argv: string[], errors: InputError['errors'], hint: string): void {
-  const command = commandOf(argv);
+function refuse(program: Command, argv: string[], errors: InputError['errors'], hint: string): void {
+  const command = commandOf(argv, program);
   if (argv.includes('--json')) console.log(JSON.stringify(inputErrorsJson(command, errors.map((e) => ({ ...e, message: redact(e.message) }))), null, 2));
   else console.error(redact(`provision${command ? ` ${command}` : ''}: ${errors.length > 1 ? `\n${errors.map((e) => `  - ${problemText(e)}`).join('\n')}` : problemText(errors[0] as InputError['errors'][number])}`) + hint);
   process.exitCode = EXIT_BAD_INPUT;
@@ -340,17 +340,17 @@ async function main(): Promise<void> {
       if (err.exitCode === 0) return;
       // `provision` alone: commander printed the help, as people expect; still bad input.
       if (err.code === 'commander.help') return void (process.exitCode = EXIT_BAD_INPUT);
-      const command = commandOf(process.argv);
+      const command = commandOf(process.argv, program);
       const message = err.message.replace(/^error: /, '').replace(/\n+/g, ' ');
-      return refuse(process.argv, [{ message }], ` (provision${command ? ` ${command}` : ''} --help for more)`);
+      return refuse(program, process.argv, [{ message }], ` (provision${command ? ` ${command}` : ''} --help for more)`);
     }
     if (err instanceof InventoryError) {
-      if (process.argv.includes('--json')) return refuse(process.argv, err.errors, '');
+      if (process.argv.includes('--json')) return refuse(program, process.argv, err.errors, '');
       console.error(err.message);
       process.exitCode = EXIT_BAD_INPUT;
       return;
     }
-    if (err instanceof InputError) return refuse(process.argv, err.errors, '');
+    if (err instanceof InputError) return refuse(program, process.argv, err.errors, '');
     console.error(`provision: ${redact((err as Error).message)}`);
     if (process.argv.includes('--debug')) console.error(redact(String((err as Error).stack)));
     process.exitCode = 1;
