@@ -67,6 +67,15 @@ const fleetStatus = z
   })
   .describe('provision status: every robot as the swarm sees it, and quorum now');
 
+const mesh = z
+  .strictObject({
+    robots: z.number().int(),
+    verified: z.array(z.string()),
+    failed: z.record(z.string(), z.string()).describe('robot to blame: why'),
+    logins: z.number().int().describe('ssh logins the check made'),
+  })
+  .describe('provision keys: the SSH mesh check (absent in a dry run, with --no-verify or one robot)');
+
 export const runResultSchema = z
   .strictObject({
     command: z.enum(COMMANDS),
@@ -74,6 +83,7 @@ export const runResultSchema = z
     exitCode: z.union([z.literal(0), z.literal(1)]).describe('0 every robot done; 1 some robot unreachable or failed'),
     robots: z.array(robotResult).describe('every robot of the inventory, in its order'),
     notes: z.array(z.string()).describe('about the run as a whole'),
+    mesh: mesh.optional(),
     swarm: swarm.optional(),
     status: fleetStatus.optional(),
     inventory: z.string().optional().describe('provision init: the file written'),

@@ -18,7 +18,8 @@ async function json(args: string[]): Promise<RunResultJson> {
   return out;
 }
 
-const readTokens = () => tokens.push(...['worker', 'manager'].map((t) => onRobot('Anton', `cat ~/swarm_tokens/${t}_token 2>/dev/null`).trim()));
+// Each robot holds only the token its role needs: read them all, for the leak check at the end.
+const readTokens = () => ROBOTS.forEach((r) => tokens.push(...onRobot(r, 'cat ~/swarm_tokens/*_token 2>/dev/null || true').split('\n').filter(Boolean)));
 
 beforeAll(() => {
   labDown();
@@ -36,6 +37,7 @@ describe('--json of every command that reaches robots', () => {
     expect(out).toMatchObject({ dryRun: false, exitCode: 0 });
     expect(out.robots.every((r) => r.status === 'changed')).toBe(true);
     expect(out.notes.join()).toMatch(/SSH mesh verified/);
+    expect(out.mesh).toMatchObject({ robots: 3, verified: ROBOTS, failed: {} });
   }, 180_000);
 
   it('swarm: roles per robot, the swarm under its key', async () => {
