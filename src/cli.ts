@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 // Command-line wiring only: parse flags, load the inventory, run a step, render, exit.
 import './interrupt.js'; // first: Ctrl-C is handled while the rest loads
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
+import { resolve } from 'node:path';
 import { InventoryError, loadInventory } from './inventory/load.js';
+import { InputError, problemText, unreadable } from './inputError.js';
+import { SHELLS, completionScript, type Shell } from './ui/completion.js';
+import { inputErrorsJson, type CommandName } from './ui/json.js';
 import type { Inventory, Robot } from './inventory/schema.js';
 import { loadSshConfig, operatorSshLookup } from './ssh/sshConfig.js';
 import { registerSecret, redact } from './log.js';
@@ -35,7 +39,16 @@ interface CommonFlags {
   live?: boolean; // false where the run prompts (roles): no live view
 }
 
-class UsageError extends Error {}
+/** Bad input that is one sentence (a flag, a missing terminal): exit 2, before any connection. */
+class UsageError extends InputError {
+  constructor(message: string) {
+    super([{ message }]);
+  }
+}
+
+const DEFAULT_INVENTORY = 'inventory/robots.yaml';
+/** -i's default: PROVISION_INVENTORY, else the fleet's usual place relative to where provision runs. */
+export const defaultInventory = (): string => process.env.PROVISION_INVENTORY || DEFAULT_INVENTORY;
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -61,7 +74,7 @@ function withLimitOptions(cmd: Command): Command {
 
 function withCommonOptions(cmd: Command): Command {
   return cmd
-    .option('-i, --inventory <file>', 'inventory file', 'inventory/robots.yaml')
+    .option('-i, --inventory <file>', 'inventory file (or set PROVISION_INVENTORY)', defaultInventory())
     .option('-n, --dry-run', 'show per robot what would change; change nothing')
     .option('--ask-pass', 'prompt once for the SSH password used where no key works yet (or set PROVISION_PASSWORD)')
     .option('--ask-become-pass', 'prompt once for the sudo password of robots with sudo: true (or set PROVISION_BECOME_PASSWORD)')
@@ -76,8 +89,17 @@ function withCommonOptions(cmd: Command): Command {
 
 /** The inventory, with the operator's ~/.ssh/config applied where the inventory sets nothing. */
 function loadFleetInventory(file: string): Inventory {
+  if (!existsSync(file)) {
+    const init = `provision init${file === defaultInventory() ? '' : ` -i ${file}`} --robot NAME=IP …`;
+    throw new UsageError(`no inventory at ${resolve(file)} (-i FILE or PROVISION_INVENTORY name another): write one with ${init}`);
+  }
   const home = homedir();
-  const config = loadSshConfig(home);
+  let config: ReturnType<typeof loadSshConfig>;
+  try {
+    config = loadSshConfig(home);
+  } catch (err) {
+    throw new UsageError(`cannot read your ~/.ssh/config (${resolve(home, '.ssh', 'config')}, or a file it includes): ${unreadable(err)}`);
+  }
   for (const warning of config.warnings) console.error(`provision: ~/.ssh/config: ${warning}`);
   return loadInventory(file, operatorSshLookup(config, { localUser: userInfo().username, home }));
 }
@@ -158,8 +180,14 @@ async function progress(flags: CommonFlags): Promise<Pick<RunOptions, 'progress'
   return { events: view.listener, view };
 }
 
-async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) => Promise<StepResult | void>, firstCommand?: (robot: Robot, fleet: Fleet) => string | RemoteCommand): Promise<number> {
-  const inventory = loadFleetInventory(flags.inventory);
+async function runStep(
+  command: CommandName,
+  inventory: Inventory,
+  flags: CommonFlags,
+  step: (fleet: Fleet) => Promise<StepResult | void>,
+  firstCommand?: (robot: Robot, fleet: Fleet) => string | RemoteCommand,
+): Promise<number> {
+  const title = `provision ${command}`;
   const limit = limitOf(flags, inventory);
   const options = await runOptions(flags);
   const fleet = await Fleet.open(inventory, { ...options, ...limit });
@@ -179,7 +207,7 @@ async function runStep(title: string, flags: CommonFlags, step: (fleet: Fleet) =
     await options.view?.end();
   }
   const paint = painter(colourWanted(process.stdout.isTTY, process.env, flags.color));
-  if (flags.json) console.log(JSON.stringify({ ...outcomesJson(fleet, result.roleOf), ...result.json }, null, 2));
+  if (flags.json) console.log(JSON.stringify({ command, ...outcomesJson(fleet, result.roleOf), ...result.json }, null, 2));
   else if (flags.quiet) console.log(renderOutcomes(title, fleet, result.roleOf, true, paint));
   else console.log(renderOutcomes(title, fleet, result.roleOf, false, paint) + (result.text ? '\n' + result.text : ''));
   return fleet.exitCode();
@@ -194,11 +222,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('provision')
     .description('Turn a fleet of robots into one Docker Swarm over SSH, from the operator\'s laptop.')
     .version(version())
-    .showHelpAfterError()
+    // Usage errors are one line with a hint, printed by main (text or JSON), never the whole help.
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined })
     .addHelpText(
       'after',
       `
 Examples:
+  provision init --robot Anton=192.168.50.11 --robot Ida=192.168.50.12   a first inventory
   provision keys --ask-pass            first contact: keys on every robot, shared ~/.ssh/config
   provision keys --dry-run             show what would change, change nothing
   PROVISION_PASSWORD=… provision keys  the password from the environment (automation)
@@ -213,7 +244,9 @@ Examples:
   provision remove Otto --yes          retire Otto: node drained and removed, keys revoked, inventory updated
   provision reset --yes                every robot leaves the swarm; ~/swarm_tokens removed
   provision recover --on Ida           quorum lost for good: Ida becomes the only manager
+  source <(provision completion bash)  complete commands and flags in bash (also zsh, fish)
 
+The inventory: -i FILE, else $PROVISION_INVENTORY, else ${DEFAULT_INVENTORY}.
 Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others are done), 2 bad input.`,
     );
 
@@ -227,7 +260,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       .option('--revoke-operator-key <file>', 'remove this public key from every robot\'s managed block (repeatable; never the key this run logs in with)', collect),
   )).action(async (flags: CommonFlags & { verify: boolean; operatorKey?: string[]; revokeOperatorKey?: string[] }) => {
     const operatorKeys = await operatorKeyFlags(flags);
-    setExit(await runStep('provision keys', flags, (fleet) => runKeys(fleet, { verify: flags.verify !== false, operatorKeys }), (robot, fleet) => keysOpening(fleet)(robot)));
+    setExit(await runStep('keys', loadFleetInventory(flags.inventory), flags, (fleet) => runKeys(fleet, { verify: flags.verify !== false, operatorKeys }), (robot, fleet) => keysOpening(fleet)(robot)));
   });
 
   const swarmStep = async (fleet: Fleet): Promise<StepResult> => {
@@ -245,7 +278,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       .option('--install-service', 'also install the boot-time join (provision-join.service, through sudo -n) on every robot'),
   )).action(async (flags: CommonFlags & { installService?: boolean }) =>
     setExit(
-      await runStep('provision swarm', flags, async (fleet) => {
+      await runStep('swarm', loadFleetInventory(flags.inventory), flags, async (fleet) => {
         const result = await swarmStep(fleet);
         if (flags.installService) await (await import('./steps/service.js')).installService(fleet);
         return result;
@@ -261,7 +294,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       .option('--install-service', 'also install the boot-time join (provision-join.service, through sudo -n) on every robot'),
   )).action(async (flags: CommonFlags & { verify: boolean; installService?: boolean }) =>
     setExit(
-      await runStep('provision up', flags, async (fleet) => {
+      await runStep('up', loadFleetInventory(flags.inventory), flags, async (fleet) => {
         const keys = await runKeys(fleet, { verify: flags.verify !== false });
         const result = await swarmStep(fleet);
         if (flags.installService) await (await import('./steps/service.js')).installService(fleet);
@@ -274,12 +307,14 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     program.command('roles').description('interactive wizard: pick managers and the leader, write them into the inventory, then optionally run provision swarm'),
   ).action(async (flags: CommonFlags) => {
     const { NO_TERMINAL, rolesCommand } = await import('./steps/roles.js');
+    const inventory = loadFleetInventory(flags.inventory);
     if (!process.stdin.isTTY) throw new UsageError(NO_TERMINAL); // exit 2, before any connection
     let swarmNow = false;
-    const code = await runStep('provision roles', { ...flags, live: false }, async (fleet) => {
+    const code = await runStep('roles', inventory, { ...flags, live: false }, async (fleet) => {
       swarmNow = await rolesCommand(fleet);
     });
-    setExit(swarmNow ? await runStep('provision swarm', flags, swarmStep, factsFirstCommand) : code); // runStep reloads the inventory
+    // The wizard rewrote the inventory: swarm runs on what it wrote.
+    setExit(swarmNow ? await runStep('swarm', loadFleetInventory(flags.inventory), flags, swarmStep, factsFirstCommand) : code);
   });
 
   withCommonOptions(
@@ -300,7 +335,8 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       await options.view?.end();
     }
     const problems = [...fleet.outcomes.values()].filter((o) => o.status !== 'ok' && o.status !== 'changed');
-    if (flags.json) console.log(JSON.stringify({ ...status, problems }, null, 2));
+    const roleOf = (robot: string) => status?.robots.find((r) => r.name === robot)?.role ?? '';
+    if (flags.json) console.log(JSON.stringify({ command: 'status', ...outcomesJson(fleet, roleOf), ...(status ? { status } : {}) }, null, 2));
     else console.log([...(status ? [renderStatus(status)] : []), ...problems.map((o) => `  ${o.robot}: ${o.status}: ${o.details.join('; ')}`)].join('\n'));
     setExit(fleet.exitCode());
   });
@@ -316,11 +352,11 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     if (flags.keys) {
       if (rotate.getOptionValueSource('token') === 'cli') throw new UsageError('provision rotate: --keys and --token are separate runs: rotate one, then the other');
       const { runRotateKeys } = await import('./steps/rotateKeys.js');
-      setExit(await runStep('provision rotate --keys', flags, (fleet) => runRotateKeys(fleet), (robot, fleet) => keysOpening(fleet)(robot)));
+      setExit(await runStep('rotate', loadFleetInventory(flags.inventory), flags, (fleet) => runRotateKeys(fleet), (robot, fleet) => keysOpening(fleet)(robot)));
       return;
     }
     setExit(
-      await runStep('provision rotate', flags, async (fleet) => {
+      await runStep('rotate', loadFleetInventory(flags.inventory), flags, async (fleet) => {
         const { runSwarm } = await import('./steps/swarm.js');
         const report = await runSwarm(fleet, { rotate: flags.token });
         return { roleOf: (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '' };
@@ -336,14 +372,15 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       .option('-y, --yes', 'do not ask for confirmation'),
   ).action(async (names: string[], flags: CommonFlags & { yes?: boolean }) => {
     // Every check before any connection: unknown names and a missing confirmation are bad input.
-    const robots = robotsNamed(loadFleetInventory(flags.inventory), names);
+    const inventory = loadFleetInventory(flags.inventory);
+    const robots = robotsNamed(inventory, names);
     if (!flags.yes && !flags.dryRun) {
       if (!process.stdin.isTTY) throw new UsageError('provision remove retires robots for good and asks first; without a terminal, confirm with --yes (or look first with --dry-run)');
       const { confirm } = await import('@inquirer/prompts');
       if (!(await confirm({ message: `Remove ${robots.join(', ')} from the swarm, revoke their keys on every robot and take them out of ${flags.inventory}?`, default: false }))) return;
     }
     const { runRemove } = await import('./steps/remove.js');
-    setExit(await runStep('provision remove', flags, (fleet) => runRemove(fleet, robots), factsFirstCommand));
+    setExit(await runStep('remove', inventory, flags, (fleet) => runRemove(fleet, robots), factsFirstCommand));
   });
 
   withCommonOptions(
@@ -353,13 +390,14 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       .option('-y, --yes', 'do not ask for confirmation')
       .option('--keys', 'also remove the provision blocks from ~/.ssh/authorized_keys, known_hosts and config'),
   ).action(async (flags: CommonFlags & { yes?: boolean; keys?: boolean }) => {
+    const inventory = loadFleetInventory(flags.inventory); // a bad inventory is refused before the question
     if (!flags.yes && !flags.dryRun) {
       if (!process.stdin.isTTY) throw new UsageError('provision reset dismantles the swarm and asks first; without a terminal, confirm with --yes (or look first with --dry-run)');
       const { confirm } = await import('@inquirer/prompts');
       if (!(await confirm({ message: `Leave the swarm on every robot of ${flags.inventory}${flags.keys ? ' and remove the provision SSH blocks' : ''}?`, default: false }))) return;
     }
     const { runReset } = await import('./steps/reset.js');
-    setExit(await runStep('provision reset', flags, (fleet) => runReset(fleet, { keys: Boolean(flags.keys) }), factsFirstCommand));
+    setExit(await runStep('reset', inventory, flags, (fleet) => runReset(fleet, { keys: Boolean(flags.keys) }), factsFirstCommand));
   });
 
   withCommonOptions(
@@ -369,16 +407,57 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       .requiredOption('--on <robot>', 'the manager to recover on (it keeps the swarm\'s state)')
       .option('-y, --yes', 'do not ask for confirmation'),
   ).action(async (flags: CommonFlags & { on: string; yes?: boolean }) => {
+    const inventory = loadFleetInventory(flags.inventory);
+    if (!inventory.robots.some((r) => r.name.toLowerCase() === flags.on.toLowerCase())) {
+      throw new UsageError(`--on ${flags.on}: no robot of that name in ${flags.inventory} (robots: ${inventory.robots.map((r) => r.name).join(', ')})`);
+    }
     if (!flags.yes && !flags.dryRun) {
       if (!process.stdin.isTTY) throw new UsageError('provision recover rebuilds the swarm around one manager and asks first; without a terminal, confirm with --yes');
       const { confirm } = await import('@inquirer/prompts');
       if (!(await confirm({ message: `Force a new cluster on ${flags.on}? Lost managers will have to leave and join again.`, default: false }))) return;
     }
     const { runRecover } = await import('./steps/recover.js');
-    setExit(await runStep('provision recover', flags, (fleet) => runRecover(fleet, flags.on), factsFirstCommand));
+    setExit(await runStep('recover', inventory, flags, (fleet) => runRecover(fleet, flags.on), factsFirstCommand));
   });
 
+  program
+    .command('init')
+    .description('write a first, commented inventory (from --robot NAME=IP pairs, or asked on a terminal); never overwrites')
+    .option('-i, --inventory <file>', 'where to write it (or set PROVISION_INVENTORY)', defaultInventory())
+    .option('-r, --robot <name=ip>', 'a robot, e.g. Anton=192.168.50.11 (repeat for each robot)', (pair: string, all: string[]) => [...all, pair], [] as string[])
+    .option('-u, --user <user>', 'the Linux user on the robots (defaults.user)')
+    .option('--json', 'print one JSON object instead of text')
+    .action(async (flags: { inventory: string; robot: string[]; user?: string; json?: boolean }) => {
+      const { initInventory } = await import('./steps/init.js');
+      const result = await initInventory(flags.inventory, flags.robot, flags.user);
+      if (flags.json) console.log(JSON.stringify({ command: 'init', dryRun: false, exitCode: 0, robots: result.robots.map((r) => ({ ...r, status: 'changed', details: [`added to ${flags.inventory}`] })), notes: [], inventory: result.file }, null, 2));
+      else console.log(`wrote ${result.file} with ${result.robots.map((r) => r.name).join(', ')}: read its comments, then run provision keys --ask-pass${flags.inventory === defaultInventory() ? '' : ` -i ${flags.inventory}`}`);
+      setExit(0);
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(provision completion bash), or zsh, or provision completion fish | source')
+    .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
+    .action((shell: Shell) => {
+      process.stdout.write(completionScript(program, shell));
+      setExit(0);
+    });
+
   return program;
+}
+
+/** The command named on the command line, for an error commander found before any action ran. */
+function commandOf(argv: string[], program: Command): string | null {
+  const first = argv.slice(2).find((a) => !a.startsWith('-'));
+  return program.commands.find((c) => c.name() === first)?.name() ?? null;
+}
+
+function refuse(program: Command, argv: string[], errors: InputError['errors'], hint: string): void {
+  const command = commandOf(argv, program);
+  if (argv.includes('--json')) console.log(JSON.stringify(inputErrorsJson(command, errors.map((e) => ({ ...e, message: redact(e.message) }))), null, 2));
+  else console.error(redact(`provision${command ? ` ${command}` : ''}: ${errors.length > 1 ? `\n${errors.map((e) => `  - ${problemText(e)}`).join('\n')}` : problemText(errors[0] as InputError['errors'][number])}`) + hint);
+  process.exitCode = EXIT_BAD_INPUT;
 }
 
 async function main(): Promise<void> {
@@ -387,11 +466,22 @@ async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
-    if (err instanceof InventoryError || err instanceof UsageError) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with their own exit code 0.
+      if (err.exitCode === 0) return;
+      // `provision` alone: commander printed the help, as people expect; still bad input.
+      if (err.code === 'commander.help') return void (process.exitCode = EXIT_BAD_INPUT);
+      const command = commandOf(process.argv, program);
+      const message = err.message.replace(/^error: /, '').replace(/\n+/g, ' ');
+      return refuse(program, process.argv, [{ message }], ` (provision${command ? ` ${command}` : ''} --help for more)`);
+    }
+    if (err instanceof InventoryError) {
+      if (process.argv.includes('--json')) return refuse(program, process.argv, err.errors, '');
       console.error(err.message);
       process.exitCode = EXIT_BAD_INPUT;
       return;
     }
+    if (err instanceof InputError) return refuse(program, process.argv, err.errors, '');
     console.error(`provision: ${redact((err as Error).message)}`);
     if (process.argv.includes('--debug')) console.error(redact(String((err as Error).stack)));
     process.exitCode = 1;

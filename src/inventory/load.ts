@@ -3,13 +3,24 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { userInfo } from 'node:os';
+import type { core } from 'zod';
 import { USER, inventorySchema, type Inventory, type Robot, type RobotSsh } from './schema.js';
+import { InputError, byLine, unreadable, type InputProblem } from '../inputError.js';
 
-export class InventoryError extends Error {
-  constructor(readonly file: string, readonly problems: string[]) {
-    super(`${file}: invalid inventory:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+/** A problem as the text report says it, and as JSON names it. */
+interface Found { text: string; problem: InputProblem }
+
+export class InventoryError extends InputError {
+  /** The problems as text lines, in file order. */
+  readonly problems: string[];
+  constructor(readonly file: string, found: Found[]) {
+    const sorted = byLine(found.map((f) => f.problem)).map((p) => found.find((f) => f.problem === p) as Found);
+    super(sorted.map((f) => f.problem), `${file}: invalid inventory:\n${sorted.map((f) => `  - ${f.text}`).join('\n')}`);
+    this.problems = sorted.map((f) => f.text);
   }
 }
+
+const plain = (message: string, line?: number): Found => ({ text: line !== undefined ? `line ${line}: ${message}` : message, problem: { ...(line !== undefined ? { line } : {}), message } });
 
 type Path = readonly (string | number)[];
 
@@ -22,7 +33,7 @@ export function loadInventory(file: string, operatorSsh?: OperatorSshLookup): In
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new InventoryError(file, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+    throw new InventoryError(file, [plain(`cannot read the inventory: ${unreadable(err)}`)]);
   }
   return parseInventory(text, file, operatorSsh);
 }
@@ -37,44 +48,46 @@ export function parseInventory(text: string, file: string, operatorSsh: Operator
   if (doc.errors.length) {
     throw new InventoryError(
       file,
-      doc.errors.map((e) => `line ${lineCounter.linePos(e.pos[0]).line}: YAML: ${e.message.split('\n')[0]}`),
+      doc.errors.map((e) => plain(`YAML: ${e.message.split('\n')[0]}`, lineCounter.linePos(e.pos[0]).line)),
     );
   }
   const raw: unknown = doc.toJS();
-  const where = (path: Path) => describePath(raw, path, () => lineOf(doc, lineCounter, path));
+  if (raw === null || raw === undefined) throw new InventoryError(file, [plain('the file is empty: it needs a robots: list (provision init writes a commented one)')]);
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new InventoryError(file, [plain('expected a mapping with robots: (and optionally defaults: and swarm:) at the top level', 1)]);
+  const where = (path: Path, message: string): Found => locate(raw, path, lineOf(doc, lineCounter, path), message);
   const parsed = inventorySchema.safeParse(raw);
   if (!parsed.success) {
-    throw new InventoryError(file, parsed.error.issues.map((issue) => `${where(issue.path as Path)}: ${issue.message}${got(raw, issue.path as Path)}`));
+    throw new InventoryError(file, parsed.error.issues.map((issue) => where(issue.path as Path, `${operatorWords(issue)}${got(raw, issue.path as Path)}`)));
   }
   const data = parsed.data;
-  const problems: string[] = [];
+  const problems: Found[] = [];
   const seen = new Map<string, number>();
   const fromSsh = data.robots.map((r) => operatorSsh(r.name, r.ip));
   const userOf = (i: number) => data.robots[i]?.user ?? data.defaults.user ?? fromSsh[i]?.user ?? localUser;
   const portOf = (i: number) => data.robots[i]?.port ?? data.defaults.port ?? fromSsh[i]?.port ?? 22;
   data.robots.forEach((r, i) => {
     const key = r.name.toLowerCase();
-    if (seen.has(key)) problems.push(`${where(['robots', i, 'name'])}: the name is already used by robots[${seen.get(key)}] (names are unique ignoring case)`);
+    if (seen.has(key)) problems.push(where(['robots', i, 'name'], `the name is already used by robots[${seen.get(key)}] (names are unique ignoring case)`));
     else seen.set(key, i);
     const gone = data.retired.findIndex((n) => n.toLowerCase() === key);
-    if (gone >= 0) problems.push(`${where(['robots', i, 'name'])}: ${r.name} is also in retired (provision remove took it out): delete it from retired to bring it back`);
+    if (gone >= 0) problems.push(where(['robots', i, 'name'], `${r.name} is also in retired (provision remove took it out): delete it from retired to bring it back`));
     // A user from ~/.ssh/config or the local account reaches shell lines too: the same rule applies.
-    if (!USER.test(userOf(i))) problems.push(`${where(['robots', i, 'user'])}: no user in the inventory, and ${JSON.stringify(userOf(i))} (from ~/.ssh/config or the local account) is not a Linux user name: set user`);
+    if (!USER.test(userOf(i))) problems.push(where(['robots', i, 'user'], `no user in the inventory, and ${JSON.stringify(userOf(i))} (from ~/.ssh/config or the local account) is not a Linux user name: set user`));
     for (const hop of fromSsh[i]?.ssh?.jumps ?? []) {
-      if (!USER.test(hop.user) || !/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(hop.host)) problems.push(`${where(['robots', i])}: its ProxyJump host ${JSON.stringify(`${hop.user}@${hop.host}`)} (from ~/.ssh/config) is not a valid user and host name`);
+      if (!USER.test(hop.user) || !/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(hop.host)) problems.push(where(['robots', i], `its ProxyJump host ${JSON.stringify(`${hop.user}@${hop.host}`)} (from ~/.ssh/config) is not a valid user and host name`));
     }
   });
   const ips = new Map<string, number>();
   data.robots.forEach((r, i) => {
     const other = ips.get(`${r.ip}:${portOf(i)}`);
-    if (other !== undefined) problems.push(`${where(['robots', i, 'ip'])}: the address is already used by robots[${other}]`);
+    if (other !== undefined) problems.push(where(['robots', i, 'ip'], `the address is already used by robots[${other}]`));
     else ips.set(`${r.ip}:${portOf(i)}`, i);
   });
   const leader = data.swarm.leader;
   if (leader !== undefined) {
     const robot = data.robots.find((r) => r.name.toLowerCase() === leader.toLowerCase());
-    if (!robot) problems.push(`${where(['swarm', 'leader'])}: no robot is named "${leader}"`);
-    else if (!robot.canBecomeLeader || !robot.canBecomeManager || robot.role === 'worker') problems.push(`${where(['swarm', 'leader'])}: robot "${robot.name}" may not lead (canBecomeLeader/canBecomeManager false or role worker)`);
+    if (!robot) problems.push(where(['swarm', 'leader'], `no robot is named "${leader}"`));
+    else if (!robot.canBecomeLeader || !robot.canBecomeManager || robot.role === 'worker') problems.push(where(['swarm', 'leader'], `robot "${robot.name}" may not lead (canBecomeLeader/canBecomeManager false or role worker)`));
   }
   if (problems.length) throw new InventoryError(file, problems);
 
@@ -103,16 +116,27 @@ function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Pa
   return undefined;
 }
 
-function describePath(raw: unknown, path: Path, line: () => number | undefined): string {
-  const at = line();
-  const prefix = at ? `line ${at}: ` : '';
+function locate(raw: unknown, path: Path, line: number | undefined, message: string): Found {
+  const prefix = line ? `line ${line}: ` : '';
+  const at = line ? { line } : {};
   if (path[0] === 'robots' && typeof path[1] === 'number') {
     const robot = (raw as { robots?: unknown[] }).robots?.[path[1]] as { name?: unknown } | undefined;
     const name = typeof robot?.name === 'string' ? JSON.stringify(robot.name) : `#${path[1] + 1}`;
     const field = path.slice(2).join('.');
-    return `${prefix}robot ${name} (robots[${path[1]}])${field ? ` field "${field}"` : ''}`;
+    return {
+      text: `${prefix}robot ${name} (robots[${path[1]}])${field ? ` field "${field}"` : ''}: ${message}`,
+      problem: { ...at, robot: typeof robot?.name === 'string' ? robot.name : `robots[${path[1]}]`, ...(field ? { field } : {}), message },
+    };
   }
-  return `${prefix}field "${path.join('.') || '(top level)'}"`;
+  const field = path.join('.') || '(top level)';
+  return { text: `${prefix}field "${field}": ${message}`, problem: { ...at, field, message } };
+}
+
+/** zod's type messages ("Invalid input: expected object, received null") as an operator reads them. */
+function operatorWords(issue: core.$ZodIssue): string {
+  if (issue.code !== 'invalid_type') return issue.message;
+  const expected = { object: 'a mapping (key: value lines)', array: 'a list (- item lines)', string: 'text', number: 'a number', boolean: 'true or false' }[issue.expected as string] ?? issue.expected;
+  return /received (null|undefined)/.test(issue.message) ? `is empty: it must be ${expected}` : `must be ${expected}`;
 }
 
 function got(raw: unknown, path: Path): string {

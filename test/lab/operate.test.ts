@@ -32,7 +32,7 @@ describe('status', () => {
   it('--json agrees with docker node ls on a manager', async () => {
     const run = await provision(op, ['status', '-i', inventory, '--json']);
     expect(run.code).toBe(0);
-    const status = JSON.parse(run.stdout) as StatusJson;
+    const status = (JSON.parse(run.stdout) as { status: StatusJson }).status;
     const nodes = nodeLs('Ida');
     for (const r of status.robots) {
       const node = nodes.find((n) => n.ID === r.nodeId);
@@ -50,7 +50,7 @@ describe('status', () => {
     try {
       const run = await provision(op, ['status', '-i', inventory, '--json', '--connect-timeout', '2']);
       expect(run.code).toBe(1);
-      const status = JSON.parse(run.stdout) as StatusJson;
+      const status = (JSON.parse(run.stdout) as { status: StatusJson }).status;
       expect(status.robots.find((r) => r.name === 'Otto')?.reachable).toBe(false);
       expect(status.robots.find((r) => r.name === 'Otto')?.role).toBe('manager');
       const nodes = nodeLs('Ida');

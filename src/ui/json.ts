@@ -1,0 +1,124 @@
+// The one JSON contract of `--json`, for every command: defined once here, checked by the tests, and
+// exported as docs/provision.schema.json (`npm run schema`). Only describes and builds; decides nothing.
+import { z } from 'zod';
+import type { InputProblem } from '../inputError.js';
+
+export const COMMANDS = ['keys', 'swarm', 'up', 'status', 'rotate', 'remove', 'reset', 'recover', 'roles', 'init'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+const robotResult = z.strictObject({
+  name: z.string(),
+  ip: z.string(),
+  status: z.enum(['changed', 'joined', 'ok', 'unreachable', 'failed']).describe('what this run did on the robot, or why it could not'),
+  role: z.string().optional().describe('manager or worker, where the command decides or reads roles'),
+  details: z.array(z.string()).describe('what changed (or would change), or why it failed'),
+});
+
+const node = z.looseObject({
+  id: z.string(),
+  hostname: z.string(),
+  role: z.enum(['manager', 'worker']),
+  state: z.string(),
+  availability: z.string(),
+  addr: z.string(),
+  leader: z.boolean(),
+  reachability: z.string().nullable(),
+  labels: z.record(z.string(), z.string()),
+  robot: z.string().nullable(),
+});
+
+const swarm = z
+  .looseObject({
+    clusterId: z.string().nullable(),
+    initialisedOn: z.string().nullable().describe('the robot docker swarm init ran on in this run'),
+    managers: z.array(z.string()),
+    leader: z.string().nullable(),
+    leaderNow: z.string().nullable(),
+    handOver: z.strictObject({ from: z.string(), to: z.string() }).nullable(),
+    notes: z.array(z.string()),
+    faultTolerance: z.number().int().nullable(),
+    warnings: z.array(z.string()),
+    nodes: z.array(node),
+  })
+  .describe('provision swarm: the plan and the swarm as docker node ls shows it');
+
+const fleetStatus = z
+  .strictObject({
+    clusterId: z.string().nullable(),
+    robots: z.array(
+      z.strictObject({
+        name: z.string(),
+        ip: z.string(),
+        reachable: z.boolean(),
+        swarmState: z.string(),
+        nodeId: z.string().nullable(),
+        role: z.enum(['manager', 'worker']).nullable(),
+        leader: z.boolean(),
+        nodeState: z.string().nullable(),
+        availability: z.string().nullable(),
+        labels: z.record(z.string(), z.string()),
+      }),
+    ),
+    managers: z.number().int(),
+    reachableManagers: z.number().int(),
+    quorum: z.boolean(),
+    failuresToleratedNow: z.number().int(),
+    failuresToleratedByDesign: z.number().int(),
+  })
+  .describe('provision status: every robot as the swarm sees it, and quorum now');
+
+const mesh = z
+  .strictObject({
+    robots: z.number().int(),
+    verified: z.array(z.string()),
+    failed: z.record(z.string(), z.string()).describe('robot to blame: why'),
+    logins: z.number().int().describe('ssh logins the check made'),
+  })
+  .describe('provision keys: the SSH mesh check (absent in a dry run, with --no-verify or one robot)');
+
+export const runResultSchema = z
+  .strictObject({
+    command: z.enum(COMMANDS),
+    dryRun: z.boolean(),
+    exitCode: z.union([z.literal(0), z.literal(1)]).describe('0 every robot done; 1 some robot unreachable or failed'),
+    robots: z.array(robotResult).describe('every robot of the inventory, in its order'),
+    notes: z.array(z.string()).describe('about the run as a whole'),
+    mesh: mesh.optional(),
+    swarm: swarm.optional(),
+    status: fleetStatus.optional(),
+    inventory: z.string().optional().describe('provision init: the file written'),
+  })
+  .describe('a run that contacted the robots (or, for init, wrote the inventory)');
+
+export const inputErrorsSchema = z
+  .strictObject({
+    command: z.string().nullable().describe('null when the command itself is unknown or missing'),
+    exitCode: z.literal(2),
+    errors: z
+      .array(
+        z.strictObject({
+          line: z.number().int().optional().describe('line in the inventory file'),
+          robot: z.string().optional(),
+          field: z.string().optional().describe('inventory field, e.g. ip or swarm.leader'),
+          message: z.string(),
+        }),
+      )
+      .min(1),
+  })
+  .describe('bad input (inventory, flags): refused before any prompt or connection');
+
+export const provisionJsonSchema = z.union([runResultSchema, inputErrorsSchema]);
+export type RunResultJson = z.infer<typeof runResultSchema>;
+
+/** The JSON Schema document (draft 2020-12) of everything --json prints. */
+export function jsonSchemaDocument(): object {
+  return {
+    $id: 'https://github.com/robot-fleet/provision/blob/main/docs/provision.schema.json',
+    title: 'provision --json',
+    ...z.toJSONSchema(provisionJsonSchema, { target: 'draft-2020-12' }),
+  };
+}
+
+export function inputErrorsJson(command: string | null, errors: InputProblem[]): object {
+  return { command, exitCode: 2, errors };
+}
