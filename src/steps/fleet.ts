@@ -130,7 +130,9 @@ export class Fleet {
   without(names: readonly string[]): Fleet {
     const view = Object.create(this) as Fleet;
     const robots = this.inventory.robots.filter((r) => !names.includes(r.name));
-    Object.defineProperty(view, 'inventory', { value: { ...this.inventory, robots } });
+    // They leave for good: their block lines are revoked, not kept as drift (see runKeys).
+    const retired = [...this.inventory.retired, ...names.filter((n) => !this.inventory.retired.includes(n))];
+    Object.defineProperty(view, 'inventory', { value: { ...this.inventory, robots, retired } });
     return view;
   }
 
