@@ -2,22 +2,13 @@
 // folder here, every command run by a real sh exactly as sshd would get it), with a failure injected
 // at each command one robot receives. The run must end with a per-robot report: that robot failed
 // with a reason, the others done, exit 1, and no change claimed that did not happen.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExecResult, StandIn } from '../../src/ssh/connection.js';
+import { localRobot, scratchOperator } from './standIns.js';
 
-const root = mkdtempSync(join(tmpdir(), 'provision-faults-'));
-const saved = { HOME: process.env.HOME, PROVISION_LOG_DIR: process.env.PROVISION_LOG_DIR };
-process.env.HOME = join(root, 'operator');
-process.env.PROVISION_LOG_DIR = join(root, 'log');
-afterAll(() => {
-  // the worker runs other test files next: give them back the environment they expect
-  for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  rmSync(root, { recursive: true, force: true });
-});
+const root = scratchOperator('provision-faults-');
 
 // Imported after HOME is set: the operator key and the log live under it.
 const { RobotConnection } = await import('../../src/ssh/connection.js');
@@ -30,20 +21,6 @@ const inventory = parseInventory(
   `robots:\n${ROBOTS.map((r, i) => `  - { name: ${r}, ip: 127.0.0.${11 + i}, user: ${r.toLowerCase()} }`).join('\n')}\n`,
   'stand-in.yaml',
 );
-
-/** A robot that is a folder here: the command runs in sh with that folder as HOME. */
-function localRobot(home: string): StandIn {
-  return (line, stdin) =>
-    new Promise<ExecResult>((resolve) => {
-      const child = spawn('sh', ['-c', line], { env: { PATH: process.env.PATH ?? '', HOME: home } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code: code ?? 255, stdout, stderr }));
-      child.stdin.end(stdin ?? '');
-    });
-}
 
 type Fault = 'exit 1' | 'connection lost' | 'login shell did not run it' | 'nonsense answer';
 const inject: Record<Fault, () => Promise<ExecResult>> = {

@@ -3,21 +3,14 @@
 // a key its ~/.ssh/config offers for each other robot whose private and public halves agree and which
 // that robot's authorized_keys trusts — no login can fail at any moment. Afterwards only new keys are
 // trusted. No ssh is run: the mesh check is off.
-import { afterAll, describe, expect, it } from '@jest/globals';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExecResult, StandIn } from '../../src/ssh/connection.js';
+import type { StandIn } from '../../src/ssh/connection.js';
+import { localRobot, scratchOperator } from './standIns.js';
 
-const root = mkdtempSync(join(tmpdir(), 'provision-rotate-'));
-const saved = { HOME: process.env.HOME, PROVISION_LOG_DIR: process.env.PROVISION_LOG_DIR };
-process.env.HOME = join(root, 'operator');
-process.env.PROVISION_LOG_DIR = join(root, 'log');
-afterAll(() => {
-  for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  rmSync(root, { recursive: true, force: true });
-});
+const root = scratchOperator('provision-rotate-');
 
 const { RobotConnection } = await import('../../src/ssh/connection.js');
 const { Fleet } = await import('../../src/steps/fleet.js');
@@ -32,19 +25,6 @@ const inventory = parseInventory(`robots:\n${ROBOTS.map((r, i) => `  - { name: $
 const homes = new Map(ROBOTS.map((r) => [r, join(root, r)]));
 const home = (r: string) => homes.get(r) as string;
 const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '');
-
-function localRobot(dir: string): StandIn {
-  return (line, stdin) =>
-    new Promise<ExecResult>((resolve) => {
-      const child = spawn('sh', ['-c', line], { env: { PATH: process.env.PATH ?? '', HOME: dir } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code: code ?? 255, stdout, stderr }));
-      child.stdin.end(stdin ?? '');
-    });
-}
 
 /** The key ssh on `from` can log in with to `to` right now: the first IdentityFile of its config whose halves agree and that `to` trusts. */
 function workingKey(from: string, to: string): string | null {
@@ -96,7 +76,10 @@ const pubOf = (r: string) => keyOf(read(join(home(r), '.ssh/id_ed25519.pub')));
 
 describe('provision rotate --keys', () => {
   it('keeps a working key between every pair after every command, then trusts only the new keys', async () => {
-    for (const r of ROBOTS) mkdirSync(home(r), { recursive: true });
+    for (const r of ROBOTS) {
+      mkdirSync(home(r), { recursive: true });
+      chmodSync(home(r), 0o755); // whatever this machine's umask: StrictModes accepts the home
+    }
     await runKeys(fleetOver(), { verify: false });
     const before = new Map(ROBOTS.map((r) => [r, pubOf(r)]));
     for (const a of ROBOTS) for (const b of ROBOTS) if (a !== b) expect(workingKey(a, b)).toBe(before.get(a));
