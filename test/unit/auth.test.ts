@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import type { ParsedKey } from 'ssh2';
 import { authHandler, loadOperatorIdentity } from '../../src/ssh/auth.js';
 
-// Real keys made with ssh-keygen: one encrypted, one plain. (os.homedir() does not follow a HOME
-// changed inside jest, so the keys are named as IdentityFiles rather than found as defaults.)
+// Real keys made with ssh-keygen: one encrypted, one plain, named as IdentityFiles. HOME points at a
+// scratch folder, so the machine's own ~/.ssh/id_* never join in as default keys.
 const home = mkdtempSync(join(tmpdir(), 'provision-auth-'));
-const saved = { SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK };
+const saved = { SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK, HOME: process.env.HOME };
+process.env.HOME = join(home, 'operator-home');
 const encrypted = join(home, '.ssh', 'id_ed25519');
 const plain = join(home, 'keys', 'robots');
 
@@ -23,6 +24,7 @@ beforeAll(() => {
 
 afterAll(() => {
   if (saved.SSH_AUTH_SOCK !== undefined) process.env.SSH_AUTH_SOCK = saved.SSH_AUTH_SOCK;
+  if (saved.HOME !== undefined) process.env.HOME = saved.HOME;
 });
 
 let unlockedKey: ParsedKey | undefined;
