@@ -84,12 +84,6 @@ export class Fleet {
   }
 
   static async open(inventory: Inventory, options: RunOptions): Promise<Fleet> {
-    // Ctrl-C: close every connection and stop at once (while connecting, just stop: nothing is locked
-    // or written yet). Files on robots are only ever replaced by a rename, so an interrupted run
-    // leaves each file either old or new, never half-written.
-    let interrupted: () => void = () => process.exit(130);
-    const onSigint = () => interrupted();
-    process.once('SIGINT', onSigint);
     const identityFiles = inventory.robots.flatMap((r) => [...(r.ssh?.identityFiles ?? []), ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles)]);
     const identity = await loadOperatorIdentity(options.password, identityFiles, options.askPassphrase);
     const knownHosts = new KnownHosts(join(sshDir(), 'known_hosts'));
@@ -103,9 +97,11 @@ export class Fleet {
       }),
     );
     const fleet = new Fleet(inventory, options, connections, identity.notes);
-    fleet.detachSigint = () => process.removeListener('SIGINT', onSigint); // `roles` opens a second fleet
     for (const { robot, conn } of fleet.connected()) if (robot.sudo) conn.sudoPassword = options.sudoPassword;
-    interrupted = () => {
+    // Ctrl-C from here on: release the lock (one second at most), close every connection, stop. Before
+    // this nothing is locked or written, and src/interrupt.ts just ends the process. Files on robots
+    // are only ever replaced by a rename, so an interrupted run leaves each old or new, never half.
+    const onSigint = () => {
       console.error('provision: interrupted; releasing the run lock and closing connections. Run the command again to finish.');
       const stop = () => {
         fleet.close();
@@ -114,6 +110,8 @@ export class Fleet {
       // Give the lock release one second at most: Ctrl-C must end the run promptly.
       void Promise.race([fleet.unlock(), new Promise((r) => setTimeout(r, 1000))]).then(stop, stop);
     };
+    process.once('SIGINT', onSigint);
+    fleet.detachSigint = () => process.removeListener('SIGINT', onSigint); // `roles` opens a second fleet
     return fleet;
   }
 

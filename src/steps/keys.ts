@@ -68,21 +68,15 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
     return { name: robot.name, ip: robot.ip, port: robot.port, user: robot.user, publicKey, hostKey: r?.ok && g ? r.hostKey : null };
   });
 
-  const names = fleet.inventory.robots.map((r) => r.name);
-  const retired = fleet.inventory.retired;
   const prune = Boolean(fleet.options.prune);
   await fleet.eachConnected(async (robot, conn) => {
     const g = gathered.get(robot.name);
     if (!g) return;
-    // Drift: block lines of robots no longer in the inventory are reported, and dropped only with
-    // --prune — except robots `provision remove` retired: their lines always go (revocation).
-    const known = [...names, ...retired];
-    const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, known)))];
+    const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, knownRobots(fleet))))];
     const mine = fleet.inLimit(robot.name);
     if (strangers.length) fleet.note(robot.name, blockDriftText(strangers, prune && mine, dry));
     if (!mine) return; // outside --limit: read, never written
-    const keep = (f: ManagedSshFile) => (prune ? [] : strangerLines(f, g.files[f].content, known));
-    await writeSshFiles(fleet, robot, conn, g, wantedSshFiles(g, facts, operatorKeys, undefined, keep));
+    await writeSshFiles(fleet, robot, conn, g, wantedSshFiles(g, facts, operatorKeys, undefined, keptDrift(fleet, g)));
   }, dry ? 'comparing ~/.ssh' : 'writing ~/.ssh');
 
   // The mesh includes the robots StrictModes fails (the check shows what that costs), so it takes
@@ -93,7 +87,16 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
   return mesh ? { json: { mesh } } : undefined;
 }
 
-/** The three managed files as they should be on a robot, given what it holds now. */
+/** The robots whose block lines are not drift: the inventory's, and those `provision remove` retired (their lines always go: revocation). */
+function knownRobots(fleet: Fleet): string[] {
+  return [...fleet.inventory.robots.map((r) => r.name), ...fleet.inventory.retired];
+}
+
+/** Drift: block lines of robots no longer in the inventory are kept (and reported) unless --prune. */
+export function keptDrift(fleet: Fleet, g: GatheredSsh): (file: ManagedSshFile) => string[] {
+  return (file) => (fleet.options.prune ? [] : strangerLines(file, g.files[file].content, knownRobots(fleet)));
+}
+
 /** The managed files a robot should hold; `keep` gives, per file, block lines of robots not in the inventory to keep (drift without --prune). */
 export function wantedSshFiles(
   g: GatheredSsh,

@@ -1,5 +1,6 @@
 // The manager provision works through. Any manager may stop being one, lose its connection or its
 // docker mid-run: then the next manager this run is connected to takes over, and the run goes on.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeInfo } from '../remote/docker.js';
 import { managerStateCommand, parseManagerState } from '../remote/docker.js';
 import type { RemoteCommand } from '../remote/shell.js';
@@ -26,7 +27,6 @@ const ELECTION_WAIT_MS = 30_000;
 const BECOME_MANAGER_WAIT_MS = 30_000;
 const POLL_MS = 1000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class ManagerVia {
   private readonly dropped = new Set<Member>();

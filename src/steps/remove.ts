@@ -3,6 +3,7 @@
 // robot's node is drained, demoted, left and removed (plan/retire.ts) —, then the revocation: every
 // other robot's managed files are merged over the inventory without them (keys.ts), their own blocks
 // are emptied, the operator's known_hosts forgets them; last, they leave the inventory file.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { nodeRemoveCommand, leaveCommand, nodeRoleCommand, removeTokensCommand, type NodeInfo } from '../remote/docker.js';
 import { drainCommand, nodeTasksCommand, parseTaskCount } from '../remote/retire.js';
 import { gatherSshCommand, parseGatheredSsh } from '../remote/keysScript.js';
@@ -23,7 +24,6 @@ import { fleetClusters, gatherMembers, inSwarm, nodeOfRobot, type Member } from 
 const DRAIN_WAIT_MS = 60_000;
 const DEMOTE_WAIT_MS = 60_000;
 const POLL_MS = 1000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runRemove(fleet: Fleet, names: readonly string[]): Promise<{ json: object }> {
   const dry = fleet.options.dryRun;
@@ -34,7 +34,7 @@ export async function runRemove(fleet: Fleet, names: readonly string[]): Promise
   const all = await gatherMembers(fleet);
   const own = new Map(all.filter((m) => names.includes(m.robot.name)).map((m) => [m.robot.name, m]));
   // 1. The others' roles without the leaving robots: promotions first (Formation's order).
-  const swarm = all.some((m) => inSwarm(m.facts)) ? await runSwarm(rest) : null;
+  const swarm = all.some((m) => inSwarm(m.facts)) ? await runSwarm(rest, { members: all.filter((m) => !names.includes(m.robot.name)) }) : null;
   const planned = swarm?.plan?.managers.length;
   // 2. Each leaving robot's node, through a manager that stays.
   const removed = await retireNodes(fleet, rest, leaving, own, Boolean(swarm?.clusterId));

@@ -10,17 +10,17 @@
 // ssh reads its key files when it starts and again when it signs, so a file is changed only when no
 // login can be using it. A robot that fails before every robot trusts the new keys stops the rotation
 // for all (nothing switched yet); a robot that fails later keeps both keys trusted until a later run.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { keyOf, ROBOT_KEY_FILE, type OperatorKeys, type RobotKeyFacts } from '../remote/sshFiles.js';
 import { parseGatheredSsh, type GatheredSsh } from '../remote/keysScript.js';
 import { adoptKeyCommand, dropNextKeyCommand, NEXT_KEY_FILE, newKeyCommand } from '../remote/retire.js';
 import { ensureOperatorKey } from '../ssh/auth.js';
 import type { Fleet } from './fleet.js';
-import { keysFirstCommand, meshRobots, verifyMesh, wantedSshFiles, writeSshFiles } from './keys.js';
+import { keptDrift, keysFirstCommand, meshRobots, verifyMesh, wantedSshFiles, writeSshFiles } from './keys.js';
 
 /** Longer than a robot-to-robot login takes: ssh may read a key file at its start and again when it signs. */
 export const SETTLE_MS = 3000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number; verify?: boolean } = {}): Promise<{ json: object } | void> {
   const settle = () => sleep(options.settleMs ?? SETTLE_MS);
@@ -67,14 +67,14 @@ export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number; 
     fleet.changed(robot.name, `generated a new key pair (~/${NEXT_KEY_FILE})`);
   });
   // 2. Trusted everywhere next to the old ones.
-  await eachGathered((g, robot, conn) => writeSshFiles(fleet, robot, conn, g, { authorized_keys: wantedSshFiles(g, facts('both'), operatorKeys).authorized_keys }));
+  await eachGathered((g, robot, conn) => writeSshFiles(fleet, robot, conn, g, { authorized_keys: wantedSshFiles(g, facts('both'), operatorKeys, undefined, keptDrift(fleet, g)).authorized_keys }));
   const notReady = [...gathered.keys()].filter((n) => !rotating().includes(n));
   if (notReady.length) {
     for (const name of rotating()) fleet.note(name, `not switched to its new key: ${notReady.join(', ')} could not be given the new keys (every robot trusts its old and new keys until a later rotate)`);
     return;
   }
   // 3. The new key offered first; 4. then it becomes the robot's key.
-  await eachGathered((g, robot, conn) => writeSshFiles(fleet, robot, conn, g, { config: wantedSshFiles(g, facts('both'), operatorKeys, [NEXT_KEY_FILE, ROBOT_KEY_FILE]).config }));
+  await eachGathered((g, robot, conn) => writeSshFiles(fleet, robot, conn, g, { config: wantedSshFiles(g, facts('both'), operatorKeys, [NEXT_KEY_FILE, ROBOT_KEY_FILE], keptDrift(fleet, g)).config }));
   await settle();
   await eachGathered(async (_g, robot, conn) => {
     await conn.run(adoptKeyCommand(), 'switching to the new key');
@@ -82,10 +82,10 @@ export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number; 
     fleet.changed(robot.name, `switched to its new key (~/${ROBOT_KEY_FILE})`);
   });
   // 5. The config as provision keys writes it; 6. the old keys withdrawn, the .next files removed.
-  await eachGathered((g, robot, conn) => writeSshFiles(fleet, robot, conn, g, { config: wantedSshFiles(g, facts('final'), operatorKeys).config }));
+  await eachGathered((g, robot, conn) => writeSshFiles(fleet, robot, conn, g, { config: wantedSshFiles(g, facts('final'), operatorKeys, undefined, keptDrift(fleet, g)).config }));
   await settle();
   await eachGathered(async (g, robot, conn) => {
-    await writeSshFiles(fleet, robot, conn, g, { authorized_keys: wantedSshFiles(g, facts('final'), operatorKeys).authorized_keys });
+    await writeSshFiles(fleet, robot, conn, g, { authorized_keys: wantedSshFiles(g, facts('final'), operatorKeys, undefined, keptDrift(fleet, g)).authorized_keys });
     if (adopted.has(robot.name)) await conn.run(dropNextKeyCommand(), 'removing the rotated key files');
   });
   for (const name of [...gathered.keys()].filter((n) => newKeys.has(n) && !adopted.has(n))) {

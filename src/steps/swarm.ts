@@ -1,6 +1,7 @@
 // `provision swarm`: steps 2 and 3 of the brief. Facts first, then: reuse the fleet's swarm or
 // init one on the leader, plan roles by quorum rules, write ~/swarm_tokens, promote/join/demote
 // in a quorum-safe order, label the nodes. Every decision is made by src/plan; this file does I/O.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Robot } from '../inventory/schema.js';
 import {
   factsCommand, joinCommand, joinStateCommand, joinTokensCommand, parseJoinState, labelAddCommand, leaveCommand, rotateTokenCommand, nodeRemoveCommand, nodeRoleCommand, parseFacts,
@@ -33,10 +34,11 @@ export interface SwarmReport {
 
 export type RotateWhich = 'worker' | 'manager' | 'both';
 
-export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich } = {}): Promise<SwarmReport> {
+/** `members`: facts the caller read already in this run (provision remove), so they are not read twice. */
+export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich; members?: Member[] } = {}): Promise<SwarmReport> {
   const report: SwarmReport = { plan: null, clusterId: null, nodes: [], initialised: null, robotOfNode: new Map(), handOver: null, notes: [] };
   // 1. Facts, from every reachable robot at once.
-  const members = await gatherMembers(fleet);
+  const members = options.members ?? (await gatherMembers(fleet));
   try {
     return await formSwarm(fleet, members, report, options);
   } catch (err) {
@@ -570,7 +572,6 @@ function withoutForeign(fleet: Fleet, members: Member[], nodes: NodeInfo[]): Mem
   return members.filter((m) => !foreign.includes(m));
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Rethrow the first rejection among settled pieces of work (each robot's own errors were reported already). */
 function throwFirst(results: PromiseSettledResult<unknown>[]): void {

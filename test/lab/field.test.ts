@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertLabRoute, fileHashes, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
+import { assertLabRoute, fileHashes, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, reportRows, type Operator } from './harness.js';
 
 const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil', 'Paula'];
 const GREETING = 'Welcome to';
@@ -39,17 +39,6 @@ beforeAll(() => {
 
 afterAll(() => finishLab(op), 120_000);
 
-/** The robot's rows of the report: its line and the detail lines under it. */
-function line(stdout: string, robot: string): string {
-  const rows: string[] = [];
-  let mine = false;
-  for (const l of stdout.split('\n')) {
-    if (/^ {2}\S/.test(l)) mine = l.startsWith(`  ${robot} `);
-    if (mine) rows.push(l);
-  }
-  return rows.join('\n');
-}
-
 describe('field robots', () => {
   it('the fixtures are what they claim: Ida greets, Otto runs fish, Paula\'s ~/.ssh is full', () => {
     expect(lab('exec', 'Ida', 'env', '-u', 'SHLVL', 'SSH_CLIENT=10.88.0.1 1 22', 'bash', '-c', 'true')).toContain(GREETING); // as sshd runs it
@@ -60,11 +49,11 @@ describe('field robots', () => {
   it('keys: the greeting robot and the fish robot get everything; the full disk is named and its files untouched', async () => {
     const run = await provision(op, ['keys', '-i', inventory]);
     expect(run.code).toBe(1);
-    expect(line(run.stdout, 'Paula')).toMatch(/failed/);
+    expect(reportRows(run.stdout, 'Paula')).toMatch(/failed/);
     expect(run.stdout).toMatch(/No space left on device/);
-    expect(line(run.stdout, 'Paula')).not.toMatch(/updated ~\/\.ssh/); // never claimed
+    expect(reportRows(run.stdout, 'Paula')).not.toMatch(/updated ~\/\.ssh/); // never claimed
     expect(sshState('Paula')).toBe(paulaBefore);
-    for (const r of ['Anton', 'Ida', 'Otto', 'Emil']) expect(line(run.stdout, r)).toMatch(/changed/);
+    for (const r of ['Anton', 'Ida', 'Otto', 'Emil']) expect(reportRows(run.stdout, r)).toMatch(/changed/);
     expect(run.stdout).toMatch(/its login shell \/bin\/bash prints on non-interactive sessions \(from ~\/\.bashrc\)/);
     expect(run.stdout).not.toMatch(/Packet length|exceeds max length/);
     // the mesh works by name, from and to the greeting robot and the fish robot
@@ -101,13 +90,13 @@ describe('field robots', () => {
     const before = sshState('Paula');
     const ro = await provision(op, ['keys', '-i', inventory]);
     expect(ro.code).toBe(1);
-    expect(line(ro.stdout, 'Paula')).toMatch(/failed/);
+    expect(reportRows(ro.stdout, 'Paula')).toMatch(/failed/);
     expect(ro.stdout).toMatch(/Read-only file system/);
     expect(sshState('Paula')).toBe(before);
     lab('field', 'Paula', 'ssh-rw');
     const fixed = await provision(op, ['keys', '-i', inventory]);
     expect(fixed.code).toBe(0);
-    expect(line(fixed.stdout, 'Paula')).toMatch(/changed/);
+    expect(reportRows(fixed.stdout, 'Paula')).toMatch(/changed/);
   }, 240_000);
 
   it('a re-run of keys and swarm changes nothing on any robot', async () => {

@@ -83,6 +83,15 @@ export function provision(op: Operator, args: string[], env: Record<string, stri
   return startProvision(op, args, env).done;
 }
 
+/** One robot's rows of a report: its own line and the detail lines under it, as printed. */
+export function reportRows(stdout: string, robot: string): string {
+  const lines = stdout.split('\n');
+  const at = lines.findIndex((l) => new RegExp(`^ {2}${robot}\\s`).test(l));
+  if (at < 0) return '';
+  const end = lines.findIndex((l, i) => i > at && !/^ {20,}\S/.test(l));
+  return lines.slice(at, end < 0 ? undefined : end).join('\n');
+}
+
 /** Rewrite the lab's inventory with `edit` applied to its YAML document; returns the new path. */
 export function editInventory(from: string, to: string, edit: (doc: ReturnType<typeof parseDocument>) => void): string {
   const doc = parseDocument(readFileSync(from, 'utf8'));

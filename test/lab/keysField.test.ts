@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendFileSync } from 'node:fs';
-import { LAB_DIR, assertLabRoute, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
+import { LAB_DIR, assertLabRoute, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, reportRows, type Operator } from './harness.js';
 
 const ROBOTS = ['Anton', 'Ida', 'Otto'];
 const IPS = ['10.88.0.11', '10.88.0.12', '10.88.0.13'];
@@ -14,15 +14,6 @@ const IPS = ['10.88.0.11', '10.88.0.12', '10.88.0.13'];
 let inventory: string;
 let op: Operator;
 let userKey: string;
-
-/** The report lines of one robot: its own line and the detail lines under it. */
-function section(stdout: string, robot: string): string {
-  const lines = stdout.split('\n');
-  const at = lines.findIndex((l) => new RegExp(`^  ${robot}\\s+(changed|ok|failed|unreachable)\\b`).test(l));
-  if (at < 0) return '';
-  const end = lines.findIndex((l, i) => i > at && !/^ {20,}\S/.test(l));
-  return lines.slice(at, end < 0 ? undefined : end).join('\n');
-}
 
 beforeAll(() => {
   labDown();
@@ -50,17 +41,17 @@ describe('provision keys in the field', () => {
   it('fixes a group-writable ~/.ssh; names a home writable by others with the fix; the mesh check shows who cannot be reached and why', async () => {
     const run = await provision(op, ['keys', '-i', inventory]);
     expect(run.code).toBe(1);
-    expect(section(run.stdout, 'Anton')).toMatch(/^ {2}Anton\s+changed\s.*\n(.*\n)*.*set ~\/\.ssh to 700/);
+    expect(reportRows(run.stdout, 'Anton')).toMatch(/^ {2}Anton\s+changed\s.*\n(.*\n)*.*set ~\/\.ssh to 700/);
     expect(onRobot('Anton', 'stat -c %a ~/.ssh').trim()).toBe('700');
 
-    const ida = section(run.stdout, 'Ida');
+    const ida = reportRows(run.stdout, 'Ida');
     expect(ida).toMatch(/^ {2}Ida\s+failed/);
     expect(ida).toContain('the home directory /home/ida is writable by others (mode 757): sshd ignores ~/.ssh/authorized_keys (StrictModes)');
     expect(ida).toContain('Fix: chmod go-w /home/ida');
     expect(ida).toMatch(/SSH mesh check: no robot could log in to it by name \(ssh Ida from Anton, Otto\): ida@10\.88\.0\.12: Permission denied \(publickey/);
     expect(onRobot('Ida', 'stat -c %a /home/ida').trim()).toBe('757'); // the home is the operator's to change
 
-    for (const r of ['Anton', 'Otto']) expect(section(run.stdout, r)).toMatch(new RegExp(`^  ${r}\\s+changed`));
+    for (const r of ['Anton', 'Otto']) expect(reportRows(run.stdout, r)).toMatch(new RegExp(`^  ${r}\\s+changed`));
     expect(run.stdout).toContain('note: SSH mesh: 2 of 3 robots verified');
   }, 120_000);
 
@@ -79,9 +70,9 @@ describe('provision keys in the field', () => {
     onRobot('Otto', 'chmod 644 ~/.ssh/authorized_keys');
     const run = await provision(op, ['keys', '-i', inventory]);
     expect(run.code).toBe(0);
-    expect(section(run.stdout, 'Otto')).toMatch(/^ {2}Otto\s+changed\s+updated ~\/\.ssh\/authorized_keys \(mode 644 → 600\)/);
+    expect(reportRows(run.stdout, 'Otto')).toMatch(/^ {2}Otto\s+changed\s+updated ~\/\.ssh\/authorized_keys \(mode 644 → 600\)/);
     expect(onRobot('Otto', 'stat -c %a ~/.ssh/authorized_keys').trim()).toBe('600');
-    expect(section(run.stdout, 'Ida')).toMatch(/^ {2}Ida\s+ok/);
+    expect(reportRows(run.stdout, 'Ida')).toMatch(/^ {2}Ida\s+ok/);
     expect(run.stdout).toMatch(/note: SSH mesh verified: each of the 3 robots reached logs in to another by name and is logged in to/);
     // Ida's probe of Otto wrote nothing: no ecdsa line appended after the managed block (ssh's UpdateHostKeys).
     expect(onRobot('Ida', 'cat ~/.ssh/known_hosts')).toMatch(/^# BEGIN provision[^\n]*\n(\S+ ssh-ed25519 \S+\n){3}# END provision\n$/);
@@ -94,9 +85,9 @@ describe('provision keys in the field', () => {
     try {
       const run = await provision(op, ['keys', '-i', inventory]);
       expect(run.code).toBe(1);
-      const otto = section(run.stdout, 'Otto');
+      const otto = reportRows(run.stdout, 'Otto');
       expect(otto).toMatch(/^ {2}Otto\s+failed\s+SSH mesh check: ssh Anton failed here \(Anton is reachable from others, and this robot reaches others\): .*10\.88\.0\.11/);
-      for (const r of ['Anton', 'Ida']) expect(section(run.stdout, r)).toMatch(new RegExp(`^  ${r}\\s+ok`));
+      for (const r of ['Anton', 'Ida']) expect(reportRows(run.stdout, r)).toMatch(new RegExp(`^  ${r}\\s+ok`));
 
       const skipped = await provision(op, ['keys', '-i', inventory, '--no-verify']);
       expect(skipped.code).toBe(0);

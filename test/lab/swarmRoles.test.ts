@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertLabRoute, editInventory, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, startProvision, type Operator, type RunResult } from './harness.js';
+import { assertLabRoute, editInventory, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, reportRows, startProvision, type Operator, type RunResult } from './harness.js';
 
 const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil', 'Paula'];
 const IP: Record<string, string> = { Anton: '10.88.0.11', Ida: '10.88.0.12', Otto: '10.88.0.13', Emil: '10.88.0.14', Paula: '10.88.0.15' };
@@ -71,14 +71,8 @@ function duringJoin(pids: number[], fault: () => void): void {
   }
 }
 
-/** A robot's lines of the report: its status, role and every detail. */
-function reportOf(run: RunResult, robot: string): string {
-  const lines = run.stdout.split('\n');
-  const at = lines.findIndex((l) => new RegExp(`^  ${robot}\\s`).test(l));
-  if (at < 0) return '';
-  const end = lines.findIndex((l, i) => i > at && !/^ {20,}\S/.test(l));
-  return lines.slice(at, end < 0 ? undefined : end).map((l) => l.trim()).join('\n');
-}
+/** A robot's lines of the report, each trimmed: its status, role and every detail. */
+const reportOf = (run: RunResult, robot: string) => reportRows(run.stdout, robot).split('\n').map((l) => l.trim()).join('\n');
 
 /** Nothing provision printed looks like a crash: no stack trace, no top-level error line. */
 function noCrash(run: RunResult): void {
