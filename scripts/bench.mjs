@@ -18,10 +18,18 @@ import { defaultManagerCount, managerJoinBatches } from '../dist/plan/quorum.js'
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 const LAB = join(ROOT, 'scripts', 'lab.sh');
 const PASSWORD = process.env.LAB_PASSWORD ?? 'lab-secret-pw';
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const SIZES = sizes.length ? sizes : [3, 10, 25, 50, 100];
 
-const lab = (...args) => execFileSync('bash', [LAB, ...args], { encoding: 'utf8', env: { ...process.env, LAB_PASSWORD: PASSWORD }, stdio: ['ignore', 'pipe', 'inherit'] });
+const lab = (...args) =>
+  execFileSync('bash', [LAB, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LAB_PASSWORD: PASSWORD },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
 const seconds = (ms) => (ms / 1000).toFixed(2);
 
 async function timed(fn) {
@@ -46,7 +54,11 @@ const robotsOfLab = () =>
 /** SSH connections to the lab's robots, at most 32 handshakes at once (provision's default). */
 function openAll(robots, auth) {
   return mapLimit(robots, 32, (r) =>
-    RobotConnection.open({ name: r.name, host: r.ip, port: 22, username: r.user }, { ...auth, readyTimeout: 60000, hostVerifier: () => true }, () => tcpSocket(r.ip, 22, 10000)),
+    RobotConnection.open(
+      { name: r.name, host: r.ip, port: 22, username: r.user },
+      { ...auth, readyTimeout: 60000, hostVerifier: () => true },
+      () => tcpSocket(r.ip, 22, 10000),
+    ),
   );
 }
 const passwordAuth = { password: PASSWORD };
@@ -59,8 +71,12 @@ async function floor(robots) {
     const [ia, ib, ic] = robots.map((r) => r.ip);
     const init = await timed(() => a.run(`docker swarm init --advertise-addr ${ia} >/dev/null`, 'init'));
     // The tokens stay in this process; nothing is printed.
-    const [worker, manager] = (await a.run('docker swarm join-token -q worker && docker swarm join-token -q manager', 'tokens')).trim().split('\n');
-    const managerJoin = await timed(() => b.run(`docker swarm join --token ${manager} --advertise-addr ${ib} ${ia}:2377 >/dev/null`, 'join'));
+    const [worker, manager] = (await a.run('docker swarm join-token -q worker && docker swarm join-token -q manager', 'tokens'))
+      .trim()
+      .split('\n');
+    const managerJoin = await timed(() =>
+      b.run(`docker swarm join --token ${manager} --advertise-addr ${ib} ${ia}:2377 >/dev/null`, 'join'),
+    );
     const workerJoin = await timed(() => c.run(`docker swarm join --token ${worker} --advertise-addr ${ic} ${ia}:2377 >/dev/null`, 'join'));
     for (const conn of [c, b, a]) await conn.run('docker swarm leave --force >/dev/null', 'leave');
     return { init: init.ms, managerJoin: managerJoin.ms, workerJoin: workerJoin.ms };
@@ -89,9 +105,14 @@ async function directFormation(robots) {
       );
     const { ms } = await timed(async () => {
       await leader.run(`docker swarm init --advertise-addr ${leader.target.host} >/dev/null`, 'init');
-      const [worker, manager] = (await leader.run('docker swarm join-token -q worker && docker swarm join-token -q manager', 'tokens')).trim().split('\n');
+      const [worker, manager] = (await leader.run('docker swarm join-token -q worker && docker swarm join-token -q manager', 'tokens'))
+        .trim()
+        .split('\n');
       const joiningManagers = rest.slice(0, managers - 1);
-      const rounds = managerJoinBatches(1, joiningManagers.map((_, i) => String(i)));
+      const rounds = managerJoinBatches(
+        1,
+        joiningManagers.map((_, i) => String(i)),
+      );
       for (const round of rounds) await Promise.all(round.map((i) => join(joiningManagers[Number(i)], manager)));
       await Promise.all(rest.slice(managers - 1).map((conn) => join(conn, worker)));
     });
@@ -119,7 +140,14 @@ function provision(home, args) {
   const t = performance.now();
   const run = spawnSync(process.execPath, ['--import', join(ROOT, 'scripts', 'bench-rss.mjs'), join(ROOT, 'dist', 'cli.js'), ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: home, PROVISION_PASSWORD: PASSWORD, PROVISION_ROUTE_DEV: process.env.LAB_BRIDGE ?? 'provbr0', PROVISION_LOG_DIR: join(home, 'logs'), BENCH_RSS_FILE: rssFile },
+    env: {
+      PATH: process.env.PATH,
+      HOME: home,
+      PROVISION_PASSWORD: PASSWORD,
+      PROVISION_ROUTE_DEV: process.env.LAB_BRIDGE ?? 'provbr0',
+      PROVISION_LOG_DIR: join(home, 'logs'),
+      BENCH_RSS_FILE: rssFile,
+    },
   });
   const ms = performance.now() - t;
   if (run.status !== 0) throw new Error(`provision ${args.join(' ')} exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
@@ -136,7 +164,10 @@ async function measure(n) {
   const inventory = join(process.env.LAB_DIR ?? '/var/tmp/provision-lab', 'inventory.yaml');
   const f = await floor(robots);
   const managers = defaultManagerCount(n);
-  const rounds = managerJoinBatches(1, Array.from({ length: managers - 1 }, (_, i) => String(i))).length;
+  const rounds = managerJoinBatches(
+    1,
+    Array.from({ length: managers - 1 }, (_, i) => String(i)),
+  ).length;
   const lowerBound = f.init + rounds * f.managerJoin + (n > managers ? f.workerJoin : 0);
   // Docker alone may fail at N on this machine: the row says so, and provision is still measured.
   const direct = await directFormation(robots).catch((err) => {
@@ -156,11 +187,28 @@ async function measure(n) {
   const noop = await noopFloor(robots, home);
   const joined = (swarm.stdout.match(/^ {2}\S+\s+joined\s/gm) ?? []).length; // robots whose status is `joined`
   const row = {
-    n, labUp: up.ms, labMbPerRobot, floorInit: f.init, floorManagerJoin: f.managerJoin, floorWorkerJoin: f.workerJoin, managers, rounds, lowerBound, direct,
-    keys: keys.ms, swarm: swarm.ms, rerunKeys: keys2.ms, rerunSwarm: swarm2.ms, noop, meshCheck: keysVerified.ms - keys2.ms,
-    ratioSwarm: swarm.ms / lowerBound, ratioKeysSwarm: (keys.ms + swarm.ms) / lowerBound, ratioDirect: swarm.ms / direct,
+    n,
+    labUp: up.ms,
+    labMbPerRobot,
+    floorInit: f.init,
+    floorManagerJoin: f.managerJoin,
+    floorWorkerJoin: f.workerJoin,
+    managers,
+    rounds,
+    lowerBound,
+    direct,
+    keys: keys.ms,
+    swarm: swarm.ms,
+    rerunKeys: keys2.ms,
+    rerunSwarm: swarm2.ms,
+    noop,
+    meshCheck: keysVerified.ms - keys2.ms,
+    ratioSwarm: swarm.ms / lowerBound,
+    ratioKeysSwarm: (keys.ms + swarm.ms) / lowerBound,
+    ratioDirect: swarm.ms / direct,
     ratioNoop: (keys2.ms + swarm2.ms) / (2 * noop),
-    peakMb: Math.max(keys.rssMb, swarm.rssMb, keys2.rssMb, swarm2.rssMb, keysVerified.rssMb), joined,
+    peakMb: Math.max(keys.rssMb, swarm.rssMb, keys2.rssMb, swarm2.rssMb, keysVerified.rssMb),
+    joined,
     rerunNoChange: swarm2.stdout.includes('nothing to change') && keys2.stdout.includes('nothing to change'),
   };
   return row;
@@ -175,7 +223,13 @@ try {
       console.log(JSON.stringify(row));
     } catch (err) {
       // One size failing (the lab itself, on a small machine) must not lose the others' numbers.
-      rows.push({ n, failed: String(err.message ?? err).split('\n').slice(0, 3).join(' ') });
+      rows.push({
+        n,
+        failed: String(err.message ?? err)
+          .split('\n')
+          .slice(0, 3)
+          .join(' '),
+      });
       console.error(`N=${n} failed: ${err.message ?? err}`);
     }
   }

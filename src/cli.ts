@@ -69,7 +69,10 @@ async function secret(ask: boolean | undefined, flag: string, envName: string, m
 function withLimitOptions(cmd: Command): Command {
   return cmd
     .option('-l, --limit <names>', 'change only these robots (NAME[,NAME…]); the others are read where the plan needs them, never changed')
-    .option('--prune', 'remove drift: swarm nodes of no inventory robot, managed-block lines of robots not in the inventory (without it: only reported)');
+    .option(
+      '--prune',
+      'remove drift: swarm nodes of no inventory robot, managed-block lines of robots not in the inventory (without it: only reported)',
+    );
 }
 
 function withCommonOptions(cmd: Command): Command {
@@ -83,7 +86,12 @@ function withCommonOptions(cmd: Command): Command {
     .option('-v, --verbose', 'print a line per robot per step as it happens, on stderr (the default on a terminal)')
     .option('--debug', 'print the stack trace of an unexpected error (it is always in the log)')
     .option('--no-color', 'no colour on a terminal (as with NO_COLOR=1)')
-    .addOption(new Option('--connect-timeout <seconds>', 'SSH connect timeout per robot (default: ConnectTimeout from ~/.ssh/config, else 5)').argParser(positiveInt))
+    .addOption(
+      new Option(
+        '--connect-timeout <seconds>',
+        'SSH connect timeout per robot (default: ConnectTimeout from ~/.ssh/config, else 5)',
+      ).argParser(positiveInt),
+    )
     .addOption(new Option('--max-handshakes <n>', 'SSH handshakes in flight at once').default(32).argParser(positiveInt));
 }
 
@@ -114,7 +122,10 @@ async function askPassphrase(file: string): Promise<string | undefined> {
 /** The inventory's spelling of each name (names are unique ignoring case); an unknown one is bad input. */
 function robotsNamed(inventory: Inventory, names: readonly string[]): string[] {
   const unknown = names.filter((n) => !inventory.robots.some((r) => r.name.toLowerCase() === n.toLowerCase()));
-  if (unknown.length) throw new UsageError(`no robot named ${unknown.map((n) => `"${n}"`).join(', ')} in ${inventory.file} (robots: ${inventory.robots.map((r) => r.name).join(', ')})`);
+  if (unknown.length)
+    throw new UsageError(
+      `no robot named ${unknown.map((n) => `"${n}"`).join(', ')} in ${inventory.file} (robots: ${inventory.robots.map((r) => r.name).join(', ')})`,
+    );
   return [...new Set(names.map((n) => inventory.robots.find((r) => r.name.toLowerCase() === n.toLowerCase())?.name as string))];
 }
 
@@ -132,19 +143,33 @@ async function operatorKeyFlags(flags: CommonFlags & { operatorKey?: string[]; r
   const others = (flags.operatorKey ?? []).map(read);
   const revoke = (flags.revokeOperatorKey ?? []).map((file) => ({ file, ...read(file) }));
   const inventory = loadFleetInventory(flags.inventory);
-  const own = await loginKeys(inventory.robots.flatMap((r) => [...(r.ssh?.identityFiles ?? []), ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles)]));
+  const own = await loginKeys(
+    inventory.robots.flatMap((r) => [...(r.ssh?.identityFiles ?? []), ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles)]),
+  );
   const locksOut = revoke.filter((r) => own.has(r.key));
-  if (locksOut.length) throw new UsageError(`provision keys: refusing to revoke ${locksOut.map((r) => r.file).join(', ')}: this run logs in with that key (revoke it from another laptop, or after switching keys)`);
+  if (locksOut.length)
+    throw new UsageError(
+      `provision keys: refusing to revoke ${locksOut.map((r) => r.file).join(', ')}: this run logs in with that key (revoke it from another laptop, or after switching keys)`,
+    );
   const both = revoke.filter((r) => others.some((o) => o.key === r.key));
   if (both.length) throw new UsageError(`provision keys: ${both.map((r) => r.file).join(', ')} is both to install and to revoke`);
   return { others, revoke: revoke.map((r) => r.key) };
 }
 
-interface StepResult { text?: string; json?: object; roleOf?: (robot: string) => string }
+interface StepResult {
+  text?: string;
+  json?: object;
+  roleOf?: (robot: string) => string;
+}
 
 async function runOptions(flags: CommonFlags): Promise<RunOptions & { view?: { end(): Promise<void> } }> {
   const password = await secret(flags.askPass, '--ask-pass', 'PROVISION_PASSWORD', 'SSH password for the robots (first contact):');
-  const sudoPassword = await secret(flags.askBecomePass, '--ask-become-pass', 'PROVISION_BECOME_PASSWORD', 'sudo password on the robots (for docker):');
+  const sudoPassword = await secret(
+    flags.askBecomePass,
+    '--ask-become-pass',
+    'PROVISION_BECOME_PASSWORD',
+    'sudo password on the robots (for docker):',
+  );
   registerSecret(password);
   registerSecret(sudoPassword);
   return {
@@ -163,7 +188,12 @@ async function runOptions(flags: CommonFlags): Promise<RunOptions & { view?: { e
 function limitOf(flags: CommonFlags, inventory: Inventory): { limit?: ReadonlySet<string> } {
   if (flags.limit === undefined) return {};
   try {
-    return { limit: parseLimit(flags.limit, inventory.robots.map((r) => r.name)) };
+    return {
+      limit: parseLimit(
+        flags.limit,
+        inventory.robots.map((r) => r.name),
+      ),
+    };
   } catch (err) {
     if (err instanceof LimitError) throw new UsageError(err.message);
     throw err;
@@ -220,7 +250,7 @@ function version(): string {
 
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('provision')
-    .description('Turn a fleet of robots into one Docker Swarm over SSH, from the operator\'s laptop.')
+    .description("Turn a fleet of robots into one Docker Swarm over SSH, from the operator's laptop.")
     .version(version())
     // Usage errors are one line with a hint, printed by main (text or JSON), never the whole help.
     .exitOverride()
@@ -251,60 +281,97 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     );
 
   const collect = (value: string, previous: string[] = []) => [...previous, value];
-  withLimitOptions(withCommonOptions(
-    program
-      .command('keys')
-      .description('generate a key pair on every robot, distribute authorized_keys, known_hosts and ~/.ssh/config, then verify that the robots log in to each other by name')
-      .option('--no-verify', 'skip the mesh check (each robot logging in to another with ssh <Name>, BatchMode, host key checked)')
-      .option('--operator-key <file>', 'also install this public key (another laptop\'s) on every robot (repeatable)', collect)
-      .option('--revoke-operator-key <file>', 'remove this public key from every robot\'s managed block (repeatable; never the key this run logs in with)', collect),
-  )).action(async (flags: CommonFlags & { verify: boolean; operatorKey?: string[]; revokeOperatorKey?: string[] }) => {
+  withLimitOptions(
+    withCommonOptions(
+      program
+        .command('keys')
+        .description(
+          'generate a key pair on every robot, distribute authorized_keys, known_hosts and ~/.ssh/config, then verify that the robots log in to each other by name',
+        )
+        .option('--no-verify', 'skip the mesh check (each robot logging in to another with ssh <Name>, BatchMode, host key checked)')
+        .option('--operator-key <file>', "also install this public key (another laptop's) on every robot (repeatable)", collect)
+        .option(
+          '--revoke-operator-key <file>',
+          "remove this public key from every robot's managed block (repeatable; never the key this run logs in with)",
+          collect,
+        ),
+    ),
+  ).action(async (flags: CommonFlags & { verify: boolean; operatorKey?: string[]; revokeOperatorKey?: string[] }) => {
     const operatorKeys = await operatorKeyFlags(flags);
-    setExit(await runStep('keys', loadFleetInventory(flags.inventory), flags, (fleet) => runKeys(fleet, { verify: flags.verify !== false, operatorKeys }), (robot, fleet) => keysOpening(fleet)(robot)));
+    setExit(
+      await runStep(
+        'keys',
+        loadFleetInventory(flags.inventory),
+        flags,
+        (fleet) => runKeys(fleet, { verify: flags.verify !== false, operatorKeys }),
+        (robot, fleet) => keysOpening(fleet)(robot),
+      ),
+    );
   });
 
   const swarmStep = async (fleet: Fleet): Promise<StepResult> => {
     // Loaded only for the commands that need it: `keys` and `--help` do not pay for it.
-    const [{ runSwarm }, { renderSwarmSummary, swarmJson }] = await Promise.all([import('./steps/swarm.js'), import('./ui/swarmReport.js')]);
+    const [{ runSwarm }, { renderSwarmSummary, swarmJson }] = await Promise.all([
+      import('./steps/swarm.js'),
+      import('./ui/swarmReport.js'),
+    ]);
     const report = await runSwarm(fleet);
     const roleOf = (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '';
     return { roleOf, text: renderSwarmSummary(report, (id) => report.robotOfNode.get(id)), json: { swarm: swarmJson(report) } };
   };
 
-  withLimitOptions(withCommonOptions(
-    program
-      .command('swarm')
-      .description('init or reuse the swarm, plan roles by quorum rules, write ~/swarm_tokens, join and label every robot')
-      .option('--install-service', 'also install the boot-time join (provision-join.service, through sudo -n) on every robot'),
-  )).action(async (flags: CommonFlags & { installService?: boolean }) =>
+  withLimitOptions(
+    withCommonOptions(
+      program
+        .command('swarm')
+        .description('init or reuse the swarm, plan roles by quorum rules, write ~/swarm_tokens, join and label every robot')
+        .option('--install-service', 'also install the boot-time join (provision-join.service, through sudo -n) on every robot'),
+    ),
+  ).action(async (flags: CommonFlags & { installService?: boolean }) =>
     setExit(
-      await runStep('swarm', loadFleetInventory(flags.inventory), flags, async (fleet) => {
-        const result = await swarmStep(fleet);
-        if (flags.installService) await (await import('./steps/service.js')).installService(fleet);
-        return result;
-      }, factsFirstCommand),
+      await runStep(
+        'swarm',
+        loadFleetInventory(flags.inventory),
+        flags,
+        async (fleet) => {
+          const result = await swarmStep(fleet);
+          if (flags.installService) await (await import('./steps/service.js')).installService(fleet);
+          return result;
+        },
+        factsFirstCommand,
+      ),
     ),
   );
 
-  withLimitOptions(withCommonOptions(
-    program
-      .command('up')
-      .description('converge in one run: keys, then swarm, over the same connections (one login per robot, one run lock, one report)')
-      .option('--no-verify', 'skip the mesh check of the keys part')
-      .option('--install-service', 'also install the boot-time join (provision-join.service, through sudo -n) on every robot'),
-  )).action(async (flags: CommonFlags & { verify: boolean; installService?: boolean }) =>
+  withLimitOptions(
+    withCommonOptions(
+      program
+        .command('up')
+        .description('converge in one run: keys, then swarm, over the same connections (one login per robot, one run lock, one report)')
+        .option('--no-verify', 'skip the mesh check of the keys part')
+        .option('--install-service', 'also install the boot-time join (provision-join.service, through sudo -n) on every robot'),
+    ),
+  ).action(async (flags: CommonFlags & { verify: boolean; installService?: boolean }) =>
     setExit(
-      await runStep('up', loadFleetInventory(flags.inventory), flags, async (fleet) => {
-        const keys = await runKeys(fleet, { verify: flags.verify !== false });
-        const result = await swarmStep(fleet);
-        if (flags.installService) await (await import('./steps/service.js')).installService(fleet);
-        return { ...result, json: { ...keys?.json, ...result.json } };
-      }, (robot, fleet) => keysOpening(fleet)(robot)),
+      await runStep(
+        'up',
+        loadFleetInventory(flags.inventory),
+        flags,
+        async (fleet) => {
+          const keys = await runKeys(fleet, { verify: flags.verify !== false });
+          const result = await swarmStep(fleet);
+          if (flags.installService) await (await import('./steps/service.js')).installService(fleet);
+          return { ...result, json: { ...keys?.json, ...result.json } };
+        },
+        (robot, fleet) => keysOpening(fleet)(robot),
+      ),
     ),
   );
 
   withCommonOptions(
-    program.command('roles').description('interactive wizard: pick managers and the leader, write them into the inventory, then optionally run provision swarm'),
+    program
+      .command('roles')
+      .description('interactive wizard: pick managers and the leader, write them into the inventory, then optionally run provision swarm'),
   ).action(async (flags: CommonFlags) => {
     const { NO_TERMINAL, rolesCommand } = await import('./steps/roles.js');
     const inventory = loadFleetInventory(flags.inventory);
@@ -336,38 +403,63 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     }
     const problems = [...fleet.outcomes.values()].filter((o) => o.status !== 'ok' && o.status !== 'changed');
     const roleOf = (robot: string) => status?.robots.find((r) => r.name === robot)?.role ?? '';
-    if (flags.json) console.log(JSON.stringify({ command: 'status', ...outcomesJson(fleet, roleOf), ...(status ? { status } : {}) }, null, 2));
-    else console.log([...(status ? [renderStatus(status)] : []), ...problems.map((o) => `  ${o.robot}: ${o.status}: ${o.details.join('; ')}`)].join('\n'));
+    if (flags.json)
+      console.log(JSON.stringify({ command: 'status', ...outcomesJson(fleet, roleOf), ...(status ? { status } : {}) }, null, 2));
+    else
+      console.log(
+        [...(status ? [renderStatus(status)] : []), ...problems.map((o) => `  ${o.robot}: ${o.status}: ${o.details.join('; ')}`)].join(
+          '\n',
+        ),
+      );
     setExit(fleet.exitCode());
   });
 
   const rotate = withCommonOptions(
     program
       .command('rotate')
-      .description('rotate the swarm join tokens and write the new ones into every robot\'s ~/swarm_tokens; with --keys, the robots\' SSH keys instead')
+      .description(
+        "rotate the swarm join tokens and write the new ones into every robot's ~/swarm_tokens; with --keys, the robots' SSH keys instead",
+      )
       .addOption(new Option('--token <which>', 'which token').choices(['worker', 'manager', 'both']).default('both'))
       .option('--keys', 'a new key pair generated on every robot, trusted everywhere before the old one is withdrawn'),
   );
   rotate.action(async (flags: CommonFlags & { token: 'worker' | 'manager' | 'both'; keys?: boolean }) => {
     if (flags.keys) {
-      if (rotate.getOptionValueSource('token') === 'cli') throw new UsageError('provision rotate: --keys and --token are separate runs: rotate one, then the other');
+      if (rotate.getOptionValueSource('token') === 'cli')
+        throw new UsageError('provision rotate: --keys and --token are separate runs: rotate one, then the other');
       const { runRotateKeys } = await import('./steps/rotateKeys.js');
-      setExit(await runStep('rotate', loadFleetInventory(flags.inventory), flags, (fleet) => runRotateKeys(fleet), (robot, fleet) => keysOpening(fleet)(robot)));
+      setExit(
+        await runStep(
+          'rotate',
+          loadFleetInventory(flags.inventory),
+          flags,
+          (fleet) => runRotateKeys(fleet),
+          (robot, fleet) => keysOpening(fleet)(robot),
+        ),
+      );
       return;
     }
     setExit(
-      await runStep('rotate', loadFleetInventory(flags.inventory), flags, async (fleet) => {
-        const { runSwarm } = await import('./steps/swarm.js');
-        const report = await runSwarm(fleet, { rotate: flags.token });
-        return { roleOf: (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '' };
-      }, factsFirstCommand),
+      await runStep(
+        'rotate',
+        loadFleetInventory(flags.inventory),
+        flags,
+        async (fleet) => {
+          const { runSwarm } = await import('./steps/swarm.js');
+          const report = await runSwarm(fleet, { rotate: flags.token });
+          return { roleOf: (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '' };
+        },
+        factsFirstCommand,
+      ),
     );
   });
 
   withCommonOptions(
     program
       .command('remove')
-      .description('retire robots: drain, demote, leave and remove their nodes (quorum-safe), revoke their keys and host keys everywhere, take them out of the inventory')
+      .description(
+        'retire robots: drain, demote, leave and remove their nodes (quorum-safe), revoke their keys and host keys everywhere, take them out of the inventory',
+      )
       .argument('<names...>', 'robots of the inventory to remove')
       .option('-y, --yes', 'do not ask for confirmation'),
   ).action(async (names: string[], flags: CommonFlags & { yes?: boolean }) => {
@@ -375,9 +467,18 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     const inventory = loadFleetInventory(flags.inventory);
     const robots = robotsNamed(inventory, names);
     if (!flags.yes && !flags.dryRun) {
-      if (!process.stdin.isTTY) throw new UsageError('provision remove retires robots for good and asks first; without a terminal, confirm with --yes (or look first with --dry-run)');
+      if (!process.stdin.isTTY)
+        throw new UsageError(
+          'provision remove retires robots for good and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
+        );
       const { confirm } = await import('@inquirer/prompts');
-      if (!(await confirm({ message: `Remove ${robots.join(', ')} from the swarm, revoke their keys on every robot and take them out of ${flags.inventory}?`, default: false }))) return;
+      if (
+        !(await confirm({
+          message: `Remove ${robots.join(', ')} from the swarm, revoke their keys on every robot and take them out of ${flags.inventory}?`,
+          default: false,
+        }))
+      )
+        return;
     }
     const { runRemove } = await import('./steps/remove.js');
     setExit(await runStep('remove', inventory, flags, (fleet) => runRemove(fleet, robots), factsFirstCommand));
@@ -392,9 +493,18 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
   ).action(async (flags: CommonFlags & { yes?: boolean; keys?: boolean }) => {
     const inventory = loadFleetInventory(flags.inventory); // a bad inventory is refused before the question
     if (!flags.yes && !flags.dryRun) {
-      if (!process.stdin.isTTY) throw new UsageError('provision reset dismantles the swarm and asks first; without a terminal, confirm with --yes (or look first with --dry-run)');
+      if (!process.stdin.isTTY)
+        throw new UsageError(
+          'provision reset dismantles the swarm and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
+        );
       const { confirm } = await import('@inquirer/prompts');
-      if (!(await confirm({ message: `Leave the swarm on every robot of ${flags.inventory}${flags.keys ? ' and remove the provision SSH blocks' : ''}?`, default: false }))) return;
+      if (
+        !(await confirm({
+          message: `Leave the swarm on every robot of ${flags.inventory}${flags.keys ? ' and remove the provision SSH blocks' : ''}?`,
+          default: false,
+        }))
+      )
+        return;
     }
     const { runReset } = await import('./steps/reset.js');
     setExit(await runStep('reset', inventory, flags, (fleet) => runReset(fleet, { keys: Boolean(flags.keys) }), factsFirstCommand));
@@ -404,17 +514,28 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     program
       .command('recover')
       .description('after quorum is lost for good: make one manager the only one (docker swarm init --force-new-cluster)')
-      .requiredOption('--on <robot>', 'the manager to recover on (it keeps the swarm\'s state)')
+      .requiredOption('--on <robot>', "the manager to recover on (it keeps the swarm's state)")
       .option('-y, --yes', 'do not ask for confirmation'),
   ).action(async (flags: CommonFlags & { on: string; yes?: boolean }) => {
     const inventory = loadFleetInventory(flags.inventory);
     if (!inventory.robots.some((r) => r.name.toLowerCase() === flags.on.toLowerCase())) {
-      throw new UsageError(`--on ${flags.on}: no robot of that name in ${flags.inventory} (robots: ${inventory.robots.map((r) => r.name).join(', ')})`);
+      throw new UsageError(
+        `--on ${flags.on}: no robot of that name in ${flags.inventory} (robots: ${inventory.robots.map((r) => r.name).join(', ')})`,
+      );
     }
     if (!flags.yes && !flags.dryRun) {
-      if (!process.stdin.isTTY) throw new UsageError('provision recover rebuilds the swarm around one manager and asks first; without a terminal, confirm with --yes');
+      if (!process.stdin.isTTY)
+        throw new UsageError(
+          'provision recover rebuilds the swarm around one manager and asks first; without a terminal, confirm with --yes',
+        );
       const { confirm } = await import('@inquirer/prompts');
-      if (!(await confirm({ message: `Force a new cluster on ${flags.on}? Lost managers will have to leave and join again.`, default: false }))) return;
+      if (
+        !(await confirm({
+          message: `Force a new cluster on ${flags.on}? Lost managers will have to leave and join again.`,
+          default: false,
+        }))
+      )
+        return;
     }
     const { runRecover } = await import('./steps/recover.js');
     setExit(await runStep('recover', inventory, flags, (fleet) => runRecover(fleet, flags.on), factsFirstCommand));
@@ -424,14 +545,36 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     .command('init')
     .description('write a first, commented inventory (from --robot NAME=IP pairs, or asked on a terminal); never overwrites')
     .option('-i, --inventory <file>', 'where to write it (or set PROVISION_INVENTORY)', defaultInventory())
-    .option('-r, --robot <name=ip>', 'a robot, e.g. Anton=192.168.50.11 (repeat for each robot)', (pair: string, all: string[]) => [...all, pair], [] as string[])
+    .option(
+      '-r, --robot <name=ip>',
+      'a robot, e.g. Anton=192.168.50.11 (repeat for each robot)',
+      (pair: string, all: string[]) => [...all, pair],
+      [] as string[],
+    )
     .option('-u, --user <user>', 'the Linux user on the robots (defaults.user)')
     .option('--json', 'print one JSON object instead of text')
     .action(async (flags: { inventory: string; robot: string[]; user?: string; json?: boolean }) => {
       const { initInventory } = await import('./steps/init.js');
       const result = await initInventory(flags.inventory, flags.robot, flags.user);
-      if (flags.json) console.log(JSON.stringify({ command: 'init', dryRun: false, exitCode: 0, robots: result.robots.map((r) => ({ ...r, status: 'changed', details: [`added to ${flags.inventory}`] })), notes: [], inventory: result.file }, null, 2));
-      else console.log(`wrote ${result.file} with ${result.robots.map((r) => r.name).join(', ')}: read its comments, then run provision keys --ask-pass${flags.inventory === defaultInventory() ? '' : ` -i ${flags.inventory}`}`);
+      if (flags.json)
+        console.log(
+          JSON.stringify(
+            {
+              command: 'init',
+              dryRun: false,
+              exitCode: 0,
+              robots: result.robots.map((r) => ({ ...r, status: 'changed', details: [`added to ${flags.inventory}`] })),
+              notes: [],
+              inventory: result.file,
+            },
+            null,
+            2,
+          ),
+        );
+      else
+        console.log(
+          `wrote ${result.file} with ${result.robots.map((r) => r.name).join(', ')}: read its comments, then run provision keys --ask-pass${flags.inventory === defaultInventory() ? '' : ` -i ${flags.inventory}`}`,
+        );
       setExit(0);
     });
 
@@ -455,8 +598,23 @@ function commandOf(argv: string[], program: Command): string | null {
 
 function refuse(program: Command, argv: string[], errors: InputError['errors'], hint: string): void {
   const command = commandOf(argv, program);
-  if (argv.includes('--json')) console.log(JSON.stringify(inputErrorsJson(command, errors.map((e) => ({ ...e, message: redact(e.message) }))), null, 2));
-  else console.error(redact(`provision${command ? ` ${command}` : ''}: ${errors.length > 1 ? `\n${errors.map((e) => `  - ${problemText(e)}`).join('\n')}` : problemText(errors[0] as InputError['errors'][number])}`) + hint);
+  if (argv.includes('--json'))
+    console.log(
+      JSON.stringify(
+        inputErrorsJson(
+          command,
+          errors.map((e) => ({ ...e, message: redact(e.message) })),
+        ),
+        null,
+        2,
+      ),
+    );
+  else
+    console.error(
+      redact(
+        `provision${command ? ` ${command}` : ''}: ${errors.length > 1 ? `\n${errors.map((e) => `  - ${problemText(e)}`).join('\n')}` : problemText(errors[0] as InputError['errors'][number])}`,
+      ) + hint,
+    );
   process.exitCode = EXIT_BAD_INPUT;
 }
 

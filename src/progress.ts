@@ -45,7 +45,12 @@ export function startPhase(listener: ProgressListener | undefined, title: string
 }
 
 /** Run `work` as a phase of `total` items, finished whatever happens. */
-export async function inPhase<T>(listener: ProgressListener | undefined, title: string, total: number, work: (phase: Phase) => Promise<T>): Promise<T> {
+export async function inPhase<T>(
+  listener: ProgressListener | undefined,
+  title: string,
+  total: number,
+  work: (phase: Phase) => Promise<T>,
+): Promise<T> {
   const phase = startPhase(listener, title, total);
   try {
     return await work(phase);

@@ -8,24 +8,40 @@ import { USER, inventorySchema, type Inventory, type Robot, type RobotSsh } from
 import { InputError, byLine, unreadable, type InputProblem } from '../inputError.js';
 
 /** A problem as the text report says it, and as JSON names it. */
-interface Found { text: string; problem: InputProblem }
+interface Found {
+  text: string;
+  problem: InputProblem;
+}
 
 export class InventoryError extends InputError {
   /** The problems as text lines, in file order. */
   readonly problems: string[];
-  constructor(readonly file: string, found: Found[]) {
+  constructor(
+    readonly file: string,
+    found: Found[],
+  ) {
     const sorted = byLine(found.map((f) => f.problem)).map((p) => found.find((f) => f.problem === p) as Found);
-    super(sorted.map((f) => f.problem), `${file}: invalid inventory:\n${sorted.map((f) => `  - ${f.text}`).join('\n')}`);
+    super(
+      sorted.map((f) => f.problem),
+      `${file}: invalid inventory:\n${sorted.map((f) => `  - ${f.text}`).join('\n')}`,
+    );
     this.problems = sorted.map((f) => f.text);
   }
 }
 
-const plain = (message: string, line?: number): Found => ({ text: line !== undefined ? `line ${line}: ${message}` : message, problem: { ...(line !== undefined ? { line } : {}), message } });
+const plain = (message: string, line?: number): Found => ({
+  text: line !== undefined ? `line ${line}: ${message}` : message,
+  problem: { ...(line !== undefined ? { line } : {}), message },
+});
 
 type Path = readonly (string | number)[];
 
 /** What the operator's ~/.ssh/config says for a robot known by its name and address. */
-export interface OperatorSsh { user?: string; port?: number; ssh?: RobotSsh }
+export interface OperatorSsh {
+  user?: string;
+  port?: number;
+  ssh?: RobotSsh;
+}
 export type OperatorSshLookup = (name: string, ip: string) => OperatorSsh;
 
 export function loadInventory(file: string, operatorSsh?: OperatorSshLookup): Inventory {
@@ -42,7 +58,12 @@ export function loadInventory(file: string, operatorSsh?: OperatorSshLookup): In
  * The inventory wins where it sets a value; else the operator's ~/.ssh/config (User, Port), else
  * what ssh itself would use (the local user name, port 22).
  */
-export function parseInventory(text: string, file: string, operatorSsh: OperatorSshLookup = () => ({}), localUser = userInfo().username): Inventory {
+export function parseInventory(
+  text: string,
+  file: string,
+  operatorSsh: OperatorSshLookup = () => ({}),
+  localUser = userInfo().username,
+): Inventory {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
@@ -52,12 +73,17 @@ export function parseInventory(text: string, file: string, operatorSsh: Operator
     );
   }
   const raw: unknown = doc.toJS();
-  if (raw === null || raw === undefined) throw new InventoryError(file, [plain('the file is empty: it needs a robots: list (provision init writes a commented one)')]);
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new InventoryError(file, [plain('expected a mapping with robots: (and optionally defaults: and swarm:) at the top level', 1)]);
+  if (raw === null || raw === undefined)
+    throw new InventoryError(file, [plain('the file is empty: it needs a robots: list (provision init writes a commented one)')]);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new InventoryError(file, [plain('expected a mapping with robots: (and optionally defaults: and swarm:) at the top level', 1)]);
   const where = (path: Path, message: string): Found => locate(raw, path, lineOf(doc, lineCounter, path), message);
   const parsed = inventorySchema.safeParse(raw);
   if (!parsed.success) {
-    throw new InventoryError(file, parsed.error.issues.map((issue) => where(issue.path as Path, `${operatorWords(issue)}${got(raw, issue.path as Path)}`)));
+    throw new InventoryError(
+      file,
+      parsed.error.issues.map((issue) => where(issue.path as Path, `${operatorWords(issue)}${got(raw, issue.path as Path)}`)),
+    );
   }
   const data = parsed.data;
   const problems: Found[] = [];
@@ -67,14 +93,33 @@ export function parseInventory(text: string, file: string, operatorSsh: Operator
   const portOf = (i: number) => data.robots[i]?.port ?? data.defaults.port ?? fromSsh[i]?.port ?? 22;
   data.robots.forEach((r, i) => {
     const key = r.name.toLowerCase();
-    if (seen.has(key)) problems.push(where(['robots', i, 'name'], `the name is already used by robots[${seen.get(key)}] (names are unique ignoring case)`));
+    if (seen.has(key))
+      problems.push(where(['robots', i, 'name'], `the name is already used by robots[${seen.get(key)}] (names are unique ignoring case)`));
     else seen.set(key, i);
     const gone = data.retired.findIndex((n) => n.toLowerCase() === key);
-    if (gone >= 0) problems.push(where(['robots', i, 'name'], `${r.name} is also in retired (provision remove took it out): delete it from retired to bring it back`));
+    if (gone >= 0)
+      problems.push(
+        where(
+          ['robots', i, 'name'],
+          `${r.name} is also in retired (provision remove took it out): delete it from retired to bring it back`,
+        ),
+      );
     // A user from ~/.ssh/config or the local account reaches shell lines too: the same rule applies.
-    if (!USER.test(userOf(i))) problems.push(where(['robots', i, 'user'], `no user in the inventory, and ${JSON.stringify(userOf(i))} (from ~/.ssh/config or the local account) is not a Linux user name: set user`));
+    if (!USER.test(userOf(i)))
+      problems.push(
+        where(
+          ['robots', i, 'user'],
+          `no user in the inventory, and ${JSON.stringify(userOf(i))} (from ~/.ssh/config or the local account) is not a Linux user name: set user`,
+        ),
+      );
     for (const hop of fromSsh[i]?.ssh?.jumps ?? []) {
-      if (!USER.test(hop.user) || !/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(hop.host)) problems.push(where(['robots', i], `its ProxyJump host ${JSON.stringify(`${hop.user}@${hop.host}`)} (from ~/.ssh/config) is not a valid user and host name`));
+      if (!USER.test(hop.user) || !/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(hop.host))
+        problems.push(
+          where(
+            ['robots', i],
+            `its ProxyJump host ${JSON.stringify(`${hop.user}@${hop.host}`)} (from ~/.ssh/config) is not a valid user and host name`,
+          ),
+        );
     }
   });
   const ips = new Map<string, number>();
@@ -87,7 +132,10 @@ export function parseInventory(text: string, file: string, operatorSsh: Operator
   if (leader !== undefined) {
     const robot = data.robots.find((r) => r.name.toLowerCase() === leader.toLowerCase());
     if (!robot) problems.push(where(['swarm', 'leader'], `no robot is named "${leader}"`));
-    else if (!robot.canBecomeLeader || !robot.canBecomeManager || robot.role === 'worker') problems.push(where(['swarm', 'leader'], `robot "${robot.name}" may not lead (canBecomeLeader/canBecomeManager false or role worker)`));
+    else if (!robot.canBecomeLeader || !robot.canBecomeManager || robot.role === 'worker')
+      problems.push(
+        where(['swarm', 'leader'], `robot "${robot.name}" may not lead (canBecomeLeader/canBecomeManager false or role worker)`),
+      );
   }
   if (problems.length) throw new InventoryError(file, problems);
 
@@ -135,7 +183,14 @@ function locate(raw: unknown, path: Path, line: number | undefined, message: str
 /** zod's type messages ("Invalid input: expected object, received null") as an operator reads them. */
 function operatorWords(issue: core.$ZodIssue): string {
   if (issue.code !== 'invalid_type') return issue.message;
-  const expected = { object: 'a mapping (key: value lines)', array: 'a list (- item lines)', string: 'text', number: 'a number', boolean: 'true or false' }[issue.expected as string] ?? issue.expected;
+  const expected =
+    {
+      object: 'a mapping (key: value lines)',
+      array: 'a list (- item lines)',
+      string: 'text',
+      number: 'a number',
+      boolean: 'true or false',
+    }[issue.expected as string] ?? issue.expected;
   return /received (null|undefined)/.test(issue.message) ? `is empty: it must be ${expected}` : `must be ${expected}`;
 }
 

@@ -14,7 +14,10 @@ export function removeRobotsFromFile(file: string, names: readonly string[]): vo
   if (after !== before) writeAtomic(file, after);
 }
 
-interface Cut { at: number; end: number }
+interface Cut {
+  at: number;
+  end: number;
+}
 
 /** From the start of the line where `start` is to just after the line where `end` (exclusive) is. */
 function wholeLines(text: string, start: number, end: number): Cut {

@@ -66,7 +66,11 @@ export function withRoles(text: string, roles: Record<string, SavedRole>, leader
   return out;
 }
 
-interface Edit { at: number; remove: number; insert: string }
+interface Edit {
+  at: number;
+  remove: number;
+  insert: string;
+}
 
 /** Replace the value of `key` in `map`, or add `key: value` after the last of `after` present (else after the first pair). */
 function setKey(text: string, map: YAMLMap, key: string, value: string, after: string[], eol: string): Edit {
@@ -92,7 +96,8 @@ function setKey(text: string, map: YAMLMap, key: string, value: string, after: s
     }
     throw new Error(`cannot edit "${key}": its value is not a plain value`);
   }
-  const anchor = [...map.items].reverse().find((p) => isScalar(p.key) && after.includes(String(p.key.value)) && isScalar(p.value)) ?? map.items[0];
+  const anchor =
+    [...map.items].reverse().find((p) => isScalar(p.key) && after.includes(String(p.key.value)) && isScalar(p.value)) ?? map.items[0];
   if (!anchor) throw new Error(`cannot add "${key}" to an empty mapping`);
   const anchorValueEnd = (anchor.value as { range?: [number, number, number] } | null)?.range?.[1];
   const keyRange = (anchor.key as { range?: [number, number, number] }).range;
@@ -112,7 +117,8 @@ function addTopLevelSwarm(text: string, doc: Document, leader: string, eol: stri
   if (!isMap(root)) throw new Error('the inventory is not a mapping');
   const robots = root.items.find((p: Pair) => isScalar(p.key) && p.key.value === 'robots');
   const keyStart = (robots?.key as { range?: [number, number, number] } | undefined)?.range?.[0];
-  if (root.flow || keyStart === undefined) return { at: text.length, remove: 0, insert: `${text.endsWith('\n') || !text ? '' : eol}swarm:${eol}  leader: ${leader}${eol}` };
+  if (root.flow || keyStart === undefined)
+    return { at: text.length, remove: 0, insert: `${text.endsWith('\n') || !text ? '' : eol}swarm:${eol}  leader: ${leader}${eol}` };
   // Before `robots:` and the comment lines right above it (they describe the robots).
   let lineStart = text.lastIndexOf('\n', keyStart - 1) + 1;
   while (lineStart > 0) {

@@ -8,14 +8,20 @@ export const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const LABEL_KEY = /^(?!provision\.labels$)[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
 const LABEL_VALUE = /^[A-Za-z0-9_.:/@+-]{0,128}$/;
 
-const ipv4 = z.string().refine(
-  (s) => /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(s) && s.split('.').every((o) => Number(o) <= 255 && String(Number(o)) === o),
-  { message: 'must be a static IPv4 address like 192.168.50.11' },
-);
+const ipv4 = z
+  .string()
+  .refine(
+    (s) => /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(s) && s.split('.').every((o) => Number(o) <= 255 && String(Number(o)) === o),
+    { message: 'must be a static IPv4 address like 192.168.50.11' },
+  );
 const robotName = z.string().regex(NAME, "must be letters, digits, '-' or '_' (starting with a letter or digit, at most 63)");
 const userName = z.string().regex(USER, "must be a Linux user name: lowercase letters, digits, '_', '-', '.' (at most 32)");
 const port = z.number().int().min(1).max(65535);
-const labelValue = z.union([z.boolean(), z.number().finite(), z.string().regex(LABEL_VALUE, 'label values may only hold letters, digits and _ . : / @ + -')]);
+const labelValue = z.union([
+  z.boolean(),
+  z.number().finite(),
+  z.string().regex(LABEL_VALUE, 'label values may only hold letters, digits and _ . : / @ + -'),
+]);
 
 export const robotSchema = z.strictObject({
   name: robotName,
@@ -27,20 +33,28 @@ export const robotSchema = z.strictObject({
   canBecomeManager: z.boolean().default(true),
   canBecomeLeader: z.boolean().default(true),
   zone: robotName.optional(),
-  labels: z.record(z.string().regex(LABEL_KEY, 'label names must start with a letter and hold letters, digits, _ . - (provision.labels is provision\'s own)'), labelValue).default({}),
+  labels: z
+    .record(
+      z
+        .string()
+        .regex(LABEL_KEY, "label names must start with a letter and hold letters, digits, _ . - (provision.labels is provision's own)"),
+      labelValue,
+    )
+    .default({}),
 });
 
 export const inventorySchema = z.strictObject({
-  defaults: z
-    .strictObject({ user: userName.optional(), port: port.optional(), sudo: z.boolean().default(false) })
-    .default({ sudo: false }),
+  defaults: z.strictObject({ user: userName.optional(), port: port.optional(), sudo: z.boolean().default(false) }).default({ sudo: false }),
   swarm: z
     .strictObject({
       managers: z.union([z.literal('auto'), z.number().int().min(1).max(99)]).default('auto'),
       leader: robotName.optional(),
       init: z
         .strictObject({
-          listenAddr: z.string().regex(/^[0-9.]+(:\d{1,5})?$|^[a-z0-9]+(:\d{1,5})?$/, 'must be an address or interface, optionally with :port').optional(),
+          listenAddr: z
+            .string()
+            .regex(/^[0-9.]+(:\d{1,5})?$|^[a-z0-9]+(:\d{1,5})?$/, 'must be an address or interface, optionally with :port')
+            .optional(),
           availability: z.enum(['active', 'pause', 'drain']).optional(),
           snapshotInterval: z.number().int().min(1).optional(),
           maxSnapshots: z.number().int().min(0).optional(),
@@ -58,13 +72,28 @@ export type SwarmSettings = InventoryFile['swarm'];
 export type LabelValue = z.infer<typeof labelValue>;
 
 /** Per-host settings from the operator's ~/.ssh/config: ConnectTimeout, ServerAliveInterval, StrictHostKeyChecking. */
-export interface SshTuning { connectTimeoutSeconds?: number; keepaliveSeconds?: number; strictHostKeyChecking?: string }
+export interface SshTuning {
+  connectTimeoutSeconds?: number;
+  keepaliveSeconds?: number;
+  strictHostKeyChecking?: string;
+}
 
 /** One jump host on the way to a robot (ProxyJump in the operator's ~/.ssh/config). */
-export interface SshHop extends SshTuning { name: string; host: string; port: number; user: string; identityFiles: string[]; identitiesOnly: boolean }
+export interface SshHop extends SshTuning {
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  identityFiles: string[];
+  identitiesOnly: boolean;
+}
 
 /** How the operator's ~/.ssh/config says to reach a robot, beyond user and port. */
-export interface RobotSsh extends SshTuning { identityFiles: string[]; identitiesOnly: boolean; jumps: SshHop[] }
+export interface RobotSsh extends SshTuning {
+  identityFiles: string[];
+  identitiesOnly: boolean;
+  jumps: SshHop[];
+}
 
 /** A robot with the defaults applied: what every step works with. */
 export interface Robot {

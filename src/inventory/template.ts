@@ -2,7 +2,10 @@
 // caller writes it; parseInventory checks it like any other inventory.
 import { InputError } from '../inputError.js';
 
-export interface NewRobot { name: string; ip: string }
+export interface NewRobot {
+  name: string;
+  ip: string;
+}
 
 /** `Anton=192.168.50.11` → { name, ip }; checked for real by parseInventory on the written text. */
 export function parseRobotPair(pair: string): NewRobot {
@@ -35,16 +38,23 @@ ${pad(first ? `  leader: ${q(first.name)}` : '  # leader: Anton')}# where docker
 robots:
 ${robots
   .map(
-    (r, i) => `${i === 0 ? pad(`  - name: ${q(r.name)}`, 29) + '# the Host alias everywhere: letters, digits, - and _' : `  - name: ${q(r.name)}`}
+    (
+      r,
+      i,
+    ) => `${i === 0 ? pad(`  - name: ${q(r.name)}`, 29) + '# the Host alias everywhere: letters, digits, - and _' : `  - name: ${q(r.name)}`}
 ${i === 0 ? pad(`    ip: ${q(r.ip)}`, 29) + '# static IPv4 (managers advertise it)' : `    ip: ${q(r.ip)}`}
-${i === 0 ? `    # user: anton            # this robot's own user and port, when not the defaults
+${
+  i === 0
+    ? `    # user: anton            # this robot's own user and port, when not the defaults
     # port: 22
     # role: auto             # auto | manager | worker
     # canBecomeManager: true
     # canBecomeLeader: true
     # zone: hall-a           # managers are spread over zones
     # labels: { HAS_2D_MAP_DATA: true }
-` : ''}`,
+`
+    : ''
+}`,
   )
   .join('')}`;
 }

@@ -1,7 +1,11 @@
 // Node labels from facts and inventory (seeds/000): pure, so that only the difference is sent.
 import type { Robot } from '../inventory/schema.js';
 
-export interface HardwareFacts { arch: string; cpus: number; memKb: number }
+export interface HardwareFacts {
+  arch: string;
+  cpus: number;
+  memKb: number;
+}
 
 // RAM thresholds are "roughly": a 4 GB board reports a little less than 4 GiB of MemTotal.
 const GIB_KB = 1024 * 1024;
@@ -53,7 +57,9 @@ export function isNoLabelUpdate(u: LabelUpdate): boolean {
 
 /** One line for the report: what changed, the record left out (it is bookkeeping). */
 export function describeLabelUpdate(u: LabelUpdate): string {
-  const set = Object.entries(u.add).filter(([k]) => k !== MANAGED_LABELS).map(([k, v]) => `${k}=${v}`);
+  const set = Object.entries(u.add)
+    .filter(([k]) => k !== MANAGED_LABELS)
+    .map(([k, v]) => `${k}=${v}`);
   const parts = [...set, ...u.remove.map((k) => `-${k}`)];
   return parts.length ? parts.join(' ') : `recorded the labels it manages (${MANAGED_LABELS})`;
 }

@@ -4,8 +4,14 @@
 // robot that reaches others, A to a robot that others reach — to tell "B refuses everyone" from
 // "A reaches nobody" from "just this pair".
 
-export interface Edge { from: string; to: string }
-export interface Probe extends Edge { ok: boolean; reason: string }
+export interface Edge {
+  from: string;
+  to: string;
+}
+export interface Probe extends Edge {
+  ok: boolean;
+  reason: string;
+}
 
 const key = (e: Edge) => `${e.from}\u0000${e.to}`;
 
@@ -85,7 +91,10 @@ export function meshVerdict(names: readonly string[], probes: readonly Probe[]):
   }
   for (const p of probes.filter((q) => !q.ok && !refusesAll.has(q.to) && !reachesNone.has(q.from))) {
     const explained = out(p.from, true).length > 0 && into(p.to, true).length > 0;
-    blame(p.from, `ssh ${p.to} failed here${explained ? ` (${p.to} is reachable from others, and this robot reaches others)` : ''}: ${p.reason}`);
+    blame(
+      p.from,
+      `ssh ${p.to} failed here${explained ? ` (${p.to} is reachable from others, and this robot reaches others)` : ''}: ${p.reason}`,
+    );
     if (!explained) blame(p.to, `${p.from} could not log in to it by name (ssh ${p.to}): ${p.reason}`);
   }
   const verified = names.filter((n) => !blamed.has(n) && out(n, true).length > 0 && into(n, true).length > 0);

@@ -15,7 +15,11 @@ export interface PlanRobot {
   currentRole: SwarmRole;
 }
 
-export interface RoleDecision { name: string; role: Role; reason: string }
+export interface RoleDecision {
+  name: string;
+  role: Role;
+  reason: string;
+}
 
 export interface RolePlan {
   decisions: RoleDecision[];
@@ -73,8 +77,10 @@ export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | numbe
   };
 
   for (const r of robots) {
-    if (r.pinnedRole === 'manager' && !r.canBecomeManager) warnings.push(`${r.name} is pinned as manager but may not manage (canBecomeManager: false): it stays a worker`);
-    else if (r.pinnedRole === 'manager' && !r.reachable && r.currentRole !== 'manager') warnings.push(`${r.name} is pinned as manager but unreachable: it becomes one on a later run`);
+    if (r.pinnedRole === 'manager' && !r.canBecomeManager)
+      warnings.push(`${r.name} is pinned as manager but may not manage (canBecomeManager: false): it stays a worker`);
+    else if (r.pinnedRole === 'manager' && !r.reachable && r.currentRole !== 'manager')
+      warnings.push(`${r.name} is pinned as manager but unreachable: it becomes one on a later run`);
   }
 
   // The leader. The requested one (the swarm's leader now, or the inventory's choice) keeps leading when
@@ -84,7 +90,8 @@ export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | numbe
   // with nobody reachable, an unreachable current manager is named so the leader stays among managers.
   const requested = input.leader === undefined ? undefined : robots.find((r) => r.name === input.leader);
   const requestedOk = requested && canManage(requested) && (requested.currentRole === 'manager' || canLead(requested));
-  if (requested && !requestedOk) warnings.push(`${requested.name} cannot lead (unreachable, not allowed to lead/manage, or pinned worker): another robot leads`);
+  if (requested && !requestedOk)
+    warnings.push(`${requested.name} cannot lead (unreachable, not allowed to lead/manage, or pinned worker): another robot leads`);
   else if (input.leader !== undefined && !requested) warnings.push(`leader ${input.leader} is not in the inventory: another robot leads`);
   // A new leader comes from the managers that stay (a hand-over needs no new manager to catch up
   // first): the inventory's swarm.leader when it is one of them, then the first of them allowed to lead.
@@ -101,7 +108,8 @@ export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | numbe
     else if (leader.reachable) warnings.push(`no robot may lead: ${leader.name} leads although canBecomeLeader is false`);
     else warnings.push(`no reachable robot may lead: ${leader.name} (unreachable) is named leader`);
   }
-  if (leader) choose(leader, leader.currentRole === 'manager' ? 'leader, keeps manager role' : 'leader (initialises or leads the swarm)', true);
+  if (leader)
+    choose(leader, leader.currentRole === 'manager' ? 'leader, keeps manager role' : 'leader (initialises or leads the swarm)', true);
 
   for (const r of robots) {
     if (r.pinnedRole === 'manager' && r.canBecomeManager && (r.reachable || r.currentRole === 'manager')) choose(r, 'pinned manager', true);
@@ -124,7 +132,8 @@ export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | numbe
   }
   if (fixed.size > target) {
     // Pinned/unreachable managers are never demoted by the planner: the count is whatever results.
-    if (input.managers !== 'auto') warnings.push(`${fixed.size} managers are fixed (leader, pinned, unreachable) — more than the ${target} requested`);
+    if (input.managers !== 'auto')
+      warnings.push(`${fixed.size} managers are fixed (leader, pinned, unreachable) — more than the ${target} requested`);
     target = fixed.size;
   }
 
@@ -134,7 +143,8 @@ export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | numbe
   const zoneSize = new Map<string, number>();
   for (const r of new Set([...candidates, ...fixed])) zoneSize.set(zoneOf(r), (zoneSize.get(zoneOf(r)) ?? 0) + 1);
   const count = (z: string) => [...chosen].filter((r) => zoneOf(r) === z).length;
-  const byFewest = (a: string, b: string) => count(a) - count(b) || (zoneSize.get(b) ?? 0) - (zoneSize.get(a) ?? 0) || zoneOrder.indexOf(a) - zoneOrder.indexOf(b);
+  const byFewest = (a: string, b: string) =>
+    count(a) - count(b) || (zoneSize.get(b) ?? 0) - (zoneSize.get(a) ?? 0) || zoneOrder.indexOf(a) - zoneOrder.indexOf(b);
   const open = () => candidates.filter((r) => !chosen.has(r));
   const inOrder = () => robots.filter((r) => chosen.has(r)); // chosen, in inventory order
 
@@ -167,7 +177,9 @@ export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | numbe
     const zone = [...new Set(rest.map(zoneOf))].sort(byFewest)[0];
     const pick = rest.find((r) => zoneOf(r) === zone);
     if (heavy === undefined || !pick) break;
-    const victim = inOrder().filter((r) => zoneOf(r) === heavy && !fixed.has(r)).pop() as PlanRobot;
+    const victim = inOrder()
+      .filter((r) => zoneOf(r) === heavy && !fixed.has(r))
+      .pop() as PlanRobot;
     drop(victim, `demoted: zone ${heavy} held a majority of managers`);
     choose(pick, `zone ${zoneOf(pick)} spread`);
   }
@@ -177,7 +189,8 @@ export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | numbe
   if (zoned && total >= 3) {
     for (const z of zoneOrder) {
       // Only warn when another zone had a free seat: an unavoidable majority is a fact of the zones.
-      if (count(z) > half && open().some((r) => zoneOf(r) !== z && count(zoneOf(r)) + 1 <= half)) warnings.push(`zone ${z} holds ${count(z)} of ${total} managers: losing it loses quorum`);
+      if (count(z) > half && open().some((r) => zoneOf(r) !== z && count(zoneOf(r)) + 1 <= half))
+        warnings.push(`zone ${z} holds ${count(z)} of ${total} managers: losing it loses quorum`);
     }
   }
 
@@ -185,7 +198,8 @@ export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | numbe
     if (chosen.has(r)) return { name: r.name, role: 'manager', reason: reasons.get(r.name) ?? '' };
     let reason = 'enough managers';
     if (r.pinnedRole === 'worker') reason = 'pinned worker';
-    else if (!r.canBecomeManager) reason = r.pinnedRole === 'manager' ? 'pinned manager but not allowed to manage' : 'not allowed to manage';
+    else if (!r.canBecomeManager)
+      reason = r.pinnedRole === 'manager' ? 'pinned manager but not allowed to manage' : 'not allowed to manage';
     else if (!r.reachable) reason = 'unreachable — stays worker';
     else if (r.currentRole === 'manager') reason = reasons.get(r.name) ?? 'demoted: more managers than target';
     return { name: r.name, role: 'worker', reason };
@@ -202,7 +216,7 @@ export function managerJoinBatches(existingManagers: number, toJoin: string[]): 
   if (existingManagers < 1) throw new Error('managers can only join a swarm that has a manager');
   const batches: string[][] = [];
   let count = existingManagers;
-  for (let i = 0; i < toJoin.length; ) {
+  for (let i = 0; i < toJoin.length;) {
     const size = Math.min(count % 2 === 0 ? 1 : 2, toJoin.length - i);
     batches.push(toJoin.slice(i, i + size));
     i += size;
@@ -216,7 +230,11 @@ export function managerJoinBatches(existingManagers: number, toJoin: string[]): 
  * The swarm's leader now (`currentLeader`), when it is to be demoted, is not in `demote` but in
  * `handOver`: its demotion must be sent from a manager that stays one, after the promotions.
  */
-export function roleChanges(plan: RolePlan, robots: PlanRobot[], currentLeader?: string): { promote: string[]; demote: string[]; handOver: string | null } {
+export function roleChanges(
+  plan: RolePlan,
+  robots: PlanRobot[],
+  currentLeader?: string,
+): { promote: string[]; demote: string[]; handOver: string | null } {
   const planned = new Map(plan.decisions.map((d) => [d.name, d.role]));
   const live = robots.filter((r) => r.reachable && r.currentRole !== 'none');
   const demote = live.filter((r) => r.currentRole === 'manager' && planned.get(r.name) === 'worker').map((r) => r.name);

@@ -6,7 +6,10 @@
 import { quote } from '../remote/shell.js';
 
 /** Mode and owner of one path, as `stat -c %a:%u` printed it. */
-export interface PathFacts { mode: number; owner: number }
+export interface PathFacts {
+  mode: number;
+  owner: number;
+}
 
 export interface StrictModesFacts {
   uid: number;

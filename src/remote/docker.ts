@@ -89,10 +89,14 @@ export function parseManagerState(stdout: string): boolean {
 /** Turn docker's own error text into what the operator should do about it. */
 export function explainDockerError(raw: string, useSudo: boolean): string {
   if (/not installed/.test(raw)) return 'docker is not installed on this robot';
-  if (/incorrect password|Sorry, try again/.test(raw)) return 'sudo refused the password given with --ask-become-pass (PROVISION_BECOME_PASSWORD)';
-  if (/sudo: a password is required|sudo: a terminal is required|no password was provided/.test(raw)) return 'docker needs sudo here, and sudo asks for a password: run with --ask-become-pass (or PROVISION_BECOME_PASSWORD), allow passwordless sudo for docker, or add the user to the docker group and set sudo: false';
-  if (/permission denied/i.test(raw)) return `the user may not use docker (permission denied on the socket): add it to the docker group${useSudo ? '' : ', or set sudo: true for this robot'}`;
-  if (/Cannot connect to the Docker daemon|Is the docker daemon running/i.test(raw)) return 'the Docker engine is not running on this robot (start dockerd, e.g. systemctl start docker)';
+  if (/incorrect password|Sorry, try again/.test(raw))
+    return 'sudo refused the password given with --ask-become-pass (PROVISION_BECOME_PASSWORD)';
+  if (/sudo: a password is required|sudo: a terminal is required|no password was provided/.test(raw))
+    return 'docker needs sudo here, and sudo asks for a password: run with --ask-become-pass (or PROVISION_BECOME_PASSWORD), allow passwordless sudo for docker, or add the user to the docker group and set sudo: false';
+  if (/permission denied/i.test(raw))
+    return `the user may not use docker (permission denied on the socket): add it to the docker group${useSudo ? '' : ', or set sudo: true for this robot'}`;
+  if (/Cannot connect to the Docker daemon|Is the docker daemon running/i.test(raw))
+    return 'the Docker engine is not running on this robot (start dockerd, e.g. systemctl start docker)';
   return `docker info failed: ${raw.trim()}`;
 }
 
@@ -103,7 +107,8 @@ export function parseFacts(stdout: string, useSudo: boolean): RobotFacts {
     const at = line.indexOf('=');
     if (at > 0) values.set(line.slice(0, at), line.slice(at + 1));
     const file = /^token_file=(\S+) (\d+) ([0-9a-f]{64})$/.exec(line);
-    if (file && (TOKEN_FILES as readonly string[]).includes(file[1] as string)) tokens.files[file[1] as TokenFile] = { mode: file[2] as string, sha256: file[3] as string };
+    if (file && (TOKEN_FILES as readonly string[]).includes(file[1] as string))
+      tokens.files[file[1] as TokenFile] = { mode: file[2] as string, sha256: file[3] as string };
   }
   tokens.dirMode = values.get('tokens_dir') ?? null;
   tokens.leftovers = values.has('tokens_tmp');
@@ -191,7 +196,7 @@ export function parseNodes(stdout: string): NodeInfo[] {
         state: n.Status.State,
         availability: n.Spec.Availability,
         // Managers may report 0.0.0.0 as Status.Addr; their Raft address is the reliable one then.
-        addr: n.Status.Addr && n.Status.Addr !== '0.0.0.0' ? n.Status.Addr : (n.ManagerStatus?.Addr ?? '').split(':')[0] ?? '',
+        addr: n.Status.Addr && n.Status.Addr !== '0.0.0.0' ? n.Status.Addr : ((n.ManagerStatus?.Addr ?? '').split(':')[0] ?? ''),
         leader: Boolean(n.ManagerStatus?.Leader),
         reachability: n.ManagerStatus?.Reachability ?? null,
         labels: n.Spec.Labels ?? {},
@@ -203,7 +208,12 @@ export function nodeRoleCommand(change: 'promote' | 'demote', nodeId: string, us
   return dockerCommand(['node', change, nodeId], useSudo);
 }
 
-export function labelAddCommand(nodeId: string, labels: Record<string, string>, useSudo: boolean, remove: readonly string[] = []): RemoteCommand {
+export function labelAddCommand(
+  nodeId: string,
+  labels: Record<string, string>,
+  useSudo: boolean,
+  remove: readonly string[] = [],
+): RemoteCommand {
   const args = ['node', 'update'];
   for (const [k, v] of Object.entries(labels)) args.push('--label-add', `${k}=${v}`);
   for (const k of remove) args.push('--label-rm', k);
@@ -246,7 +256,10 @@ export function tokensInSync(state: TokenState, files: Partial<Record<TokenFile,
   const sha256 = (content: string) => createHash('sha256').update(content, 'utf8').digest('hex');
   const wanted = Object.entries(files) as [TokenFile, string][];
   const present = Object.keys(state.files);
-  return wanted.every(([name, content]) => state.files[name]?.mode === '600' && state.files[name]?.sha256 === sha256(content)) && present.every((name) => name in files);
+  return (
+    wanted.every(([name, content]) => state.files[name]?.mode === '600' && state.files[name]?.sha256 === sha256(content)) &&
+    present.every((name) => name in files)
+  );
 }
 
 /** stdin for syncTokensCommand: the only secret-bearing payload, sent over the channel, never logged. */
@@ -275,7 +288,12 @@ done
 exit 1
 `;
 
-export function joinCommand(role: 'manager' | 'worker', advertiseAddr: string, managerAddrs: readonly string[], useSudo: boolean): RemoteCommand {
+export function joinCommand(
+  role: 'manager' | 'worker',
+  advertiseAddr: string,
+  managerAddrs: readonly string[],
+  useSudo: boolean,
+): RemoteCommand {
   return dockerScript(JOIN, [role, advertiseAddr, ...managerAddrs], useSudo);
 }
 

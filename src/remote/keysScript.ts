@@ -72,7 +72,8 @@ export function parseStrictModes(lines: readonly string[]): StrictModesFacts {
   const uidLine = lines.find((l) => l.startsWith('uid:'));
   const homeLine = lines.find((l) => l.startsWith('home:'));
   const uid = Number(uidLine?.slice('uid:'.length));
-  if (!uidLine || !homeLine || !Number.isInteger(uid)) throw unexpectedAnswer('reading ~/.ssh', 'a "uid:" and a "home:" line', lines.join('\n'));
+  if (!uidLine || !homeLine || !Number.isInteger(uid))
+    throw unexpectedAnswer('reading ~/.ssh', 'a "uid:" and a "home:" line', lines.join('\n'));
   const perms: Record<string, PathFacts> = {};
   for (const line of lines.filter((l) => l.startsWith('perm:'))) {
     const m = /^perm:([^:]+):([0-7]{3,4}):(\d+)$/.exec(line);
@@ -100,13 +101,23 @@ export function parseGatheredSsh(stdout: string): GatheredSsh {
     if (!line) throw unexpectedAnswer('reading ~/.ssh', `a line about ~/.ssh/${name}`, stdout);
     const [, mode, b64] = line.split(':');
     // Never merge into what cannot be read: the user's lines would be lost.
-    if (mode === '!') throw new Error(`~/.ssh/${name} cannot be read or replaced by provision (${line.slice(name.length + 3)}): nothing was written; make it a regular file the login user can read`);
-    return mode === '-' ? { content: '', mode: null } : { content: Buffer.from(b64 ?? '', 'base64').toString('latin1'), mode: mode ?? null };
+    if (mode === '!')
+      throw new Error(
+        `~/.ssh/${name} cannot be read or replaced by provision (${line.slice(name.length + 3)}): nothing was written; make it a regular file the login user can read`,
+      );
+    return mode === '-'
+      ? { content: '', mode: null }
+      : { content: Buffer.from(b64 ?? '', 'base64').toString('latin1'), mode: mode ?? null };
   };
   const pub = read('id_ed25519.pub');
   const files = Object.fromEntries(MANAGED_SSH_FILES.map((f) => [f, read(f)])) as GatheredSsh['files'];
   const keyLine = pub.content.trim().split(/\s+/).slice(0, 2).join(' ');
-  return { actions: state.slice('state:'.length).trim().split(/\s+/).filter(Boolean), publicKey: keyLine || null, files, strict: parseStrictModes(lines) };
+  return {
+    actions: state.slice('state:'.length).trim().split(/\s+/).filter(Boolean),
+    publicKey: keyLine || null,
+    files,
+    strict: parseStrictModes(lines),
+  };
 }
 
 /**
@@ -116,11 +127,27 @@ export function parseGatheredSsh(stdout: string): GatheredSsh {
  * types to the user's known_hosts after the login.
  */
 export function meshProbeCommand(target: string): string {
-  return commandLine(['ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', 'UpdateHostKeys=no', '-o', 'ConnectTimeout=5', target, 'true']);
+  return commandLine([
+    'ssh',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'UpdateHostKeys=no',
+    '-o',
+    'ConnectTimeout=5',
+    target,
+    'true',
+  ]);
 }
 
 /** Why a probe failed: the last line ssh wrote on stderr (the caller redacts), else its exit code. */
 export function probeFailureReason(result: { code: number; stderr: string }): string {
-  const last = result.stderr.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+  const last = result.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .pop();
   return last ?? `ssh exited with ${result.code} and said nothing`;
 }

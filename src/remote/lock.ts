@@ -52,9 +52,7 @@ export function unlockCommand(runId: string): string {
 }
 
 export type LockResult = (
-  | { held: false; takenOverFrom: string | null }
-  | { held: true; ageSeconds: number; owner: string }
-  | { held: false; notLinux: string }
+  { held: false; takenOverFrom: string | null } | { held: true; ageSeconds: number; owner: string } | { held: false; notLinux: string }
 ) & { after: string }; // what the command run after the lock printed
 
 export function parseLock(stdout: string): LockResult {

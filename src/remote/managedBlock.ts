@@ -19,7 +19,10 @@ export function splitManagedBlock(text: string): SplitFile {
   const end = begin < 0 ? -1 : lines.findIndex((l, i) => i > begin && l.replace(/\r$/, '') === BLOCK_END);
   if (begin < 0 || end < 0) return { before: text, block: null, after: '' };
   return {
-    before: lines.slice(0, begin).map((l) => l + '\n').join(''),
+    before: lines
+      .slice(0, begin)
+      .map((l) => l + '\n')
+      .join(''),
     block: lines.slice(begin + 1, end).map((l) => l.replace(/\r$/, '')),
     after: lines.slice(end + 1).join('\n'),
   };

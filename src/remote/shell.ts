@@ -25,7 +25,10 @@ export function scriptWithArgs(script: string, args: readonly string[] = []): st
  * A command line for a robot, and whether it reads the sudo password as its first line of stdin
  * (the connection supplies that line: the password from --ask-become-pass, or an empty line).
  */
-export interface RemoteCommand { line: string; readsSudoPassword: boolean }
+export interface RemoteCommand {
+  line: string;
+  readsSudoPassword: boolean;
+}
 
 /**
  * Defines `dk`, docker as this robot runs it. Through sudo, the first stdin line is the password

@@ -55,7 +55,12 @@ const OPERATOR_TAG = 'provision:operator:';
  * outside the block. Robots not reached this run keep the lines they had in the block; a robot no
  * longer in `robots` (removed from the inventory) loses its lines: that is its revocation.
  */
-export function mergeAuthorizedKeys(existing: string, robots: readonly RobotKeyFacts[], operator: OperatorKeys, keep: readonly string[] = []): string {
+export function mergeAuthorizedKeys(
+  existing: string,
+  robots: readonly RobotKeyFacts[],
+  operator: OperatorKeys,
+  keep: readonly string[] = [],
+): string {
   const previous = splitManagedBlock(existing).block ?? [];
   const userKeys = keysOutside(existing);
   const revoked = new Set(operator.revoke ?? []);

@@ -31,7 +31,11 @@ export type PassphrasePrompt = (file: string) => Promise<string | undefined>;
  * host, the default keys. An encrypted key is unlocked once, by its passphrase from `askPassphrase`,
  * where there is no agent to hold it; otherwise it is skipped with a note saying how to use it.
  */
-export async function loadOperatorIdentity(password: string | undefined, identityFiles: readonly string[] = [], askPassphrase?: PassphrasePrompt): Promise<OperatorIdentity> {
+export async function loadOperatorIdentity(
+  password: string | undefined,
+  identityFiles: readonly string[] = [],
+  askPassphrase?: PassphrasePrompt,
+): Promise<OperatorIdentity> {
   const defaultKeyFiles = KEY_NAMES.map((name) => join(sshDir(), name));
   const identity: OperatorIdentity = { keys: new Map(), defaultKeyFiles, notes: [] };
   if (process.env.SSH_AUTH_SOCK) identity.agent = process.env.SSH_AUTH_SOCK;
@@ -46,7 +50,9 @@ export async function loadOperatorIdentity(password: string | undefined, identit
     if (parsed instanceof Error && /encrypt|passphrase/i.test(parsed.message)) {
       passphrase = identity.agent ? undefined : await askPassphrase?.(file);
       if (passphrase === undefined) {
-        identity.notes.push(`${file} is skipped: it is encrypted; load it into ssh-agent (ssh-add ${file}) to use it${identity.agent ? '' : ', or run provision on a terminal to be asked for its passphrase'}`);
+        identity.notes.push(
+          `${file} is skipped: it is encrypted; load it into ssh-agent (ssh-add ${file}) to use it${identity.agent ? '' : ', or run provision on a terminal to be asked for its passphrase'}`,
+        );
         continue;
       }
       registerSecret(passphrase);
@@ -78,7 +84,11 @@ function withCachedSigner(key: ParsedKey): ParsedKey {
 }
 
 /** How to log in to one host: its user, its own IdentityFiles first, and whether only those count. */
-export interface LoginSettings { username: string; identityFiles?: readonly string[]; identitiesOnly?: boolean }
+export interface LoginSettings {
+  username: string;
+  identityFiles?: readonly string[];
+  identitiesOnly?: boolean;
+}
 
 type AuthHandler = (methodsLeft: string[] | null, partialSuccess: boolean | null, next: (attempt: object | false) => void) => void;
 
@@ -90,8 +100,12 @@ export function authHandler(identity: OperatorIdentity, login: LoginSettings): A
   const { username } = login;
   const attempts: { method: string; attempt: object }[] = [];
   // IdentitiesOnly: the agent is not asked (ssh would offer only its keys that match the files).
-  if (identity.agent && !login.identitiesOnly) attempts.push({ method: 'publickey', attempt: { type: 'agent', username, agent: identity.agent } });
-  const files = login.identitiesOnly && login.identityFiles?.length ? login.identityFiles : [...(login.identityFiles ?? []), ...identity.defaultKeyFiles];
+  if (identity.agent && !login.identitiesOnly)
+    attempts.push({ method: 'publickey', attempt: { type: 'agent', username, agent: identity.agent } });
+  const files =
+    login.identitiesOnly && login.identityFiles?.length
+      ? login.identityFiles
+      : [...(login.identityFiles ?? []), ...identity.defaultKeyFiles];
   for (const file of new Set(files)) {
     const key = identity.keys.get(file);
     if (key) attempts.push({ method: 'publickey', attempt: { type: 'publickey', username, ...key } });
@@ -104,7 +118,8 @@ export function authHandler(identity: OperatorIdentity, login: LoginSettings): A
       attempt: {
         type: 'keyboard-interactive',
         username,
-        prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (answers: string[]) => void) => finish(prompts.map(() => password)),
+        prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (answers: string[]) => void) =>
+          finish(prompts.map(() => password)),
       },
     });
   }

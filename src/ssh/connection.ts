@@ -8,14 +8,26 @@ import { forAnyLoginShell, lineOf, splitAtMark, type RemoteCommand } from '../re
 import { WRITTEN, writeFileCommand } from '../remote/files.js';
 import { unexpectedAnswer } from '../remote/answer.js';
 
-export interface ExecResult { code: number; stdout: string; stderr: string }
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
-export interface ExecOptions { stdin?: string | Buffer; timeoutMs?: number }
+export interface ExecOptions {
+  stdin?: string | Buffer;
+  timeoutMs?: number;
+}
 
 /** Runs a command line as sshd would receive it, with its stdin (see RobotConnection.standIn). */
 export type StandIn = (line: string, stdin: string | Buffer | undefined) => Promise<ExecResult>;
 
-export interface ConnectTarget { name: string; host: string; port: number; username: string }
+export interface ConnectTarget {
+  name: string;
+  host: string;
+  port: number;
+  username: string;
+}
 
 /** Bounded concurrency: sshd's MaxSessions (10) frees slots late, so stay well under it. */
 class Semaphore {
@@ -36,8 +48,17 @@ class Semaphore {
 }
 
 export class RemoteCommandError extends Error {
-  constructor(readonly robot: string, readonly what: string, readonly result: ExecResult) {
-    super(`${what} failed (exit ${result.code}): ${redact(result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ')}`);
+  constructor(
+    readonly robot: string,
+    readonly what: string,
+    readonly result: ExecResult,
+  ) {
+    super(
+      `${what} failed (exit ${result.code}): ${redact(result.stderr.trim() || result.stdout.trim())
+        .split('\n')
+        .slice(-3)
+        .join(' | ')}`,
+    );
   }
 }
 
@@ -78,7 +99,10 @@ export class RobotConnection {
   /** Where commands run instead of over SSH: the stand-in executor of tests (see standIn). */
   private standInRun: StandIn | null = null;
 
-  private constructor(readonly target: ConnectTarget, private client: Client) {
+  private constructor(
+    readonly target: ConnectTarget,
+    private client: Client,
+  ) {
     this.lost = new Promise<never>((_resolve, reject) =>
       client.on('close', () => {
         this.closed = true;
@@ -135,10 +159,21 @@ export class RobotConnection {
    */
   forwardTo(host: string, port: number, timeoutMs: number): Promise<Duplex> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(Object.assign(new Error(`no answer from ${host}:${port} via ${this.target.name} within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            Object.assign(new Error(`no answer from ${host}:${port} via ${this.target.name} within ${timeoutMs / 1000} s`), {
+              code: 'ETIMEDOUT',
+            }),
+          ),
+        timeoutMs,
+      );
       this.client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
         clearTimeout(timer);
-        if (err) reject(Object.assign(err, { code: 'ECONNREFUSED', message: `${this.target.name} could not reach ${host}:${port}: ${err.message}` }));
+        if (err)
+          reject(
+            Object.assign(err, { code: 'ECONNREFUSED', message: `${this.target.name} could not reach ${host}:${port}: ${err.message}` }),
+          );
         else resolve(stream);
       });
     });
@@ -164,11 +199,16 @@ export class RobotConnection {
   async exec(remote: string | RemoteCommand, options: ExecOptions = {}): Promise<ExecResult> {
     const command = lineOf(remote);
     // The password goes first on stdin, ahead of any payload; the script reads exactly one line.
-    const stdin = typeof remote !== 'string' && remote.readsSudoPassword ? Buffer.concat([Buffer.from(`${this.sudoPassword ?? ''}\n`), Buffer.from(options.stdin ?? '')]) : options.stdin;
+    const stdin =
+      typeof remote !== 'string' && remote.readsSudoPassword
+        ? Buffer.concat([Buffer.from(`${this.sudoPassword ?? ''}\n`), Buffer.from(options.stdin ?? '')])
+        : options.stdin;
     await this.channels.acquire();
     try {
       const wire = forAnyLoginShell(command);
-      const raw = this.standInRun ? await this.standInRun(wire, stdin) : await this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+      const raw = this.standInRun
+        ? await this.standInRun(wire, stdin)
+        : await this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
       const result = this.withoutLoginShellOutput(raw);
       log(this.target.name, `$ ${command}\n  -> exit ${result.code}${result.stderr.trim() ? `; stderr: ${result.stderr.trim()}` : ''}`);
       return result;
@@ -182,25 +222,29 @@ export class RobotConnection {
 
   /** One exec channel: the line, its stdin, its output and exit code; rejects on timeout or a lost connection. */
   private async overSsh(wire: string, stdin: string | Buffer | undefined, timeoutMs: number): Promise<ExecResult> {
-    const channel = await this.untilLost(this.withChannel(
-      () => new Promise<ClientChannel>((resolve, reject) => this.client.exec(wire, (err, ch) => (err ? reject(err) : resolve(ch)))),
-    ));
-    return this.untilLost(new Promise<ExecResult>((resolve, reject) => {
-      const out: Buffer[] = [];
-      const errOut: Buffer[] = [];
-      const timer = setTimeout(() => {
-        channel.close();
-        reject(new Error(`remote command timed out after ${Math.round(timeoutMs / 1000)} s`));
-      }, timeoutMs);
-      this.lost.catch(() => clearTimeout(timer));
-      channel.on('data', (d: Buffer) => out.push(d));
-      channel.stderr.on('data', (d: Buffer) => errOut.push(d));
-      channel.on('close', (code: number | null) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? 255, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
-      });
-      channel.end(stdin ?? undefined);
-    }));
+    const channel = await this.untilLost(
+      this.withChannel(
+        () => new Promise<ClientChannel>((resolve, reject) => this.client.exec(wire, (err, ch) => (err ? reject(err) : resolve(ch)))),
+      ),
+    );
+    return this.untilLost(
+      new Promise<ExecResult>((resolve, reject) => {
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        const timer = setTimeout(() => {
+          channel.close();
+          reject(new Error(`remote command timed out after ${Math.round(timeoutMs / 1000)} s`));
+        }, timeoutMs);
+        this.lost.catch(() => clearTimeout(timer));
+        channel.on('data', (d: Buffer) => out.push(d));
+        channel.stderr.on('data', (d: Buffer) => errOut.push(d));
+        channel.on('close', (code: number | null) => {
+          clearTimeout(timer);
+          resolve({ code: code ?? 255, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
+        });
+        channel.end(stdin ?? undefined);
+      }),
+    );
   }
 
   /**

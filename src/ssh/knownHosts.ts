@@ -5,7 +5,10 @@ import { readFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { knownHostsNames } from '../remote/sshFiles.js';
 
-export interface KnownKey { type: string; blob: Buffer }
+export interface KnownKey {
+  type: string;
+  blob: Buffer;
+}
 
 /** "SHA256:…" as `ssh-keygen -l` prints it. */
 export function fingerprint(blob: Buffer): string {
@@ -28,7 +31,14 @@ function patternMatches(pattern: string, token: string): boolean {
     if (!salt || !hash) return false;
     return createHmac('sha1', Buffer.from(salt, 'base64')).update(token).digest('base64') === hash;
   }
-  const glob = new RegExp('^' + pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  const glob = new RegExp(
+    '^' +
+      pattern
+        .replace(/[.+^${}()|\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+  );
   return glob.test(token);
 }
 

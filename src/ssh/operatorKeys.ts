@@ -17,8 +17,18 @@ export function readPublicKeyFile(file: string): { key: string; label: string } 
   }
   const line = text.split('\n').find((l) => keyOf(l) !== null && !l.trim().startsWith('#'));
   const key = line ? keyOf(line) : null;
-  if (!line || !key) throw new Error(`${file}: no SSH public key in it (expected a line like "ssh-ed25519 AAAA… comment"; a private key is never taken)`);
-  const comment = line.trim().split(/\s+/).slice(line.trim().split(/\s+/).indexOf(key.split(' ')[1] as string) + 1).join('_');
+  if (!line || !key)
+    throw new Error(`${file}: no SSH public key in it (expected a line like "ssh-ed25519 AAAA… comment"; a private key is never taken)`);
+  const comment = line
+    .trim()
+    .split(/\s+/)
+    .slice(
+      line
+        .trim()
+        .split(/\s+/)
+        .indexOf(key.split(' ')[1] as string) + 1,
+    )
+    .join('_');
   // The label ends the authorized_keys line: safe characters only.
   const label = (comment || basename(file)).replace(/[^A-Za-z0-9._@-]/g, '_').slice(0, 64) || 'operator';
   return { key, label };
@@ -39,9 +49,12 @@ export async function loginKeys(identityFiles: readonly string[]): Promise<Set<s
   const keys = new Set(files.map(publicOf).filter((k): k is string => k !== null));
   const sock = process.env.SSH_AUTH_SOCK;
   if (sock) {
-    const agentKeys = await new Promise<unknown[]>((resolve) => new ssh2.OpenSSHAgent(sock).getIdentities((err, list) => resolve(err ? [] : [...(list ?? [])])));
+    const agentKeys = await new Promise<unknown[]>((resolve) =>
+      new ssh2.OpenSSHAgent(sock).getIdentities((err, list) => resolve(err ? [] : [...(list ?? [])])),
+    );
     for (const k of agentKeys) {
-      if (k && typeof k === 'object' && 'getPublicSSH' in k) keys.add(`${(k as ssh2.ParsedKey).type} ${(k as ssh2.ParsedKey).getPublicSSH().toString('base64')}`);
+      if (k && typeof k === 'object' && 'getPublicSSH' in k)
+        keys.add(`${(k as ssh2.ParsedKey).type} ${(k as ssh2.ParsedKey).getPublicSSH().toString('base64')}`);
     }
   }
   return keys;

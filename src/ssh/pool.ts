@@ -75,14 +75,19 @@ class RouteGuard {
 
   private verdict(ip: string, route: string | undefined): string | null {
     if (route === undefined) return `refused: no route to ${ip} (PROVISION_ROUTE_DEV=${this.dev})`;
-    return new RegExp(`\\bdev ${this.dev}\\b`).test(route) ? null : `refused: the route to ${ip} does not go via ${this.dev} (PROVISION_ROUTE_DEV)`;
+    return new RegExp(`\\bdev ${this.dev}\\b`).test(route)
+      ? null
+      : `refused: the route to ${ip} does not go via ${this.dev} (PROVISION_ROUTE_DEV)`;
   }
 
   /** Read the routes of many addresses at once; an address the batch did not answer is asked alone later. */
   prefetch(ips: readonly string[]): void {
     const ask = [...new Set(ips)].filter((ip) => !this.verdicts.has(ip) && /^[0-9a-fA-F:.]+$/.test(ip));
     if (!this.dev || !ask.length) return;
-    const run = spawnSync('ip', ['-o', '-force', '-batch', '-'], { input: ask.map((ip) => `route get ${ip}\n`).join(''), encoding: 'utf8' });
+    const run = spawnSync('ip', ['-o', '-force', '-batch', '-'], {
+      input: ask.map((ip) => `route get ${ip}\n`).join(''),
+      encoding: 'utf8',
+    });
     const routes = routesByDestination(run.stdout ?? '');
     for (const ip of ask) {
       const route = routes.get(ip);
@@ -112,13 +117,31 @@ function describeConnectError(err: Error & { code?: string; level?: string }, to
   const code = err.code ?? '';
   const message = err.message ?? String(err);
   if (/Timed out while waiting for handshake/i.test(message)) {
-    return { ok: false, status: 'failed', reason: `${to.host}:${to.port} accepted the connection but SSH login did not finish within ${LOGIN_TIMEOUT_MS / 1000} s` };
+    return {
+      ok: false,
+      status: 'failed',
+      reason: `${to.host}:${to.port} accepted the connection but SSH login did not finish within ${LOGIN_TIMEOUT_MS / 1000} s`,
+    };
   }
   if (code === 'ETIMEDOUT') {
-    return { ok: false, status: 'unreachable', reason: message.startsWith('no answer from') ? message : `no answer from ${to.host}:${to.port} within ${timeoutMs / 1000} s` };
+    return {
+      ok: false,
+      status: 'unreachable',
+      reason: message.startsWith('no answer from') ? message : `no answer from ${to.host}:${to.port} within ${timeoutMs / 1000} s`,
+    };
   }
-  if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ECONNRESET'].includes(code) || /Connection lost before handshake|closed during the handshake/.test(message)) {
-    return { ok: false, status: 'unreachable', reason: code === 'ECONNREFUSED' && message.includes('could not reach') ? message : `${code || 'connection lost'} connecting to ${to.host}:${to.port}` };
+  if (
+    ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ECONNRESET'].includes(code) ||
+    /Connection lost before handshake|closed during the handshake/.test(message)
+  ) {
+    return {
+      ok: false,
+      status: 'unreachable',
+      reason:
+        code === 'ECONNREFUSED' && message.includes('could not reach')
+          ? message
+          : `${code || 'connection lost'} connecting to ${to.host}:${to.port}`,
+    };
   }
   if (err.level === 'client-authentication') {
     return {
@@ -150,7 +173,11 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
         keepaliveInterval: (to.keepaliveSeconds ?? DEFAULT_KEEPALIVE_S) * 1000,
         keepaliveCountMax: 3,
         algorithms: { serverHostKey: serverHostKey as never },
-        authHandler: authHandler(options.identity, { username: to.user, identityFiles: to.identityFiles, identitiesOnly: to.identitiesOnly }) as never,
+        authHandler: authHandler(options.identity, {
+          username: to.user,
+          identityFiles: to.identityFiles,
+          identitiesOnly: to.identitiesOnly,
+        }) as never,
         hostVerifier: (key: Buffer) => {
           presented = key;
           if (!known.length && to.strictHostKeyChecking === 'yes') {
@@ -259,13 +286,18 @@ async function connectOne(robot: Robot, options: PoolOptions, dialer: Dialer): P
   return login(to, () => jump.forwardTo(robot.ip, robot.port, timeoutMs), options);
 }
 
-export interface Connections { reach: Map<string, Reach>; dialer: Dialer }
+export interface Connections {
+  reach: Map<string, Reach>;
+  dialer: Dialer;
+}
 
 export async function connectAll(robots: readonly Robot[], options: PoolOptions): Promise<Connections> {
   const dialer = new Dialer(options);
   // The first hop of every robot: the robot itself, or its first jump host.
   dialer.routes.prefetch(robots.map((r) => r.ssh?.jumps[0]?.host ?? r.ip));
-  const results = await mapLimit(robots, options.maxHandshakes, (robot) => connectOne(robot, options, dialer).finally(() => options.onEach?.()));
+  const results = await mapLimit(robots, options.maxHandshakes, (robot) =>
+    connectOne(robot, options, dialer).finally(() => options.onEach?.()),
+  );
   options.knownHosts.save();
   return { reach: new Map(robots.map((r, i) => [r.name, results[i] as Reach])), dialer };
 }

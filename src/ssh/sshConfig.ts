@@ -6,27 +6,53 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { OperatorSshLookup } from '../inventory/load.js';
 import type { SshHop, SshTuning } from '../inventory/schema.js';
 
-export interface SshConfigEntry { keyword: string; args: string[]; file: string; line: number }
+export interface SshConfigEntry {
+  keyword: string;
+  args: string[];
+  file: string;
+  line: number;
+}
 /**
  * `within` is set on blocks read from a file that was included inside a Host/Match block: ssh never
  * applies anything from such a file unless the enclosing block matches too.
  */
 export interface SshConfigBlock {
-  kind: 'host' | 'match' | 'global'; patterns: string[]; entries: SshConfigEntry[]; file: string; line: number;
+  kind: 'host' | 'match' | 'global';
+  patterns: string[];
+  entries: SshConfigEntry[];
+  file: string;
+  line: number;
   within?: SshConfigBlock;
 }
-export interface SshConfig { blocks: SshConfigBlock[]; warnings: string[] }
-export interface JumpHost { user?: string; host: string; port?: number }
+export interface SshConfig {
+  blocks: SshConfigBlock[];
+  warnings: string[];
+}
+export interface JumpHost {
+  user?: string;
+  host: string;
+  port?: number;
+}
 export interface HostSettings {
-  user?: string; port?: number; hostName?: string; identityFiles: string[]; identitiesOnly?: boolean; proxyJump: JumpHost[];
-  connectTimeoutSeconds?: number; strictHostKeyChecking?: string; serverAliveIntervalSeconds?: number;
+  user?: string;
+  port?: number;
+  hostName?: string;
+  identityFiles: string[];
+  identitiesOnly?: boolean;
+  proxyJump: JumpHost[];
+  connectTimeoutSeconds?: number;
+  strictHostKeyChecking?: string;
+  serverAliveIntervalSeconds?: number;
 }
 type ReadInclude = (pattern: string) => { file: string; text: string }[];
 
 const MAX_INCLUDE_DEPTH = 16; // OpenSSH's READCONF_MAX_DEPTH
 
 function globRegExp(pattern: string, flags = ''): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, flags);
 }
 
@@ -51,11 +77,19 @@ function splitArgs(s: string): string[] | null {
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
     const next = s[i + 1];
-    if (c === '\\' && next !== undefined && '\\"\' '.includes(next)) { word = (word ?? '') + next; i++; }
-    else if (quote) { if (c === quote) quote = ''; else word = (word ?? '') + c; }
-    else if (c === '"' || c === "'") { quote = c; word ??= ''; }
-    else if (/\s/.test(c)) { if (word !== undefined) args.push(word); word = undefined; }
-    else if (c === '#' && word === undefined) break;
+    if (c === '\\' && next !== undefined && '\\"\' '.includes(next)) {
+      word = (word ?? '') + next;
+      i++;
+    } else if (quote) {
+      if (c === quote) quote = '';
+      else word = (word ?? '') + c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      word ??= '';
+    } else if (/\s/.test(c)) {
+      if (word !== undefined) args.push(word);
+      word = undefined;
+    } else if (c === '#' && word === undefined) break;
     else word = (word ?? '') + c;
   }
   if (quote) return null;
@@ -95,7 +129,7 @@ function tokensOnly(allowed: string) {
   };
 }
 function expandTokens(s: string, vars: Record<string, string>): string {
-  return s.replace(/%(.)/g, (token, c: string) => (c === '%' ? '%' : vars[c] ?? token));
+  return s.replace(/%(.)/g, (token, c: string) => (c === '%' ? '%' : (vars[c] ?? token)));
 }
 
 function parseJumps(spec: string): JumpHost[] {
@@ -127,9 +161,16 @@ export function parseProxyJump(spec: string): JumpHost[] {
 
 /** Keywords hostSettings interprets: a bad value is dropped at parse time with a warning, as if absent. */
 const CHECKS: Record<string, (arg: string) => unknown> = {
-  user: () => undefined, identityfile: tokensOnly('dhnpru'), hostname: tokensOnly('h'),
-  port: (a) => { if (portOf(a) === undefined) throw new Error('not an integer in 1..65535'); },
-  connecttimeout: parseSeconds, serveraliveinterval: parseSeconds, identitiesonly: parseFlag, stricthostkeychecking: parseStrict,
+  user: () => undefined,
+  identityfile: tokensOnly('dhnpru'),
+  hostname: tokensOnly('h'),
+  port: (a) => {
+    if (portOf(a) === undefined) throw new Error('not an integer in 1..65535');
+  },
+  connecttimeout: parseSeconds,
+  serveraliveinterval: parseSeconds,
+  identitiesonly: parseFlag,
+  stricthostkeychecking: parseStrict,
   proxyjump: (a) => a.toLowerCase() === 'none' || parseJumps(a),
 };
 
@@ -139,7 +180,10 @@ function unsupportedMatch(args: string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const criterion = args[i]!.replace(/^!/, '').toLowerCase();
     if (criterion === 'all') continue;
-    if (criterion === 'host') { if (args[++i] === undefined) return 'Match host without patterns'; continue; }
+    if (criterion === 'host') {
+      if (args[++i] === undefined) return 'Match host without patterns';
+      continue;
+    }
     if (criterion === 'user') return 'Match user: the remote user is not known yet, treated as not matching';
     return `Match ${criterion} is not supported`;
   }
@@ -155,7 +199,13 @@ function matchApplies(args: string[], hostNames: string[]): boolean {
   return true;
 }
 
-function newBlock(kind: SshConfigBlock['kind'], patterns: string[], within: SshConfigBlock | undefined, file: string, line: number): SshConfigBlock {
+function newBlock(
+  kind: SshConfigBlock['kind'],
+  patterns: string[],
+  within: SshConfigBlock | undefined,
+  file: string,
+  line: number,
+): SshConfigBlock {
   return within ? { kind, patterns, entries: [], file, line, within } : { kind, patterns, entries: [], file, line };
 }
 
@@ -167,7 +217,14 @@ export function parseSshConfig(text: string, file: string, readInclude?: ReadInc
 }
 
 /** `enclosing`: the Host/Match block the Include of this file sat in (undefined at top level). */
-function parseInto(config: SshConfig, text: string, file: string, enclosing: SshConfigBlock | undefined, depth: number, readInclude?: ReadInclude): void {
+function parseInto(
+  config: SshConfig,
+  text: string,
+  file: string,
+  enclosing: SshConfigBlock | undefined,
+  depth: number,
+  readInclude?: ReadInclude,
+): void {
   let cond = enclosing; // the Host/Match condition the next entries fall under
   let open: SshConfigBlock | undefined; // where they go; created on the first entry
   const warn = (line: number, message: string) => config.warnings.push(`${file}:${line}: ${message}`);
@@ -177,7 +234,10 @@ function parseInto(config: SshConfig, text: string, file: string, enclosing: Ssh
     if (s === '' || s.startsWith('#')) continue;
     const m = /^([^\s=]+)(?:\s*=\s*|\s+|$)(.*)$/.exec(s);
     const args = m ? splitArgs(m[2]!) : null;
-    if (!m || !args) { warn(n, `cannot parse "${s}"; line ignored`); continue; }
+    if (!m || !args) {
+      warn(n, `cannot parse "${s}"; line ignored`);
+      continue;
+    }
     const written = m[1]!;
     const keyword = written.toLowerCase();
     if (keyword === 'host' || keyword === 'match') {
@@ -186,15 +246,24 @@ function parseInto(config: SshConfig, text: string, file: string, enclosing: Ssh
       cond = open = newBlock(keyword, args, enclosing, file, n);
       config.blocks.push(open);
     } else if (keyword === 'include') {
-      if (!readInclude) { warn(n, 'Include is not followed here; ignored'); continue; }
-      if (depth >= MAX_INCLUDE_DEPTH) { warn(n, `Include nested deeper than ${MAX_INCLUDE_DEPTH} levels (a loop?); ignored`); continue; }
+      if (!readInclude) {
+        warn(n, 'Include is not followed here; ignored');
+        continue;
+      }
+      if (depth >= MAX_INCLUDE_DEPTH) {
+        warn(n, `Include nested deeper than ${MAX_INCLUDE_DEPTH} levels (a loop?); ignored`);
+        continue;
+      }
       for (const pattern of args) {
         for (const inc of readInclude(pattern)) parseInto(config, inc.text, inc.file, cond, depth + 1, readInclude);
       }
       open = undefined; // entries after the Include come after the included blocks, still under `cond`
     } else {
       const check = CHECKS[keyword];
-      if (check && args.length !== 1) { warn(n, `${written} expects one argument; ignored`); continue; }
+      if (check && args.length !== 1) {
+        warn(n, `${written} expects one argument; ignored`);
+        continue;
+      }
       try {
         check?.(args[0]!);
       } catch (e) {
@@ -231,14 +300,30 @@ export function hostSettings(config: SshConfig, names: string[], context: { loca
     for (const { keyword, args } of block.entries) {
       const arg = args[0] ?? '';
       switch (keyword) {
-        case 'user': s.user ??= arg; break;
-        case 'port': s.port ??= portOf(arg); break;
-        case 'hostname': s.hostName ??= expandTokens(arg, { h: names[0] ?? '' }); break;
-        case 'identityfile': identityFiles.push(arg); break;
-        case 'identitiesonly': s.identitiesOnly ??= parseFlag(arg); break;
-        case 'stricthostkeychecking': s.strictHostKeyChecking ??= parseStrict(arg); break;
-        case 'connecttimeout': s.connectTimeoutSeconds ??= parseSeconds(arg); break;
-        case 'serveraliveinterval': s.serverAliveIntervalSeconds ??= parseSeconds(arg); break;
+        case 'user':
+          s.user ??= arg;
+          break;
+        case 'port':
+          s.port ??= portOf(arg);
+          break;
+        case 'hostname':
+          s.hostName ??= expandTokens(arg, { h: names[0] ?? '' });
+          break;
+        case 'identityfile':
+          identityFiles.push(arg);
+          break;
+        case 'identitiesonly':
+          s.identitiesOnly ??= parseFlag(arg);
+          break;
+        case 'stricthostkeychecking':
+          s.strictHostKeyChecking ??= parseStrict(arg);
+          break;
+        case 'connecttimeout':
+          s.connectTimeoutSeconds ??= parseSeconds(arg);
+          break;
+        case 'serveraliveinterval':
+          s.serverAliveIntervalSeconds ??= parseSeconds(arg);
+          break;
         case 'proxyjump':
         case 'proxycommand':
           if (!proxyChosen && keyword === 'proxyjump' && arg.toLowerCase() !== 'none') s.proxyJump = parseJumps(arg);
@@ -249,10 +334,23 @@ export function hostSettings(config: SshConfig, names: string[], context: { loca
   }
   // Expanded last, as ssh does, so %r and %p see the final User and Port.
   const vars = {
-    h: s.hostName ?? names[0] ?? '', n: names[0] ?? '', p: String(s.port ?? 22), r: s.user ?? context.localUser,
-    u: context.localUser, d: context.home,
+    h: s.hostName ?? names[0] ?? '',
+    n: names[0] ?? '',
+    p: String(s.port ?? 22),
+    r: s.user ?? context.localUser,
+    u: context.localUser,
+    d: context.home,
   };
-  s.identityFiles = [...new Set(identityFiles.map((f) => expandTokens(f.replace(/^~(?=\/|$)/, () => context.home), vars)))];
+  s.identityFiles = [
+    ...new Set(
+      identityFiles.map((f) =>
+        expandTokens(
+          f.replace(/^~(?=\/|$)/, () => context.home),
+          vars,
+        ),
+      ),
+    ),
+  ];
   return s;
 }
 
@@ -268,9 +366,14 @@ export function loadSshConfig(home: string): SshConfig {
     const name = basename(full);
     const re = globRegExp(name);
     // Like glob(3), a wildcard does not match a leading dot.
-    const files = !/[*?]/.test(name) ? [full]
-      : existsSync(dir) ? readdirSync(dir).filter((f) => re.test(f) && (!f.startsWith('.') || name.startsWith('.'))).sort().map((f) => join(dir, f))
-      : [];
+    const files = !/[*?]/.test(name)
+      ? [full]
+      : existsSync(dir)
+        ? readdirSync(dir)
+            .filter((f) => re.test(f) && (!f.startsWith('.') || name.startsWith('.')))
+            .sort()
+            .map((f) => join(dir, f))
+        : [];
     return files.filter((f) => existsSync(f) && statSync(f).isFile()).map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
   };
   return parseSshConfig(readFileSync(file, 'utf8'), file, readInclude);

@@ -65,7 +65,12 @@ export class Fleet {
   private detachSigint = () => {};
   /** Outputs of the step's first command, run together with the lock (see lock and firstRead). */
   private readonly opened = new Map<string, { line: string; result: ExecResult }>();
-  private constructor(readonly inventory: Inventory, readonly options: RunOptions, private connections: Pick<Connections, 'reach'> & Partial<Connections>, readonly notes: string[]) {
+  private constructor(
+    readonly inventory: Inventory,
+    readonly options: RunOptions,
+    private connections: Pick<Connections, 'reach'> & Partial<Connections>,
+    readonly notes: string[],
+  ) {
     this.reach = connections.reach;
     for (const robot of inventory.robots) {
       const r = this.reach.get(robot.name);
@@ -84,7 +89,10 @@ export class Fleet {
   }
 
   static async open(inventory: Inventory, options: RunOptions): Promise<Fleet> {
-    const identityFiles = inventory.robots.flatMap((r) => [...(r.ssh?.identityFiles ?? []), ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles)]);
+    const identityFiles = inventory.robots.flatMap((r) => [
+      ...(r.ssh?.identityFiles ?? []),
+      ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles),
+    ]);
     const identity = await loadOperatorIdentity(options.password, identityFiles, options.askPassphrase);
     const knownHosts = new KnownHosts(join(sshDir(), 'known_hosts'));
     const connections = await inPhase(options.events, 'connecting', inventory.robots.length, (phase) =>
@@ -234,7 +242,8 @@ export class Fleet {
       const then = opening?.(robot);
       const attempt = async (deadOwner?: string) => {
         const result = await conn.exec(lockCommand(this.runId, deadOwner, then));
-        if (result.code !== 0 && !result.stdout.includes('provision-lock ')) throw new RemoteCommandError(robot.name, 'taking the run lock', result);
+        if (result.code !== 0 && !result.stdout.includes('provision-lock '))
+          throw new RemoteCommandError(robot.name, 'taking the run lock', result);
         return { lock: parseLock(result.stdout), result };
       };
       let { lock, result } = await attempt();
@@ -244,7 +253,11 @@ export class Fleet {
       else if ('notLinux' in lock) this.failed(robot.name, `${NOT_LINUX_LIKE}: uname -s says ${lock.notLinux}`);
       else {
         locked.push(conn);
-        if (lock.takenOverFrom) this.note(robot.name, `took over the run lock of ${lock.takenOverFrom} (${dead ? 'a run of this machine that has ended' : `older than ${STALE_LOCK_SECONDS / 60} min`})`);
+        if (lock.takenOverFrom)
+          this.note(
+            robot.name,
+            `took over the run lock of ${lock.takenOverFrom} (${dead ? 'a run of this machine that has ended' : `older than ${STALE_LOCK_SECONDS / 60} min`})`,
+          );
         if (then !== undefined) this.opened.set(robot.name, { line: lineOf(then), result: { ...result, stdout: lock.after } });
       }
     }, 'taking the run lock');
@@ -252,7 +265,10 @@ export class Fleet {
     this.opened.clear();
     await Promise.all(locked.map((conn) => conn.exec(unlockCommand(this.runId)).catch(() => undefined)));
     for (const { robot } of this.connected()) {
-      this.failed(robot.name, `another provision run is working on the fleet: ${conflicts.join(', ')}. Wait for it to finish; a crashed run's lock (~/${LOCK_DIR}) expires after ${STALE_LOCK_SECONDS / 60} min`);
+      this.failed(
+        robot.name,
+        `another provision run is working on the fleet: ${conflicts.join(', ')}. Wait for it to finish; a crashed run's lock (~/${LOCK_DIR}) expires after ${STALE_LOCK_SECONDS / 60} min`,
+      );
     }
     return false;
   }

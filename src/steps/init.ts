@@ -18,12 +18,18 @@ async function askRobots(): Promise<NewRobot[]> {
 
 export async function initInventory(file: string, pairs: string[], user?: string): Promise<{ file: string; robots: NewRobot[] }> {
   const where = resolve(file);
-  const refuseExisting = () => new InputError([{ message: `${where} already exists: provision init never writes over an inventory (edit it, or name a new file with -i)` }]);
+  const refuseExisting = () =>
+    new InputError([
+      { message: `${where} already exists: provision init never writes over an inventory (edit it, or name a new file with -i)` },
+    ]);
   // Everything is checked before anything is asked.
   if (existsSync(where)) throw refuseExisting();
   let robots = pairs.map(parseRobotPair);
   if (!robots.length) {
-    if (!process.stdin.isTTY) throw new InputError([{ message: 'name the robots with --robot NAME=IP (once per robot), or run provision init on a terminal to be asked' }]);
+    if (!process.stdin.isTTY)
+      throw new InputError([
+        { message: 'name the robots with --robot NAME=IP (once per robot), or run provision init on a terminal to be asked' },
+      ]);
     robots = await askRobots();
     if (!robots.length) throw new InputError([{ message: 'no robot given: nothing written' }]);
   }
@@ -41,7 +47,11 @@ export async function initInventory(file: string, pairs: string[], user?: string
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw refuseExisting();
-    throw new InputError([{ message: `cannot write ${where}: ${code === 'EACCES' || code === 'EPERM' ? 'no permission to write there' : code === 'ENOTDIR' ? 'a part of its path is a file, not a directory' : (err as Error).message}` }]);
+    throw new InputError([
+      {
+        message: `cannot write ${where}: ${code === 'EACCES' || code === 'EPERM' ? 'no permission to write there' : code === 'ENOTDIR' ? 'a part of its path is a file, not a directory' : (err as Error).message}`,
+      },
+    ]);
   }
   return { file: where, robots };
 }

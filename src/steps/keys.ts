@@ -3,7 +3,14 @@
 // files where they differ; then what StrictModes refuses and provision will not change fails its
 // robot with the fix; last, the mesh check (robots log in to each other by name) shows its effect.
 import {
-  fileBytes, gatherSshCommand, MANAGED_SSH_FILES, meshProbeCommand, parseGatheredSsh, probeFailureReason, type GatheredSsh, type ManagedSshFile,
+  fileBytes,
+  gatherSshCommand,
+  MANAGED_SSH_FILES,
+  meshProbeCommand,
+  parseGatheredSsh,
+  probeFailureReason,
+  type GatheredSsh,
+  type ManagedSshFile,
 } from '../remote/keysScript.js';
 import { mergeAuthorizedKeys, mergeKnownHosts, mergeSshConfig, type OperatorKeys, type RobotKeyFacts } from '../remote/sshFiles.js';
 import { blockDriftText, strangerLines, strangersInBlock } from '../plan/drift.js';
@@ -38,14 +45,21 @@ function lineDelta(before: string, after: string): string {
  * outside --limit is only read: the gather runs as in a dry run there (no key generated, no chmod).
  */
 export const keysFirstCommand = (robot: Robot, dryRun = false): string => gatherSshCommand(`${robot.user}@${robot.name}`, dryRun);
-export const keysOpening = (fleet: Pick<Fleet, 'inLimit' | 'options'>) => (robot: Robot): string => keysFirstCommand(robot, fleet.options.dryRun || !fleet.inLimit(robot.name));
+export const keysOpening =
+  (fleet: Pick<Fleet, 'inLimit' | 'options'>) =>
+  (robot: Robot): string =>
+    keysFirstCommand(robot, fleet.options.dryRun || !fleet.inLimit(robot.name));
 
 export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: true }): Promise<{ json: object } | void> {
   const dry = fleet.options.dryRun;
   const operator = ensureOperatorKey(!dry);
   if (operator.generated && !dry) fleet.notes.push(`the operator had no SSH key: generated ${operator.generated}`);
   if (operator.generated && dry) fleet.notes.push(`would generate an operator key ${operator.generated}`);
-  const operatorKeys: OperatorKeys = { ...options.operatorKeys, key: operator.key || 'ssh-ed25519 (operator-key-to-generate)', label: operator.label };
+  const operatorKeys: OperatorKeys = {
+    ...options.operatorKeys,
+    key: operator.key || 'ssh-ed25519 (operator-key-to-generate)',
+    label: operator.label,
+  };
 
   const gathered = new Map<string, GatheredSsh>();
   const refusals = new Map<string, StrictModesVerdict['refused']>();
@@ -56,7 +70,12 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
       gathered.set(robot.name, g); // read only: its key (if it has one) for the named robots' files
       return;
     }
-    const words: Record<string, string> = { mkdir: 'created ~/.ssh', chmod: 'set ~/.ssh to 700', keygen: 'generated an ed25519 key pair', pubkey: 'restored ~/.ssh/id_ed25519.pub' };
+    const words: Record<string, string> = {
+      mkdir: 'created ~/.ssh',
+      chmod: 'set ~/.ssh to 700',
+      keygen: 'generated an ed25519 key pair',
+      pubkey: 'restored ~/.ssh/id_ed25519.pub',
+    };
     for (const a of g.actions) fleet.changed(robot.name, (dry ? 'would have ' : '') + (words[a] ?? a));
     if (holdStrictModes(robot, g, refusals)) gathered.set(robot.name, g);
   }, 'preparing ~/.ssh');
@@ -69,19 +88,28 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
   });
 
   const prune = Boolean(fleet.options.prune);
-  await fleet.eachConnected(async (robot, conn) => {
-    const g = gathered.get(robot.name);
-    if (!g) return;
-    const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, knownRobots(fleet))))];
-    const mine = fleet.inLimit(robot.name);
-    if (strangers.length) fleet.note(robot.name, blockDriftText(strangers, prune && mine, dry));
-    if (!mine) return; // outside --limit: read, never written
-    await writeSshFiles(fleet, robot, conn, g, wantedSshFiles(g, facts, operatorKeys, undefined, keptDrift(fleet, g)));
-  }, dry ? 'comparing ~/.ssh' : 'writing ~/.ssh');
+  await fleet.eachConnected(
+    async (robot, conn) => {
+      const g = gathered.get(robot.name);
+      if (!g) return;
+      const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, knownRobots(fleet))))];
+      const mine = fleet.inLimit(robot.name);
+      if (strangers.length) fleet.note(robot.name, blockDriftText(strangers, prune && mine, dry));
+      if (!mine) return; // outside --limit: read, never written
+      await writeSshFiles(fleet, robot, conn, g, wantedSshFiles(g, facts, operatorKeys, undefined, keptDrift(fleet, g)));
+    },
+    dry ? 'comparing ~/.ssh' : 'writing ~/.ssh',
+  );
 
   // The mesh includes the robots StrictModes fails (the check shows what that costs), so it takes
   // them before they are failed; the cause is reported first, its effect on the mesh after it.
-  const toVerify = !dry && options.verify ? meshRobots(fleet, [...gathered.keys()].filter((n) => fleet.inLimit(n))) : [];
+  const toVerify =
+    !dry && options.verify
+      ? meshRobots(
+          fleet,
+          [...gathered.keys()].filter((n) => fleet.inLimit(n)),
+        )
+      : [];
   failStrictModes(fleet, refusals);
   const mesh = await verifyMesh(fleet, toVerify);
   return mesh ? { json: { mesh } } : undefined;
@@ -116,7 +144,13 @@ export function wantedSshFiles(
  * Write the files that differ from `wanted` (or whose mode or owner sshd would refuse) and report
  * each; `g` is updated to what the robot holds afterwards, so a later phase merges from there.
  */
-export async function writeSshFiles(fleet: Fleet, robot: Robot, conn: RobotConnection, g: GatheredSsh, wanted: Partial<Record<ManagedSshFile, string>>): Promise<void> {
+export async function writeSshFiles(
+  fleet: Fleet,
+  robot: Robot,
+  conn: RobotConnection,
+  g: GatheredSsh,
+  wanted: Partial<Record<ManagedSshFile, string>>,
+): Promise<void> {
   const dry = fleet.options.dryRun;
   await Promise.all(
     MANAGED_SSH_FILES.map(async (file) => {
@@ -160,7 +194,10 @@ const PROBES_AT_ONCE = 32;
 
 /** The robots whose files this run wrote (or found right) and that are still in the run, with their connections. */
 export function meshRobots(fleet: Fleet, written: readonly string[]): { name: string; conn: RobotConnection }[] {
-  return fleet.connected().filter((c) => written.includes(c.robot.name)).map((c) => ({ name: c.robot.name, conn: c.conn }));
+  return fleet
+    .connected()
+    .filter((c) => written.includes(c.robot.name))
+    .map((c) => ({ name: c.robot.name, conn: c.conn }));
 }
 
 /**

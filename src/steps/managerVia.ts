@@ -27,18 +27,21 @@ const ELECTION_WAIT_MS = 30_000;
 const BECOME_MANAGER_WAIT_MS = 30_000;
 const POLL_MS = 1000;
 
-
 export class ManagerVia {
   private readonly dropped = new Set<Member>();
   /** The switch under way: callers that fail on the same manager meanwhile wait for it instead of starting another. */
   private switching: Promise<void> | null = null;
 
   /** `candidates`: managers to fall back on, best first (called anew at each switch: the swarm changes). */
-  constructor(private readonly fleet: Fleet, public current: Member, private readonly candidates: () => Member[]) {}
+  constructor(
+    private readonly fleet: Fleet,
+    public current: Member,
+    private readonly candidates: () => Member[],
+  ) {}
 
   /** Run a docker command on the current manager; a lost manager is replaced and the command sent again. */
   async run(build: (useSudo: boolean) => RemoteCommand, what: string): Promise<string> {
-    for (let waited = 0; ; ) {
+    for (let waited = 0; ;) {
       const m = this.current;
       const result = await m.conn.exec(build(m.robot.sudo)).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }));
       if (result.code === 0) return result.stdout;
@@ -88,7 +91,11 @@ export class ManagerVia {
     this.dropped.add(m);
     const detail = redact(message.trim().split('\n').slice(-1)[0] ?? '');
     if (loss === 'role') this.fleet.note(m.robot.name, `no longer answers as a manager (${detail})`);
-    else this.fleet.failed(m.robot.name, `${loss === 'docker' ? 'its docker stopped' : 'the connection was lost'} while provision worked through it as the manager: ${detail}`);
+    else
+      this.fleet.failed(
+        m.robot.name,
+        `${loss === 'docker' ? 'its docker stopped' : 'the connection was lost'} while provision worked through it as the manager: ${detail}`,
+      );
     this.switching = this.switchFrom(m, `${m.robot.name} stopped answering`).finally(() => (this.switching = null));
     return this.switching;
   }

@@ -10,7 +10,8 @@ export async function runRecover(fleet: Fleet, on: string): Promise<void> {
   const target = members.find((m) => m.robot.name.toLowerCase() === on.toLowerCase());
   if (!target) {
     for (const m of members) fleet.note(m.robot.name, `not changed: ${on} is not a reachable robot with docker`);
-    if (!fleet.inventory.robots.some((r) => r.name.toLowerCase() === on.toLowerCase())) throw new Error(`--on ${on}: no robot of that name in the inventory`);
+    if (!fleet.inventory.robots.some((r) => r.name.toLowerCase() === on.toLowerCase()))
+      throw new Error(`--on ${on}: no robot of that name in the inventory`);
     fleet.failed(on, 'not reachable: recover on a manager that answers');
     return;
   }

@@ -34,7 +34,9 @@ export async function runRemove(fleet: Fleet, names: readonly string[]): Promise
   const all = await gatherMembers(fleet);
   const own = new Map(all.filter((m) => names.includes(m.robot.name)).map((m) => [m.robot.name, m]));
   // 1. The others' roles without the leaving robots: promotions first (Formation's order).
-  const swarm = all.some((m) => inSwarm(m.facts)) ? await runSwarm(rest, { members: all.filter((m) => !names.includes(m.robot.name)) }) : null;
+  const swarm = all.some((m) => inSwarm(m.facts))
+    ? await runSwarm(rest, { members: all.filter((m) => !names.includes(m.robot.name)) })
+    : null;
   const planned = swarm?.plan?.managers.length;
   // 2. Each leaving robot's node, through a manager that stays.
   const removed = await retireNodes(fleet, rest, leaving, own, Boolean(swarm?.clusterId));
@@ -44,10 +46,18 @@ export async function runRemove(fleet: Fleet, names: readonly string[]): Promise
     await emptyOwnBlocks(fleet, removed);
     for (const robot of removed) {
       const n = forgetHost(join(sshDir(), 'known_hosts'), robot.name, robot.ip, robot.port, dry);
-      if (n) fleet.changed(robot.name, `${dry ? 'would remove' : 'removed'} its ${n} line${n === 1 ? '' : 's'} from the operator's ~/.ssh/known_hosts`);
+      if (n)
+        fleet.changed(
+          robot.name,
+          `${dry ? 'would remove' : 'removed'} its ${n} line${n === 1 ? '' : 's'} from the operator's ~/.ssh/known_hosts`,
+        );
     }
     // 4. Last, the inventory: a robot whose swarm removal failed stays in it, so a re-run retries.
-    if (!dry) removeRobotsFromFile(fleet.inventory.file, removed.map((r) => r.name));
+    if (!dry)
+      removeRobotsFromFile(
+        fleet.inventory.file,
+        removed.map((r) => r.name),
+      );
     for (const robot of removed) fleet.changed(robot.name, `${dry ? 'would be removed' : 'removed'} from ${fleet.inventory.file}`);
   }
   const notRemoved = leaving.filter((r) => !removed.includes(r)).map((r) => r.name);
@@ -55,7 +65,13 @@ export async function runRemove(fleet: Fleet, names: readonly string[]): Promise
 }
 
 /** Drain, demote, leave, remove: each leaving robot in turn. Returns the robots whose node is gone (or never was). */
-async function retireNodes(fleet: Fleet, rest: Fleet, leaving: readonly Robot[], own: Map<string, Member>, swarmFound: boolean): Promise<Robot[]> {
+async function retireNodes(
+  fleet: Fleet,
+  rest: Fleet,
+  leaving: readonly Robot[],
+  own: Map<string, Member>,
+  swarmFound: boolean,
+): Promise<Robot[]> {
   const dry = fleet.options.dryRun;
   const managers = swarmFound ? (fleetClusters(rest, await gatherMembers(rest))[0]?.[1] ?? []) : [];
   const first = managers[0];
@@ -68,12 +84,15 @@ async function retireNodes(fleet: Fleet, rest: Fleet, leaving: readonly Robot[],
     // Its own engine's node ID when it answers; a gone robot's node by its static address.
     const node = member ? nodes.find((n) => n.id === member.facts.swarm?.NodeID) : nodeOfRobot(robot, [], nodes);
     if (member && inSwarm(member.facts) && !node) {
-      fleet.failed(robot.name, `in a swarm that is not the fleet's${via ? '' : ' (no manager of the fleet\'s swarm answers)'}: left untouched, not removed`);
+      fleet.failed(
+        robot.name,
+        `in a swarm that is not the fleet's${via ? '' : " (no manager of the fleet's swarm answers)"}: left untouched, not removed`,
+      );
       continue;
     }
     if (!member && fleet.outcomes.get(robot.name)?.status === 'failed') continue; // it failed reading its facts: named already
     if (node && !via) {
-      fleet.failed(robot.name, 'no manager of the fleet\'s swarm answers: its node cannot be removed; not removed');
+      fleet.failed(robot.name, "no manager of the fleet's swarm answers: its node cannot be removed; not removed");
       continue;
     }
     const input: RetireInput = { node: node ? { role: node.role, availability: node.availability, leader: node.leader } : null, reachable };
@@ -87,26 +106,44 @@ async function retireNodes(fleet: Fleet, rest: Fleet, leaving: readonly Robot[],
     try {
       for (const step of steps) await retireStep(fleet, via, robot, member, node as NodeInfo, step);
       if (!reachable) fleet.note(robot.name, notDoneWhileGone(input));
-      if (!node) fleet.note(robot.name, 'was not a node of the fleet\'s swarm');
+      if (!node) fleet.note(robot.name, "was not a node of the fleet's swarm");
       done.push(robot);
     } catch (err) {
-      fleet.failed(robot.name, `not removed: ${redact((err as Error).message)}; what is listed before this was done — run provision remove ${robot.name} again`);
+      fleet.failed(
+        robot.name,
+        `not removed: ${redact((err as Error).message)}; what is listed before this was done — run provision remove ${robot.name} again`,
+      );
     }
     if (via && node) nodes = await via.nodes();
   }
   return done;
 }
 
-async function retireStep(fleet: Fleet, via: ManagerVia | null, robot: Robot, member: Member | undefined, node: NodeInfo, step: ReturnType<typeof retirePlan>[number]): Promise<void> {
+async function retireStep(
+  fleet: Fleet,
+  via: ManagerVia | null,
+  robot: Robot,
+  member: Member | undefined,
+  node: NodeInfo,
+  step: ReturnType<typeof retirePlan>[number],
+): Promise<void> {
   const manager = () => {
-    if (!via) throw new Error('no manager of the fleet\'s swarm answers');
+    if (!via) throw new Error("no manager of the fleet's swarm answers");
     return via;
   };
   switch (step) {
     case 'drain': {
       await manager().run((sudo) => drainCommand(node.id, sudo), 'docker node update --availability drain');
-      const left = await waitFor(DRAIN_WAIT_MS, async () => parseTaskCount(await manager().run((sudo) => nodeTasksCommand(node.id, sudo), 'docker node ps')) === 0);
-      fleet.changed(robot.name, left ? 'drained its node: its tasks moved to other nodes' : `drained its node; tasks were still on it after ${DRAIN_WAIT_MS / 1000} s (removed anyway: the swarm reschedules them)`);
+      const left = await waitFor(
+        DRAIN_WAIT_MS,
+        async () => parseTaskCount(await manager().run((sudo) => nodeTasksCommand(node.id, sudo), 'docker node ps')) === 0,
+      );
+      fleet.changed(
+        robot.name,
+        left
+          ? 'drained its node: its tasks moved to other nodes'
+          : `drained its node; tasks were still on it after ${DRAIN_WAIT_MS / 1000} s (removed anyway: the swarm reschedules them)`,
+      );
       return;
     }
     case 'demote': {
@@ -131,7 +168,8 @@ async function retireStep(fleet: Fleet, via: ManagerVia | null, robot: Robot, me
       return;
     case 'remove-tokens':
       if (!member) return;
-      if ((await member.conn.run(removeTokensCommand(false), 'removing ~/swarm_tokens')).trim()) fleet.changed(robot.name, 'removed ~/swarm_tokens');
+      if ((await member.conn.run(removeTokensCommand(false), 'removing ~/swarm_tokens')).trim())
+        fleet.changed(robot.name, 'removed ~/swarm_tokens');
   }
 }
 

@@ -14,7 +14,8 @@ export async function runReset(fleet: Fleet, options: { keys: boolean }): Promis
   const nodes = cluster ? await listNodes(cluster[1][0] as Member) : [];
   const inFleet = (m: Member) => nodes.some((n) => n.id === m.facts.swarm?.NodeID);
   const leaving = members.filter((m) => inSwarm(m.facts) && (inFleet(m) || !cluster));
-  for (const m of members.filter((x) => inSwarm(x.facts) && cluster && !inFleet(x))) fleet.note(m.robot.name, 'in a different swarm than the fleet\'s: left untouched');
+  for (const m of members.filter((x) => inSwarm(x.facts) && cluster && !inFleet(x)))
+    fleet.note(m.robot.name, "in a different swarm than the fleet's: left untouched");
 
   const leaderNode = nodes.find((n) => n.leader);
   const leader = leaving.find((m) => m.facts.swarm?.NodeID === leaderNode?.id) ?? leaving.find((m) => m.facts.swarm?.ControlAvailable);
@@ -45,17 +46,20 @@ export async function runReset(fleet: Fleet, options: { keys: boolean }): Promis
   if (leader) await guarded(leave)(leader).finally(() => leavePhase.advance());
   leavePhase.finish();
 
-  await fleet.eachConnected(async (robot, conn) => {
-    const out = await conn.run(removeTokensCommand(dry), 'removing ~/swarm_tokens');
-    if (out.trim()) fleet.changed(robot.name, `${would}remove ~/swarm_tokens`);
-    if (!options.keys) return;
-    const gathered = parseGatheredSsh(await conn.run(gatherSshCommand(`${robot.user}@${robot.name}`, true), 'reading ~/.ssh'));
-    for (const file of MANAGED_SSH_FILES) {
-      const current = gathered.files[file];
-      const without = withManagedBlock(current.content, [], 'bottom');
-      if (current.mode === null || without === current.content) continue;
-      if (!dry) await conn.writeFileAtomic(`.ssh/${file}`, fileBytes(without), parseInt(current.mode, 8));
-      fleet.changed(robot.name, `${would}remove the provision block from ~/.ssh/${file}`);
-    }
-  }, options.keys ? 'removing ~/swarm_tokens and the ~/.ssh blocks' : 'removing ~/swarm_tokens');
+  await fleet.eachConnected(
+    async (robot, conn) => {
+      const out = await conn.run(removeTokensCommand(dry), 'removing ~/swarm_tokens');
+      if (out.trim()) fleet.changed(robot.name, `${would}remove ~/swarm_tokens`);
+      if (!options.keys) return;
+      const gathered = parseGatheredSsh(await conn.run(gatherSshCommand(`${robot.user}@${robot.name}`, true), 'reading ~/.ssh'));
+      for (const file of MANAGED_SSH_FILES) {
+        const current = gathered.files[file];
+        const without = withManagedBlock(current.content, [], 'bottom');
+        if (current.mode === null || without === current.content) continue;
+        if (!dry) await conn.writeFileAtomic(`.ssh/${file}`, fileBytes(without), parseInt(current.mode, 8));
+        fleet.changed(robot.name, `${would}remove the provision block from ~/.ssh/${file}`);
+      }
+    },
+    options.keys ? 'removing ~/swarm_tokens and the ~/.ssh blocks' : 'removing ~/swarm_tokens',
+  );
 }

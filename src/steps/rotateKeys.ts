@@ -21,7 +21,6 @@ import { keptDrift, keysFirstCommand, meshRobots, verifyMesh, wantedSshFiles, wr
 /** Longer than a robot-to-robot login takes: ssh may read a key file at its start and again when it signs. */
 export const SETTLE_MS = 3000;
 
-
 export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number; verify?: boolean } = {}): Promise<{ json: object } | void> {
   const settle = () => sleep(options.settleMs ?? SETTLE_MS);
   const dry = fleet.options.dryRun;
@@ -33,7 +32,11 @@ export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number; 
     gathered.set(robot.name, parseGatheredSsh(await fleet.firstRead(robot, conn, keysFirstCommand(robot, dry), 'reading ~/.ssh')));
   });
   if (dry) {
-    for (const name of gathered.keys()) fleet.changed(name, 'would generate a new key pair on the robot, have every robot trust it next to the old one, switch to it, then withdraw the old key everywhere');
+    for (const name of gathered.keys())
+      fleet.changed(
+        name,
+        'would generate a new key pair on the robot, have every robot trust it next to the old one, switch to it, then withdraw the old key everywhere',
+      );
     return;
   }
 
@@ -50,7 +53,15 @@ export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number; 
       // Until a robot has switched, its old key stays trusted; after, only the new one.
       const publicKey = fresh ?? old;
       const previousKey = fresh && (phase === 'both' || !adopted.has(robot.name)) ? old : null;
-      return { name: robot.name, ip: robot.ip, port: robot.port, user: robot.user, publicKey, previousKey, hostKey: reached && r?.ok ? r.hostKey : null };
+      return {
+        name: robot.name,
+        ip: robot.ip,
+        port: robot.port,
+        user: robot.user,
+        publicKey,
+        previousKey,
+        hostKey: reached && r?.ok ? r.hostKey : null,
+      };
     });
   const eachGathered = (work: (g: GatheredSsh, ...rest: Parameters<Parameters<Fleet['eachConnected']>[0]>) => Promise<void>) =>
     fleet.eachConnected(async (robot, conn, hostKey) => {
@@ -67,14 +78,26 @@ export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number; 
     fleet.changed(robot.name, `generated a new key pair (~/${NEXT_KEY_FILE})`);
   });
   // 2. Trusted everywhere next to the old ones.
-  await eachGathered((g, robot, conn) => writeSshFiles(fleet, robot, conn, g, { authorized_keys: wantedSshFiles(g, facts('both'), operatorKeys, undefined, keptDrift(fleet, g)).authorized_keys }));
+  await eachGathered((g, robot, conn) =>
+    writeSshFiles(fleet, robot, conn, g, {
+      authorized_keys: wantedSshFiles(g, facts('both'), operatorKeys, undefined, keptDrift(fleet, g)).authorized_keys,
+    }),
+  );
   const notReady = [...gathered.keys()].filter((n) => !rotating().includes(n));
   if (notReady.length) {
-    for (const name of rotating()) fleet.note(name, `not switched to its new key: ${notReady.join(', ')} could not be given the new keys (every robot trusts its old and new keys until a later rotate)`);
+    for (const name of rotating())
+      fleet.note(
+        name,
+        `not switched to its new key: ${notReady.join(', ')} could not be given the new keys (every robot trusts its old and new keys until a later rotate)`,
+      );
     return;
   }
   // 3. The new key offered first; 4. then it becomes the robot's key.
-  await eachGathered((g, robot, conn) => writeSshFiles(fleet, robot, conn, g, { config: wantedSshFiles(g, facts('both'), operatorKeys, [NEXT_KEY_FILE, ROBOT_KEY_FILE], keptDrift(fleet, g)).config }));
+  await eachGathered((g, robot, conn) =>
+    writeSshFiles(fleet, robot, conn, g, {
+      config: wantedSshFiles(g, facts('both'), operatorKeys, [NEXT_KEY_FILE, ROBOT_KEY_FILE], keptDrift(fleet, g)).config,
+    }),
+  );
   await settle();
   await eachGathered(async (_g, robot, conn) => {
     await conn.run(adoptKeyCommand(), 'switching to the new key');
@@ -82,10 +105,16 @@ export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number; 
     fleet.changed(robot.name, `switched to its new key (~/${ROBOT_KEY_FILE})`);
   });
   // 5. The config as provision keys writes it; 6. the old keys withdrawn, the .next files removed.
-  await eachGathered((g, robot, conn) => writeSshFiles(fleet, robot, conn, g, { config: wantedSshFiles(g, facts('final'), operatorKeys, undefined, keptDrift(fleet, g)).config }));
+  await eachGathered((g, robot, conn) =>
+    writeSshFiles(fleet, robot, conn, g, {
+      config: wantedSshFiles(g, facts('final'), operatorKeys, undefined, keptDrift(fleet, g)).config,
+    }),
+  );
   await settle();
   await eachGathered(async (g, robot, conn) => {
-    await writeSshFiles(fleet, robot, conn, g, { authorized_keys: wantedSshFiles(g, facts('final'), operatorKeys, undefined, keptDrift(fleet, g)).authorized_keys });
+    await writeSshFiles(fleet, robot, conn, g, {
+      authorized_keys: wantedSshFiles(g, facts('final'), operatorKeys, undefined, keptDrift(fleet, g)).authorized_keys,
+    });
     if (adopted.has(robot.name)) await conn.run(dropNextKeyCommand(), 'removing the rotated key files');
   });
   for (const name of [...gathered.keys()].filter((n) => newKeys.has(n) && !adopted.has(n))) {

@@ -12,7 +12,10 @@ export const SCRIPT_PATH = '/usr/local/lib/provision/provision-join.sh';
 export const UNIT_PATH = `/etc/systemd/system/${SERVICE_NAME}`;
 export const ADVERTISE_FILE = 'advertise_addr';
 
-export interface ServiceTemplates { script: string; unit: string }
+export interface ServiceTemplates {
+  script: string;
+  unit: string;
+}
 
 /** The two templates, read from the package (works from src under ts-jest and from dist). */
 export function serviceTemplates(): ServiceTemplates {
@@ -115,7 +118,11 @@ export function installServiceCommand(user: string, useSudo: boolean, options: S
   };
 }
 
-export interface InstallResult { changed: string[]; enabled: boolean; systemd: boolean }
+export interface InstallResult {
+  changed: string[];
+  enabled: boolean;
+  systemd: boolean;
+}
 
 export function parseInstallOutput(stdout: string): InstallResult {
   const lines = stdout.split('\n').map((l) => l.trim());
@@ -144,6 +151,7 @@ export async function installService(fleet: Fleet): Promise<void> {
       fleet.changed(robot.name, `boot-time join: ${dry ? 'would write' : 'wrote'} ${result.changed.map((c) => WHAT[c] ?? c).join(', ')}`);
     }
     if (result.enabled) fleet.changed(robot.name, `boot-time join: ${dry ? 'would enable' : 'enabled'} ${SERVICE_NAME}`);
-    if (!result.systemd) fleet.note(robot.name, `boot-time join: systemd not running: ${dry ? 'would install, not enable' : 'installed, not enabled'}`);
+    if (!result.systemd)
+      fleet.note(robot.name, `boot-time join: systemd not running: ${dry ? 'would install, not enable' : 'installed, not enabled'}`);
   });
 }

@@ -79,8 +79,11 @@ export async function readStatus(fleet: Fleet): Promise<FleetStatus> {
     failuresToleratedNow: Math.max(0, reachableManagers - majority),
     failuresToleratedByDesign: faultTolerance(managerNodes.length),
     drift: {
-      nodes: strangerNodes(nodes, fleet.inventory.robots.map((r) => r.ip), members.map((m) => m.facts.swarm?.NodeID ?? '').filter(Boolean))
-        .map((n) => ({ id: n.id, hostname: n.hostname, addr: n.addr, role: n.role, state: n.state })),
+      nodes: strangerNodes(
+        nodes,
+        fleet.inventory.robots.map((r) => r.ip),
+        members.map((m) => m.facts.swarm?.NodeID ?? '').filter(Boolean),
+      ).map((n) => ({ id: n.id, hostname: n.hostname, addr: n.addr, role: n.role, state: n.state })),
       blocks,
     },
   };
@@ -89,8 +92,18 @@ export async function readStatus(fleet: Fleet): Promise<FleetStatus> {
 export function renderStatus(status: FleetStatus): string {
   const header = ['ROBOT', 'ADDRESS', 'REACHABLE', 'SWARM', 'ROLE', 'LEADER', 'NODE', 'AVAILABILITY', 'LABELS'];
   const rows = status.robots.map((r) => [
-    r.name, r.ip, r.reachable ? 'yes' : 'no', r.swarmState, r.role ?? '-', r.leader ? 'yes' : '', r.nodeState ?? '-', r.availability ?? '-',
-    Object.entries(r.labels).sort().map(([k, v]) => `${k}=${v}`).join(',') || '-',
+    r.name,
+    r.ip,
+    r.reachable ? 'yes' : 'no',
+    r.swarmState,
+    r.role ?? '-',
+    r.leader ? 'yes' : '',
+    r.nodeState ?? '-',
+    r.availability ?? '-',
+    Object.entries(r.labels)
+      .sort()
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',') || '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
@@ -98,8 +111,14 @@ export function renderStatus(status: FleetStatus): string {
     ? `swarm ${status.clusterId.slice(0, 12)}: ${status.managers} managers, ${status.reachableManagers} reachable — quorum ${status.quorum ? 'holds' : 'LOST'}, tolerates ${status.failuresToleratedNow} more failure${status.failuresToleratedNow === 1 ? '' : 's'} now (${status.failuresToleratedByDesign} by design)`
     : 'no swarm among the reachable robots';
   const drift = [
-    ...status.drift.nodes.map((n) => `drift: node ${n.hostname || '?'} (${n.id.slice(0, 12)}, ${n.addr}, ${n.role}, ${n.state}) belongs to no inventory robot (provision swarm --prune removes it)`),
-    ...Object.entries(status.drift.blocks).map(([robot, names]) => `drift: ${robot}'s managed blocks still trust robots not in the inventory: ${names.join(', ')} (provision keys --prune drops them)`),
+    ...status.drift.nodes.map(
+      (n) =>
+        `drift: node ${n.hostname || '?'} (${n.id.slice(0, 12)}, ${n.addr}, ${n.role}, ${n.state}) belongs to no inventory robot (provision swarm --prune removes it)`,
+    ),
+    ...Object.entries(status.drift.blocks).map(
+      ([robot, names]) =>
+        `drift: ${robot}'s managed blocks still trust robots not in the inventory: ${names.join(', ')} (provision keys --prune drops them)`,
+    ),
   ];
   return [line(header), ...rows.map(line), fleetLine, ...drift].join('\n');
 }

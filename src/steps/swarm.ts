@@ -4,8 +4,23 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Robot } from '../inventory/schema.js';
 import {
-  factsCommand, joinCommand, joinStateCommand, joinTokensCommand, parseJoinState, labelAddCommand, leaveCommand, rotateTokenCommand, nodeRemoveCommand, nodeRoleCommand, parseFacts,
-  swarmInitCommand, syncTokensCommand, tokenFilesPayload, tokensInSync, type NodeInfo, type TokenFile,
+  factsCommand,
+  joinCommand,
+  joinStateCommand,
+  joinTokensCommand,
+  parseJoinState,
+  labelAddCommand,
+  leaveCommand,
+  rotateTokenCommand,
+  nodeRemoveCommand,
+  nodeRoleCommand,
+  parseFacts,
+  swarmInitCommand,
+  syncTokensCommand,
+  tokenFilesPayload,
+  tokensInSync,
+  type NodeInfo,
+  type TokenFile,
 } from '../remote/docker.js';
 import { describeLabelUpdate, desiredLabels, isNoLabelUpdate, labelUpdate } from '../plan/labels.js';
 import { strangerNodes } from '../plan/drift.js';
@@ -36,7 +51,15 @@ export type RotateWhich = 'worker' | 'manager' | 'both';
 
 /** `members`: facts the caller read already in this run (provision remove), so they are not read twice. */
 export async function runSwarm(fleet: Fleet, options: { rotate?: RotateWhich; members?: Member[] } = {}): Promise<SwarmReport> {
-  const report: SwarmReport = { plan: null, clusterId: null, nodes: [], initialised: null, robotOfNode: new Map(), handOver: null, notes: [] };
+  const report: SwarmReport = {
+    plan: null,
+    clusterId: null,
+    nodes: [],
+    initialised: null,
+    robotOfNode: new Map(),
+    handOver: null,
+    notes: [],
+  };
   // 1. Facts, from every reachable robot at once.
   const members = options.members ?? (await gatherMembers(fleet));
   try {
@@ -74,7 +97,8 @@ function stopped(fleet: Fleet, members: Member[], report: SwarmReport, err: Erro
     if (fleet.outcomes.get(m.robot.name)?.status === 'failed') continue;
     fleet.failed(m.robot.name, `not finished — the run stopped: ${why}. What is listed before this was done; run provision swarm again`);
   }
-  if (report.nodes.length) report.notes.push('the node list above is as read at the start of the run: the run stopped before it could be read again');
+  if (report.nodes.length)
+    report.notes.push('the node list above is as read at the start of the run: the run stopped before it could be read again');
 }
 
 async function formSwarm(fleet: Fleet, members: Member[], report: SwarmReport, options: { rotate?: RotateWhich }): Promise<SwarmReport> {
@@ -98,19 +122,28 @@ async function findOrInitSwarm(fleet: Fleet, members: Member[], report: SwarmRep
   const stranded = members.filter((m) => inSwarm(m.facts) && !halfJoined(m.facts));
   if (stranded.length) {
     // Robots are in a swarm, but none of its managers answers: a second init would split the fleet.
-    for (const m of stranded) fleet.failed(m.robot.name, `in a swarm (state ${m.facts.swarm?.LocalNodeState}) whose managers are not reachable: nothing was initialised; bring a manager back or run \`provision recover\``);
-    for (const m of members.filter((x) => !inSwarm(x.facts))) fleet.note(m.robot.name, 'waiting: no reachable manager of the existing swarm');
+    for (const m of stranded)
+      fleet.failed(
+        m.robot.name,
+        `in a swarm (state ${m.facts.swarm?.LocalNodeState}) whose managers are not reachable: nothing was initialised; bring a manager back or run \`provision recover\``,
+      );
+    for (const m of members.filter((x) => !inSwarm(x.facts)))
+      fleet.note(m.robot.name, 'waiting: no reachable manager of the existing swarm');
     return null;
   }
   const leader = chooseInitLeader(fleet, members);
   if (!leader) {
-    for (const m of members) fleet.failed(m.robot.name, 'no reachable robot may lead (canBecomeLeader/canBecomeManager): nothing was initialised');
+    for (const m of members)
+      fleet.failed(m.robot.name, 'no reachable robot may lead (canBecomeLeader/canBecomeManager): nothing was initialised');
     return null;
   }
   if (!fleet.inLimit(leader.robot.name)) {
     // A new swarm starts on the leader: under --limit that is a change to a robot not named.
     for (const m of members.filter((x) => fleet.inLimit(x.robot.name))) {
-      fleet.failed(m.robot.name, `there is no swarm yet and it would be initialised on ${leader.robot.name}, outside --limit: add ${leader.robot.name} to --limit, or run without it`);
+      fleet.failed(
+        m.robot.name,
+        `there is no swarm yet and it would be initialised on ${leader.robot.name}, outside --limit: add ${leader.robot.name} to --limit, or run without it`,
+      );
     }
     return null;
   }
@@ -170,7 +203,15 @@ class Formation {
       ...(fleet.inventory.swarm.leader !== undefined ? { preferredLeader: fleet.inventory.swarm.leader } : {}),
     });
     report.plan = plan;
-    const formation = new Formation(fleet, report, usable, nodes, plan, via, usable.find((m) => m.robot.name === leaderRobot?.name));
+    const formation = new Formation(
+      fleet,
+      report,
+      usable,
+      nodes,
+      plan,
+      via,
+      usable.find((m) => m.robot.name === leaderRobot?.name),
+    );
     candidates = () => formation.managerCandidates();
     // Work through a manager that stays one (the leader first); the leader to hand over only if none does.
     via.current = formation.managerCandidates()[0] ?? found;
@@ -200,12 +241,14 @@ class Formation {
     const stays = (m: Member) => wasManager(m) && this.plan.managers.includes(m.robot.name);
     const live = this.usable.filter((m) => this.ok(m) && !this.via.isDropped(m));
     const isLeader = (m: Member) => Boolean(this.nodeOf(m.robot)?.leader);
-    return [...new Set([
-      ...live.filter((m) => stays(m) && isLeader(m)),
-      ...live.filter(stays),
-      ...live.filter((m) => this.newManagers.has(m)),
-      ...live.filter(wasManager),
-    ])];
+    return [
+      ...new Set([
+        ...live.filter((m) => stays(m) && isLeader(m)),
+        ...live.filter(stays),
+        ...live.filter((m) => this.newManagers.has(m)),
+        ...live.filter(wasManager),
+      ]),
+    ];
   }
 
   /** 5. Tokens: each robot gets only the token of its planned role, plus where to join. */
@@ -219,22 +262,29 @@ class Formation {
     }
     const [workerToken, managerToken] = (await this.via.run(joinTokensCommand, 'reading join tokens')).trim().split('\n');
     if (!workerToken || !managerToken) throw new Error(`could not read the join tokens from ${this.via.current.robot.name}`);
-    await this.eachAsPhase(dry ? 'comparing ~/swarm_tokens' : 'writing ~/swarm_tokens', this.usable.filter((m) => this.mine(m)), async (m) => {
-      const role = this.roleOf(m.robot.name);
-      const files: Partial<Record<TokenFile, string>> = {
-        [`${role}_token`]: (role === 'manager' ? managerToken : workerToken) + '\n',
-        join_addresses: this.managerAddrs.join('\n') + '\n',
-        advertise_addr: m.robot.ip + '\n', // for the boot-time join (templates/provision-join.sh)
-      };
-      if (tokensInSync(m.facts.tokens, files)) return; // the facts carried their digests: nothing to send
-      try {
-        const out = await m.conn.run(syncTokensCommand(dry), 'writing ~/swarm_tokens', { stdin: tokenFilesPayload(files) });
-        const changed = out.split('\n').filter((l) => /^(changed|removed):/.test(l)).map((l) => l.replace(':', ' '));
-        if (changed.length) this.fleet.changed(m.robot.name, `~/swarm_tokens: ${dry ? 'would have ' : ''}${changed.join(', ')}`);
-      } catch (err) {
-        this.fleet.failed(m.robot.name, (err as Error).message);
-      }
-    });
+    await this.eachAsPhase(
+      dry ? 'comparing ~/swarm_tokens' : 'writing ~/swarm_tokens',
+      this.usable.filter((m) => this.mine(m)),
+      async (m) => {
+        const role = this.roleOf(m.robot.name);
+        const files: Partial<Record<TokenFile, string>> = {
+          [`${role}_token`]: (role === 'manager' ? managerToken : workerToken) + '\n',
+          join_addresses: this.managerAddrs.join('\n') + '\n',
+          advertise_addr: m.robot.ip + '\n', // for the boot-time join (templates/provision-join.sh)
+        };
+        if (tokensInSync(m.facts.tokens, files)) return; // the facts carried their digests: nothing to send
+        try {
+          const out = await m.conn.run(syncTokensCommand(dry), 'writing ~/swarm_tokens', { stdin: tokenFilesPayload(files) });
+          const changed = out
+            .split('\n')
+            .filter((l) => /^(changed|removed):/.test(l))
+            .map((l) => l.replace(':', ' '));
+          if (changed.length) this.fleet.changed(m.robot.name, `~/swarm_tokens: ${dry ? 'would have ' : ''}${changed.join(', ')}`);
+        } catch (err) {
+          this.fleet.failed(m.robot.name, (err as Error).message);
+        }
+      },
+    );
   }
 
   /**
@@ -268,7 +318,11 @@ class Formation {
 
     // Every piece of work started here is awaited before an error that stops the run goes on up
     // (no manager left, quorum lost): nothing runs on after the connections close.
-    const labelled = Promise.allSettled([this.eachAsPhase('labelling nodes', inFleet, (m) => this.label(m, this.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {}))]);
+    const labelled = Promise.allSettled([
+      this.eachAsPhase('labelling nodes', inFleet, (m) =>
+        this.label(m, this.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {}),
+      ),
+    ]);
     const toJoin = this.usable.filter((m) => this.ok(m) && this.mine(m) && !inSwarm(m.facts));
     const joins = (async () => {
       await this.joinManagers(toJoin.filter((m) => this.roleOf(m.robot.name) === 'manager'));
@@ -284,7 +338,9 @@ class Formation {
     // The leader last: every other change is made, so the node elected next is one that stays.
     const leaving = named(changes.handOver ? [changes.handOver] : [])[0];
     if (leaving) await this.handOver(leaving);
-    const current = this.usable.filter((m) => this.mine(m) && (this.joinedNow.has(m) || this.nodes.some((n) => n.id === m.facts.swarm?.NodeID)));
+    const current = this.usable.filter(
+      (m) => this.mine(m) && (this.joinedNow.has(m) || this.nodes.some((n) => n.id === m.facts.swarm?.NodeID)),
+    );
     await this.removeStaleNodes(current);
     this.noteOutsideLimit();
     await this.strangers();
@@ -303,10 +359,18 @@ class Formation {
     const heldPromotions = all.promote.filter((n) => !inLimit(n));
     const demotions = [...all.demote, ...(all.handOver ? [all.handOver] : [])].filter(inLimit);
     if (heldPromotions.length) {
-      for (const n of demotions) this.fleet.note(n, `not demoted: the plan promotes ${heldPromotions.join(', ')} first, outside --limit (add it to --limit, or run without)`);
+      for (const n of demotions)
+        this.fleet.note(
+          n,
+          `not demoted: the plan promotes ${heldPromotions.join(', ')} first, outside --limit (add it to --limit, or run without)`,
+        );
       return { promote: all.promote.filter(inLimit), demote: [], handOver: null };
     }
-    return { promote: all.promote.filter(inLimit), demote: all.demote.filter(inLimit), handOver: all.handOver && inLimit(all.handOver) ? all.handOver : null };
+    return {
+      promote: all.promote.filter(inLimit),
+      demote: all.demote.filter(inLimit),
+      handOver: all.handOver && inLimit(all.handOver) ? all.handOver : null,
+    };
   }
 
   /** What the plan wants of a robot: join, role change, labels (for a dry run, and for robots outside --limit). */
@@ -315,7 +379,8 @@ class Formation {
     if (!d || !this.ok(m)) return [];
     const node = this.nodeOf(m.robot);
     const out: string[] = [];
-    if (halfJoined(m.facts)) out.push(`clean up an interrupted join (state ${m.facts.swarm?.LocalNodeState}) with docker swarm leave --force`);
+    if (halfJoined(m.facts))
+      out.push(`clean up an interrupted join (state ${m.facts.swarm?.LocalNodeState}) with docker swarm leave --force`);
     if (!node) out.push(`write ~/swarm_tokens (${d.role} token) and join as ${d.role} (${d.reason})`);
     else if (node.role !== d.role) out.push(`${d.role === 'manager' ? 'promote' : 'demote'} to ${d.role} (${d.reason})`);
     if (node) {
@@ -339,17 +404,24 @@ class Formation {
    */
   private async strangers(): Promise<void> {
     const ids = this.usable.map((m) => m.facts.swarm?.NodeID ?? '').filter(Boolean);
-    const found = strangerNodes(this.nodes, this.fleet.inventory.robots.map((r) => r.ip), ids);
+    const found = strangerNodes(
+      this.nodes,
+      this.fleet.inventory.robots.map((r) => r.ip),
+      ids,
+    );
     if (!found.length) return;
     const what = (n: NodeInfo) => `${n.hostname || '?'} (${n.id.slice(0, 12)}, ${n.addr}, ${n.role}, ${n.state})`;
     const prune = this.fleet.options.prune && !this.fleet.options.limit;
     if (!prune || this.fleet.options.dryRun) {
-      this.report.notes.push(`drift: ${found.length} node${found.length === 1 ? '' : 's'} of no inventory robot: ${found.map(what).join(', ')} — ${prune ? 'would remove (--prune)' : this.fleet.options.prune ? 'kept (--prune does not remove nodes under --limit)' : 'kept; --prune removes them'}`);
+      this.report.notes.push(
+        `drift: ${found.length} node${found.length === 1 ? '' : 's'} of no inventory robot: ${found.map(what).join(', ')} — ${prune ? 'would remove (--prune)' : this.fleet.options.prune ? 'kept (--prune does not remove nodes under --limit)' : 'kept; --prune removes them'}`,
+      );
       return;
     }
     for (const n of found) {
       try {
-        if (n.role === 'manager') await this.via.run((sudo) => nodeRoleCommand('demote', n.id, sudo), 'demoting a node of no inventory robot');
+        if (n.role === 'manager')
+          await this.via.run((sudo) => nodeRoleCommand('demote', n.id, sudo), 'demoting a node of no inventory robot');
         await this.via.run((sudo) => nodeRemoveCommand(n.id, sudo), 'removing a node of no inventory robot');
         this.swarmChanged = true;
         this.report.notes.push(`drift: removed node ${what(n)} (no inventory robot; --prune)`);
@@ -363,18 +435,20 @@ class Formation {
   /** A robot whose join never finished (see halfJoined): it leaves, and joins again below. */
   private async cleanHalfJoined(): Promise<void> {
     await Promise.all(
-      this.usable.filter((m) => this.ok(m) && this.mine(m) && halfJoined(m.facts)).map(async (m) => {
-        const swarm = m.facts.swarm;
-        if (!swarm) return;
-        const was = `state ${swarm.LocalNodeState}${swarm.Error ? `: ${swarm.Error}` : ''}`;
-        try {
-          await m.conn.run(leaveCommand(m.robot.sudo), 'leaving an interrupted join');
-          swarm.LocalNodeState = 'inactive';
-          this.fleet.changed(m.robot.name, `cleaned up an interrupted join (${was}) with docker swarm leave --force; it joins again`);
-        } catch (err) {
-          this.fleet.failed(m.robot.name, `an interrupted join (${was}) could not be cleaned up: ${(err as Error).message}`);
-        }
-      }),
+      this.usable
+        .filter((m) => this.ok(m) && this.mine(m) && halfJoined(m.facts))
+        .map(async (m) => {
+          const swarm = m.facts.swarm;
+          if (!swarm) return;
+          const was = `state ${swarm.LocalNodeState}${swarm.Error ? `: ${swarm.Error}` : ''}`;
+          try {
+            await m.conn.run(leaveCommand(m.robot.sudo), 'leaving an interrupted join');
+            swarm.LocalNodeState = 'inactive';
+            this.fleet.changed(m.robot.name, `cleaned up an interrupted join (${was}) with docker swarm leave --force; it joins again`);
+          } catch (err) {
+            this.fleet.failed(m.robot.name, `an interrupted join (${was}) could not be cleaned up: ${(err as Error).message}`);
+          }
+        }),
     );
   }
 
@@ -411,11 +485,19 @@ class Formation {
       await this.via.avoid(leader, `${leader.robot.name} hands over the lead`);
     } catch (err) {
       if (!(err instanceof NoManagerError)) throw err;
-      this.fleet.failed(leader.robot.name, `is the leader and must stop managing (${reason}), but no other manager that stays one answers: it stays leader for now; run again when one does`);
+      this.fleet.failed(
+        leader.robot.name,
+        `is the leader and must stop managing (${reason}), but no other manager that stays one answers: it stays leader for now; run again when one does`,
+      );
       return;
     }
     const from = this.via.current.robot.name;
-    if (!(await this.forRobot(leader, () => this.via.run((sudo) => nodeRoleCommand('demote', id, sudo), 'docker node demote (the leader)').then(() => undefined)))) return;
+    if (
+      !(await this.forRobot(leader, () =>
+        this.via.run((sudo) => nodeRoleCommand('demote', id, sudo), 'docker node demote (the leader)').then(() => undefined),
+      ))
+    )
+      return;
     this.swarmChanged = true;
     this.fleet.changed(leader.robot.name, `handed over the lead: demoted to worker from ${from} (${reason})`);
     const successor = await this.waitForNewLeader(id);
@@ -453,7 +535,9 @@ class Formation {
     const update = labelUpdate(current, desiredLabels(m.robot, m.facts));
     if (!nodeId || isNoLabelUpdate(update)) return;
     await this.forRobot(m, async () => {
-      await retryOutOfSequence(() => this.via.run((sudo) => labelAddCommand(nodeId, update.add, sudo, update.remove), 'docker node update --label-add/--label-rm'));
+      await retryOutOfSequence(() =>
+        this.via.run((sudo) => labelAddCommand(nodeId, update.add, sudo, update.remove), 'docker node update --label-add/--label-rm'),
+      );
       this.swarmChanged = true;
       this.fleet.changed(m.robot.name, `labels: ${describeLabelUpdate(update)}`);
     });
@@ -464,8 +548,15 @@ class Formation {
     if (!joining.length) return;
     const phase = this.fleet.phase('joining managers', joining.length);
     try {
-      for (const batch of managerJoinBatches(Math.max(1, currentManagers), joining.map((m) => m.robot.name))) {
-        await Promise.allSettled(batch.map((name) => this.joinAndLabel(joining.find((m) => m.robot.name === name) as Member, 'manager').finally(() => phase.advance())));
+      for (const batch of managerJoinBatches(
+        Math.max(1, currentManagers),
+        joining.map((m) => m.robot.name),
+      )) {
+        await Promise.allSettled(
+          batch.map((name) =>
+            this.joinAndLabel(joining.find((m) => m.robot.name === name) as Member, 'manager').finally(() => phase.advance()),
+          ),
+        );
         if (this.stopping) return;
       }
     } finally {
@@ -480,14 +571,18 @@ class Formation {
    */
   private joinAddresses(): string[] {
     const connected = this.managerCandidates().map((m) => `${m.robot.ip}:${SWARM_PORT}`);
-    const seen = this.nodes.filter((n) => n.role === 'manager' && n.state === 'ready' && n.reachability !== 'unreachable').map((n) => `${n.addr}:${SWARM_PORT}`);
+    const seen = this.nodes
+      .filter((n) => n.role === 'manager' && n.state === 'ready' && n.reachability !== 'unreachable')
+      .map((n) => `${n.addr}:${SWARM_PORT}`);
     return [...new Set([...connected, ...seen, ...this.managerAddrs])];
   }
 
   /** Join one robot and label it; true when it joined (the pacing widens on that). */
   private async joinAndLabel(m: Member, role: 'manager' | 'worker'): Promise<boolean> {
     try {
-      const out = await m.conn.run(joinCommand(role, m.robot.ip, this.joinAddresses(), m.robot.sudo), `joining as ${role}`, { timeoutMs: JOIN_TIMEOUT_MS });
+      const out = await m.conn.run(joinCommand(role, m.robot.ip, this.joinAddresses(), m.robot.sudo), `joining as ${role}`, {
+        timeoutMs: JOIN_TIMEOUT_MS,
+      });
       let id = /node=(\S+)/.exec(out)?.[1];
       // "will continue in the background": pending, not failed — wait for it while the fleet progresses.
       if (!id) id = await this.waitForPendingJoin(m);
@@ -496,7 +591,10 @@ class Formation {
       this.swarmChanged = true;
       this.joinedNow.add(m);
       if (role === 'manager') this.newManagers.add(m);
-      this.fleet.joined(m.robot.name, out.includes('pending') ? `joined as ${role} (after a join that went on in the background)` : `joined as ${role}`);
+      this.fleet.joined(
+        m.robot.name,
+        out.includes('pending') ? `joined as ${role} (after a join that went on in the background)` : `joined as ${role}`,
+      );
     } catch (err) {
       this.fleet.failed(m.robot.name, (err as Error).message);
       return false;
@@ -512,10 +610,17 @@ class Formation {
     for (;;) {
       const join = parseJoinState(await m.conn.run(joinStateCommand(m.robot.sudo), 'reading the swarm state'));
       if (join.state === 'active' && join.nodeId) return join.nodeId;
-      if (join.state !== 'pending') throw new Error(`the join ended in state ${join.state || 'unknown'}: ${join.error || 'no error given'}`);
+      if (join.state !== 'pending')
+        throw new Error(`the join ended in state ${join.state || 'unknown'}: ${join.error || 'no error given'}`);
       const verdict = pendingVerdict(Date.now(), since, this.lastJoinAt);
-      if (verdict === 'stalled') throw new Error(`the join is still pending, and no robot of the fleet finished joining for ${PENDING_STALL_MS / 1000} s: check that the managers' port 2377 is reachable from this robot`);
-      if (verdict === 'too long') throw new Error(`the join is still pending after ${PENDING_CAP_MS / 60_000} min: check that the managers' port 2377 is reachable from this robot`);
+      if (verdict === 'stalled')
+        throw new Error(
+          `the join is still pending, and no robot of the fleet finished joining for ${PENDING_STALL_MS / 1000} s: check that the managers' port 2377 is reachable from this robot`,
+        );
+      if (verdict === 'too long')
+        throw new Error(
+          `the join is still pending after ${PENDING_CAP_MS / 60_000} min: check that the managers' port 2377 is reachable from this robot`,
+        );
       await sleep(PENDING_JOIN_POLL_MS);
     }
   }
@@ -554,7 +659,8 @@ class Formation {
   }
 
   dryRunRest(): SwarmReport {
-    for (const m of this.usable.filter((x) => this.mine(x))) for (const p of this.pendingFor(m)) this.fleet.changed(m.robot.name, `would ${p}`);
+    for (const m of this.usable.filter((x) => this.mine(x)))
+      for (const p of this.pendingFor(m)) this.fleet.changed(m.robot.name, `would ${p}`);
     this.noteOutsideLimit();
     void this.strangers(); // a dry run only reports (no await needed: it sends nothing)
     return this.report;
@@ -567,11 +673,13 @@ function withoutForeign(fleet: Fleet, members: Member[], nodes: NodeInfo[]): Mem
   const foreign = members.filter((m) => inSwarm(m.facts) && !halfJoined(m.facts) && !nodeIds.has(m.facts.swarm?.NodeID ?? ''));
   for (const m of foreign) {
     const where = m.facts.swarm?.RemoteManagers?.map((r) => r.Addr).join(', ') || 'unknown managers';
-    fleet.failed(m.robot.name, `in a different swarm than the fleet's (its managers: ${where}): left untouched. To bring it in, run \`docker swarm leave --force\` on it, then provision swarm again`);
+    fleet.failed(
+      m.robot.name,
+      `in a different swarm than the fleet's (its managers: ${where}): left untouched. To bring it in, run \`docker swarm leave --force\` on it, then provision swarm again`,
+    );
   }
   return members.filter((m) => !foreign.includes(m));
 }
-
 
 /** Rethrow the first rejection among settled pieces of work (each robot's own errors were reported already). */
 function throwFirst(results: PromiseSettledResult<unknown>[]): void {

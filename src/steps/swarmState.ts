@@ -5,7 +5,11 @@ import { factsCommand, nodesCommand, parseFacts, parseNodes, type NodeInfo, type
 import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
 import type { Fleet } from './fleet.js';
 
-export interface Member { robot: Robot; conn: RobotConnection; facts: RobotFacts }
+export interface Member {
+  robot: Robot;
+  conn: RobotConnection;
+  facts: RobotFacts;
+}
 
 export function inSwarm(f: RobotFacts): boolean {
   return f.swarm !== null && f.swarm.LocalNodeState !== 'inactive' && f.swarm.LocalNodeState !== '';
@@ -40,7 +44,12 @@ export function clustersOf(members: Member[]): Map<string, Member[]> {
     for (const g of joined) groups.splice(groups.indexOf(g), 1);
     groups.push(merged);
   }
-  return new Map(groups.map((g) => [g.find((m) => m.facts.swarm?.Cluster?.ID)?.facts.swarm?.Cluster?.ID ?? `(nodes ${g.map((m) => m.facts.swarm?.NodeID).join(',')})`, g]));
+  return new Map(
+    groups.map((g) => [
+      g.find((m) => m.facts.swarm?.Cluster?.ID)?.facts.swarm?.Cluster?.ID ?? `(nodes ${g.map((m) => m.facts.swarm?.NodeID).join(',')})`,
+      g,
+    ]),
+  );
 }
 
 /** The managers are electing a leader (or cannot): management commands fail for a while. Only these errors are waited out. */
@@ -60,7 +69,6 @@ export async function listNodes(manager: Member): Promise<NodeInfo[]> {
   }
 }
 
-
 /** The swarm steps' first command on a robot (run together with the run lock, see Fleet.lock). */
 export const factsFirstCommand = (robot: Robot) => factsCommand(robot.sudo);
 
@@ -77,15 +85,25 @@ export async function gatherMembers(fleet: Fleet): Promise<Member[]> {
   const clones = clonedRobots(members);
   for (const c of clones) {
     if (c.what === 'engine') {
-      fleet.note(c.robot, `reports the same Docker engine ID as ${c.sameAs} (cloned /etc/docker/key.json or /var/lib/docker/engine-id?): the swarm tells them apart by node ID, but give it its own ID (stop docker, remove that file, start docker)`);
+      fleet.note(
+        c.robot,
+        `reports the same Docker engine ID as ${c.sameAs} (cloned /etc/docker/key.json or /var/lib/docker/engine-id?): the swarm tells them apart by node ID, but give it its own ID (stop docker, remove that file, start docker)`,
+      );
     } else {
-      fleet.failed(c.robot, `reports the same swarm node ID as ${c.sameAs}: its /var/lib/docker/swarm was copied from it. Left untouched: run \`docker swarm leave --force\` on it, then provision swarm again`);
+      fleet.failed(
+        c.robot,
+        `reports the same swarm node ID as ${c.sameAs}: its /var/lib/docker/swarm was copied from it. Left untouched: run \`docker swarm leave --force\` on it, then provision swarm again`,
+      );
     }
   }
   return members.filter((m) => !clones.some((c) => c.what === 'node' && c.robot === m.robot.name));
 }
 
-export interface Clone { robot: string; sameAs: string; what: 'engine' | 'node' }
+export interface Clone {
+  robot: string;
+  sameAs: string;
+  what: 'engine' | 'node';
+}
 
 /** Robots reporting the engine ID or swarm node ID of an earlier robot: cloned from one image. */
 export function clonedRobots(members: readonly Member[]): Clone[] {

@@ -5,8 +5,19 @@ import type { Command, Option } from 'commander';
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
 
-interface Flag { long: string; short?: string; takesValue: boolean; choices?: readonly string[]; file: boolean; help: string }
-interface Sub { name: string; help: string; flags: Flag[] }
+interface Flag {
+  long: string;
+  short?: string;
+  takesValue: boolean;
+  choices?: readonly string[];
+  file: boolean;
+  help: string;
+}
+interface Sub {
+  name: string;
+  help: string;
+  flags: Flag[];
+}
 
 function flagOf(o: Option): Flag {
   return {
@@ -33,10 +44,16 @@ const word = (s: string) => s.replace(/[^A-Za-z0-9_.:/=-]/g, '');
 function bash(name: string, subs: Sub[]): string {
   const cmds = subs.map((s) => s.name).join(' ');
   const values = subs.flatMap((s) =>
-    s.flags.filter((f) => f.takesValue).flatMap((f) => {
-      const action = f.choices ? `COMPREPLY=($(compgen -W '${f.choices.map(word).join(' ')}' -- "$cur"))` : f.file ? `COMPREPLY=($(compgen -f -- "$cur"))` : 'COMPREPLY=()';
-      return [f.long, ...(f.short ? [f.short] : [])].map((flag) => `    '${s.name} ${word(flag)}') ${action}; return ;;`);
-    }),
+    s.flags
+      .filter((f) => f.takesValue)
+      .flatMap((f) => {
+        const action = f.choices
+          ? `COMPREPLY=($(compgen -W '${f.choices.map(word).join(' ')}' -- "$cur"))`
+          : f.file
+            ? `COMPREPLY=($(compgen -f -- "$cur"))`
+            : 'COMPREPLY=()';
+        return [f.long, ...(f.short ? [f.short] : [])].map((flag) => `    '${s.name} ${word(flag)}') ${action}; return ;;`);
+      }),
   );
   return `# ${name} completion for bash. Load it with: source <(${name} completion bash)
 _${name}_complete() {
@@ -50,7 +67,15 @@ ${values.join('\n')}
   esac
   local opts=
   case "$cmd" in
-${subs.map((s) => `    ${word(s.name)}) opts='${s.flags.flatMap((f) => [f.long, ...(f.short ? [f.short] : [])]).map(word).join(' ')}' ;;`).join('\n')}
+${subs
+  .map(
+    (s) =>
+      `    ${word(s.name)}) opts='${s.flags
+        .flatMap((f) => [f.long, ...(f.short ? [f.short] : [])])
+        .map(word)
+        .join(' ')}' ;;`,
+  )
+  .join('\n')}
   esac
   COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }
@@ -91,7 +116,10 @@ if (( $+functions[compdef] )); then compdef _${name} ${name}; else _${name} "$@"
 function fish(name: string, subs: Sub[]): string {
   const fq = (s: string) => `'${short(s).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   const lines = [`# ${name} completion for fish. Load it with: ${name} completion fish | source`, `complete -c ${name} -f`];
-  lines.push(`complete -c ${name} -n __fish_use_subcommand -s h -l help -d 'show help'`, `complete -c ${name} -n __fish_use_subcommand -s V -l version -d 'show the version'`);
+  lines.push(
+    `complete -c ${name} -n __fish_use_subcommand -s h -l help -d 'show help'`,
+    `complete -c ${name} -n __fish_use_subcommand -s V -l version -d 'show the version'`,
+  );
   for (const s of subs) {
     lines.push(`complete -c ${name} -n __fish_use_subcommand -a ${word(s.name)} -d ${fq(s.help)}`);
     for (const f of s.flags) {

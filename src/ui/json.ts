@@ -69,7 +69,9 @@ const fleetStatus = z
         nodes: z.array(z.strictObject({ id: z.string(), hostname: z.string(), addr: z.string(), role: z.string(), state: z.string() })),
         blocks: z.record(z.string(), z.array(z.string())),
       })
-      .describe('what the swarm and the managed blocks hold that the inventory does not: nodes of no inventory robot; per robot, the robots its blocks still trust'),
+      .describe(
+        'what the swarm and the managed blocks hold that the inventory does not: nodes of no inventory robot; per robot, the robots its blocks still trust',
+      ),
   })
   .describe('provision status: every robot as the swarm sees it, and quorum now');
 

@@ -15,7 +15,12 @@ class TerminalRenderer extends DefaultRenderer {
 const SLOTS = 24;
 const FAILURES_SHOWN = 10;
 
-interface PhaseState { title: string; done: number; total: number; finished: boolean }
+interface PhaseState {
+  title: string;
+  done: number;
+  total: number;
+  finished: boolean;
+}
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Wrapper = ListrTaskWrapper<any, any, any>;
 
@@ -41,7 +46,10 @@ export class LiveView {
    */
   private readonly onExit = () => this.output.release();
 
-  constructor(out: NodeJS.WriteStream, private readonly colour: boolean) {
+  constructor(
+    out: NodeJS.WriteStream,
+    private readonly colour: boolean,
+  ) {
     this.output = new ProcessOutput(out, out);
   }
 
@@ -50,7 +58,10 @@ export class LiveView {
     const list = new Listr(
       [
         ...this.slots.map((_, i) => ({ task: (_ctx: unknown, task: Wrapper) => this.hold(i, task) })),
-        { task: (_ctx: unknown, task: Wrapper) => this.holdFailures(task), rendererOptions: { persistentOutput: true, outputBar: FAILURES_SHOWN } },
+        {
+          task: (_ctx: unknown, task: Wrapper) => this.holdFailures(task),
+          rendererOptions: { persistentOutput: true, outputBar: FAILURES_SHOWN },
+        },
       ],
       {
         concurrent: true,
@@ -60,7 +71,9 @@ export class LiveView {
         rendererOptions: {
           logger: new ListrLogger({ processOutput: this.output, useIcons: true }),
           formatOutput: 'truncate',
-          ...(this.colour ? {} : { color: Object.fromEntries(Object.values(ListrDefaultRendererLogLevels).map((l) => [l, (s?: string) => s ?? ''])) }),
+          ...(this.colour
+            ? {}
+            : { color: Object.fromEntries(Object.values(ListrDefaultRendererLogLevels).map((l) => [l, (s?: string) => s ?? ''])) }),
         },
       },
     );

@@ -4,9 +4,21 @@ import { logFile, redact } from '../log.js';
 import { nameList, sharedNotes, unfolded } from './fold.js';
 import { PLAIN, type Paint } from './terminal.js';
 
-const WORD: Record<RobotOutcome['status'], string> = { changed: 'changed', joined: 'joined', ok: 'ok', unreachable: 'unreachable', failed: 'failed' };
+const WORD: Record<RobotOutcome['status'], string> = {
+  changed: 'changed',
+  joined: 'joined',
+  ok: 'ok',
+  unreachable: 'unreachable',
+  failed: 'failed',
+};
 
-export function renderOutcomes(title: string, fleet: Fleet, roleOf: (robot: string) => string = () => '', quiet = false, paint: Paint = PLAIN): string {
+export function renderOutcomes(
+  title: string,
+  fleet: Fleet,
+  roleOf: (robot: string) => string = () => '',
+  quiet = false,
+  paint: Paint = PLAIN,
+): string {
   const width = Math.max(...fleet.inventory.robots.map((r) => r.name.length), 5);
   const lines = [`${title}${fleet.options.dryRun ? ' (dry run: nothing was changed)' : ''}`];
   const shown = fleet.inventory.robots
@@ -46,7 +58,13 @@ export function outcomesJson(fleet: Fleet, roleOf: (robot: string) => string = (
     dryRun: fleet.options.dryRun,
     robots: fleet.inventory.robots.map((r) => {
       const o = fleet.outcomes.get(r.name) as RobotOutcome;
-      return { name: r.name, ip: r.ip, status: o.status, ...(roleOf(r.name) ? { role: roleOf(r.name) } : {}), details: o.details.map(redact) };
+      return {
+        name: r.name,
+        ip: r.ip,
+        status: o.status,
+        ...(roleOf(r.name) ? { role: roleOf(r.name) } : {}),
+        details: o.details.map(redact),
+      };
     }),
     notes: fleet.notes.map(redact),
     exitCode: fleet.exitCode(),

@@ -4,28 +4,38 @@ import type { SwarmReport } from '../steps/swarm.js';
 
 /** `docker node ls` as the operator knows it, with the robot each node belongs to and the fault tolerance. */
 export function renderSwarmSummary(report: SwarmReport, robotOfNode: (id: string) => string | undefined): string {
-  if (!report.nodes.length) return [...(report.plan ? [`  planned: ${toleranceText(report.plan.managers.length)}`] : []), ...report.notes.map((n) => `  note: ${n}`)].join('\n');
+  if (!report.nodes.length)
+    return [
+      ...(report.plan ? [`  planned: ${toleranceText(report.plan.managers.length)}`] : []),
+      ...report.notes.map((n) => `  note: ${n}`),
+    ].join('\n');
   const rows = report.nodes.map((n) => [
     n.id.slice(0, 12),
     robotOfNode(n.id) ?? '-',
     n.hostname,
     n.state,
     n.availability,
-    n.role === 'manager' ? (n.leader ? 'Leader' : n.reachability === 'reachable' ? 'Reachable' : n.reachability ?? '') : '',
+    n.role === 'manager' ? (n.leader ? 'Leader' : n.reachability === 'reachable' ? 'Reachable' : (n.reachability ?? '')) : '',
   ]);
   const header = ['ID', 'ROBOT', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => '  ' + cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    '  ' +
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   const managers = report.nodes.filter((n) => n.role === 'manager').length;
   const out = [line(header), ...rows.map(line), `  swarm: ${toleranceText(managers)}`];
   const leader = report.nodes.find((n) => n.leader);
-  if (leader) out.push(`  leader: ${robotOfNode(leader.id) ?? leader.hostname}${report.handOver ? ` (took over from ${report.handOver.from} in this run)` : ''}`);
+  if (leader)
+    out.push(
+      `  leader: ${robotOfNode(leader.id) ?? leader.hostname}${report.handOver ? ` (took over from ${report.handOver.from} in this run)` : ''}`,
+    );
   for (const w of report.plan?.warnings ?? []) out.push(`  warning: ${w}`);
   for (const n of report.notes) out.push(`  note: ${n}`);
   return out.join('\n');
 }
-
-
 
 export function swarmJson(report: SwarmReport): object {
   return {

@@ -31,7 +31,13 @@ export function painter(colour: boolean): Paint {
  * (and wherever a view cannot be drawn); nothing with --quiet or --json, or without a terminal.
  * `live: false` where the run itself prompts (the roles wizard).
  */
-export function progressMode(f: { stderrTTY: boolean | undefined; verbose?: boolean | undefined; quiet?: boolean | undefined; json?: boolean | undefined; live?: boolean }): 'live' | 'lines' | 'none' {
+export function progressMode(f: {
+  stderrTTY: boolean | undefined;
+  verbose?: boolean | undefined;
+  quiet?: boolean | undefined;
+  json?: boolean | undefined;
+  live?: boolean;
+}): 'live' | 'lines' | 'none' {
   if (f.verbose) return 'lines';
   if (!f.stderrTTY || f.quiet || f.json) return 'none';
   return f.live === false ? 'lines' : 'live';

@@ -99,7 +99,14 @@ export function renderTable(rows: WizardRow[]): string {
     ]),
   ];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((line) => line[c]!.length)));
-  return table.map((line) => line.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+  return table
+    .map((line) =>
+      line
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The readout for a pick of managers: the tolerance line first, then one line per warning. */
@@ -107,11 +114,15 @@ export function readout(managers: string[], rows: WizardRow[]): string[] {
   const n = managers.length;
   const lines = [toleranceText(n)];
   if (n === 0) lines.push('warning: pick at least one manager');
-  else if (n % 2 === 0) lines.push(`warning: an even count adds no tolerance — ${n} managers tolerate ${faultTolerance(n)} failure${faultTolerance(n) === 1 ? '' : 's'}, as ${n - 1} do; pick an odd number`);
+  else if (n % 2 === 0)
+    lines.push(
+      `warning: an even count adds no tolerance — ${n} managers tolerate ${faultTolerance(n)} failure${faultTolerance(n) === 1 ? '' : 's'}, as ${n - 1} do; pick an odd number`,
+    );
   if (n > MAX_USEFUL_MANAGERS) lines.push(`warning: more than ${MAX_USEFUL_MANAGERS} managers only slows elections`);
   for (const name of managers) {
     const row = rows.find((r) => r.name === name);
-    if (!row?.reachable) lines.push(`warning: ${name} is unreachable — it cannot become a manager now; a later provision swarm promotes it when it is back`);
+    if (!row?.reachable)
+      lines.push(`warning: ${name} is unreachable — it cannot become a manager now; a later provision swarm promotes it when it is back`);
     else if (row.swarmRole === 'unknown') lines.push(`warning: ${name}: ${row.problem ?? 'docker does not answer'}`);
   }
   const zones = new Map<string, number>();
@@ -119,14 +130,27 @@ export function readout(managers: string[], rows: WizardRow[]): string[] {
     const zone = rows.find((r) => r.name === name)?.zone;
     if (zone !== undefined) zones.set(zone, (zones.get(zone) ?? 0) + 1);
   }
-  if (n >= 3) for (const [zone, count] of zones) if (count > n / 2) lines.push(`warning: zone ${zone} holds ${count} of ${n} managers — losing it loses quorum`);
+  if (n >= 3)
+    for (const [zone, count] of zones)
+      if (count > n / 2) lines.push(`warning: zone ${zone} holds ${count} of ${n} managers — losing it loses quorum`);
   return lines;
 }
 
 // --- the prompt flow --------------------------------------------------------------------------------
 
-export interface CheckboxChoice { value: string; name: string; short?: string; checked?: boolean; disabled?: boolean | string }
-export interface SelectChoice { value: string; name: string; short?: string; disabled?: boolean | string }
+export interface CheckboxChoice {
+  value: string;
+  name: string;
+  short?: string;
+  checked?: boolean;
+  disabled?: boolean | string;
+}
+export interface SelectChoice {
+  value: string;
+  name: string;
+  short?: string;
+  disabled?: boolean | string;
+}
 
 /** The prompts the wizard uses; @inquirer/prompts' own functions fit, and tests pass their own. */
 export interface WizardPrompts {
@@ -137,7 +161,13 @@ export interface WizardPrompts {
     pageSize?: number;
     loop?: boolean;
   }) => Promise<string[]>;
-  select: (config: { message: string; choices: readonly SelectChoice[]; default?: string; pageSize?: number; loop?: boolean }) => Promise<string>;
+  select: (config: {
+    message: string;
+    choices: readonly SelectChoice[];
+    default?: string;
+    pageSize?: number;
+    loop?: boolean;
+  }) => Promise<string>;
   confirm: (config: { message: string; default?: boolean }) => Promise<boolean>;
   print: (text: string) => void;
 }
@@ -156,7 +186,12 @@ export interface WizardResult {
  * into the inventory file. Every robot allowed to manage is pinned (manager or worker), so that the next
  * `provision swarm` applies exactly this choice.
  */
-export async function runWizard(inventory: Inventory, rows: WizardRow[], prompts: WizardPrompts = realPrompts, options: { dryRun?: boolean } = {}): Promise<WizardResult> {
+export async function runWizard(
+  inventory: Inventory,
+  rows: WizardRow[],
+  prompts: WizardPrompts = realPrompts,
+  options: { dryRun?: boolean } = {},
+): Promise<WizardResult> {
   const rowOf = (name: string) => rows.find((r) => r.name === name);
   const planRobots: PlanRobot[] = inventory.robots.map((r) => {
     const row = rowOf(r.name);
@@ -172,7 +207,11 @@ export async function runWizard(inventory: Inventory, rows: WizardRow[], prompts
   });
   const swarmLeader = rows.find((r) => r.leader)?.name;
   const requested = swarmLeader ?? inventory.swarm.leader;
-  const plan = planRoles({ robots: planRobots, managers: inventory.swarm.managers, ...(requested !== undefined ? { leader: requested } : {}) });
+  const plan = planRoles({
+    robots: planRobots,
+    managers: inventory.swarm.managers,
+    ...(requested !== undefined ? { leader: requested } : {}),
+  });
 
   prompts.print(`\nProposal (quorum rules): managers ${plan.managers.join(', ') || '(none)'}, leader ${plan.leader || '(none)'}`);
   for (const line of readout(plan.managers, rows)) prompts.print(`  ${line}`);
@@ -185,7 +224,14 @@ export async function runWizard(inventory: Inventory, rows: WizardRow[], prompts
   const width = Math.max(...inventory.robots.map((r) => r.name.length));
   const describe = (name: string) => {
     const row = rowOf(name);
-    const now = !row || row.swarmRole === 'unknown' ? '' : row.leader ? `${row.swarmRole} (leader) now` : row.swarmRole === 'none' ? 'not in a swarm' : `${row.swarmRole} now`;
+    const now =
+      !row || row.swarmRole === 'unknown'
+        ? ''
+        : row.leader
+          ? `${row.swarmRole} (leader) now`
+          : row.swarmRole === 'none'
+            ? 'not in a swarm'
+            : `${row.swarmRole} now`;
     const flags = [now, row?.zone ? `zone ${row.zone}` : '', row?.reachable ? '' : 'UNREACHABLE'].filter(Boolean).join(', ');
     return `${name.padEnd(width)}  ${(row?.ip ?? '').padEnd(15)}  ${flags}`.trimEnd();
   };
@@ -209,7 +255,8 @@ export async function runWizard(inventory: Inventory, rows: WizardRow[], prompts
       const names = selection.map((c) => c.value);
       const lines = readout(names, rows);
       if (names.length === 0) return lines.join('\n');
-      if (!names.some(canLeadNow)) return [...lines, 'none of these may lead now: pick a reachable robot allowed to lead (canBecomeLeader)'].join('\n');
+      if (!names.some(canLeadNow))
+        return [...lines, 'none of these may lead now: pick a reachable robot allowed to lead (canBecomeLeader)'].join('\n');
       if (key(names) === acknowledged) return true;
       acknowledged = key(names);
       return [...lines, 'Enter again to accept, or change the pick'].join('\n');
@@ -221,7 +268,9 @@ export async function runWizard(inventory: Inventory, rows: WizardRow[], prompts
   const leaderChoices: SelectChoice[] = chosen
     .filter((n) => inventory.robots.find((r) => r.name === n)?.canBecomeLeader)
     .map((n) => ({ value: n, name: describe(n), short: n, ...(canLeadNow(n) ? {} : { disabled: '(cannot lead now)' }) }));
-  const preferred = [inventory.swarm.leader, swarmLeader, plan.leader].find((n) => n !== undefined && leaderChoices.some((c) => c.value === n && !c.disabled));
+  const preferred = [inventory.swarm.leader, swarmLeader, plan.leader].find(
+    (n) => n !== undefined && leaderChoices.some((c) => c.value === n && !c.disabled),
+  );
   const leader = await prompts.select({
     message: 'Leader (runs docker swarm init when there is no swarm yet):',
     choices: leaderChoices,
@@ -231,7 +280,9 @@ export async function runWizard(inventory: Inventory, rows: WizardRow[], prompts
   });
 
   if (swarmLeader !== undefined && leader !== swarmLeader) {
-    prompts.print(`note: ${swarmLeader} leads the running swarm; Raft elects its leader itself, so ${leader} is where a new swarm is initialised`);
+    prompts.print(
+      `note: ${swarmLeader} leads the running swarm; Raft elects its leader itself, so ${leader} is where a new swarm is initialised`,
+    );
   }
 
   const roles: Record<string, SavedRole> = {};
@@ -240,7 +291,10 @@ export async function runWizard(inventory: Inventory, rows: WizardRow[], prompts
     else roles[r.name] = r.canBecomeManager || r.role === 'manager' ? 'worker' : r.role;
   }
   prompts.print('');
-  for (const r of inventory.robots) prompts.print(`  ${r.name.padEnd(width)}  ${roles[r.name]}${r.name === leader ? ' (leader)' : ''}${r.role !== roles[r.name] ? `   (was ${r.role})` : ''}`);
+  for (const r of inventory.robots)
+    prompts.print(
+      `  ${r.name.padEnd(width)}  ${roles[r.name]}${r.name === leader ? ' (leader)' : ''}${r.role !== roles[r.name] ? `   (was ${r.role})` : ''}`,
+    );
   for (const line of readout(chosen, rows)) prompts.print(`  ${line}`);
 
   const result: WizardResult = { managers: chosen, leader, roles, saved: false };

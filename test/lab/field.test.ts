@@ -5,7 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertLabRoute, fileHashes, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, reportRows, type Operator } from './harness.js';
+import {
+  assertLabRoute,
+  fileHashes,
+  finishLab,
+  lab,
+  labDown,
+  labUp,
+  newOperator,
+  onRobot,
+  provision,
+  reportRows,
+  type Operator,
+} from './harness.js';
 
 const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil', 'Paula'];
 const GREETING = 'Welcome to';
@@ -19,7 +31,8 @@ let op: Operator;
 let paulaBefore: string;
 
 /** Every entry of ~/.ssh (hidden ones too) with its size, mode and time, and every file's hash. */
-const sshState = (robot: string) => onRobot(robot, 'cd && ls -lA --time-style=full-iso .ssh; find .ssh -type f -exec sha256sum {} + | sort -k2');
+const sshState = (robot: string) =>
+  onRobot(robot, 'cd && ls -lA --time-style=full-iso .ssh; find .ssh -type f -exec sha256sum {} + | sort -k2');
 
 beforeAll(() => {
   labDown();
@@ -28,19 +41,22 @@ beforeAll(() => {
   op = newOperator();
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'emil@laptop', '-f', join(op.home, 'emil_key')]);
   EMIL_AUTH = `# my keys\r\n${readFileSync(join(op.home, 'emil_key.pub'), 'utf8').trim()}`;
-  onRobot('Emil', [
-    'umask 077; mkdir -p ~/.ssh/conf.d ~/dotfiles',
-    `printf '%s' '${EMIL_AUTH}' > ~/.ssh/authorized_keys`,
-    `printf '%s' '${EMIL_CONFIG}' > ~/.ssh/config`,
-    `printf '%s' '${EMIL_KNOWN}' > ~/dotfiles/known_hosts && ln -s ../dotfiles/known_hosts ~/.ssh/known_hosts`,
-  ].join(' && '));
+  onRobot(
+    'Emil',
+    [
+      'umask 077; mkdir -p ~/.ssh/conf.d ~/dotfiles',
+      `printf '%s' '${EMIL_AUTH}' > ~/.ssh/authorized_keys`,
+      `printf '%s' '${EMIL_CONFIG}' > ~/.ssh/config`,
+      `printf '%s' '${EMIL_KNOWN}' > ~/dotfiles/known_hosts && ln -s ../dotfiles/known_hosts ~/.ssh/known_hosts`,
+    ].join(' && '),
+  );
   paulaBefore = sshState('Paula');
 }, 180_000);
 
 afterAll(() => finishLab(op), 120_000);
 
 describe('field robots', () => {
-  it('the fixtures are what they claim: Ida greets, Otto runs fish, Paula\'s ~/.ssh is full', () => {
+  it("the fixtures are what they claim: Ida greets, Otto runs fish, Paula's ~/.ssh is full", () => {
     expect(lab('exec', 'Ida', 'env', '-u', 'SHLVL', 'SSH_CLIENT=10.88.0.1 1 22', 'bash', '-c', 'true')).toContain(GREETING); // as sshd runs it
     expect(lab('exec', 'Otto', 'sh', '-c', 'getent passwd otto | cut -d: -f7').trim()).toMatch(/fish$/);
     expect(() => onRobot('Paula', 'echo x > ~/.ssh/probe; r=$?; rm -f ~/.ssh/probe; exit $r')).toThrow();
@@ -62,11 +78,13 @@ describe('field robots', () => {
     expect(onRobot('Anton', 'ssh -o BatchMode=yes Ida hostname')).toMatch(/Ida$/m);
   }, 180_000);
 
-  it('Emil\'s own lines survive byte for byte and stock OpenSSH accepts every file', () => {
+  it("Emil's own lines survive byte for byte and stock OpenSSH accepts every file", () => {
     const auth = onRobot('Emil', 'cat ~/.ssh/authorized_keys');
     expect(auth.startsWith(EMIL_AUTH + '\n# BEGIN provision')).toBe(true);
     expect(onRobot('Emil', 'cat ~/.ssh/config').endsWith(EMIL_CONFIG)).toBe(true);
-    expect(onRobot('Emil', 'test -L ~/.ssh/known_hosts && cat ~/dotfiles/known_hosts').startsWith(EMIL_KNOWN + '\n# BEGIN provision')).toBe(true);
+    expect(onRobot('Emil', 'test -L ~/.ssh/known_hosts && cat ~/dotfiles/known_hosts').startsWith(EMIL_KNOWN + '\n# BEGIN provision')).toBe(
+      true,
+    );
     expect(onRobot('Emil', 'ssh-keygen -l -f ~/.ssh/authorized_keys')).toContain('emil@laptop');
     expect(onRobot('Emil', 'ssh -G Ida').toLowerCase()).toContain('hostname 10.88.0.12');
     expect(onRobot('Emil', 'ssh-keygen -F Ida -f ~/.ssh/known_hosts')).toContain('ssh-ed25519');

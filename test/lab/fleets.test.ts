@@ -5,13 +5,31 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { LAB_DIR, LAB_PASSWORD, assertLabRoute, editInventory, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
+import {
+  LAB_DIR,
+  LAB_PASSWORD,
+  assertLabRoute,
+  editInventory,
+  finishLab,
+  lab,
+  labDown,
+  labUp,
+  newOperator,
+  onRobot,
+  provision,
+  type Operator,
+} from './harness.js';
 
 let inventory: string;
 let op: Operator;
 const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil'];
 
-interface NodeState { ID: string; Version: { Index: number }; Description: { Hostname: string }; Spec: { Labels: Record<string, string> } }
+interface NodeState {
+  ID: string;
+  Version: { Index: number };
+  Description: { Hostname: string };
+  Spec: { Labels: Record<string, string> };
+}
 function nodes(on: string): NodeState[] {
   return onRobot(on, "docker node inspect --format '{{json .}}' $(docker node ls -q)")
     .trim()

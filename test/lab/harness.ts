@@ -18,7 +18,11 @@ export const BRIDGE = process.env.LAB_BRIDGE ?? 'provbr0';
 export const captured: string[] = [];
 
 export function lab(...args: string[]): string {
-  return execFileSync('bash', [LAB, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LAB_PASSWORD } });
+  return execFileSync('bash', [LAB, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LAB_PASSWORD },
+  });
 }
 
 /** Run a command as the robot's user inside the robot; returns stdout (throws on failure). */
@@ -27,7 +31,11 @@ export function onRobot(robot: string, command: string): string {
 }
 
 export function labUp(count: number, env: Record<string, string> = {}): string {
-  execFileSync('bash', [LAB, 'up', String(count)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LAB_PASSWORD, ...env } });
+  execFileSync('bash', [LAB, 'up', String(count)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LAB_PASSWORD, ...env },
+  });
   return join(LAB_DIR, 'inventory.yaml');
 }
 
@@ -35,14 +43,22 @@ export function labDown(): void {
   execFileSync('bash', [LAB, 'down'], { stdio: 'ignore' });
 }
 
-export interface Operator { home: string; logDir: string }
+export interface Operator {
+  home: string;
+  logDir: string;
+}
 
 export function newOperator(): Operator {
   const home = mkdtempSync(join(tmpdir(), 'provision-operator-'));
   return { home, logDir: join(home, 'logs') };
 }
 
-export interface RunResult { code: number; stdout: string; stderr: string; ms: number }
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
 
 /** The CLI's environment: the operator's HOME and log, the lab's route guard and password. */
 function cliEnv(op: Operator, env: Record<string, string>): NodeJS.ProcessEnv {
@@ -60,9 +76,16 @@ function cliEnv(op: Operator, env: Record<string, string>): NodeJS.ProcessEnv {
  * Start the CLI as the operator would, from a laptop whose HOME is `op.home`, so that a test can act
  * while it runs; everything it prints is captured for the secrets check. Killed after 5 minutes.
  */
-export function startProvision(op: Operator, args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<RunResult> } {
+export function startProvision(
+  op: Operator,
+  args: string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; done: Promise<RunResult> } {
   const started = Date.now();
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli.js'), ...args], { env: cliEnv(op, env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli.js'), ...args], {
+    env: cliEnv(op, env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
   let stdout = '';
   let stderr = '';
@@ -111,7 +134,7 @@ export function assertNoSecrets(op: Operator, tokens: string[] = []): void {
   const text = everythingPrinted(op);
   const leaks = [
     /SWMTKN-1-[0-9a-z]{20,}/.test(text) ? 'a swarm join token' : '',
-    text.includes(LAB_PASSWORD) ? 'the robots\' password' : '',
+    text.includes(LAB_PASSWORD) ? "the robots' password" : '',
     /PRIVATE KEY-----/.test(text) ? 'a private key' : '',
     ...tokens.filter((t) => t && text.includes(t)).map(() => 'a token read from a robot'),
   ].filter(Boolean);
@@ -129,7 +152,10 @@ export function finishLab(op: Operator | undefined, tokens: string[] = []): void
 
 /** SHA-256 of every file in a folder under the robot user's home, for byte-identity checks. */
 export function fileHashes(robot: string, dir: string): string {
-  return onRobot(robot, `cd && find ${dir} -type f -exec sha256sum {} + 2>/dev/null | sort -k2; stat -c '%n %a' ${dir} ${dir}/* 2>/dev/null`);
+  return onRobot(
+    robot,
+    `cd && find ${dir} -type f -exec sha256sum {} + 2>/dev/null | sort -k2; stat -c '%n %a' ${dir} ${dir}/* 2>/dev/null`,
+  );
 }
 
 /** Refuse to run when the lab bridge is not the route to the robots (network rule). */

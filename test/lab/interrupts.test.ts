@@ -1,7 +1,18 @@
 // Faults in the middle of a run, made for real: a link lost during swarm, sshd killed while files
 // are being written, and a robot that is not Linux. Each ends with a run that converges.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { finishLab, lab, labDown, labUp, newOperator, onRobot, provision, startProvision, type Operator, type RunResult } from './harness.js';
+import {
+  finishLab,
+  lab,
+  labDown,
+  labUp,
+  newOperator,
+  onRobot,
+  provision,
+  startProvision,
+  type Operator,
+  type RunResult,
+} from './harness.js';
 
 let inventory: string;
 let op: Operator;
@@ -29,10 +40,13 @@ afterAll(() => finishLab(op), 120_000);
 describe('faults in the middle of a run', () => {
   it('sshd killed while ~/.ssh files are written: the files are old or new, never half; user content intact; the re-run converges', async () => {
     // 40 MB of the user's own known_hosts lines make the write take long enough to be interrupted.
-    onRobot('Ida', 'cd && mkdir -m 700 .ssh && for i in $(seq 1 400000); do echo "# user line $i ............................................................................"; done > .ssh/known_hosts && chmod 600 .ssh/known_hosts');
+    onRobot(
+      'Ida',
+      'cd && mkdir -m 700 .ssh && for i in $(seq 1 400000); do echo "# user line $i ............................................................................"; done > .ssh/known_hosts && chmod 600 .ssh/known_hosts',
+    );
     const original = onRobot('Ida', 'cd && sha256sum < .ssh/known_hosts');
     const run = startProvision(op, ['keys', '-i', inventory]);
-    await until('a temp file beside Ida\'s known_hosts', () => /provision-tmp/.test(onRobot('Ida', 'cd && ls -A .ssh')), 60_000);
+    await until("a temp file beside Ida's known_hosts", () => /provision-tmp/.test(onRobot('Ida', 'cd && ls -A .ssh')), 60_000);
     lab('sshd', 'Ida', 'kill');
     const result = await run.done;
     expect(result.code).toBe(1);
@@ -70,16 +84,26 @@ describe('faults in the middle of a run', () => {
       expect(leftovers(r)).toBe('0');
     }
     expect(new Set(ROBOTS.map(clusterOf).filter(Boolean)).size).toBe(1); // workers do not see the cluster ID
-    expect(onRobot('Anton', "docker node ls --format '{{.Hostname}} {{.Status}}'").trim().split('\n').sort()).toEqual(['Anton Ready', 'Emil Ready', 'Ida Ready', 'Otto Ready']);
+    expect(onRobot('Anton', "docker node ls --format '{{.Hostname}} {{.Status}}'").trim().split('\n').sort()).toEqual([
+      'Anton Ready',
+      'Emil Ready',
+      'Ida Ready',
+      'Otto Ready',
+    ]);
   }, 300_000);
 
   it('a robot whose login shell is a router CLI (runs nothing of ours) gets a clear message; nothing is run there', async () => {
-    onRobot('Emil', 'cd && printf "#!/bin/sh\\necho \\"%% Invalid input detected at marker.\\"\\nexit 1\\n" > routercli && chmod 755 routercli');
+    onRobot(
+      'Emil',
+      'cd && printf "#!/bin/sh\\necho \\"%% Invalid input detected at marker.\\"\\nexit 1\\n" > routercli && chmod 755 routercli',
+    );
     lab('rexec', 'Emil', 'usermod', '-s', '/home/emil/routercli', 'emil');
     try {
       const run = await provision(op, ['swarm', '-i', inventory]);
       expect(run.code).toBe(1);
-      expect(run.stdout).toMatch(/Emil\s+failed\s+((worker|manager)\s+)?taking the run lock failed .*login shell did not run the command .*Invalid input detected/);
+      expect(run.stdout).toMatch(
+        /Emil\s+failed\s+((worker|manager)\s+)?taking the run lock failed .*login shell did not run the command .*Invalid input detected/,
+      );
       expect(run.stdout).toMatch(/Anton\s+ok/);
     } finally {
       lab('rexec', 'Emil', 'usermod', '-s', '/bin/bash', 'emil');

@@ -19,7 +19,8 @@ async function json(args: string[]): Promise<RunResultJson> {
 }
 
 // Each robot holds only the token its role needs: read them all, for the leak check at the end.
-const readTokens = () => ROBOTS.forEach((r) => tokens.push(...onRobot(r, 'cat ~/swarm_tokens/*_token 2>/dev/null || true').split('\n').filter(Boolean)));
+const readTokens = () =>
+  ROBOTS.forEach((r) => tokens.push(...onRobot(r, 'cat ~/swarm_tokens/*_token 2>/dev/null || true').split('\n').filter(Boolean)));
 
 beforeAll(() => {
   labDown();
@@ -53,7 +54,9 @@ describe('--json of every command that reaches robots', () => {
     const out = await json(['status']);
     expect(out.exitCode).toBe(0);
     expect(out.status?.quorum).toBe(true);
-    expect(out.status?.robots.map((r) => r.nodeId)).toEqual(ROBOTS.map((r) => onRobot(r, "docker info --format '{{.Swarm.NodeID}}'").trim()));
+    expect(out.status?.robots.map((r) => r.nodeId)).toEqual(
+      ROBOTS.map((r) => onRobot(r, "docker info --format '{{.Swarm.NodeID}}'").trim()),
+    );
     expect(out.robots.map((r) => r.role)).toEqual(['manager', 'manager', 'manager']);
   }, 60_000);
 
@@ -63,10 +66,13 @@ describe('--json of every command that reaches robots', () => {
     expect(out.exitCode).toBe(0);
   }, 120_000);
 
-  it('recover (a dry run: forcing a new cluster on a healthy swarm is not this suite\'s subject)', async () => {
+  it("recover (a dry run: forcing a new cluster on a healthy swarm is not this suite's subject)", async () => {
     const out = await json(['recover', '--on', 'Anton', '--dry-run']);
     expect(out).toMatchObject({ dryRun: true, exitCode: 0 });
-    expect(out.robots.find((r) => r.name === 'Anton')).toMatchObject({ status: 'changed', details: [expect.stringMatching(/would run docker swarm init --force-new-cluster/)] });
+    expect(out.robots.find((r) => r.name === 'Anton')).toMatchObject({
+      status: 'changed',
+      details: [expect.stringMatching(/would run docker swarm init --force-new-cluster/)],
+    });
   }, 120_000);
 
   it('reset', async () => {
@@ -78,6 +84,10 @@ describe('--json of every command that reaches robots', () => {
   it('bad input on a real run: JSON errors on stdout, exit 2, nothing contacted', async () => {
     const run = await provision(op, ['recover', '-i', inventory, '--on', 'Nobody', '--json']);
     expect(run.code).toBe(2);
-    expect(JSON.parse(run.stdout)).toEqual({ command: 'recover', exitCode: 2, errors: [{ message: expect.stringMatching(/--on Nobody: no robot of that name/) }] });
+    expect(JSON.parse(run.stdout)).toEqual({
+      command: 'recover',
+      exitCode: 2,
+      errors: [{ message: expect.stringMatching(/--on Nobody: no robot of that name/) }],
+    });
   }, 30_000);
 });

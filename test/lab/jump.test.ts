@@ -29,12 +29,14 @@ describe('a fleet behind a jump robot', () => {
     writeSshConfig('Host Anton\n  StrictHostKeyChecking yes\n');
     const run = await provision(op, ['status', '-i', inventory]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/Anton: failed: Anton's host key SHA256:\S+ is not in ~\/\.ssh\/known_hosts, and ~\/\.ssh\/config says StrictHostKeyChecking yes/);
+    expect(run.stdout).toMatch(
+      /Anton: failed: Anton's host key SHA256:\S+ is not in ~\/\.ssh\/known_hosts, and ~\/\.ssh\/config says StrictHostKeyChecking yes/,
+    );
     expect(existsSync(join(op.home, '.ssh', 'known_hosts'))).toBe(false);
     rmSync(join(op.home, '.ssh', 'config'));
   }, 60_000);
 
-  it('without the operator\'s ProxyJump the hidden robots are not contacted at all', async () => {
+  it("without the operator's ProxyJump the hidden robots are not contacted at all", async () => {
     const run = await provision(op, ['keys', '-i', inventory]);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/Ida\s+failed\s+refused: no route to 10\.88\.0\.12/);
@@ -53,7 +55,9 @@ describe('a fleet behind a jump robot', () => {
     const nodes = onRobot('Anton', "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}'").trim().split('\n').sort();
     expect(nodes).toEqual(['Anton Leader', 'Ida Reachable', 'Otto Reachable']);
     // Ida's sshd saw every login come from Anton, the jump host, never from this host (the bridge, .1).
-    const logins = readFileSync(join(LAB_DIR, 'Ida', 'sshd.log'), 'utf8').split('\n').filter((l) => /Accepted \S+ for ida from/.test(l));
+    const logins = readFileSync(join(LAB_DIR, 'Ida', 'sshd.log'), 'utf8')
+      .split('\n')
+      .filter((l) => /Accepted \S+ for ida from/.test(l));
     expect(logins.length).toBeGreaterThan(0);
     for (const l of logins) expect(l).toMatch(/from 10\.88\.0\.11 /);
     const again = await provision(op, ['swarm', '-i', inventory]);
@@ -62,10 +66,14 @@ describe('a fleet behind a jump robot', () => {
   }, 240_000);
 
   it('a jump host that cannot be reached names itself in every robot behind it, within its ConnectTimeout', async () => {
-    writeSshConfig(['Host gate', '  HostName 10.88.0.99', '  User anton', '  ConnectTimeout 1', '', 'Host Ida Otto', '  ProxyJump gate', ''].join('\n'));
+    writeSshConfig(
+      ['Host gate', '  HostName 10.88.0.99', '  User anton', '  ConnectTimeout 1', '', 'Host Ida Otto', '  ProxyJump gate', ''].join('\n'),
+    );
     const run = await provision(op, ['status', '-i', inventory]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/Ida: unreachable: via jump host gate \(anton@10\.88\.0\.99:22\): no answer from 10\.88\.0\.99:22 within 1 s/);
+    expect(run.stdout).toMatch(
+      /Ida: unreachable: via jump host gate \(anton@10\.88\.0\.99:22\): no answer from 10\.88\.0\.99:22 within 1 s/,
+    );
     expect(run.stdout).toMatch(/Otto: unreachable: via jump host gate/);
   }, 60_000);
 });

@@ -3,7 +3,18 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  assertLabRoute, assertNoSecrets, editInventory, finishLab, fileHashes, lab, labDown, labUp, newOperator, onRobot, provision, type Operator,
+  assertLabRoute,
+  assertNoSecrets,
+  editInventory,
+  finishLab,
+  fileHashes,
+  lab,
+  labDown,
+  labUp,
+  newOperator,
+  onRobot,
+  provision,
+  type Operator,
 } from './harness.js';
 
 const ROBOTS = ['Anton', 'Ida', 'Otto'];
@@ -20,7 +31,10 @@ beforeAll(() => {
   for (const ip of ['10.88.0.11', '10.88.0.12', '10.88.0.13']) assertLabRoute(ip);
   op = newOperator();
   // Anton's user already has SSH files of their own: they must survive byte for byte.
-  onRobot('Anton', `umask 077; mkdir -p ~/.ssh && printf '%s' '${USER_CONFIG}' > ~/.ssh/config && printf '%s' '${USER_AUTH}' > ~/.ssh/authorized_keys && printf '%s' '${USER_KNOWN}' > ~/.ssh/known_hosts`);
+  onRobot(
+    'Anton',
+    `umask 077; mkdir -p ~/.ssh && printf '%s' '${USER_CONFIG}' > ~/.ssh/config && printf '%s' '${USER_AUTH}' > ~/.ssh/authorized_keys && printf '%s' '${USER_KNOWN}' > ~/.ssh/known_hosts`,
+  );
 }, 120_000);
 
 afterAll(() => finishLab(op), 120_000);
@@ -49,9 +63,9 @@ describe('provision keys on a fresh lab of three', () => {
   }, 120_000);
 
   it('writes the files with mode 600 in a 700 ~/.ssh', () => {
-    expect(onRobot('Ida', 'cd && stat -c "%n %a" .ssh .ssh/authorized_keys .ssh/known_hosts .ssh/config .ssh/id_ed25519').trim().split('\n')).toEqual([
-      '.ssh 700', '.ssh/authorized_keys 600', '.ssh/known_hosts 600', '.ssh/config 600', '.ssh/id_ed25519 600',
-    ]);
+    expect(
+      onRobot('Ida', 'cd && stat -c "%n %a" .ssh .ssh/authorized_keys .ssh/known_hosts .ssh/config .ssh/id_ed25519').trim().split('\n'),
+    ).toEqual(['.ssh 700', '.ssh/authorized_keys 600', '.ssh/known_hosts 600', '.ssh/config 600', '.ssh/id_ed25519 600']);
   });
 
   it('keeps the user lines byte for byte', () => {
@@ -100,7 +114,11 @@ describe('provision keys on a fresh lab of three', () => {
 
   it('hostile names and addresses are refused before any connection', async () => {
     const fresh = newOperator();
-    for (const [field, value] of [['name', 'x;touch /tmp/p'], ['ip', '1.2.3.4 -oProxyCommand=x'], ['user', '$(reboot)']] as const) {
+    for (const [field, value] of [
+      ['name', 'x;touch /tmp/p'],
+      ['ip', '1.2.3.4 -oProxyCommand=x'],
+      ['user', '$(reboot)'],
+    ] as const) {
       const bad = editInventory(inventory, join(fresh.home, 'bad.yaml'), (doc) => doc.setIn(['robots', 1, field], value));
       const run = await provision(fresh, ['keys', '-i', bad]);
       expect(run.code).toBe(2);

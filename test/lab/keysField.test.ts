@@ -6,7 +6,19 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendFileSync } from 'node:fs';
-import { LAB_DIR, assertLabRoute, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, reportRows, type Operator } from './harness.js';
+import {
+  LAB_DIR,
+  assertLabRoute,
+  finishLab,
+  lab,
+  labDown,
+  labUp,
+  newOperator,
+  onRobot,
+  provision,
+  reportRows,
+  type Operator,
+} from './harness.js';
 
 const ROBOTS = ['Anton', 'Ida', 'Otto'];
 const IPS = ['10.88.0.11', '10.88.0.12', '10.88.0.13'];
@@ -24,7 +36,10 @@ beforeAll(() => {
   userKey = join(op.home, 'anton-own-key');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'anton-own', '-f', userKey]);
   const pub = readFileSync(`${userKey}.pub`, 'utf8').trim();
-  onRobot('Anton', `mkdir -p ~/.ssh && chmod 770 ~/.ssh && printf '%s' '${pub}' > ~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys`);
+  onRobot(
+    'Anton',
+    `mkdir -p ~/.ssh && chmod 770 ~/.ssh && printf '%s' '${pub}' > ~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys`,
+  );
   // Ida's home is writable by others: sshd (StrictModes) ignores her authorized_keys.
   lab('rexec', 'Ida', 'chmod', 'o+w', '/home/ida');
   // Otto's sshd gets a second host key (ecdsa), as real robots have: a probe must not add it to anyone's known_hosts.
@@ -46,22 +61,44 @@ describe('provision keys in the field', () => {
 
     const ida = reportRows(run.stdout, 'Ida');
     expect(ida).toMatch(/^ {2}Ida\s+failed/);
-    expect(ida).toContain('the home directory /home/ida is writable by others (mode 757): sshd ignores ~/.ssh/authorized_keys (StrictModes)');
+    expect(ida).toContain(
+      'the home directory /home/ida is writable by others (mode 757): sshd ignores ~/.ssh/authorized_keys (StrictModes)',
+    );
     expect(ida).toContain('Fix: chmod go-w /home/ida');
-    expect(ida).toMatch(/SSH mesh check: no robot could log in to it by name \(ssh Ida from Anton, Otto\): ida@10\.88\.0\.12: Permission denied \(publickey/);
+    expect(ida).toMatch(
+      /SSH mesh check: no robot could log in to it by name \(ssh Ida from Anton, Otto\): ida@10\.88\.0\.12: Permission denied \(publickey/,
+    );
     expect(onRobot('Ida', 'stat -c %a /home/ida').trim()).toBe('757'); // the home is the operator's to change
 
     for (const r of ['Anton', 'Otto']) expect(reportRows(run.stdout, r)).toMatch(new RegExp(`^  ${r}\\s+changed`));
     expect(run.stdout).toContain('note: SSH mesh: 2 of 3 robots verified');
   }, 120_000);
 
-  it('the user\'s own key, on a last line without a newline, still logs in after keys', () => {
+  it("the user's own key, on a last line without a newline, still logs in after keys", () => {
     expect(onRobot('Anton', 'head -c 200 ~/.ssh/authorized_keys')).toMatch(/^ssh-ed25519 \S+ anton-own\n# BEGIN provision/);
     assertLabRoute(IPS[0] as string);
-    const out = execFileSync('ssh', [
-      '-F', '/dev/null', '-i', userKey, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-      '-o', 'LogLevel=ERROR', 'anton@10.88.0.11', 'hostname',
-    ], { encoding: 'utf8', timeout: 20_000 });
+    const out = execFileSync(
+      'ssh',
+      [
+        '-F',
+        '/dev/null',
+        '-i',
+        userKey,
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+        'anton@10.88.0.11',
+        'hostname',
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
     expect(out.trim()).toBe('Anton');
   });
 
@@ -76,7 +113,8 @@ describe('provision keys in the field', () => {
     expect(run.stdout).toMatch(/note: SSH mesh verified: each of the 3 robots reached logs in to another by name and is logged in to/);
     // Ida's probe of Otto wrote nothing: no ecdsa line appended after the managed block (ssh's UpdateHostKeys).
     expect(onRobot('Ida', 'cat ~/.ssh/known_hosts')).toMatch(/^# BEGIN provision[^\n]*\n(\S+ ssh-ed25519 \S+\n){3}# END provision\n$/);
-    for (const from of ROBOTS) for (const to of ROBOTS) expect(onRobot(from, `ssh -o BatchMode=yes -o StrictHostKeyChecking=yes ${to} hostname`).trim()).toBe(to);
+    for (const from of ROBOTS)
+      for (const to of ROBOTS) expect(onRobot(from, `ssh -o BatchMode=yes -o StrictHostKeyChecking=yes ${to} hostname`).trim()).toBe(to);
   }, 120_000);
 
   it('a pair that cannot talk is pinned on its source; --no-verify and a dry run skip the check', async () => {
@@ -86,7 +124,9 @@ describe('provision keys in the field', () => {
       const run = await provision(op, ['keys', '-i', inventory]);
       expect(run.code).toBe(1);
       const otto = reportRows(run.stdout, 'Otto');
-      expect(otto).toMatch(/^ {2}Otto\s+failed\s+SSH mesh check: ssh Anton failed here \(Anton is reachable from others, and this robot reaches others\): .*10\.88\.0\.11/);
+      expect(otto).toMatch(
+        /^ {2}Otto\s+failed\s+SSH mesh check: ssh Anton failed here \(Anton is reachable from others, and this robot reaches others\): .*10\.88\.0\.11/,
+      );
       for (const r of ['Anton', 'Ida']) expect(reportRows(run.stdout, r)).toMatch(new RegExp(`^  ${r}\\s+ok`));
 
       const skipped = await provision(op, ['keys', '-i', inventory, '--no-verify']);

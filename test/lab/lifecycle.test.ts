@@ -4,7 +4,19 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAB_DIR, assertLabRoute, editInventory, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
+import {
+  LAB_DIR,
+  assertLabRoute,
+  editInventory,
+  finishLab,
+  lab,
+  labDown,
+  labUp,
+  newOperator,
+  onRobot,
+  provision,
+  type Operator,
+} from './harness.js';
 
 const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil', 'Paula'];
 let op: Operator;
@@ -12,9 +24,16 @@ let labInventory: string;
 let inventory: string;
 const ips = new Map<string, string>();
 
-interface NodeState { ID: string; Version: { Index: number }; Spec: { Labels: Record<string, string> } }
+interface NodeState {
+  ID: string;
+  Version: { Index: number };
+  Spec: { Labels: Record<string, string> };
+}
 function nodes(on = 'Anton'): NodeState[] {
-  return onRobot(on, "docker node inspect --format '{{json .}}' $(docker node ls -q)").trim().split('\n').map((l) => JSON.parse(l) as NodeState);
+  return onRobot(on, "docker node inspect --format '{{json .}}' $(docker node ls -q)")
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as NodeState);
 }
 const nodeIdOf = (r: string) => lab('rexec', r, 'docker', 'info', '--format', '{{.Swarm.NodeID}}').trim();
 const nodeOf = (r: string) => nodes().find((n) => n.ID === nodeIdOf(r)) as NodeState;
@@ -81,7 +100,7 @@ describe('provision up', () => {
 });
 
 describe('--limit and labels that follow the inventory', () => {
-  it('--limit Otto after Otto\'s and Ida\'s labels changed: only Otto\'s node is updated; a hand-set label stays', async () => {
+  it("--limit Otto after Otto's and Ida's labels changed: only Otto's node is updated; a hand-set label stays", async () => {
     onRobot('Anton', `docker node update --label-add BY_HAND=x ${nodeIdOf('Otto')} >/dev/null`);
     inventory = withLabels({ Otto: { COLOR: 'blue' }, Ida: { COLOR: 'green' } }, 'lifecycle.yaml');
     const before = versions();

@@ -5,7 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BRIDGE, LAB_PASSWORD, ROOT, captured, finishLab, labDown, labUp, newOperator, provision, assertLabRoute, type Operator } from './harness.js';
+import {
+  BRIDGE,
+  LAB_PASSWORD,
+  ROOT,
+  captured,
+  finishLab,
+  labDown,
+  labUp,
+  newOperator,
+  provision,
+  assertLabRoute,
+  type Operator,
+} from './harness.js';
 
 // A tmux server of this suite's own, its socket in the operator's temporary home: nothing else's
 // sessions are touched and nothing is left behind.
@@ -72,8 +84,12 @@ describe('live view in tmux on a lab of 20 robots', () => {
     // While running: a phase part-way, the count under 20 (screens taken before each run's end).
     const duringKeys = snapshots.filter((s) => !s.includes('keys exit'));
     const duringSwarm = snapshots.filter((s) => s.includes('keys exit') && !s.includes('swarm exit'));
-    const partWay = (s: string) => [...s.matchAll(/(connecting|taking the run lock|preparing ~\/\.ssh|writing ~\/\.ssh|checking the SSH mesh|reading docker facts|writing ~\/swarm_tokens|joining managers|joining workers|labelling nodes) (\d+)\/(\d+)/g)]
-      .some((m) => Number(m[2]) < Number(m[3]));
+    const partWay = (s: string) =>
+      [
+        ...s.matchAll(
+          /(connecting|taking the run lock|preparing ~\/\.ssh|writing ~\/\.ssh|checking the SSH mesh|reading docker facts|writing ~\/swarm_tokens|joining managers|joining workers|labelling nodes) (\d+)\/(\d+)/g,
+        ),
+      ].some((m) => Number(m[2]) < Number(m[3]));
     expect(duringKeys.some(partWay)).toBe(true);
     expect(duringSwarm.some(partWay)).toBe(true);
     expect(duringSwarm.some((s) => /joining (workers|managers) \d+\/\d+/.test(s))).toBe(true);

@@ -15,7 +15,10 @@ interface StatusJson {
 }
 
 function nodeLs(on: string): { ID: string; Hostname: string; ManagerStatus: string; Status: string }[] {
-  return onRobot(on, "docker node ls --format '{{json .}}'").trim().split('\n').map((l) => JSON.parse(l));
+  return onRobot(on, "docker node ls --format '{{json .}}'")
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 beforeAll(async () => {
@@ -81,7 +84,13 @@ describe('rotate', () => {
     }
     // Emil leaves and tries the old worker token: refused. The new one works.
     onRobot('Emil', 'docker swarm leave --force');
-    const old = lab('exec', 'Emil', 'sh', '-c', `docker swarm join --token "$(printf %s '${oldWorker}')" 10.88.0.11:2377 >/dev/null 2>&1 && echo joined || echo refused`).trim();
+    const old = lab(
+      'exec',
+      'Emil',
+      'sh',
+      '-c',
+      `docker swarm join --token "$(printf %s '${oldWorker}')" 10.88.0.11:2377 >/dev/null 2>&1 && echo joined || echo refused`,
+    ).trim();
     expect(old).toBe('refused');
     const again = await provision(op, ['swarm', '-i', inventory]);
     expect(again.code).toBe(0);

@@ -5,7 +5,18 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { assertLabRoute, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, startProvision, type Operator } from './harness.js';
+import {
+  assertLabRoute,
+  finishLab,
+  lab,
+  labDown,
+  labUp,
+  newOperator,
+  onRobot,
+  provision,
+  startProvision,
+  type Operator,
+} from './harness.js';
 
 const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil', 'Paula'];
 const IP: Record<string, string> = { Anton: '10.88.0.11', Ida: '10.88.0.12', Otto: '10.88.0.13', Emil: '10.88.0.14', Paula: '10.88.0.15' };
@@ -17,16 +28,26 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pubKey = (r: string) => onRobot(r, 'cat ~/.ssh/id_ed25519.pub').trim().split(/\s+/).slice(0, 2).join(' ');
 const hostKey = (r: string) => onRobot(r, 'cat /etc/ssh/ssh_host_ed25519_key.pub').trim().split(/\s+/).slice(0, 2).join(' ');
 const sshFiles = (r: string) => onRobot(r, 'cat ~/.ssh/authorized_keys ~/.ssh/known_hosts ~/.ssh/config');
-const block = (r: string, file: string) => /# BEGIN provision[^\n]*\n([\s\S]*?)# END provision/.exec(onRobot(r, `cat ~/.ssh/${file}`))?.[1] ?? '';
+const block = (r: string, file: string) =>
+  /# BEGIN provision[^\n]*\n([\s\S]*?)# END provision/.exec(onRobot(r, `cat ~/.ssh/${file}`))?.[1] ?? '';
 
-interface NodeRow { Hostname: string; ManagerStatus: string; Status: string }
+interface NodeRow {
+  Hostname: string;
+  ManagerStatus: string;
+  Status: string;
+}
 /** `docker node ls` from the first of `on` that answers as a manager; null when none does. */
 function nodeLs(on: readonly string[]): { rows: NodeRow[] } | { error: string } {
   let error = 'no manager answered';
   for (const r of on) {
     try {
       const out = onRobot(r, "docker node ls --format '{{json .}}' 2>&1");
-      return { rows: out.trim().split('\n').map((l) => JSON.parse(l) as NodeRow) };
+      return {
+        rows: out
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as NodeRow),
+      };
     } catch (err) {
       error = String((err as { stdout?: string }).stdout ?? err);
     }
@@ -64,7 +85,10 @@ describe('provision rotate --keys', () => {
     // On every robot, a loop logging in to the next robot by name, as the robots' own software would.
     ROBOTS.forEach((r, i) => {
       const next = ROBOTS[(i + 1) % ROBOTS.length] as string;
-      onRobot(r, `rm -f ~/loop.log ~/loop.stop; nohup sh -c 'while [ ! -f ~/loop.stop ]; do if ssh -o BatchMode=yes -o UpdateHostKeys=no -o ConnectTimeout=5 ${next} true 2>>~/loop.err; then echo ok; else echo FAIL; fi >>~/loop.log; done' >/dev/null 2>&1 &`);
+      onRobot(
+        r,
+        `rm -f ~/loop.log ~/loop.stop; nohup sh -c 'while [ ! -f ~/loop.stop ]; do if ssh -o BatchMode=yes -o UpdateHostKeys=no -o ConnectTimeout=5 ${next} true 2>>~/loop.err; then echo ok; else echo FAIL; fi >>~/loop.log; done' >/dev/null 2>&1 &`,
+      );
     });
     const count = (r: string, what: string) => Number(onRobot(r, `grep -c ${what} ~/loop.log || true`).trim());
     for (const r of ROBOTS) for (let i = 0; i < 50 && count(r, 'ok') < 2; i++) await sleep(200);
@@ -78,7 +102,11 @@ describe('provision rotate --keys', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/SSH mesh verified/);
     for (const r of ROBOTS) {
-      expect({ r, failed: count(r, 'FAIL'), err: onRobot(r, 'cat ~/loop.err 2>/dev/null || true') }).toEqual({ r, failed: 0, err: expect.any(String) });
+      expect({ r, failed: count(r, 'FAIL'), err: onRobot(r, 'cat ~/loop.err 2>/dev/null || true') }).toEqual({
+        r,
+        failed: 0,
+        err: expect.any(String),
+      });
       expect(count(r, 'ok')).toBeGreaterThan((okBefore.get(r) ?? 0) + 2); // it kept logging in throughout
       expect(pubKey(r)).not.toBe(before.get(r));
       expect(onRobot(r, 'ls ~/.ssh')).not.toMatch(/\.next/);
@@ -125,12 +153,17 @@ describe('provision remove', () => {
       expect(files).not.toMatch(/\bOtto\b|10\.88\.0\.13/);
     }
     expect(onRobot('Otto', "docker info --format '{{.Swarm.LocalNodeState}}'").trim()).toBe('inactive');
-    expect(onRobot('Otto', 'ls ~ ; cat ~/.ssh/config ~/.ssh/known_hosts 2>/dev/null || true')).not.toMatch(/swarm_tokens|# BEGIN provision/);
+    expect(onRobot('Otto', 'ls ~ ; cat ~/.ssh/config ~/.ssh/known_hosts 2>/dev/null || true')).not.toMatch(
+      /swarm_tokens|# BEGIN provision/,
+    );
     expect(readFileSync(join(op.home, '.ssh', 'known_hosts'), 'utf8')).not.toMatch(/Otto|10\.88\.0\.13/);
-    const expected = original.split('\n').filter((l, i, all) => {
-      const at = all.findIndex((x) => x.includes('name: Otto'));
-      return i < at || i > at + 2; // Otto's three lines (name, ip, user)
-    }).join('\n');
+    const expected = original
+      .split('\n')
+      .filter((l, i, all) => {
+        const at = all.findIndex((x) => x.includes('name: Otto'));
+        return i < at || i > at + 2; // Otto's three lines (name, ip, user)
+      })
+      .join('\n');
     // every other line byte for byte; Otto remembered as retired (later runs revoke it where it was missed)
     const retired = '# Taken out by provision remove: every run that reaches a robot withdraws their keys from it.\nretired: [Otto]\n';
     expect(readFileSync(inventory, 'utf8')).toBe(expected + retired);
@@ -145,7 +178,11 @@ describe('provision remove', () => {
       expect(run.stdout).toMatch(/Emil[\s\S]*removed its node/);
       expect(run.stdout).toMatch(/not done on the robot itself \(unreachable\)/);
       const staying = ['Anton', 'Ida', 'Paula'];
-      expect(rows(staying).map((n) => n.Hostname).sort()).toEqual(staying);
+      expect(
+        rows(staying)
+          .map((n) => n.Hostname)
+          .sort(),
+      ).toEqual(staying);
       for (const r of staying) expect(sshFiles(r)).not.toContain(emilKey.split(' ')[1]);
       const left = parseDocument(readFileSync(inventory, 'utf8')).toJS() as { robots: { name: string }[]; retired: string[] };
       expect(left.robots.map((r) => r.name)).toEqual(staying);
@@ -154,7 +191,11 @@ describe('provision remove', () => {
       lab('link', 'Emil', 'up');
     }
     for (const r of ['Anton', 'Ida', 'Paula']) {
-      const attempt = () => onRobot('Emil', `ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -i ~/.ssh/id_ed25519 ${r.toLowerCase()}@${IP[r]} true 2>&1; echo "exit=$?"`);
+      const attempt = () =>
+        onRobot(
+          'Emil',
+          `ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -i ~/.ssh/id_ed25519 ${r.toLowerCase()}@${IP[r]} true 2>&1; echo "exit=$?"`,
+        );
       let tried = attempt();
       // the link just came back: the neighbour tables take a few seconds to find each other again
       for (let i = 0; i < 20 && /No route to host|timed out/.test(tried); i++) {

@@ -13,9 +13,17 @@ let op: Operator;
 const tokens: string[] = [];
 
 const swarmState = (on: string) => onRobot(on, "docker info --format '{{.Swarm.LocalNodeState}}'").trim();
-interface NodeRow { ID: string; Hostname: string; Status: string; ManagerStatus: string }
+interface NodeRow {
+  ID: string;
+  Hostname: string;
+  Status: string;
+  ManagerStatus: string;
+}
 const nodeLs = (on: string) =>
-  onRobot(on, "docker node ls --format '{{json .}}'").trim().split('\n').map((l) => JSON.parse(l) as NodeRow);
+  onRobot(on, "docker node ls --format '{{json .}}'")
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as NodeRow);
 
 /** Run the installer on Ida as Ida's user, its stdin carried inside the command line (lab exec has none). */
 function installOnIda(): InstallResult {
@@ -86,7 +94,7 @@ describe('boot-time join on a lab of three', () => {
   it('skips a manager that is down (its join left pending is cancelled) and joins via the next', () => {
     idaLeaves();
     // A lab address with no robot behind it, listed first: docker's join to it times out, pending.
-    onRobot('Ida', "cd && { echo 10.88.0.99:2377; cat swarm_tokens/join_addresses; } > j && cat j > swarm_tokens/join_addresses && rm j");
+    onRobot('Ida', 'cd && { echo 10.88.0.99:2377; cat swarm_tokens/join_addresses; } > j && cat j > swarm_tokens/join_addresses && rm j');
     const run = joinOnIda('PROVISION_JOIN_ATTEMPTS=2 PROVISION_JOIN_SLEEP=1 PROVISION_JOIN_PENDING_WAIT=2');
     expect(run.out).toContain('still pending after 2s via 10.88.0.99:2377: cancelling that attempt');
     expect(run.out).toContain('joined the swarm as manager via 10.88.0.11:2377');

@@ -2,14 +2,30 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import {
-  assertLabRoute, assertNoSecrets, finishLab, editInventory, fileHashes, lab, labDown, labUp, newOperator, onRobot, provision, type Operator,
+  assertLabRoute,
+  assertNoSecrets,
+  finishLab,
+  editInventory,
+  fileHashes,
+  lab,
+  labDown,
+  labUp,
+  newOperator,
+  onRobot,
+  provision,
+  type Operator,
 } from './harness.js';
 
 let inventory: string;
 let op: Operator;
 const tokens: string[] = [];
 
-interface NodeRow { ID: string; Hostname: string; ManagerStatus: string; Status: string }
+interface NodeRow {
+  ID: string;
+  Hostname: string;
+  ManagerStatus: string;
+  Status: string;
+}
 function nodeLs(on: string): NodeRow[] {
   return onRobot(on, "docker node ls --format '{{json .}}'")
     .trim()
@@ -53,11 +69,19 @@ describe('provision swarm on a lab of three', () => {
     const cluster = clusterId('Anton');
     expect(clusterId('Ida')).toBe(cluster);
     const labels = JSON.parse(onRobot('Anton', "docker node inspect --format '{{json .Spec.Labels}}' Otto")) as Record<string, string>;
-    expect(labels).toMatchObject({ CAN_BECOME_MANAGER: 'true', CAN_BECOME_LEADER: 'true', CPU_ARCHITECTURE: onRobot('Otto', 'uname -m').trim(), RAM_GE4: 'true' });
+    expect(labels).toMatchObject({
+      CAN_BECOME_MANAGER: 'true',
+      CAN_BECOME_LEADER: 'true',
+      CPU_ARCHITECTURE: onRobot('Otto', 'uname -m').trim(),
+      RAM_GE4: 'true',
+    });
     expect(Number(labels.CPU_COUNT)).toBeGreaterThan(0);
     for (const r of ['Anton', 'Ida', 'Otto']) {
       expect(onRobot(r, 'cd && stat -c "%n %a" swarm_tokens swarm_tokens/*').trim().split('\n')).toEqual([
-        'swarm_tokens 700', 'swarm_tokens/advertise_addr 600', 'swarm_tokens/join_addresses 600', 'swarm_tokens/manager_token 600',
+        'swarm_tokens 700',
+        'swarm_tokens/advertise_addr 600',
+        'swarm_tokens/join_addresses 600',
+        'swarm_tokens/manager_token 600',
       ]);
       expect(onRobot(r, 'cat ~/swarm_tokens/join_addresses')).toBe('10.88.0.11:2377\n10.88.0.12:2377\n10.88.0.13:2377\n');
     }
@@ -75,7 +99,7 @@ describe('provision swarm on a lab of three', () => {
     expect(['Anton', 'Ida', 'Otto'].map((r) => fileHashes(r, 'swarm_tokens'))).toEqual(before);
   }, 120_000);
 
-  it('a robot that left behind the tool\'s back is back after the next run, with no stale node', async () => {
+  it("a robot that left behind the tool's back is back after the next run, with no stale node", async () => {
     onRobot('Otto', 'docker swarm leave --force');
     expect(swarmState('Otto')).toBe('inactive');
     const run = await provision(op, ['swarm', '-i', inventory]);
@@ -101,7 +125,7 @@ describe('provision swarm on a lab of three', () => {
     expect(clusterId('Otto')).toBe(clusterId('Anton'));
   }, 180_000);
 
-  it('with the leader\'s link down, a newly added robot joins through another manager; no new swarm', async () => {
+  it("with the leader's link down, a newly added robot joins through another manager; no new swarm", async () => {
     const cluster = clusterId('Ida');
     labUp(4); // Emil
     const keys = await provision(op, ['keys', '-i', inventory]);
@@ -138,7 +162,10 @@ describe('quorum rules on bigger labs', () => {
     expect((await provision(op5, ['keys', '-i', inv])).code).toBe(0);
     const run = await provision(op5, ['swarm', '-i', inv]);
     expect(run.code).toBe(0);
-    const managers = nodeLs('Ida').filter((n) => n.ManagerStatus !== '').map((n) => n.Hostname).sort();
+    const managers = nodeLs('Ida')
+      .filter((n) => n.ManagerStatus !== '')
+      .map((n) => n.Hostname)
+      .sort();
     expect(managers).toEqual(['Ida', 'Otto', 'Paula']);
     const labels = JSON.parse(onRobot('Ida', "docker node inspect --format '{{json .Spec.Labels}}' Anton")) as Record<string, string>;
     expect(labels.CAN_BECOME_MANAGER).toBe('false');
@@ -153,7 +180,8 @@ describe('quorum rules on bigger labs', () => {
     const run = await provision(op9, ['swarm', '-i', base]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('7 managers — tolerates 3 failures');
-    const zoneOf = (name: string) => (['Anton', 'Ida', 'Otto', 'Emil'].includes(name) ? 'a' : ['Paula', 'Bruno', 'Clara'].includes(name) ? 'b' : 'c');
+    const zoneOf = (name: string) =>
+      ['Anton', 'Ida', 'Otto', 'Emil'].includes(name) ? 'a' : ['Paula', 'Bruno', 'Clara'].includes(name) ? 'b' : 'c';
     const managers = nodeLs('Anton').filter((n) => n.ManagerStatus !== '');
     expect(managers).toHaveLength(7);
     const perZone = { a: 0, b: 0, c: 0 };

@@ -3,7 +3,21 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertLabRoute, editInventory, finishLab, lab, labDown, labUp, newOperator, onRobot, provision, reportRows, startProvision, type Operator, type RunResult } from './harness.js';
+import {
+  assertLabRoute,
+  editInventory,
+  finishLab,
+  lab,
+  labDown,
+  labUp,
+  newOperator,
+  onRobot,
+  provision,
+  reportRows,
+  startProvision,
+  type Operator,
+  type RunResult,
+} from './harness.js';
 
 const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil', 'Paula'];
 const IP: Record<string, string> = { Anton: '10.88.0.11', Ida: '10.88.0.12', Otto: '10.88.0.13', Emil: '10.88.0.14', Paula: '10.88.0.15' };
@@ -11,13 +25,21 @@ let base: string;
 let pinned: string; // the lab's inventory with Anton pinned to `role: worker`
 let op: Operator;
 
-interface NodeRow { Hostname: string; ManagerStatus: string; Status: string }
+interface NodeRow {
+  Hostname: string;
+  ManagerStatus: string;
+  Status: string;
+}
 /** `docker node ls` as some manager that answers sees it. */
 function nodeLs(): NodeRow[] {
   for (const r of ROBOTS) {
     try {
       const out = onRobot(r, "docker node ls --format '{{json .}}' 2>/dev/null");
-      if (out.trim()) return out.trim().split('\n').map((l) => JSON.parse(l) as NodeRow);
+      if (out.trim())
+        return out
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as NodeRow);
     } catch {
       // not a manager, or its docker is down: ask the next robot
     }
@@ -25,7 +47,11 @@ function nodeLs(): NodeRow[] {
   throw new Error('no robot answered docker node ls');
 }
 const leaderNow = () => nodeLs().find((n) => n.ManagerStatus === 'Leader')?.Hostname;
-const managersNow = () => nodeLs().filter((n) => n.ManagerStatus !== '').map((n) => n.Hostname).sort();
+const managersNow = () =>
+  nodeLs()
+    .filter((n) => n.ManagerStatus !== '')
+    .map((n) => n.Hostname)
+    .sort();
 const stateOf = (r: string) => onRobot(r, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}'").trim();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -62,7 +88,14 @@ async function joinBegins(robot: string, within = 60_000): Promise<number[]> {
  * move past that join until the fault is in place, so the fault lands mid-join every time.
  */
 function duringJoin(pids: number[], fault: () => void): void {
-  const signal = (s: NodeJS.Signals) => pids.forEach((p) => { try { process.kill(p, s); } catch { /* already ended */ } });
+  const signal = (s: NodeJS.Signals) =>
+    pids.forEach((p) => {
+      try {
+        process.kill(p, s);
+      } catch {
+        /* already ended */
+      }
+    });
   signal('SIGSTOP');
   try {
     fault();
@@ -72,7 +105,11 @@ function duringJoin(pids: number[], fault: () => void): void {
 }
 
 /** A robot's lines of the report, each trimmed: its status, role and every detail. */
-const reportOf = (run: RunResult, robot: string) => reportRows(run.stdout, robot).split('\n').map((l) => l.trim()).join('\n');
+const reportOf = (run: RunResult, robot: string) =>
+  reportRows(run.stdout, robot)
+    .split('\n')
+    .map((l) => l.trim())
+    .join('\n');
 
 /** Nothing provision printed looks like a crash: no stack trace, no top-level error line. */
 function noCrash(run: RunResult): void {
@@ -115,7 +152,9 @@ describe('roles that move', () => {
     expect(leader).not.toBe('Anton');
     expect(managersNow()).toHaveLength(planned);
     expect(managersNow()).toContain(leader);
-    expect(reportOf(run, 'Anton')).toMatch(/^Anton\s+changed\s+worker\s[\s\S]*handed over the lead: demoted to worker from (Ida|Otto|Emil|Paula)/);
+    expect(reportOf(run, 'Anton')).toMatch(
+      /^Anton\s+changed\s+worker\s[\s\S]*handed over the lead: demoted to worker from (Ida|Otto|Emil|Paula)/,
+    );
     expect(run.stdout).toContain(`leader: ${leader} (took over from Anton in this run)`);
     expect(await allReady()).toBe(true);
 
@@ -134,7 +173,10 @@ describe('half-joined robots', () => {
     onRobot('Anton', 'docker swarm leave --force >/dev/null');
     lab('link', worker, 'down');
     try {
-      onRobot('Anton', `docker swarm join --token "$(cat ~/swarm_tokens/worker_token)" --advertise-addr 10.88.0.11 ${IP[worker]}:2377 >/dev/null 2>&1 || true`);
+      onRobot(
+        'Anton',
+        `docker swarm join --token "$(cat ~/swarm_tokens/worker_token)" --advertise-addr 10.88.0.11 ${IP[worker]}:2377 >/dev/null 2>&1 || true`,
+      );
     } finally {
       lab('link', worker, 'up');
     }
@@ -176,7 +218,10 @@ describe('half-joined robots', () => {
 describe('the manager provision works through loses its docker mid-run', () => {
   it('ends with a per-robot report and exit 1, no crash; after dockerd start the re-run converges', async () => {
     const leader = leaderNow() as string;
-    const joiners = nodeLs().filter((n) => n.ManagerStatus === '' && n.Hostname !== leader).map((n) => n.Hostname).slice(0, 2);
+    const joiners = nodeLs()
+      .filter((n) => n.ManagerStatus === '' && n.Hostname !== leader)
+      .map((n) => n.Hostname)
+      .slice(0, 2);
     expect(joiners).toHaveLength(2);
     for (const r of joiners) onRobot(r, 'docker swarm leave --force >/dev/null');
     const { done } = startProvision(op, ['swarm', '-i', pinned]);
@@ -191,7 +236,9 @@ describe('the manager provision works through loses its docker mid-run', () => {
     expect(joining.length).toBeGreaterThan(0);
     noCrash(run);
     expect(run.code).toBe(1);
-    expect(reportOf(run, leader)).toMatch(new RegExp(`^${leader}\\s+failed\\s[\\s\\S]*its docker stopped while provision worked through it`));
+    expect(reportOf(run, leader)).toMatch(
+      new RegExp(`^${leader}\\s+failed\\s[\\s\\S]*its docker stopped while provision worked through it`),
+    );
     for (const r of joiners) expect(reportOf(run, r)).toMatch(new RegExp(`^${r}\\s+(joined|failed)\\s`));
 
     await sleep(3000);
@@ -200,7 +247,11 @@ describe('the manager provision works through loses its docker mid-run', () => {
     expect(again.code).toBe(0);
     // a node that just joined reports its description (hostname) a moment later
     expect(await allReady()).toBe(true);
-    expect(nodeLs().map((n) => n.Hostname).sort()).toEqual([...ROBOTS].sort());
+    expect(
+      nodeLs()
+        .map((n) => n.Hostname)
+        .sort(),
+    ).toEqual([...ROBOTS].sort());
     for (const r of ROBOTS) expect(stateOf(r)).toMatch(/^active /);
   }, 400_000);
 });

@@ -42,9 +42,19 @@ afterAll(() => {
 }, 120_000);
 
 describe('provision roles in a terminal', () => {
-  it('writes the operator\'s choice into the inventory, keeping its comments; provision swarm applies it', async () => {
+  it("writes the operator's choice into the inventory, keeping its comments; provision swarm applies it", async () => {
     const env = `HOME=${op.home} PROVISION_LOG_DIR=${op.logDir} PROVISION_ROUTE_DEV=${BRIDGE} PROVISION_PASSWORD=${LAB_PASSWORD}`;
-    tmux('new-session', '-d', '-s', SESSION, '-x', '160', '-y', '50', `env ${env} node ${join(ROOT, 'dist', 'cli.js')} roles -i ${inventory}; sleep 30`);
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      SESSION,
+      '-x',
+      '160',
+      '-y',
+      '50',
+      `env ${env} node ${join(ROOT, 'dist', 'cli.js')} roles -i ${inventory}; sleep 30`,
+    );
     const table = await waitFor(/Managers — proposal 3 managers — tolerates 1 failure/);
     expect(table).toMatch(/Anton\s+10\.88\.0\.11\s+yes/);
     // Otto becomes a worker: down twice, space; Enter shows the readout; Enter again accepts.
@@ -69,6 +79,10 @@ describe('provision roles in a terminal', () => {
     const run = await provision(op, ['swarm', '-i', inventory]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Otto\s+joined\s+worker/);
-    expect(onRobot('Anton', "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}'").split('\n').filter((l) => /Leader|Reachable/.test(l))).toHaveLength(2);
+    expect(
+      onRobot('Anton', "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}'")
+        .split('\n')
+        .filter((l) => /Leader|Reachable/.test(l)),
+    ).toHaveLength(2);
   }, 120_000);
 });

@@ -43,7 +43,7 @@ function attempts(handler: ReturnType<typeof authHandler>, methods: string[]): s
 }
 
 describe('operator identity', () => {
-  it('asks once for an encrypted key\'s passphrase and uses the key with it', async () => {
+  it("asks once for an encrypted key's passphrase and uses the key with it", async () => {
     const asked: string[] = [];
     const identity = await loadOperatorIdentity(undefined, [plain, encrypted, encrypted], async (file) => {
       asked.push(file);
@@ -59,7 +59,9 @@ describe('operator identity', () => {
     // a host's own IdentityFile first, then the default keys; the password last
     const withDefaults = { ...identity, defaultKeyFiles: [encrypted], password: 'pw' };
     expect(attempts(authHandler(withDefaults, { username: 'ida', identityFiles: [plain] }), ['publickey', 'password'])).toEqual([
-      'publickey', 'publickey (unlocked)', 'password',
+      'publickey',
+      'publickey (unlocked)',
+      'password',
     ]);
   });
 
@@ -81,7 +83,9 @@ describe('operator identity', () => {
       });
       expect(prompted).toBe(false);
       expect(attempts(authHandler(identity, { username: 'ida', identityFiles: [plain] }), ['publickey'])).toEqual(['agent', 'publickey']);
-      expect(attempts(authHandler(identity, { username: 'ida', identityFiles: [plain], identitiesOnly: true }), ['publickey'])).toEqual(['publickey']);
+      expect(attempts(authHandler(identity, { username: 'ida', identityFiles: [plain], identitiesOnly: true }), ['publickey'])).toEqual([
+        'publickey',
+      ]);
     } finally {
       delete process.env.SSH_AUTH_SOCK;
     }

@@ -139,7 +139,14 @@ describe('bad input of every command: JSON errors, before any prompt and any con
   it('the connection refused on 127.0.0.1:1 would be exit 1: the inventory above is really valid', () => {
     const r = run(['status', '-i', 'valid.yaml', '--json', '--connect-timeout', '2']);
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout)).toMatchObject({ command: 'status', exitCode: 1, robots: [{ name: 'Anton', status: 'unreachable' }, { name: 'Ida', status: 'unreachable' }] });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      command: 'status',
+      exitCode: 1,
+      robots: [
+        { name: 'Anton', status: 'unreachable' },
+        { name: 'Ida', status: 'unreachable' },
+      ],
+    });
   });
 });
 
@@ -152,7 +159,10 @@ describe('inventory errors are sorted by line', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(InventoryError);
       const e = err as InventoryError;
-      expect(e.errors.map((p) => [p.line, p.robot, p.field])).toEqual([[5, 'Ida', 'ip'], [6, 'anton', 'name']]);
+      expect(e.errors.map((p) => [p.line, p.robot, p.field])).toEqual([
+        [5, 'Ida', 'ip'],
+        [6, 'anton', 'name'],
+      ]);
       expect(e.problems[0]).toMatch(/^line 5: robot "Ida"/);
     }
   });
@@ -166,7 +176,10 @@ describe('provision init', () => {
     const text = readFileSync(file, 'utf8');
     expect(text).toMatch(/^# provision inventory/);
     const inv = parseInventory(text, file, () => ({}), 'nobody-valid');
-    expect(inv.robots.map((x) => [x.name, x.ip, x.user])).toEqual([['Anton', '192.168.50.11', 'robot'], ['Ida', '192.168.50.12', 'robot']]);
+    expect(inv.robots.map((x) => [x.name, x.ip, x.user])).toEqual([
+      ['Anton', '192.168.50.11', 'robot'],
+      ['Ida', '192.168.50.12', 'robot'],
+    ]);
     expect(inv.swarm.leader).toBe('Anton');
     const again = run(['init', '--robot', 'Otto=192.168.50.13']);
     expect(again.code).toBe(2);
@@ -177,7 +190,14 @@ describe('provision init', () => {
   it('--json: the contract, the robots as changed', () => {
     const r = run(['init', '-i', 'j.yaml', '--robot', 'Anton=10.0.0.1', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ command: 'init', dryRun: false, exitCode: 0, robots: [{ name: 'Anton', ip: '10.0.0.1', status: 'changed', details: ['added to j.yaml'] }], notes: [], inventory: join(dir, 'j.yaml') });
+    expect(JSON.parse(r.stdout)).toEqual({
+      command: 'init',
+      dryRun: false,
+      exitCode: 0,
+      robots: [{ name: 'Anton', ip: '10.0.0.1', status: 'changed', details: ['added to j.yaml'] }],
+      notes: [],
+      inventory: join(dir, 'j.yaml'),
+    });
   });
 
   it('bad pairs and values are refused by the inventory rules, nothing written', () => {

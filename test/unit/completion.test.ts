@@ -39,7 +39,9 @@ describe.each(['bash', 'zsh', 'fish'])('%s', (shell) => {
   });
 
   it('names every command and its flags', () => {
-    expect(commands).toEqual(expect.arrayContaining(['keys', 'swarm', 'status', 'rotate', 'reset', 'recover', 'roles', 'init', 'completion']));
+    expect(commands).toEqual(
+      expect.arrayContaining(['keys', 'swarm', 'status', 'rotate', 'reset', 'recover', 'roles', 'init', 'completion']),
+    );
     for (const c of commands) expect(scripts[shell]).toMatch(new RegExp(`\\b${c}\\b`));
     for (const flag of ['inventory', 'dry-run', 'no-verify', 'install-service', 'token', 'robot']) expect(scripts[shell]).toContain(flag);
   });
@@ -47,16 +49,25 @@ describe.each(['bash', 'zsh', 'fish'])('%s', (shell) => {
 
 describe('completing for real', () => {
   const bashComplete = (words: string[]) =>
-    sh('bash', ['-c', `source ${join(dir, 'provision.bash')}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _provision_complete; printf '%s\\n' "\${COMPREPLY[@]}"`]).out.trim().split('\n');
-  const fishComplete = (line: string) => sh('fish', ['-c', `source ${join(dir, 'provision.fish')}; complete -C '${line}'`]).out.trim().split('\n').map((l) => l.split('\t')[0]);
+    sh('bash', [
+      '-c',
+      `source ${join(dir, 'provision.bash')}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _provision_complete; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    ])
+      .out.trim()
+      .split('\n');
+  const fishComplete = (line: string) =>
+    sh('fish', ['-c', `source ${join(dir, 'provision.fish')}; complete -C '${line}'`])
+      .out.trim()
+      .split('\n')
+      .map((l) => l.split('\t')[0]);
 
-  it('bash: commands, a command\'s flags, a flag\'s choices', () => {
+  it("bash: commands, a command's flags, a flag's choices", () => {
     expect(bashComplete(['provision', 'r'])).toEqual(['roles', 'rotate', 'remove', 'reset', 'recover']);
     expect(bashComplete(['provision', 'keys', '--no'])).toEqual(['--no-verify', '--no-color']);
     expect(bashComplete(['provision', 'rotate', '--token', ''])).toEqual(['worker', 'manager', 'both']);
   });
 
-  it('fish: commands, a command\'s flags, a flag\'s choices', () => {
+  it("fish: commands, a command's flags, a flag's choices", () => {
     expect(fishComplete('provision re')).toEqual(expect.arrayContaining(['reset', 'recover']));
     expect(fishComplete('provision swarm --inst')).toEqual(['--install-service']);
     expect(fishComplete('provision rotate --token ')).toEqual(expect.arrayContaining(['worker', 'manager', 'both']));

@@ -4,7 +4,20 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  explainDockerError, factsCommand, joinCommand, joinStateCommand, managerStateCommand, parseJoinState, parseManagerState, labelAddCommand, parseFacts, parseNodes, swarmInitCommand, syncTokensCommand, tokenFilesPayload, tokensInSync,
+  explainDockerError,
+  factsCommand,
+  joinCommand,
+  joinStateCommand,
+  managerStateCommand,
+  parseJoinState,
+  parseManagerState,
+  labelAddCommand,
+  parseFacts,
+  parseNodes,
+  swarmInitCommand,
+  syncTokensCommand,
+  tokenFilesPayload,
+  tokensInSync,
 } from '../../src/remote/docker.js';
 import type { RemoteCommand } from '../../src/remote/shell.js';
 
@@ -29,7 +42,11 @@ import type { Robot } from '../../src/inventory/schema.js';
 describe('docker command builders', () => {
   it('builds swarm init with the static address and the inventory options', () => {
     expect(runLocally(swarmInitCommand('10.0.0.1', {}, false))).toBe('[swarm][init][--advertise-addr][10.0.0.1]\n');
-    expect(runLocally(swarmInitCommand('10.0.0.1', { listenAddr: '10.0.0.1:2377', availability: 'drain', snapshotInterval: 5000, maxSnapshots: 2 }, true))).toBe(
+    expect(
+      runLocally(
+        swarmInitCommand('10.0.0.1', { listenAddr: '10.0.0.1:2377', availability: 'drain', snapshotInterval: 5000, maxSnapshots: 2 }, true),
+      ),
+    ).toBe(
       'sudo -n\n[swarm][init][--advertise-addr][10.0.0.1][--listen-addr][10.0.0.1:2377][--availability][drain][--snapshot-interval][5000][--max-snapshots][2]\n',
     );
   });
@@ -68,7 +85,8 @@ describe('token files on a re-run', () => {
   // The real sync script writes the files into a temporary HOME; the real facts script reads their
   // digests back (docker is the stand-in); tokensInSync decides whether anything must be sent.
   const home = mkdtempSync(join(tmpdir(), 'provision-tokens-'));
-  const inHome = (line: string, stdin = '') => execFileSync('/bin/sh', ['-c', line], { input: stdin, encoding: 'utf8', env: { PATH: `${fakeBin}:/usr/bin:/bin`, HOME: home } });
+  const inHome = (line: string, stdin = '') =>
+    execFileSync('/bin/sh', ['-c', line], { input: stdin, encoding: 'utf8', env: { PATH: `${fakeBin}:/usr/bin:/bin`, HOME: home } });
   const files = { worker_token: 'SWMTKN-1-worker\n', join_addresses: '10.0.0.1:2377\n', advertise_addr: '10.0.0.2\n' };
   const state = () => parseFacts(inHome(factsCommand(false).line), false).tokens;
 
@@ -78,7 +96,11 @@ describe('token files on a re-run', () => {
     expect(state().dirMode).toBe('700');
     expect(tokensInSync(state(), files)).toBe(true);
     expect(tokensInSync(state(), { ...files, worker_token: 'SWMTKN-1-rotated\n' })).toBe(false); // content
-    const managerFiles = { manager_token: 'SWMTKN-1-manager\n', join_addresses: files.join_addresses, advertise_addr: files.advertise_addr };
+    const managerFiles = {
+      manager_token: 'SWMTKN-1-manager\n',
+      join_addresses: files.join_addresses,
+      advertise_addr: files.advertise_addr,
+    };
     expect(tokensInSync(state(), managerFiles)).toBe(false); // worker_token to remove, manager_token to add
     chmodSync(join(home, 'swarm_tokens', 'worker_token'), 0o644);
     expect(tokensInSync(state(), files)).toBe(false); // mode
@@ -97,10 +119,16 @@ describe('token files on a re-run', () => {
 
 describe('a join that goes on in the background', () => {
   it('is polled with one docker call for the swarm state, and its answer parsed', () => {
-    expect(runLocally(joinStateCommand(true), 'pw')).toBe('sudo got password 2 chars\n[info][--format][{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{.Swarm.Error}}]\n');
+    expect(runLocally(joinStateCommand(true), 'pw')).toBe(
+      'sudo got password 2 chars\n[info][--format][{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{.Swarm.Error}}]\n',
+    );
     expect(parseJoinState('active abc123 \n')).toEqual({ state: 'active', nodeId: 'abc123', error: '' });
     expect(parseJoinState('pending  \n')).toEqual({ state: 'pending', nodeId: '', error: '' });
-    expect(parseJoinState('error  rpc error: code = DeadlineExceeded\n')).toEqual({ state: 'error', nodeId: '', error: 'rpc error: code = DeadlineExceeded' });
+    expect(parseJoinState('error  rpc error: code = DeadlineExceeded\n')).toEqual({
+      state: 'error',
+      nodeId: '',
+      error: 'rpc error: code = DeadlineExceeded',
+    });
   });
 });
 
@@ -116,15 +144,23 @@ describe('whether a robot answers as a manager', () => {
 
 describe('facts parsing', () => {
   it('reads hardware and swarm state', () => {
-    const out = 'arch=aarch64\ncpus=4\nmemkb=8000000\nhostname=Ida\nengine=AB:CD\nswarm={"NodeID":"n1","NodeAddr":"10.0.0.2","LocalNodeState":"active","ControlAvailable":true,"Error":"","RemoteManagers":null,"Cluster":{"ID":"c1"}}\n';
+    const out =
+      'arch=aarch64\ncpus=4\nmemkb=8000000\nhostname=Ida\nengine=AB:CD\nswarm={"NodeID":"n1","NodeAddr":"10.0.0.2","LocalNodeState":"active","ControlAvailable":true,"Error":"","RemoteManagers":null,"Cluster":{"ID":"c1"}}\n';
     const facts = parseFacts(out, false);
     expect(facts).toMatchObject({ arch: 'aarch64', cpus: 4, memKb: 8000000, hostname: 'Ida', engineId: 'AB:CD', dockerError: null });
     expect(facts.swarm?.Cluster?.ID).toBe('c1');
   });
 
   it('explains docker errors as things to do', () => {
-    expect(parseFacts('arch=x\ncpus=1\nmemkb=1\nhostname=h\ndocker_error=permission denied while trying to connect to the Docker daemon socket', false).dockerError).toMatch(/docker group.*sudo: true/);
-    expect(explainDockerError('Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?', false)).toMatch(/not running/);
+    expect(
+      parseFacts(
+        'arch=x\ncpus=1\nmemkb=1\nhostname=h\ndocker_error=permission denied while trying to connect to the Docker daemon socket',
+        false,
+      ).dockerError,
+    ).toMatch(/docker group.*sudo: true/);
+    expect(
+      explainDockerError('Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?', false),
+    ).toMatch(/not running/);
     expect(explainDockerError('sudo: a password is required', true)).toMatch(/--ask-become-pass/);
     expect(explainDockerError('Sorry, try again.\nsudo: 1 incorrect password attempt', true)).toMatch(/refused the password/);
     expect(() => parseFacts('garbage', false)).toThrow(/could not understand the robot.s answer to reading facts/);
@@ -133,29 +169,79 @@ describe('facts parsing', () => {
   it('parses nodes, taking a manager address from its Raft address when Status.Addr is 0.0.0.0', () => {
     const nodes = parseNodes(
       [
-        JSON.stringify({ ID: 'a', Spec: { Role: 'manager', Availability: 'active', Labels: { X: '1' } }, Description: { Hostname: 'Anton' }, Status: { State: 'ready', Addr: '0.0.0.0' }, ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: '10.0.0.1:2377' } }),
-        JSON.stringify({ ID: 'b', Spec: { Role: 'worker', Availability: 'active' }, Description: { Hostname: 'Ida' }, Status: { State: 'down', Addr: '10.0.0.2' } }),
+        JSON.stringify({
+          ID: 'a',
+          Spec: { Role: 'manager', Availability: 'active', Labels: { X: '1' } },
+          Description: { Hostname: 'Anton' },
+          Status: { State: 'ready', Addr: '0.0.0.0' },
+          ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: '10.0.0.1:2377' },
+        }),
+        JSON.stringify({
+          ID: 'b',
+          Spec: { Role: 'worker', Availability: 'active' },
+          Description: { Hostname: 'Ida' },
+          Status: { State: 'down', Addr: '10.0.0.2' },
+        }),
       ].join('\n'),
     );
     expect(nodes).toEqual([
-      { id: 'a', hostname: 'Anton', role: 'manager', state: 'ready', availability: 'active', addr: '10.0.0.1', leader: true, reachability: 'reachable', labels: { X: '1' } },
-      { id: 'b', hostname: 'Ida', role: 'worker', state: 'down', availability: 'active', addr: '10.0.0.2', leader: false, reachability: null, labels: {} },
+      {
+        id: 'a',
+        hostname: 'Anton',
+        role: 'manager',
+        state: 'ready',
+        availability: 'active',
+        addr: '10.0.0.1',
+        leader: true,
+        reachability: 'reachable',
+        labels: { X: '1' },
+      },
+      {
+        id: 'b',
+        hostname: 'Ida',
+        role: 'worker',
+        state: 'down',
+        availability: 'active',
+        addr: '10.0.0.2',
+        leader: false,
+        reachability: null,
+        labels: {},
+      },
     ]);
   });
 });
 
 describe('labels', () => {
-  const robot: Robot = { name: 'Ida', ip: '10.0.0.2', user: 'ida', port: 22, sudo: false, role: 'auto', canBecomeManager: true, canBecomeLeader: false, labels: { HAS_DB_DATA: true } };
+  const robot: Robot = {
+    name: 'Ida',
+    ip: '10.0.0.2',
+    user: 'ida',
+    port: 22,
+    sudo: false,
+    role: 'auto',
+    canBecomeManager: true,
+    canBecomeLeader: false,
+    labels: { HAS_DB_DATA: true },
+  };
 
   it('derives labels from facts and inventory', () => {
     expect(desiredLabels(robot, { arch: 'x86_64', cpus: 8, memKb: 8 * 1024 * 1024 - 200_000 })).toEqual({
-      CAN_BECOME_MANAGER: 'true', CAN_BECOME_LEADER: 'false', CPU_ARCHITECTURE: 'x86_64', CPU_COUNT: '8',
-      RAM_GE4: 'true', RAM_GE8: 'true', RAM_GE16: 'false', HAS_DB_DATA: 'true',
+      CAN_BECOME_MANAGER: 'true',
+      CAN_BECOME_LEADER: 'false',
+      CPU_ARCHITECTURE: 'x86_64',
+      CPU_COUNT: '8',
+      RAM_GE4: 'true',
+      RAM_GE8: 'true',
+      RAM_GE16: 'false',
+      HAS_DB_DATA: 'true',
     });
   });
 
   it('sends only the difference and leaves foreign labels alone', () => {
-    expect(labelUpdate({ CPU_COUNT: '8', MINE: 'x', [MANAGED_LABELS]: 'CPU_COUNT,RAM_GE4' }, { CPU_COUNT: '8', RAM_GE4: 'true' })).toEqual({ add: { RAM_GE4: 'true' }, remove: [] });
+    expect(labelUpdate({ CPU_COUNT: '8', MINE: 'x', [MANAGED_LABELS]: 'CPU_COUNT,RAM_GE4' }, { CPU_COUNT: '8', RAM_GE4: 'true' })).toEqual({
+      add: { RAM_GE4: 'true' },
+      remove: [],
+    });
     expect(labelUpdate({ A: '1', [MANAGED_LABELS]: 'A' }, { A: '1' })).toEqual({ add: {}, remove: [] });
   });
 });

@@ -28,8 +28,29 @@ describe('inventory', () => {
   it('applies defaults', () => {
     const inv = parseInventory(valid, 'robots.yaml');
     expect(inv.robots).toEqual([
-      { name: 'Anton', ip: '192.168.50.11', user: 'anton', port: 22, sudo: false, role: 'auto', canBecomeManager: true, canBecomeLeader: true, zone: 'hall-a', labels: { HAS_2D_MAP_DATA: true } },
-      { name: 'Ida', ip: '192.168.50.12', user: 'robot', port: 22, sudo: false, role: 'auto', canBecomeManager: true, canBecomeLeader: true, labels: {} },
+      {
+        name: 'Anton',
+        ip: '192.168.50.11',
+        user: 'anton',
+        port: 22,
+        sudo: false,
+        role: 'auto',
+        canBecomeManager: true,
+        canBecomeLeader: true,
+        zone: 'hall-a',
+        labels: { HAS_2D_MAP_DATA: true },
+      },
+      {
+        name: 'Ida',
+        ip: '192.168.50.12',
+        user: 'robot',
+        port: 22,
+        sudo: false,
+        role: 'auto',
+        canBecomeManager: true,
+        canBecomeLeader: true,
+        labels: {},
+      },
     ]);
     expect(inv.swarm.managers).toBe('auto');
     expect(inv.swarm.leader).toBe('Anton');
@@ -73,10 +94,13 @@ describe('inventory', () => {
     expect(problems(valid.replace('zone: hall-a', 'zone: hall-a\n    canBecomeLeader: false')).join()).toMatch(/may not lead/);
   });
 
-  it('takes user and port from the operator\'s ~/.ssh/config where the inventory sets none, else what ssh would use', () => {
+  it("takes user and port from the operator's ~/.ssh/config where the inventory sets none, else what ssh would use", () => {
     const noDefaults = valid.replace('defaults: { user: robot, port: 22, sudo: false }', 'defaults: { sudo: false }');
     const jumps = [{ name: 'gw', host: '10.0.0.1', port: 22, user: 'ops', identityFiles: [], identitiesOnly: false }];
-    const fromConfig = (name: string, ip: string) => (name === 'Ida' || ip === '192.168.50.11' ? { user: 'cfguser', port: 2222, ssh: { identityFiles: ['/k'], identitiesOnly: true, jumps } } : {});
+    const fromConfig = (name: string, ip: string) =>
+      name === 'Ida' || ip === '192.168.50.11'
+        ? { user: 'cfguser', port: 2222, ssh: { identityFiles: ['/k'], identitiesOnly: true, jumps } }
+        : {};
     const [anton, ida] = parseInventory(noDefaults, 'robots.yaml', fromConfig, 'localme').robots;
     expect(anton).toMatchObject({ user: 'anton', port: 2222 }); // the inventory's user wins, the config gives the port
     expect(ida).toMatchObject({ user: 'cfguser', port: 2222, ssh: { identityFiles: ['/k'], identitiesOnly: true, jumps } });
@@ -93,8 +117,14 @@ describe('inventory', () => {
       err = e;
     }
     expect((err as InventoryError).problems.join()).toMatch(/robot "Ida".*field "user".*"x;rm -rf \/".*not a Linux user name/);
-    const badJump = { identityFiles: [], identitiesOnly: false, jumps: [{ name: 'gw', host: '$(reboot)', port: 22, user: 'ops', identityFiles: [], identitiesOnly: false }] };
-    expect(() => parseInventory(valid, 'robots.yaml', () => ({ ssh: badJump }))).toThrow(/robot "Anton".*ProxyJump host "ops@\$\(reboot\)"/);
+    const badJump = {
+      identityFiles: [],
+      identitiesOnly: false,
+      jumps: [{ name: 'gw', host: '$(reboot)', port: 22, user: 'ops', identityFiles: [], identitiesOnly: false }],
+    };
+    expect(() => parseInventory(valid, 'robots.yaml', () => ({ ssh: badJump }))).toThrow(
+      /robot "Anton".*ProxyJump host "ops@\$\(reboot\)"/,
+    );
   });
 
   it('reports YAML syntax errors with their line', () => {

@@ -29,7 +29,11 @@ const inject: Record<Fault, () => Promise<ExecResult>> = {
     throw new Error('the connection to the robot was lost');
   },
   'login shell did not run it': async () => ({ code: 0, stdout: 'Welcome!\n', stderr: '' }),
-  'nonsense answer': async () => ({ code: 0, stdout: 'provision-output-begins\nWelcome!\u0007 not what you asked for\n', stderr: 'provision-output-begins\n' }),
+  'nonsense answer': async () => ({
+    code: 0,
+    stdout: 'provision-output-begins\nWelcome!\u0007 not what you asked for\n',
+    stderr: 'provision-output-begins\n',
+  }),
 };
 
 let run = 0;
@@ -76,13 +80,21 @@ describe('a failure injected at each command of provision keys', () => {
         const { fleet, idaHome } = await keysRun({ kind, at });
         const ida = fleet.outcomes.get('Ida');
         expect({ at, status: ida?.status }).toEqual({ at, status: 'failed' });
-        expect(ida?.details.join('\n')).toMatch(/injected|connection to the robot was lost|login shell did not run|could not understand the robot's answer/);
+        expect(ida?.details.join('\n')).toMatch(
+          /injected|connection to the robot was lost|login shell did not run|could not understand the robot's answer/,
+        );
         expect(fleet.outcomes.get('Anton')?.status).toBe('changed');
         expect(fleet.outcomes.get('Otto')?.status).toBe('changed');
         expect(fleet.exitCode()).toBe(1);
         for (const claim of ida?.details ?? []) {
           const file = /^updated ~\/\.ssh\/(\S+)/.exec(claim)?.[1];
-          if (file) expect({ at, file, written: existsSync(join(idaHome, '.ssh', file)) && readFileSync(join(idaHome, '.ssh', file), 'utf8').includes('# BEGIN provision') }).toEqual({ at, file, written: true });
+          if (file)
+            expect({
+              at,
+              file,
+              written:
+                existsSync(join(idaHome, '.ssh', file)) && readFileSync(join(idaHome, '.ssh', file), 'utf8').includes('# BEGIN provision'),
+            }).toEqual({ at, file, written: true });
         }
       }
     }, 120_000);

@@ -32,7 +32,7 @@ describe('labels that follow the inventory', () => {
     expect(labelUpdate({ [MANAGED_LABELS]: 'GONE,A', A: '1' }, { A: '1' })).toEqual({ add: { [MANAGED_LABELS]: 'A' }, remove: [] });
   });
 
-  it('a label the inventory takes over from a hand-set one is provision\'s from then on', () => {
+  it("a label the inventory takes over from a hand-set one is provision's from then on", () => {
     const first = applied({ BY_HAND: 'x' }, labelUpdate({ BY_HAND: 'x' }, { BY_HAND: 'y' }));
     expect(first[MANAGED_LABELS]).toBe('BY_HAND');
     expect(labelUpdate(first, {}).remove).toEqual(['BY_HAND']);

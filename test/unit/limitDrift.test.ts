@@ -7,13 +7,22 @@ import { mergeAuthorizedKeys, mergeKnownHosts, mergeSshConfig, type RobotKeyFact
 import type { NodeInfo } from '../../src/remote/docker.js';
 
 const KEY = (n: string) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${n.padEnd(43, 'x')}`;
-const robot = (name: string, i: number): RobotKeyFacts => ({ name, ip: `10.0.0.${i}`, port: 22, user: name.toLowerCase(), publicKey: KEY(name), hostKey: KEY(`h${name}`) });
+const robot = (name: string, i: number): RobotKeyFacts => ({
+  name,
+  ip: `10.0.0.${i}`,
+  port: 22,
+  user: name.toLowerCase(),
+  publicKey: KEY(name),
+  hostKey: KEY(`h${name}`),
+});
 const operator = { key: KEY('op'), label: 'me@laptop' };
 
 describe('--limit', () => {
   it('picks inventory names, ignoring case, and names every unknown one', () => {
     expect([...parseLimit('otto, IDA', ['Anton', 'Ida', 'Otto'])]).toEqual(['Otto', 'Ida']);
-    expect(() => parseLimit('Otto,Nobody,x', ['Anton', 'Otto'])).toThrow(/no robot named "Nobody", "x" in the inventory \(its robots: Anton, Otto\)/);
+    expect(() => parseLimit('Otto,Nobody,x', ['Anton', 'Otto'])).toThrow(
+      /no robot named "Nobody", "x" in the inventory \(its robots: Anton, Otto\)/,
+    );
     expect(() => parseLimit(' , ', ['Anton'])).toThrow(LimitError);
   });
 });
@@ -29,16 +38,23 @@ describe('drift in the managed blocks', () => {
   const names = two.map((r) => r.name);
 
   it('finds the robots a block trusts that are not in the inventory, in each file', () => {
-    for (const f of ['authorized_keys', 'known_hosts', 'config'] as const) expect([f, strangersInBlock(f, files[f], names)]).toEqual([f, ['Paula']]);
+    for (const f of ['authorized_keys', 'known_hosts', 'config'] as const)
+      expect([f, strangersInBlock(f, files[f], names)]).toEqual([f, ['Paula']]);
     expect(strangersInBlock('authorized_keys', files.authorized_keys, ['Anton', 'Ida', 'Paula'])).toEqual([]);
   });
 
   it('without --prune the merge keeps their lines (the whole Host entry); with it they are dropped; user lines stay either way', () => {
     const kept = mergeSshConfig(files.config, two, undefined, strangerLines('config', files.config, names));
     expect(kept).toBe(files.config); // nothing to write: the block already holds exactly this
-    expect(mergeAuthorizedKeys(files.authorized_keys, two, operator, strangerLines('authorized_keys', files.authorized_keys, names))).toBe(files.authorized_keys);
+    expect(mergeAuthorizedKeys(files.authorized_keys, two, operator, strangerLines('authorized_keys', files.authorized_keys, names))).toBe(
+      files.authorized_keys,
+    );
     expect(mergeKnownHosts(files.known_hosts, two, strangerLines('known_hosts', files.known_hosts, names))).toBe(files.known_hosts);
-    const pruned = { ak: mergeAuthorizedKeys(files.authorized_keys, two, operator), kh: mergeKnownHosts(files.known_hosts, two), cf: mergeSshConfig(files.config, two) };
+    const pruned = {
+      ak: mergeAuthorizedKeys(files.authorized_keys, two, operator),
+      kh: mergeKnownHosts(files.known_hosts, two),
+      cf: mergeSshConfig(files.config, two),
+    };
     expect(pruned.ak).not.toContain(KEY('Paula'));
     expect(pruned.ak.startsWith('mine\n')).toBe(true);
     expect(pruned.kh).not.toContain('Paula');
@@ -49,8 +65,18 @@ describe('drift in the managed blocks', () => {
 });
 
 describe('drift in the swarm', () => {
-  const node = (id: string, addr: string): NodeInfo => ({ id, hostname: id, role: 'worker', state: 'ready', availability: 'active', addr, leader: false, reachability: null, labels: {} });
-  it('a node is a stranger only when it is no robot\'s node and at no robot\'s address (a robot\'s old node is stale, not drift)', () => {
+  const node = (id: string, addr: string): NodeInfo => ({
+    id,
+    hostname: id,
+    role: 'worker',
+    state: 'ready',
+    availability: 'active',
+    addr,
+    leader: false,
+    reachability: null,
+    labels: {},
+  });
+  it("a node is a stranger only when it is no robot's node and at no robot's address (a robot's old node is stale, not drift)", () => {
     const nodes = [node('a', '10.0.0.1'), node('old-a', '10.0.0.1'), node('x', '10.0.0.9')];
     expect(strangerNodes(nodes, ['10.0.0.1', '10.0.0.2'], ['a']).map((n) => n.id)).toEqual(['x']);
   });

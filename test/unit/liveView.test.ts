@@ -14,7 +14,17 @@ const ESC = '\x1b';
 
 function fleetOf(names: string[]): Fleet {
   const inventory = {
-    robots: names.map((name, i) => ({ name, ip: `10.0.0.${i + 1}`, user: 'u', port: 22, sudo: false, role: 'auto', canBecomeManager: true, canBecomeLeader: true, labels: {} })),
+    robots: names.map((name, i) => ({
+      name,
+      ip: `10.0.0.${i + 1}`,
+      user: 'u',
+      port: 22,
+      sudo: false,
+      role: 'auto',
+      canBecomeManager: true,
+      canBecomeLeader: true,
+      labels: {},
+    })),
     swarm: { managers: 'auto', init: {} },
   } as unknown as Inventory;
   return Fleet.overStandIns(inventory, { dryRun: false, maxHandshakes: 32 }, new Map());
@@ -132,7 +142,11 @@ describe('live view', () => {
     connecting.finish();
     const joining = startPhase(view.listener, 'joining workers', 93);
     for (let i = 0; i < 37; i++) joining.advance();
-    view.listener({ kind: 'robot-failed', robot: 'Otto', reason: 'joining as worker failed (exit 1): SWMTKN-1-abcdef0123456789-xyz rejected\nmore' });
+    view.listener({
+      kind: 'robot-failed',
+      robot: 'Otto',
+      reason: 'joining as worker failed (exit 1): SWMTKN-1-abcdef0123456789-xyz rejected\nmore',
+    });
     await new Promise((r) => setTimeout(r, 150)); // a frame or two while running
     expect(term.text()).toContain('joining workers 37/93');
     joining.finish();

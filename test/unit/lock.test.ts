@@ -9,7 +9,10 @@ import { scriptWithArgs, type RemoteCommand } from '../../src/remote/shell.js';
 // The lock scripts run here in a real sh with a temporary HOME, as they run on a robot.
 const home = () => mkdtempSync(join(tmpdir(), 'provision-lock-'));
 const exec = (h: string, command: string | RemoteCommand, path = process.env.PATH ?? '') => {
-  const r = spawnSync('sh', ['-c', typeof command === 'string' ? command : command.line], { encoding: 'utf8', env: { PATH: path, HOME: h } });
+  const r = spawnSync('sh', ['-c', typeof command === 'string' ? command : command.line], {
+    encoding: 'utf8',
+    env: { PATH: path, HOME: h },
+  });
   return { code: r.status, stdout: r.stdout };
 };
 const run = (h: string, command: string | RemoteCommand) => exec(h, command).stdout;
@@ -44,7 +47,10 @@ describe('the run lock', () => {
     expect(ownerIsDeadLocalRun('me@other:4242:cc', me, () => false)).toBe(false); // another machine's run
     expect(ownerIsDeadLocalRun('you@laptop:4242:cc', me, () => false)).toBe(false);
     expect(parseLock(run(h, lockCommand('me@laptop:1:aa', 'someone@else:1:dd')))).toMatchObject({ held: true });
-    expect(parseLock(run(h, lockCommand('me@laptop:1:aa', 'me@laptop:4242:cc')))).toMatchObject({ held: false, takenOverFrom: 'me@laptop:4242:cc' });
+    expect(parseLock(run(h, lockCommand('me@laptop:1:aa', 'me@laptop:4242:cc')))).toMatchObject({
+      held: false,
+      takenOverFrom: 'me@laptop:4242:cc',
+    });
   });
 
   it('tells a robot that is not Linux, and takes no lock there', () => {
@@ -58,7 +64,7 @@ describe('the run lock', () => {
     expect(existsSync(join(h, LOCK_DIR))).toBe(false);
   });
 
-  it('runs the step\'s first command in the same call only once the lock is ours, its output after the lock line', () => {
+  it("runs the step's first command in the same call only once the lock is ours, its output after the lock line", () => {
     const h = home();
     const first = scriptWithArgs('echo "read $1"; touch "$HOME/ran"', ['facts']);
     const mine = exec(h, lockCommand('me@laptop:1:aa', '', first));

@@ -22,7 +22,11 @@ writeFileSync(join(home, '.tcshrc'), 'echo tcsh says hello\n');
 
 /** As sshd does it: the login shell with -c and the line; SSH_CLIENT makes bash read ~/.bashrc. */
 function viaLoginShell(shell: string, line: string, input = '') {
-  const r = spawnSync(shell, ['-c', forAnyLoginShell(line)], { input, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: home, SSH_CLIENT: '10.88.0.1 4000 22' } });
+  const r = spawnSync(shell, ['-c', forAnyLoginShell(line)], {
+    input,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: home, SSH_CLIENT: '10.88.0.1 4000 22' },
+  });
   const out = splitAtMark(r.stdout);
   const err = splitAtMark(r.stderr);
   return { code: r.status, out, err };
@@ -61,13 +65,19 @@ describe('where the greeting comes from', () => {
     const found = parseTalkers(r);
     expect(found.files).toContain('~/.bashrc');
     const note = talkativeShellNote('Welcome to Ida, ROS_DISTRO=humble\nmore', { shell: '/bin/bash', files: ['~/.bashrc'] });
-    expect(note).toContain('its login shell /bin/bash prints on non-interactive sessions (from ~/.bashrc), e.g. "Welcome to Ida, ROS_DISTRO=humble"');
+    expect(note).toContain(
+      'its login shell /bin/bash prints on non-interactive sessions (from ~/.bashrc), e.g. "Welcome to Ida, ROS_DISTRO=humble"',
+    );
   });
 });
 
 describe('atomic file writes through exec', () => {
   const write = (path: string, content: string, mode: number, size = Buffer.byteLength(content)) =>
-    spawnSync('sh', ['-c', writeFileCommand(path, mode, size)], { input: content, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: home } });
+    spawnSync('sh', ['-c', writeFileCommand(path, mode, size)], {
+      input: content,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', HOME: home },
+    });
 
   it('replaces a file with the content and mode given, leaving no temp file', () => {
     mkdirSync(join(home, '.ssh'), { recursive: true });
@@ -121,8 +131,14 @@ describe('files as users have them', () => {
 
 describe('answers that cannot be understood', () => {
   it('say what was expected and show the first bytes, secrets redacted', () => {
-    const e = unexpectedAnswer('reading facts', 'an "arch=" line', 'Welcome!\u0007 SWMTKN-1-abcdefghijklmnopqrstuvwxyz0123456789 ' + 'x'.repeat(200));
-    expect(e.message).toMatch(/^could not understand the robot's answer to reading facts: expected an "arch=" line, got "Welcome!\\u0007 SWMTKN-1-<redacted> x+"…$/);
+    const e = unexpectedAnswer(
+      'reading facts',
+      'an "arch=" line',
+      'Welcome!\u0007 SWMTKN-1-abcdefghijklmnopqrstuvwxyz0123456789 ' + 'x'.repeat(200),
+    );
+    expect(e.message).toMatch(
+      /^could not understand the robot's answer to reading facts: expected an "arch=" line, got "Welcome!\\u0007 SWMTKN-1-<redacted> x+"…$/,
+    );
   });
 });
 
@@ -131,7 +147,9 @@ describe('bytes that are not UTF-8', () => {
     const { parseGatheredSsh, fileBytes } = await import('../../src/remote/keysScript.js');
     const latin1Line = Buffer.from([0x23, 0x20, 0x4a, 0xfc, 0x72, 0x67, 0x65, 0x6e, 0x0a]); // "# Jürgen\n" in ISO-8859-1
     const b64 = latin1Line.toString('base64');
-    const g = parseGatheredSsh(['state:', 'uid:1', 'home:/h', `id_ed25519.pub:-:`, `authorized_keys:600:${b64}`, 'known_hosts:-:', 'config:-:'].join('\n'));
+    const g = parseGatheredSsh(
+      ['state:', 'uid:1', 'home:/h', `id_ed25519.pub:-:`, `authorized_keys:600:${b64}`, 'known_hosts:-:', 'config:-:'].join('\n'),
+    );
     const merged = withManagedBlock(g.files.authorized_keys.content, ['ssh-ed25519 AAAA x'], 'bottom');
     expect(fileBytes(merged).subarray(0, latin1Line.length).equals(latin1Line)).toBe(true);
   });

@@ -6,7 +6,13 @@ const names = ['Anton', 'Ida', 'Otto', 'Emil'];
 /** Probe a fleet where `refuses` lets nobody in and `blind` reaches nobody; `brokenEdges` fail alone. */
 function world(refuses: string[] = [], blind: string[] = [], brokenEdges: string[] = []) {
   return (e: Edge): Probe => {
-    const bad = refuses.includes(e.to) ? 'Permission denied (publickey).' : blind.includes(e.from) ? 'ssh: command not found' : brokenEdges.includes(`${e.from}>${e.to}`) ? 'Host key verification failed.' : '';
+    const bad = refuses.includes(e.to)
+      ? 'Permission denied (publickey).'
+      : blind.includes(e.from)
+        ? 'ssh: command not found'
+        : brokenEdges.includes(`${e.from}>${e.to}`)
+          ? 'Host key verification failed.'
+          : '';
     return { ...e, ok: !bad, reason: bad };
   };
 }
@@ -19,12 +25,19 @@ function check(fleet: string[], probeOf: (e: Edge) => Probe) {
 
 describe('the ring', () => {
   it('each robot logs in to the next, the last to the first', () => {
-    expect(ringPlan(['A', 'B', 'C'])).toEqual([{ from: 'A', to: 'B' }, { from: 'B', to: 'C' }, { from: 'C', to: 'A' }]);
+    expect(ringPlan(['A', 'B', 'C'])).toEqual([
+      { from: 'A', to: 'B' },
+      { from: 'B', to: 'C' },
+      { from: 'C', to: 'A' },
+    ]);
   });
   it('has nothing to verify for one robot or none, and goes both ways for two', () => {
     expect(ringPlan(['A'])).toEqual([]);
     expect(ringPlan([])).toEqual([]);
-    expect(ringPlan(['A', 'B'])).toEqual([{ from: 'A', to: 'B' }, { from: 'B', to: 'A' }]);
+    expect(ringPlan(['A', 'B'])).toEqual([
+      { from: 'A', to: 'B' },
+      { from: 'B', to: 'A' },
+    ]);
   });
   it('costs one login per robot and no more when all is well', () => {
     const fleet = Array.from({ length: 100 }, (_, i) => `R${i}`);
@@ -39,9 +52,14 @@ describe('the ring', () => {
 describe('pinning the blame', () => {
   it('a robot that refuses everyone is blamed, with the reason ssh gave; its neighbours are not', () => {
     const { extra, verdict } = check(names, world(['Ida']));
-    expect(extra.map(({ from, to }) => ({ from, to }))).toEqual([{ from: 'Otto', to: 'Ida' }, { from: 'Anton', to: 'Otto' }]);
+    expect(extra.map(({ from, to }) => ({ from, to }))).toEqual([
+      { from: 'Otto', to: 'Ida' },
+      { from: 'Anton', to: 'Otto' },
+    ]);
     expect([...verdict.blamed.keys()]).toEqual(['Ida']);
-    expect(verdict.blamed.get('Ida')).toBe('no robot could log in to it by name (ssh Ida from Anton, Otto): Permission denied (publickey).');
+    expect(verdict.blamed.get('Ida')).toBe(
+      'no robot could log in to it by name (ssh Ida from Anton, Otto): Permission denied (publickey).',
+    );
     expect(verdict.verified).toEqual(['Anton', 'Otto', 'Emil']);
   });
 
@@ -55,7 +73,9 @@ describe('pinning the blame', () => {
   it('a single broken pair blames its source, saying both ends work otherwise', () => {
     const { verdict } = check(names, world([], [], ['Anton>Ida']));
     expect([...verdict.blamed.keys()]).toEqual(['Anton']);
-    expect(verdict.blamed.get('Anton')).toContain('ssh Ida failed here (Ida is reachable from others, and this robot reaches others): Host key verification failed.');
+    expect(verdict.blamed.get('Anton')).toContain(
+      'ssh Ida failed here (Ida is reachable from others, and this robot reaches others): Host key verification failed.',
+    );
   });
 
   it('with three robots a refusing one is still pinned (the smallest lab)', () => {

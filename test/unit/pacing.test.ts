@@ -1,5 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { JOIN_WINDOW_MAX, JOIN_WINDOW_START, PENDING_CAP_MS, PENDING_STALL_MS, nextJoinWindow, pendingVerdict, runPaced } from '../../src/plan/pacing.js';
+import {
+  JOIN_WINDOW_MAX,
+  JOIN_WINDOW_START,
+  PENDING_CAP_MS,
+  PENDING_STALL_MS,
+  nextJoinWindow,
+  pendingVerdict,
+  runPaced,
+} from '../../src/plan/pacing.js';
 
 describe('join window', () => {
   it('widens by one per success (doubling per round) up to the cap, halves on a failure, never below 1', () => {
@@ -63,13 +71,17 @@ describe('runPaced', () => {
     let inFlight = 0;
     let most = 0;
     const items = Array.from({ length: 12 }, (_, i) => i);
-    await runPaced(items, async (i) => {
-      seen.push(i);
-      most = Math.max(most, ++inFlight);
-      await new Promise((r) => setTimeout(r, 5));
-      inFlight--;
-      throw new Error(`boom ${i}`); // every join throws: counted as failures, the window never widens
-    }, 4);
+    await runPaced(
+      items,
+      async (i) => {
+        seen.push(i);
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        throw new Error(`boom ${i}`); // every join throws: counted as failures, the window never widens
+      },
+      4,
+    );
     expect(seen.sort((a, b) => a - b)).toEqual(items); // and every item still ran
     expect(most).toBeLessThanOrEqual(4);
   });

@@ -11,15 +11,25 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-  name: string; license: string; bin: Record<string, string>; dependencies: Record<string, string>;
-  repository?: { url: string }; bugs?: { url: string }; homepage?: string;
+  name: string;
+  license: string;
+  bin: Record<string, string>;
+  dependencies: Record<string, string>;
+  repository?: { url: string };
+  bugs?: { url: string };
+  homepage?: string;
 };
 const dir = mkdtempSync(join(tmpdir(), 'provision-pack-'));
 let tarball = '';
 let files: string[] = [];
 
 function npm(args: string[], env: Record<string, string> = {}): { code: number; out: string; stdout: string } {
-  const r = spawnSync('npm', args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false', ...env }, timeout: 300_000 });
+  const r = spawnSync('npm', args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_update_notifier: 'false', ...env },
+    timeout: 300_000,
+  });
   return { code: r.status ?? -1, out: r.stdout + r.stderr, stdout: r.stdout };
 }
 
@@ -43,12 +53,26 @@ describe('what npm pack ships', () => {
   });
 
   it('the CLI, the templates, the example inventory, the JSON Schema, the licence; no sources or tests', () => {
-    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/cli.js', 'templates/provision-join.sh', 'templates/provision-join.service', 'inventory/robots.yaml', 'docs/provision.schema.json']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'LICENSE',
+        'README.md',
+        'package.json',
+        'dist/cli.js',
+        'templates/provision-join.sh',
+        'templates/provision-join.service',
+        'inventory/robots.yaml',
+        'docs/provision.schema.json',
+      ]),
+    );
     expect(files.filter((f) => /^(src|test|scripts|bench)\/|\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
   });
 
   it('every dependency is imported by the code it ships', () => {
-    const shipped = files.filter((f) => f.startsWith('dist/') && f.endsWith('.js')).map((f) => readFileSync(join(ROOT, f), 'utf8')).join('\n');
+    const shipped = files
+      .filter((f) => f.startsWith('dist/') && f.endsWith('.js'))
+      .map((f) => readFileSync(join(ROOT, f), 'utf8'))
+      .join('\n');
     const unused = Object.keys(pkg.dependencies).filter((d) => !shipped.includes(`'${d}'`) && !shipped.includes(`'${d}/`));
     expect(unused).toEqual([]);
   });
@@ -79,7 +103,12 @@ const registry = process.env.PROVISION_TEST_REGISTRY === '1';
     expect(init.status).toBe(0);
     expect(readFileSync(join(work, 'inventory', 'robots.yaml'), 'utf8')).toMatch(/name: Anton/);
     // The inventory loads (a refused inventory would be exit 2); nothing listens on 127.0.0.1:22 here or it answers: either way not 2.
-    const status = spawnSync('provision', ['status', '--json', '--connect-timeout', '1'], { cwd: work, encoding: 'utf8', env, timeout: 60_000 });
+    const status = spawnSync('provision', ['status', '--json', '--connect-timeout', '1'], {
+      cwd: work,
+      encoding: 'utf8',
+      env,
+      timeout: 60_000,
+    });
     expect(JSON.parse(status.stdout)).toMatchObject({ command: 'status', robots: [{ name: 'Anton' }] });
     expect(existsSync(join(prefix, 'lib', 'node_modules', ...pkg.name.split('/'), 'templates', 'provision-join.sh'))).toBe(true);
   });

@@ -43,7 +43,16 @@ function zonedNine(): PlanRobot[] {
 describe('fault tolerance', () => {
   it('follows floor((n-1)/2)', () => {
     const table = [0, 1, 2, 3, 4, 5, 6, 7].map((n) => [n, faultTolerance(n)]);
-    expect(table).toEqual([[0, 0], [1, 0], [2, 0], [3, 1], [4, 1], [5, 2], [6, 2], [7, 3]]);
+    expect(table).toEqual([
+      [0, 0],
+      [1, 0],
+      [2, 0],
+      [3, 1],
+      [4, 1],
+      [5, 2],
+      [6, 2],
+      [7, 3],
+    ]);
   });
 
   it('is stated in words', () => {
@@ -90,7 +99,13 @@ describe('planRoles', () => {
   });
 
   it('spreads 3 managers over 3 zones one each', () => {
-    const robots = [robot('a1', { zone: 'a' }), robot('a2', { zone: 'a' }), robot('b1', { zone: 'b' }), robot('b2', { zone: 'b' }), robot('c1', { zone: 'c' })];
+    const robots = [
+      robot('a1', { zone: 'a' }),
+      robot('a2', { zone: 'a' }),
+      robot('b1', { zone: 'b' }),
+      robot('b2', { zone: 'b' }),
+      robot('c1', { zone: 'c' }),
+    ];
     const plan = planRoles({ robots, managers: 3 });
     expect(perZone(robots, plan)).toEqual({ a: 1, b: 1, c: 1 });
   });
@@ -117,7 +132,12 @@ describe('planRoles', () => {
   });
 
   it('warns when pinned managers give one zone an avoidable majority', () => {
-    const robots = [robot('a1', { zone: 'a', pinnedRole: 'manager' }), robot('a2', { zone: 'a', pinnedRole: 'manager' }), robot('b1', { zone: 'b' }), robot('c1', { zone: 'c' })];
+    const robots = [
+      robot('a1', { zone: 'a', pinnedRole: 'manager' }),
+      robot('a2', { zone: 'a', pinnedRole: 'manager' }),
+      robot('b1', { zone: 'b' }),
+      robot('c1', { zone: 'c' }),
+    ];
     const plan = planRoles({ robots, managers: 3 });
     expect(plan.managers).toEqual(['a1', 'a2', 'b1']);
     expect(plan.warnings).toContain('zone a holds 2 of 3 managers: losing it loses quorum');
@@ -168,7 +188,9 @@ describe('planRoles', () => {
 
   it('keeps current managers instead of re-spreading them needlessly', () => {
     // 3-3-1 over three zones holds no majority: nothing to change although the greedy would pick 3-2-2.
-    const robots = ['a', 'b', 'c'].flatMap((z) => [1, 2, 3, 4].map((i) => robot(`${z}${i}`, { zone: z, currentRole: z === 'c' && i > 1 ? 'worker' : i <= 3 ? 'manager' : 'worker' })));
+    const robots = ['a', 'b', 'c'].flatMap((z) =>
+      [1, 2, 3, 4].map((i) => robot(`${z}${i}`, { zone: z, currentRole: z === 'c' && i > 1 ? 'worker' : i <= 3 ? 'manager' : 'worker' })),
+    );
     const plan = planRoles({ robots, managers: 'auto' });
     expect(perZone(robots, plan)).toEqual({ a: 3, b: 3, c: 1 });
     expect(roleChanges(plan, robots)).toEqual({ promote: [], demote: [], handOver: null });
@@ -213,7 +235,12 @@ describe('planRoles', () => {
   });
 
   it('always makes the leader a manager', () => {
-    const robots = [robot('a', { canBecomeLeader: false }), robot('b', { canBecomeLeader: false }), robot('c'), robot('d', { pinnedRole: 'worker' })];
+    const robots = [
+      robot('a', { canBecomeLeader: false }),
+      robot('b', { canBecomeLeader: false }),
+      robot('c'),
+      robot('d', { pinnedRole: 'worker' }),
+    ];
     for (const managers of ['auto', 1, 3] as const) {
       const plan = planRoles({ robots, managers, leader: 'd' });
       expect(plan.leader).toBe('c');
@@ -260,8 +287,15 @@ describe('planRoles', () => {
 
 describe('managerJoinBatches', () => {
   it('joins 1 → 3 at once, then two at a time', () => {
-    expect(managerJoinBatches(1, ['a', 'b', 'c', 'd'])).toEqual([['a', 'b'], ['c', 'd']]);
-    expect(managerJoinBatches(1, ['a', 'b', 'c', 'd', 'e', 'f'])).toEqual([['a', 'b'], ['c', 'd'], ['e', 'f']]);
+    expect(managerJoinBatches(1, ['a', 'b', 'c', 'd'])).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
+    expect(managerJoinBatches(1, ['a', 'b', 'c', 'd', 'e', 'f'])).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+      ['e', 'f'],
+    ]);
     expect(managerJoinBatches(1, ['a'])).toEqual([['a']]);
     expect(managerJoinBatches(3, ['a', 'b', 'c'])).toEqual([['a', 'b'], ['c']]);
     expect(managerJoinBatches(1, [])).toEqual([]);
@@ -301,7 +335,10 @@ describe('leader hand-over', () => {
     robot('e', { currentRole: 'worker' }),
   ];
 
-  for (const [what, over] of [['pinned worker', { pinnedRole: 'worker' }], ['canBecomeManager: false', { canBecomeManager: false }]] as const) {
+  for (const [what, over] of [
+    ['pinned worker', { pinnedRole: 'worker' }],
+    ['canBecomeManager: false', { canBecomeManager: false }],
+  ] as const) {
     it(`a leader that is ${what}: a staying manager leads, the leader is handed over, the count is kept`, () => {
       const robots = swarmOfFive(over);
       const plan = planRoles({ robots, managers: 'auto', leader: 'a' });
@@ -312,7 +349,7 @@ describe('leader hand-over', () => {
     });
   }
 
-  it('the new leader is the inventory\'s swarm.leader when it is a manager that stays', () => {
+  it("the new leader is the inventory's swarm.leader when it is a manager that stays", () => {
     const plan = planRoles({ robots: swarmOfFive({ pinnedRole: 'worker' }), managers: 'auto', leader: 'a', preferredLeader: 'c' });
     expect(plan.leader).toBe('c');
   });
@@ -328,7 +365,11 @@ describe('leader hand-over', () => {
   });
 
   it('a lone manager pinned worker: a worker is promoted and leads, then the old leader is handed over', () => {
-    const robots = [robot('a', { currentRole: 'manager', pinnedRole: 'worker' }), robot('b', { currentRole: 'worker' }), robot('c', { currentRole: 'worker' })];
+    const robots = [
+      robot('a', { currentRole: 'manager', pinnedRole: 'worker' }),
+      robot('b', { currentRole: 'worker' }),
+      robot('c', { currentRole: 'worker' }),
+    ];
     const plan = planRoles({ robots, managers: 1, leader: 'a' });
     expect(plan.managers).toEqual(['b']);
     expect(roleChanges(plan, robots, 'a')).toEqual({ promote: ['b'], demote: [], handOver: 'a' });

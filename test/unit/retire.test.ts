@@ -14,7 +14,13 @@ import { retirePlan } from '../../src/plan/retire.js';
 import { readPublicKeyFile } from '../../src/ssh/operatorKeys.js';
 
 const robot = (name: string, n: number, over: Partial<RobotKeyFacts> = {}): RobotKeyFacts => ({
-  name, ip: `10.0.0.${n}`, port: 22, user: name.toLowerCase(), publicKey: `ssh-ed25519 AAAAkey${name}`, hostKey: `ssh-ed25519 AAAAhost${name}`, ...over,
+  name,
+  ip: `10.0.0.${n}`,
+  port: 22,
+  user: name.toLowerCase(),
+  publicKey: `ssh-ed25519 AAAAkey${name}`,
+  hostKey: `ssh-ed25519 AAAAhost${name}`,
+  ...over,
 });
 const operator = { key: 'ssh-ed25519 AAAAoperator me@laptop', label: 'me@laptop' };
 const fleet = [robot('Anton', 1), robot('Ida', 2), robot('Otto', 3)];
@@ -39,13 +45,21 @@ describe('revocation by the merges', () => {
 
   it('…also on a robot reached by a later run, while robots not reached keep their lines', () => {
     // Ida unreachable in this run (no facts), Otto gone from the inventory.
-    const ak = mergeAuthorizedKeys(withOtto.authorized_keys, [robot('Anton', 1), robot('Ida', 2, { publicKey: null, hostKey: null })], operator);
+    const ak = mergeAuthorizedKeys(
+      withOtto.authorized_keys,
+      [robot('Anton', 1), robot('Ida', 2, { publicKey: null, hostKey: null })],
+      operator,
+    );
     expect(ak).toContain('ssh-ed25519 AAAAkeyIda provision:robot:Ida');
     expect(ak).not.toContain('AAAAkeyOtto');
   });
 
   it('a rotation trusts old and new keys; a robot not reached keeps both lines; then only the new', () => {
-    const both = mergeAuthorizedKeys('', [robot('Anton', 1, { publicKey: 'ssh-ed25519 AAAAnewAnton', previousKey: 'ssh-ed25519 AAAAkeyAnton' })], operator);
+    const both = mergeAuthorizedKeys(
+      '',
+      [robot('Anton', 1, { publicKey: 'ssh-ed25519 AAAAnewAnton', previousKey: 'ssh-ed25519 AAAAkeyAnton' })],
+      operator,
+    );
     expect(both).toContain('AAAAnewAnton provision:robot:Anton');
     expect(both).toContain('AAAAkeyAnton provision:robot:Anton');
     expect(mergeAuthorizedKeys(both, [robot('Anton', 1, { publicKey: null })], operator)).toContain('AAAAkeyAnton');
@@ -64,7 +78,7 @@ describe('revocation by the merges', () => {
     expect(revoked).toContain('AAAAoperator');
   });
 
-  it('the config can offer a second identity (the rotation\'s next key) first', () => {
+  it("the config can offer a second identity (the rotation's next key) first", () => {
     const c = mergeSshConfig('', fleet, ['.ssh/id_ed25519.next', '.ssh/id_ed25519']);
     expect(c).toContain('    IdentityFile ~/.ssh/id_ed25519.next\n    IdentityFile ~/.ssh/id_ed25519\n');
   });
@@ -73,11 +87,23 @@ describe('revocation by the merges', () => {
 describe("the operator's known_hosts forgets a removed robot", () => {
   it('plain, address, bracketed-port-less and hashed lines go; other hosts and wildcards stay', () => {
     // HMAC-SHA1 of "Otto" with that salt, as ssh-keygen -H writes it
-    const hashed = '|1|c2FsdHNhbHRzYWx0c2FsdHNhbHQ=|' + createHmac('sha1', Buffer.from('c2FsdHNhbHRzYWx0c2FsdHNhbHQ=', 'base64')).update('Otto').digest('base64');
-    const text = ['Otto,10.0.0.3 ssh-ed25519 AAAAhostOtto', 'Ida,10.0.0.2 ssh-ed25519 AAAAhostIda', `${hashed} ssh-ed25519 AAAAhostOtto`, '10.0.0.3 ssh-rsa AAAAold', '10.0.0.* ssh-ed25519 AAAAwild', '# a comment about Otto', ''].join('\n');
+    const hashed =
+      '|1|c2FsdHNhbHRzYWx0c2FsdHNhbHQ=|' +
+      createHmac('sha1', Buffer.from('c2FsdHNhbHRzYWx0c2FsdHNhbHQ=', 'base64')).update('Otto').digest('base64');
+    const text = [
+      'Otto,10.0.0.3 ssh-ed25519 AAAAhostOtto',
+      'Ida,10.0.0.2 ssh-ed25519 AAAAhostIda',
+      `${hashed} ssh-ed25519 AAAAhostOtto`,
+      '10.0.0.3 ssh-rsa AAAAold',
+      '10.0.0.* ssh-ed25519 AAAAwild',
+      '# a comment about Otto',
+      '',
+    ].join('\n');
     const out = withoutHost(text, 'Otto', '10.0.0.3', 22);
     expect(out.removed).toBe(3);
-    expect(out.text).toBe(['Ida,10.0.0.2 ssh-ed25519 AAAAhostIda', '10.0.0.* ssh-ed25519 AAAAwild', '# a comment about Otto', ''].join('\n'));
+    expect(out.text).toBe(
+      ['Ida,10.0.0.2 ssh-ed25519 AAAAhostIda', '10.0.0.* ssh-ed25519 AAAAwild', '# a comment about Otto', ''].join('\n'),
+    );
   });
 });
 
@@ -103,7 +129,10 @@ describe('the inventory without a removed robot', () => {
 
   it('cuts exactly its entry (and swarm.leader naming it); every other line byte for byte', () => {
     const out = withoutRobots(text, ['Otto']);
-    const expected = text.split('\n').filter((l) => !/Otto|10\.0\.0\.3|HAS_ARM/.test(l)).join('\n');
+    const expected = text
+      .split('\n')
+      .filter((l) => !/Otto|10\.0\.0\.3|HAS_ARM/.test(l))
+      .join('\n');
     // and Otto is remembered as retired, so that runs reaching a robot it was missed on revoke it there
     const retired = '# Taken out by provision remove: every run that reaches a robot withdraws their keys from it.\nretired: [Otto]\n';
     expect(out).toBe(expected + retired);
@@ -125,9 +154,21 @@ describe('the inventory without a removed robot', () => {
 
 describe('the order of a retirement', () => {
   it('drain, demote a manager, leave, remove the node, remove the tokens; a gone robot gets what managers can do', () => {
-    expect(retirePlan({ node: { role: 'manager', availability: 'active', leader: true }, reachable: true })).toEqual(['drain', 'demote', 'leave', 'remove-node', 'remove-tokens']);
-    expect(retirePlan({ node: { role: 'worker', availability: 'active', leader: false }, reachable: false })).toEqual(['drain', 'remove-node']);
-    expect(retirePlan({ node: { role: 'manager', availability: 'drain', leader: false }, reachable: false })).toEqual(['demote', 'remove-node']);
+    expect(retirePlan({ node: { role: 'manager', availability: 'active', leader: true }, reachable: true })).toEqual([
+      'drain',
+      'demote',
+      'leave',
+      'remove-node',
+      'remove-tokens',
+    ]);
+    expect(retirePlan({ node: { role: 'worker', availability: 'active', leader: false }, reachable: false })).toEqual([
+      'drain',
+      'remove-node',
+    ]);
+    expect(retirePlan({ node: { role: 'manager', availability: 'drain', leader: false }, reachable: false })).toEqual([
+      'demote',
+      'remove-node',
+    ]);
     expect(retirePlan({ node: null, reachable: true })).toEqual(['remove-tokens']);
   });
 });

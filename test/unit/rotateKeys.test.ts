@@ -21,7 +21,10 @@ const { splitManagedBlock } = await import('../../src/remote/managedBlock.js');
 const { keyOf } = await import('../../src/remote/sshFiles.js');
 
 const ROBOTS = ['Anton', 'Ida', 'Otto'];
-const inventory = parseInventory(`robots:\n${ROBOTS.map((r, i) => `  - { name: ${r}, ip: 127.0.0.${11 + i}, user: ${r.toLowerCase()} }`).join('\n')}\n`, 'stand-in.yaml');
+const inventory = parseInventory(
+  `robots:\n${ROBOTS.map((r, i) => `  - { name: ${r}, ip: 127.0.0.${11 + i}, user: ${r.toLowerCase()} }`).join('\n')}\n`,
+  'stand-in.yaml',
+);
 const homes = new Map(ROBOTS.map((r) => [r, join(root, r)]));
 const home = (r: string) => homes.get(r) as string;
 const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '');
@@ -35,7 +38,11 @@ function workingKey(from: string, to: string): string | null {
     const m = /^\s+IdentityFile ~\/(.+)$/.exec(config[i] as string);
     if (m) files.push(join(home(from), m[1] as string));
   }
-  const trusted = new Set(read(join(home(to), '.ssh/authorized_keys')).split('\n').map(keyOf));
+  const trusted = new Set(
+    read(join(home(to), '.ssh/authorized_keys'))
+      .split('\n')
+      .map(keyOf),
+  );
   for (const file of files) {
     if (!existsSync(file)) continue;
     let derived: string | null;
@@ -62,7 +69,9 @@ function fleetOver() {
         const result = await real(line, stdin);
         if (watching) {
           commands++;
-          for (const a of ROBOTS) for (const b of ROBOTS) if (a !== b && !workingKey(a, b)) broken.push(`after command ${commands} (on ${name}): ${a} cannot log in to ${b}`);
+          for (const a of ROBOTS)
+            for (const b of ROBOTS)
+              if (a !== b && !workingKey(a, b)) broken.push(`after command ${commands} (on ${name}): ${a} cannot log in to ${b}`);
         }
         return result;
       };

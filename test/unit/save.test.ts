@@ -57,7 +57,12 @@ describe('saveRoles', () => {
     const after = readFileSync(file, 'utf8');
 
     const inv = loadInventory(file);
-    expect(inv.robots.map((r) => [r.name, r.role])).toEqual([['Anton', 'worker'], ['Ida', 'manager'], ['Otto', 'manager'], ['Emil', 'manager']]);
+    expect(inv.robots.map((r) => [r.name, r.role])).toEqual([
+      ['Anton', 'worker'],
+      ['Ida', 'manager'],
+      ['Otto', 'manager'],
+      ['Emil', 'manager'],
+    ]);
     expect(inv.swarm.leader).toBe('Ida');
     expect(inv.swarm.managers).toBe('auto');
 
@@ -70,7 +75,11 @@ describe('saveRoles', () => {
         .replace('ip: 192.168.50.14, labels', 'ip: 192.168.50.14, role: manager, labels'),
     );
     const removed = INVENTORY.split('\n').filter((l) => !after.split('\n').includes(l));
-    expect(removed).toEqual(['  leader: Anton      # where docker swarm init runs', '    role: auto               # auto | manager | worker', '  - { name: Emil, ip: 192.168.50.14, labels: { GPU: true } }']);
+    expect(removed).toEqual([
+      '  leader: Anton      # where docker swarm init runs',
+      '    role: auto               # auto | manager | worker',
+      '  - { name: Emil, ip: 192.168.50.14, labels: { GPU: true } }',
+    ]);
     for (const comment of INVENTORY.match(/#.*$/gm) ?? []) expect(after).toContain(comment);
     expect(Object.keys(parseDocument(after).toJS().robots[0])).toEqual(['name', 'ip', 'user', 'role', 'zone', 'labels']);
 
@@ -90,7 +99,9 @@ describe('saveRoles', () => {
   it('adds swarm.leader when the inventory has no swarm section, above robots and its comment', () => {
     const text = 'defaults: { user: robot }\n\n# the fleet\nrobots:\n  - name: A\n    ip: 10.0.0.1\n';
     const out = withRoles(text, { A: 'manager' }, 'A');
-    expect(out).toBe('defaults: { user: robot }\n\nswarm:\n  leader: A\n\n# the fleet\nrobots:\n  - name: A\n    ip: 10.0.0.1\n    role: manager\n');
+    expect(out).toBe(
+      'defaults: { user: robot }\n\nswarm:\n  leader: A\n\n# the fleet\nrobots:\n  - name: A\n    ip: 10.0.0.1\n    role: manager\n',
+    );
   });
 
   it('refuses a result the inventory loader would refuse, and unknown robots, writing nothing', () => {

@@ -6,7 +6,14 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { installServiceCommand, parseInstallOutput, SCRIPT_PATH, serviceTemplates, serviceUnit, UNIT_PATH } from '../../src/steps/service.js';
+import {
+  installServiceCommand,
+  parseInstallOutput,
+  SCRIPT_PATH,
+  serviceTemplates,
+  serviceUnit,
+  UNIT_PATH,
+} from '../../src/steps/service.js';
 
 const SCRIPT = fileURLToPath(new URL('../../templates/provision-join.sh', import.meta.url));
 const TOKEN = 'SWMTKN-1-0123456789abcdefghijklmnopqrstuvwxyz-secretpart';
@@ -54,7 +61,9 @@ describe('the install command', () => {
 
   it('a dry run, and a test root that leaves systemd alone', () => {
     expect(installServiceCommand('ida', false, { dryRun: true }).command).toMatch(/ provision 1 \S+ \S+ 1 ''$/);
-    expect(installServiceCommand('ida', false, { root: '/tmp/r' }).command).toContain(` provision 0 /tmp/r${SCRIPT_PATH} /tmp/r${UNIT_PATH} 0 ''`);
+    expect(installServiceCommand('ida', false, { root: '/tmp/r' }).command).toContain(
+      ` provision 0 /tmp/r${SCRIPT_PATH} /tmp/r${UNIT_PATH} 0 ''`,
+    );
   });
 
   it('refuses hostile values rather than quoting them into a file', () => {
@@ -66,7 +75,9 @@ describe('the install command', () => {
 
   it('a shell reads back exactly the intended argv; the installer and the join script are valid sh', () => {
     const plan = installServiceCommand('ida', true, { advertiseAddr: '10.0.0.2', root: '/tmp/x' });
-    const words = spawnSync('sh', ['-c', `for a in ${plan.command}; do printf '%s\\0' "$a"; done`], { encoding: 'utf8' }).stdout.split('\0');
+    const words = spawnSync('sh', ['-c', `for a in ${plan.command}; do printf '%s\\0' "$a"; done`], { encoding: 'utf8' }).stdout.split(
+      '\0',
+    );
     expect(words.slice(0, 2)).toEqual(['sh', '-c']);
     expect(words.slice(3, -1)).toEqual(['provision', '0', `/tmp/x${SCRIPT_PATH}`, `/tmp/x${UNIT_PATH}`, '0', '10.0.0.2']);
     expect(words[2]).toContain('systemctl is-enabled --quiet provision-join.service');
@@ -76,7 +87,11 @@ describe('the install command', () => {
   });
 
   it('parses what the installer did', () => {
-    expect(parseInstallOutput('changed:script\nchanged:unit\nenabled\n')).toEqual({ changed: ['script', 'unit'], enabled: true, systemd: true });
+    expect(parseInstallOutput('changed:script\nchanged:unit\nenabled\n')).toEqual({
+      changed: ['script', 'unit'],
+      enabled: true,
+      systemd: true,
+    });
     expect(parseInstallOutput('no-systemd\n')).toEqual({ changed: [], enabled: false, systemd: false });
   });
 
@@ -87,7 +102,11 @@ describe('the install command', () => {
     const home = mkdtempSync(join(work, 'home-'));
     const run = (dry = false) => {
       const plan = installServiceCommand('ida', false, { root, advertiseAddr: '10.0.0.2', dryRun: dry });
-      const r = spawnSync('sh', ['-c', plan.command], { input: plan.stdin, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: home } });
+      const r = spawnSync('sh', ['-c', plan.command], {
+        input: plan.stdin,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '', HOME: home },
+      });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       return parseInstallOutput(r.stdout);
@@ -242,7 +261,10 @@ describe('provision-join.sh against a fake docker', () => {
   });
 
   it('waits for a docker that does not answer yet, within the bound', () => {
-    writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\necho "Cannot connect to the Docker daemon at unix:///var/run/docker.sock" >&2\nexit 1\n');
+    writeFileSync(
+      join(fake, 'bin', 'docker'),
+      '#!/bin/sh\necho "Cannot connect to the Docker daemon at unix:///var/run/docker.sock" >&2\nexit 1\n',
+    );
     const r = join_({ PROVISION_JOIN_ATTEMPTS: '2' });
     expect(r.code).toBe(1);
     expect(r.out).toContain('round 2/2: docker does not answer yet: Cannot connect to the Docker daemon');

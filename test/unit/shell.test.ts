@@ -12,7 +12,7 @@ describe('remote command quoting', () => {
     expect(quote("it's")).toBe(`'it'\\''s'`);
   });
 
-  it.each(['x;touch /tmp/p', '$(id)', '`id`', "a'b\"c", '1.2.3.4 -oProxyCommand=x', 'new\nline', '*', '~'])(
+  it.each(['x;touch /tmp/p', '$(id)', '`id`', 'a\'b"c', '1.2.3.4 -oProxyCommand=x', 'new\nline', '*', '~'])(
     'a hostile value %j stays one literal argument',
     (hostile) => {
       expect(echoThroughShell(commandLine(['printf', '%s', hostile]))).toBe(hostile);

@@ -44,7 +44,10 @@ describe('parseSshConfig: line syntax', () => {
 
   it('puts entries before the first Host in a global block that applies to every host', () => {
     const c = parseSshConfig('User everyone\nHost a\n  Port 2\n', F);
-    expect(c.blocks.map((b) => [b.kind, b.patterns, b.line])).toEqual([['global', [], 1], ['host', ['a'], 2]]);
+    expect(c.blocks.map((b) => [b.kind, b.patterns, b.line])).toEqual([
+      ['global', [], 1],
+      ['host', ['a'], 2],
+    ]);
     expect(hostSettings(c, ['zzz'], ctx).user).toBe('everyone');
     expect(hostSettings(c, ['a'], ctx)).toMatchObject({ user: 'everyone', port: 2 });
   });
@@ -113,8 +116,12 @@ describe('hostSettings: Host patterns and first value wins', () => {
   it('reads the typed settings', () => {
     const text = 'Host a\n IdentitiesOnly yes\n StrictHostKeyChecking Accept-New\n ServerAliveInterval 1m30s\n ConnectTimeout 2m\n';
     expect(settings(text, ['a'])).toEqual({
-      identityFiles: [], proxyJump: [], identitiesOnly: true, strictHostKeyChecking: 'accept-new',
-      serverAliveIntervalSeconds: 90, connectTimeoutSeconds: 120,
+      identityFiles: [],
+      proxyJump: [],
+      identitiesOnly: true,
+      strictHostKeyChecking: 'accept-new',
+      serverAliveIntervalSeconds: 90,
+      connectTimeoutSeconds: 120,
     });
     expect(settings('IdentitiesOnly no\n', ['a']).identitiesOnly).toBe(false);
   });
@@ -168,7 +175,8 @@ describe('HostName and IdentityFile', () => {
   });
 
   it('accumulates IdentityFile across blocks in order, without duplicates', () => {
-    const text = 'Host ida\n  IdentityFile ~/.ssh/ida\n  IdentityFile ~/.ssh/shared\nHost *\n  IdentityFile ~/.ssh/shared\n  IdentityFile /etc/keys/all\n';
+    const text =
+      'Host ida\n  IdentityFile ~/.ssh/ida\n  IdentityFile ~/.ssh/shared\nHost *\n  IdentityFile ~/.ssh/shared\n  IdentityFile /etc/keys/all\n';
     expect(settings(text, ['ida']).identityFiles).toEqual(['/home/op/.ssh/ida', '/home/op/.ssh/shared', '/etc/keys/all']);
     expect(settings(text, ['bob']).identityFiles).toEqual(['/home/op/.ssh/shared', '/etc/keys/all']);
   });
@@ -242,7 +250,8 @@ describe('Match', () => {
   });
 
   it('never applies unsupported criteria, warning once per block with file and line', () => {
-    const text = 'Match exec "test -f /x" originalhost a\n  User e\nMatch canonical all\n  User c\nMatch localuser op\n  User l\nMatch\n  User n\nMatch host\n  User h\n';
+    const text =
+      'Match exec "test -f /x" originalhost a\n  User e\nMatch canonical all\n  User c\nMatch localuser op\n  User l\nMatch\n  User n\nMatch host\n  User h\n';
     const c = parseSshConfig(text, F);
     expect(c.warnings).toEqual([
       `${F}:1: Match exec is not supported; this block is never applied`,
@@ -323,7 +332,10 @@ describe('Include', () => {
     const c = parseSshConfig('User first\nInclude common.conf missing.conf\nHost *\n  ConnectTimeout 1\n', F, read);
     expect(c.warnings).toEqual([]);
     expect(c.blocks.map((b) => [b.kind, b.patterns, b.file, b.line])).toEqual([
-      ['global', [], F, 1], ['global', [], '/inc/common.conf', 1], ['host', ['gw'], '/inc/common.conf', 2], ['host', ['*'], F, 3],
+      ['global', [], F, 1],
+      ['global', [], '/inc/common.conf', 1],
+      ['host', ['gw'], '/inc/common.conf', 2],
+      ['host', ['*'], F, 3],
     ]);
     expect(hostSettings(c, ['gw'], ctx)).toMatchObject({ user: 'first', connectTimeoutSeconds: 7 });
   });
@@ -340,7 +352,9 @@ describe('Include', () => {
       ['host', ['*'], F, 4, undefined],
     ]);
     expect(hostSettings(c, ['robot-1'], ctx)).toMatchObject({
-      user: 'robot', port: 2200, identityFiles: ['/home/op/.ssh/robots', '/home/op/.ssh/default'],
+      user: 'robot',
+      port: 2200,
+      identityFiles: ['/home/op/.ssh/robots', '/home/op/.ssh/default'],
     });
     expect(hostSettings(c, ['ida'], ctx)).toMatchObject({ user: 'robot', port: 2201 });
     // The included `Host *` must not leak to hosts outside the enclosing block.
@@ -389,10 +403,16 @@ describe('loadSshConfig', () => {
     const c = loadSshConfig(home);
     expect(c.warnings).toEqual([]);
     expect(c.blocks.map((b) => b.file)).toEqual([
-      join(ssh, 'conf.d', '10-a.conf'), join(ssh, 'conf.d', '20-b.conf'), join(home, 'extra'), join(ssh, 'config'),
+      join(ssh, 'conf.d', '10-a.conf'),
+      join(ssh, 'conf.d', '20-b.conf'),
+      join(home, 'extra'),
+      join(ssh, 'config'),
     ]);
     expect(hostSettings(c, ['ida'], { localUser: 'op', home })).toEqual({
-      user: 'a', port: 2020, identityFiles: [join(home, '.ssh', 'ida')], proxyJump: [],
+      user: 'a',
+      port: 2020,
+      identityFiles: [join(home, '.ssh', 'ida')],
+      proxyJump: [],
     });
     expect(hostSettings(c, ['bob'], { localUser: 'op', home }).user).toBe('last');
   });
@@ -421,14 +441,42 @@ describe('operatorSshLookup: what reaches the connection', () => {
     const ida = lookup('Ida', '10.88.0.12');
     expect(ida).toEqual({
       ssh: {
-        identityFiles: ['/home/op/.ssh/robots'], identitiesOnly: false, connectTimeoutSeconds: 9, keepaliveSeconds: 15, strictHostKeyChecking: 'yes',
+        identityFiles: ['/home/op/.ssh/robots'],
+        identitiesOnly: false,
+        connectTimeoutSeconds: 9,
+        keepaliveSeconds: 15,
+        strictHostKeyChecking: 'yes',
         jumps: [
-          { name: 'gate', host: '10.0.0.1', port: 22, user: 'jumper', identityFiles: [], identitiesOnly: false, connectTimeoutSeconds: 2, keepaliveSeconds: 15 },
-          { name: 'hop2', host: 'hop2', port: 2222, user: 'other', identityFiles: [], identitiesOnly: false, connectTimeoutSeconds: 9, keepaliveSeconds: 15 },
+          {
+            name: 'gate',
+            host: '10.0.0.1',
+            port: 22,
+            user: 'jumper',
+            identityFiles: [],
+            identitiesOnly: false,
+            connectTimeoutSeconds: 2,
+            keepaliveSeconds: 15,
+          },
+          {
+            name: 'hop2',
+            host: 'hop2',
+            port: 2222,
+            user: 'other',
+            identityFiles: [],
+            identitiesOnly: false,
+            connectTimeoutSeconds: 9,
+            keepaliveSeconds: 15,
+          },
         ],
       },
     });
     expect(lookup('Otto', '10.88.0.13').ssh?.jumps.map((j) => j.name)).toEqual(['gate', 'hop2']);
-    expect(lookup('Emil', '10.88.0.14').ssh).toEqual({ identityFiles: [], identitiesOnly: false, jumps: [], connectTimeoutSeconds: 9, keepaliveSeconds: 15 });
+    expect(lookup('Emil', '10.88.0.14').ssh).toEqual({
+      identityFiles: [],
+      identitiesOnly: false,
+      jumps: [],
+      connectTimeoutSeconds: 9,
+      keepaliveSeconds: 15,
+    });
   });
 });

@@ -50,7 +50,9 @@ describe('authorized_keys', () => {
 describe('known_hosts', () => {
   it('names every robot by name and address, bracketed for other ports', () => {
     const out = mergeKnownHosts('old 1\n', [robot('Anton', 1), robot('Ida', 2, { port: 2222 })]);
-    expect(out).toBe(`old 1\n${BLOCK_BEGIN}\nAnton,10.0.0.1 ssh-ed25519 AAAAhost1\n[Ida]:2222,[10.0.0.2]:2222 ssh-ed25519 AAAAhost2\n${BLOCK_END}\n`);
+    expect(out).toBe(
+      `old 1\n${BLOCK_BEGIN}\nAnton,10.0.0.1 ssh-ed25519 AAAAhost1\n[Ida]:2222,[10.0.0.2]:2222 ssh-ed25519 AAAAhost2\n${BLOCK_END}\n`,
+    );
   });
 
   it('keeps the previous host key of a robot not reached this run', () => {

@@ -32,8 +32,9 @@ export function scratchOperator(prefix: string): string {
   process.env.HOME = join(root, 'operator');
   process.env.PROVISION_LOG_DIR = join(root, 'log');
   afterAll(() => {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
     rmSync(root, { recursive: true, force: true });
   });
   return root;

@@ -18,10 +18,13 @@ describe('StrictModes verdict', () => {
   it('a home writable by others is named with the exact fix', () => {
     const v = judgeStrictModes(facts({ home: mine(0o757), '.ssh': mine(0o700) }), 'ida');
     expect(v.sshDirForeign).toBe(false);
-    expect(v.refused).toEqual([{
-      reason: 'the home directory /home/ida is writable by others (mode 757): sshd ignores ~/.ssh/authorized_keys (StrictModes); provision does not change a home\'s mode',
-      fix: 'chmod go-w /home/ida',
-    }]);
+    expect(v.refused).toEqual([
+      {
+        reason:
+          "the home directory /home/ida is writable by others (mode 757): sshd ignores ~/.ssh/authorized_keys (StrictModes); provision does not change a home's mode",
+        fix: 'chmod go-w /home/ida',
+      },
+    ]);
   });
 
   it('a group-writable home of root needs sudo for the fix; a hostile path is quoted in it', () => {
@@ -47,20 +50,35 @@ describe('StrictModes verdict', () => {
   });
 });
 
-describe('the gather script\'s StrictModes lines', () => {
+describe("the gather script's StrictModes lines", () => {
   it('parses uid, home and perm lines; a home path keeps its colons', () => {
-    const s = parseStrictModes(['state:', 'uid:1001', 'home:/srv/a:b', 'perm:.:757:1001', 'perm:.ssh:700:1001', 'perm:.ssh/authorized_keys:664:0']);
-    expect(s).toEqual({ uid: 1001, home: '/srv/a:b', perms: { home: mine(0o757), '.ssh': mine(0o700), authorized_keys: { mode: 0o664, owner: 0 } } });
+    const s = parseStrictModes([
+      'state:',
+      'uid:1001',
+      'home:/srv/a:b',
+      'perm:.:757:1001',
+      'perm:.ssh:700:1001',
+      'perm:.ssh/authorized_keys:664:0',
+    ]);
+    expect(s).toEqual({
+      uid: 1001,
+      home: '/srv/a:b',
+      perms: { home: mine(0o757), '.ssh': mine(0o700), authorized_keys: { mode: 0o664, owner: 0 } },
+    });
   });
 
   it('refuses an answer without them or with a garbled perm line', () => {
     expect(() => parseStrictModes(['state:'])).toThrow(/expected a "uid:" and a "home:" line/);
-    expect(() => parseStrictModes(['uid:1', 'home:/h', 'perm:.:rwx:1'])).toThrow(/could not understand the robot's answer to reading ~\/\.ssh: expected perm:PATH:MODE:OWNER/);
+    expect(() => parseStrictModes(['uid:1', 'home:/h', 'perm:.:rwx:1'])).toThrow(
+      /could not understand the robot's answer to reading ~\/\.ssh: expected perm:PATH:MODE:OWNER/,
+    );
   });
 
   // The real script in a real sh, on a scratch home of this machine (no robot needed).
   const run = (home: string, dry: boolean) =>
-    parseGatheredSsh(execFileSync('sh', ['-c', gatherSshCommand('t@T', dry)], { encoding: 'utf8', env: { HOME: home, PATH: process.env.PATH ?? '' } }));
+    parseGatheredSsh(
+      execFileSync('sh', ['-c', gatherSshCommand('t@T', dry)], { encoding: 'utf8', env: { HOME: home, PATH: process.env.PATH ?? '' } }),
+    );
 
   it('reports a loose home and fixes ~/.ssh to 700, but not in a dry run', () => {
     const home = mkdtempSync(join(tmpdir(), 'strict-home-'));
@@ -103,7 +121,9 @@ describe('the gather script\'s StrictModes lines', () => {
       mkdirSync(join(home, '.ssh'), { mode: 0o755 });
       chmodSync(join(home, '.ssh'), 0o755);
       execFileSync('chown', ['65534', join(home, '.ssh')]);
-      const g = parseGatheredSsh(execFileSync('sh', ['-c', gatherSshCommand('t@T', false)], { encoding: 'utf8', env: { HOME: home, PATH: process.env.PATH ?? '' } }));
+      const g = parseGatheredSsh(
+        execFileSync('sh', ['-c', gatherSshCommand('t@T', false)], { encoding: 'utf8', env: { HOME: home, PATH: process.env.PATH ?? '' } }),
+      );
       expect(g.actions).toEqual([]);
       expect(statSync(join(home, '.ssh')).mode & 0o777).toBe(0o755);
       expect(readdirSync(join(home, '.ssh'))).toEqual([]);
@@ -118,12 +138,18 @@ describe('the gather script\'s StrictModes lines', () => {
 
 describe('the mesh probe', () => {
   it('is ssh by the Host alias with BatchMode, the host key checked, nothing written and a connect timeout', () => {
-    expect(meshProbeCommand('Ida')).toBe('ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UpdateHostKeys=no -o ConnectTimeout=5 Ida true');
-    expect(meshProbeCommand('x;y')).toBe("ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UpdateHostKeys=no -o ConnectTimeout=5 'x;y' true");
+    expect(meshProbeCommand('Ida')).toBe(
+      'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UpdateHostKeys=no -o ConnectTimeout=5 Ida true',
+    );
+    expect(meshProbeCommand('x;y')).toBe(
+      "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UpdateHostKeys=no -o ConnectTimeout=5 'x;y' true",
+    );
   });
 
-  it('takes ssh\'s last stderr line as the reason', () => {
-    expect(probeFailureReason({ code: 255, stderr: 'debug stuff\nida@10.88.0.12: Permission denied (publickey,password).\n\n' })).toBe('ida@10.88.0.12: Permission denied (publickey,password).');
+  it("takes ssh's last stderr line as the reason", () => {
+    expect(probeFailureReason({ code: 255, stderr: 'debug stuff\nida@10.88.0.12: Permission denied (publickey,password).\n\n' })).toBe(
+      'ida@10.88.0.12: Permission denied (publickey,password).',
+    );
     expect(probeFailureReason({ code: 1, stderr: '' })).toBe('ssh exited with 1 and said nothing');
   });
 });

@@ -4,12 +4,28 @@ import type { RobotConnection } from '../../src/ssh/connection.js';
 import type { Robot } from '../../src/inventory/schema.js';
 
 function member(name: string, engineId: string, nodeId: string, state = 'active'): Member {
-  const robot: Robot = { name, ip: '10.0.0.1', user: 'u', port: 22, sudo: false, role: 'auto', canBecomeManager: true, canBecomeLeader: true, labels: {} };
+  const robot: Robot = {
+    name,
+    ip: '10.0.0.1',
+    user: 'u',
+    port: 22,
+    sudo: false,
+    role: 'auto',
+    canBecomeManager: true,
+    canBecomeLeader: true,
+    labels: {},
+  };
   return {
     robot,
     conn: {} as RobotConnection,
     facts: {
-      arch: 'x86_64', cpus: 1, memKb: 1, hostname: 'same-hostname', engineId, dockerError: null, tokens: { dirMode: null, files: {}, leftovers: false },
+      arch: 'x86_64',
+      cpus: 1,
+      memKb: 1,
+      hostname: 'same-hostname',
+      engineId,
+      dockerError: null,
+      tokens: { dirMode: null, files: {}, leftovers: false },
       swarm: { NodeID: nodeId, NodeAddr: '', LocalNodeState: state, ControlAvailable: false, Error: '', RemoteManagers: null },
     },
   };
@@ -20,7 +36,7 @@ describe('cloned robots', () => {
     expect(clonedRobots([member('Ida', 'E1', 'n1'), member('Otto', 'E2', 'n2')])).toEqual([]);
   });
 
-  it('names every later robot with an earlier robot\'s engine ID', () => {
+  it("names every later robot with an earlier robot's engine ID", () => {
     expect(clonedRobots([member('Anton', 'E1', 'n1'), member('Ida', 'E1', 'n2'), member('Otto', 'E1', '', 'inactive')])).toEqual([
       { robot: 'Ida', sameAs: 'Anton', what: 'engine' },
       { robot: 'Otto', sameAs: 'Anton', what: 'engine' },

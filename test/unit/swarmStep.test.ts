@@ -10,7 +10,13 @@ import type { Fleet, RobotOutcome } from '../../src/steps/fleet.js';
 import type { ExecResult } from '../../src/ssh/connection.js';
 import type { RemoteCommand } from '../../src/remote/shell.js';
 
-interface SimNode { id: string; robot: string; ip: string; role: 'manager' | 'worker'; leader: boolean }
+interface SimNode {
+  id: string;
+  robot: string;
+  ip: string;
+  role: 'manager' | 'worker';
+  leader: boolean;
+}
 
 /** The swarm as the stand-in dockerds see it, and every docker command sent, by robot. */
 class SimSwarm {
@@ -26,20 +32,60 @@ class SimSwarm {
     const me = this.nodes.find((n) => n.robot === robot);
     const ip = `10.0.0.${robot.length}`;
     if (line.includes('tokens_dir=')) {
-      const swarm = me ? { NodeID: me.id, NodeAddr: me.ip, LocalNodeState: 'active', ControlAvailable: me.role === 'manager', Error: '', RemoteManagers: [], Cluster: me.role === 'manager' ? { ID: 'c1' } : null } : null;
-      return ok(`arch=x86_64\ncpus=2\nmemkb=8000000\nhostname=${robot}\nengine=e-${robot}\n${swarm ? `swarm=${JSON.stringify(swarm)}` : `swarm={"LocalNodeState":"inactive","NodeID":"","ControlAvailable":false}`}\n${ip ? '' : ''}`);
+      const swarm = me
+        ? {
+            NodeID: me.id,
+            NodeAddr: me.ip,
+            LocalNodeState: 'active',
+            ControlAvailable: me.role === 'manager',
+            Error: '',
+            RemoteManagers: [],
+            Cluster: me.role === 'manager' ? { ID: 'c1' } : null,
+          }
+        : null;
+      return ok(
+        `arch=x86_64\ncpus=2\nmemkb=8000000\nhostname=${robot}\nengine=e-${robot}\n${swarm ? `swarm=${JSON.stringify(swarm)}` : `swarm={"LocalNodeState":"inactive","NodeID":"","ControlAvailable":false}`}\n${ip ? '' : ''}`,
+      );
     }
     if (!line.includes('dk')) {
       this.written.push(robot);
       return ok(); // ~/swarm_tokens writes and the like
     }
-    if (this.dockerDown.has(robot)) return fail('Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?');
+    if (this.dockerDown.has(robot))
+      return fail('Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?');
     const args = line.slice(line.lastIndexOf("' provision") + 12);
     this.sent.push({ robot, args: line.includes('node ls -q') ? 'node ls' : args });
     if (line.includes('ControlAvailable')) return ok(me ? `active ${me.role === 'manager'}` : 'inactive false');
-    if (me?.role !== 'manager') return fail('Error response from daemon: This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+    if (me?.role !== 'manager')
+      return fail(
+        'Error response from daemon: This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.',
+      );
     if (line.includes('node ls -q')) {
-      return ok(this.nodes.map((n) => JSON.stringify({ ID: n.id, Spec: { Role: n.role, Availability: 'active', Labels: { CPU_COUNT: '2', CPU_ARCHITECTURE: 'x86_64', RAM_GE4: 'true', RAM_GE8: 'false', RAM_GE16: 'false', CAN_BECOME_MANAGER: 'true', CAN_BECOME_LEADER: 'true' } }, Description: { Hostname: n.robot }, Status: { State: 'ready', Addr: n.ip }, ManagerStatus: n.role === 'manager' ? { Leader: n.leader, Reachability: 'reachable', Addr: `${n.ip}:2377` } : null })).join('\n'));
+      return ok(
+        this.nodes
+          .map((n) =>
+            JSON.stringify({
+              ID: n.id,
+              Spec: {
+                Role: n.role,
+                Availability: 'active',
+                Labels: {
+                  CPU_COUNT: '2',
+                  CPU_ARCHITECTURE: 'x86_64',
+                  RAM_GE4: 'true',
+                  RAM_GE8: 'false',
+                  RAM_GE16: 'false',
+                  CAN_BECOME_MANAGER: 'true',
+                  CAN_BECOME_LEADER: 'true',
+                },
+              },
+              Description: { Hostname: n.robot },
+              Status: { State: 'ready', Addr: n.ip },
+              ManagerStatus: n.role === 'manager' ? { Leader: n.leader, Reachability: 'reachable', Addr: `${n.ip}:2377` } : null,
+            }),
+          )
+          .join('\n'),
+      );
     }
     if (line.includes('join-token -q worker')) return ok('SWMTKN-1-worker\nSWMTKN-1-manager\n');
     const change = /^node (promote|demote) (\S+)$/.exec(args);
@@ -55,9 +101,23 @@ class SimSwarm {
   }
 }
 
-function standIn(sim: SimSwarm, robots: { name: string; role?: 'worker' | 'manager' | 'auto' }[], extra: { limit?: Set<string>; prune?: boolean } = {}): Fleet {
+function standIn(
+  sim: SimSwarm,
+  robots: { name: string; role?: 'worker' | 'manager' | 'auto' }[],
+  extra: { limit?: Set<string>; prune?: boolean } = {},
+): Fleet {
   const inventory = {
-    robots: robots.map((r, i) => ({ name: r.name, ip: `10.0.0.${i + 1}`, user: 'u', port: 22, sudo: false, role: r.role ?? 'auto', canBecomeManager: true, canBecomeLeader: true, labels: {} })),
+    robots: robots.map((r, i) => ({
+      name: r.name,
+      ip: `10.0.0.${i + 1}`,
+      user: 'u',
+      port: 22,
+      sudo: false,
+      role: r.role ?? 'auto',
+      canBecomeManager: true,
+      canBecomeLeader: true,
+      labels: {},
+    })),
     swarm: { managers: 'auto', init: {} },
   };
   const outcomes = new Map<string, RobotOutcome>(robots.map((r) => [r.name, { robot: r.name, status: 'ok', details: [], notes: [] }]));
@@ -87,20 +147,30 @@ function standIn(sim: SimSwarm, robots: { name: string; role?: 'worker' | 'manag
     phase: () => ({ advance: () => undefined, grow: () => undefined, finish: () => undefined }),
     firstRead: (_r: unknown, c: ReturnType<typeof conn>, cmd: string | RemoteCommand, what: string) => c.run(cmd, what),
     eachConnected: async (work: (robot: unknown, c: ReturnType<typeof conn>) => Promise<void>) => {
-      await Promise.all(inventory.robots.map(async (r) => {
-        try {
-          await work(r, conn(r.name));
-        } catch (err) {
-          set(r.name, 'failed', (err as Error).message);
-        }
-      }));
+      await Promise.all(
+        inventory.robots.map(async (r) => {
+          try {
+            await work(r, conn(r.name));
+          } catch (err) {
+            set(r.name, 'failed', (err as Error).message);
+          }
+        }),
+      );
     },
   };
   return fleet as unknown as Fleet;
 }
 
 const fiveManagersLedByAnton = () =>
-  new SimSwarm(['Anton', 'Ida', 'Otto', 'Emil', 'Paula'].map((robot, i) => ({ id: `n${i + 1}`, robot, ip: `10.0.0.${i + 1}`, role: 'manager' as const, leader: i === 0 })));
+  new SimSwarm(
+    ['Anton', 'Ida', 'Otto', 'Emil', 'Paula'].map((robot, i) => ({
+      id: `n${i + 1}`,
+      robot,
+      ip: `10.0.0.${i + 1}`,
+      role: 'manager' as const,
+      leader: i === 0,
+    })),
+  );
 
 describe('the leader hands over (stand-in executor)', () => {
   it('Anton pinned worker: its demotion is sent from a manager that stays, after the promotions, and the new leader is reported', async () => {
@@ -109,11 +179,16 @@ describe('the leader hands over (stand-in executor)', () => {
     const fleet = standIn(sim, [{ name: 'Anton', role: 'worker' }, { name: 'Ida' }, { name: 'Otto' }, { name: 'Emil' }, { name: 'Paula' }]);
     const report = await runSwarm(fleet);
     const changes = sim.sent.filter((s) => /^node (promote|demote)/.test(s.args));
-    expect(changes).toEqual([{ robot: 'Ida', args: 'node promote n4' }, { robot: 'Ida', args: 'node demote n1' }]);
+    expect(changes).toEqual([
+      { robot: 'Ida', args: 'node promote n4' },
+      { robot: 'Ida', args: 'node demote n1' },
+    ]);
     expect(sim.sent.filter((s) => s.robot === 'Anton' && s.args !== 'node ls')).toEqual([]);
     expect(report.handOver).toEqual({ from: 'Anton', to: 'Ida' });
     expect(sim.nodes.filter((n) => n.role === 'manager').map((n) => n.robot)).toEqual(['Ida', 'Otto', 'Emil']);
-    expect(fleet.outcomes.get('Anton')?.details.join('\n')).toMatch(/handed over the lead: demoted to worker from Ida [^\n]*\nIda leads now/);
+    expect(fleet.outcomes.get('Anton')?.details.join('\n')).toMatch(
+      /handed over the lead: demoted to worker from Ida [^\n]*\nIda leads now/,
+    );
     expect([...fleet.outcomes.values()].map((o) => o.status)).not.toContain('failed');
   });
 
@@ -125,7 +200,10 @@ describe('the leader hands over (stand-in executor)', () => {
     const fleet = standIn(sim, [{ name: 'Anton', role: 'worker' }, { name: 'Ida' }]);
     const report = await runSwarm(fleet);
     const changes = sim.sent.filter((s) => /^node (promote|demote)/.test(s.args));
-    expect(changes).toEqual([{ robot: 'Anton', args: 'node promote n2' }, { robot: 'Ida', args: 'node demote n1' }]);
+    expect(changes).toEqual([
+      { robot: 'Anton', args: 'node promote n2' },
+      { robot: 'Ida', args: 'node demote n1' },
+    ]);
     expect(report.handOver).toEqual({ from: 'Anton', to: 'Ida' });
   });
 });
@@ -158,7 +236,9 @@ describe('a manager lost mid-run (stand-in executor)', () => {
     };
     await expect(runSwarm(fleet)).resolves.toBeDefined();
     expect(fleet.outcomes.get('Paula')?.status).toBe('failed');
-    expect(fleet.outcomes.get('Paula')?.details.join(' ')).toMatch(/not finished — the run stopped: no manager this run is connected to answers/);
+    expect(fleet.outcomes.get('Paula')?.details.join(' ')).toMatch(
+      /not finished — the run stopped: no manager this run is connected to answers/,
+    );
   });
 });
 
@@ -178,7 +258,7 @@ describe('--limit (stand-in executor)', () => {
     expect(changing(sim).filter((s) => s.args.startsWith('node update')).length).toBe(5);
   });
 
-  it('only the named robot\'s node is updated and only its ~/swarm_tokens written; the others are read, never changed', async () => {
+  it("only the named robot's node is updated and only its ~/swarm_tokens written; the others are read, never changed", async () => {
     const sim = threeManagersLedByAntonWithLabelsToRecord();
     const fleet = standIn(sim, five, { limit: new Set(['Otto']) });
     await runSwarm(fleet);
@@ -194,7 +274,11 @@ describe('--limit (stand-in executor)', () => {
 
   it('a named robot is not demoted while the promotion the plan pairs with it is outside --limit', async () => {
     const sim = threeManagersLedByAntonWithLabelsToRecord();
-    const fleet = standIn(sim, [{ name: 'Anton' }, { name: 'Ida' }, { name: 'Otto', role: 'worker' }, { name: 'Emil' }, { name: 'Paula' }], { limit: new Set(['Otto']) });
+    const fleet = standIn(
+      sim,
+      [{ name: 'Anton' }, { name: 'Ida' }, { name: 'Otto', role: 'worker' }, { name: 'Emil' }, { name: 'Paula' }],
+      { limit: new Set(['Otto']) },
+    );
     await runSwarm(fleet);
     expect(sim.sent.filter((s) => /^node (promote|demote)/.test(s.args))).toEqual([]);
     expect(fleet.outcomes.get('Otto')?.details.join(' ')).toMatch(/not demoted: the plan promotes Emil first, outside --limit/);
@@ -218,7 +302,9 @@ describe('drift: nodes of no inventory robot (stand-in executor)', () => {
   it('is reported, never removed, without --prune', async () => {
     const sim = withStranger();
     const report = await runSwarm(standIn(sim, four));
-    expect(report.notes.join(' ')).toMatch(/drift: 1 node of no inventory robot: Paula \(n5, 10\.0\.0\.99, worker, ready\) — kept; --prune removes them/);
+    expect(report.notes.join(' ')).toMatch(
+      /drift: 1 node of no inventory robot: Paula \(n5, 10\.0\.0\.99, worker, ready\) — kept; --prune removes them/,
+    );
     expect(sim.sent.filter((s) => s.args.startsWith('node rm'))).toEqual([]);
   });
 
@@ -229,7 +315,7 @@ describe('drift: nodes of no inventory robot (stand-in executor)', () => {
     expect(report.notes.join(' ')).toMatch(/drift: removed node Paula/);
   });
 
-  it('is only reported with --prune under --limit (it is no named robot\'s)', async () => {
+  it("is only reported with --prune under --limit (it is no named robot's)", async () => {
     const sim = withStranger();
     const report = await runSwarm(standIn(sim, four, { prune: true, limit: new Set(['Otto']) }));
     expect(sim.sent.filter((s) => s.args.startsWith('node rm'))).toEqual([]);
@@ -240,7 +326,9 @@ describe('drift: nodes of no inventory robot (stand-in executor)', () => {
 describe('classifying what went wrong', () => {
   it('tells a lost manager (connection, docker, role) from a failed request', () => {
     expect(managerLoss('the connection to the robot was lost')).toBe('connection');
-    expect(managerLoss('x failed (exit 1): Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?')).toBe('docker');
+    expect(
+      managerLoss('x failed (exit 1): Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?'),
+    ).toBe('docker');
     expect(managerLoss('listing swarm nodes failed (exit 1): Error response from daemon: This node is not a swarm manager.')).toBe('role');
     expect(managerLoss('Error response from daemon: update out of sequence')).toBeNull();
   });

@@ -8,7 +8,15 @@ import { loadInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import type { Fleet } from '../../src/steps/fleet.js';
 import { NO_TERMINAL, requireTerminal, rolesCommand } from '../../src/steps/roles.js';
-import { gatherWizardRows, readout, renderTable, runWizard, type WizardFleet, type WizardPrompts, type WizardRow } from '../../src/ui/wizard.js';
+import {
+  gatherWizardRows,
+  readout,
+  renderTable,
+  runWizard,
+  type WizardFleet,
+  type WizardPrompts,
+  type WizardRow,
+} from '../../src/ui/wizard.js';
 
 const INVENTORY = `# the fleet
 swarm:
@@ -40,14 +48,30 @@ function inventoryFile(): Inventory {
 }
 
 const row = (name: string, ip: string, over: Partial<WizardRow> = {}): WizardRow => ({
-  name, ip, reachable: true, arch: 'x86_64', cpus: 4, ramGiB: 7.6, swarmRole: 'none', leader: false, ...over,
+  name,
+  ip,
+  reachable: true,
+  arch: 'x86_64',
+  cpus: 4,
+  ramGiB: 7.6,
+  swarmRole: 'none',
+  leader: false,
+  ...over,
 });
 // Anton leads a one-manager swarm; Emil is down.
 const ROWS: WizardRow[] = [
   row('Anton', '192.168.50.11', { zone: 'hall-a', swarmRole: 'manager', leader: true }),
   row('Ida', '192.168.50.12', { zone: 'hall-a' }),
   row('Otto', '192.168.50.13', { zone: 'hall-b', arch: 'aarch64', cpus: 8, ramGiB: 15.5 }),
-  row('Emil', '192.168.50.14', { zone: 'hall-b', reachable: false, arch: '', cpus: null, ramGiB: null, swarmRole: 'unknown', problem: 'no answer from 192.168.50.14:22 within 5 s' }),
+  row('Emil', '192.168.50.14', {
+    zone: 'hall-b',
+    reachable: false,
+    arch: '',
+    cpus: null,
+    ramGiB: null,
+    swarmRole: 'unknown',
+    problem: 'no answer from 192.168.50.14:22 within 5 s',
+  }),
 ];
 
 describe('readout', () => {
@@ -57,9 +81,14 @@ describe('readout', () => {
       '2 managers — tolerates 0 failures',
       'warning: an even count adds no tolerance — 2 managers tolerate 0 failures, as 1 do; pick an odd number',
     ]);
-    expect(readout(['Anton', 'Ida', 'Otto'], ROWS)).toEqual(['3 managers — tolerates 1 failure', 'warning: zone hall-a holds 2 of 3 managers — losing it loses quorum']);
+    expect(readout(['Anton', 'Ida', 'Otto'], ROWS)).toEqual([
+      '3 managers — tolerates 1 failure',
+      'warning: zone hall-a holds 2 of 3 managers — losing it loses quorum',
+    ]);
     expect(readout(['Anton', 'Otto', 'Emil', 'Ida'], ROWS)[0]).toBe('4 managers — tolerates 1 failure');
-    expect(readout(['Anton', 'Otto', 'Emil', 'Ida'], ROWS)).toContain('warning: an even count adds no tolerance — 4 managers tolerate 1 failure, as 3 do; pick an odd number');
+    expect(readout(['Anton', 'Otto', 'Emil', 'Ida'], ROWS)).toContain(
+      'warning: an even count adds no tolerance — 4 managers tolerate 1 failure, as 3 do; pick an odd number',
+    );
     expect(readout([], ROWS)).toEqual(['0 managers — tolerates 0 failures', 'warning: pick at least one manager']);
   });
 
@@ -85,14 +114,20 @@ describe('the table', () => {
 
 // A fleet whose connections answer the facts and node-list commands from fixtures.
 function fakeFleet(inventory: Inventory): WizardFleet & Pick<Fleet, 'options'> {
-  const swarm = (id: string, manager: boolean) => JSON.stringify({ NodeID: id, NodeAddr: '', LocalNodeState: 'active', ControlAvailable: manager, Error: '', RemoteManagers: null });
+  const swarm = (id: string, manager: boolean) =>
+    JSON.stringify({ NodeID: id, NodeAddr: '', LocalNodeState: 'active', ControlAvailable: manager, Error: '', RemoteManagers: null });
   const facts: Record<string, string> = {
     Anton: `arch=x86_64\ncpus=4\nmemkb=7969164\nhostname=anton\nswarm=${swarm('n-anton', true)}\n`,
     Ida: `arch=x86_64\ncpus=2\nmemkb=3984582\nhostname=ida\nswarm=${swarm('n-ida', false)}\n`,
     Otto: 'arch=aarch64\ncpus=8\nmemkb=16252928\nhostname=otto\ndocker_error=Cannot connect to the Docker daemon at unix:///var/run/docker.sock\n',
   };
   const node = (id: string, role: string, leader: boolean) =>
-    JSON.stringify({ ID: id, Spec: { Role: role, Availability: 'active' }, Status: { State: 'ready', Addr: '10.0.0.1' }, ManagerStatus: leader ? { Leader: true } : null });
+    JSON.stringify({
+      ID: id,
+      Spec: { Role: role, Availability: 'active' },
+      Status: { State: 'ready', Addr: '10.0.0.1' },
+      ManagerStatus: leader ? { Leader: true } : null,
+    });
   const conn = (name: string) => ({
     run: async () => facts[name] ?? '',
     exec: async () => ({ code: 0, stdout: `${node('n-anton', 'manager', true)}\n${node('n-ida', 'worker', false)}\n`, stderr: '' }),
@@ -125,7 +160,7 @@ type Ui = Awaited<ReturnType<typeof render>>;
 type Keys = (ui: Ui, screens: string[]) => Promise<void>;
 function driven(script: { checkbox: Keys; select: Keys; confirm: Keys[] }, screens: string[], printed: string[]): WizardPrompts {
   const confirms = [...script.confirm];
-  const drive = async <T,>(ui: Ui, keys: Keys): Promise<T> => {
+  const drive = async <T>(ui: Ui, keys: Keys): Promise<T> => {
     screens.push(ui.getScreen());
     await keys(ui, screens);
     return (await ui.answer) as T;
@@ -133,13 +168,15 @@ function driven(script: { checkbox: Keys; select: Keys; confirm: Keys[] }, scree
   return {
     checkbox: async (config) => drive<string[]>(await render(checkbox, config), script.checkbox),
     select: async (config) => drive<string>(await render(select, config), script.select),
-    confirm: async (config) => drive<boolean>(await render(confirm, config), confirms.shift() ?? (() => Promise.reject(new Error('unexpected confirm')))),
+    confirm: async (config) =>
+      drive<boolean>(await render(confirm, config), confirms.shift() ?? (() => Promise.reject(new Error('unexpected confirm')))),
     print: (text) => printed.push(text),
   };
 }
 const press = async (ui: Ui, screens: string[], ...keys: string[]) => {
   for (const key of keys) {
-    if (key.length === 1) ui.events.type(key); // a character typed into the line
+    if (key.length === 1)
+      ui.events.type(key); // a character typed into the line
     else ui.events.keypress(key); // a named key: enter, space, down …
     await ui.nextRender();
   }
@@ -154,7 +191,15 @@ describe('runWizard, driven by keystrokes', () => {
     const result = await runWizard(
       inventory,
       ROWS,
-      driven({ checkbox: (ui, s) => press(ui, s, 'enter'), select: (ui, s) => press(ui, s, 'enter'), confirm: [(ui, s) => press(ui, s, 'enter')] }, screens, printed),
+      driven(
+        {
+          checkbox: (ui, s) => press(ui, s, 'enter'),
+          select: (ui, s) => press(ui, s, 'enter'),
+          confirm: [(ui, s) => press(ui, s, 'enter')],
+        },
+        screens,
+        printed,
+      ),
     );
     // The planner keeps Anton, spreads over zones (hall-a, hall-b), and skips unreachable Emil.
     const [boxScreen, , leaderScreen] = screens;
@@ -167,7 +212,12 @@ describe('runWizard, driven by keystrokes', () => {
     expect(leaderScreen).toMatch(/❯ Anton/);
     expect(leaderScreen).toMatch(/Ida/);
     expect(leaderScreen).not.toMatch(/Otto/);
-    expect(result).toEqual({ managers: ['Anton', 'Ida', 'Otto'], leader: 'Anton', roles: { Anton: 'manager', Ida: 'manager', Otto: 'manager', Emil: 'worker' }, saved: true });
+    expect(result).toEqual({
+      managers: ['Anton', 'Ida', 'Otto'],
+      leader: 'Anton',
+      roles: { Anton: 'manager', Ida: 'manager', Otto: 'manager', Emil: 'worker' },
+      saved: true,
+    });
     const after = readFileSync(inventory.file, 'utf8');
     for (const comment of INVENTORY.match(/#.*$/gm) ?? []) expect(after).toContain(comment);
     expect(loadInventory(inventory.file).robots.map((r) => r.role)).toEqual(['manager', 'manager', 'manager', 'worker']);
@@ -217,7 +267,15 @@ describe('runWizard, driven by keystrokes', () => {
     const result = await runWizard(
       inventory,
       ROWS,
-      driven({ checkbox: (ui, s) => press(ui, s, 'enter'), select: (ui, s) => press(ui, s, 'enter'), confirm: [(ui, s) => press(ui, s, 'n', 'enter')] }, [], []),
+      driven(
+        {
+          checkbox: (ui, s) => press(ui, s, 'enter'),
+          select: (ui, s) => press(ui, s, 'enter'),
+          confirm: [(ui, s) => press(ui, s, 'n', 'enter')],
+        },
+        [],
+        [],
+      ),
     );
     expect(result.saved).toBe(false);
     expect(readFileSync(inventory.file, 'utf8')).toBe(INVENTORY);
@@ -253,7 +311,9 @@ describe('rolesCommand', () => {
         // Otto's docker does not answer and Emil is down: 2 robots can manage now, so the proposal is 1 manager.
         expect(config.choices.filter((c) => c.checked).map((c) => c.value)).toEqual(['Anton']);
         expect(config.validate([{ value: 'Anton' }])).toBe(true); // the proposal, whose readout is in the message: accepted at once
-        expect(config.validate([{ value: 'Anton' }, { value: 'Ida' }])).toMatch(/^2 managers — tolerates 0 failures\nwarning: an even count/);
+        expect(config.validate([{ value: 'Anton' }, { value: 'Ida' }])).toMatch(
+          /^2 managers — tolerates 0 failures\nwarning: an even count/,
+        );
         expect(config.validate([{ value: 'Anton' }, { value: 'Ida' }])).toBe(true); // Enter again on the same pick
         expect(config.validate([{ value: 'Otto' }])).toMatch(/Otto: the Docker engine is not running[\s\S]*none of these may lead now/);
         expect(config.validate([])).toMatch(/pick at least one manager/);
