@@ -19,7 +19,7 @@ import { followUpPlan, meshVerdict, ringPlan, type Edge, type Probe } from '../p
 import { ensureOperatorKey } from '../ssh/auth.js';
 import { redact } from '../log.js';
 import { mapLimit } from '../ssh/pool.js';
-import type { Fleet } from './fleet.js';
+import type { Fleet } from '../run/fleet.js';
 import type { RobotConnection } from '../ssh/connection.js';
 import type { Robot } from '../inventory/schema.js';
 

@@ -6,7 +6,7 @@ import { managerStateCommand, parseManagerState } from '../remote/docker.js';
 import type { RemoteCommand } from '../remote/shell.js';
 import { redact } from '../log.js';
 import { RemoteCommandError } from '../ssh/connection.js';
-import type { Fleet } from './fleet.js';
+import type { Fleet } from '../run/fleet.js';
 import { NO_LEADER, QuorumLostError, listNodes, type Member } from './swarmState.js';
 
 /** No manager this run is connected to answers any more: the manager-side work cannot go on. */

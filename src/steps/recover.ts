@@ -2,7 +2,7 @@
 // `docker swarm init --force-new-cluster` on the manager the operator names, which keeps the swarm's
 // state and makes that robot the only manager; `provision swarm` then rebuilds the manager set.
 import { forceNewClusterCommand } from '../remote/docker.js';
-import type { Fleet } from './fleet.js';
+import type { Fleet } from '../run/fleet.js';
 import { gatherMembers } from './swarmState.js';
 
 export async function runRecover(fleet: Fleet, on: string): Promise<void> {

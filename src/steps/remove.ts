@@ -14,7 +14,7 @@ import { removeRobotsFromFile } from '../inventory/removeRobots.js';
 import { join } from 'node:path';
 import { redact } from '../log.js';
 import type { Robot } from '../inventory/schema.js';
-import type { Fleet } from './fleet.js';
+import type { Fleet } from '../run/fleet.js';
 import { runKeys, wantedSshFiles, writeSshFiles } from './keys.js';
 import { ManagerVia } from './managerVia.js';
 import { runSwarm } from './swarm.js';

@@ -3,7 +3,7 @@
 import { leaveCommand, nodeRoleCommand, removeTokensCommand } from '../remote/docker.js';
 import { fileBytes, gatherSshCommand, MANAGED_SSH_FILES, parseGatheredSsh } from '../remote/keysScript.js';
 import { withManagedBlock } from '../remote/managedBlock.js';
-import type { Fleet } from './fleet.js';
+import type { Fleet } from '../run/fleet.js';
 import { fleetClusters, gatherMembers, inSwarm, listNodes, type Member } from './swarmState.js';
 
 export async function runReset(fleet: Fleet, options: { keys: boolean }): Promise<void> {

@@ -1,6 +1,6 @@
 // `provision roles`: gather each robot's facts, run the role wizard, offer to run `provision swarm`.
 import { gatherWizardRows, realPrompts, renderTable, runWizard, type WizardPrompts } from '../ui/wizard.js';
-import type { Fleet } from './fleet.js';
+import type { Fleet } from '../run/fleet.js';
 
 export const NO_TERMINAL =
   'provision roles is an interactive wizard and needs a terminal (stdin is not one). ' +

@@ -15,7 +15,7 @@ import { keyOf, ROBOT_KEY_FILE, type OperatorKeys, type RobotKeyFacts } from '..
 import { parseGatheredSsh, type GatheredSsh } from '../remote/keysScript.js';
 import { adoptKeyCommand, dropNextKeyCommand, NEXT_KEY_FILE, newKeyCommand } from '../remote/retire.js';
 import { ensureOperatorKey } from '../ssh/auth.js';
-import type { Fleet } from './fleet.js';
+import type { Fleet } from '../run/fleet.js';
 import { keptDrift, keysFirstCommand, meshRobots, verifyMesh, wantedSshFiles, writeSshFiles } from './keys.js';
 
 /** Longer than a robot-to-robot login takes: ssh may read a key file at its start and again when it signs. */

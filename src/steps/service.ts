@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { TOKEN_DIR } from '../remote/docker.js';
 import { scriptWithArgs } from '../remote/shell.js';
-import type { Fleet } from './fleet.js';
+import type { Fleet } from '../run/fleet.js';
 
 export const SERVICE_NAME = 'provision-join.service';
 export const SCRIPT_PATH = '/usr/local/lib/provision/provision-join.sh';

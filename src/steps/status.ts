@@ -1,7 +1,7 @@
 // `provision status`: one read-only look at the fleet — every robot, its swarm state and role as the
 // swarm's managers see it, and whether quorum holds right now.
 import { faultTolerance } from '../plan/quorum.js';
-import type { Fleet } from './fleet.js';
+import type { Fleet } from '../run/fleet.js';
 import { fleetClusters, gatherMembers, listNodes, nodeOfRobot } from './swarmState.js';
 import { strangerNodes, strangersInBlock } from '../plan/drift.js';
 import { MANAGED_SSH_FILES, parseGatheredSsh } from '../remote/keysScript.js';

@@ -27,7 +27,7 @@ import { strangerNodes } from '../plan/drift.js';
 import { managerJoinBatches, planRoles, roleChanges, type PlanRobot, type RolePlan } from '../plan/quorum.js';
 import { pendingVerdict, runPaced, PENDING_CAP_MS, PENDING_STALL_MS } from '../plan/pacing.js';
 import { redact } from '../log.js';
-import type { Fleet } from './fleet.js';
+import type { Fleet } from '../run/fleet.js';
 import { ManagerVia, NoManagerError } from './managerVia.js';
 import { QuorumLostError, fleetClusters, gatherMembers, halfJoined, inSwarm, nodeOfRobot, type Member } from './swarmState.js';
 

@@ -3,7 +3,7 @@
 import type { Robot } from '../inventory/schema.js';
 import { factsCommand, nodesCommand, parseFacts, parseNodes, type NodeInfo, type RobotFacts, type SwarmInfo } from '../remote/docker.js';
 import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
-import type { Fleet } from './fleet.js';
+import type { Fleet } from '../run/fleet.js';
 
 export interface Member {
   robot: Robot;

@@ -1,5 +1,5 @@
 // Rendering of a run's outcome: one line per robot, then notes. Only renders; decides nothing.
-import type { Fleet, RobotOutcome } from '../steps/fleet.js';
+import type { Fleet, RobotOutcome } from '../run/fleet.js';
 import { logFile, redact } from '../log.js';
 import { nameList, sharedNotes, unfolded } from './fold.js';
 import { PLAIN, type Paint } from './terminal.js';

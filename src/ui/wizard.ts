@@ -5,7 +5,7 @@ import type { Inventory } from '../inventory/schema.js';
 import { saveRoles, type SavedRole } from '../inventory/save.js';
 import { MAX_USEFUL_MANAGERS, faultTolerance, planRoles, toleranceText, type PlanRobot } from '../plan/quorum.js';
 import { factsCommand, nodesCommand, parseFacts, parseNodes, type RobotFacts } from '../remote/docker.js';
-import type { Fleet } from '../steps/fleet.js';
+import type { Fleet } from '../run/fleet.js';
 
 export interface WizardRow {
   name: string;

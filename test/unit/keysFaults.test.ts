@@ -12,7 +12,7 @@ const root = scratchOperator('provision-faults-');
 
 // Imported after HOME is set: the operator key and the log live under it.
 const { RobotConnection } = await import('../../src/ssh/connection.js');
-const { Fleet } = await import('../../src/steps/fleet.js');
+const { Fleet } = await import('../../src/run/fleet.js');
 const { runKeys } = await import('../../src/steps/keys.js');
 const { parseInventory } = await import('../../src/inventory/load.js');
 

@@ -2,7 +2,7 @@
 // terminal is, and the live view (listr2) drawing phases with counts and failures as they come.
 import { describe, expect, it } from '@jest/globals';
 import { PassThrough } from 'node:stream';
-import { Fleet } from '../../src/steps/fleet.js';
+import { Fleet } from '../../src/run/fleet.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { nameList, sharedNotes, unfolded } from '../../src/ui/fold.js';
 import { renderOutcomes } from '../../src/ui/report.js';

@@ -13,7 +13,7 @@ import { localRobot, scratchOperator } from './standIns.js';
 const root = scratchOperator('provision-rotate-');
 
 const { RobotConnection } = await import('../../src/ssh/connection.js');
-const { Fleet } = await import('../../src/steps/fleet.js');
+const { Fleet } = await import('../../src/run/fleet.js');
 const { runKeys } = await import('../../src/steps/keys.js');
 const { runRotateKeys } = await import('../../src/steps/rotateKeys.js');
 const { parseInventory } = await import('../../src/inventory/load.js');

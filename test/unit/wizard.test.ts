@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/schema.js';
-import type { Fleet } from '../../src/steps/fleet.js';
+import type { Fleet } from '../../src/run/fleet.js';
 import { NO_TERMINAL, requireTerminal, rolesCommand } from '../../src/steps/roles.js';
 import {
   gatherWizardRows,

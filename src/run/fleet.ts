@@ -12,6 +12,7 @@ import { log, logFile } from '../log.js';
 import { hostname, userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { LOCK_DIR, STALE_LOCK_SECONDS, lockCommand, ownerIsDeadLocalRun, parseLock, unlockCommand } from '../remote/lock.js';
+import type { RobotOutcome } from './outcome.js';
 import { inPhase, startPhase, type ProgressListener } from '../progress.js';
 
 function processAlive(pid: number): boolean {
@@ -25,14 +26,7 @@ function processAlive(pid: number): boolean {
 
 const NOT_LINUX_LIKE = 'not a Linux robot (provision needs Linux with /bin/sh, coreutils, OpenSSH and Docker); nothing was run on it';
 
-export type Status = 'changed' | 'joined' | 'ok' | 'unreachable' | 'failed';
-
-export interface RobotOutcome {
-  robot: string;
-  status: Status;
-  details: string[]; // what changed (or would change), or why it failed
-  notes: string[]; // the details that are notes (neither a change nor the failure): the report folds those shared by robots
-}
+export type { RobotOutcome, Status } from './outcome.js';
 
 export interface RunOptions {
   dryRun: boolean;
