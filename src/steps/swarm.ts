@@ -28,6 +28,7 @@ import { managerJoinBatches, planRoles, roleChanges, type PlanRobot, type RolePl
 import { pendingVerdict, runPaced, PENDING_CAP_MS, PENDING_STALL_MS } from '../plan/pacing.js';
 import { redact } from '../log.js';
 import type { Fleet } from '../run/fleet.js';
+import type { SwarmReport } from '../run/outcome.js';
 import { ManagerVia, NoManagerError } from './managerVia.js';
 import { QuorumLostError, fleetClusters, gatherMembers, halfJoined, inSwarm, nodeOfRobot, type Member } from './swarmState.js';
 
@@ -37,15 +38,7 @@ const JOIN_TIMEOUT_MS = 90_000;
 const LEADER_HANDOVER_WAIT_MS = 60_000;
 const PENDING_JOIN_POLL_MS = 3000;
 
-export interface SwarmReport {
-  plan: RolePlan | null;
-  clusterId: string | null;
-  nodes: NodeInfo[];
-  initialised: string | null; // the robot `swarm init` ran on, if it did
-  robotOfNode: Map<string, string>; // node ID → robot name, from each robot's own docker info
-  handOver: { from: string; to: string } | null; // the leader handed over in this run
-  notes: string[]; // about the swarm as a whole (e.g. the node list could not be read again)
-}
+export type { SwarmReport } from '../run/outcome.js';
 
 export type RotateWhich = 'worker' | 'manager' | 'both';
 

@@ -1,6 +1,6 @@
 // Rendering of `provision swarm`'s result: the swarm as `docker node ls` shows it, and its JSON shape.
 import { toleranceText } from '../plan/quorum.js';
-import type { SwarmReport } from '../steps/swarm.js';
+import type { SwarmReport } from '../run/outcome.js';
 
 /** `docker node ls` as the operator knows it, with the robot each node belongs to and the fault tolerance. */
 export function renderSwarmSummary(report: SwarmReport, robotOfNode: (id: string) => string | undefined): string {
