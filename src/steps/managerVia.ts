@@ -1,5 +1,6 @@
 // The manager provision works through. Any manager may stop being one, lose its connection or its
 // docker mid-run: then the next manager this run is connected to takes over, and the run goes on.
+import { StopRun } from '../run/phases.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeInfo } from '../remote/docker.js';
 import { managerStateCommand, parseManagerState } from '../remote/docker.js';
@@ -10,7 +11,7 @@ import type { Fleet } from '../run/fleet.js';
 import { NO_LEADER, QuorumLostError, listNodes, type Member } from './swarmState.js';
 
 /** No manager this run is connected to answers any more: the manager-side work cannot go on. */
-export class NoManagerError extends Error {}
+export class NoManagerError extends StopRun {}
 
 export type ManagerLoss = 'connection' | 'docker' | 'role';
 

@@ -1,5 +1,6 @@
 // What the fleet's swarm looks like now, read-only: facts from every robot, the fleet's cluster,
 // and its nodes as a manager sees them. Shared by swarm, status, reset and rotate.
+import { StopRun } from '../run/phases.js';
 import type { Robot } from '../inventory/schema.js';
 import { factsCommand, nodesCommand, parseFacts, parseNodes, type NodeInfo, type RobotFacts, type SwarmInfo } from '../remote/docker.js';
 import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
@@ -56,7 +57,7 @@ export function clustersOf(members: Member[]): Map<string, Member[]> {
 export const NO_LEADER = /does not have a leader|context deadline exceeded|code = (Unavailable|DeadlineExceeded)/i;
 
 /** The swarm answers no management command: its managers have lost their Raft majority. */
-export class QuorumLostError extends Error {}
+export class QuorumLostError extends StopRun {}
 
 /** The node list from a manager; while the managers elect a new leader it is retried for up to 30 s. */
 export async function listNodes(manager: Member): Promise<NodeInfo[]> {
