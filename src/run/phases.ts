@@ -19,9 +19,12 @@ export interface Phase<S> {
   run?: (state: S, progress: Progress) => Promise<void | 'stop'>;
   /**
    * In a dry run, instead of each/run: say what it would do (nothing that changes a robot is sent).
-   * Omitted: the phase only reads, and runs as in a real run. 'skip': nothing to say.
+   * Omitted: the phase runs in a dry run too, and sends nothing that changes a robot there (it reads,
+   * or compares). 'skip': nothing to say.
    */
   dryRun?: ((state: S) => void | 'stop') | 'skip';
+  /** The title while a dry run runs the phase itself (it reads or compares, and changes nothing). */
+  dryTitle?: string;
 }
 
 const IDLE: Progress = { advance: () => {}, grow: () => {}, finish: () => {} };
@@ -31,18 +34,19 @@ const IDLE: Progress = { advance: () => {}, grow: () => {}, finish: () => {} };
  * robot's own error is already on its outcome.
  */
 export async function runPhases<S>(fleet: Fleet, state: S, phases: readonly Phase<S>[]): Promise<StopRun | null> {
+  const dry = fleet.options.dryRun;
   for (const phase of phases) {
+    if (dry && phase.dryRun) {
+      if (phase.dryRun !== 'skip' && phase.dryRun(state) === 'stop') return null;
+      continue;
+    }
     const robots = phase.robots?.(state);
     if (robots && !robots.length) continue;
-    if (fleet.options.dryRun && phase.dryRun) {
-      if (phase.dryRun === 'skip' || phase.dryRun(state) !== 'stop') continue;
-      return null;
-    }
-    const progress = robots ? fleet.phase(phase.title, robots.length) : IDLE;
+    const progress = robots ? fleet.phase((dry && phase.dryTitle) || phase.title, robots.length) : IDLE;
     try {
       if (phase.run && (await phase.run(state, progress)) === 'stop') return null;
-      if (phase.each && robots)
-        await eachRobot(fleet, robots, (robot) => (phase.each as NonNullable<Phase<S>['each']>)(state, robot), progress);
+      const each = phase.each;
+      if (each && robots) await eachRobot(fleet, robots, (robot) => each(state, robot), progress);
     } catch (err) {
       if (err instanceof StopRun) return err;
       throw err;

@@ -1,0 +1,568 @@
+// One run's work on the fleet's existing swarm, through a manager that may change (ManagerVia): the
+// state the swarm phases after the plan share (src/steps/swarm.ts lists them), and each phase's work.
+import type { Robot } from '../inventory/schema.js';
+import {
+  joinCommand,
+  joinStateCommand,
+  joinTokensCommand,
+  parseJoinState,
+  labelAddCommand,
+  leaveCommand,
+  rotateTokenCommand,
+  nodeRemoveCommand,
+  nodeRoleCommand,
+  syncTokensCommand,
+  tokenFilesPayload,
+  tokensInSync,
+  type NodeInfo,
+  type TokenFile,
+} from '../remote/docker.js';
+import { describeLabelUpdate, desiredLabels, isNoLabelUpdate, labelUpdate } from '../plan/labels.js';
+import { strangerNodes } from '../plan/drift.js';
+import { managerJoinBatches, planRoles, roleChanges, type PlanRobot, type RolePlan } from '../plan/quorum.js';
+import { pendingVerdict, runPaced, PENDING_CAP_MS, PENDING_STALL_MS } from '../plan/pacing.js';
+import { redact } from '../log.js';
+import type { Fleet } from '../run/fleet.js';
+import type { SwarmReport } from '../run/outcome.js';
+import type { Phase as Progress } from '../progress.js';
+import { StopRun } from '../run/phases.js';
+import { pollUntil, retry } from '../run/retry.js';
+import { ManagerVia, NoManagerError } from './managerVia.js';
+import { QuorumLostError, fleetClusters, halfJoined, inSwarm, nodeOfRobot, type Member } from './swarmState.js';
+
+const SWARM_PORT = 2377;
+const JOIN_TIMEOUT_MS = 90_000;
+/** After the leader's demotion the managers elect another within seconds on the lab; give it a minute. */
+const LEADER_HANDOVER_WAIT_MS = 60_000;
+const PENDING_JOIN_POLL_MS = 3000;
+
+export type RotateWhich = 'worker' | 'manager' | 'both';
+
+/** What the plan still wants of a robot, by the phase that does it (a dry run's lines, and --limit's notes). */
+type Pending = { kind: 'clean' | 'manager' | 'worker' | 'promote' | 'demote' | 'labels'; text: string };
+
+export class Formation {
+  private swarmChanged = false; // when nothing changed, the node list read at the start is the final one
+  private readonly joinedNow = new Set<Member>();
+  private readonly newManagers = new Set<Member>(); // joined as or promoted to manager in this run
+  private lastJoinAt = Date.now(); // the fleet's latest finished join: pending joins wait while this moves
+  private readonly planRobots: PlanRobot[];
+  private readonly managerAddrs: string[];
+  /** The role changes this run makes; `held`: demotions --limit holds back, and the promotions they wait for. */
+  private readonly changes: ReturnType<typeof roleChanges> & { held: { demote: string[]; promote: string[] } };
+  private tokens = { worker: '', manager: '' };
+
+  private constructor(
+    private readonly fleet: Fleet,
+    private readonly report: SwarmReport,
+    private readonly usable: Member[],
+    private readonly nodes: NodeInfo[],
+    private readonly plan: RolePlan,
+    private readonly via: ManagerVia,
+    private readonly currentLeader: Member | undefined,
+  ) {
+    this.planRobots = planInput(fleet, usable, (r) => this.nodeOf(r));
+    this.managerAddrs = plan.managers.map((name) => `${fleet.inventory.robots.find((r) => r.name === name)?.ip}:${SWARM_PORT}`);
+    this.changes = this.limitedRoleChanges();
+  }
+
+  /** The plan phase: the nodes as the swarm sees them, the robots that may take part, and the roles. */
+  static async start(fleet: Fleet, members: Member[], report: SwarmReport, found: Member): Promise<Formation> {
+    // Until the plan exists, the managers of the fleet's cluster (by their own facts) stand in.
+    let candidates: () => Member[] = () => fleetClusters(fleet, members)[0]?.[1] ?? [];
+    const via = new ManagerVia(fleet, found, () => candidates());
+    const nodes = await via.nodes();
+    report.nodes = nodes; // what could be read, should the run stop later
+    const usable = withoutForeign(fleet, members, nodes);
+    // Unreachable robots are recognised by their static address, only to count the Raft votes they hold.
+    const nodeOf = (robot: Robot) => nodeOfRobot(robot, usable, nodes);
+    const leaderNode = nodes.find((n) => n.leader);
+    const leaderRobot = fleet.inventory.robots.find((r) => leaderNode && nodeOf(r)?.id === leaderNode.id);
+    const plan = planRoles({
+      robots: planInput(fleet, usable, nodeOf),
+      managers: fleet.inventory.swarm.managers,
+      ...(leaderRobot ? { leader: leaderRobot.name } : {}),
+      ...(fleet.inventory.swarm.leader !== undefined ? { preferredLeader: fleet.inventory.swarm.leader } : {}),
+    });
+    report.plan = plan;
+    const leader = usable.find((m) => m.robot.name === leaderRobot?.name);
+    const formation = new Formation(fleet, report, usable, nodes, plan, via, leader);
+    candidates = () => formation.managerCandidates();
+    // Work through a manager that stays one (the leader first); the leader to hand over only if none does.
+    via.current = formation.managerCandidates()[0] ?? found;
+    return formation;
+  }
+
+  private nodeOf(robot: Robot): NodeInfo | undefined {
+    return nodeOfRobot(robot, this.usable, this.nodes);
+  }
+
+  /** Outside --limit a robot is read (plan, quorum, tokens) but never changed. */
+  private mine(m: Member): boolean {
+    return this.fleet.inLimit(m.robot.name);
+  }
+
+  private ok(m: Member): boolean {
+    return this.fleet.outcomes.get(m.robot.name)?.status !== 'failed';
+  }
+
+  private inFleet(m: Member): boolean {
+    return this.nodes.some((n) => n.id === m.facts.swarm?.NodeID);
+  }
+
+  private member(name: string): Member {
+    return this.usable.find((m) => m.robot.name === name) as Member;
+  }
+
+  /** The robots this run may change that are still in it and pass `test`, by name. */
+  private names(test: (m: Member) => boolean): string[] {
+    return this.usable.filter((m) => this.ok(m) && this.mine(m) && test(m)).map((m) => m.robot.name);
+  }
+
+  private roleOf(name: string): 'manager' | 'worker' {
+    return this.plan.decisions.find((d) => d.name === name)?.role ?? 'worker';
+  }
+
+  /** Managers this run is connected to, best first: staying ones (the leader first), new ones, then any other. */
+  managerCandidates(): Member[] {
+    const wasManager = (m: Member) => this.nodeOf(m.robot)?.role === 'manager';
+    const stays = (m: Member) => wasManager(m) && this.plan.managers.includes(m.robot.name);
+    const live = this.usable.filter((m) => this.ok(m) && !this.via.isDropped(m));
+    const isLeader = (m: Member) => Boolean(this.nodeOf(m.robot)?.leader);
+    return [
+      ...new Set([
+        ...live.filter((m) => stays(m) && isLeader(m)),
+        ...live.filter(stays),
+        ...live.filter((m) => this.newManagers.has(m)),
+        ...live.filter(wasManager),
+      ]),
+    ];
+  }
+
+  async rotateTokens(which: RotateWhich): Promise<void> {
+    for (const role of which === 'both' ? (['worker', 'manager'] as const) : [which]) {
+      await this.via.run((sudo) => rotateTokenCommand(role, sudo), `rotating the ${role} join token`);
+      this.fleet.note(this.via.current.robot.name, `rotated the ${role} join token`);
+    }
+  }
+
+  /** The robots whose ~/swarm_tokens this run keeps: every one it may change. */
+  tokenRobots(): string[] {
+    return this.usable.filter((m) => this.mine(m)).map((m) => m.robot.name);
+  }
+
+  async readTokens(): Promise<void> {
+    const [worker, manager] = (await this.via.run(joinTokensCommand, 'reading join tokens')).trim().split('\n');
+    if (!worker || !manager) throw new Error(`could not read the join tokens from ${this.via.current.robot.name}`);
+    this.tokens = { worker, manager };
+  }
+
+  /** Each robot gets only the token of its planned role, plus where to join. */
+  async writeTokens(name: string): Promise<void> {
+    const m = this.member(name);
+    const dry = this.fleet.options.dryRun;
+    const role = this.roleOf(name);
+    const files: Partial<Record<TokenFile, string>> = {
+      [`${role}_token`]: this.tokens[role] + '\n',
+      join_addresses: this.managerAddrs.join('\n') + '\n',
+      advertise_addr: m.robot.ip + '\n', // for the boot-time join (templates/provision-join.sh)
+    };
+    if (tokensInSync(m.facts.tokens, files)) return; // the facts carried their digests: nothing to send
+    const out = await m.conn.run(syncTokensCommand(dry), 'writing ~/swarm_tokens', { stdin: tokenFilesPayload(files) });
+    const changed = out
+      .split('\n')
+      .filter((l) => /^(changed|removed):/.test(l))
+      .map((l) => l.replace(':', ' '));
+    if (changed.length) this.fleet.changed(name, `~/swarm_tokens: ${dry ? 'would have ' : ''}${changed.join(', ')}`);
+  }
+
+  /** Robots whose join never finished (see halfJoined): they leave, and join again. */
+  halfJoinedRobots(): string[] {
+    return this.names((m) => halfJoined(m.facts));
+  }
+
+  async cleanHalfJoined(name: string): Promise<void> {
+    const swarm = this.member(name).facts.swarm;
+    if (!swarm) return;
+    const was = `state ${swarm.LocalNodeState}${swarm.Error ? `: ${swarm.Error}` : ''}`;
+    try {
+      await this.member(name).conn.run(leaveCommand(this.member(name).robot.sudo), 'leaving an interrupted join');
+    } catch (err) {
+      throw new Error(`an interrupted join (${was}) could not be cleaned up: ${(err as Error).message}`);
+    }
+    swarm.LocalNodeState = 'inactive';
+    this.fleet.changed(name, `cleaned up an interrupted join (${was}) with docker swarm leave --force; it joins again`);
+  }
+
+  /**
+   * The planned role changes this run may make. Under --limit only the named robots' — and a named
+   * robot's demotion waits (`held`) while a promotion the plan pairs with it is outside the limit,
+   * so the manager count never drops below the plan because of --limit.
+   */
+  private limitedRoleChanges(): Formation['changes'] {
+    const all = roleChanges(this.plan, this.planRobots, this.currentLeader?.robot.name);
+    if (!this.fleet.options.limit) return { ...all, held: { demote: [], promote: [] } };
+    const inLimit = (n: string) => this.fleet.inLimit(n);
+    const heldPromotions = all.promote.filter((n) => !inLimit(n));
+    const demotions = [...all.demote, ...(all.handOver ? [all.handOver] : [])].filter(inLimit);
+    const held = { demote: demotions, promote: heldPromotions };
+    if (heldPromotions.length) return { promote: all.promote.filter(inLimit), demote: [], handOver: null, held };
+    return {
+      promote: all.promote.filter(inLimit),
+      demote: all.demote.filter(inLimit),
+      handOver: all.handOver && inLimit(all.handOver) ? all.handOver : null,
+      held: { demote: [], promote: [] },
+    };
+  }
+
+  promotions(): string[] {
+    return this.names((m) => this.inFleet(m) && this.changes.promote.includes(m.robot.name));
+  }
+
+  /** The demotions, the leader's (a hand-over) last: every other change is made, so the node elected next is one that stays. */
+  demotions(): string[] {
+    const leaving = this.changes.handOver;
+    return this.names((m) => this.inFleet(m) && this.changes.demote.includes(m.robot.name)).concat(
+      this.names((m) => this.inFleet(m) && m.robot.name === leaving),
+    );
+  }
+
+  /** Promote (before anything is demoted) or demote, one robot after the other. */
+  async changeRoles(names: readonly string[], change: 'promote' | 'demote', progress: Progress): Promise<void> {
+    for (const name of names) {
+      if (name === this.changes.handOver) await this.handOver(this.member(name));
+      else await this.changeRole(this.member(name), change);
+      progress.advance();
+    }
+  }
+
+  /** A per-robot piece of manager-side work: its error fails that robot, unless it stops the run. */
+  private async forRobot(m: Member, work: () => Promise<void>): Promise<boolean> {
+    try {
+      await work();
+      return true;
+    } catch (err) {
+      if (err instanceof StopRun) throw err;
+      this.fleet.failed(m.robot.name, (err as Error).message);
+      return false;
+    }
+  }
+
+  private async changeRole(m: Member, change: 'promote' | 'demote'): Promise<void> {
+    await this.forRobot(m, async () => {
+      await this.via.run((sudo) => nodeRoleCommand(change, m.facts.swarm?.NodeID ?? '', sudo), `docker node ${change}`);
+      this.swarmChanged = true;
+      this.fleet.changed(m.robot.name, `${change}d to ${change === 'promote' ? 'manager' : 'worker'}`);
+      if (change === 'promote') this.newManagers.add(m);
+      else await this.via.avoid(m, `${m.robot.name} was demoted`); // never worked through again
+    });
+  }
+
+  /**
+   * The leader must stop managing: its demotion is sent from a manager that stays one (after the
+   * promotions), then the run waits for another node to lead and goes on through a staying manager.
+   */
+  private async handOver(leader: Member): Promise<void> {
+    const id = leader.facts.swarm?.NodeID ?? '';
+    const reason = this.plan.decisions.find((d) => d.name === leader.robot.name)?.reason ?? 'planned worker';
+    try {
+      await this.via.avoid(leader, `${leader.robot.name} hands over the lead`);
+    } catch (err) {
+      if (!(err instanceof NoManagerError)) throw err;
+      this.fleet.failed(
+        leader.robot.name,
+        `is the leader and must stop managing (${reason}), but no other manager that stays one answers: it stays leader for now; run again when one does`,
+      );
+      return;
+    }
+    const from = this.via.current.robot.name;
+    const demote = () => this.via.run((sudo) => nodeRoleCommand('demote', id, sudo), 'docker node demote (the leader)');
+    if (!(await this.forRobot(leader, () => demote().then(() => undefined)))) return;
+    this.swarmChanged = true;
+    this.fleet.changed(leader.robot.name, `handed over the lead: demoted to worker from ${from} (${reason})`);
+    const successor = await this.waitForNewLeader(id);
+    if (!successor) {
+      this.fleet.failed(leader.robot.name, `no other node was Leader within ${LEADER_HANDOVER_WAIT_MS / 1000} s of its demotion`);
+      return;
+    }
+    this.report.handOver = { from: leader.robot.name, to: successor };
+    this.fleet.note(leader.robot.name, `${successor} leads now`);
+    this.fleet.note(successor, `leads the swarm now (took over from ${leader.robot.name})`);
+  }
+
+  /** The robot (or node hostname) that leads once `oldId` is a worker, or null after the bounded wait. */
+  private async waitForNewLeader(oldId: string): Promise<string | null> {
+    const successor = await pollUntil(
+      async () => {
+        // A deliberate demotion is an election, not a lost quorum: keep waiting to the bound.
+        const nodes = await this.via.nodes().catch((err: unknown) => {
+          if (err instanceof QuorumLostError) return [];
+          throw err;
+        });
+        const lead = nodes.find((n) => n.leader && n.id !== oldId);
+        if (!lead || nodes.find((n) => n.id === oldId)?.role !== 'worker') return undefined;
+        return this.usable.find((m) => m.facts.swarm?.NodeID === lead.id)?.robot.name ?? lead.hostname;
+      },
+      1000,
+      LEADER_HANDOVER_WAIT_MS,
+    );
+    return successor ?? null;
+  }
+
+  /** The robots not in the swarm that join it as `role`. */
+  toJoin(role: 'manager' | 'worker'): string[] {
+    return this.names((m) => !inSwarm(m.facts) && this.roleOf(m.robot.name) === role);
+  }
+
+  /** Managers join in quorum-safe batches (1→3, then 2 at a time). */
+  async joinManagers(names: readonly string[], progress: Progress): Promise<void> {
+    const currentManagers = this.nodes.filter((n) => n.role === 'manager').length;
+    for (const batch of managerJoinBatches(Math.max(1, currentManagers), [...names])) {
+      await Promise.all(batch.map((name) => this.join(this.member(name), 'manager').finally(() => progress.advance())));
+    }
+  }
+
+  /**
+   * Workers join after the managers, paced (src/plan/pacing.ts). (Workers joining during the manager
+   * rounds was faster at 10 robots, but on the 2-core lab at 50 it starved the joining managers.)
+   */
+  async joinWorkers(names: readonly string[], progress: Progress): Promise<void> {
+    await runPaced(names, (name) => this.join(this.member(name), 'worker').finally(() => progress.advance()));
+  }
+
+  /**
+   * Managers to join through, best first: those this run is connected to and still works through
+   * (a manager that just went away still looks ready to the swarm for some seconds), then the ones
+   * the swarm saw as reachable, then every planned manager.
+   */
+  private joinAddresses(): string[] {
+    const connected = this.managerCandidates().map((m) => `${m.robot.ip}:${SWARM_PORT}`);
+    const seen = this.nodes
+      .filter((n) => n.role === 'manager' && n.state === 'ready' && n.reachability !== 'unreachable')
+      .map((n) => `${n.addr}:${SWARM_PORT}`);
+    return [...new Set([...connected, ...seen, ...this.managerAddrs])];
+  }
+
+  /** Join one robot; true when it joined (the pacing widens on that). Its error fails it only. */
+  private async join(m: Member, role: 'manager' | 'worker'): Promise<boolean> {
+    try {
+      const command = joinCommand(role, m.robot.ip, this.joinAddresses(), m.robot.sudo);
+      const out = await m.conn.run(command, `joining as ${role}`, { timeoutMs: JOIN_TIMEOUT_MS });
+      // "will continue in the background": pending, not failed — wait for it while the fleet progresses.
+      const id = /node=(\S+)/.exec(out)?.[1] ?? (await this.waitForPendingJoin(m));
+      if (m.facts.swarm) m.facts.swarm.NodeID = id;
+      this.lastJoinAt = Date.now();
+      this.swarmChanged = true;
+      this.joinedNow.add(m);
+      if (role === 'manager') this.newManagers.add(m);
+      const how = out.includes('pending') ? ' (after a join that went on in the background)' : '';
+      this.fleet.joined(m.robot.name, `joined as ${role}${how}`);
+      return true;
+    } catch (err) {
+      this.fleet.failed(m.robot.name, (err as Error).message);
+      return false;
+    }
+  }
+
+  /** Poll a robot whose join went on in the background until it is active; its node ID, or an error. */
+  private async waitForPendingJoin(m: Member): Promise<string> {
+    const since = Date.now();
+    const id = await pollUntil(
+      async () => {
+        const join = parseJoinState(await m.conn.run(joinStateCommand(m.robot.sudo), 'reading the swarm state'));
+        if (join.state === 'active' && join.nodeId) return join.nodeId;
+        if (join.state !== 'pending')
+          throw new Error(`the join ended in state ${join.state || 'unknown'}: ${join.error || 'no error given'}`);
+        const verdict = pendingVerdict(Date.now(), since, this.lastJoinAt);
+        const check = "check that the managers' port 2377 is reachable from this robot";
+        if (verdict === 'stalled')
+          throw new Error(
+            `the join is still pending, and no robot of the fleet finished joining for ${PENDING_STALL_MS / 1000} s: ${check}`,
+          );
+        if (verdict === 'too long') throw new Error(`the join is still pending after ${PENDING_CAP_MS / 60_000} min: ${check}`);
+        return undefined;
+      },
+      PENDING_JOIN_POLL_MS,
+      Infinity, // pendingVerdict bounds the wait
+    );
+    return id as string;
+  }
+
+  /** The labels a node has now: none on a node that joined in this run. */
+  private labelsNow(m: Member): Record<string, string> {
+    if (this.joinedNow.has(m)) return {};
+    return this.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {};
+  }
+
+  /** The robots whose node's labels differ from what the inventory wants. */
+  toLabel(): string[] {
+    return this.names(
+      (m) =>
+        Boolean(m.facts.swarm?.NodeID) &&
+        (this.joinedNow.has(m) || this.inFleet(m)) &&
+        !isNoLabelUpdate(labelUpdate(this.labelsNow(m), desiredLabels(m.robot, m.facts))),
+    );
+  }
+
+  /**
+   * Labels follow the inventory: only the difference, one `docker node update` per node that needs
+   * one; labels provision recorded as its own and no longer wants are removed, others' never.
+   * `docker node update` loses a race with the swarm's own updates of a node that just joined: retried.
+   */
+  async label(name: string): Promise<void> {
+    const m = this.member(name);
+    const nodeId = m.facts.swarm?.NodeID ?? '';
+    const update = labelUpdate(this.labelsNow(m), desiredLabels(m.robot, m.facts));
+    const send = () =>
+      this.via.run((sudo) => labelAddCommand(nodeId, update.add, sudo, update.remove), 'docker node update --label-add/--label-rm');
+    await retry(send, { attempts: 5, baseMs: 200, retryIf: (err) => /update out of sequence/.test((err as Error).message) });
+    this.swarmChanged = true;
+    this.fleet.changed(name, `labels: ${describeLabelUpdate(update)}`);
+  }
+
+  /**
+   * The prune phase. A robot that left and joined again leaves its old node behind as `down`: such
+   * nodes are removed (only those at the address of an inventory robot that is in the swarm under
+   * another ID). Then the drift: nodes of no inventory robot.
+   */
+  async prune(): Promise<void> {
+    const current = this.usable.filter((m) => this.mine(m) && (this.joinedNow.has(m) || this.inFleet(m)));
+    for (const m of current) {
+      const id = m.facts.swarm?.NodeID;
+      // The robot's engine now is node `id`: any other node at its address is its former self.
+      for (const stale of this.nodes.filter((n) => id && n.addr === m.robot.ip && n.id !== id)) {
+        const short = stale.id.slice(0, 12);
+        const done = await this.removeNode(stale, 'a stale node');
+        if (done === true) this.fleet.changed(m.robot.name, `removed its stale node ${short} (left behind when it left the swarm)`);
+        else this.fleet.note(m.robot.name, `could not remove its stale node ${short}: ${done}`);
+      }
+    }
+    await this.strangers();
+  }
+
+  /** Demote (a manager) and remove a node; true, or why it could not be removed. */
+  private async removeNode(n: NodeInfo, what: string): Promise<true | string> {
+    try {
+      if (n.role === 'manager') await this.via.run((sudo) => nodeRoleCommand('demote', n.id, sudo), `demoting ${what}`);
+      await this.via.run((sudo) => nodeRemoveCommand(n.id, sudo), `removing ${what}`);
+      this.swarmChanged = true;
+      return true;
+    } catch (err) {
+      if (err instanceof NoManagerError) throw err;
+      return redact((err as Error).message);
+    }
+  }
+
+  /**
+   * Drift: nodes of the swarm that belong to no inventory robot. Reported; removed only with --prune
+   * and without --limit (they are no named robot's): a manager is demoted first, then `node rm --force`.
+   */
+  async strangers(): Promise<void> {
+    const ids = this.usable.map((m) => m.facts.swarm?.NodeID ?? '').filter(Boolean);
+    const found = strangerNodes(
+      this.nodes,
+      this.fleet.inventory.robots.map((r) => r.ip),
+      ids,
+    );
+    if (!found.length) return;
+    const what = (n: NodeInfo) => `${n.hostname || '?'} (${n.id.slice(0, 12)}, ${n.addr}, ${n.role}, ${n.state})`;
+    const { prune, limit, dryRun } = this.fleet.options;
+    if (!prune || limit || dryRun) {
+      const verdict =
+        prune && !limit
+          ? 'would remove (--prune)'
+          : prune
+            ? 'kept (--prune does not remove nodes under --limit)'
+            : 'kept; --prune removes them';
+      const count = `${found.length} node${found.length === 1 ? '' : 's'}`;
+      this.report.notes.push(`drift: ${count} of no inventory robot: ${found.map(what).join(', ')} — ${verdict}`);
+      return;
+    }
+    for (const n of found) {
+      const done = await this.removeNode(n, 'a node of no inventory robot');
+      this.report.notes.push(
+        done === true ? `drift: removed node ${what(n)} (no inventory robot; --prune)` : `drift: could not remove node ${what(n)}: ${done}`,
+      );
+    }
+  }
+
+  /** What the plan still wants of a robot, by phase: for a dry run, and for robots outside --limit. */
+  private pendingFor(m: Member): Pending[] {
+    const d = this.plan.decisions.find((x) => x.name === m.robot.name);
+    if (!d || !this.ok(m)) return [];
+    const node = this.nodeOf(m.robot);
+    const out: Pending[] = [];
+    if (halfJoined(m.facts))
+      out.push({
+        kind: 'clean',
+        text: `clean up an interrupted join (state ${m.facts.swarm?.LocalNodeState}) with docker swarm leave --force`,
+      });
+    if (!node) out.push({ kind: d.role, text: `write ~/swarm_tokens (${d.role} token) and join as ${d.role} (${d.reason})` });
+    else if (node.role !== d.role)
+      out.push({
+        kind: d.role === 'manager' ? 'promote' : 'demote',
+        text: `${d.role === 'manager' ? 'promote' : 'demote'} to ${d.role} (${d.reason})`,
+      });
+    const update = node ? labelUpdate(node.labels, desiredLabels(m.robot, m.facts)) : null;
+    if (update && !isNoLabelUpdate(update)) out.push({ kind: 'labels', text: `update labels: ${describeLabelUpdate(update)}` });
+    return out;
+  }
+
+  /** A dry run's phase: what it would do on each robot this run may change. */
+  wouldDo(kind: Pending['kind']): void {
+    for (const m of this.usable.filter((x) => this.mine(x)))
+      for (const p of this.pendingFor(m)) if (p.kind === kind) this.fleet.changed(m.robot.name, `would ${p.text}`);
+  }
+
+  /** Under --limit: what the others would need, and the demotions held back (see limitedRoleChanges). */
+  noteLimit(): void {
+    if (!this.fleet.options.limit) return;
+    for (const m of this.usable.filter((x) => !this.mine(x))) {
+      const pending = this.pendingFor(m).map((p) => p.text);
+      if (pending.length) this.fleet.note(m.robot.name, `outside --limit, not changed; would ${pending.join('; ')}`);
+    }
+    const { demote, promote } = this.changes.held;
+    for (const n of this.fleet.options.dryRun ? [] : demote)
+      this.fleet.note(n, `not demoted: the plan promotes ${promote.join(', ')} first, outside --limit (add it to --limit, or run without)`);
+  }
+
+  /** The node list as the report shows it: read again only when this run changed the swarm. */
+  async finalReport(): Promise<void> {
+    for (const robot of this.fleet.inventory.robots) {
+      const node = this.nodeOf(robot);
+      if (node) this.report.robotOfNode.set(node.id, robot.name);
+    }
+    for (const m of this.joinedNow) this.report.robotOfNode.set(m.facts.swarm?.NodeID ?? '', m.robot.name);
+    this.report.nodes = this.swarmChanged ? await this.via.nodes() : this.nodes;
+  }
+}
+
+/** Robots in another swarm than the fleet's are reported and left alone; the rest take part. */
+function withoutForeign(fleet: Fleet, members: Member[], nodes: NodeInfo[]): Member[] {
+  const nodeIds = new Set(nodes.map((n) => n.id));
+  const foreign = members.filter((m) => inSwarm(m.facts) && !halfJoined(m.facts) && !nodeIds.has(m.facts.swarm?.NodeID ?? ''));
+  for (const m of foreign) {
+    const where = m.facts.swarm?.RemoteManagers?.map((r) => r.Addr).join(', ') || 'unknown managers';
+    fleet.failed(
+      m.robot.name,
+      `in a different swarm than the fleet's (its managers: ${where}): left untouched. To bring it in, run \`docker swarm leave --force\` on it, then provision swarm again`,
+    );
+  }
+  return members.filter((m) => !foreign.includes(m));
+}
+
+export function planInput(fleet: Fleet, usable: Member[], nodeOf: (r: Robot) => NodeInfo | undefined): PlanRobot[] {
+  return fleet.inventory.robots.map((robot) => {
+    const reachable = usable.some((m) => m.robot.name === robot.name) && fleet.outcomes.get(robot.name)?.status !== 'failed';
+    const node = nodeOf(robot);
+    return {
+      name: robot.name,
+      reachable,
+      canBecomeManager: robot.canBecomeManager,
+      canBecomeLeader: robot.canBecomeLeader,
+      ...(robot.zone !== undefined ? { zone: robot.zone } : {}),
+      pinnedRole: robot.role,
+      currentRole: node ? node.role : 'none',
+    };
+  });
+}
