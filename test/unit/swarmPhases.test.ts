@@ -1,0 +1,224 @@
+// Every phase of `provision swarm` (and `provision rotate`) against a stand-in executor: for a fleet
+// state, the exact commands each phase sends, in order. Real Fleet, real runner, real command
+// builders; only docker is simulated (./swarmSim.ts). The lab suites show it works on real robots.
+import { describe, expect, it } from '@jest/globals';
+import { scratchOperator } from './standIns.js';
+import { SimFleet } from './swarmSim.js';
+
+scratchOperator('provision-swarm-phases-');
+const { RobotConnection } = await import('../../src/ssh/connection.js');
+const { Fleet } = await import('../../src/run/fleet.js');
+const { runSwarm, SWARM_PHASES, ROTATE_PHASES } = await import('../../src/steps/swarm.js');
+const { parseInventory } = await import('../../src/inventory/load.js');
+
+type Extra = { dryRun?: boolean; limit?: Set<string>; prune?: boolean; roles?: Record<string, string> };
+
+function fleetOver(sim: SimFleet, extra: Extra = {}) {
+  const names = [...sim.robots.keys()];
+  const yaml = `robots:\n${names
+    .map((n) => `  - { name: ${n}, ip: ${sim.robots.get(n)?.ip}, user: u${extra.roles?.[n] ? `, role: ${extra.roles[n]}` : ''} }`)
+    .join('\n')}\n`;
+  const reach = new Map(
+    names.map((name) => {
+      const conn = RobotConnection.standIn({ name, host: sim.robots.get(name)?.ip ?? '', port: 22, username: 'u' }, sim.standIn(name));
+      return [name, { ok: true as const, conn, hostKey: `ssh-ed25519 AAAAKeyOf${name}`, newHostKey: null }];
+    }),
+  );
+  const { dryRun = false, limit, prune } = extra;
+  return Fleet.overStandIns(parseInventory(yaml, 'stand-in.yaml'), { dryRun, maxHandshakes: 8, limit, prune }, reach);
+}
+
+async function swarm(sim: SimFleet, extra: Extra = {}) {
+  const fleet = fleetOver(sim, extra);
+  const report = await runSwarm(fleet);
+  return { fleet, report, details: (r: string) => fleet.outcomes.get(r)?.details ?? [] };
+}
+
+const FOUR = ['Anton', 'Ida', 'Otto', 'Emil'];
+
+describe('the phase lists', () => {
+  it('swarm and rotate run these phases, in this order', () => {
+    expect(SWARM_PHASES.map((p) => p.title)).toEqual([
+      'reading docker facts',
+      'initialising the swarm',
+      'planning roles',
+      'writing ~/swarm_tokens',
+      'cleaning up interrupted joins',
+      'promoting',
+      'joining managers',
+      'joining workers',
+      'labelling nodes',
+      'demoting',
+      'pruning nodes',
+      'reading the node list',
+    ]);
+    expect(ROTATE_PHASES.map((p) => p.title)).toEqual([
+      'reading docker facts',
+      'finding the swarm',
+      'planning roles',
+      'rotating join tokens',
+      'writing ~/swarm_tokens',
+    ]);
+  });
+});
+
+describe('a fresh fleet of four', () => {
+  it('facts → init on the first robot → tokens → managers join → the worker joins → labels, in that order', async () => {
+    const sim = new SimFleet(FOUR);
+    const { fleet, report } = await swarm(sim);
+    expect(fleet.exitCode()).toBe(0);
+    const sent = sim.sent;
+    // facts: one read per robot, first
+    expect(sent.slice(0, 4).sort()).toEqual(FOUR.map((r) => `${r}: facts`).sort());
+    // init: on the leader, then its facts again; the node list through it
+    expect(sent.slice(4, 7)).toEqual(['Anton: docker swarm init --advertise-addr 10.0.0.1', 'Anton: facts', 'Anton: nodes']);
+    // tokens: read once on the manager, then each robot gets its role's file
+    expect(sent[7]).toBe('Anton: join-tokens');
+    expect(sent.slice(8, 12).sort()).toEqual(FOUR.map((r) => `${r}: sync-tokens 0`).sort());
+    // managers join (3 of 4 robots), then the worker; then every node is labelled through the leader
+    const joins = sent.filter((s) => / join /.test(s));
+    expect(joins).toEqual([
+      'Ida: join manager 10.0.0.2 10.0.0.1:2377 10.0.0.2:2377 10.0.0.3:2377',
+      'Otto: join manager 10.0.0.3 10.0.0.1:2377 10.0.0.2:2377 10.0.0.3:2377',
+      expect.stringMatching(/^Emil: join worker 10\.0\.0\.4 10\.0\.0\.1:2377 /),
+    ]);
+    const updates = sent.filter((s) => s.includes('docker node update'));
+    expect(updates.map((s) => s.split(':')[0])).toEqual(['Anton', 'Anton', 'Anton', 'Anton']);
+    expect(sent.indexOf(updates[0] as string)).toBeGreaterThan(sent.indexOf(joins[2] as string));
+    expect(updates.map((u) => u.split(' ').pop()).sort()).toEqual(['n1', 'n2', 'n3', 'n4']);
+    // the final node list, read because the swarm changed
+    expect(sent[sent.length - 1]).toBe('Anton: nodes');
+    expect(report.initialised).toBe('Anton');
+    expect(sim.nodes.map((n) => `${n.robot} ${n.role}`)).toEqual(['Anton manager', 'Ida manager', 'Otto manager', 'Emil worker']);
+  });
+
+  it('a dry run sends no changing command: facts only, and says what it would do', async () => {
+    const sim = new SimFleet(FOUR);
+    const { details } = await swarm(sim, { dryRun: true });
+    expect(sim.changes()).toEqual([]);
+    expect(sim.sent.every((s) => s.endsWith(': facts'))).toBe(true);
+    expect(details('Anton')).toContain('would run docker swarm init --advertise-addr 10.0.0.1 (new swarm, leader)');
+    expect(details('Emil').join(' ')).toMatch(/would write ~\/swarm_tokens \(worker token\) and join as worker/);
+  });
+});
+
+describe('a swarm that is as it should be', () => {
+  async function formed() {
+    const sim = new SimFleet(FOUR);
+    await swarm(sim);
+    sim.sent.length = 0;
+    return sim;
+  }
+
+  it('a re-run sends no write, no join and no node update: only reads', async () => {
+    const sim = await formed();
+    const { fleet } = await swarm(sim);
+    expect(sim.changes()).toEqual([]);
+    expect(sim.sent.filter((s) => !s.endsWith(': facts'))).toEqual([
+      expect.stringMatching(/^(Anton|Ida|Otto): nodes$/), // the fleet's cluster, through one of its managers
+      'Anton: join-tokens', // then through the leader
+    ]);
+    for (const r of FOUR) expect(fleet.outcomes.get(r)?.status).toBe('ok');
+  });
+
+  it('a dry run with a new robot compares its tokens (sync-tokens 1) and changes nothing (a fifth robot: a manager)', async () => {
+    const sim = await formed();
+    sim.robots.set('Paula', { name: 'Paula', ip: '10.0.0.5', local: 'inactive', nodeId: '', tokenFiles: new Map() });
+    const { details } = await swarm(sim, { dryRun: true });
+    expect(sim.changes()).toEqual([]);
+    expect(sim.sent).toContain('Paula: sync-tokens 1');
+    expect(details('Paula').join('\n')).toMatch(
+      /would have changed manager_token[^\n]*\nwould write ~\/swarm_tokens \(manager token\) and join as manager/,
+    );
+  });
+
+  it('labels follow the inventory: only the node whose labels differ is updated', async () => {
+    const sim = await formed();
+    delete (sim.nodes[2]?.labels as Record<string, string>).CPU_COUNT; // Otto's, changed by hand
+    await swarm(sim);
+    expect(sim.changes()).toEqual([expect.stringMatching(/^Anton: docker node update --label-add CPU_COUNT=2 .*n3$/)]);
+  });
+});
+
+describe('cleaning up interrupted joins', () => {
+  it('a robot pending without a node leaves (docker swarm leave --force), then joins again', async () => {
+    const sim = new SimFleet(['Anton', 'Ida']);
+    sim.member('Anton', 'manager');
+    const ida = sim.robots.get('Ida');
+    if (ida) ida.local = 'pending';
+    const { details } = await swarm(sim);
+    const idas = sim.changes().filter((s) => s.startsWith('Ida'));
+    expect(idas).toEqual(['Ida: sync-tokens 0', 'Ida: docker swarm leave --force', expect.stringMatching(/^Ida: join worker /)]);
+    expect(details('Ida').join(' ')).toMatch(/cleaned up an interrupted join \(state pending\)/);
+  });
+});
+
+describe('promote, demote, hand-over', () => {
+  it('promotions first, then demotions, the leader last: each sent from a manager that stays', async () => {
+    const sim = new SimFleet(['Anton', 'Ida', 'Otto', 'Emil', 'Paula']);
+    sim.member('Anton', 'manager');
+    sim.member('Ida', 'manager');
+    sim.member('Otto', 'worker');
+    sim.member('Emil', 'worker');
+    sim.member('Paula', 'manager');
+    const roles = { Anton: 'worker', Paula: 'worker', Otto: 'manager', Emil: 'manager' };
+    const { report } = await swarm(sim, { roles });
+    const roleChanges = sim.changes().filter((s) => /node (promote|demote)/.test(s));
+    expect(roleChanges).toEqual([
+      'Ida: docker node promote n3',
+      'Ida: docker node promote n4',
+      'Ida: docker node demote n5',
+      'Ida: docker node demote n1',
+    ]);
+    expect(report.handOver).toEqual({ from: 'Anton', to: 'Ida' });
+    expect(sim.sent.filter((s) => s.startsWith('Anton:') && /docker node/.test(s))).toEqual([]);
+  });
+
+  it('a dry run says it would promote and demote, and sends neither', async () => {
+    const sim = new SimFleet(['Anton', 'Ida', 'Otto']);
+    sim.member('Anton', 'manager');
+    sim.member('Ida', 'manager');
+    sim.member('Otto', 'worker');
+    const { details } = await swarm(sim, { dryRun: true, roles: { Ida: 'worker', Otto: 'manager' } });
+    expect(sim.changes()).toEqual([]);
+    expect(details('Otto').join(' ')).toMatch(/would promote to manager/);
+    expect(details('Ida').join(' ')).toMatch(/would demote to worker/);
+  });
+});
+
+describe('pruning nodes', () => {
+  it("a robot's stale node (it left and joined again) is removed; a stranger node is kept without --prune", async () => {
+    const sim = new SimFleet(['Anton', 'Ida']);
+    sim.member('Anton', 'manager');
+    sim.member('Ida', 'worker');
+    const stale = { ...(sim.nodes[1] as (typeof sim.nodes)[0]), id: 'n9', state: 'down' as const, labels: {} };
+    const stranger = { ...stale, id: 'n8', robot: 'Gone', ip: '10.0.0.99' };
+    sim.nodes.push(stale, stranger);
+    const { report } = await swarm(sim);
+    expect(sim.changes().filter((s) => /node rm/.test(s))).toEqual(['Anton: docker node rm --force n9']);
+    expect(report.notes.join(' ')).toMatch(/drift: 1 node of no inventory robot: Gone \(n8, 10\.0\.0\.99, worker, down\) — kept/);
+  });
+});
+
+describe('rotate', () => {
+  it('rotates the token on a manager and writes it; no join, role change or label update even where the plan wants one', async () => {
+    const sim = new SimFleet(['Anton', 'Ida', 'Otto']);
+    sim.member('Anton', 'manager');
+    sim.member('Ida', 'worker');
+    const fleet = fleetOver(sim);
+    await runSwarm(fleet, { rotate: 'worker' });
+    expect(sim.changes()).toEqual([
+      'Anton: rotate-token worker',
+      ...['Anton', 'Ida', 'Otto'].map((r) => `${r}: sync-tokens 0`), // Otto is not in the swarm: it gets its token
+    ]);
+    expect(fleet.outcomes.get('Anton')?.details).toContain('rotated the worker join token');
+  });
+
+  it('with no swarm, every robot fails with the reason and nothing is sent', async () => {
+    const sim = new SimFleet(['Anton', 'Ida']);
+    const fleet = fleetOver(sim);
+    await runSwarm(fleet, { rotate: 'both' });
+    expect(sim.changes()).toEqual([]);
+    expect(fleet.outcomes.get('Ida')?.details.join(' ')).toMatch(/no join token to rotate/);
+  });
+});

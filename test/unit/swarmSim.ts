@@ -1,0 +1,251 @@
+// A stand-in executor for the swarm phases: robots whose docker is a small in-memory swarm. Each
+// command arrives as sshd would get it, is named (`facts`, `docker node promote n2`, `sync-tokens`…),
+// recorded in order, and answered from the simulated state. Which commands a phase sends, for a given
+// fleet state, is then a plain list to compare. (That it all works on real robots: test/lab.)
+import { createHash } from 'node:crypto';
+import {
+  factsCommand,
+  joinCommand,
+  joinStateCommand,
+  joinTokensCommand,
+  managerStateCommand,
+  nodesCommand,
+  rotateTokenCommand,
+  syncTokensCommand,
+} from '../../src/remote/docker.js';
+import { OUTPUT_MARK, dockerCommand, lineOf, type RemoteCommand } from '../../src/remote/shell.js';
+import type { ExecResult, StandIn } from '../../src/ssh/connection.js';
+
+/** Split a POSIX command line built by src/remote/shell.ts (single quotes only) into words. */
+export function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let word: string | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] as string;
+    if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      word = (word ?? '') + line.slice(i + 1, end);
+      i = end;
+    } else if (c === '\\') word = (word ?? '') + line[++i];
+    else if (c === ' ') {
+      if (word !== null) words.push(word);
+      word = null;
+    } else word = (word ?? '') + c;
+  }
+  if (word !== null) words.push(word);
+  return words;
+}
+
+/** The POSIX line inside what sshd receives (see forAnyLoginShell). */
+export function unwrap(wire: string): string {
+  const encoded = /echo ([A-Za-z0-9+/=]+) \| base64 -d/.exec(wire)?.[1] ?? '';
+  return Buffer.from(encoded, 'base64').toString('utf8');
+}
+
+const scriptOf = (c: string | RemoteCommand) => shellWords(lineOf(c))[2] ?? '';
+const SCRIPTS = new Map<string, string>([
+  [scriptOf(dockerCommand([], false)), 'docker'],
+  [scriptOf(factsCommand(false)), 'facts'],
+  [scriptOf(joinCommand('worker', '', [], false)), 'join'],
+  [scriptOf(joinStateCommand(false)), 'join-state'],
+  [scriptOf(managerStateCommand(false)), 'manager-state'],
+  [scriptOf(joinTokensCommand(false)), 'join-tokens'],
+  [scriptOf(rotateTokenCommand('worker', false)), 'rotate-token'],
+  [scriptOf(nodesCommand(false)), 'nodes'],
+  [scriptOf(syncTokensCommand(false)), 'sync-tokens'],
+]);
+
+/** A command as a test reads it: its name and arguments (`docker node promote n2`, `join manager 10.0.0.2 …`). */
+export function commandName(posixLine: string): string[] {
+  const words = shellWords(posixLine);
+  const name = words[0] === 'sh' && words[1] === '-c' ? (SCRIPTS.get(words[2] ?? '') ?? 'unknown-script') : (words[0] ?? '');
+  return [name, ...words.slice(4)];
+}
+
+interface SimNode {
+  id: string;
+  robot: string;
+  ip: string;
+  role: 'manager' | 'worker';
+  leader: boolean;
+  state: 'ready' | 'down';
+  labels: Record<string, string>;
+}
+
+export interface SimRobot {
+  name: string;
+  ip: string;
+  /** Its swarm state as its own docker says; `pending` without a node: a join that never finished. */
+  local: 'inactive' | 'active' | 'pending';
+  nodeId: string;
+  tokenFiles: Map<string, string>;
+}
+
+const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+const ok = (stdout = ''): ExecResult => ({ code: 0, stdout: `${OUTPUT_MARK}\n${stdout}`, stderr: `${OUTPUT_MARK}\n` });
+const fail = (stderr: string): ExecResult => ({ code: 1, stdout: `${OUTPUT_MARK}\n`, stderr: `${OUTPUT_MARK}\n${stderr}` });
+
+export class SimFleet {
+  readonly robots = new Map<string, SimRobot>();
+  nodes: SimNode[] = [];
+  /** Every command sent, in order: `Robot: name args…`. */
+  readonly sent: string[] = [];
+  private tokens = { worker: 'SWMTKN-1-w1', manager: 'SWMTKN-1-m1' };
+  private nextId = 1;
+
+  constructor(names: readonly string[]) {
+    names.forEach((name, i) =>
+      this.robots.set(name, { name, ip: `10.0.0.${i + 1}`, local: 'inactive', nodeId: '', tokenFiles: new Map() }),
+    );
+  }
+
+  /** The commands sent that change something (reads left out), in order. */
+  changes(): string[] {
+    const reads = /: (facts|nodes|join-state|manager-state|join-tokens|sync-tokens 1)\b/;
+    return this.sent.filter((s) => !reads.test(s));
+  }
+
+  /** A robot already in the swarm, as `role` (the first manager leads). */
+  member(name: string, role: 'manager' | 'worker', labels: Record<string, string> = {}): void {
+    const r = this.robots.get(name) as SimRobot;
+    const node = this.addNode(r, role);
+    node.labels = labels;
+  }
+
+  private addNode(r: SimRobot, role: 'manager' | 'worker'): SimNode {
+    const node: SimNode = { id: `n${this.nextId++}`, robot: r.name, ip: r.ip, role, leader: false, state: 'ready', labels: {} };
+    if (role === 'manager' && !this.nodes.some((n) => n.leader)) node.leader = true;
+    this.nodes.push(node);
+    r.local = 'active';
+    r.nodeId = node.id;
+    return node;
+  }
+
+  standIn(name: string): StandIn {
+    return async (wire, stdin) => {
+      const [command = '', ...args] = commandName(unwrap(wire));
+      this.sent.push(`${name}: ${[command, ...args].join(' ')}`);
+      return this.answer(this.robots.get(name) as SimRobot, command, args, stdin?.toString() ?? '');
+    };
+  }
+
+  private me(r: SimRobot): SimNode | undefined {
+    return this.nodes.find((n) => n.id === r.nodeId);
+  }
+
+  private answer(r: SimRobot, command: string, args: string[], stdin: string): ExecResult {
+    const me = this.me(r);
+    switch (command) {
+      case 'facts':
+        return ok(this.facts(r));
+      case 'sync-tokens':
+        return ok(this.syncTokens(r, args[0] === '1', stdin));
+      case 'join':
+        return this.join(r, args[0] as 'manager' | 'worker');
+      case 'join-state':
+        return ok(`${r.local} ${r.nodeId} `);
+      case 'manager-state':
+        return ok(`${r.local} ${me?.role === 'manager'}`);
+    }
+    if (command === 'docker' && args[0] === 'swarm') return this.swarmCommand(r, args);
+    if (me?.role !== 'manager') return fail('Error response from daemon: This node is not a swarm manager.');
+    if (command === 'nodes') return ok(this.nodes.map((n) => nodeJson(n)).join('\n'));
+    if (command === 'join-tokens') return ok(`${this.tokens.worker}\n${this.tokens.manager}\n`);
+    if (command === 'rotate-token') {
+      this.tokens[args[0] as 'worker' | 'manager'] += 'r';
+      return ok();
+    }
+    if (command === 'docker' && args[0] === 'node') return this.nodeCommand(args.slice(1));
+    return fail(`the stand-in does not know: ${command} ${args.join(' ')}`);
+  }
+
+  private facts(r: SimRobot): string {
+    const me = this.me(r);
+    const swarm =
+      r.local === 'inactive'
+        ? { LocalNodeState: 'inactive', NodeID: '', ControlAvailable: false }
+        : {
+            NodeID: r.nodeId,
+            NodeAddr: r.ip,
+            LocalNodeState: r.local,
+            ControlAvailable: me?.role === 'manager',
+            Error: '',
+            RemoteManagers: [],
+            Cluster: me?.role === 'manager' ? { ID: 'c1' } : null,
+          };
+    const files = [...r.tokenFiles].map(([f, content]) => `token_file=${f} 600 ${sha(content)}\n`).join('');
+    return `${r.tokenFiles.size ? 'tokens_dir=700\n' : ''}${files}arch=x86_64\ncpus=2\nmemkb=8000000\nhostname=${r.name}\nengine=e-${r.name}\nswarm=${JSON.stringify(swarm)}\n`;
+  }
+
+  private syncTokens(r: SimRobot, dry: boolean, stdin: string): string {
+    const lines = stdin.split('\n');
+    const out: string[] = [];
+    const wanted = new Set<string>();
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      const name = lines[i] as string;
+      const content = Buffer.from(lines[i + 1] as string, 'base64').toString('utf8');
+      wanted.add(name);
+      if (r.tokenFiles.get(name) === content) continue;
+      out.push(`changed:${name}`);
+      if (!dry) r.tokenFiles.set(name, content);
+    }
+    for (const name of [...r.tokenFiles.keys()].filter((n) => !wanted.has(n))) {
+      out.push(`removed:${name}`);
+      if (!dry) r.tokenFiles.delete(name);
+    }
+    return out.join('\n');
+  }
+
+  private join(r: SimRobot, role: 'manager' | 'worker'): ExecResult {
+    if (r.tokenFiles.get(`${role}_token`) !== this.tokens[role] + '\n') return fail(`no valid ~/swarm_tokens/${role}_token`);
+    return ok(`node=${this.addNode(r, role).id}`);
+  }
+
+  private swarmCommand(r: SimRobot, args: string[]): ExecResult {
+    if (args[1] === 'init') {
+      this.addNode(r, 'manager');
+      return ok();
+    }
+    if (args[1] === 'leave') {
+      const me = this.me(r);
+      if (me) me.state = 'down';
+      r.local = 'inactive';
+      r.nodeId = '';
+      return ok();
+    }
+    return fail(`the stand-in does not know: docker ${args.join(' ')}`);
+  }
+
+  private nodeCommand(args: string[]): ExecResult {
+    const id = args[args.length - 1] as string;
+    const node = this.nodes.find((n) => n.id === id);
+    if (!node) return fail(`Error: No such node: ${id}`);
+    if (args[0] === 'promote') node.role = 'manager';
+    if (args[0] === 'demote') {
+      node.role = 'worker';
+      if (node.leader) {
+        node.leader = false;
+        const next = this.nodes.find((n) => n.role === 'manager' && n.state === 'ready');
+        if (next) next.leader = true;
+      }
+    }
+    if (args[0] === 'rm') this.nodes = this.nodes.filter((n) => n !== node);
+    if (args[0] === 'update')
+      for (let i = 1; i + 1 < args.length; i += 2) {
+        const [key, value] = (args[i + 1] as string).split(/=(.*)/s) as [string, string | undefined];
+        if (args[i] === '--label-add') node.labels[key] = value ?? '';
+        else delete node.labels[key];
+      }
+    return ok();
+  }
+}
+
+function nodeJson(n: SimNode): string {
+  return JSON.stringify({
+    ID: n.id,
+    Spec: { Role: n.role, Availability: 'active', Labels: n.labels },
+    Description: { Hostname: n.robot },
+    Status: { State: n.state, Addr: n.ip },
+    ManagerStatus: n.role === 'manager' ? { Leader: n.leader, Reachability: 'reachable', Addr: `${n.ip}:2377` } : null,
+  });
+}
