@@ -12,7 +12,8 @@ lab up 3
 inventory=${LAB_DIR:-/var/tmp/provision-lab}/inventory.yaml
 
 # The operator's laptop: a fresh HOME, so the demo never touches your own ~/.ssh.
-export HOME=$(mktemp -d /tmp/provision-demo-operator.XXXXXX)
+HOME=$(mktemp -d /tmp/provision-demo-operator.XXXXXX)
+export HOME
 export PROVISION_PASSWORD=$LAB_PASSWORD        # first contact by password, as a fresh robot needs
 export PROVISION_ROUTE_DEV=${LAB_BRIDGE:-provbr0}  # refuse any robot not on the lab bridge
 provision() { node dist/cli.js "$@"; }

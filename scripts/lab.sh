@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # the sh -c scripts here are single-quoted on purpose: they expand in the robot's namespace
 # The robot lab: real robots on this machine, each a set of Linux namespaces with its own address on
 # a lab bridge, its own hostname, its own sshd (password login on) and its own dockerd.
 # Run as root on Debian. See shared/LAB.md for the why.
@@ -151,7 +152,7 @@ restore_neigh_limits() {
   rm -f "$DIR/neigh-saved"
 }
 
-no_ipv6() { local f=/proc/sys/net/ipv6/conf/$1/disable_ipv6; [[ -w $f ]] && echo 1 >"$f" || true; }
+no_ipv6() { local f=/proc/sys/net/ipv6/conf/$1/disable_ipv6; if [[ -w $f ]]; then echo 1 >"$f" || true; fi; }
 
 # ---------------------------------------------------------------- packages, users
 
@@ -242,19 +243,20 @@ lab_pids() {
 }
 
 kill_lab_processes() {
-  local round pids all=() p
-  for round in $(seq 1 30); do
+  local pids all=() p
+  for _ in $(seq 1 30); do
     pids=$(lab_pids | grep -vx "$$" | grep -vx "$BASHPID" || true)
     [[ -n $pids ]] || break
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086 # $pids: one number a line, split on purpose
     kill -KILL $pids 2>/dev/null || true
+    # shellcheck disable=SC2206 # the same
     all+=($pids)
     sleep 0.1
   done
   [[ -z $pids ]] || warn "some lab processes would not die: $pids"
   # wait (briefly) until the killed processes are reaped, so none shows up even as a zombie
   local alive
-  for round in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     alive=0
     for p in "${all[@]}"; do [[ -e /proc/$p ]] && { alive=1; break; }; done
     ((alive)) || return 0
@@ -444,7 +446,7 @@ lock() { mkdir -p /run/lock; exec 9>"/run/lock/provision-lab.$BR.lock"; flock -w
 
 cmd_up() {
   local n=${1:-} i name user ip
-  [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 244)) || die "usage: lab.sh up N (1..244)"
+  { [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 244)); } || die "usage: lab.sh up N (1..244)"
   ensure_packages
   lock
   mkdir -p "$DIR"; chmod 755 "$DIR"

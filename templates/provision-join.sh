@@ -133,4 +133,4 @@ while :; do
   round=$((round + 1))
   sleep "$pause"
 done
-die 1 "could not join the swarm as $role after $attempts round(s) over $(echo $managers | wc -w) manager address(es): check that a manager is up and reachable from here (and, if the tokens were rotated, run 'provision swarm' again), then run this again (at boot: systemctl restart provision-join.service)"
+die 1 "could not join the swarm as $role after $attempts round(s) over $(echo "$managers" | wc -w) manager address(es): check that a manager is up and reachable from here (and, if the tokens were rotated, run 'provision swarm' again), then run this again (at boot: systemctl restart provision-join.service)"

@@ -2,8 +2,9 @@
 // Command lines are built through shell.ts only; tokens travel on stdin or are read from files on
 // the robot, never placed on a command line that provision logs.
 import { createHash } from 'node:crypto';
-import { dockerCommand, dockerScript, scriptWithArgs, type RemoteCommand } from './shell.js';
+import { dockerCommand, dockerScript, remoteScript, type RemoteCommand } from './shell.js';
 import { parseJsonAnswer, unexpectedAnswer } from './answer.js';
+import { script } from './scripts.js';
 
 export interface SwarmInfo {
   NodeID: string;
@@ -37,31 +38,8 @@ export interface RobotFacts {
   tokens: TokenState;
 }
 
-// docker as \`dk\` (see shell.ts): the engine ID and the swarm state in one call; digests of the token
-// files, so that a re-run sends nothing where they are up to date.
-const FACTS = `
-d="$HOME/${TOKEN_DIR}"
-if [ -d "$d" ]; then
-  echo "tokens_dir=$(stat -c %a "$d")"
-  for f in ${TOKEN_FILES.join(' ')}; do [ -f "$d/$f" ] && echo "token_file=$f $(stat -c %a "$d/$f") $(sha256sum < "$d/$f" | cut -c1-64)"; done
-  ls "$d"/*.tmp.* >/dev/null 2>&1 && echo "tokens_tmp=1"
-fi
-echo "arch=$(uname -m)"
-echo "cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
-echo "memkb=$(awk '/^MemTotal:/{print $2}' /proc/meminfo)"
-echo "hostname=$(hostname)"
-if ! command -v docker >/dev/null 2>&1; then echo "docker_error=docker is not installed on this robot"; exit 0; fi
-out=$(dk info --format 'engine={{.ID}}{{println}}{{json .Swarm}}' 2>&1)
-if [ $? -eq 0 ] && printf '%s\\n' "$out" | grep -q '^{'; then
-  printf '%s\\n' "$out" | grep '^engine=' | head -n 1
-  printf 'swarm=%s\\n' "$(printf '%s\\n' "$out" | grep '^{' | head -n 1)"
-else
-  printf 'docker_error=%s\\n' "$(printf '%s' "$out" | tr '\\n' ' ' | cut -c1-300)"
-fi
-`;
-
 export function factsCommand(useSudo: boolean): RemoteCommand {
-  return dockerScript(FACTS, [], useSudo);
+  return dockerScript(script('facts'), [TOKEN_DIR, ...TOKEN_FILES], useSudo);
 }
 
 /**
@@ -221,33 +199,8 @@ export function labelAddCommand(
   return dockerCommand(args, useSudo);
 }
 
-// ~/swarm_tokens: the files of one role arrive on stdin as "name\nbase64\n" pairs; each is replaced
-// atomically only when its content or mode differs; our other files there are removed.
-// $1 = 1 for a dry run. Prints "changed:<name>" / "removed:<name>" for what it did (or would do).
-
-const SYNC_TOKENS = `
-umask 077
-cd || exit 1
-dir=${TOKEN_DIR}
-[ -d $dir ] || { [ "$1" = 1 ] || mkdir $dir || exit 1; echo "changed:directory"; }
-[ ! -d $dir ] || [ "$(stat -c %a $dir)" = 700 ] || { [ "$1" = 1 ] || chmod 700 $dir || exit 1; echo "changed:directory mode"; }
-[ "$1" = 1 ] || rm -f $dir/*.tmp.* 2>/dev/null # left by an interrupted run; the real files are intact
-wanted=" "
-while read -r name && read -r data; do
-  wanted="$wanted$name "
-  f=$dir/$name
-  if [ -f "$f" ] && [ "$(base64 -w0 "$f")" = "$data" ] && [ "$(stat -c %a "$f")" = 600 ]; then continue; fi
-  echo "changed:$name"
-  [ "$1" = 1 ] && continue
-  printf '%s' "$data" | base64 -d > "$f.tmp.$$" && chmod 600 "$f.tmp.$$" && mv -f "$f.tmp.$$" "$f" || { rm -f "$f.tmp.$$"; exit 1; }
-done
-for f in ${TOKEN_FILES.join(' ')}; do
-  case "$wanted" in *" $f "*) ;; *) if [ -f "$dir/$f" ]; then echo "removed:$f"; [ "$1" = 1 ] || rm -f "$dir/$f"; fi;; esac
-done
-`;
-
 export function syncTokensCommand(dryRun: boolean): string {
-  return scriptWithArgs(SYNC_TOKENS, [dryRun ? '1' : '0']);
+  return remoteScript('sync-tokens', [dryRun ? '1' : '0', TOKEN_DIR, ...TOKEN_FILES]);
 }
 
 /** Whether ~/swarm_tokens already holds exactly `files`, with provision's modes: then nothing need be sent. */
@@ -269,48 +222,21 @@ export function tokenFilesPayload(files: Partial<Record<TokenFile, string>>): st
     .join('');
 }
 
-// Join from the robot's own ~/swarm_tokens: $1 role, $2 advertise address, then manager addresses
-// to try in order. Prints the new node ID on success.
-const JOIN = `
-cd || exit 1
-role=$1; addr=$2; shift 2
-tok=$(cat ${TOKEN_DIR}/\${role}_token) || { echo "no ~/${TOKEN_DIR}/\${role}_token on this robot" >&2; exit 3; }
-for m in "$@"; do
-  if dk swarm join --token "$tok" --advertise-addr "$addr" "$m" >/dev/null; then
-    echo "node=$(dk info --format '{{.Swarm.NodeID}}')"; exit 0
-  fi
-  # A join that timed out goes on in the background: it may be done (active) or still pending.
-  case $(dk info --format '{{.Swarm.LocalNodeState}}') in
-    active) echo "node=$(dk info --format '{{.Swarm.NodeID}}')"; exit 0 ;;
-    pending) echo "pending"; exit 0 ;;
-  esac
-done
-exit 1
-`;
-
 export function joinCommand(
   role: 'manager' | 'worker',
   advertiseAddr: string,
   managerAddrs: readonly string[],
   useSudo: boolean,
 ): RemoteCommand {
-  return dockerScript(JOIN, [role, advertiseAddr, ...managerAddrs], useSudo);
+  return dockerScript(script('join'), [TOKEN_DIR, role, advertiseAddr, ...managerAddrs], useSudo);
 }
 
 export function nodeRemoveCommand(nodeId: string, useSudo: boolean): RemoteCommand {
   return dockerCommand(['node', 'rm', '--force', nodeId], useSudo);
 }
 
-// Remove provision's files from ~/swarm_tokens, and the folder when nothing else is in it. $1 = 1: dry run.
-const REMOVE_TOKENS = `
-cd || exit 1
-for f in ${TOKEN_FILES.join(' ')}; do [ -f ${TOKEN_DIR}/$f ] && { echo "$f"; [ "$1" = 1 ] || rm -f ${TOKEN_DIR}/$f; }; done
-[ "$1" = 1 ] || rmdir ${TOKEN_DIR} 2>/dev/null
-exit 0
-`;
-
 export function removeTokensCommand(dryRun: boolean): string {
-  return scriptWithArgs(REMOVE_TOKENS, [dryRun ? '1' : '0']);
+  return remoteScript('remove-tokens', [dryRun ? '1' : '0', TOKEN_DIR, ...TOKEN_FILES]);
 }
 
 export function leaveCommand(useSudo: boolean): RemoteCommand {

@@ -1,17 +1,5 @@
-// The one remote command of `provision keys`' first phase: make ~/.ssh, generate the robot's key
-// pair on the robot if it has none (the private key never leaves it), and read back the files
-// provision merges. Values arrive as positional parameters, never pasted into the script.
-//
-// Its answer, one fact per line:
-//   state: ACTION…              mkdir, chmod, keygen, pubkey: done (or, in a dry run, needed)
-//   uid:UID                     the login user's numeric uid
-//   home:PATH                   the home directory's physical path (the rest of the line)
-//   perm:PATH:MODE:OWNER        octal mode and owner uid of `.` (the home), `.ssh` and each
-//                               `.ssh/FILE` managed that exists, after the fixes (StrictModes:
-//                               see plan/strictModes.ts); a symlinked file: its target's
-//   FILE:MODE:BASE64            id_ed25519.pub and each managed file: `FILE:-:` when absent,
-//                               `FILE:!:WHAT` when it is not a regular file the user can read
-import { commandLine, scriptWithArgs } from './shell.js';
+// `provision keys`' first remote command (scripts/gather-ssh.sh) and its parser; the mesh probe.
+import { commandLine, remoteScript } from './shell.js';
 import { unexpectedAnswer } from './answer.js';
 import { ROBOT_KEY_FILE } from './sshFiles.js';
 import type { PathFacts, StrictModesFacts } from '../plan/strictModes.js';
@@ -19,43 +7,8 @@ import type { PathFacts, StrictModesFacts } from '../plan/strictModes.js';
 export const MANAGED_SSH_FILES = ['authorized_keys', 'known_hosts', 'config'] as const;
 export type ManagedSshFile = (typeof MANAGED_SSH_FILES)[number];
 
-const GATHER = `
-umask 077
-cd || exit 1
-dry=$2
-me=$(id -u)
-state=
-if [ ! -d .ssh ]; then [ "$dry" = 1 ] || mkdir .ssh || exit 1; state="$state mkdir"; fi
-# ~/.ssh of another owner is not provision's to change (the verdict names it): no chmod, no key there
-mine=1
-# (stat -L: a ~/.ssh symlinked into a dotfiles repository is judged by the directory it points to)
-if [ -d .ssh ] && [ "$(stat -L -c %u .ssh)" != "$me" ]; then mine=0; fi
-if [ "$mine" = 1 ] && [ -d .ssh ] && [ "$(stat -L -c %a .ssh)" != 700 ]; then [ "$dry" = 1 ] || chmod 700 .ssh || exit 1; state="$state chmod"; fi
-if [ "$mine" = 0 ]; then :
-elif [ ! -f ${ROBOT_KEY_FILE} ]; then
-  command -v ssh-keygen >/dev/null || { echo "ssh-keygen is not installed on this robot (package openssh-client)" >&2; exit 3; }
-  [ "$dry" = 1 ] || ssh-keygen -q -t ed25519 -N '' -C "$1" -f ${ROBOT_KEY_FILE} </dev/null >/dev/null || exit 3
-  state="$state keygen"
-elif [ ! -f ${ROBOT_KEY_FILE}.pub ]; then
-  [ "$dry" = 1 ] || ssh-keygen -y -f ${ROBOT_KEY_FILE} </dev/null > ${ROBOT_KEY_FILE}.pub || exit 3
-  state="$state pubkey"
-fi
-[ "$dry" = 1 ] || [ "$mine" = 0 ] || rm -f .ssh/*.provision-tmp-* 2>/dev/null # left by an interrupted run; the real files are intact
-echo "state:$state"
-echo "uid:$me"
-echo "home:$(pwd -P)"
-for p in . .ssh ${MANAGED_SSH_FILES.map((f) => '.ssh/' + f).join(' ')}; do
-  if [ -e "$p" ]; then printf 'perm:%s:%s\n' "$p" "$(stat -L -c %a:%u "$p")"; fi
-done
-for f in id_ed25519.pub ${MANAGED_SSH_FILES.join(' ')}; do
-  if [ ! -e ".ssh/$f" ]; then echo "$f:-:"
-  elif [ ! -f ".ssh/$f" ] || [ ! -r ".ssh/$f" ]; then printf '%s:!:%s\n' "$f" "$(stat -L -c '%F, owner %U, mode %a' ".ssh/$f")"
-  else printf '%s:%s:' "$f" "$(stat -L -c %a ".ssh/$f")"; base64 -w0 ".ssh/$f"; echo; fi
-done
-`;
-
 export function gatherSshCommand(keyComment: string, dryRun: boolean): string {
-  return scriptWithArgs(GATHER, [keyComment, dryRun ? '1' : '0']);
+  return remoteScript('gather-ssh', [keyComment, dryRun ? '1' : '0', ROBOT_KEY_FILE, ...MANAGED_SSH_FILES]);
 }
 
 export interface GatheredSsh {
@@ -67,7 +20,7 @@ export interface GatheredSsh {
   strict: StrictModesFacts;
 }
 
-/** The uid, home and perm lines (see the top of this file). */
+/** The uid, home and perm lines (see scripts/gather-ssh.sh). */
 export function parseStrictModes(lines: readonly string[]): StrictModesFacts {
   const uidLine = lines.find((l) => l.startsWith('uid:'));
   const homeLine = lines.find((l) => l.startsWith('home:'));
@@ -85,8 +38,6 @@ export function parseStrictModes(lines: readonly string[]): StrictModesFacts {
   return { uid, home: homeLine.slice('home:'.length), perms };
 }
 
-// Its answer: "state: ACTIONS…", then one line per file: "NAME:MODE:BASE64" (a regular file it can
-// read), "NAME:-:" (none) or "NAME:!:WHAT" (a directory, or a file the user cannot read).
 /** The bytes to write for a merged file read by parseGatheredSsh (one byte per character). */
 export function fileBytes(content: string): Buffer {
   return Buffer.from(content, 'latin1');

@@ -1,7 +1,7 @@
 // A run lock on each robot (~/.provision-lock), so two provision runs never work on the same robot
 // at once (two runs could otherwise both `swarm init`). mkdir is atomic; a lock older than the stale
 // limit belongs to a crashed run and is taken over.
-import { andThen, scriptWithArgs, type RemoteCommand } from './shell.js';
+import { andThen, remoteScript, type RemoteCommand } from './shell.js';
 import { unexpectedAnswer } from './answer.js';
 
 export const LOCK_DIR = '.provision-lock';
@@ -9,33 +9,9 @@ export const STALE_LOCK_SECONDS = 15 * 60;
 /** The lock script's exit code when this run did not get the lock (held by another run, or not Linux). */
 export const NOT_LOCKED = 10;
 
-// $1 = this run's id, $2 = seconds after which a lock is stale, $3 = a dead run's id whose lock may be
-// taken over at once (a run of this laptop that ended without releasing it). The first command of every run on a
-// robot, so it also checks that the robot is what provision works with: Linux. Its answer is one line
-// starting with "provision-lock" (a login banner may come before it); it exits 0 only when this run
-// holds the lock, so a step's first command can follow it with && in the same remote call.
-const LOCK = `
-cd || exit 1
-os=$(uname -s)
-[ "$os" = Linux ] || { echo "provision-lock not-linux $os"; exit ${NOT_LOCKED}; }
-now=$(date +%s)
-if mkdir ${LOCK_DIR} 2>/dev/null; then printf '%s %s\\n' "$now" "$1" > ${LOCK_DIR}/owner; echo "provision-lock locked"; exit 0; fi
-read -r since who < ${LOCK_DIR}/owner 2>/dev/null
-if [ -z "$since" ] || [ $((now - since)) -gt "$2" ] || { [ -n "$3" ] && [ "$who" = "$3" ]; }; then printf '%s %s\\n' "$now" "$1" > ${LOCK_DIR}/owner; echo "provision-lock taken-over $who"; exit 0; fi
-echo "provision-lock held $((now - since)) $who"
-exit ${NOT_LOCKED}
-`;
-
-const UNLOCK = `
-cd || exit 1
-read -r since who < ${LOCK_DIR}/owner 2>/dev/null
-[ "$who" = "$1" ] && rm -rf ${LOCK_DIR}
-exit 0
-`;
-
-/** Take the lock; with `then`, that command runs right after in the same remote call, only once the lock is ours. */
+/** Take the lock (scripts/lock.sh); with `then`, that command runs right after in the same remote call, only once the lock is ours. */
 export function lockCommand(runId: string, deadOwner = '', then?: string | RemoteCommand): RemoteCommand {
-  return andThen(scriptWithArgs(LOCK, [runId, String(STALE_LOCK_SECONDS), deadOwner]), then);
+  return andThen(remoteScript('lock', [runId, String(STALE_LOCK_SECONDS), deadOwner, LOCK_DIR, String(NOT_LOCKED)]), then);
 }
 
 /**
@@ -48,7 +24,7 @@ export function ownerIsDeadLocalRun(owner: string, me: { user: string; host: str
 }
 
 export function unlockCommand(runId: string): string {
-  return scriptWithArgs(UNLOCK, [runId]);
+  return remoteScript('unlock', [runId, LOCK_DIR]);
 }
 
 export type LockResult = (

@@ -1,5 +1,6 @@
 // The one place where remote command lines are built. Every argument is single-quoted,
 // so no value from the inventory or from a robot is ever interpreted by the remote shell.
+import { script } from './scripts.js';
 
 /** Quote one argument for a POSIX shell. */
 export function quote(arg: string): string {
@@ -17,8 +18,13 @@ export function commandLine(argv: readonly string[]): string {
  * A fixed shell script (written by us, never from input) that receives its values as
  * positional parameters: `sh -c SCRIPT provision ARG1 ARG2 …`. Values stay data.
  */
-export function scriptWithArgs(script: string, args: readonly string[] = []): string {
-  return commandLine(['sh', '-c', script, 'provision', ...args]);
+export function scriptWithArgs(body: string, args: readonly string[] = []): string {
+  return commandLine(['sh', '-c', body, 'provision', ...args]);
+}
+
+/** scripts/NAME.sh (scripts.ts) with its values as positional parameters. */
+export function remoteScript(name: string, args: readonly string[] = []): string {
+  return scriptWithArgs(script(name), args);
 }
 
 /**
@@ -30,23 +36,14 @@ export interface RemoteCommand {
   readsSudoPassword: boolean;
 }
 
-/**
- * Defines `dk`, docker as this robot runs it. Through sudo, the first stdin line is the password
- * (kept in a shell variable, never an argument): with one, `sudo -S -k` reads it afresh for each
- * call; without, `sudo -n` fails at once instead of waiting for a prompt.
- */
+/** Defines `dk`, docker as this robot runs it: directly, or through sudo. */
 function dockerPrelude(useSudo: boolean): string {
-  if (!useSudo) return 'dk() { docker "$@"; }\n';
-  return [
-    'IFS= read -r sudo_pw',
-    `dk() { if [ -n "$sudo_pw" ]; then printf '%s\\n' "$sudo_pw" | sudo -S -k -p '' docker "$@"; else sudo -n docker "$@"; fi; }`,
-    '',
-  ].join('\n');
+  return useSudo ? script('dk-sudo') : 'dk() { docker "$@"; }\n';
 }
 
 /** A script that calls docker as `dk`, with its values as positional parameters (see scriptWithArgs). */
-export function dockerScript(script: string, args: readonly string[], useSudo: boolean): RemoteCommand {
-  return { line: scriptWithArgs(dockerPrelude(useSudo) + script, args), readsSudoPassword: useSudo };
+export function dockerScript(body: string, args: readonly string[], useSudo: boolean): RemoteCommand {
+  return { line: scriptWithArgs(dockerPrelude(useSudo) + body, args), readsSudoPassword: useSudo };
 }
 
 /** One docker command: `docker ARGS…`, through sudo where the robot needs it. */

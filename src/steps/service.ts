@@ -4,7 +4,7 @@
 // The files travel on stdin; every command line is built by src/remote/shell.ts.
 import { readFileSync } from 'node:fs';
 import { TOKEN_DIR } from '../remote/docker.js';
-import { scriptWithArgs } from '../remote/shell.js';
+import { remoteScript } from '../remote/shell.js';
 import type { Fleet } from '../run/fleet.js';
 
 export const SERVICE_NAME = 'provision-join.service';
@@ -31,60 +31,6 @@ export function serviceUnit(template: string, user: string, useSudo: boolean): s
   if (!USER.test(user)) throw new Error(`"${user}" is not a Linux user name: refusing to write it into ${SERVICE_NAME}`);
   return template.replaceAll('@USER@', user).replaceAll('@DOCKER@', useSudo ? 'sudo -n docker' : '');
 }
-
-// Runs as the login user. stdin: "script\n<base64>\nunit\n<base64>\n". $1 = 1 for a dry run,
-// $2 script path, $3 unit path, $4 = 1 to enable the unit where systemd runs, $5 the robot's static
-// address for ~/swarm_tokens/advertise_addr ('' to leave that file alone). A file is replaced (temp
-// file beside it, then renamed) only when its content, mode or owner differs. Prints what it did:
-// "changed:script", "changed:unit", "changed:advertise_addr", "enabled", "no-systemd".
-const INSTALL = `
-dry=$1; script=$2; unit=$3; systemd=$4; adv=$5
-cd || exit 1
-if [ "$(id -u)" = 0 ]; then su=; else su="sudo -n"; fi
-checked=
-as_root() {
-  if [ -n "$su" ] && [ -z "$checked" ]; then
-    sudo -n true 2>/dev/null || { echo "installing the boot-time join needs root, and 'sudo -n' does not work for $(id -un): allow it passwordless sudo, or install as root" >&2; exit 4; }
-    checked=1
-  fi
-  $su "$@" </dev/null
-}
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-unit_changed=0
-while read -r name && read -r data; do
-  case $name in
-    script) dest=$script; mode=755 ;;
-    unit) dest=$unit; mode=644 ;;
-    *) echo "unexpected file '$name' on stdin" >&2; exit 1 ;;
-  esac
-  printf '%s' "$data" | base64 -d > "$tmp/$name" || exit 1
-  if [ -f "$dest" ] && cmp -s "$tmp/$name" "$dest" && [ "$(stat -c %a:%u "$dest")" = "$mode:0" ]; then continue; fi
-  echo "changed:$name"
-  [ "$name" = unit ] && unit_changed=1
-  [ "$dry" = 1 ] && continue
-  as_root mkdir -p "\${dest%/*}" &&
-    as_root install -m "$mode" -o 0 -g 0 "$tmp/$name" "$dest.provision-tmp" &&
-    as_root mv -f "$dest.provision-tmp" "$dest" || { as_root rm -f "$dest.provision-tmp"; exit 1; }
-done
-if [ -n "$adv" ]; then
-  f=${TOKEN_DIR}/${ADVERTISE_FILE}
-  if [ "$(cat "$f" 2>/dev/null)" != "$adv" ] || [ "$(stat -c %a "$f")" != 600 ]; then
-    echo "changed:${ADVERTISE_FILE}"
-    if [ "$dry" != 1 ]; then
-      (umask 077 && mkdir -p ${TOKEN_DIR}) &&
-        printf '%s\\n' "$adv" > "$f.tmp.$$" && chmod 600 "$f.tmp.$$" && mv -f "$f.tmp.$$" "$f" || { rm -f "$f.tmp.$$"; exit 1; }
-    fi
-  fi
-fi
-[ "$systemd" = 1 ] || exit 0
-if ! command -v systemctl >/dev/null 2>&1 || [ ! -d /run/systemd/system ]; then echo "no-systemd"; exit 0; fi
-if [ "$unit_changed" = 1 ] && [ "$dry" != 1 ]; then as_root systemctl daemon-reload || exit 1; fi
-if ! systemctl is-enabled --quiet ${SERVICE_NAME} 2>/dev/null; then
-  echo "enabled"
-  [ "$dry" = 1 ] || as_root systemctl enable --quiet ${SERVICE_NAME} || exit 1
-fi
-`;
 
 export interface ServiceOptions {
   dryRun?: boolean;
@@ -113,7 +59,16 @@ export function installServiceCommand(user: string, useSudo: boolean, options: S
   return {
     script: templates.script,
     unit,
-    command: scriptWithArgs(INSTALL, [options.dryRun ? '1' : '0', root + SCRIPT_PATH, root + UNIT_PATH, root ? '0' : '1', adv]),
+    command: remoteScript('install-service', [
+      options.dryRun ? '1' : '0',
+      root + SCRIPT_PATH,
+      root + UNIT_PATH,
+      root ? '0' : '1',
+      adv,
+      TOKEN_DIR,
+      ADVERTISE_FILE,
+      SERVICE_NAME,
+    ]),
     stdin: `script\n${b64(templates.script)}\nunit\n${b64(unit)}\n`,
   };
 }

@@ -69,7 +69,8 @@ describe('docker command builders', () => {
   it('never puts a token on the join command line: the robot reads its own file', () => {
     const { line } = joinCommand('worker', '10.0.0.2', ['10.0.0.1:2377'], false);
     expect(line).not.toMatch(/SWMTKN/);
-    expect(line).toContain('swarm_tokens/${role}_token');
+    expect(line).toContain('"$dir/${role}_token"');
+    expect(line).toMatch(/ provision swarm_tokens worker 10\.0\.0\.2 10\.0\.0\.1:2377$/);
   });
 
   it('encodes token files for stdin as name and base64 pairs', () => {

@@ -4,10 +4,10 @@
 // by .ci/run) and is skipped, saying so, elsewhere. Needs the build (npm test builds first).
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -68,6 +68,12 @@ describe('what npm pack ships', () => {
     expect(files.filter((f) => /^(src|test|scripts|bench)\/|\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
   });
 
+  it('the remote scripts, beside the code that loads them', () => {
+    const scripts = readdirSync(join(ROOT, 'src', 'remote', 'scripts')).filter((f) => f.endsWith('.sh'));
+    expect(scripts).toContain('lock.sh');
+    expect(files).toEqual(expect.arrayContaining(scripts.map((f) => `dist/remote/scripts/${f}`)));
+  });
+
   it('every dependency is imported by the code it ships', () => {
     const shipped = files
       .filter((f) => f.startsWith('dist/') && f.endsWith('.js'))
@@ -111,5 +117,16 @@ const registry = process.env.PROVISION_TEST_REGISTRY === '1';
     });
     expect(JSON.parse(status.stdout)).toMatchObject({ command: 'status', robots: [{ name: 'Anton' }] });
     expect(existsSync(join(prefix, 'lib', 'node_modules', ...pkg.name.split('/'), 'templates', 'provision-join.sh'))).toBe(true);
+  });
+
+  it('a remote script loads from the installed package and runs', () => {
+    const lock = pathToFileURL(join(prefix, 'lib', 'node_modules', ...pkg.name.split('/'), 'dist', 'remote', 'lock.js')).href;
+    const code = `const { lockCommand } = await import(${JSON.stringify(lock)}); process.stdout.write(lockCommand('me@laptop:1:aa').line);`;
+    const line = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+    expect(line.status).toBe(0);
+    const home = mkdtempSync(join(dir, 'home-'));
+    const r = spawnSync('sh', ['-c', line.stdout], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: home } });
+    expect(r.stdout).toBe('provision-lock locked\n');
+    expect(readFileSync(join(home, '.provision-lock', 'owner'), 'utf8')).toMatch(/ me@laptop:1:aa\n$/);
   });
 });

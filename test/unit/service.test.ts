@@ -47,10 +47,11 @@ describe('the systemd unit', () => {
 });
 
 describe('the install command', () => {
+  const CONSTANTS = 'swarm_tokens advertise_addr provision-join.service';
   it('carries both files on stdin and only fixed paths and checked values on the command line', () => {
     const plan = installServiceCommand('ida', false, { advertiseAddr: '10.0.0.2' });
     expect(plan.command.startsWith("sh -c '")).toBe(true);
-    expect(plan.command.endsWith(` provision 0 ${SCRIPT_PATH} ${UNIT_PATH} 1 10.0.0.2`)).toBe(true);
+    expect(plan.command.endsWith(` provision 0 ${SCRIPT_PATH} ${UNIT_PATH} 1 10.0.0.2 ${CONSTANTS}`)).toBe(true);
     expect(plan.command).not.toContain('docker swarm join');
     const [n1, d1, n2, d2] = plan.stdin.split('\n');
     expect([n1, n2]).toEqual(['script', 'unit']);
@@ -60,9 +61,11 @@ describe('the install command', () => {
   });
 
   it('a dry run, and a test root that leaves systemd alone', () => {
-    expect(installServiceCommand('ida', false, { dryRun: true }).command).toMatch(/ provision 1 \S+ \S+ 1 ''$/);
+    expect(installServiceCommand('ida', false, { dryRun: true }).command).toMatch(
+      / provision 1 \S+ \S+ 1 '' swarm_tokens advertise_addr \S+$/,
+    );
     expect(installServiceCommand('ida', false, { root: '/tmp/r' }).command).toContain(
-      ` provision 0 /tmp/r${SCRIPT_PATH} /tmp/r${UNIT_PATH} 0 ''`,
+      ` provision 0 /tmp/r${SCRIPT_PATH} /tmp/r${UNIT_PATH} 0 '' ${CONSTANTS}`,
     );
   });
 
@@ -79,8 +82,16 @@ describe('the install command', () => {
       '\0',
     );
     expect(words.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(words.slice(3, -1)).toEqual(['provision', '0', `/tmp/x${SCRIPT_PATH}`, `/tmp/x${UNIT_PATH}`, '0', '10.0.0.2']);
-    expect(words[2]).toContain('systemctl is-enabled --quiet provision-join.service');
+    expect(words.slice(3, -1)).toEqual([
+      'provision',
+      '0',
+      `/tmp/x${SCRIPT_PATH}`,
+      `/tmp/x${UNIT_PATH}`,
+      '0',
+      '10.0.0.2',
+      ...CONSTANTS.split(' '),
+    ]);
+    expect(words[2]).toContain('systemctl is-enabled --quiet "$8"');
     expect(spawnSync('sh', ['-n'], { input: words[2] }).status).toBe(0);
     expect(spawnSync('sh', ['-n', SCRIPT]).status).toBe(0);
     expect(statSync(SCRIPT).mode & 0o111).not.toBe(0);

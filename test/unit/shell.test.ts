@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { commandLine, quote, scriptWithArgs } from '../../src/remote/shell.js';
+import { script } from '../../src/remote/scripts.js';
 
 const echoThroughShell = (line: string) => execFileSync('sh', ['-c', line], { encoding: 'utf8' });
 
@@ -22,5 +24,19 @@ describe('remote command quoting', () => {
   it('passes values to fixed scripts as positional parameters', () => {
     const line = scriptWithArgs('printf "%s|%s" "$1" "$2"', ['a b', '$(echo no)']);
     expect(echoThroughShell(line)).toBe('a b|$(echo no)');
+  });
+});
+
+describe('the remote scripts (src/remote/scripts)', () => {
+  const dir = new URL('../../src/remote/scripts/', import.meta.url);
+  const names = readdirSync(dir).map((f) => f.replace(/\.sh$/, ''));
+
+  it.each(names)('%s.sh: documented at its top; loaded without those comments, once', (name) => {
+    const file = readFileSync(new URL(`${name}.sh`, dir), 'utf8');
+    const loaded = script(name);
+    expect(file).toMatch(/^#/);
+    expect(loaded).not.toMatch(/^#/);
+    expect(file.endsWith(loaded)).toBe(true);
+    expect(script(name)).toBe(loaded);
   });
 });

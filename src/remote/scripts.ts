@@ -1,0 +1,14 @@
+// The remote scripts, scripts/NAME.sh, documented at their top; the build copies them into dist.
+import { readFileSync } from 'node:fs';
+
+const loaded = new Map<string, string>();
+
+/** scripts/NAME.sh, read once, without its leading comments (the file documents it, the wire need not carry that). */
+export function script(name: string): string {
+  let text = loaded.get(name);
+  if (text === undefined) {
+    text = readFileSync(new URL(`./scripts/${name}.sh`, import.meta.url), 'utf8').replace(/^(#.*\n)+/, '');
+    loaded.set(name, text);
+  }
+  return text;
+}

@@ -1,0 +1,8 @@
+# The next key $1 (new-key.sh) becomes the robot's key $2: .pub first, then the key renamed over, then the
+# new .pub, so a .pub never mismatches its key (ssh would fail the login). No stdin, no output.
+umask 077
+cd || exit 1
+{ [ -f "$1" ] && [ -f "$1.pub" ]; } || { echo "the new key ~/$1 is missing" >&2; exit 3; }
+{ cp "$1" "$2.provision-tmp-$$" && cp "$1.pub" "$2.pub.provision-tmp-$$"; } || exit 1
+rm -f "$2.pub"
+mv -f "$2.provision-tmp-$$" "$2" && mv -f "$2.pub.provision-tmp-$$" "$2.pub"

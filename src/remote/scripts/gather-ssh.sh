@@ -1,0 +1,41 @@
+# `provision keys`' first phase: make ~/.ssh, the robot's key pair if none (the private key never leaves
+# the robot), and read the files provision merges. $1: the key's comment; $2: 1 for a dry run; $3: the key
+# file in the home; $4…: the managed files in ~/.ssh. No stdin. Output (parseGatheredSsh), lines:
+#   state: ACTION…         mkdir, chmod, keygen, pubkey: done (a dry run: needed)
+#   uid:UID, home:PATH     the user's uid, the home's physical path
+#   perm:PATH:MODE:OWNER   of ., .ssh and each managed file, after the fixes (of a symlink's target)
+#   FILE:MODE:BASE64       the .pub and each managed file; FILE:-: absent; FILE:!:WHAT not readable
+umask 077
+cd || exit 1
+dry=$2 key=$3
+shift 3
+me=$(id -u)
+state=
+if [ ! -d .ssh ]; then [ "$dry" = 1 ] || mkdir .ssh || exit 1; state="$state mkdir"; fi
+# ~/.ssh of another owner is not provision's to change (the verdict names it): no chmod, no key there
+mine=1
+# (stat -L: a ~/.ssh symlinked into a dotfiles repository is judged by the directory it points to)
+if [ -d .ssh ] && [ "$(stat -L -c %u .ssh)" != "$me" ]; then mine=0; fi
+if [ "$mine" = 1 ] && [ -d .ssh ] && [ "$(stat -L -c %a .ssh)" != 700 ]; then [ "$dry" = 1 ] || chmod 700 .ssh || exit 1; state="$state chmod"; fi
+if [ "$mine" = 0 ]; then :
+elif [ ! -f "$key" ]; then
+  command -v ssh-keygen >/dev/null || { echo "ssh-keygen is not installed on this robot (package openssh-client)" >&2; exit 3; }
+  [ "$dry" = 1 ] || ssh-keygen -q -t ed25519 -N '' -C "$1" -f "$key" </dev/null >/dev/null || exit 3
+  state="$state keygen"
+elif [ ! -f "$key.pub" ]; then
+  [ "$dry" = 1 ] || ssh-keygen -y -f "$key" </dev/null > "$key.pub" || exit 3
+  state="$state pubkey"
+fi
+[ "$dry" = 1 ] || [ "$mine" = 0 ] || rm -f .ssh/*.provision-tmp-* 2>/dev/null # left by an interrupted run; the real files are intact
+echo "state:$state"
+echo "uid:$me"
+echo "home:$(pwd -P)"
+for p in . .ssh "$@"; do
+  case $p in .*) ;; *) p=.ssh/$p ;; esac
+  if [ -e "$p" ]; then printf 'perm:%s:%s\n' "$p" "$(stat -L -c %a:%u "$p")"; fi
+done
+for f in "${key#.ssh/}.pub" "$@"; do
+  if [ ! -e ".ssh/$f" ]; then echo "$f:-:"
+  elif [ ! -f ".ssh/$f" ] || [ ! -r ".ssh/$f" ]; then printf '%s:!:%s\n' "$f" "$(stat -L -c '%F, owner %U, mode %a' ".ssh/$f")"
+  else printf '%s:%s:' "$f" "$(stat -L -c %a ".ssh/$f")"; base64 -w0 ".ssh/$f"; echo; fi
+done
