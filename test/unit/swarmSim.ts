@@ -12,6 +12,8 @@ import {
   nodesCommand,
   rotateTokenCommand,
   syncTokensCommand,
+  TOKEN_DIR,
+  TOKEN_FILES,
 } from '../../src/remote/docker.js';
 import { OUTPUT_MARK, dockerCommand, lineOf, type RemoteCommand } from '../../src/remote/shell.js';
 import type { ExecResult, StandIn } from '../../src/ssh/connection.js';
@@ -59,7 +61,8 @@ const SCRIPTS = new Map<string, string>([
 export function commandName(posixLine: string): string[] {
   const words = shellWords(posixLine);
   const name = words[0] === 'sh' && words[1] === '-c' ? (SCRIPTS.get(words[2] ?? '') ?? 'unknown-script') : (words[0] ?? '');
-  return [name, ...words.slice(4)];
+  // The token folder and file names travel as arguments of every script that touches them: left out here.
+  return [name, ...words.slice(4).filter((w) => w !== TOKEN_DIR && !(TOKEN_FILES as readonly string[]).includes(w))];
 }
 
 interface SimNode {
