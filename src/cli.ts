@@ -12,12 +12,12 @@ import { inputErrorsJson, type CommandName } from './ui/json.js';
 import type { Inventory, Robot } from './inventory/schema.js';
 import { loadSshConfig, operatorSshLookup } from './ssh/sshConfig.js';
 import { registerSecret, redact } from './log.js';
-import { Fleet, type RunOptions } from './run/fleet.js';
+import { Fleet, type RobotOutcome, type RunOptions } from './run/fleet.js';
 import { keysOpening, runKeys } from './steps/keys.js';
 import { LimitError, parseLimit } from './plan/limit.js';
 import { factsFirstCommand } from './steps/swarmState.js';
 import type { RemoteCommand } from './remote/shell.js';
-import { outcomesJson, renderOutcomes } from './ui/report.js';
+import { outcomesJson, renderOutcomes, type RunSummary } from './ui/report.js';
 import { colourWanted, painter, progressMode } from './ui/terminal.js';
 
 const EXIT_BAD_INPUT = 2;
@@ -237,10 +237,17 @@ async function runStep(
     await options.view?.end();
   }
   const paint = painter(colourWanted(process.stdout.isTTY, process.env, flags.color));
-  if (flags.json) console.log(JSON.stringify({ command, ...outcomesJson(fleet, result.roleOf), ...result.json }, null, 2));
-  else if (flags.quiet) console.log(renderOutcomes(title, fleet, result.roleOf, true, paint));
-  else console.log(renderOutcomes(title, fleet, result.roleOf, false, paint) + (result.text ? '\n' + result.text : ''));
-  return fleet.exitCode();
+  const run = summaryOf(fleet);
+  if (flags.json) console.log(JSON.stringify({ command, ...outcomesJson(run, result.roleOf), ...result.json }, null, 2));
+  else if (flags.quiet) console.log(renderOutcomes(title, run, result.roleOf, true, paint));
+  else console.log(renderOutcomes(title, run, result.roleOf, false, paint) + (result.text ? '\n' + result.text : ''));
+  return run.exitCode;
+}
+
+/** The run as the report renders it: plain data, read off the fleet once it is done. */
+function summaryOf(fleet: Fleet): RunSummary {
+  const outcomes = fleet.inventory.robots.map((r) => ({ ...(fleet.outcomes.get(r.name) as RobotOutcome), ip: r.ip }));
+  return { outcomes, dryRun: fleet.options.dryRun, notes: fleet.notes, exitCode: fleet.exitCode() };
 }
 
 function version(): string {
@@ -387,7 +394,8 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
   withCommonOptions(
     program.command('status').description('one table of every robot, its swarm state and role, and whether quorum holds'),
   ).action(async (flags: CommonFlags) => {
-    const { readStatus, renderStatus } = await import('./steps/status.js');
+    const { readStatus } = await import('./steps/status.js');
+    const { renderStatus } = await import('./ui/status.js');
     const inventory = loadFleetInventory(flags.inventory);
     const options = await runOptions(flags);
     const fleet = await Fleet.open(inventory, options);
@@ -404,7 +412,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     const problems = [...fleet.outcomes.values()].filter((o) => o.status !== 'ok' && o.status !== 'changed');
     const roleOf = (robot: string) => status?.robots.find((r) => r.name === robot)?.role ?? '';
     if (flags.json)
-      console.log(JSON.stringify({ command: 'status', ...outcomesJson(fleet, roleOf), ...(status ? { status } : {}) }, null, 2));
+      console.log(JSON.stringify({ command: 'status', ...outcomesJson(summaryOf(fleet), roleOf), ...(status ? { status } : {}) }, null, 2));
     else
       console.log(
         [...(status ? [renderStatus(status)] : []), ...problems.map((o) => `  ${o.robot}: ${o.status}: ${o.details.join('; ')}`)].join(

@@ -72,12 +72,18 @@ export async function listNodes(manager: Member): Promise<NodeInfo[]> {
 /** The swarm steps' first command on a robot (run together with the run lock, see Fleet.lock). */
 export const factsFirstCommand = (robot: Robot) => factsCommand(robot.sudo);
 
-/** Facts from every connected robot at once, in inventory order; a robot without working docker fails. */
-export async function gatherMembers(fleet: Fleet): Promise<Member[]> {
+/**
+ * Facts from every connected robot at once, in inventory order; a robot without working docker fails.
+ * With `problems`, a robot whose facts cannot be read is not failed but noted there, and one whose
+ * docker does not answer stays a member (its facts say why: the roles wizard shows it).
+ */
+export async function gatherMembers(fleet: Fleet, problems?: Map<string, string>): Promise<Member[]> {
   const members: Member[] = [];
   await fleet.eachConnected(async (robot, conn) => {
-    const facts = parseFacts(await fleet.firstRead(robot, conn, factsFirstCommand(robot), 'reading facts'), robot.sudo);
-    if (facts.dockerError) throw new Error(facts.dockerError);
+    const read = fleet.firstRead(robot, conn, factsFirstCommand(robot), 'reading facts').then((out) => parseFacts(out, robot.sudo));
+    const facts = problems ? await read.catch((err: Error) => void problems.set(robot.name, err.message)) : await read;
+    if (!facts) return;
+    if (facts.dockerError && !problems) throw new Error(facts.dockerError);
     members.push({ robot, conn, facts });
   }, 'reading docker facts');
   const order = new Map(fleet.inventory.robots.map((r, i) => [r.name, i]));
