@@ -1,9 +1,10 @@
 // The operator's ~/.ssh/known_hosts, read as OpenSSH reads it: plain and hashed (|1|salt|hash)
 // host patterns, name and address, [host]:port for ports other than 22.
 import { createHash, createHmac } from 'node:crypto';
-import { readFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { knownHostsNames } from '../remote/sshFiles.js';
+import { writeFileAtomic } from '../localFile.js';
 
 export interface KnownKey {
   type: string;
@@ -88,9 +89,7 @@ export class KnownHosts {
     })();
     const text = current + (current && !current.endsWith('\n') ? '\n' : '') + this.added.join('\n') + '\n';
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.provision-${process.pid}`;
-    writeFileSync(tmp, text, { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeFileAtomic(this.file, text, 0o600);
     this.lines = text.split('\n');
     this.added = [];
   }
@@ -122,8 +121,6 @@ export function forgetHost(file: string, name: string, ip: string, port: number,
   }
   const result = withoutHost(text, name, ip, port);
   if (!result.removed || dryRun) return result.removed;
-  const tmp = `${file}.provision-${process.pid}`;
-  writeFileSync(tmp, result.text, { mode: 0o600 });
-  renameSync(tmp, file);
+  writeFileAtomic(file, result.text, 0o600);
   return result.removed;
 }
