@@ -4,6 +4,7 @@ import type { Robot } from '../inventory/schema.js';
 import { factsCommand, nodesCommand, parseFacts, parseNodes, type NodeInfo, type RobotFacts, type SwarmInfo } from '../remote/docker.js';
 import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
 import type { Fleet } from '../run/fleet.js';
+import { retry } from '../run/retry.js';
 
 export interface Member {
   robot: Robot;
@@ -59,14 +60,14 @@ export const NO_LEADER = /does not have a leader|context deadline exceeded|code 
 export class QuorumLostError extends Error {}
 
 /** The node list from a manager; while the managers elect a new leader it is retried for up to 30 s. */
-export async function listNodes(manager: Member): Promise<NodeInfo[]> {
-  for (let waited = 0; ; waited += 2000) {
+export function listNodes(manager: Member): Promise<NodeInfo[]> {
+  const read = async () => {
     const result = await manager.conn.exec(nodesCommand(manager.robot.sudo));
     if (result.code === 0) return parseNodes(result.stdout);
-    if (NO_LEADER.test(result.stderr) && waited >= 30_000) throw new QuorumLostError(result.stderr.trim());
-    if (!NO_LEADER.test(result.stderr)) throw new RemoteCommandError(manager.robot.name, 'listing swarm nodes', result);
-    await new Promise((r) => setTimeout(r, 2000));
-  }
+    if (NO_LEADER.test(result.stderr)) throw new QuorumLostError(result.stderr.trim()); // the last one, after 30 s, goes on up
+    throw new RemoteCommandError(manager.robot.name, 'listing swarm nodes', result);
+  };
+  return retry(read, { withinMs: 30_000, baseMs: 2000, maxMs: 2000, retryIf: (err) => err instanceof QuorumLostError });
 }
 
 /** The swarm steps' first command on a robot (run together with the run lock, see Fleet.lock). */
