@@ -244,7 +244,15 @@ async function runStep(
   return run.exitCode;
 }
 
-/** The run as the report renders it: plain data, read off the fleet once it is done. */
+/** A command that cannot be undone asks first, or takes --yes; false when the operator says no. */
+async function confirmed(flags: { yes?: boolean; dryRun?: boolean }, noTerminal: string, message: string): Promise<boolean> {
+  if (flags.yes || flags.dryRun) return true;
+  if (!process.stdin.isTTY) throw new UsageError(noTerminal);
+  const { confirm } = await import('@inquirer/prompts');
+  return confirm({ message, default: false });
+}
+
+/** The run as the report renders it. */
 function summaryOf(fleet: Fleet): RunSummary {
   const outcomes = fleet.inventory.robots.map((r) => ({ ...(fleet.outcomes.get(r.name) as RobotOutcome), ip: r.ip }));
   return { outcomes, dryRun: fleet.options.dryRun, notes: fleet.notes, exitCode: fleet.exitCode() };
@@ -474,20 +482,14 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     // Every check before any connection: unknown names and a missing confirmation are bad input.
     const inventory = loadFleetInventory(flags.inventory);
     const robots = robotsNamed(inventory, names);
-    if (!flags.yes && !flags.dryRun) {
-      if (!process.stdin.isTTY)
-        throw new UsageError(
-          'provision remove retires robots for good and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
-        );
-      const { confirm } = await import('@inquirer/prompts');
-      if (
-        !(await confirm({
-          message: `Remove ${robots.join(', ')} from the swarm, revoke their keys on every robot and take them out of ${flags.inventory}?`,
-          default: false,
-        }))
-      )
-        return;
-    }
+    if (
+      !(await confirmed(
+        flags,
+        'provision remove retires robots for good and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
+        `Remove ${robots.join(', ')} from the swarm, revoke their keys on every robot and take them out of ${flags.inventory}?`,
+      ))
+    )
+      return;
     const { runRemove } = await import('./steps/remove.js');
     setExit(await runStep('remove', inventory, flags, (fleet) => runRemove(fleet, robots), factsFirstCommand));
   });
@@ -500,20 +502,14 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       .option('--keys', 'also remove the provision blocks from ~/.ssh/authorized_keys, known_hosts and config'),
   ).action(async (flags: CommonFlags & { yes?: boolean; keys?: boolean }) => {
     const inventory = loadFleetInventory(flags.inventory); // a bad inventory is refused before the question
-    if (!flags.yes && !flags.dryRun) {
-      if (!process.stdin.isTTY)
-        throw new UsageError(
-          'provision reset dismantles the swarm and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
-        );
-      const { confirm } = await import('@inquirer/prompts');
-      if (
-        !(await confirm({
-          message: `Leave the swarm on every robot of ${flags.inventory}${flags.keys ? ' and remove the provision SSH blocks' : ''}?`,
-          default: false,
-        }))
-      )
-        return;
-    }
+    if (
+      !(await confirmed(
+        flags,
+        'provision reset dismantles the swarm and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
+        `Leave the swarm on every robot of ${flags.inventory}${flags.keys ? ' and remove the provision SSH blocks' : ''}?`,
+      ))
+    )
+      return;
     const { runReset } = await import('./steps/reset.js');
     setExit(await runStep('reset', inventory, flags, (fleet) => runReset(fleet, { keys: Boolean(flags.keys) }), factsFirstCommand));
   });
@@ -531,20 +527,14 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
         `--on ${flags.on}: no robot of that name in ${flags.inventory} (robots: ${inventory.robots.map((r) => r.name).join(', ')})`,
       );
     }
-    if (!flags.yes && !flags.dryRun) {
-      if (!process.stdin.isTTY)
-        throw new UsageError(
-          'provision recover rebuilds the swarm around one manager and asks first; without a terminal, confirm with --yes',
-        );
-      const { confirm } = await import('@inquirer/prompts');
-      if (
-        !(await confirm({
-          message: `Force a new cluster on ${flags.on}? Lost managers will have to leave and join again.`,
-          default: false,
-        }))
-      )
-        return;
-    }
+    if (
+      !(await confirmed(
+        flags,
+        'provision recover rebuilds the swarm around one manager and asks first; without a terminal, confirm with --yes',
+        `Force a new cluster on ${flags.on}? Lost managers will have to leave and join again.`,
+      ))
+    )
+      return;
     const { runRecover } = await import('./steps/recover.js');
     setExit(await runStep('recover', inventory, flags, (fleet) => runRecover(fleet, flags.on), factsFirstCommand));
   });

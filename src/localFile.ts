@@ -1,8 +1,17 @@
-// The one way provision replaces a file of this machine (known_hosts, the inventory): an exclusive
-// temp file beside it, then a rename over it; a reader sees the old file or the new, never half.
+// Files of this machine (known_hosts, the inventory): replaced through an exclusive temp file beside
+// them and a rename, so a reader sees the old file or the new, never half.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+
+/** The file's text; empty when it cannot be read (not there yet). */
+export function readIfAny(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 export function writeFileAtomic(file: string, content: string, mode: number): void {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);

@@ -20,29 +20,3 @@ export interface SwarmReport {
   handOver: { from: string; to: string } | null; // the leader handed over in this run
   notes: string[]; // about the swarm as a whole (e.g. the node list could not be read again)
 }
-
-/** What `provision status` found: every robot, its swarm state and role, and whether quorum holds. */
-export interface RobotStatus {
-  name: string;
-  ip: string;
-  reachable: boolean;
-  swarmState: string; // inactive | active | pending | error | locked | unknown | foreign
-  nodeId: string | null;
-  role: 'manager' | 'worker' | null;
-  leader: boolean;
-  nodeState: string | null; // ready | down … as the managers see the node
-  availability: string | null;
-  labels: Record<string, string>;
-}
-
-export interface FleetStatus {
-  clusterId: string | null;
-  robots: RobotStatus[];
-  managers: number;
-  reachableManagers: number;
-  quorum: boolean;
-  failuresToleratedNow: number;
-  failuresToleratedByDesign: number;
-  /** What the swarm and the robots' managed blocks hold that the inventory does not (see plan/drift.ts). */
-  drift: { nodes: { id: string; hostname: string; addr: string; role: string; state: string }[]; blocks: Record<string, string[]> };
-}

@@ -1,10 +1,10 @@
-// `provision roles`: gather each robot's facts, run the role wizard, write the choice into the
-// inventory, offer to run `provision swarm`.
+// `provision roles`: gather each robot's facts, run the role wizard, write the choice into the inventory,
+// offer to run `provision swarm`.
 import type { Inventory } from '../inventory/schema.js';
 import { saveRoles } from '../inventory/save.js';
 import { nodesCommand, parseNodes } from '../remote/docker.js';
 import type { Fleet } from '../run/fleet.js';
-import { realPrompts, renderTable, runWizard, wizardRows, type WizardChoice, type WizardPrompts, type WizardRow } from '../ui/wizard.js';
+import { realPrompts, renderTable, runWizard, wizardRows, type WizardPrompts, type WizardRow } from '../ui/wizard.js';
 import { gatherMembers, type Member } from './swarmState.js';
 
 export const NO_TERMINAL =
@@ -34,13 +34,8 @@ export async function rolesCommand(fleet: Fleet, prompts: WizardPrompts = realPr
   }
 }
 
-/** The wizard's choice, written into the inventory when the operator confirmed it. */
-export async function chooseRoles(
-  inventory: Inventory,
-  rows: WizardRow[],
-  prompts: WizardPrompts = realPrompts,
-  options: { dryRun?: boolean } = {},
-): Promise<Omit<WizardChoice, 'write'> & { saved: boolean }> {
+/** The wizard's choice, written into the inventory if the operator says so. */
+export async function chooseRoles(inventory: Inventory, rows: WizardRow[], prompts: WizardPrompts, options: { dryRun?: boolean } = {}) {
   const { write, ...choice } = await runWizard(inventory, rows, prompts, options);
   if (write) {
     saveRoles(inventory.file, choice.roles, choice.leader);
@@ -49,10 +44,7 @@ export async function chooseRoles(
   return { ...choice, saved: write };
 }
 
-/**
- * One row per robot: its facts (a robot whose facts cannot be read, or whose docker does not answer, is
- * shown with the reason, not failed) and the leader as a manager sees it.
- */
+/** A row per robot; one whose facts cannot be read, or whose docker does not answer, shows why (not failed). */
 export async function readWizardRows(fleet: Fleet): Promise<WizardRow[]> {
   const connected = new Set(fleet.connected().map(({ robot }) => robot.name));
   const problems = new Map<string, string>();
@@ -66,11 +58,10 @@ export async function readWizardRows(fleet: Fleet): Promise<WizardRow[]> {
   });
 }
 
-/** The leader's node ID as the first manager sees it; best effort: without it no row is marked leader. */
+/** The leader's node ID, as the first manager sees it (best effort). */
 async function leaderNode(members: Member[]): Promise<string | undefined> {
   const manager = members.find((m) => m.facts.swarm?.ControlAvailable);
-  if (!manager) return undefined;
-  return manager.conn
+  return manager?.conn
     .exec(nodesCommand(manager.robot.sudo))
     .then((result) => (result.code === 0 ? parseNodes(result.stdout).find((n) => n.leader)?.id : undefined))
     .catch(() => undefined);

@@ -2,7 +2,7 @@
 // swarm's managers see it, and whether quorum holds right now.
 import { faultTolerance } from '../plan/quorum.js';
 import type { Fleet } from '../run/fleet.js';
-import type { FleetStatus, RobotStatus } from '../run/outcome.js';
+import type { FleetStatus } from '../ui/json.js';
 import { fleetClusters, gatherMembers, listNodes, nodeOfRobot } from './swarmState.js';
 import { strangerNodes, strangersInBlock } from '../plan/drift.js';
 import { MANAGED_SSH_FILES, parseGatheredSsh } from '../remote/keysScript.js';
@@ -25,7 +25,7 @@ export async function readStatus(fleet: Fleet): Promise<FleetStatus> {
   const cluster = fleetClusters(fleet, members)[0];
   const nodes = cluster ? await listNodes(cluster[1][0] as (typeof members)[number]) : [];
   const inFleet = new Set(nodes.map((n) => n.id));
-  const robots: RobotStatus[] = fleet.inventory.robots.map((robot) => {
+  const robots: FleetStatus['robots'] = fleet.inventory.robots.map((robot) => {
     const member = members.find((m) => m.robot.name === robot.name);
     const node = nodeOfRobot(robot, members, nodes);
     const local = member?.facts.swarm?.LocalNodeState ?? 'unknown';

@@ -75,8 +75,8 @@ export const factsFirstCommand = (robot: Robot) => factsCommand(robot.sudo);
 
 /**
  * Facts from every connected robot at once, in inventory order; a robot without working docker fails.
- * With `problems`, a robot whose facts cannot be read is not failed but noted there, and one whose
- * docker does not answer stays a member (its facts say why: the roles wizard shows it).
+ * With `problems` (the roles wizard), a robot whose facts cannot be read is noted there instead, and one
+ * whose docker does not answer stays a member.
  */
 export async function gatherMembers(fleet: Fleet, problems?: Map<string, string>): Promise<Member[]> {
   const members: Member[] = [];

@@ -5,21 +5,13 @@ import { nameList, sharedNotes, unfolded } from './fold.js';
 import { renderTable } from './table.js';
 import { PLAIN, type Paint } from './terminal.js';
 
-/** What the report shows of a run: every robot's outcome in inventory order (with its address), the run's notes. */
+/** A run as the report shows it: every robot's outcome, in inventory order. */
 export interface RunSummary {
   outcomes: readonly (RobotOutcome & { ip: string })[];
   dryRun: boolean;
   notes: readonly string[];
   exitCode: number;
 }
-
-const WORD: Record<RobotOutcome['status'], string> = {
-  changed: 'changed',
-  joined: 'joined',
-  ok: 'ok',
-  unreachable: 'unreachable',
-  failed: 'failed',
-};
 
 export function renderOutcomes(
   title: string,
@@ -35,9 +27,9 @@ export function renderOutcomes(
   const sharedSet = new Set(shared.map((s) => s.note));
   const rows = shown.flatMap((o) => {
     const [first = '', ...more] = unfolded(o.details, o.notes, sharedSet);
-    return [[o.robot, STATUS_PAINT[o.status](paint)(WORD[o.status]), roleOf(o.robot), first], ...more.map((d) => ['', '', '', d])];
+    return [[o.robot, STATUS_PAINT[o.status](paint)(o.status), roleOf(o.robot), first], ...more.map((d) => ['', '', '', d])];
   });
-  const minWidths = [Math.max(...run.outcomes.map((o) => o.robot.length), 5), WORD.unreachable.length, 'manager'.length];
+  const minWidths = [Math.max(...run.outcomes.map((o) => o.robot.length), 5), 11, 7];
   lines.push(...renderTable(rows, { indent: '  ', minWidths, keepLastCell: true }));
   const counts = new Map<RobotOutcome['status'], number>();
   for (const o of run.outcomes) counts.set(o.status, (counts.get(o.status) ?? 0) + 1);

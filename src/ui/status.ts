@@ -1,5 +1,5 @@
-// Rendering of `provision status`: one table of every robot, the swarm's quorum, and drift.
-import type { FleetStatus } from '../run/outcome.js';
+// `provision status`: every robot, the swarm's quorum, drift.
+import type { FleetStatus } from './json.js';
 import { renderTable } from './table.js';
 
 export function renderStatus(status: FleetStatus): string {

@@ -1,10 +1,10 @@
 // `provision roles`: the interactive role-assignment wizard. The rows, the facts table and the readout are
 // pure; the prompt flow takes its prompt functions as a parameter so tests can drive it keystroke by
-// keystroke, and returns the choice: the roles step (steps/roles.ts) reads the fleet and writes the inventory.
+// keystroke, and returns the choice (steps/roles.ts reads the fleet and writes the inventory).
 import { checkbox, confirm, select } from '@inquirer/prompts';
 import type { Inventory, Robot } from '../inventory/schema.js';
 import type { SavedRole } from '../inventory/save.js';
-import { MAX_USEFUL_MANAGERS, faultTolerance, planRoles, toleranceText, type PlanRobot, type RolePlan } from '../plan/quorum.js';
+import { MAX_USEFUL_MANAGERS, faultTolerance, planRoles, toleranceText, type PlanRobot } from '../plan/quorum.js';
 import type { RobotFacts } from '../remote/docker.js';
 import { renderTable as tableLines } from './table.js';
 
@@ -23,19 +23,15 @@ export interface WizardRow {
   problem?: string;
 }
 
-/** What the roles step read of the fleet, for the rows. */
+/** What the roles step read: facts, why a robot gave none, who was connected, the leader's node ID. */
 export interface FleetRead {
-  /** The facts of each robot that gave them (its docker may still not answer: RobotFacts.dockerError). */
   facts: ReadonlyMap<string, RobotFacts>;
-  /** Why a robot gave no facts: its facts could not be read, or it is unreachable. */
   problems: ReadonlyMap<string, string>;
-  /** The robots connected when the facts were read. */
   connected: ReadonlySet<string>;
-  /** The leader's node ID, as a manager sees it (unknown: no row is marked leader). */
   leaderNode: string | undefined;
 }
 
-/** One row per robot of the inventory, unreachable ones included, in inventory order. Pure. */
+/** One row per robot of the inventory, unreachable ones included, in inventory order. */
 export function wizardRows(robots: readonly Robot[], read: FleetRead): WizardRow[] {
   return robots.map((robot) => {
     const f = read.facts.get(robot.name);
@@ -148,7 +144,7 @@ export interface WizardPrompts {
 
 export const realPrompts: WizardPrompts = { checkbox, select, confirm, print: (text) => console.log(text) };
 
-/** What the operator chose; `write` when they confirmed it: the roles step then writes it into the inventory. */
+/** What the operator chose; `write`: they said to write it into the inventory. */
 export interface WizardChoice {
   managers: string[];
   leader: string;
@@ -156,15 +152,10 @@ export interface WizardChoice {
   write: boolean;
 }
 
-/** The wizard's view of the fleet: its rows, the robots that may lead now, and a choice's label per robot. */
-interface Seen {
-  inventory: Inventory;
-  rows: WizardRow[];
-  canLeadNow: (name: string) => boolean;
-  label: Map<string, string>;
-}
+type Seen = ReturnType<typeof seen>;
 
-function seen(inventory: Inventory, rows: WizardRow[]): Seen {
+/** The rows, which robots may lead now, and each robot's label in the prompts. */
+function seen(inventory: Inventory, rows: WizardRow[]) {
   const rowOf = (name: string) => rows.find((r) => r.name === name);
   const canLeadNow = (name: string) => {
     const robot = inventory.robots.find((r) => r.name === name);
@@ -190,8 +181,8 @@ function seen(inventory: Inventory, rows: WizardRow[]): Seen {
   return { inventory, rows, canLeadNow, label: new Map(inventory.robots.map((r, i) => [r.name, lines[i] ?? ''])) };
 }
 
-/** The quorum planner's proposal for these rows, printed; the running swarm's leader, if any. */
-function propose({ inventory, rows }: Seen, prompts: WizardPrompts): { plan: RolePlan; swarmLeader: string | undefined } {
+/** The quorum planner's proposal, printed; the running swarm's leader, if any. */
+function propose({ inventory, rows }: Seen, prompts: WizardPrompts) {
   const planRobots: PlanRobot[] = inventory.robots.map((r) => {
     const row = rows.find((w) => w.name === r.name);
     return {
@@ -217,10 +208,8 @@ function propose({ inventory, rows }: Seen, prompts: WizardPrompts): { plan: Rol
   return { plan, swarmLeader };
 }
 
-/**
- * The managers, in inventory order. The checkbox has no live footer, so Enter shows the readout of the
- * current pick, and a second Enter on the same pick accepts it (the proposal's readout is in the message).
- */
+// The managers, in inventory order. The checkbox has no live footer, so Enter shows the readout of the
+// current pick, and a second Enter on the same pick accepts it (the proposal's readout is in the message).
 async function pickManagers({ inventory, rows, canLeadNow, label }: Seen, proposal: string[], prompts: WizardPrompts): Promise<string[]> {
   const key = (names: readonly string[]) => [...names].sort().join(',');
   let acknowledged = key(proposal);
