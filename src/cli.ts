@@ -12,12 +12,12 @@ import { inputErrorsJson, type CommandName } from './ui/json.js';
 import type { Inventory, Robot } from './inventory/schema.js';
 import { loadSshConfig, operatorSshLookup } from './ssh/sshConfig.js';
 import { registerSecret, redact } from './log.js';
-import { Fleet, type RunOptions } from './run/fleet.js';
+import { Fleet, type RobotOutcome, type RunOptions } from './run/fleet.js';
 import { keysOpening, runKeys } from './steps/keys.js';
 import { LimitError, parseLimit } from './plan/limit.js';
 import { factsFirstCommand } from './steps/swarmState.js';
 import type { RemoteCommand } from './remote/shell.js';
-import { outcomesJson, renderOutcomes } from './ui/report.js';
+import { outcomesJson, renderOutcomes, type RunSummary } from './ui/report.js';
 import { colourWanted, painter, progressMode } from './ui/terminal.js';
 
 const EXIT_BAD_INPUT = 2;
@@ -237,10 +237,25 @@ async function runStep(
     await options.view?.end();
   }
   const paint = painter(colourWanted(process.stdout.isTTY, process.env, flags.color));
-  if (flags.json) console.log(JSON.stringify({ command, ...outcomesJson(fleet, result.roleOf), ...result.json }, null, 2));
-  else if (flags.quiet) console.log(renderOutcomes(title, fleet, result.roleOf, true, paint));
-  else console.log(renderOutcomes(title, fleet, result.roleOf, false, paint) + (result.text ? '\n' + result.text : ''));
-  return fleet.exitCode();
+  const run = summaryOf(fleet);
+  if (flags.json) console.log(JSON.stringify({ command, ...outcomesJson(run, result.roleOf), ...result.json }, null, 2));
+  else if (flags.quiet) console.log(renderOutcomes(title, run, result.roleOf, true, paint));
+  else console.log(renderOutcomes(title, run, result.roleOf, false, paint) + (result.text ? '\n' + result.text : ''));
+  return run.exitCode;
+}
+
+/** A command that cannot be undone asks first, or takes --yes; false when the operator says no. */
+async function confirmed(flags: { yes?: boolean; dryRun?: boolean }, noTerminal: string, message: string): Promise<boolean> {
+  if (flags.yes || flags.dryRun) return true;
+  if (!process.stdin.isTTY) throw new UsageError(noTerminal);
+  const { confirm } = await import('@inquirer/prompts');
+  return confirm({ message, default: false });
+}
+
+/** The run as the report renders it. */
+function summaryOf(fleet: Fleet): RunSummary {
+  const outcomes = fleet.inventory.robots.map((r) => ({ ...(fleet.outcomes.get(r.name) as RobotOutcome), ip: r.ip }));
+  return { outcomes, dryRun: fleet.options.dryRun, notes: fleet.notes, exitCode: fleet.exitCode() };
 }
 
 function version(): string {
@@ -387,7 +402,8 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
   withCommonOptions(
     program.command('status').description('one table of every robot, its swarm state and role, and whether quorum holds'),
   ).action(async (flags: CommonFlags) => {
-    const { readStatus, renderStatus } = await import('./steps/status.js');
+    const { readStatus } = await import('./steps/status.js');
+    const { renderStatus } = await import('./ui/status.js');
     const inventory = loadFleetInventory(flags.inventory);
     const options = await runOptions(flags);
     const fleet = await Fleet.open(inventory, options);
@@ -404,7 +420,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     const problems = [...fleet.outcomes.values()].filter((o) => o.status !== 'ok' && o.status !== 'changed');
     const roleOf = (robot: string) => status?.robots.find((r) => r.name === robot)?.role ?? '';
     if (flags.json)
-      console.log(JSON.stringify({ command: 'status', ...outcomesJson(fleet, roleOf), ...(status ? { status } : {}) }, null, 2));
+      console.log(JSON.stringify({ command: 'status', ...outcomesJson(summaryOf(fleet), roleOf), ...(status ? { status } : {}) }, null, 2));
     else
       console.log(
         [...(status ? [renderStatus(status)] : []), ...problems.map((o) => `  ${o.robot}: ${o.status}: ${o.details.join('; ')}`)].join(
@@ -466,20 +482,14 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
     // Every check before any connection: unknown names and a missing confirmation are bad input.
     const inventory = loadFleetInventory(flags.inventory);
     const robots = robotsNamed(inventory, names);
-    if (!flags.yes && !flags.dryRun) {
-      if (!process.stdin.isTTY)
-        throw new UsageError(
-          'provision remove retires robots for good and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
-        );
-      const { confirm } = await import('@inquirer/prompts');
-      if (
-        !(await confirm({
-          message: `Remove ${robots.join(', ')} from the swarm, revoke their keys on every robot and take them out of ${flags.inventory}?`,
-          default: false,
-        }))
-      )
-        return;
-    }
+    if (
+      !(await confirmed(
+        flags,
+        'provision remove retires robots for good and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
+        `Remove ${robots.join(', ')} from the swarm, revoke their keys on every robot and take them out of ${flags.inventory}?`,
+      ))
+    )
+      return;
     const { runRemove } = await import('./steps/remove.js');
     setExit(await runStep('remove', inventory, flags, (fleet) => runRemove(fleet, robots), factsFirstCommand));
   });
@@ -492,20 +502,14 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
       .option('--keys', 'also remove the provision blocks from ~/.ssh/authorized_keys, known_hosts and config'),
   ).action(async (flags: CommonFlags & { yes?: boolean; keys?: boolean }) => {
     const inventory = loadFleetInventory(flags.inventory); // a bad inventory is refused before the question
-    if (!flags.yes && !flags.dryRun) {
-      if (!process.stdin.isTTY)
-        throw new UsageError(
-          'provision reset dismantles the swarm and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
-        );
-      const { confirm } = await import('@inquirer/prompts');
-      if (
-        !(await confirm({
-          message: `Leave the swarm on every robot of ${flags.inventory}${flags.keys ? ' and remove the provision SSH blocks' : ''}?`,
-          default: false,
-        }))
-      )
-        return;
-    }
+    if (
+      !(await confirmed(
+        flags,
+        'provision reset dismantles the swarm and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
+        `Leave the swarm on every robot of ${flags.inventory}${flags.keys ? ' and remove the provision SSH blocks' : ''}?`,
+      ))
+    )
+      return;
     const { runReset } = await import('./steps/reset.js');
     setExit(await runStep('reset', inventory, flags, (fleet) => runReset(fleet, { keys: Boolean(flags.keys) }), factsFirstCommand));
   });
@@ -523,20 +527,14 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
         `--on ${flags.on}: no robot of that name in ${flags.inventory} (robots: ${inventory.robots.map((r) => r.name).join(', ')})`,
       );
     }
-    if (!flags.yes && !flags.dryRun) {
-      if (!process.stdin.isTTY)
-        throw new UsageError(
-          'provision recover rebuilds the swarm around one manager and asks first; without a terminal, confirm with --yes',
-        );
-      const { confirm } = await import('@inquirer/prompts');
-      if (
-        !(await confirm({
-          message: `Force a new cluster on ${flags.on}? Lost managers will have to leave and join again.`,
-          default: false,
-        }))
-      )
-        return;
-    }
+    if (
+      !(await confirmed(
+        flags,
+        'provision recover rebuilds the swarm around one manager and asks first; without a terminal, confirm with --yes',
+        `Force a new cluster on ${flags.on}? Lost managers will have to leave and join again.`,
+      ))
+    )
+      return;
     const { runRecover } = await import('./steps/recover.js');
     setExit(await runStep('recover', inventory, flags, (fleet) => runRecover(fleet, flags.on), factsFirstCommand));
   });

@@ -5,12 +5,11 @@
 // re-rendering the whole document would re-space the operator's aligned comments. The spliced text must
 // parse to exactly what setIn produced and must pass the inventory's own validation, or nothing is written.
 // The write is atomic: a temp file in the same folder, then rename.
-import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { isMap, isScalar, isSeq, parseDocument, type Document, type Pair, type YAMLMap } from 'yaml';
 import { parseInventory } from './load.js';
+import { writeFileAtomic } from '../localFile.js';
 
 export type SavedRole = 'manager' | 'worker' | 'auto';
 
@@ -130,18 +129,5 @@ function addTopLevelSwarm(text: string, doc: Document, leader: string, eol: stri
 }
 
 export function writeAtomic(file: string, content: string): void {
-  const mode = statSync(file).mode & 0o777;
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    writeFileSync(tmp, content, { mode, flag: 'wx' });
-    chmodSync(tmp, mode); // the umask may have narrowed it
-    renameSync(tmp, file);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already gone
-    }
-    throw err;
-  }
+  writeFileAtomic(file, content, statSync(file).mode & 0o777);
 }

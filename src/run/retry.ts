@@ -15,6 +15,8 @@ export interface RetryPolicy {
   jitter?: number;
   /** Whether this error is worth another attempt; any other is thrown at once. */
   retryIf: (err: unknown) => boolean;
+  /** Told before each wait (for the log). */
+  onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
 }
 
 /** The wait before attempt `attempt + 1` (attempt counts from 1): pure, for tests. */
@@ -34,6 +36,7 @@ export async function retry<T>(work: (attempt: number) => Promise<T>, policy: Re
       const outOfAttempts = policy.attempts !== undefined && attempt >= policy.attempts;
       const outOfTime = policy.withinMs !== undefined && Date.now() + wait - started > policy.withinMs;
       if (outOfAttempts || outOfTime || !policy.retryIf(err)) throw err;
+      policy.onRetry?.(err, attempt, wait);
       await sleep(wait);
     }
   }

@@ -7,6 +7,7 @@ import { log, redact } from '../log.js';
 import { forAnyLoginShell, lineOf, splitAtMark, type RemoteCommand } from '../remote/shell.js';
 import { WRITTEN, writeFileCommand } from '../remote/files.js';
 import { unexpectedAnswer } from '../remote/answer.js';
+import { retry } from '../run/retry.js';
 
 export interface ExecResult {
   code: number;
@@ -179,17 +180,10 @@ export class RobotConnection {
     });
   }
 
-  private async withChannel<T>(open: () => Promise<T>): Promise<T> {
+  private withChannel<T>(open: () => Promise<T>): Promise<T> {
     // A channel refused while the server still frees earlier ones is retried, not fatal.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await open();
-      } catch (err) {
-        const message = (err as Error).message ?? '';
-        if (attempt >= 5 || !/Channel open failure|open failed/i.test(message) || this.closed) throw err;
-        await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
-      }
-    }
+    const refused = (err: unknown) => /Channel open failure|open failed/i.test((err as Error).message ?? '') && !this.closed;
+    return retry(open, { attempts: 6, baseMs: 50, maxMs: 200, retryIf: refused });
   }
 
   /**

@@ -1,9 +1,10 @@
 // The operator's ~/.ssh/known_hosts, read as OpenSSH reads it: plain and hashed (|1|salt|hash)
 // host patterns, name and address, [host]:port for ports other than 22.
 import { createHash, createHmac } from 'node:crypto';
-import { readFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { knownHostsNames } from '../remote/sshFiles.js';
+import { readIfAny, writeFileAtomic } from '../localFile.js';
 
 export interface KnownKey {
   type: string;
@@ -46,11 +47,7 @@ export class KnownHosts {
   private lines: string[];
   private added: string[] = [];
   constructor(readonly file: string) {
-    try {
-      this.lines = readFileSync(file, 'utf8').split('\n');
-    } catch {
-      this.lines = [];
-    }
+    this.lines = readIfAny(file).split('\n');
   }
 
   /** Every key recorded for the robot, under its name or its address. */
@@ -79,18 +76,10 @@ export class KnownHosts {
   /** Append the newly recorded keys atomically (write a temp file, then rename over). */
   save(): void {
     if (!this.added.length) return;
-    const current = (() => {
-      try {
-        return readFileSync(this.file, 'utf8');
-      } catch {
-        return '';
-      }
-    })();
+    const current = readIfAny(this.file);
     const text = current + (current && !current.endsWith('\n') ? '\n' : '') + this.added.join('\n') + '\n';
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.provision-${process.pid}`;
-    writeFileSync(tmp, text, { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeFileAtomic(this.file, text, 0o600);
     this.lines = text.split('\n');
     this.added = [];
   }
@@ -114,16 +103,8 @@ export function withoutHost(text: string, name: string, ip: string, port: number
 
 /** Remove the robot's lines from the operator's known_hosts file (atomic rename); how many there were. */
 export function forgetHost(file: string, name: string, ip: string, port: number, dryRun: boolean): number {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return 0;
-  }
-  const result = withoutHost(text, name, ip, port);
+  const result = withoutHost(readIfAny(file), name, ip, port);
   if (!result.removed || dryRun) return result.removed;
-  const tmp = `${file}.provision-${process.pid}`;
-  writeFileSync(tmp, result.text, { mode: 0o600 });
-  renameSync(tmp, file);
+  writeFileAtomic(file, result.text, 0o600);
   return result.removed;
 }

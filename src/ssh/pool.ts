@@ -7,6 +7,7 @@ import { authHandler, type OperatorIdentity } from './auth.js';
 import { RobotConnection, tcpSocket } from './connection.js';
 import { fingerprint, keyTypeOf, type KnownHosts } from './knownHosts.js';
 import { log } from '../log.js';
+import { retry } from '../run/retry.js';
 
 export interface PoolOptions {
   identity: OperatorIdentity;
@@ -153,6 +154,23 @@ function describeConnectError(err: Error & { code?: string; level?: string }, to
   return { ok: false, status: 'failed', reason: message };
 }
 
+const handshakeDropped = (e: Error & { code?: string }) =>
+  e.code === 'ECONNRESET' || /closed during the handshake|Connection lost before handshake/i.test(e.message);
+
+/** Why the presented host key is refused (not the one known_hosts has, or none known under StrictHostKeyChecking yes). */
+function hostKeyProblem(to: Endpoint, known: ReturnType<KnownHosts['lookup']>, key: Buffer): string | null {
+  if (!known.length && to.strictHostKeyChecking === 'yes')
+    return `${to.name}'s host key ${fingerprint(key)} is not in ~/.ssh/known_hosts, and ~/.ssh/config says StrictHostKeyChecking yes: add it first (e.g. ssh ${to.name} once), then run again`;
+  if (!known.length || known.some((k) => k.blob.equals(key))) return null;
+  const type = keyTypeOf(key);
+  const expected = known.filter((k) => k.type === type).concat(known)[0] as (typeof known)[number];
+  return (
+    `host key of ${to.name} changed: known_hosts has ${fingerprint(expected.blob)}, it now presents ${fingerprint(key)} (${type}). ` +
+    `Nothing was run on it. If it was really reinstalled or re-keyed, remove the old key with ` +
+    `\`ssh-keygen -R ${to.name}${to.port === 22 ? '' : ` -p ${to.port}`} && ssh-keygen -R ${to.host}\` and run again; otherwise investigate.`
+  );
+}
+
 /**
  * Log in to one endpoint over the socket `openSocket` gives, pinning its host key against the
  * operator's known_hosts (by name and by address, like ssh).
@@ -180,19 +198,8 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
         }) as never,
         hostVerifier: (key: Buffer) => {
           presented = key;
-          if (!known.length && to.strictHostKeyChecking === 'yes') {
-            mismatch = `${to.name}'s host key ${fingerprint(key)} is not in ~/.ssh/known_hosts, and ~/.ssh/config says StrictHostKeyChecking yes: add it first (e.g. ssh ${to.name} once), then run again`;
-            return false;
-          }
-          if (!known.length) return true;
-          if (known.some((k) => k.blob.equals(key))) return true;
-          const type = keyTypeOf(key);
-          const expected = known.filter((k) => k.type === type).concat(known)[0] as (typeof known)[number];
-          mismatch =
-            `host key of ${to.name} changed: known_hosts has ${fingerprint(expected.blob)}, it now presents ${fingerprint(key)} (${type}). ` +
-            `Nothing was run on it. If it was really reinstalled or re-keyed, remove the old key with ` +
-            `\`ssh-keygen -R ${to.name}${to.port === 22 ? '' : ` -p ${to.port}`} && ssh-keygen -R ${to.host}\` and run again; otherwise investigate.`;
-          return false;
+          mismatch = hostKeyProblem(to, known, key);
+          return mismatch === null;
         },
       },
       openSocket,
@@ -200,32 +207,32 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
 
   // A handshake dropped by sshd (MaxStartups: too many unauthenticated connections at once) is retried
   // with growing, jittered pauses (~0.3+0.6+1.2+2.4 s); a timeout is not (the robot is away).
-  for (let tries = 1; ; tries++) {
-    try {
-      const conn = await attempt();
-      const key = presented as Buffer | null;
-      if (!key) throw new Error('no host key was presented');
-      const hostKey = `${keyTypeOf(key)} ${key.toString('base64')}`;
-      let newHostKey: string | null = null;
-      if (!known.length) {
-        options.knownHosts.remember(to.name, to.host, to.port, key);
-        newHostKey = fingerprint(key);
-      }
-      log(to.name, `connected to ${to.user}@${to.host}:${to.port} (host key ${fingerprint(key)})`);
-      return { ok: true, conn, hostKey, newHostKey };
-    } catch (err) {
-      if (mismatch) return { ok: false, status: 'failed', reason: mismatch };
-      const e = err as Error & { code?: string };
-      const retryable = e.code === 'ECONNRESET' || /closed during the handshake|Connection lost before handshake/i.test(e.message);
-      if (retryable && tries <= HANDSHAKE_RETRIES) {
-        const pause = Math.round(300 * 2 ** (tries - 1) * (0.75 + Math.random() / 2));
-        log(to.name, `handshake dropped (${e.code ?? e.message}); retry ${tries} of ${HANDSHAKE_RETRIES} in ${pause} ms`);
-        await new Promise((r) => setTimeout(r, pause));
-        continue;
-      }
-      log(to.name, `connect failed: ${e.message}`);
-      return describeConnectError(e, to, connectTimeoutMs(to, options));
+  try {
+    const conn = await retry(attempt, {
+      attempts: HANDSHAKE_RETRIES + 1,
+      baseMs: 300,
+      jitter: 0.25,
+      retryIf: (err) => !mismatch && handshakeDropped(err as Error & { code?: string }),
+      onRetry: (err, n, ms) =>
+        log(
+          to.name,
+          `handshake dropped (${(err as { code?: string }).code ?? (err as Error).message}); retry ${n} of ${HANDSHAKE_RETRIES} in ${ms} ms`,
+        ),
+    });
+    const key = presented as Buffer | null;
+    if (!key) throw new Error('no host key was presented');
+    const hostKey = `${keyTypeOf(key)} ${key.toString('base64')}`;
+    let newHostKey: string | null = null;
+    if (!known.length) {
+      options.knownHosts.remember(to.name, to.host, to.port, key);
+      newHostKey = fingerprint(key);
     }
+    log(to.name, `connected to ${to.user}@${to.host}:${to.port} (host key ${fingerprint(key)})`);
+    return { ok: true, conn, hostKey, newHostKey };
+  } catch (err) {
+    if (mismatch) return { ok: false, status: 'failed', reason: mismatch };
+    log(to.name, `connect failed: ${(err as Error).message}`);
+    return describeConnectError(err as Error, to, connectTimeoutMs(to, options));
   }
 }
 

@@ -3,7 +3,7 @@
 // robot's node is drained, demoted, left and removed (plan/retire.ts) —, then the revocation: every
 // other robot's managed files are merged over the inventory without them (keys.ts), their own blocks
 // are emptied, the operator's known_hosts forgets them; last, they leave the inventory file.
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pollUntil } from '../run/retry.js';
 import { nodeRemoveCommand, leaveCommand, nodeRoleCommand, removeTokensCommand, type NodeInfo } from '../remote/docker.js';
 import { drainCommand, nodeTasksCommand, parseTaskCount } from '../remote/retire.js';
 import { gatherSshCommand, parseGatheredSsh } from '../remote/keysScript.js';
@@ -173,12 +173,8 @@ async function retireStep(
   }
 }
 
-async function waitFor(ms: number, check: () => Promise<boolean>): Promise<boolean> {
-  for (const until = Date.now() + ms; Date.now() < until; await sleep(POLL_MS)) {
-    if (await check()) return true;
-  }
-  return check();
-}
+const waitFor = async (ms: number, check: () => Promise<boolean>) =>
+  Boolean(await pollUntil(async () => (await check()) || undefined, POLL_MS, ms));
 
 /**
  * On a leaving robot that answers: its known_hosts and config blocks go, and its authorized_keys

@@ -1,6 +1,11 @@
-// `provision roles`: gather each robot's facts, run the role wizard, offer to run `provision swarm`.
-import { gatherWizardRows, realPrompts, renderTable, runWizard, type WizardPrompts } from '../ui/wizard.js';
+// `provision roles`: gather each robot's facts, run the role wizard, write the choice into the inventory,
+// offer to run `provision swarm`.
+import type { Inventory } from '../inventory/schema.js';
+import { saveRoles } from '../inventory/save.js';
+import { nodesCommand, parseNodes } from '../remote/docker.js';
 import type { Fleet } from '../run/fleet.js';
+import { realPrompts, renderTable, runWizard, wizardRows, type WizardPrompts, type WizardRow } from '../ui/wizard.js';
+import { gatherMembers, type Member } from './swarmState.js';
 
 export const NO_TERMINAL =
   'provision roles is an interactive wizard and needs a terminal (stdin is not one). ' +
@@ -15,12 +20,11 @@ export function requireTerminal(isTTY: boolean | undefined = process.stdin.isTTY
 /** Runs the wizard; true when the roles were written and the operator wants `provision swarm` now. */
 export async function rolesCommand(fleet: Fleet, prompts: WizardPrompts = realPrompts): Promise<boolean> {
   requireTerminal();
-  const rows = await gatherWizardRows(fleet);
+  const rows = await readWizardRows(fleet);
   prompts.print(renderTable(rows));
   let saved = false;
   try {
-    const result = await runWizard(fleet.inventory, rows, prompts, { dryRun: fleet.options.dryRun });
-    saved = result.saved;
+    saved = (await chooseRoles(fleet.inventory, rows, prompts, { dryRun: fleet.options.dryRun })).saved;
     if (!saved) return false;
     return await prompts.confirm({ message: 'Run provision swarm now to apply these roles?', default: true });
   } catch (err) {
@@ -28,4 +32,37 @@ export async function rolesCommand(fleet: Fleet, prompts: WizardPrompts = realPr
     prompts.print(saved ? 'provision swarm was not run' : `cancelled: ${fleet.inventory.file} is not changed`);
     return false;
   }
+}
+
+/** The wizard's choice, written into the inventory if the operator says so. */
+export async function chooseRoles(inventory: Inventory, rows: WizardRow[], prompts: WizardPrompts, options: { dryRun?: boolean } = {}) {
+  const { write, ...choice } = await runWizard(inventory, rows, prompts, options);
+  if (write) {
+    saveRoles(inventory.file, choice.roles, choice.leader);
+    prompts.print(`wrote roles and swarm.leader into ${inventory.file}`);
+  }
+  return { ...choice, saved: write };
+}
+
+/** A row per robot; one whose facts cannot be read, or whose docker does not answer, shows why (not failed). */
+export async function readWizardRows(fleet: Fleet): Promise<WizardRow[]> {
+  const connected = new Set(fleet.connected().map(({ robot }) => robot.name));
+  const problems = new Map<string, string>();
+  for (const [name, reach] of fleet.reach) if (!reach.ok) problems.set(name, reach.reason);
+  const members = await gatherMembers(fleet, problems);
+  return wizardRows(fleet.inventory.robots, {
+    facts: new Map(members.map((m) => [m.robot.name, m.facts])),
+    problems,
+    connected,
+    leaderNode: await leaderNode(members),
+  });
+}
+
+/** The leader's node ID, as the first manager sees it (best effort). */
+async function leaderNode(members: Member[]): Promise<string | undefined> {
+  const manager = members.find((m) => m.facts.swarm?.ControlAvailable);
+  return manager?.conn
+    .exec(nodesCommand(manager.robot.sudo))
+    .then((result) => (result.code === 0 ? parseNodes(result.stdout).find((n) => n.leader)?.id : undefined))
+    .catch(() => undefined);
 }

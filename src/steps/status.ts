@@ -2,35 +2,11 @@
 // swarm's managers see it, and whether quorum holds right now.
 import { faultTolerance } from '../plan/quorum.js';
 import type { Fleet } from '../run/fleet.js';
+import type { FleetStatus } from '../ui/json.js';
 import { fleetClusters, gatherMembers, listNodes, nodeOfRobot } from './swarmState.js';
 import { strangerNodes, strangersInBlock } from '../plan/drift.js';
 import { MANAGED_SSH_FILES, parseGatheredSsh } from '../remote/keysScript.js';
 import { keysFirstCommand } from './keys.js';
-
-export interface RobotStatus {
-  name: string;
-  ip: string;
-  reachable: boolean;
-  swarmState: string; // inactive | active | pending | error | locked | unknown | foreign
-  nodeId: string | null;
-  role: 'manager' | 'worker' | null;
-  leader: boolean;
-  nodeState: string | null; // ready | down … as the managers see the node
-  availability: string | null;
-  labels: Record<string, string>;
-}
-
-export interface FleetStatus {
-  clusterId: string | null;
-  robots: RobotStatus[];
-  managers: number;
-  reachableManagers: number;
-  quorum: boolean;
-  failuresToleratedNow: number;
-  failuresToleratedByDesign: number;
-  /** What the swarm and the robots' managed blocks hold that the inventory does not (see plan/drift.ts). */
-  drift: { nodes: { id: string; hostname: string; addr: string; role: string; state: string }[]; blocks: Record<string, string[]> };
-}
 
 /** Per robot, the robots not in the inventory its managed blocks still trust (read only: the dry-run gather). */
 async function blockDrift(fleet: Fleet): Promise<Record<string, string[]>> {
@@ -49,7 +25,7 @@ export async function readStatus(fleet: Fleet): Promise<FleetStatus> {
   const cluster = fleetClusters(fleet, members)[0];
   const nodes = cluster ? await listNodes(cluster[1][0] as (typeof members)[number]) : [];
   const inFleet = new Set(nodes.map((n) => n.id));
-  const robots: RobotStatus[] = fleet.inventory.robots.map((robot) => {
+  const robots: FleetStatus['robots'] = fleet.inventory.robots.map((robot) => {
     const member = members.find((m) => m.robot.name === robot.name);
     const node = nodeOfRobot(robot, members, nodes);
     const local = member?.facts.swarm?.LocalNodeState ?? 'unknown';
@@ -87,38 +63,4 @@ export async function readStatus(fleet: Fleet): Promise<FleetStatus> {
       blocks,
     },
   };
-}
-
-export function renderStatus(status: FleetStatus): string {
-  const header = ['ROBOT', 'ADDRESS', 'REACHABLE', 'SWARM', 'ROLE', 'LEADER', 'NODE', 'AVAILABILITY', 'LABELS'];
-  const rows = status.robots.map((r) => [
-    r.name,
-    r.ip,
-    r.reachable ? 'yes' : 'no',
-    r.swarmState,
-    r.role ?? '-',
-    r.leader ? 'yes' : '',
-    r.nodeState ?? '-',
-    r.availability ?? '-',
-    Object.entries(r.labels)
-      .sort()
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',') || '-',
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
-  const fleetLine = status.clusterId
-    ? `swarm ${status.clusterId.slice(0, 12)}: ${status.managers} managers, ${status.reachableManagers} reachable — quorum ${status.quorum ? 'holds' : 'LOST'}, tolerates ${status.failuresToleratedNow} more failure${status.failuresToleratedNow === 1 ? '' : 's'} now (${status.failuresToleratedByDesign} by design)`
-    : 'no swarm among the reachable robots';
-  const drift = [
-    ...status.drift.nodes.map(
-      (n) =>
-        `drift: node ${n.hostname || '?'} (${n.id.slice(0, 12)}, ${n.addr}, ${n.role}, ${n.state}) belongs to no inventory robot (provision swarm --prune removes it)`,
-    ),
-    ...Object.entries(status.drift.blocks).map(
-      ([robot, names]) =>
-        `drift: ${robot}'s managed blocks still trust robots not in the inventory: ${names.join(', ')} (provision keys --prune drops them)`,
-    ),
-  ];
-  return [line(header), ...rows.map(line), fleetLine, ...drift].join('\n');
 }

@@ -5,6 +5,7 @@ import type { Robot } from '../inventory/schema.js';
 import { factsCommand, nodesCommand, parseFacts, parseNodes, type NodeInfo, type RobotFacts, type SwarmInfo } from '../remote/docker.js';
 import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
 import type { Fleet } from '../run/fleet.js';
+import { retry } from '../run/retry.js';
 
 export interface Member {
   robot: Robot;
@@ -60,25 +61,31 @@ export const NO_LEADER = /does not have a leader|context deadline exceeded|code 
 export class QuorumLostError extends StopRun {}
 
 /** The node list from a manager; while the managers elect a new leader it is retried for up to 30 s. */
-export async function listNodes(manager: Member): Promise<NodeInfo[]> {
-  for (let waited = 0; ; waited += 2000) {
+export function listNodes(manager: Member): Promise<NodeInfo[]> {
+  const read = async () => {
     const result = await manager.conn.exec(nodesCommand(manager.robot.sudo));
     if (result.code === 0) return parseNodes(result.stdout);
-    if (NO_LEADER.test(result.stderr) && waited >= 30_000) throw new QuorumLostError(result.stderr.trim());
-    if (!NO_LEADER.test(result.stderr)) throw new RemoteCommandError(manager.robot.name, 'listing swarm nodes', result);
-    await new Promise((r) => setTimeout(r, 2000));
-  }
+    if (NO_LEADER.test(result.stderr)) throw new QuorumLostError(result.stderr.trim()); // the last one, after 30 s, goes on up
+    throw new RemoteCommandError(manager.robot.name, 'listing swarm nodes', result);
+  };
+  return retry(read, { withinMs: 30_000, baseMs: 2000, maxMs: 2000, retryIf: (err) => err instanceof QuorumLostError });
 }
 
 /** The swarm steps' first command on a robot (run together with the run lock, see Fleet.lock). */
 export const factsFirstCommand = (robot: Robot) => factsCommand(robot.sudo);
 
-/** Facts from every connected robot at once, in inventory order; a robot without working docker fails. */
-export async function gatherMembers(fleet: Fleet): Promise<Member[]> {
+/**
+ * Facts from every connected robot at once, in inventory order; a robot without working docker fails.
+ * With `problems` (the roles wizard), a robot whose facts cannot be read is noted there instead, and one
+ * whose docker does not answer stays a member.
+ */
+export async function gatherMembers(fleet: Fleet, problems?: Map<string, string>): Promise<Member[]> {
   const members: Member[] = [];
   await fleet.eachConnected(async (robot, conn) => {
-    const facts = parseFacts(await fleet.firstRead(robot, conn, factsFirstCommand(robot), 'reading facts'), robot.sudo);
-    if (facts.dockerError) throw new Error(facts.dockerError);
+    const read = fleet.firstRead(robot, conn, factsFirstCommand(robot), 'reading facts').then((out) => parseFacts(out, robot.sudo));
+    const facts = problems ? await read.catch((err: Error) => void problems.set(robot.name, err.message)) : await read;
+    if (!facts) return;
+    if (facts.dockerError && !problems) throw new Error(facts.dockerError);
     members.push({ robot, conn, facts });
   }, 'reading docker facts');
   const order = new Map(fleet.inventory.robots.map((r, i) => [r.name, i]));

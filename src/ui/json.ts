@@ -117,6 +117,7 @@ export const inputErrorsSchema = z
 
 export const provisionJsonSchema = z.union([runResultSchema, inputErrorsSchema]);
 export type RunResultJson = z.infer<typeof runResultSchema>;
+export type FleetStatus = z.infer<typeof fleetStatus>;
 
 /** The JSON Schema document (draft 2020-12) of everything --json prints. */
 export function jsonSchemaDocument(): object {

@@ -1,46 +1,43 @@
 // Rendering of a run's outcome: one line per robot, then notes. Only renders; decides nothing.
-import type { Fleet, RobotOutcome } from '../run/fleet.js';
+import type { RobotOutcome } from '../run/outcome.js';
 import { logFile, redact } from '../log.js';
 import { nameList, sharedNotes, unfolded } from './fold.js';
+import { renderTable } from './table.js';
 import { PLAIN, type Paint } from './terminal.js';
 
-const WORD: Record<RobotOutcome['status'], string> = {
-  changed: 'changed',
-  joined: 'joined',
-  ok: 'ok',
-  unreachable: 'unreachable',
-  failed: 'failed',
-};
+/** A run as the report shows it: every robot's outcome, in inventory order. */
+export interface RunSummary {
+  outcomes: readonly (RobotOutcome & { ip: string })[];
+  dryRun: boolean;
+  notes: readonly string[];
+  exitCode: number;
+}
 
 export function renderOutcomes(
   title: string,
-  fleet: Fleet,
+  run: RunSummary,
   roleOf: (robot: string) => string = () => '',
   quiet = false,
   paint: Paint = PLAIN,
 ): string {
-  const width = Math.max(...fleet.inventory.robots.map((r) => r.name.length), 5);
-  const lines = [`${title}${fleet.options.dryRun ? ' (dry run: nothing was changed)' : ''}`];
-  const shown = fleet.inventory.robots
-    .map((r) => fleet.outcomes.get(r.name) as RobotOutcome)
-    .filter((o) => !quiet || !(o.status === 'ok' || o.status === 'changed' || o.status === 'joined'));
+  const lines = [`${title}${run.dryRun ? ' (dry run: nothing was changed)' : ''}`];
+  const shown = run.outcomes.filter((o) => !quiet || !(o.status === 'ok' || o.status === 'changed' || o.status === 'joined'));
   // A note several robots share is one line under the table, not one per robot.
   const shared = sharedNotes(shown);
   const sharedSet = new Set(shared.map((s) => s.note));
-  for (const o of shown) {
-    const details = unfolded(o.details, o.notes, sharedSet);
-    const role = roleOf(o.robot);
-    const head = `  ${o.robot.padEnd(width)}  ${STATUS_PAINT[o.status](paint)(WORD[o.status])}${' '.repeat(11 - WORD[o.status].length)}  ${role.padEnd(7)}`;
-    lines.push(details.length ? `${head}  ${details[0]}` : head.trimEnd());
-    for (const d of details.slice(1)) lines.push(`  ${' '.repeat(width)}  ${' '.repeat(20)}  ${d}`);
-  }
+  const rows = shown.flatMap((o) => {
+    const [first = '', ...more] = unfolded(o.details, o.notes, sharedSet);
+    return [[o.robot, STATUS_PAINT[o.status](paint)(o.status), roleOf(o.robot), first], ...more.map((d) => ['', '', '', d])];
+  });
+  const minWidths = [Math.max(...run.outcomes.map((o) => o.robot.length), 5), 11, 7];
+  lines.push(...renderTable(rows, { indent: '  ', minWidths, keepLastCell: true }));
   const counts = new Map<RobotOutcome['status'], number>();
-  for (const o of fleet.outcomes.values()) counts.set(o.status, (counts.get(o.status) ?? 0) + 1);
+  for (const o of run.outcomes) counts.set(o.status, (counts.get(o.status) ?? 0) + 1);
   lines.push(`  ${[...counts].map(([s, n]) => STATUS_PAINT[s](paint)(`${n} ${s}`)).join(', ')}`);
-  if ([...fleet.outcomes.values()].every((o) => o.status === 'ok')) lines.push('  nothing to change');
+  if (run.outcomes.every((o) => o.status === 'ok')) lines.push('  nothing to change');
   for (const s of shared) lines.push(`  ${nameList(s.robots)}: ${s.note}`);
-  for (const note of fleet.notes) lines.push(`  note: ${note}`);
-  if (fleet.exitCode() !== 0) lines.push(`  details of every remote command: ${logFile}`);
+  for (const note of run.notes) lines.push(`  note: ${note}`);
+  if (run.exitCode !== 0) lines.push(`  details of every remote command: ${logFile}`);
   return redact(lines.join('\n'));
 }
 
@@ -53,20 +50,17 @@ const STATUS_PAINT: Record<RobotOutcome['status'], (p: Paint) => (text: string) 
   ok: (p) => p.dim,
 };
 
-export function outcomesJson(fleet: Fleet, roleOf: (robot: string) => string = () => ''): object {
+export function outcomesJson(run: RunSummary, roleOf: (robot: string) => string = () => ''): object {
   return {
-    dryRun: fleet.options.dryRun,
-    robots: fleet.inventory.robots.map((r) => {
-      const o = fleet.outcomes.get(r.name) as RobotOutcome;
-      return {
-        name: r.name,
-        ip: r.ip,
-        status: o.status,
-        ...(roleOf(r.name) ? { role: roleOf(r.name) } : {}),
-        details: o.details.map(redact),
-      };
-    }),
-    notes: fleet.notes.map(redact),
-    exitCode: fleet.exitCode(),
+    dryRun: run.dryRun,
+    robots: run.outcomes.map((o) => ({
+      name: o.robot,
+      ip: o.ip,
+      status: o.status,
+      ...(roleOf(o.robot) ? { role: roleOf(o.robot) } : {}),
+      details: o.details.map(redact),
+    })),
+    notes: run.notes.map(redact),
+    exitCode: run.exitCode,
   };
 }

@@ -1,6 +1,7 @@
 // Rendering of `provision swarm`'s result: the swarm as `docker node ls` shows it, and its JSON shape.
 import { toleranceText } from '../plan/quorum.js';
 import type { SwarmReport } from '../run/outcome.js';
+import { renderTable } from './table.js';
 
 /** `docker node ls` as the operator knows it, with the robot each node belongs to and the fault tolerance. */
 export function renderSwarmSummary(report: SwarmReport, robotOfNode: (id: string) => string | undefined): string {
@@ -18,15 +19,8 @@ export function renderSwarmSummary(report: SwarmReport, robotOfNode: (id: string
     n.role === 'manager' ? (n.leader ? 'Leader' : n.reachability === 'reachable' ? 'Reachable' : (n.reachability ?? '')) : '',
   ]);
   const header = ['ID', 'ROBOT', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    '  ' +
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
   const managers = report.nodes.filter((n) => n.role === 'manager').length;
-  const out = [line(header), ...rows.map(line), `  swarm: ${toleranceText(managers)}`];
+  const out = [...renderTable([header, ...rows], { indent: '  ' }), `  swarm: ${toleranceText(managers)}`];
   const leader = report.nodes.find((n) => n.leader);
   if (leader)
     out.push(

@@ -1,11 +1,12 @@
-// `provision roles`: the interactive role-assignment wizard. The facts table and the readout are pure;
-// the prompt flow takes its prompt functions as a parameter so tests can drive it keystroke by keystroke.
+// `provision roles`: the interactive role-assignment wizard. The rows, the facts table and the readout are
+// pure; the prompt flow takes its prompt functions as a parameter so tests can drive it keystroke by
+// keystroke, and returns the choice (steps/roles.ts reads the fleet and writes the inventory).
 import { checkbox, confirm, select } from '@inquirer/prompts';
-import type { Inventory } from '../inventory/schema.js';
-import { saveRoles, type SavedRole } from '../inventory/save.js';
+import type { Inventory, Robot } from '../inventory/schema.js';
+import type { SavedRole } from '../inventory/save.js';
 import { MAX_USEFUL_MANAGERS, faultTolerance, planRoles, toleranceText, type PlanRobot } from '../plan/quorum.js';
-import { factsCommand, nodesCommand, parseFacts, parseNodes, type RobotFacts } from '../remote/docker.js';
-import type { Fleet } from '../run/fleet.js';
+import type { RobotFacts } from '../remote/docker.js';
+import { renderTable as tableLines } from './table.js';
 
 export interface WizardRow {
   name: string;
@@ -22,43 +23,20 @@ export interface WizardRow {
   problem?: string;
 }
 
-/** What gatherWizardRows needs of a fleet (a Fleet, or a fake in tests). */
-export type WizardFleet = Pick<Fleet, 'inventory' | 'reach' | 'connected'>;
+/** What the roles step read: facts, why a robot gave none, who was connected, the leader's node ID. */
+export interface FleetRead {
+  facts: ReadonlyMap<string, RobotFacts>;
+  problems: ReadonlyMap<string, string>;
+  connected: ReadonlySet<string>;
+  leaderNode: string | undefined;
+}
 
 /** One row per robot of the inventory, unreachable ones included, in inventory order. */
-export async function gatherWizardRows(fleet: WizardFleet): Promise<WizardRow[]> {
-  const facts = new Map<string, RobotFacts>();
-  const problems = new Map<string, string>();
-  const connected = fleet.connected();
-  await Promise.all(
-    connected.map(async ({ robot, conn }) => {
-      try {
-        const f = parseFacts(await conn.run(factsCommand(robot.sudo), 'reading facts'), robot.sudo);
-        facts.set(robot.name, f);
-        if (f.dockerError) problems.set(robot.name, f.dockerError);
-      } catch (err) {
-        problems.set(robot.name, (err as Error).message);
-      }
-    }),
-  );
-
-  // The leader, as a manager sees it (best effort: without it the table just marks no leader).
-  let leaderNode: string | undefined;
-  const manager = connected.find(({ robot }) => facts.get(robot.name)?.swarm?.ControlAvailable);
-  if (manager) {
-    try {
-      const result = await manager.conn.exec(nodesCommand(manager.robot.sudo));
-      if (result.code === 0) leaderNode = parseNodes(result.stdout).find((n) => n.leader)?.id;
-    } catch {
-      // no leader known
-    }
-  }
-
-  return fleet.inventory.robots.map((robot) => {
-    const reach = fleet.reach.get(robot.name);
-    const f = facts.get(robot.name);
-    const reachable = connected.some((c) => c.robot.name === robot.name);
-    const problem = problems.get(robot.name) ?? (reach && !reach.ok ? reach.reason : reachable ? undefined : 'not connected');
+export function wizardRows(robots: readonly Robot[], read: FleetRead): WizardRow[] {
+  return robots.map((robot) => {
+    const f = read.facts.get(robot.name);
+    const reachable = read.connected.has(robot.name);
+    const problem = read.problems.get(robot.name) ?? f?.dockerError ?? (reachable ? undefined : 'not connected');
     const swarm = f?.swarm;
     let swarmRole: WizardRow['swarmRole'] = 'unknown';
     if (f && !f.dockerError && swarm) {
@@ -74,7 +52,7 @@ export async function gatherWizardRows(fleet: WizardFleet): Promise<WizardRow[]>
       cpus: f ? f.cpus : null,
       ramGiB: f ? Math.round((f.memKb / 1024 / 1024) * 10) / 10 : null,
       swarmRole,
-      leader: Boolean(leaderNode && swarm?.NodeID === leaderNode),
+      leader: Boolean(read.leaderNode && swarm?.NodeID === read.leaderNode),
       ...(problem !== undefined ? { problem } : {}),
     };
   });
@@ -98,15 +76,7 @@ export function renderTable(rows: WizardRow[]): string {
       r.problem ?? '',
     ]),
   ];
-  const widths = table[0]!.map((_, c) => Math.max(...table.map((line) => line[c]!.length)));
-  return table
-    .map((line) =>
-      line
-        .map((cell, c) => cell.padEnd(widths[c]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return tableLines(table).join('\n');
 }
 
 /** The readout for a pick of managers: the tolerance line first, then one line per warning. */
@@ -174,27 +144,47 @@ export interface WizardPrompts {
 
 export const realPrompts: WizardPrompts = { checkbox, select, confirm, print: (text) => console.log(text) };
 
-export interface WizardResult {
+/** What the operator chose; `write`: they said to write it into the inventory. */
+export interface WizardChoice {
   managers: string[];
   leader: string;
   roles: Record<string, SavedRole>;
-  saved: boolean;
+  write: boolean;
 }
 
-/**
- * Propose roles (quorum planner), let the operator pick managers and the leader, confirm, and write them
- * into the inventory file. Every robot allowed to manage is pinned (manager or worker), so that the next
- * `provision swarm` applies exactly this choice.
- */
-export async function runWizard(
-  inventory: Inventory,
-  rows: WizardRow[],
-  prompts: WizardPrompts = realPrompts,
-  options: { dryRun?: boolean } = {},
-): Promise<WizardResult> {
+type Seen = ReturnType<typeof seen>;
+
+/** The rows, which robots may lead now, and each robot's label in the prompts. */
+function seen(inventory: Inventory, rows: WizardRow[]) {
   const rowOf = (name: string) => rows.find((r) => r.name === name);
+  const canLeadNow = (name: string) => {
+    const robot = inventory.robots.find((r) => r.name === name);
+    return Boolean(robot?.canBecomeLeader && robot.canBecomeManager && usable(rowOf(name)));
+  };
+  const now = (row: WizardRow | undefined) =>
+    !row || row.swarmRole === 'unknown'
+      ? ''
+      : row.leader
+        ? `${row.swarmRole} (leader) now`
+        : row.swarmRole === 'none'
+          ? 'not in a swarm'
+          : `${row.swarmRole} now`;
+  const cells = inventory.robots.map(({ name }) => {
+    const row = rowOf(name);
+    return [
+      name,
+      row?.ip ?? '',
+      [now(row), row?.zone ? `zone ${row.zone}` : '', row?.reachable ? '' : 'UNREACHABLE'].filter(Boolean).join(', '),
+    ];
+  });
+  const lines = tableLines(cells, { minWidths: [0, 15] });
+  return { inventory, rows, canLeadNow, label: new Map(inventory.robots.map((r, i) => [r.name, lines[i] ?? ''])) };
+}
+
+/** The quorum planner's proposal, printed; the running swarm's leader, if any. */
+function propose({ inventory, rows }: Seen, prompts: WizardPrompts) {
   const planRobots: PlanRobot[] = inventory.robots.map((r) => {
-    const row = rowOf(r.name);
+    const row = rows.find((w) => w.name === r.name);
     return {
       name: r.name,
       reachable: usable(row),
@@ -212,41 +202,24 @@ export async function runWizard(
     managers: inventory.swarm.managers,
     ...(requested !== undefined ? { leader: requested } : {}),
   });
-
   prompts.print(`\nProposal (quorum rules): managers ${plan.managers.join(', ') || '(none)'}, leader ${plan.leader || '(none)'}`);
   for (const line of readout(plan.managers, rows)) prompts.print(`  ${line}`);
   for (const w of plan.warnings) prompts.print(`  planner: ${w}`);
+  return { plan, swarmLeader };
+}
 
-  const canLeadNow = (name: string) => {
-    const robot = inventory.robots.find((r) => r.name === name);
-    return Boolean(robot?.canBecomeLeader && robot.canBecomeManager && usable(rowOf(name)));
-  };
-  const width = Math.max(...inventory.robots.map((r) => r.name.length));
-  const describe = (name: string) => {
-    const row = rowOf(name);
-    const now =
-      !row || row.swarmRole === 'unknown'
-        ? ''
-        : row.leader
-          ? `${row.swarmRole} (leader) now`
-          : row.swarmRole === 'none'
-            ? 'not in a swarm'
-            : `${row.swarmRole} now`;
-    const flags = [now, row?.zone ? `zone ${row.zone}` : '', row?.reachable ? '' : 'UNREACHABLE'].filter(Boolean).join(', ');
-    return `${name.padEnd(width)}  ${(row?.ip ?? '').padEnd(15)}  ${flags}`.trimEnd();
-  };
-
-  // Managers. The checkbox has no live footer, so Enter shows the readout of the current pick, and a
-  // second Enter on the same pick accepts it (the proposal's readout is in the message already).
+// The managers, in inventory order. The checkbox has no live footer, so Enter shows the readout of the
+// current pick, and a second Enter on the same pick accepts it (the proposal's readout is in the message).
+async function pickManagers({ inventory, rows, canLeadNow, label }: Seen, proposal: string[], prompts: WizardPrompts): Promise<string[]> {
   const key = (names: readonly string[]) => [...names].sort().join(',');
-  let acknowledged = key(plan.managers);
+  let acknowledged = key(proposal);
   const managers = await prompts.checkbox({
-    message: `Managers — proposal ${toleranceText(plan.managers.length)}. Space toggles, Enter shows the readout, Enter again accepts:`,
+    message: `Managers — proposal ${toleranceText(proposal.length)}. Space toggles, Enter shows the readout, Enter again accepts:`,
     choices: inventory.robots.map((r) => ({
       value: r.name,
-      name: describe(r.name),
+      name: label.get(r.name) ?? r.name,
       short: r.name,
-      checked: plan.managers.includes(r.name),
+      checked: proposal.includes(r.name),
       ...(r.canBecomeManager ? {} : { disabled: '(not allowed to manage)' }),
     })),
     pageSize: Math.min(20, inventory.robots.length),
@@ -262,52 +235,67 @@ export async function runWizard(
       return [...lines, 'Enter again to accept, or change the pick'].join('\n');
     },
   });
-  const chosen = inventory.robots.map((r) => r.name).filter((n) => managers.includes(n)); // inventory order
+  return inventory.robots.map((r) => r.name).filter((n) => managers.includes(n));
+}
 
-  // The leader, among the chosen managers allowed to lead.
-  const leaderChoices: SelectChoice[] = chosen
+/** The leader, among the chosen managers allowed to lead. */
+async function pickLeader(
+  { inventory, canLeadNow, label }: Seen,
+  chosen: string[],
+  preferred: (string | undefined)[],
+  prompts: WizardPrompts,
+) {
+  const choices: SelectChoice[] = chosen
     .filter((n) => inventory.robots.find((r) => r.name === n)?.canBecomeLeader)
-    .map((n) => ({ value: n, name: describe(n), short: n, ...(canLeadNow(n) ? {} : { disabled: '(cannot lead now)' }) }));
-  const preferred = [inventory.swarm.leader, swarmLeader, plan.leader].find(
-    (n) => n !== undefined && leaderChoices.some((c) => c.value === n && !c.disabled),
-  );
-  const leader = await prompts.select({
+    .map((n) => ({ value: n, name: label.get(n) ?? n, short: n, ...(canLeadNow(n) ? {} : { disabled: '(cannot lead now)' }) }));
+  const first = preferred.find((n) => n !== undefined && choices.some((c) => c.value === n && !c.disabled));
+  return prompts.select({
     message: 'Leader (runs docker swarm init when there is no swarm yet):',
-    choices: leaderChoices,
-    ...(preferred !== undefined ? { default: preferred } : {}),
-    pageSize: Math.min(20, Math.max(1, leaderChoices.length)),
+    choices,
+    ...(first !== undefined ? { default: first } : {}),
+    pageSize: Math.min(20, Math.max(1, choices.length)),
     loop: false,
   });
+}
 
+/**
+ * Propose roles (quorum planner), let the operator pick managers and the leader, and ask whether to write
+ * them. Every robot allowed to manage is pinned (manager or worker), so that the next `provision swarm`
+ * applies exactly this choice.
+ */
+export async function runWizard(
+  inventory: Inventory,
+  rows: WizardRow[],
+  prompts: WizardPrompts = realPrompts,
+  options: { dryRun?: boolean } = {},
+): Promise<WizardChoice> {
+  const fleet = seen(inventory, rows);
+  const { plan, swarmLeader } = propose(fleet, prompts);
+  const chosen = await pickManagers(fleet, plan.managers, prompts);
+  const leader = await pickLeader(fleet, chosen, [inventory.swarm.leader, swarmLeader, plan.leader], prompts);
   if (swarmLeader !== undefined && leader !== swarmLeader) {
     prompts.print(
       `note: ${swarmLeader} leads the running swarm; Raft elects its leader itself, so ${leader} is where a new swarm is initialised`,
     );
   }
-
   const roles: Record<string, SavedRole> = {};
   for (const r of inventory.robots) {
     if (chosen.includes(r.name)) roles[r.name] = 'manager';
     else roles[r.name] = r.canBecomeManager || r.role === 'manager' ? 'worker' : r.role;
   }
   prompts.print('');
-  for (const r of inventory.robots)
-    prompts.print(
-      `  ${r.name.padEnd(width)}  ${roles[r.name]}${r.name === leader ? ' (leader)' : ''}${r.role !== roles[r.name] ? `   (was ${r.role})` : ''}`,
-    );
+  const summary = inventory.robots.map((r) => [
+    r.name,
+    `${roles[r.name]}${r.name === leader ? ' (leader)' : ''}${r.role !== roles[r.name] ? `   (was ${r.role})` : ''}`,
+  ]);
+  for (const line of tableLines(summary, { indent: '  ' })) prompts.print(line);
   for (const line of readout(chosen, rows)) prompts.print(`  ${line}`);
-
-  const result: WizardResult = { managers: chosen, leader, roles, saved: false };
+  const choice = { managers: chosen, leader, roles };
   if (options.dryRun) {
     prompts.print(`dry run: ${inventory.file} is not changed`);
-    return result;
+    return { ...choice, write: false };
   }
-  const ok = await prompts.confirm({ message: `Write these roles and leader ${leader} into ${inventory.file}?`, default: true });
-  if (!ok) {
-    prompts.print(`${inventory.file} is not changed`);
-    return result;
-  }
-  saveRoles(inventory.file, roles, leader);
-  prompts.print(`wrote roles and swarm.leader into ${inventory.file}`);
-  return { ...result, saved: true };
+  const write = await prompts.confirm({ message: `Write these roles and leader ${leader} into ${inventory.file}?`, default: true });
+  if (!write) prompts.print(`${inventory.file} is not changed`);
+  return { ...choice, write };
 }

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { Fleet } from '../../src/run/fleet.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { nameList, sharedNotes, unfolded } from '../../src/ui/fold.js';
-import { renderOutcomes } from '../../src/ui/report.js';
+import { renderOutcomes, type RunSummary } from '../../src/ui/report.js';
 import { colourWanted, painter, progressMode } from '../../src/ui/terminal.js';
 import { LiveView } from '../../src/ui/liveView.js';
 import { startPhase } from '../../src/progress.js';
@@ -29,6 +29,14 @@ function fleetOf(names: string[]): Fleet {
   } as unknown as Inventory;
   return Fleet.overStandIns(inventory, { dryRun: false, maxHandshakes: 32 }, new Map());
 }
+
+/** The fleet's run as the report takes it (as cli.ts hands it over). */
+const summary = (fleet: Fleet): RunSummary => ({
+  outcomes: [...fleet.outcomes.values()].map((o, i) => ({ ...o, ip: fleet.inventory.robots[i]?.ip ?? '' })),
+  dryRun: fleet.options.dryRun,
+  notes: fleet.notes,
+  exitCode: fleet.exitCode(),
+});
 
 const CLONE = 'reports the same Docker engine ID as Anton (cloned /etc/docker/key.json?)';
 
@@ -66,7 +74,7 @@ describe('notes that collapse', () => {
     }
     fleet.note('Ida', 'its login shell prints a greeting');
     fleet.failed('Otto', 'docker is not running');
-    const text = renderOutcomes('provision swarm', fleet);
+    const text = renderOutcomes('provision swarm', summary(fleet));
     expect(text.split('\n').filter((l) => l.includes(CLONE))).toEqual([`  Ida, Otto and 97 more: ${CLONE}`]);
     expect(text).toMatch(/Ida +changed +joined as worker\n +its login shell prints a greeting\n/);
     expect(text).toMatch(/Otto +failed +joined as worker\n +docker is not running\n/); // a failure stays on its robot
@@ -78,7 +86,7 @@ describe('notes that collapse', () => {
   it('a note of one robot stays on its line', () => {
     const fleet = fleetOf(['Anton', 'Ida']);
     fleet.note('Ida', CLONE);
-    const text = renderOutcomes('provision swarm', fleet);
+    const text = renderOutcomes('provision swarm', summary(fleet));
     expect(text).toMatch(new RegExp(`Ida +ok +${CLONE.replace(/[().?/]/g, '\\$&')}`));
     expect(text).not.toContain(`Ida: ${CLONE}`);
   });
@@ -100,9 +108,9 @@ describe('colour', () => {
     fleet.changed('Anton', 'updated ~/.ssh/config (+3)');
     fleet.joined('Ida', 'joined as worker');
     fleet.failed('Otto', 'docker is not running');
-    const plain = renderOutcomes('provision swarm', fleet, undefined, false, painter(colourWanted(false, {})));
+    const plain = renderOutcomes('provision swarm', summary(fleet), undefined, false, painter(colourWanted(false, {})));
     expect(plain).not.toContain(ESC);
-    const coloured = renderOutcomes('provision swarm', fleet, undefined, false, painter(colourWanted(true, {})));
+    const coloured = renderOutcomes('provision swarm', summary(fleet), undefined, false, painter(colourWanted(true, {})));
     expect(coloured).toContain(`${ESC}[31mfailed`);
     expect(coloured).toContain(`${ESC}[33mchanged`);
     expect(coloured).toContain(`${ESC}[32mjoined`);

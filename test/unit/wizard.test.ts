@@ -7,16 +7,9 @@ import { join } from 'node:path';
 import { loadInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import type { Fleet } from '../../src/run/fleet.js';
-import { NO_TERMINAL, requireTerminal, rolesCommand } from '../../src/steps/roles.js';
-import {
-  gatherWizardRows,
-  readout,
-  renderTable,
-  runWizard,
-  type WizardFleet,
-  type WizardPrompts,
-  type WizardRow,
-} from '../../src/ui/wizard.js';
+import { parseFacts } from '../../src/remote/docker.js';
+import { NO_TERMINAL, chooseRoles, readWizardRows, requireTerminal, rolesCommand } from '../../src/steps/roles.js';
+import { readout, renderTable, wizardRows, type WizardPrompts, type WizardRow } from '../../src/ui/wizard.js';
 
 const INVENTORY = `# the fleet
 swarm:
@@ -113,7 +106,7 @@ describe('the table', () => {
 });
 
 // A fleet whose connections answer the facts and node-list commands from fixtures.
-function fakeFleet(inventory: Inventory): WizardFleet & Pick<Fleet, 'options'> {
+function fakeFleet(inventory: Inventory): Fleet {
   const swarm = (id: string, manager: boolean) =>
     JSON.stringify({ NodeID: id, NodeAddr: '', LocalNodeState: 'active', ControlAvailable: manager, Error: '', RemoteManagers: null });
   const facts: Record<string, string> = {
@@ -133,17 +126,22 @@ function fakeFleet(inventory: Inventory): WizardFleet & Pick<Fleet, 'options'> {
     exec: async () => ({ code: 0, stdout: `${node('n-anton', 'manager', true)}\n${node('n-ida', 'worker', false)}\n`, stderr: '' }),
   });
   const up = inventory.robots.filter((r) => r.name !== 'Emil');
+  const connected = () => up.map((robot) => ({ robot, conn: conn(robot.name), hostKey: '' }));
   return {
     inventory,
     options: { dryRun: false, connectTimeoutMs: 5000, maxHandshakes: 32 },
     reach: new Map([['Emil', { ok: false, status: 'unreachable', reason: 'no answer from 192.168.50.14:22 within 5 s' }]]),
-    connected: () => up.map((robot) => ({ robot, conn: conn(robot.name), hostKey: '' })),
-  } as unknown as WizardFleet & Pick<Fleet, 'options'>;
+    connected,
+    eachConnected: async (work: (robot: unknown, conn: unknown) => Promise<void>) => {
+      await Promise.all(connected().map(({ robot, conn }) => work(robot, conn)));
+    },
+    firstRead: (_robot: unknown, conn: { run: () => Promise<string> }) => conn.run(),
+  } as unknown as Fleet;
 }
 
-describe('gatherWizardRows', () => {
+describe('readWizardRows', () => {
   it('reads facts from every connected robot and keeps unreachable ones as rows', async () => {
-    const rows = await gatherWizardRows(fakeFleet(inventoryFile()));
+    const rows = await readWizardRows(fakeFleet(inventoryFile()));
     expect(rows.map((r) => [r.name, r.reachable, r.arch, r.cpus, r.ramGiB, r.swarmRole, r.leader])).toEqual([
       ['Anton', true, 'x86_64', 4, 7.6, 'manager', true],
       ['Ida', true, 'x86_64', 2, 3.8, 'worker', false],
@@ -152,6 +150,53 @@ describe('gatherWizardRows', () => {
     ]);
     expect(rows[2]?.problem).toMatch(/Docker engine is not running/);
     expect(rows[3]?.problem).toBe('no answer from 192.168.50.14:22 within 5 s');
+  });
+});
+
+describe('wizardRows (pure)', () => {
+  const facts = (swarm: string) => parseFacts(`arch=x86_64\ncpus=4\nmemkb=7969164\nhostname=h\n${swarm}`, false);
+  const active = (id: string, manager: boolean) =>
+    `swarm=${JSON.stringify({ NodeID: id, LocalNodeState: 'active', ControlAvailable: manager, Error: '', RemoteManagers: null })}\n`;
+
+  it('rows from facts, problems, who is connected and the leader node, in inventory order', () => {
+    const robots = inventoryFile().robots;
+    const rows = wizardRows(robots, {
+      facts: new Map([
+        ['Anton', facts(active('n-anton', true))],
+        ['Ida', facts(active('n-ida', false))],
+        ['Otto', facts('docker_error=permission denied while trying to connect to the Docker daemon socket\n')],
+      ]),
+      problems: new Map([['Emil', 'no answer from 192.168.50.14:22 within 5 s']]),
+      connected: new Set(['Anton', 'Ida', 'Otto']),
+      leaderNode: 'n-anton',
+    });
+    expect(rows.map((r) => [r.name, r.ip, r.zone, r.reachable, r.cpus, r.ramGiB, r.swarmRole, r.leader])).toEqual([
+      ['Anton', '192.168.50.11', 'hall-a', true, 4, 7.6, 'manager', true],
+      ['Ida', '192.168.50.12', 'hall-a', true, 4, 7.6, 'worker', false],
+      ['Otto', '192.168.50.13', 'hall-b', true, 4, 7.6, 'unknown', false],
+      ['Emil', '192.168.50.14', 'hall-b', false, null, null, 'unknown', false],
+    ]);
+    expect(rows.map((r) => r.problem)).toEqual([
+      undefined,
+      undefined,
+      expect.stringMatching(/permission denied|docker/i),
+      'no answer from 192.168.50.14:22 within 5 s',
+    ]);
+  });
+
+  it('a robot out of the swarm is none; one connected at first but gone since is "not connected"; no leader node marks none', () => {
+    const robots = inventoryFile().robots.slice(0, 2);
+    const inactive = `swarm=${JSON.stringify({ NodeID: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null })}\n`;
+    const rows = wizardRows(robots, {
+      facts: new Map([['Anton', facts(inactive)]]),
+      problems: new Map(),
+      connected: new Set(['Anton']),
+      leaderNode: undefined,
+    });
+    expect(rows.map((r) => [r.swarmRole, r.leader, r.problem])).toEqual([
+      ['none', false, undefined],
+      ['unknown', false, 'not connected'],
+    ]);
   });
 });
 
@@ -188,7 +233,7 @@ describe('runWizard, driven by keystrokes', () => {
     const inventory = inventoryFile();
     const screens: string[] = [];
     const printed: string[] = [];
-    const result = await runWizard(
+    const result = await chooseRoles(
       inventory,
       ROWS,
       driven(
@@ -227,7 +272,7 @@ describe('runWizard, driven by keystrokes', () => {
     const inventory = inventoryFile();
     const screens: string[] = [];
     const printed: string[] = [];
-    const result = await runWizard(
+    const result = await chooseRoles(
       inventory,
       ROWS,
       driven(
@@ -264,7 +309,7 @@ describe('runWizard, driven by keystrokes', () => {
 
   it('writes nothing when the operator says no', async () => {
     const inventory = inventoryFile();
-    const result = await runWizard(
+    const result = await chooseRoles(
       inventory,
       ROWS,
       driven(
@@ -297,7 +342,7 @@ describe('rolesCommand', () => {
     expect(NO_TERMINAL).toMatch(/swarm\.managers/);
     setTTY(false);
     const inventory = inventoryFile();
-    await expect(rolesCommand(fakeFleet(inventory) as unknown as Fleet)).rejects.toThrow(/needs a terminal/);
+    await expect(rolesCommand(fakeFleet(inventory))).rejects.toThrow(/needs a terminal/);
     expect(readFileSync(inventory.file, 'utf8')).toBe(INVENTORY);
   });
 
@@ -330,7 +375,7 @@ describe('rolesCommand', () => {
       },
       print: (text) => printed.push(text),
     };
-    expect(await rolesCommand(fakeFleet(inventory) as unknown as Fleet, prompts)).toBe(true);
+    expect(await rolesCommand(fakeFleet(inventory), prompts)).toBe(true);
     expect(printed[0]).toMatch(/^ROBOT/);
     expect(printed.join('\n')).toMatch(/2 managers — tolerates 0 failures/);
     expect(asked).toEqual([`Write these roles and leader Anton into ${inventory.file}?`, 'Run provision swarm now to apply these roles?']);
