@@ -6,6 +6,7 @@ import { nodesCommand, parseNodes } from '../remote/docker.js';
 import type { Fleet } from '../run/fleet.js';
 import { realPrompts, renderTable, runWizard, wizardRows, type WizardPrompts, type WizardRow } from '../ui/wizard.js';
 import { gatherMembers, type Member } from './swarmState.js';
+import { runPhases, type Phase } from '../run/phases.js';
 
 export const NO_TERMINAL =
   'provision roles is an interactive wizard and needs a terminal (stdin is not one). ' +
@@ -44,17 +45,30 @@ export async function chooseRoles(inventory: Inventory, rows: WizardRow[], promp
   return { ...choice, saved: write };
 }
 
-/** A row per robot; one whose facts cannot be read, or whose docker does not answer, shows why (not failed). */
+interface RolesRun {
+  fleet: Fleet;
+  problems: Map<string, string>;
+  members: Member[];
+  leaderNode: string | undefined;
+}
+
+/** The wizard's read: facts, then the leader as a manager sees it. A robot whose facts cannot be read shows why (not failed). */
+export const ROLES_PHASES: readonly Phase<RolesRun>[] = [
+  { title: 'reading docker facts', run: async (s) => void (s.members = await gatherMembers(s.fleet, s.problems)) },
+  { title: 'reading the leader', run: async (s) => void (s.leaderNode = await leaderNode(s.members)) },
+];
+
 export async function readWizardRows(fleet: Fleet): Promise<WizardRow[]> {
-  const connected = new Set(fleet.connected().map(({ robot }) => robot.name));
   const problems = new Map<string, string>();
   for (const [name, reach] of fleet.reach) if (!reach.ok) problems.set(name, reach.reason);
-  const members = await gatherMembers(fleet, problems);
+  const s: RolesRun = { fleet, problems, members: [], leaderNode: undefined };
+  const connected = new Set(fleet.connected().map(({ robot }) => robot.name));
+  await runPhases(fleet, s, ROLES_PHASES);
   return wizardRows(fleet.inventory.robots, {
-    facts: new Map(members.map((m) => [m.robot.name, m.facts])),
+    facts: new Map(s.members.map((m) => [m.robot.name, m.facts])),
     problems,
     connected,
-    leaderNode: await leaderNode(members),
+    leaderNode: s.leaderNode,
   });
 }
 

@@ -3,7 +3,9 @@
 import { faultTolerance } from '../plan/quorum.js';
 import type { Fleet } from '../run/fleet.js';
 import type { FleetStatus } from '../ui/json.js';
-import { fleetClusters, gatherMembers, listNodes, nodeOfRobot } from './swarmState.js';
+import { fleetClusters, gatherMembers, listNodes, nodeOfRobot, type Member } from './swarmState.js';
+import { runPhases, type Phase } from '../run/phases.js';
+import type { NodeInfo } from '../remote/docker.js';
 import { strangerNodes, strangersInBlock } from '../plan/drift.js';
 import { MANAGED_SSH_FILES, parseGatheredSsh } from '../remote/keysScript.js';
 import { keysFirstCommand } from './keys.js';
@@ -20,10 +22,36 @@ async function blockDrift(fleet: Fleet): Promise<Record<string, string[]>> {
   return found;
 }
 
+interface StatusRun {
+  fleet: Fleet;
+  members: Member[];
+  blocks: Record<string, string[]>;
+  cluster: [string, Member[]] | undefined;
+  nodes: NodeInfo[];
+}
+
+/** provision status: read-only phases. */
+export const STATUS_PHASES: readonly Phase<StatusRun>[] = [
+  {
+    title: 'reading docker facts and ~/.ssh',
+    run: async (s) => {
+      [s.members, s.blocks] = await Promise.all([gatherMembers(s.fleet), blockDrift(s.fleet)]);
+      s.cluster = fleetClusters(s.fleet, s.members)[0];
+    },
+  },
+  {
+    title: 'reading the node list',
+    run: async (s) => {
+      s.nodes = s.cluster ? await listNodes(s.cluster[1][0] as Member) : [];
+    },
+  },
+];
+
 export async function readStatus(fleet: Fleet): Promise<FleetStatus> {
-  const [members, blocks] = await Promise.all([gatherMembers(fleet), blockDrift(fleet)]);
-  const cluster = fleetClusters(fleet, members)[0];
-  const nodes = cluster ? await listNodes(cluster[1][0] as (typeof members)[number]) : [];
+  const s: StatusRun = { fleet, members: [], blocks: {}, cluster: undefined, nodes: [] };
+  const stop = await runPhases(fleet, s, STATUS_PHASES);
+  if (stop) throw stop; // quorum lost: the step's caller reports it on every robot
+  const { members, cluster, nodes, blocks } = s;
   const inFleet = new Set(nodes.map((n) => n.id));
   const robots: FleetStatus['robots'] = fleet.inventory.robots.map((robot) => {
     const member = members.find((m) => m.robot.name === robot.name);
