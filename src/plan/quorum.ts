@@ -69,7 +69,7 @@ export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | numbe
   seats.fill(target);
   seats.rebalance();
   warnings.push(...seats.warnings());
-  const managers = robots.filter((r) => seats.chosen.has(r)).map((r) => r.name);
+  const managers = robots.filter((r) => seats.has(r)).map((r) => r.name);
   const decisions = robots.map((r) => decision(r, seats));
   return { decisions, managers, leader: leader?.name ?? '', tolerance: faultTolerance(managers.length), warnings };
 }
@@ -91,7 +91,7 @@ const pinWarnings = (robots: PlanRobot[]) =>
  * allowed to lead, then the first reachable robot allowed to lead.
  */
 function chooseLeader(robots: PlanRobot[], name: string | undefined, preferredName: string | undefined, warnings: string[]) {
-  const requested = name === undefined ? undefined : robots.find((r) => r.name === name);
+  const requested = robots.find((r) => r.name === name);
   const requestedOk = requested && canManage(requested) && (requested.currentRole === 'manager' || canLead(requested));
   if (requested && !requestedOk)
     warnings.push(`${requested.name} cannot lead (unreachable, not allowed to lead/manage, or pinned worker): another robot leads`);
@@ -141,17 +141,17 @@ function targetCount(managers: 'auto' | number, pool: number, fixed: number, war
 
 const zonesOf = (robots: PlanRobot[]) => [...new Set(robots.map(zoneOf))];
 
-/** The manager seats as they are filled, and why each robot got or lost one. */
-class Seats {
-  readonly chosen = new Set<PlanRobot>();
-  readonly fixed = new Set<PlanRobot>(); // never dropped: the leader, pinned and unreachable managers
-  readonly reasons = new Map<string, string>();
-  readonly candidates: PlanRobot[];
+/** The robots holding a manager seat as the seats are filled, and why each got or lost one. */
+class Seats extends Set<PlanRobot> {
+  fixed = new Set<PlanRobot>(); // never dropped: the leader, pinned and unreachable managers
+  reasons = new Map<string, string>();
+  candidates: PlanRobot[];
 
   constructor(
     readonly robots: PlanRobot[],
     leader: PlanRobot | undefined,
   ) {
+    super();
     if (leader)
       this.choose(
         leader,
@@ -176,27 +176,27 @@ class Seats {
   }
 
   choose(r: PlanRobot, reason: string, isFixed = false) {
-    if (this.chosen.has(r)) return;
-    this.chosen.add(r);
+    if (this.has(r)) return;
+    this.add(r);
     this.reasons.set(r.name, reason);
     if (isFixed) this.fixed.add(r);
   }
 
   drop(r: PlanRobot, reason: string) {
-    this.chosen.delete(r);
+    this.delete(r);
     this.reasons.set(r.name, reason);
   }
 
   count(zone: string) {
-    return [...this.chosen].filter((r) => zoneOf(r) === zone).length;
+    return [...this].filter((r) => zoneOf(r) === zone).length;
   }
 
   droppable() {
-    return this.robots.filter((r) => this.chosen.has(r) && !this.fixed.has(r));
+    return this.robots.filter((r) => this.has(r) && !this.fixed.has(r));
   }
 
   open() {
-    return this.candidates.filter((r) => !this.chosen.has(r));
+    return this.candidates.filter((r) => !this.has(r));
   }
 
   /** Open seats outside `zone` whose zone stays without a majority when it takes one. */
@@ -204,9 +204,8 @@ class Seats {
     return this.open().filter((r) => zoneOf(r) !== zone && this.count(zoneOf(r)) + 1 <= half);
   }
 
-  /** The first of `rest` in the zone with the fewest managers so far (ties: the larger zone, then inventory order). */
+  /** The first of `rest` in the zone with the fewest managers so far; ties: the larger zone (the seats it could fill), then inventory order. */
   firstInFewest(rest: PlanRobot[]) {
-    // A zone's size = the seats it could fill; "larger zone first" breaks ties in the spread.
     const size = (z: string) => [...this.pool()].filter((r) => zoneOf(r) === z).length;
     const order = zonesOf(this.robots);
     const [zone] = zonesOf(rest).sort((a, b) => this.count(a) - this.count(b) || size(b) - size(a) || order.indexOf(a) - order.indexOf(b));
@@ -219,7 +218,7 @@ class Seats {
    */
   keepCurrent(target: number) {
     for (const r of this.candidates) if (r.currentRole === 'manager') this.choose(r, 'keeps manager role');
-    while (this.chosen.size > target) {
+    while (this.size > target) {
       const droppable = this.droppable();
       const worst = Math.max(...droppable.map((r) => this.count(zoneOf(r))));
       this.drop(droppable.filter((r) => this.count(zoneOf(r)) === worst).pop() as PlanRobot, 'demoted: more managers than target');
@@ -228,7 +227,7 @@ class Seats {
 
   /** Fill the remaining seats, spread over zones; within a zone, inventory order. */
   fill(target: number) {
-    while (this.chosen.size < target) {
+    while (this.size < target) {
       const pick = this.firstInFewest(this.open());
       if (!pick) break;
       this.choose(pick, this.zoned ? `zone ${zoneOf(pick)} spread` : 'needed for quorum');
@@ -240,7 +239,7 @@ class Seats {
    * gaining one itself (zones that cannot avoid a majority, e.g. 5 over two zones, are left as they are).
    */
   rebalance() {
-    const half = Math.floor(this.chosen.size / 2);
+    const half = Math.floor(this.size / 2);
     for (;;) {
       const heavy = zonesOf(this.robots).find((z) => this.count(z) > half && this.droppable().some((r) => zoneOf(r) === z));
       const pick = this.firstInFewest(this.openOutside(heavy, half));
@@ -256,7 +255,7 @@ class Seats {
   }
 
   warnings() {
-    const total = this.chosen.size;
+    const total = this.size;
     const half = Math.floor(total / 2);
     const warnings = total > 0 && total % 2 === 0 ? [`${toleranceText(total)}: an even count adds no tolerance`] : [];
     if (this.zoned && total >= 3) {
@@ -271,13 +270,24 @@ class Seats {
 }
 
 function decision(r: PlanRobot, seats: Seats): RoleDecision {
-  if (seats.chosen.has(r)) return { name: r.name, role: 'manager', reason: seats.reasons.get(r.name) ?? '' };
-  let reason = 'enough managers';
-  if (r.pinnedRole === 'worker') reason = 'pinned worker';
-  else if (!r.canBecomeManager) reason = r.pinnedRole === 'manager' ? 'pinned manager but not allowed to manage' : 'not allowed to manage';
-  else if (!r.reachable) reason = 'unreachable — stays worker';
-  else if (r.currentRole === 'manager') reason = seats.reasons.get(r.name) ?? 'demoted: more managers than target';
-  return { name: r.name, role: 'worker', reason };
+  const reason = seats.reasons.get(r.name);
+  if (seats.has(r)) return { name: r.name, role: 'manager', reason: reason ?? '' };
+  return {
+    name: r.name,
+    role: 'worker',
+    reason:
+      r.pinnedRole === 'worker'
+        ? 'pinned worker'
+        : !r.canBecomeManager
+          ? r.pinnedRole === 'manager'
+            ? 'pinned manager but not allowed to manage'
+            : 'not allowed to manage'
+          : !r.reachable
+            ? 'unreachable — stays worker'
+            : r.currentRole === 'manager'
+              ? (reason ?? 'demoted: more managers than target')
+              : 'enough managers',
+  };
 }
 
 /**
