@@ -88,8 +88,7 @@ export function parseInventory(
 
 type Where = (path: Path, message: string) => Found;
 
-/** The file as YAML, then against the schema: the first of these that fails refuses the file. */
-function validated(text: string, file: string): { data: InventoryFile; where: Where } {
+function validated(text: string, file: string) {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
@@ -114,7 +113,6 @@ function validated(text: string, file: string): { data: InventoryFile; where: Wh
   return { data: parsed.data, where };
 }
 
-/** Names unique and not retired; users and ProxyJump hosts fit for shell lines. */
 function robotProblems(data: InventoryFile, users: string[], fromSsh: OperatorSsh[], where: Where): Found[] {
   const problems: Found[] = [];
   const names = data.robots.map((r) => r.name.toLowerCase());

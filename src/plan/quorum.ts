@@ -141,7 +141,7 @@ function targetCount(managers: 'auto' | number, pool: number, fixed: number, war
 
 const zonesOf = (robots: PlanRobot[]) => [...new Set(robots.map(zoneOf))];
 
-/** The robots holding a manager seat as the seats are filled, and why each got or lost one. */
+/** The robots holding a manager seat, and why each got or lost one. */
 class Seats extends Set<PlanRobot> {
   fixed = new Set<PlanRobot>(); // never dropped: the leader, pinned and unreachable managers
   reasons = new Map<string, string>();
@@ -199,7 +199,7 @@ class Seats extends Set<PlanRobot> {
     return this.candidates.filter((r) => !this.has(r));
   }
 
-  /** Open seats outside `zone` whose zone stays without a majority when it takes one. */
+  /** Open candidates outside `zone` whose zone takes a seat without gaining a majority. */
   openOutside(zone: string | undefined, half: number) {
     return this.open().filter((r) => zoneOf(r) !== zone && this.count(zoneOf(r)) + 1 <= half);
   }
