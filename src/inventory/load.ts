@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { userInfo } from 'node:os';
 import type { core } from 'zod';
-import { USER, inventorySchema, type Inventory, type Robot, type RobotSsh } from './schema.js';
+import { USER, inventorySchema, type Inventory, type InventoryFile, type Robot, type RobotSsh } from './schema.js';
 import { InputError, byLine, unreadable, type InputProblem } from '../inputError.js';
 
 /** A problem as the text report says it, and as JSON names it. */
@@ -64,6 +64,31 @@ export function parseInventory(
   operatorSsh: OperatorSshLookup = () => ({}),
   localUser = userInfo().username,
 ): Inventory {
+  const { data, where } = validated(text, file);
+  const fromSsh = data.robots.map((r) => operatorSsh(r.name, r.ip));
+  const users = data.robots.map((r, i) => r.user ?? data.defaults.user ?? fromSsh[i]?.user ?? localUser);
+  const ports = data.robots.map((r, i) => r.port ?? data.defaults.port ?? fromSsh[i]?.port ?? 22);
+  const problems = [...robotProblems(data, users, fromSsh, where), ...addressProblems(data, ports, where), ...leaderProblems(data, where)];
+  if (problems.length) throw new InventoryError(file, problems);
+  const robots: Robot[] = data.robots.map((r, i) => ({
+    name: r.name,
+    ip: r.ip,
+    user: users[i]!,
+    port: ports[i]!,
+    sudo: r.sudo ?? data.defaults.sudo,
+    role: r.role,
+    canBecomeManager: r.canBecomeManager,
+    canBecomeLeader: r.canBecomeLeader,
+    ...(r.zone !== undefined ? { zone: r.zone } : {}),
+    labels: r.labels,
+    ...(fromSsh[i]?.ssh ? { ssh: fromSsh[i]?.ssh } : {}),
+  }));
+  return { file, robots, swarm: data.swarm, retired: data.retired };
+}
+
+type Where = (path: Path, message: string) => Found;
+
+function validated(text: string, file: string) {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
@@ -77,7 +102,7 @@ export function parseInventory(
     throw new InventoryError(file, [plain('the file is empty: it needs a robots: list (provision init writes a commented one)')]);
   if (typeof raw !== 'object' || Array.isArray(raw))
     throw new InventoryError(file, [plain('expected a mapping with robots: (and optionally defaults: and swarm:) at the top level', 1)]);
-  const where = (path: Path, message: string): Found => locate(raw, path, lineOf(doc, lineCounter, path), message);
+  const where: Where = (path, message) => locate(raw, path, lineOf(doc, lineCounter, path), message);
   const parsed = inventorySchema.safeParse(raw);
   if (!parsed.success) {
     throw new InventoryError(
@@ -85,19 +110,17 @@ export function parseInventory(
       parsed.error.issues.map((issue) => where(issue.path as Path, `${operatorWords(issue)}${got(raw, issue.path as Path)}`)),
     );
   }
-  const data = parsed.data;
+  return { data: parsed.data, where };
+}
+
+function robotProblems(data: InventoryFile, users: string[], fromSsh: OperatorSsh[], where: Where): Found[] {
   const problems: Found[] = [];
-  const seen = new Map<string, number>();
-  const fromSsh = data.robots.map((r) => operatorSsh(r.name, r.ip));
-  const userOf = (i: number) => data.robots[i]?.user ?? data.defaults.user ?? fromSsh[i]?.user ?? localUser;
-  const portOf = (i: number) => data.robots[i]?.port ?? data.defaults.port ?? fromSsh[i]?.port ?? 22;
+  const names = data.robots.map((r) => r.name.toLowerCase());
   data.robots.forEach((r, i) => {
-    const key = r.name.toLowerCase();
-    if (seen.has(key))
-      problems.push(where(['robots', i, 'name'], `the name is already used by robots[${seen.get(key)}] (names are unique ignoring case)`));
-    else seen.set(key, i);
-    const gone = data.retired.findIndex((n) => n.toLowerCase() === key);
-    if (gone >= 0)
+    const first = names.indexOf(names[i]!);
+    if (first < i)
+      problems.push(where(['robots', i, 'name'], `the name is already used by robots[${first}] (names are unique ignoring case)`));
+    if (data.retired.some((n) => n.toLowerCase() === names[i]))
       problems.push(
         where(
           ['robots', i, 'name'],
@@ -105,11 +128,11 @@ export function parseInventory(
         ),
       );
     // A user from ~/.ssh/config or the local account reaches shell lines too: the same rule applies.
-    if (!USER.test(userOf(i)))
+    if (!USER.test(users[i]!))
       problems.push(
         where(
           ['robots', i, 'user'],
-          `no user in the inventory, and ${JSON.stringify(userOf(i))} (from ~/.ssh/config or the local account) is not a Linux user name: set user`,
+          `no user in the inventory, and ${JSON.stringify(users[i])} (from ~/.ssh/config or the local account) is not a Linux user name: set user`,
         ),
       );
     for (const hop of fromSsh[i]?.ssh?.jumps ?? []) {
@@ -122,37 +145,24 @@ export function parseInventory(
         );
     }
   });
-  const ips = new Map<string, number>();
-  data.robots.forEach((r, i) => {
-    const other = ips.get(`${r.ip}:${portOf(i)}`);
-    if (other !== undefined) problems.push(where(['robots', i, 'ip'], `the address is already used by robots[${other}]`));
-    else ips.set(`${r.ip}:${portOf(i)}`, i);
-  });
-  const leader = data.swarm.leader;
-  if (leader !== undefined) {
-    const robot = data.robots.find((r) => r.name.toLowerCase() === leader.toLowerCase());
-    if (!robot) problems.push(where(['swarm', 'leader'], `no robot is named "${leader}"`));
-    else if (!robot.canBecomeLeader || !robot.canBecomeManager || robot.role === 'worker')
-      problems.push(
-        where(['swarm', 'leader'], `robot "${robot.name}" may not lead (canBecomeLeader/canBecomeManager false or role worker)`),
-      );
-  }
-  if (problems.length) throw new InventoryError(file, problems);
+  return problems;
+}
 
-  const robots: Robot[] = data.robots.map((r, i) => ({
-    name: r.name,
-    ip: r.ip,
-    user: userOf(i),
-    port: portOf(i),
-    sudo: r.sudo ?? data.defaults.sudo,
-    role: r.role,
-    canBecomeManager: r.canBecomeManager,
-    canBecomeLeader: r.canBecomeLeader,
-    ...(r.zone !== undefined ? { zone: r.zone } : {}),
-    labels: r.labels,
-    ...(fromSsh[i]?.ssh ? { ssh: fromSsh[i]?.ssh } : {}),
-  }));
-  return { file, robots, swarm: data.swarm, retired: data.retired };
+function addressProblems(data: InventoryFile, ports: number[], where: Where): Found[] {
+  const addresses = data.robots.map((r, i) => `${r.ip}:${ports[i]}`);
+  return addresses.flatMap((a, i) =>
+    addresses.indexOf(a) < i ? [where(['robots', i, 'ip'], `the address is already used by robots[${addresses.indexOf(a)}]`)] : [],
+  );
+}
+
+function leaderProblems(data: InventoryFile, where: Where): Found[] {
+  const leader = data.swarm.leader;
+  if (leader === undefined) return [];
+  const robot = data.robots.find((r) => r.name.toLowerCase() === leader.toLowerCase());
+  if (!robot) return [where(['swarm', 'leader'], `no robot is named "${leader}"`)];
+  if (!robot.canBecomeLeader || !robot.canBecomeManager || robot.role === 'worker')
+    return [where(['swarm', 'leader'], `robot "${robot.name}" may not lead (canBecomeLeader/canBecomeManager false or role worker)`)];
+  return [];
 }
 
 function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Path): number | undefined {

@@ -61,151 +61,233 @@ const canLead = (r: PlanRobot) => r.reachable && canManage(r) && r.canBecomeLead
  */
 export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | number; leader?: string; preferredLeader?: string }): RolePlan {
   const { robots } = input;
-  const warnings: string[] = [];
-  const reasons = new Map<string, string>();
-  const chosen = new Set<PlanRobot>();
-  const fixed = new Set<PlanRobot>(); // never dropped: the leader, pinned and unreachable managers
-  const choose = (r: PlanRobot, reason: string, isFixed = false) => {
-    if (chosen.has(r)) return;
-    chosen.add(r);
-    reasons.set(r.name, reason);
-    if (isFixed) fixed.add(r);
-  };
-  const drop = (r: PlanRobot, reason: string) => {
-    chosen.delete(r);
-    reasons.set(r.name, reason);
-  };
+  const warnings = pinWarnings(robots);
+  const leader = chooseLeader(robots, input.leader, input.preferredLeader, warnings);
+  const seats = new Seats(robots, leader);
+  const target = targetCount(input.managers, seats.pool().size, seats.fixed.size, warnings);
+  seats.keepCurrent(target);
+  seats.fill(target);
+  seats.rebalance();
+  warnings.push(...seats.warnings());
+  const managers = robots.filter((r) => seats.has(r)).map((r) => r.name);
+  const decisions = robots.map((r) => decision(r, seats));
+  return { decisions, managers, leader: leader?.name ?? '', tolerance: faultTolerance(managers.length), warnings };
+}
 
-  for (const r of robots) {
-    if (r.pinnedRole === 'manager' && !r.canBecomeManager)
-      warnings.push(`${r.name} is pinned as manager but may not manage (canBecomeManager: false): it stays a worker`);
-    else if (r.pinnedRole === 'manager' && !r.reachable && r.currentRole !== 'manager')
-      warnings.push(`${r.name} is pinned as manager but unreachable: it becomes one on a later run`);
-  }
+const pinWarnings = (robots: PlanRobot[]) =>
+  robots
+    .filter((r) => r.pinnedRole === 'manager')
+    .flatMap((r) =>
+      !r.canBecomeManager
+        ? [`${r.name} is pinned as manager but may not manage (canBecomeManager: false): it stays a worker`]
+        : !r.reachable && r.currentRole !== 'manager'
+          ? [`${r.name} is pinned as manager but unreachable: it becomes one on a later run`]
+          : [],
+    );
 
-  // The leader. The requested one (the swarm's leader now, or the inventory's choice) keeps leading when
-  // it is a manager already (a running swarm is not disturbed) or may lead. Otherwise: a reachable current
-  // manager allowed to lead, then the first reachable robot allowed to lead. If no robot may lead, the
-  // first reachable manager-eligible robot leads with a warning — a swarm needs someone to init it — and
-  // with nobody reachable, an unreachable current manager is named so the leader stays among managers.
-  const requested = input.leader === undefined ? undefined : robots.find((r) => r.name === input.leader);
+/**
+ * The requested leader (the swarm's leader now, or the inventory's choice) keeps leading when it is a
+ * manager already (a running swarm is not disturbed) or may lead. Otherwise: a reachable current manager
+ * allowed to lead, then the first reachable robot allowed to lead.
+ */
+function chooseLeader(robots: PlanRobot[], name: string | undefined, preferredName: string | undefined, warnings: string[]) {
+  const requested = robots.find((r) => r.name === name);
   const requestedOk = requested && canManage(requested) && (requested.currentRole === 'manager' || canLead(requested));
   if (requested && !requestedOk)
     warnings.push(`${requested.name} cannot lead (unreachable, not allowed to lead/manage, or pinned worker): another robot leads`);
-  else if (input.leader !== undefined && !requested) warnings.push(`leader ${input.leader} is not in the inventory: another robot leads`);
+  else if (name !== undefined && !requested) warnings.push(`leader ${name} is not in the inventory: another robot leads`);
   // A new leader comes from the managers that stay (a hand-over needs no new manager to catch up
   // first): the inventory's swarm.leader when it is one of them, then the first of them allowed to lead.
-  const preferred = robots.find((r) => r.name === input.preferredLeader && canLead(r));
-  let leader: PlanRobot | undefined =
+  const preferred = robots.find((r) => r.name === preferredName && canLead(r));
+  return (
     (requestedOk ? requested : undefined) ??
     (preferred?.currentRole === 'manager' ? preferred : undefined) ??
     robots.find((r) => canLead(r) && r.currentRole === 'manager') ??
     preferred ??
-    robots.find(canLead);
-  if (!leader) {
-    leader = robots.find((r) => r.reachable && canManage(r)) ?? robots.find((r) => !r.reachable && r.currentRole === 'manager');
-    if (!leader) warnings.push('no reachable robot may manage: there can be no swarm');
-    else if (leader.reachable) warnings.push(`no robot may lead: ${leader.name} leads although canBecomeLeader is false`);
-    else warnings.push(`no reachable robot may lead: ${leader.name} (unreachable) is named leader`);
-  }
-  if (leader)
-    choose(leader, leader.currentRole === 'manager' ? 'leader, keeps manager role' : 'leader (initialises or leads the swarm)', true);
+    robots.find(canLead) ??
+    leaderOfLastResort(robots, warnings)
+  );
+}
 
-  for (const r of robots) {
-    if (r.pinnedRole === 'manager' && r.canBecomeManager && (r.reachable || r.currentRole === 'manager')) choose(r, 'pinned manager', true);
-    else if (!r.reachable && r.currentRole === 'manager') choose(r, 'unreachable — keeps manager role (holds a Raft vote)', true);
-  }
+/**
+ * No robot may lead: the first reachable manager-eligible robot leads with a warning — a swarm needs
+ * someone to init it — and with nobody reachable, an unreachable current manager is named so the
+ * leader stays among managers.
+ */
+function leaderOfLastResort(robots: PlanRobot[], warnings: string[]): PlanRobot | undefined {
+  const leader = robots.find((r) => r.reachable && canManage(r)) ?? robots.find((r) => !r.reachable && r.currentRole === 'manager');
+  if (!leader) warnings.push('no reachable robot may manage: there can be no swarm');
+  else if (leader.reachable) warnings.push(`no robot may lead: ${leader.name} leads although canBecomeLeader is false`);
+  else warnings.push(`no reachable robot may lead: ${leader.name} (unreachable) is named leader`);
+  return leader;
+}
 
-  // Every robot that could hold a seat now; unreachable robots only count if they hold a vote already.
-  const candidates = robots.filter((r) => r.reachable && canManage(r));
-  const pool = new Set([...candidates, ...fixed]).size;
-  let target: number;
-  if (input.managers === 'auto') {
-    target = defaultManagerCount(pool);
-  } else {
-    target = Math.max(0, Math.floor(input.managers));
+function targetCount(managers: 'auto' | number, pool: number, fixed: number, warnings: string[]): number {
+  let target = managers === 'auto' ? defaultManagerCount(pool) : Math.max(0, Math.floor(managers));
+  if (managers !== 'auto') {
     if (target > pool) {
       warnings.push(`${target} managers requested but only ${pool} robots can manage now: fewer managers than requested`);
       target = pool;
     }
     if (target > MAX_USEFUL_MANAGERS) warnings.push(`${target} managers requested: more than ${MAX_USEFUL_MANAGERS} only slows elections`);
   }
-  if (fixed.size > target) {
+  if (fixed > target) {
     // Pinned/unreachable managers are never demoted by the planner: the count is whatever results.
-    if (input.managers !== 'auto')
-      warnings.push(`${fixed.size} managers are fixed (leader, pinned, unreachable) — more than the ${target} requested`);
-    target = fixed.size;
+    if (managers !== 'auto') warnings.push(`${fixed} managers are fixed (leader, pinned, unreachable) — more than the ${target} requested`);
+    target = fixed;
+  }
+  return target;
+}
+
+const zonesOf = (robots: PlanRobot[]) => [...new Set(robots.map(zoneOf))];
+
+/** The robots holding a manager seat, and why each got or lost one. */
+class Seats extends Set<PlanRobot> {
+  fixed = new Set<PlanRobot>(); // never dropped: the leader, pinned and unreachable managers
+  reasons = new Map<string, string>();
+  candidates: PlanRobot[];
+
+  constructor(
+    readonly robots: PlanRobot[],
+    leader: PlanRobot | undefined,
+  ) {
+    super();
+    if (leader)
+      this.choose(
+        leader,
+        leader.currentRole === 'manager' ? 'leader, keeps manager role' : 'leader (initialises or leads the swarm)',
+        true,
+      );
+    for (const r of robots) {
+      if (r.pinnedRole === 'manager' && r.canBecomeManager && (r.reachable || r.currentRole === 'manager'))
+        this.choose(r, 'pinned manager', true);
+      else if (!r.reachable && r.currentRole === 'manager') this.choose(r, 'unreachable — keeps manager role (holds a Raft vote)', true);
+    }
+    this.candidates = robots.filter((r) => r.reachable && canManage(r));
   }
 
-  const zoned = robots.some((r) => r.zone !== undefined);
-  const zoneOrder = [...new Set(robots.map(zoneOf))];
-  // A zone's size = the seats it could fill; "larger zone first" breaks ties in the spread.
-  const zoneSize = new Map<string, number>();
-  for (const r of new Set([...candidates, ...fixed])) zoneSize.set(zoneOf(r), (zoneSize.get(zoneOf(r)) ?? 0) + 1);
-  const count = (z: string) => [...chosen].filter((r) => zoneOf(r) === z).length;
-  const byFewest = (a: string, b: string) =>
-    count(a) - count(b) || (zoneSize.get(b) ?? 0) - (zoneSize.get(a) ?? 0) || zoneOrder.indexOf(a) - zoneOrder.indexOf(b);
-  const open = () => candidates.filter((r) => !chosen.has(r));
-  const inOrder = () => robots.filter((r) => chosen.has(r)); // chosen, in inventory order
-
-  // Keep reachable current managers; if there are more than the target, drop the ones in the zones
-  // holding the most managers (later in inventory order first), never a fixed one.
-  for (const r of candidates) if (r.currentRole === 'manager') choose(r, 'keeps manager role');
-  while (chosen.size > target) {
-    const droppable = inOrder().filter((r) => !fixed.has(r));
-    const worst = Math.max(...droppable.map((r) => count(zoneOf(r))));
-    const victim = droppable.filter((r) => count(zoneOf(r)) === worst).pop() as PlanRobot;
-    drop(victim, 'demoted: more managers than target');
+  /** Every robot that could hold a seat now; unreachable robots only count if they hold a vote already. */
+  pool() {
+    return new Set([...this.candidates, ...this.fixed]);
   }
 
-  // Fill the remaining seats: each goes to the zone with the fewest managers so far that still has
-  // candidates (ties: the larger zone, then inventory order); within a zone, inventory order.
-  while (chosen.size < target) {
-    const rest = open();
-    const zone = [...new Set(rest.map(zoneOf))].sort(byFewest)[0];
-    const pick = rest.find((r) => zoneOf(r) === zone);
-    if (!pick) break;
-    choose(pick, zoned ? `zone ${zoneOf(pick)} spread` : 'needed for quorum');
+  get zoned() {
+    return this.robots.some((r) => r.zone !== undefined);
   }
 
-  // A kept manager gives way when its zone holds a majority and another zone can take the seat without
-  // gaining one itself (zones that cannot avoid a majority, e.g. 5 over two zones, are left as they are).
-  const half = Math.floor(chosen.size / 2);
-  for (;;) {
-    const heavy = zoneOrder.find((z) => count(z) > half && [...chosen].some((r) => zoneOf(r) === z && !fixed.has(r)));
-    const rest = open().filter((r) => zoneOf(r) !== heavy && count(zoneOf(r)) + 1 <= half);
-    const zone = [...new Set(rest.map(zoneOf))].sort(byFewest)[0];
-    const pick = rest.find((r) => zoneOf(r) === zone);
-    if (heavy === undefined || !pick) break;
-    const victim = inOrder()
-      .filter((r) => zoneOf(r) === heavy && !fixed.has(r))
-      .pop() as PlanRobot;
-    drop(victim, `demoted: zone ${heavy} held a majority of managers`);
-    choose(pick, `zone ${zoneOf(pick)} spread`);
+  choose(r: PlanRobot, reason: string, isFixed = false) {
+    if (this.has(r)) return;
+    this.add(r);
+    this.reasons.set(r.name, reason);
+    if (isFixed) this.fixed.add(r);
   }
 
-  const total = chosen.size;
-  if (total > 0 && total % 2 === 0) warnings.push(`${toleranceText(total)}: an even count adds no tolerance`);
-  if (zoned && total >= 3) {
-    for (const z of zoneOrder) {
-      // Only warn when another zone had a free seat: an unavoidable majority is a fact of the zones.
-      if (count(z) > half && open().some((r) => zoneOf(r) !== z && count(zoneOf(r)) + 1 <= half))
-        warnings.push(`zone ${z} holds ${count(z)} of ${total} managers: losing it loses quorum`);
+  drop(r: PlanRobot, reason: string) {
+    this.delete(r);
+    this.reasons.set(r.name, reason);
+  }
+
+  count(zone: string) {
+    return [...this].filter((r) => zoneOf(r) === zone).length;
+  }
+
+  droppable() {
+    return this.robots.filter((r) => this.has(r) && !this.fixed.has(r));
+  }
+
+  open() {
+    return this.candidates.filter((r) => !this.has(r));
+  }
+
+  /** Open candidates outside `zone` whose zone takes a seat without gaining a majority. */
+  openOutside(zone: string | undefined, half: number) {
+    return this.open().filter((r) => zoneOf(r) !== zone && this.count(zoneOf(r)) + 1 <= half);
+  }
+
+  /** The first of `rest` in the zone with the fewest managers so far; ties: the larger zone (the seats it could fill), then inventory order. */
+  firstInFewest(rest: PlanRobot[]) {
+    const size = (z: string) => [...this.pool()].filter((r) => zoneOf(r) === z).length;
+    const order = zonesOf(this.robots);
+    const [zone] = zonesOf(rest).sort((a, b) => this.count(a) - this.count(b) || size(b) - size(a) || order.indexOf(a) - order.indexOf(b));
+    return rest.find((r) => zoneOf(r) === zone);
+  }
+
+  /**
+   * Keep reachable current managers; if there are more than the target, drop the ones in the zones
+   * holding the most managers (later in inventory order first), never a fixed one.
+   */
+  keepCurrent(target: number) {
+    for (const r of this.candidates) if (r.currentRole === 'manager') this.choose(r, 'keeps manager role');
+    while (this.size > target) {
+      const droppable = this.droppable();
+      const worst = Math.max(...droppable.map((r) => this.count(zoneOf(r))));
+      this.drop(droppable.filter((r) => this.count(zoneOf(r)) === worst).pop() as PlanRobot, 'demoted: more managers than target');
     }
   }
 
-  const decisions: RoleDecision[] = robots.map((r) => {
-    if (chosen.has(r)) return { name: r.name, role: 'manager', reason: reasons.get(r.name) ?? '' };
-    let reason = 'enough managers';
-    if (r.pinnedRole === 'worker') reason = 'pinned worker';
-    else if (!r.canBecomeManager)
-      reason = r.pinnedRole === 'manager' ? 'pinned manager but not allowed to manage' : 'not allowed to manage';
-    else if (!r.reachable) reason = 'unreachable — stays worker';
-    else if (r.currentRole === 'manager') reason = reasons.get(r.name) ?? 'demoted: more managers than target';
-    return { name: r.name, role: 'worker', reason };
-  });
-  const managers = robots.filter((r) => chosen.has(r)).map((r) => r.name);
-  return { decisions, managers, leader: leader?.name ?? '', tolerance: faultTolerance(managers.length), warnings };
+  /** Fill the remaining seats, spread over zones; within a zone, inventory order. */
+  fill(target: number) {
+    while (this.size < target) {
+      const pick = this.firstInFewest(this.open());
+      if (!pick) break;
+      this.choose(pick, this.zoned ? `zone ${zoneOf(pick)} spread` : 'needed for quorum');
+    }
+  }
+
+  /**
+   * A kept manager gives way when its zone holds a majority and another zone can take the seat without
+   * gaining one itself (zones that cannot avoid a majority, e.g. 5 over two zones, are left as they are).
+   */
+  rebalance() {
+    const half = Math.floor(this.size / 2);
+    for (;;) {
+      const heavy = zonesOf(this.robots).find((z) => this.count(z) > half && this.droppable().some((r) => zoneOf(r) === z));
+      const pick = this.firstInFewest(this.openOutside(heavy, half));
+      if (heavy === undefined || !pick) break;
+      this.drop(
+        this.droppable()
+          .filter((r) => zoneOf(r) === heavy)
+          .pop() as PlanRobot,
+        `demoted: zone ${heavy} held a majority of managers`,
+      );
+      this.choose(pick, `zone ${zoneOf(pick)} spread`);
+    }
+  }
+
+  warnings() {
+    const total = this.size;
+    const half = Math.floor(total / 2);
+    const warnings = total > 0 && total % 2 === 0 ? [`${toleranceText(total)}: an even count adds no tolerance`] : [];
+    if (this.zoned && total >= 3) {
+      for (const z of zonesOf(this.robots)) {
+        // Only warn when another zone had a free seat: an unavoidable majority is a fact of the zones.
+        if (this.count(z) > half && this.openOutside(z, half).length)
+          warnings.push(`zone ${z} holds ${this.count(z)} of ${total} managers: losing it loses quorum`);
+      }
+    }
+    return warnings;
+  }
+}
+
+function decision(r: PlanRobot, seats: Seats): RoleDecision {
+  const reason = seats.reasons.get(r.name);
+  if (seats.has(r)) return { name: r.name, role: 'manager', reason: reason ?? '' };
+  return {
+    name: r.name,
+    role: 'worker',
+    reason:
+      r.pinnedRole === 'worker'
+        ? 'pinned worker'
+        : !r.canBecomeManager
+          ? r.pinnedRole === 'manager'
+            ? 'pinned manager but not allowed to manage'
+            : 'not allowed to manage'
+          : !r.reachable
+            ? 'unreachable — stays worker'
+            : r.currentRole === 'manager'
+              ? (reason ?? 'demoted: more managers than target')
+              : 'enough managers',
+  };
 }
 
 /**

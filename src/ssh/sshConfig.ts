@@ -199,87 +199,75 @@ function matchApplies(args: string[], hostNames: string[]): boolean {
   return true;
 }
 
-function newBlock(
-  kind: SshConfigBlock['kind'],
-  patterns: string[],
-  within: SshConfigBlock | undefined,
-  file: string,
-  line: number,
-): SshConfigBlock {
-  return within ? { kind, patterns, entries: [], file, line, within } : { kind, patterns, entries: [], file, line };
+/** One file being read. `enclosing`: the Host/Match block the Include of this file sat in (undefined at top level). */
+interface Reading {
+  config: SshConfig;
+  file: string;
+  depth: number;
+  readInclude?: ReadInclude;
+  enclosing?: SshConfigBlock;
+  cond?: SshConfigBlock; // the Host/Match condition the next entries fall under
+  open?: SshConfigBlock; // where they go; created on the first entry
 }
 
 /** Parse config text. `readInclude(pathPattern)` returns [{file, text}] for an Include (glob already expanded by the caller, relative paths resolved against ~/.ssh by the caller); default: Include is ignored with a warning. */
 export function parseSshConfig(text: string, file: string, readInclude?: ReadInclude): SshConfig {
   const config: SshConfig = { blocks: [], warnings: [] };
-  parseInto(config, text, file, undefined, 0, readInclude);
+  parseInto({ config, file, depth: 0, readInclude }, text);
   return config;
 }
 
-/** `enclosing`: the Host/Match block the Include of this file sat in (undefined at top level). */
-function parseInto(
-  config: SshConfig,
-  text: string,
-  file: string,
-  enclosing: SshConfigBlock | undefined,
-  depth: number,
-  readInclude?: ReadInclude,
-): void {
-  let cond = enclosing; // the Host/Match condition the next entries fall under
-  let open: SshConfigBlock | undefined; // where they go; created on the first entry
-  const warn = (line: number, message: string) => config.warnings.push(`${file}:${line}: ${message}`);
-  const lines = text.split('\n');
-  for (let n = 1; n <= lines.length; n++) {
-    const s = lines[n - 1]!.trim();
-    if (s === '' || s.startsWith('#')) continue;
-    const m = /^([^\s=]+)(?:\s*=\s*|\s+|$)(.*)$/.exec(s);
-    const args = m ? splitArgs(m[2]!) : null;
-    if (!m || !args) {
-      warn(n, `cannot parse "${s}"; line ignored`);
-      continue;
-    }
-    const written = m[1]!;
-    const keyword = written.toLowerCase();
-    if (keyword === 'host' || keyword === 'match') {
-      const problem = keyword === 'match' ? unsupportedMatch(args) : args.length ? undefined : 'Host without patterns';
-      if (problem) warn(n, `${problem}; this block is never applied`);
-      cond = open = newBlock(keyword, args, enclosing, file, n);
-      config.blocks.push(open);
-    } else if (keyword === 'include') {
-      if (!readInclude) {
-        warn(n, 'Include is not followed here; ignored');
-        continue;
-      }
-      if (depth >= MAX_INCLUDE_DEPTH) {
-        warn(n, `Include nested deeper than ${MAX_INCLUDE_DEPTH} levels (a loop?); ignored`);
-        continue;
-      }
-      for (const pattern of args) {
-        for (const inc of readInclude(pattern)) parseInto(config, inc.text, inc.file, cond, depth + 1, readInclude);
-      }
-      open = undefined; // entries after the Include come after the included blocks, still under `cond`
-    } else {
-      const check = CHECKS[keyword];
-      if (check && args.length !== 1) {
-        warn(n, `${written} expects one argument; ignored`);
-        continue;
-      }
-      try {
-        check?.(args[0]!);
-      } catch (e) {
-        warn(n, `${written} "${args[0]}": ${(e as Error).message}; ignored`);
-        continue;
-      }
-      if (keyword === 'proxycommand' && args.join(' ').toLowerCase() !== 'none') {
-        warn(n, 'ProxyCommand is not supported (use ProxyJump); hosts it applies to are reached directly');
-      }
-      if (!open) {
-        open = newBlock(cond?.kind ?? 'global', cond?.patterns ?? [], cond?.within, file, n);
-        config.blocks.push(open);
-      }
-      open.entries.push({ keyword, args, file, line: n });
-    }
+function parseInto(r: Reading, text: string): void {
+  text.split('\n').forEach((line, i) => parseLine(r, line.trim(), i + 1));
+}
+
+function warn(r: Reading, line: number, message: string): void {
+  r.config.warnings.push(`${r.file}:${line}: ${message}`);
+}
+
+function parseLine(r: Reading, s: string, n: number): void {
+  if (s === '' || s.startsWith('#')) return;
+  const m = /^([^\s=]+)(?:\s*=\s*|\s+|$)(.*)$/.exec(s);
+  const args = m ? splitArgs(m[2]!) : null;
+  if (!m || !args) return warn(r, n, `cannot parse "${s}"; line ignored`);
+  const keyword = m[1]!.toLowerCase();
+  if (keyword === 'host' || keyword === 'match') {
+    const problem = keyword === 'match' ? unsupportedMatch(args) : args.length ? undefined : 'Host without patterns';
+    if (problem) warn(r, n, `${problem}; this block is never applied`);
+    r.cond = r.open = newBlock(r, keyword, args, r.enclosing, n);
+  } else if (keyword === 'include') include(r, args, n);
+  else addEntry(r, m[1]!, keyword, args, n);
+}
+
+function include(r: Reading, patterns: string[], n: number): void {
+  if (!r.readInclude) return warn(r, n, 'Include is not followed here; ignored');
+  if (r.depth >= MAX_INCLUDE_DEPTH) return warn(r, n, `Include nested deeper than ${MAX_INCLUDE_DEPTH} levels (a loop?); ignored`);
+  for (const pattern of patterns) {
+    for (const inc of r.readInclude(pattern))
+      parseInto({ ...r, file: inc.file, depth: r.depth + 1, enclosing: r.cond, open: undefined }, inc.text);
   }
+  r.open = undefined; // entries after the Include come after the included blocks, still under `cond`
+}
+
+function addEntry(r: Reading, written: string, keyword: string, args: string[], n: number): void {
+  const check = CHECKS[keyword];
+  if (check && args.length !== 1) return warn(r, n, `${written} expects one argument; ignored`);
+  try {
+    check?.(args[0]!);
+  } catch (e) {
+    return warn(r, n, `${written} "${args[0]}": ${(e as Error).message}; ignored`);
+  }
+  if (keyword === 'proxycommand' && args.join(' ').toLowerCase() !== 'none') {
+    warn(r, n, 'ProxyCommand is not supported (use ProxyJump); hosts it applies to are reached directly');
+  }
+  r.open ??= newBlock(r, r.cond?.kind ?? 'global', r.cond?.patterns ?? [], r.cond?.within, n);
+  r.open.entries.push({ keyword, args, file: r.file, line: n });
+}
+
+function newBlock(r: Reading, kind: SshConfigBlock['kind'], patterns: string[], within: SshConfigBlock | undefined, line: number) {
+  const block: SshConfigBlock = { kind, patterns, entries: [], file: r.file, line, ...(within ? { within } : {}) };
+  r.config.blocks.push(block);
+  return block;
 }
 
 function applies(block: SshConfigBlock, names: string[], hostName: string | undefined): boolean {
@@ -293,42 +281,15 @@ function applies(block: SshConfigBlock, names: string[], hostName: string | unde
 /** What applies to a host known by `names` (e.g. the robot's inventory name and its address): a Host block matches when any of its patterns matches any of the names (and no negated pattern matches any). First obtained value wins, like ssh; IdentityFile accumulates in order. `%h %p %r %u %% ~` are expanded in IdentityFile (%h = hostName ?? names[0], %r = remote user, %u = local user, ~ = home). ProxyJump `none` means no jump. */
 export function hostSettings(config: SshConfig, names: string[], context: { localUser: string; home: string }): HostSettings {
   const s: HostSettings = { identityFiles: [], proxyJump: [] };
-  const identityFiles: string[] = [];
   let proxyChosen = false; // ProxyJump and ProxyCommand compete: whichever comes first wins
   for (const block of config.blocks) {
     if (!applies(block, names, s.hostName)) continue;
     for (const { keyword, args } of block.entries) {
       const arg = args[0] ?? '';
-      switch (keyword) {
-        case 'user':
-          s.user ??= arg;
-          break;
-        case 'port':
-          s.port ??= portOf(arg);
-          break;
-        case 'hostname':
-          s.hostName ??= expandTokens(arg, { h: names[0] ?? '' });
-          break;
-        case 'identityfile':
-          identityFiles.push(arg);
-          break;
-        case 'identitiesonly':
-          s.identitiesOnly ??= parseFlag(arg);
-          break;
-        case 'stricthostkeychecking':
-          s.strictHostKeyChecking ??= parseStrict(arg);
-          break;
-        case 'connecttimeout':
-          s.connectTimeoutSeconds ??= parseSeconds(arg);
-          break;
-        case 'serveraliveinterval':
-          s.serverAliveIntervalSeconds ??= parseSeconds(arg);
-          break;
-        case 'proxyjump':
-        case 'proxycommand':
-          if (!proxyChosen && keyword === 'proxyjump' && arg.toLowerCase() !== 'none') s.proxyJump = parseJumps(arg);
-          proxyChosen = true;
-          break;
+      if (keyword !== 'proxyjump' && keyword !== 'proxycommand') obtain(s, keyword, arg, names[0] ?? '');
+      else if (!proxyChosen) {
+        proxyChosen = true;
+        if (keyword === 'proxyjump' && arg.toLowerCase() !== 'none') s.proxyJump = parseJumps(arg);
       }
     }
   }
@@ -343,7 +304,7 @@ export function hostSettings(config: SshConfig, names: string[], context: { loca
   };
   s.identityFiles = [
     ...new Set(
-      identityFiles.map((f) =>
+      s.identityFiles.map((f) =>
         expandTokens(
           f.replace(/^~(?=\/|$)/, () => context.home),
           vars,
@@ -352,6 +313,34 @@ export function hostSettings(config: SshConfig, names: string[], context: { loca
     ),
   ];
   return s;
+}
+
+function obtain(s: HostSettings, keyword: string, arg: string, name: string): void {
+  switch (keyword) {
+    case 'user':
+      s.user ??= arg;
+      break;
+    case 'port':
+      s.port ??= portOf(arg);
+      break;
+    case 'hostname':
+      s.hostName ??= expandTokens(arg, { h: name });
+      break;
+    case 'identityfile':
+      s.identityFiles.push(arg);
+      break;
+    case 'identitiesonly':
+      s.identitiesOnly ??= parseFlag(arg);
+      break;
+    case 'stricthostkeychecking':
+      s.strictHostKeyChecking ??= parseStrict(arg);
+      break;
+    case 'connecttimeout':
+      s.connectTimeoutSeconds ??= parseSeconds(arg);
+      break;
+    case 'serveraliveinterval':
+      s.serverAliveIntervalSeconds ??= parseSeconds(arg);
+  }
 }
 
 /** Read ~/.ssh/config (and its Includes, with simple `*`/`?` globbing of the last path element) from disk; a missing file gives an empty config. */
