@@ -1,7 +1,8 @@
-// `provision keys`: step 1 of the brief. Phase 1 gathers every robot's key (generated on the robot
-// when missing), the files to merge and what sshd's StrictModes looks at; phase 2 writes the merged
-// files where they differ; then what StrictModes refuses and provision will not change fails its
-// robot with the fix; last, the mesh check (robots log in to each other by name) shows its effect.
+// `provision keys`: step 1 of the brief, as phases (keysPhases) over one state. The gather reads every
+// robot's key (generated on the robot when missing), the files to merge and what sshd's StrictModes
+// looks at; the plan merges the files; the writes replace those that differ; then what StrictModes
+// refuses and provision will not change fails its robot with the fix; last, the mesh check (robots
+// log in to each other by name) shows its effect.
 import {
   fileBytes,
   gatherSshCommand,
@@ -22,6 +23,9 @@ import { mapLimit } from '../ssh/pool.js';
 import type { Fleet } from '../run/fleet.js';
 import type { RobotConnection } from '../ssh/connection.js';
 import type { Robot } from '../inventory/schema.js';
+import { runPhases, type Phase } from '../run/phases.js';
+import { liveRobots, reachedRobots, type Reached } from '../run/reached.js';
+import type { Phase as Progress } from '../progress.js';
 
 export interface KeysOptions {
   /** Verify the mesh after writing (--no-verify turns it off). */
@@ -50,69 +54,118 @@ export const keysOpening =
   (robot: Robot): string =>
     keysFirstCommand(robot, fleet.options.dryRun || !fleet.inLimit(robot.name));
 
+interface Planned {
+  strangers: string[];
+  wanted?: Record<ManagedSshFile, string>;
+}
+
+/** What `provision keys` learns, phase by phase (each adds its part; none re-reads another's). */
+export interface KeysState {
+  fleet: Fleet;
+  options: KeysOptions;
+  operator: OperatorKeys;
+  reached: Map<string, Reached>;
+  /** Each robot's ~/.ssh as read; a robot whose ~/.ssh is not the user's is left out (nothing can be written there). */
+  gathered: Map<string, GatheredSsh>;
+  /** What StrictModes refuses and provision will not change, per robot. */
+  refusals: Map<string, StrictModesVerdict['refused']>;
+  /** Per robot read: block lines of robots not in the inventory, and the merged files (robots inside --limit only). */
+  planned: Map<string, Planned>;
+  /** The robots the mesh check probes: taken before StrictModes fails any (the check shows what that costs). */
+  meshed: { name: string; conn: RobotConnection }[];
+  mesh?: object;
+}
+
 export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: true }): Promise<{ json: object } | void> {
+  const state = keysState(fleet, options);
+  await runPhases(fleet, state, keysPhases(fleet.options.dryRun));
+  return state.mesh ? { json: { mesh: state.mesh } } : undefined;
+}
+
+function keysState(fleet: Fleet, options: KeysOptions): KeysState {
   const dry = fleet.options.dryRun;
   const operator = ensureOperatorKey(!dry);
   if (operator.generated && !dry) fleet.notes.push(`the operator had no SSH key: generated ${operator.generated}`);
   if (operator.generated && dry) fleet.notes.push(`would generate an operator key ${operator.generated}`);
-  const operatorKeys: OperatorKeys = {
-    ...options.operatorKeys,
-    key: operator.key || 'ssh-ed25519 (operator-key-to-generate)',
-    label: operator.label,
-  };
+  const operatorKeys = { ...options.operatorKeys, key: operator.key || 'ssh-ed25519 (operator-key-to-generate)', label: operator.label };
+  const maps = { gathered: new Map(), refusals: new Map(), planned: new Map() };
+  return { fleet, options, operator: operatorKeys, reached: reachedRobots(fleet), ...maps, meshed: [] };
+}
 
-  const gathered = new Map<string, GatheredSsh>();
-  const refusals = new Map<string, StrictModesVerdict['refused']>();
-  await fleet.eachConnected(async (robot, conn) => {
-    const out = await fleet.firstRead(robot, conn, keysOpening(fleet)(robot), 'preparing ~/.ssh');
-    const g = parseGatheredSsh(out);
-    if (!fleet.inLimit(robot.name)) {
-      gathered.set(robot.name, g); // read only: its key (if it has one) for the named robots' files
-      return;
-    }
-    const words: Record<string, string> = {
-      mkdir: 'created ~/.ssh',
-      chmod: 'set ~/.ssh to 700',
-      keygen: 'generated an ed25519 key pair',
-      pubkey: 'restored ~/.ssh/id_ed25519.pub',
-    };
-    for (const a of g.actions) fleet.changed(robot.name, (dry ? 'would have ' : '') + (words[a] ?? a));
-    if (holdStrictModes(robot, g, refusals)) gathered.set(robot.name, g);
-  }, 'preparing ~/.ssh');
+/** The phases of `provision keys`, in order (a dry run compares instead of writing and skips the mesh check). */
+export function keysPhases(dryRun: boolean): Phase<KeysState>[] {
+  return [
+    { title: 'preparing ~/.ssh', robots: (s) => liveRobots(s.fleet), each: gatherSsh },
+    { title: 'planning ~/.ssh', run: planSsh },
+    {
+      title: dryRun ? 'comparing ~/.ssh' : 'writing ~/.ssh',
+      robots: (s) => liveRobots(s.fleet).filter((n) => s.planned.has(n)),
+      each: writePlanned,
+    },
+    { title: 'failing what StrictModes refuses', run: failStrictModes },
+    { title: 'checking the SSH mesh', robots: (s) => meshNames(s.meshed), run: checkMesh, dryRun: 'skip' },
+  ];
+}
 
+const ACTION_WORDS: Record<string, string> = {
+  mkdir: 'created ~/.ssh',
+  chmod: 'set ~/.ssh to 700',
+  keygen: 'generated an ed25519 key pair',
+  pubkey: 'restored ~/.ssh/id_ed25519.pub',
+};
+
+/**
+ * Each robot's key (generated on the robot when missing), its files and what StrictModes looks at.
+ * What StrictModes refuses is held until the files are written: the robot fails after, and is
+ * still in the mesh check, which shows the effect.
+ */
+async function gatherSsh(s: KeysState, name: string): Promise<void> {
+  const { robot, conn } = s.reached.get(name) as Reached;
+  const { fleet } = s;
+  const g = parseGatheredSsh(await fleet.firstRead(robot, conn, keysOpening(fleet)(robot), 'preparing ~/.ssh'));
+  if (!fleet.inLimit(name)) return void s.gathered.set(name, g); // read only: its key (if any) for the named robots' files
+  for (const a of g.actions) fleet.changed(name, (fleet.options.dryRun ? 'would have ' : '') + (ACTION_WORDS[a] ?? a));
+  const verdict = judgeStrictModes(g.strict, robot.user);
+  if (verdict.refused.length) s.refusals.set(name, verdict.refused);
+  if (!verdict.sshDirForeign) s.gathered.set(name, g);
+}
+
+/** The merged files of every robot read (over every robot's key and host key), and the drift in its blocks. */
+async function planSsh(s: KeysState): Promise<void> {
+  const { fleet } = s;
   const facts: RobotKeyFacts[] = fleet.inventory.robots.map((robot) => {
     const r = fleet.reach.get(robot.name);
-    const g = gathered.get(robot.name);
-    const publicKey = g?.publicKey ?? (g && dry ? `ssh-ed25519 (key-to-generate-on-${robot.name})` : null);
+    const g = s.gathered.get(robot.name);
+    const publicKey = g?.publicKey ?? (g && fleet.options.dryRun ? `ssh-ed25519 (key-to-generate-on-${robot.name})` : null);
     return { name: robot.name, ip: robot.ip, port: robot.port, user: robot.user, publicKey, hostKey: r?.ok && g ? r.hostKey : null };
   });
+  for (const [name, g] of s.gathered) {
+    const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, knownRobots(fleet))))];
+    const wanted = fleet.inLimit(name) ? wantedSshFiles(g, facts, s.operator, undefined, keptDrift(fleet, g)) : undefined;
+    s.planned.set(name, { strangers, wanted });
+  }
+}
 
-  const prune = Boolean(fleet.options.prune);
-  await fleet.eachConnected(
-    async (robot, conn) => {
-      const g = gathered.get(robot.name);
-      if (!g) return;
-      const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, knownRobots(fleet))))];
-      const mine = fleet.inLimit(robot.name);
-      if (strangers.length) fleet.note(robot.name, blockDriftText(strangers, prune && mine, dry));
-      if (!mine) return; // outside --limit: read, never written
-      await writeSshFiles(fleet, robot, conn, g, wantedSshFiles(g, facts, operatorKeys, undefined, keptDrift(fleet, g)));
-    },
-    dry ? 'comparing ~/.ssh' : 'writing ~/.ssh',
-  );
+/** The drift reported; the files written where they differ (outside --limit: read, never written). */
+async function writePlanned(s: KeysState, name: string): Promise<void> {
+  const { strangers, wanted } = s.planned.get(name) as Planned;
+  const { robot, conn } = s.reached.get(name) as Reached;
+  const { prune, dryRun } = s.fleet.options;
+  if (strangers.length) s.fleet.note(name, blockDriftText(strangers, Boolean(prune) && s.fleet.inLimit(name), dryRun));
+  if (wanted) await writeSshFiles(s.fleet, robot, conn, s.gathered.get(name) as GatheredSsh, wanted);
+}
 
-  // The mesh includes the robots StrictModes fails (the check shows what that costs), so it takes
-  // them before they are failed; the cause is reported first, its effect on the mesh after it.
-  const toVerify =
-    !dry && options.verify
-      ? meshRobots(
-          fleet,
-          [...gathered.keys()].filter((n) => fleet.inLimit(n)),
-        )
-      : [];
-  failStrictModes(fleet, refusals);
-  const mesh = await verifyMesh(fleet, toVerify);
-  return mesh ? { json: { mesh } } : undefined;
+/** The mesh takes the robots StrictModes fails (the cause is reported first, its effect on the mesh after it). */
+async function failStrictModes(s: KeysState): Promise<void> {
+  const written = [...s.gathered.keys()].filter((n) => s.fleet.inLimit(n));
+  if (!s.fleet.options.dryRun && s.options.verify) s.meshed = meshRobots(s.fleet, written);
+  for (const [robot, refused] of s.refusals) {
+    for (const r of refused) s.fleet.failed(robot, `${r.reason}. Fix: ${r.fix}`);
+  }
+}
+
+async function checkMesh(s: KeysState, progress: Progress): Promise<void> {
+  s.mesh = await verifyMesh(s.fleet, s.meshed, progress);
 }
 
 /** The robots whose block lines are not drift: the inventory's, and those `provision remove` retired (their lines always go: revocation). */
@@ -172,23 +225,6 @@ export async function writeSshFiles(
   );
 }
 
-/**
- * StrictModes (see plan/strictModes.ts): remember what sshd will refuse on this robot until the
- * operator fixes it (the robot fails after its files are written and is still in the mesh check,
- * which shows the effect). False when ~/.ssh is not the user's: nothing can be written there.
- */
-function holdStrictModes(robot: Robot, g: GatheredSsh, refusals: Map<string, StrictModesVerdict['refused']>): boolean {
-  const verdict = judgeStrictModes(g.strict, robot.user);
-  if (verdict.refused.length) refusals.set(robot.name, verdict.refused);
-  return !verdict.sshDirForeign;
-}
-
-function failStrictModes(fleet: Fleet, refusals: Map<string, StrictModesVerdict['refused']>): void {
-  for (const [robot, refused] of refusals) {
-    for (const r of refused) fleet.failed(robot, `${r.reason}. Fix: ${r.fix}`);
-  }
-}
-
 const PROBE_TIMEOUT_MS = 20_000; // ConnectTimeout=5 covers the TCP connect; this bounds a stalled login
 const PROBES_AT_ONCE = 32;
 
@@ -200,14 +236,24 @@ export function meshRobots(fleet: Fleet, written: readonly string[]): { name: st
     .map((c) => ({ name: c.robot.name, conn: c.conn }));
 }
 
+/** The robots a mesh check probes, by name: none for fewer than two (nothing to verify). */
+export function meshNames(robots: readonly { name: string }[]): string[] {
+  return robots.length < 2 ? [] : robots.map((r) => r.name);
+}
+
 /**
  * The mesh check: every robot written this run logs in to the next by name (a ring, in parallel); a
  * failed login gets a few more probes to pin the blame (plan/mesh.ts). Blamed robots fail with the
- * reason ssh gave; the rest is one summary note rather than a line on every robot.
+ * reason ssh gave; the rest is one summary note rather than a line on every robot. `progress` counts
+ * the probes (the ring has one per robot; follow-ups grow it).
  */
-export async function verifyMesh(fleet: Fleet, robots: readonly { name: string; conn: RobotConnection }[]): Promise<object | undefined> {
-  if (robots.length < 2) return undefined; // one robot: nothing to verify
-  const names = robots.map((r) => r.name);
+export async function verifyMesh(
+  fleet: Fleet,
+  robots: readonly { name: string; conn: RobotConnection }[],
+  progress: Progress,
+): Promise<object | undefined> {
+  const names = meshNames(robots);
+  if (!names.length) return undefined;
   const conns = new Map(robots.map((r) => [r.name, r.conn]));
   const probe = async (edge: Edge): Promise<Probe> => {
     try {
@@ -219,14 +265,11 @@ export async function verifyMesh(fleet: Fleet, robots: readonly { name: string; 
       return { ...edge, ok: false, reason: redact((err as Error).message) };
     }
   };
-  const plan = ringPlan(names);
-  const phase = fleet.phase('checking the SSH mesh', plan.length);
-  const counted = (edge: Edge) => probe(edge).finally(() => phase.advance());
-  const ring = await mapLimit(plan, PROBES_AT_ONCE, counted);
+  const counted = (edge: Edge) => probe(edge).finally(() => progress.advance());
+  const ring = await mapLimit(ringPlan(names), PROBES_AT_ONCE, counted);
   const followUps = followUpPlan(names, ring);
-  phase.grow(followUps.length);
+  progress.grow(followUps.length);
   const probes = [...ring, ...(await mapLimit(followUps, PROBES_AT_ONCE, counted))];
-  phase.finish();
   const verdict = meshVerdict(names, probes);
   for (const [robot, why] of verdict.blamed) fleet.failed(robot, `SSH mesh check: ${why}`);
   const unclear = names.filter((n) => !verdict.verified.includes(n) && !verdict.blamed.has(n));
