@@ -1,14 +1,16 @@
-// The robots a step's phases work on, by name (a phase's `robots` and `each` speak names).
+// The robots a step's phases work on: a phase names them; its work on one finds the connection here.
 import type { Fleet } from './fleet.js';
 
 export type Reached = ReturnType<Fleet['connected']>[number];
 
-/** The robots reached when the step starts, by name: a phase's work on one robot finds its connection here. */
-export function reachedRobots(fleet: Fleet): Map<string, Reached> {
-  return new Map(fleet.connected().map((c) => [c.robot.name, c]));
-}
+/** The robots reached when the step starts, by name. */
+export const reachedRobots = (fleet: Fleet) => new Map(fleet.connected().map((c) => [c.robot.name, c]));
 
 /** The robots still in the run (connected, not failed), in inventory order. */
-export function liveRobots(fleet: Fleet): string[] {
-  return fleet.connected().map((c) => c.robot.name);
-}
+export const liveRobots = (fleet: Fleet) => fleet.connected().map((c) => c.robot.name);
+
+/** A phase's work on one robot (`each`), given the robot and its connection. */
+export const onRobot =
+  <S extends { reached: Map<string, Reached> }>(work: (s: S, r: Reached) => Promise<void>) =>
+  (s: S, name: string) =>
+    work(s, s.reached.get(name)!);

@@ -1,8 +1,7 @@
-// `provision keys`: step 1 of the brief, as phases (keysPhases) over one state. The gather reads every
-// robot's key (generated on the robot when missing), the files to merge and what sshd's StrictModes
-// looks at; the plan merges the files; the writes replace those that differ; then what StrictModes
-// refuses and provision will not change fails its robot with the fix; last, the mesh check (robots
-// log in to each other by name) shows its effect.
+// `provision keys`: step 1 of the brief, as phases (keysPhases): gather every robot's key (generated on
+// the robot when missing), its files and what sshd's StrictModes looks at; merge; write what differs;
+// fail what StrictModes refuses and provision will not change, with the fix; last, the mesh check
+// (robots log in to each other by name) shows its effect.
 import {
   fileBytes,
   gatherSshCommand,
@@ -24,7 +23,7 @@ import type { Fleet } from '../run/fleet.js';
 import type { RobotConnection } from '../ssh/connection.js';
 import type { Robot } from '../inventory/schema.js';
 import { runPhases, type Phase } from '../run/phases.js';
-import { liveRobots, reachedRobots, type Reached } from '../run/reached.js';
+import { liveRobots, onRobot, reachedRobots, type Reached } from '../run/reached.js';
 import type { Phase as Progress } from '../progress.js';
 
 export interface KeysOptions {
@@ -54,56 +53,60 @@ export const keysOpening =
   (robot: Robot): string =>
     keysFirstCommand(robot, fleet.options.dryRun || !fleet.inLimit(robot.name));
 
-interface Planned {
-  strangers: string[];
-  wanted?: Record<ManagedSshFile, string>;
-}
-
-/** What `provision keys` learns, phase by phase (each adds its part; none re-reads another's). */
+/** What `provision keys` learns, phase by phase (none re-reads what another knows). */
 export interface KeysState {
   fleet: Fleet;
-  options: KeysOptions;
+  verify: boolean;
   operator: OperatorKeys;
   reached: Map<string, Reached>;
-  /** Each robot's ~/.ssh as read; a robot whose ~/.ssh is not the user's is left out (nothing can be written there). */
+  /** ~/.ssh as read; not where it is another user's (nothing can be written there). */
   gathered: Map<string, GatheredSsh>;
-  /** What StrictModes refuses and provision will not change, per robot. */
   refusals: Map<string, StrictModesVerdict['refused']>;
-  /** Per robot read: block lines of robots not in the inventory, and the merged files (robots inside --limit only). */
-  planned: Map<string, Planned>;
-  /** The robots the mesh check probes: taken before StrictModes fails any (the check shows what that costs). */
+  /** The drift in its blocks and, inside --limit, the merged files. */
+  planned: Map<string, { strangers: string[]; wanted?: Record<ManagedSshFile, string> }>;
+  /** Taken before StrictModes fails any: the check shows what that costs. */
   meshed: { name: string; conn: RobotConnection }[];
   mesh?: object;
 }
 
 export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: true }): Promise<{ json: object } | void> {
-  const state = keysState(fleet, options);
-  await runPhases(fleet, state, keysPhases(fleet.options.dryRun));
+  const dry = fleet.options.dryRun;
+  const operator = ensureOperatorKey(!dry);
+  if (operator.generated)
+    fleet.notes.push(
+      dry ? `would generate an operator key ${operator.generated}` : `the operator had no SSH key: generated ${operator.generated}`,
+    );
+  const state: KeysState = {
+    fleet,
+    verify: options.verify,
+    operator: { ...options.operatorKeys, key: operator.key || 'ssh-ed25519 (operator-key-to-generate)', label: operator.label },
+    reached: reachedRobots(fleet),
+    gathered: new Map(),
+    refusals: new Map(),
+    planned: new Map(),
+    meshed: [],
+  };
+  await runPhases(fleet, state, keysPhases(dry));
   return state.mesh ? { json: { mesh: state.mesh } } : undefined;
 }
 
-function keysState(fleet: Fleet, options: KeysOptions): KeysState {
-  const dry = fleet.options.dryRun;
-  const operator = ensureOperatorKey(!dry);
-  if (operator.generated && !dry) fleet.notes.push(`the operator had no SSH key: generated ${operator.generated}`);
-  if (operator.generated && dry) fleet.notes.push(`would generate an operator key ${operator.generated}`);
-  const operatorKeys = { ...options.operatorKeys, key: operator.key || 'ssh-ed25519 (operator-key-to-generate)', label: operator.label };
-  const maps = { gathered: new Map(), refusals: new Map(), planned: new Map() };
-  return { fleet, options, operator: operatorKeys, reached: reachedRobots(fleet), ...maps, meshed: [] };
-}
-
-/** The phases of `provision keys`, in order (a dry run compares instead of writing and skips the mesh check). */
+/** The phases of `provision keys`, in order (a dry run compares instead of writing, and checks no mesh). */
 export function keysPhases(dryRun: boolean): Phase<KeysState>[] {
   return [
-    { title: 'preparing ~/.ssh', robots: (s) => liveRobots(s.fleet), each: gatherSsh },
+    { title: 'preparing ~/.ssh', robots: (s) => liveRobots(s.fleet), each: onRobot(gatherSsh) },
     { title: 'planning ~/.ssh', run: planSsh },
     {
       title: dryRun ? 'comparing ~/.ssh' : 'writing ~/.ssh',
       robots: (s) => liveRobots(s.fleet).filter((n) => s.planned.has(n)),
-      each: writePlanned,
+      each: onRobot(writePlanned),
     },
     { title: 'failing what StrictModes refuses', run: failStrictModes },
-    { title: 'checking the SSH mesh', robots: (s) => meshNames(s.meshed), run: checkMesh, dryRun: 'skip' },
+    {
+      title: 'checking the SSH mesh',
+      robots: (s) => meshNames(s.meshed),
+      run: async (s, p) => void (s.mesh = await verifyMesh(s.fleet, s.meshed, p)),
+      dryRun: 'skip',
+    },
   ];
 }
 
@@ -114,14 +117,10 @@ const ACTION_WORDS: Record<string, string> = {
   pubkey: 'restored ~/.ssh/id_ed25519.pub',
 };
 
-/**
- * Each robot's key (generated on the robot when missing), its files and what StrictModes looks at.
- * What StrictModes refuses is held until the files are written: the robot fails after, and is
- * still in the mesh check, which shows the effect.
- */
-async function gatherSsh(s: KeysState, name: string): Promise<void> {
-  const { robot, conn } = s.reached.get(name) as Reached;
+/** Its key (generated on the robot when missing), its files, what StrictModes refuses (the robot fails once its files are written). */
+async function gatherSsh(s: KeysState, { robot, conn }: Reached): Promise<void> {
   const { fleet } = s;
+  const name = robot.name;
   const g = parseGatheredSsh(await fleet.firstRead(robot, conn, keysOpening(fleet)(robot), 'preparing ~/.ssh'));
   if (!fleet.inLimit(name)) return void s.gathered.set(name, g); // read only: its key (if any) for the named robots' files
   for (const a of g.actions) fleet.changed(name, (fleet.options.dryRun ? 'would have ' : '') + (ACTION_WORDS[a] ?? a));
@@ -147,25 +146,21 @@ async function planSsh(s: KeysState): Promise<void> {
 }
 
 /** The drift reported; the files written where they differ (outside --limit: read, never written). */
-async function writePlanned(s: KeysState, name: string): Promise<void> {
-  const { strangers, wanted } = s.planned.get(name) as Planned;
-  const { robot, conn } = s.reached.get(name) as Reached;
+async function writePlanned(s: KeysState, { robot, conn }: Reached): Promise<void> {
+  const { strangers, wanted } = s.planned.get(robot.name)!;
   const { prune, dryRun } = s.fleet.options;
-  if (strangers.length) s.fleet.note(name, blockDriftText(strangers, Boolean(prune) && s.fleet.inLimit(name), dryRun));
-  if (wanted) await writeSshFiles(s.fleet, robot, conn, s.gathered.get(name) as GatheredSsh, wanted);
+  if (strangers.length) s.fleet.note(robot.name, blockDriftText(strangers, Boolean(prune) && s.fleet.inLimit(robot.name), dryRun));
+  if (wanted) await writeSshFiles(s.fleet, robot, conn, s.gathered.get(robot.name)!, wanted);
 }
 
-/** The mesh takes the robots StrictModes fails (the cause is reported first, its effect on the mesh after it). */
+/** The mesh takes the robots StrictModes fails: the cause is reported first, its effect on the mesh after. */
 async function failStrictModes(s: KeysState): Promise<void> {
-  const written = [...s.gathered.keys()].filter((n) => s.fleet.inLimit(n));
-  if (!s.fleet.options.dryRun && s.options.verify) s.meshed = meshRobots(s.fleet, written);
-  for (const [robot, refused] of s.refusals) {
-    for (const r of refused) s.fleet.failed(robot, `${r.reason}. Fix: ${r.fix}`);
-  }
-}
-
-async function checkMesh(s: KeysState, progress: Progress): Promise<void> {
-  s.mesh = await verifyMesh(s.fleet, s.meshed, progress);
+  if (!s.fleet.options.dryRun && s.verify)
+    s.meshed = meshRobots(
+      s.fleet,
+      [...s.gathered.keys()].filter((n) => s.fleet.inLimit(n)),
+    );
+  for (const [robot, refused] of s.refusals) for (const r of refused) s.fleet.failed(robot, `${r.reason}. Fix: ${r.fix}`);
 }
 
 /** The robots whose block lines are not drift: the inventory's, and those `provision remove` retired (their lines always go: revocation). */
@@ -244,8 +239,7 @@ export function meshNames(robots: readonly { name: string }[]): string[] {
 /**
  * The mesh check: every robot written this run logs in to the next by name (a ring, in parallel); a
  * failed login gets a few more probes to pin the blame (plan/mesh.ts). Blamed robots fail with the
- * reason ssh gave; the rest is one summary note rather than a line on every robot. `progress` counts
- * the probes (the ring has one per robot; follow-ups grow it).
+ * reason ssh gave; the rest is one summary note rather than a line on every robot.
  */
 export async function verifyMesh(
   fleet: Fleet,

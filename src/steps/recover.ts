@@ -6,37 +6,34 @@ import type { Fleet } from '../run/fleet.js';
 import { runPhases, type Phase } from '../run/phases.js';
 import { gatherMembers, type Member } from './swarmState.js';
 
-export interface RecoverState {
-  fleet: Fleet;
-  /** The robot named by --on, as the operator typed it. */
-  on: string;
-  /** The manager to recover on, once read. */
-  target?: Member;
-}
-
 export async function runRecover(fleet: Fleet, on: string): Promise<void> {
   await runPhases(fleet, { fleet, on }, RECOVER_PHASES);
 }
 
-export const RECOVER_PHASES: readonly Phase<RecoverState>[] = [
-  { title: 'finding the manager to recover on', run: findTarget },
+export const RECOVER_PHASES: readonly Phase<{ fleet: Fleet; on: string; target?: Member }>[] = [
+  {
+    title: 'finding the manager to recover on',
+    run: async (s) => {
+      s.target = await recoverOn(s.fleet, s.on);
+      return s.target ? undefined : 'stop';
+    },
+  },
   {
     title: 'forcing a new cluster',
-    robots: (s) => (s.target ? [s.target.robot.name] : []),
+    robots: (s) => [s.target!.robot.name],
     // `run`, not `each`: a failure here ends the step for every robot (as it did before phases).
     run: async ({ fleet, target }) => {
-      const { robot, conn } = target as Member;
+      const { robot, conn } = target!;
       await conn.run(forceNewClusterCommand(robot.ip, robot.sudo), 'docker swarm init --force-new-cluster');
       fleet.changed(robot.name, 'is now the only manager of the recovered swarm; run provision swarm to restore the managers');
     },
     dryRun: ({ fleet, target }) =>
-      fleet.changed(target?.robot.name ?? '', `would run docker swarm init --force-new-cluster --advertise-addr ${target?.robot.ip}`),
+      fleet.changed(target!.robot.name, `would run docker swarm init --force-new-cluster --advertise-addr ${target!.robot.ip}`),
   },
 ];
 
-/** The robot named, if it answers and manages a swarm; else why not, and the step ends. */
-async function findTarget(s: RecoverState): Promise<'stop' | void> {
-  const { fleet, on } = s;
+/** The robot named, if it answers and manages a swarm; else why not (the step ends). */
+async function recoverOn(fleet: Fleet, on: string): Promise<Member | undefined> {
   const members = await gatherMembers(fleet);
   const target = members.find((m) => m.robot.name.toLowerCase() === on.toLowerCase());
   if (!target) {
@@ -44,11 +41,7 @@ async function findTarget(s: RecoverState): Promise<'stop' | void> {
     if (!fleet.inventory.robots.some((r) => r.name.toLowerCase() === on.toLowerCase()))
       throw new Error(`--on ${on}: no robot of that name in the inventory`);
     fleet.failed(on, 'not reachable: recover on a manager that answers');
-    return 'stop';
-  }
-  if (!target.facts.swarm?.ControlAvailable) {
+  } else if (!target.facts.swarm?.ControlAvailable) {
     fleet.failed(target.robot.name, 'is not a manager of a swarm: --force-new-cluster only recovers from a manager');
-    return 'stop';
-  }
-  s.target = target;
+  } else return target;
 }

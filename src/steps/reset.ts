@@ -5,10 +5,11 @@ import { fileBytes, gatherSshCommand, MANAGED_SSH_FILES, parseGatheredSsh } from
 import { withManagedBlock } from '../remote/managedBlock.js';
 import type { Fleet } from '../run/fleet.js';
 import { eachRobot, runPhases, type Phase } from '../run/phases.js';
-import { liveRobots, reachedRobots, type Reached } from '../run/reached.js';
+import type { Phase as Progress } from '../progress.js';
+import { liveRobots, onRobot, reachedRobots, type Reached } from '../run/reached.js';
 import { fleetClusters, gatherMembers, inSwarm, listNodes, type Member } from './swarmState.js';
 
-/** What a reset knows: the members read, the fleet's nodes, who leaves and which of them leads. */
+/** What a reset knows: the fleet's nodes, who leaves and which of them leads. */
 export interface ResetState {
   fleet: Fleet;
   reached: Map<string, Reached>;
@@ -19,43 +20,50 @@ export interface ResetState {
 
 export async function runReset(fleet: Fleet, options: { keys: boolean }): Promise<void> {
   const stop = await runPhases(fleet, { fleet, reached: reachedRobots(fleet), leaving: [], nodes: [] }, resetPhases(options));
-  if (stop) throw stop; // the swarm answers nothing (quorum lost): the run ends on it, as before phases
+  if (stop) throw stop; // quorum lost: the run ends on it, as before phases
 }
 
 /** The phases of `provision reset`, in order. */
 export function resetPhases(options: { keys: boolean }): Phase<ResetState>[] {
-  const demoting = (s: ResetState) => s.leaving.filter((m) => m !== s.leader && roleOf(s, m) === 'manager');
+  const others = (s: ResetState) => s.leaving.filter((m) => m !== s.leader);
+  const demoting = (s: ResetState) =>
+    s.leader ? others(s).filter((m) => s.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.role === 'manager') : [];
+  const would = (ms: (s: ResetState) => Member[], what: string) => (s: ResetState) =>
+    ms(s).forEach((m) => s.fleet.changed(m.robot.name, `would ${what}`));
   return [
     { title: 'reading the swarm', run: readSwarm },
     {
       title: 'demoting the other managers',
-      robots: (s) => (s.leader ? demoting(s).map((m) => m.robot.name) : []),
+      robots: (s) => names(demoting(s)),
       run: async (s, progress) => {
-        for (const m of demoting(s)) await eachRobot(s.fleet, [m.robot.name], () => demote(s, m), progress); // one at a time
+        for (const m of demoting(s)) await onMembers(s, [m], demote, progress); // one at a time, from the leader
       },
-      dryRun: (s) => demoting(s).forEach((m) => s.fleet.changed(m.robot.name, 'would demote to worker before leaving')),
+      dryRun: would(demoting, 'demote to worker before leaving'),
     },
     {
       title: 'leaving the swarm',
-      robots: (s) => s.leaving.map((m) => m.robot.name),
+      robots: (s) => names(s.leaving),
       run: async (s, progress) => {
-        const leader = s.leader;
-        const others = names(s.leaving.filter((m) => m !== leader));
-        await eachRobot(s.fleet, others, (n) => leaveSwarm(s, s.leaving.find((m) => m.robot.name === n) as Member), progress);
-        if (leader) await eachRobot(s.fleet, [leader.robot.name], () => leaveSwarm(s, leader), progress); // the leader last
+        await onMembers(s, others(s), leaveSwarm, progress);
+        await onMembers(s, s.leader ? [s.leader] : [], leaveSwarm, progress); // the leader last
       },
-      dryRun: (s) => s.leaving.forEach((m) => s.fleet.changed(m.robot.name, 'would leave the swarm')),
+      dryRun: would((s) => s.leaving, 'leave the swarm'),
     },
     {
       title: options.keys ? 'removing ~/swarm_tokens and the ~/.ssh blocks' : 'removing ~/swarm_tokens',
       robots: (s) => liveRobots(s.fleet),
-      each: (s, name) => cleanUp(s, s.reached.get(name) as Reached, options.keys),
+      each: onRobot((s, r) => cleanUp(s, r, options.keys)),
     },
   ];
 }
 
 const names = (ms: readonly Member[]) => ms.map((m) => m.robot.name);
-const roleOf = (s: ResetState, m: Member) => s.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.role;
+
+/** `work` on each member at once; an error fails that member. */
+function onMembers(s: ResetState, ms: Member[], work: (s: ResetState, m: Member) => Promise<void>, progress: Progress) {
+  const byName = new Map(ms.map((m) => [m.robot.name, m]));
+  return eachRobot(s.fleet, [...byName.keys()], (n) => work(s, byName.get(n)!), progress);
+}
 
 /** Who leaves: the robots in the fleet's swarm (or in any, when no manager answers); the leader known by its node. */
 async function readSwarm(s: ResetState): Promise<void> {
@@ -72,7 +80,7 @@ async function readSwarm(s: ResetState): Promise<void> {
 
 /** Demoted from the leader, so no step leaves the swarm without quorum. */
 async function demote(s: ResetState, m: Member): Promise<void> {
-  const leader = s.leader as Member;
+  const leader = s.leader!;
   await leader.conn.run(nodeRoleCommand('demote', m.facts.swarm?.NodeID ?? '', leader.robot.sudo), 'docker node demote');
   s.fleet.changed(m.robot.name, 'demoted to worker before leaving');
 }

@@ -1,15 +1,11 @@
-// `provision rotate --keys` (ROTATE_KEYS_PHASES): a new key pair on every reachable robot, generated there, in phases
-// that never leave a robot-to-robot login without a key the target trusts:
-//   1. a new pair beside the old one (~/.ssh/id_ed25519.next) on every robot;
-//   2. every robot trusts the old and the new keys of all;
-//   3. every robot's managed ~/.ssh/config offers the new key first (the old stays second);
-//   4. (a pause: logins started before 3 end) the new pair becomes ~/.ssh/id_ed25519;
-//   5. the config names ~/.ssh/id_ed25519 only again;
-//   6. (a pause: logins started before 5 end) the old keys are withdrawn, the .next files removed;
-//   7. the mesh check (keys.ts) shows that every robot logs in to another with its new key.
-// ssh reads its key files when it starts and again when it signs, so a file is changed only when no
-// login can be using it. A robot that fails before every robot trusts the new keys stops the rotation
-// for all (nothing switched yet); a robot that fails later keeps both keys trusted until a later run.
+// `provision rotate --keys` (ROTATE_KEYS_PHASES): a new key pair on every reachable robot, generated
+// there, in phases that never leave a robot-to-robot login without a key the target trusts: the new
+// pair beside the old (~/.ssh/id_ed25519.next), trusted everywhere, offered first by the managed
+// config; after a pause (logins started before end) it becomes ~/.ssh/id_ed25519 and the config names
+// only that again; after another, the old keys are withdrawn. ssh reads its key files when it starts
+// and again when it signs, so a file is changed only when no login can be using it. A robot that fails
+// before every robot trusts the new keys stops the rotation for all (nothing switched yet); a robot
+// that fails later keeps both keys trusted until a later run.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { keyOf, ROBOT_KEY_FILE, type OperatorKeys, type RobotKeyFacts } from '../remote/sshFiles.js';
 import { parseGatheredSsh, type GatheredSsh } from '../remote/keysScript.js';
@@ -17,13 +13,13 @@ import { adoptKeyCommand, dropNextKeyCommand, NEXT_KEY_FILE, newKeyCommand } fro
 import { ensureOperatorKey } from '../ssh/auth.js';
 import type { Fleet } from '../run/fleet.js';
 import { runPhases, type Phase } from '../run/phases.js';
-import { liveRobots, reachedRobots, type Reached } from '../run/reached.js';
+import { liveRobots, onRobot, reachedRobots, type Reached } from '../run/reached.js';
 import { keptDrift, keysFirstCommand, meshNames, meshRobots, verifyMesh, wantedSshFiles, writeSshFiles } from './keys.js';
 
 /** Longer than a robot-to-robot login takes: ssh may read a key file at its start and again when it signs. */
 export const SETTLE_MS = 3000;
 
-/** What a rotation knows, phase by phase. */
+/** What a rotation knows, phase by phase. `done`: every phase that changes keys has run. */
 export interface RotateState {
   fleet: Fleet;
   operator: OperatorKeys;
@@ -33,7 +29,6 @@ export interface RotateState {
   gathered: Map<string, GatheredSsh>;
   newKeys: Map<string, string>;
   adopted: Set<string>;
-  /** Set once every phase that changes keys has run (the report's JSON then names the robots rotated). */
   done: boolean;
   mesh?: object;
 }
@@ -76,23 +71,16 @@ function writing(title: string, file: 'authorized_keys' | 'config', stage: 'both
   return {
     title,
     robots: rotating,
-    each: async (s, name) => {
-      const { robot, conn } = s.reached.get(name) as Reached;
-      const g = s.gathered.get(name) as GatheredSsh;
+    each: onRobot(async (s, { robot, conn }) => {
+      const g = s.gathered.get(robot.name)!;
       const wanted = wantedSshFiles(g, keyFacts(s, stage), s.operator, identityFiles, keptDrift(s.fleet, g));
       await writeSshFiles(s.fleet, robot, conn, g, { [file]: wanted[file] });
-    },
+    }),
   };
 }
 
 /** The pause before a phase: logins started before the config last changed end first. */
 const settleFirst = async (s: RotateState): Promise<void> => void (await s.settle());
-
-/** A phase's work on one robot, given its connection. */
-const onRobot =
-  (work: (s: RotateState, r: Reached) => Promise<void>) =>
-  (s: RotateState, name: string): Promise<void> =>
-    work(s, s.reached.get(name) as Reached);
 
 /** The phases of `provision rotate --keys`, in order (a dry run reads, says what it would do and stops). */
 export const ROTATE_KEYS_PHASES: readonly Phase<RotateState>[] = [

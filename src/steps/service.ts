@@ -7,7 +7,7 @@ import { TOKEN_DIR } from '../remote/docker.js';
 import { scriptWithArgs } from '../remote/shell.js';
 import type { Fleet } from '../run/fleet.js';
 import { runPhases, type Phase } from '../run/phases.js';
-import { liveRobots, reachedRobots, type Reached } from '../run/reached.js';
+import { liveRobots, onRobot, reachedRobots, type Reached } from '../run/reached.js';
 
 export const SERVICE_NAME = 'provision-join.service';
 export const SCRIPT_PATH = '/usr/local/lib/provision/provision-join.sh';
@@ -157,8 +157,8 @@ export const SERVICE_PHASES: readonly Phase<ServiceState>[] = [
   {
     title: 'installing the boot-time join service',
     robots: (s) => liveRobots(s.fleet).filter((n) => s.fleet.inLimit(n)), // --limit: the others are not changed
-    each: async ({ fleet, templates, reached }, name) => {
-      const { robot, conn } = reached.get(name) as Reached;
+    each: onRobot(async ({ fleet, templates }, { robot, conn }) => {
+      const name = robot.name;
       const dry = fleet.options.dryRun;
       const plan = installServiceCommand(robot.user, robot.sudo, { dryRun: dry, advertiseAddr: robot.ip, templates });
       const result = parseInstallOutput(await conn.run(plan.command, 'installing the boot-time join service', { stdin: plan.stdin }));
@@ -168,6 +168,6 @@ export const SERVICE_PHASES: readonly Phase<ServiceState>[] = [
       if (result.enabled) fleet.changed(name, `boot-time join: ${dry ? 'would enable' : 'enabled'} ${SERVICE_NAME}`);
       if (!result.systemd)
         fleet.note(name, `boot-time join: systemd not running: ${dry ? 'would install, not enable' : 'installed, not enabled'}`);
-    },
+    }),
   },
 ];
