@@ -65,7 +65,7 @@ export interface KeysState {
   /** The drift in its blocks and, inside --limit, the merged files. */
   planned: Map<string, { strangers: string[]; wanted?: Record<ManagedSshFile, string> }>;
   /** Taken before StrictModes fails any: the check shows what that costs. */
-  meshed: { name: string; conn: RobotConnection }[];
+  meshed: string[];
   mesh?: object;
 }
 
@@ -103,7 +103,7 @@ export function keysPhases(dryRun: boolean): Phase<KeysState>[] {
     { title: 'failing what StrictModes refuses', run: failStrictModes },
     {
       title: 'checking the SSH mesh',
-      robots: (s) => meshNames(s.meshed),
+      robots: (s) => s.meshed,
       run: async (s, p) => void (s.mesh = await verifyMesh(s.fleet, s.meshed, p)),
       dryRun: 'skip',
     },
@@ -223,37 +223,23 @@ export async function writeSshFiles(
 const PROBE_TIMEOUT_MS = 20_000; // ConnectTimeout=5 covers the TCP connect; this bounds a stalled login
 const PROBES_AT_ONCE = 32;
 
-/** The robots whose files this run wrote (or found right) and that are still in the run, with their connections. */
-export function meshRobots(fleet: Fleet, written: readonly string[]): { name: string; conn: RobotConnection }[] {
-  return fleet
-    .connected()
-    .filter((c) => written.includes(c.robot.name))
-    .map((c) => ({ name: c.robot.name, conn: c.conn }));
-}
-
-/** The robots a mesh check probes, by name: none for fewer than two (nothing to verify). */
-export function meshNames(robots: readonly { name: string }[]): string[] {
-  return robots.length < 2 ? [] : robots.map((r) => r.name);
+/** The robots a mesh check probes: those of `robots` still in the run, if two or more (one has nothing to verify). */
+export function meshRobots(fleet: Fleet, robots: readonly string[]): string[] {
+  const names = liveRobots(fleet).filter((n) => robots.includes(n));
+  return names.length < 2 ? [] : names;
 }
 
 /**
- * The mesh check: every robot written this run logs in to the next by name (a ring, in parallel); a
- * failed login gets a few more probes to pin the blame (plan/mesh.ts). Blamed robots fail with the
+ * The mesh check: every robot of `names` (meshRobots) logs in to the next by name (a ring, in parallel);
+ * a failed login gets a few more probes to pin the blame (plan/mesh.ts). Blamed robots fail with the
  * reason ssh gave; the rest is one summary note rather than a line on every robot.
  */
-export async function verifyMesh(
-  fleet: Fleet,
-  robots: readonly { name: string; conn: RobotConnection }[],
-  progress: Progress,
-): Promise<object | undefined> {
-  const names = meshNames(robots);
-  if (!names.length) return undefined;
-  const conns = new Map(robots.map((r) => [r.name, r.conn]));
+export async function verifyMesh(fleet: Fleet, names: readonly string[], progress: Progress): Promise<object> {
   const probe = async (edge: Edge): Promise<Probe> => {
     try {
-      const conn = conns.get(edge.from);
-      if (!conn) throw new Error('no connection to this robot');
-      const result = await conn.exec(meshProbeCommand(edge.to), { timeoutMs: PROBE_TIMEOUT_MS });
+      const r = fleet.reach.get(edge.from);
+      if (!r?.ok) throw new Error('no connection to this robot');
+      const result = await r.conn.exec(meshProbeCommand(edge.to), { timeoutMs: PROBE_TIMEOUT_MS });
       return { ...edge, ok: result.code === 0, reason: result.code === 0 ? '' : redact(probeFailureReason(result)) };
     } catch (err) {
       return { ...edge, ok: false, reason: redact((err as Error).message) };

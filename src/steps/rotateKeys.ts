@@ -14,7 +14,7 @@ import { ensureOperatorKey } from '../ssh/auth.js';
 import type { Fleet } from '../run/fleet.js';
 import { runPhases, type Phase } from '../run/phases.js';
 import { liveRobots, onRobot, reachedRobots, type Reached } from '../run/reached.js';
-import { keptDrift, keysFirstCommand, meshNames, meshRobots, verifyMesh, wantedSshFiles, writeSshFiles } from './keys.js';
+import { keptDrift, keysFirstCommand, meshRobots, verifyMesh, wantedSshFiles, writeSshFiles } from './keys.js';
 
 /** Longer than a robot-to-robot login takes: ssh may read a key file at its start and again when it signs. */
 export const SETTLE_MS = 3000;
@@ -129,7 +129,7 @@ export const ROTATE_KEYS_PHASES: readonly Phase<RotateState>[] = [
   { title: 'noting unfinished rotations', run: noteUnfinished, dryRun: 'skip' },
   {
     title: 'checking the SSH mesh',
-    robots: (s) => (s.verify ? meshNames(meshRobots(s.fleet, rotating(s))) : []),
+    robots: (s) => (s.verify ? meshRobots(s.fleet, rotating(s)) : []),
     run: async (s, progress) => void (s.mesh = await verifyMesh(s.fleet, meshRobots(s.fleet, rotating(s)), progress)),
   },
 ];
