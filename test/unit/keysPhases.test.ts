@@ -31,7 +31,7 @@ const LOCK = 'taking the run lock';
 const WRITES = ['authorized_keys', 'known_hosts', 'config'].map((f) => `${WRITING}: write .ssh/${f}`);
 const opening = (robot: string, dry = 0) => `${LOCK}: lock RUN 900 '' && gather-ssh ${robot.toLowerCase()}@${robot} ${dry}`;
 
-describe('provision keys, phase by phase (stand-in executor)', () => {
+describe('provision keys, phase by phase (stand-in executor): fresh, converged, dry', () => {
   it('names its phases in order', () => {
     expect(keysPhases(false).map((p) => p.title)).toEqual([
       'preparing ~/.ssh',
@@ -81,7 +81,9 @@ describe('provision keys, phase by phase (stand-in executor)', () => {
     expect(robots).toEqual(fresh());
     expect(result).toBeUndefined();
   });
+});
 
+describe('provision keys over fleets that are not all alike, phase by phase', () => {
   it('--limit Anton: Ida and Otto are only read (the gather as in a dry run); Anton alone is written, no mesh of one', async () => {
     const { rec, fleet } = await keys(fresh(), { limit: new Set(['Anton']) });
     expect(rec.of('Anton')).toEqual([opening('Anton'), ...WRITES]);
