@@ -1,7 +1,7 @@
-// `provision keys`: step 1 of the brief. Phase 1 gathers every robot's key (generated on the robot
-// when missing), the files to merge and what sshd's StrictModes looks at; phase 2 writes the merged
-// files where they differ; then what StrictModes refuses and provision will not change fails its
-// robot with the fix; last, the mesh check (robots log in to each other by name) shows its effect.
+// `provision keys`: step 1 of the brief, as phases (keysPhases): gather every robot's key (generated on
+// the robot when missing), its files and what sshd's StrictModes looks at; merge; write what differs;
+// fail what StrictModes refuses and provision will not change, with the fix; last, the mesh check
+// (robots log in to each other by name) shows its effect.
 import {
   fileBytes,
   gatherSshCommand,
@@ -22,6 +22,9 @@ import { mapLimit } from '../ssh/pool.js';
 import type { Fleet } from '../run/fleet.js';
 import type { RobotConnection } from '../ssh/connection.js';
 import type { Robot } from '../inventory/schema.js';
+import { runPhases, type Phase } from '../run/phases.js';
+import { liveRobots, onRobot, reachedRobots, type Reached } from '../run/reached.js';
+import type { Phase as Progress } from '../progress.js';
 
 export interface KeysOptions {
   /** Verify the mesh after writing (--no-verify turns it off). */
@@ -50,69 +53,114 @@ export const keysOpening =
   (robot: Robot): string =>
     keysFirstCommand(robot, fleet.options.dryRun || !fleet.inLimit(robot.name));
 
+/** What `provision keys` learns, phase by phase (none re-reads what another knows). */
+export interface KeysState {
+  fleet: Fleet;
+  verify: boolean;
+  operator: OperatorKeys;
+  reached: Map<string, Reached>;
+  /** ~/.ssh as read; not where it is another user's (nothing can be written there). */
+  gathered: Map<string, GatheredSsh>;
+  refusals: Map<string, StrictModesVerdict['refused']>;
+  /** The drift in its blocks and, inside --limit, the merged files. */
+  planned: Map<string, { strangers: string[]; wanted?: Record<ManagedSshFile, string> }>;
+  /** Taken before StrictModes fails any: the check shows what that costs. */
+  meshed: string[];
+  mesh?: object;
+}
+
 export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: true }): Promise<{ json: object } | void> {
   const dry = fleet.options.dryRun;
   const operator = ensureOperatorKey(!dry);
-  if (operator.generated && !dry) fleet.notes.push(`the operator had no SSH key: generated ${operator.generated}`);
-  if (operator.generated && dry) fleet.notes.push(`would generate an operator key ${operator.generated}`);
-  const operatorKeys: OperatorKeys = {
-    ...options.operatorKeys,
-    key: operator.key || 'ssh-ed25519 (operator-key-to-generate)',
-    label: operator.label,
+  if (operator.generated)
+    fleet.notes.push(
+      dry ? `would generate an operator key ${operator.generated}` : `the operator had no SSH key: generated ${operator.generated}`,
+    );
+  const state: KeysState = {
+    fleet,
+    verify: options.verify,
+    operator: { ...options.operatorKeys, key: operator.key || 'ssh-ed25519 (operator-key-to-generate)', label: operator.label },
+    reached: reachedRobots(fleet),
+    gathered: new Map(),
+    refusals: new Map(),
+    planned: new Map(),
+    meshed: [],
   };
+  await runPhases(fleet, state, keysPhases(dry));
+  return state.mesh ? { json: { mesh: state.mesh } } : undefined;
+}
 
-  const gathered = new Map<string, GatheredSsh>();
-  const refusals = new Map<string, StrictModesVerdict['refused']>();
-  await fleet.eachConnected(async (robot, conn) => {
-    const out = await fleet.firstRead(robot, conn, keysOpening(fleet)(robot), 'preparing ~/.ssh');
-    const g = parseGatheredSsh(out);
-    if (!fleet.inLimit(robot.name)) {
-      gathered.set(robot.name, g); // read only: its key (if it has one) for the named robots' files
-      return;
-    }
-    const words: Record<string, string> = {
-      mkdir: 'created ~/.ssh',
-      chmod: 'set ~/.ssh to 700',
-      keygen: 'generated an ed25519 key pair',
-      pubkey: 'restored ~/.ssh/id_ed25519.pub',
-    };
-    for (const a of g.actions) fleet.changed(robot.name, (dry ? 'would have ' : '') + (words[a] ?? a));
-    if (holdStrictModes(robot, g, refusals)) gathered.set(robot.name, g);
-  }, 'preparing ~/.ssh');
+/** The phases of `provision keys`, in order (a dry run compares instead of writing, and checks no mesh). */
+export function keysPhases(dryRun: boolean): Phase<KeysState>[] {
+  return [
+    { title: 'preparing ~/.ssh', robots: (s) => liveRobots(s.fleet), each: onRobot(gatherSsh) },
+    { title: 'planning ~/.ssh', run: planSsh },
+    {
+      title: dryRun ? 'comparing ~/.ssh' : 'writing ~/.ssh',
+      robots: (s) => liveRobots(s.fleet).filter((n) => s.planned.has(n)),
+      each: onRobot(writePlanned),
+    },
+    { title: 'failing what StrictModes refuses', run: failStrictModes },
+    {
+      title: 'checking the SSH mesh',
+      robots: (s) => s.meshed,
+      run: async (s, p) => void (s.mesh = await verifyMesh(s.fleet, s.meshed, p)),
+      dryRun: 'skip',
+    },
+  ];
+}
 
+const ACTION_WORDS: Record<string, string> = {
+  mkdir: 'created ~/.ssh',
+  chmod: 'set ~/.ssh to 700',
+  keygen: 'generated an ed25519 key pair',
+  pubkey: 'restored ~/.ssh/id_ed25519.pub',
+};
+
+/** Its key (generated on the robot when missing), its files, what StrictModes refuses (the robot fails once its files are written). */
+async function gatherSsh(s: KeysState, { robot, conn }: Reached): Promise<void> {
+  const { fleet } = s;
+  const name = robot.name;
+  const g = parseGatheredSsh(await fleet.firstRead(robot, conn, keysOpening(fleet)(robot), 'preparing ~/.ssh'));
+  if (!fleet.inLimit(name)) return void s.gathered.set(name, g); // read only: its key (if any) for the named robots' files
+  for (const a of g.actions) fleet.changed(name, (fleet.options.dryRun ? 'would have ' : '') + (ACTION_WORDS[a] ?? a));
+  const verdict = judgeStrictModes(g.strict, robot.user);
+  if (verdict.refused.length) s.refusals.set(name, verdict.refused);
+  if (!verdict.sshDirForeign) s.gathered.set(name, g);
+}
+
+/** The merged files of every robot read (over every robot's key and host key), and the drift in its blocks. */
+async function planSsh(s: KeysState): Promise<void> {
+  const { fleet } = s;
   const facts: RobotKeyFacts[] = fleet.inventory.robots.map((robot) => {
     const r = fleet.reach.get(robot.name);
-    const g = gathered.get(robot.name);
-    const publicKey = g?.publicKey ?? (g && dry ? `ssh-ed25519 (key-to-generate-on-${robot.name})` : null);
+    const g = s.gathered.get(robot.name);
+    const publicKey = g?.publicKey ?? (g && fleet.options.dryRun ? `ssh-ed25519 (key-to-generate-on-${robot.name})` : null);
     return { name: robot.name, ip: robot.ip, port: robot.port, user: robot.user, publicKey, hostKey: r?.ok && g ? r.hostKey : null };
   });
+  for (const [name, g] of s.gathered) {
+    const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, knownRobots(fleet))))];
+    const wanted = fleet.inLimit(name) ? wantedSshFiles(g, facts, s.operator, undefined, keptDrift(fleet, g)) : undefined;
+    s.planned.set(name, { strangers, wanted });
+  }
+}
 
-  const prune = Boolean(fleet.options.prune);
-  await fleet.eachConnected(
-    async (robot, conn) => {
-      const g = gathered.get(robot.name);
-      if (!g) return;
-      const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, knownRobots(fleet))))];
-      const mine = fleet.inLimit(robot.name);
-      if (strangers.length) fleet.note(robot.name, blockDriftText(strangers, prune && mine, dry));
-      if (!mine) return; // outside --limit: read, never written
-      await writeSshFiles(fleet, robot, conn, g, wantedSshFiles(g, facts, operatorKeys, undefined, keptDrift(fleet, g)));
-    },
-    dry ? 'comparing ~/.ssh' : 'writing ~/.ssh',
-  );
+/** The drift reported; the files written where they differ (outside --limit: read, never written). */
+async function writePlanned(s: KeysState, { robot, conn }: Reached): Promise<void> {
+  const { strangers, wanted } = s.planned.get(robot.name)!;
+  const { prune, dryRun } = s.fleet.options;
+  if (strangers.length) s.fleet.note(robot.name, blockDriftText(strangers, Boolean(prune) && s.fleet.inLimit(robot.name), dryRun));
+  if (wanted) await writeSshFiles(s.fleet, robot, conn, s.gathered.get(robot.name)!, wanted);
+}
 
-  // The mesh includes the robots StrictModes fails (the check shows what that costs), so it takes
-  // them before they are failed; the cause is reported first, its effect on the mesh after it.
-  const toVerify =
-    !dry && options.verify
-      ? meshRobots(
-          fleet,
-          [...gathered.keys()].filter((n) => fleet.inLimit(n)),
-        )
-      : [];
-  failStrictModes(fleet, refusals);
-  const mesh = await verifyMesh(fleet, toVerify);
-  return mesh ? { json: { mesh } } : undefined;
+/** The mesh takes the robots StrictModes fails: the cause is reported first, its effect on the mesh after. */
+async function failStrictModes(s: KeysState): Promise<void> {
+  if (!s.fleet.options.dryRun && s.verify)
+    s.meshed = meshRobots(
+      s.fleet,
+      [...s.gathered.keys()].filter((n) => s.fleet.inLimit(n)),
+    );
+  for (const [robot, refused] of s.refusals) for (const r of refused) s.fleet.failed(robot, `${r.reason}. Fix: ${r.fix}`);
 }
 
 /** The robots whose block lines are not drift: the inventory's, and those `provision remove` retired (their lines always go: revocation). */
@@ -172,61 +220,36 @@ export async function writeSshFiles(
   );
 }
 
-/**
- * StrictModes (see plan/strictModes.ts): remember what sshd will refuse on this robot until the
- * operator fixes it (the robot fails after its files are written and is still in the mesh check,
- * which shows the effect). False when ~/.ssh is not the user's: nothing can be written there.
- */
-function holdStrictModes(robot: Robot, g: GatheredSsh, refusals: Map<string, StrictModesVerdict['refused']>): boolean {
-  const verdict = judgeStrictModes(g.strict, robot.user);
-  if (verdict.refused.length) refusals.set(robot.name, verdict.refused);
-  return !verdict.sshDirForeign;
-}
-
-function failStrictModes(fleet: Fleet, refusals: Map<string, StrictModesVerdict['refused']>): void {
-  for (const [robot, refused] of refusals) {
-    for (const r of refused) fleet.failed(robot, `${r.reason}. Fix: ${r.fix}`);
-  }
-}
-
 const PROBE_TIMEOUT_MS = 20_000; // ConnectTimeout=5 covers the TCP connect; this bounds a stalled login
 const PROBES_AT_ONCE = 32;
 
-/** The robots whose files this run wrote (or found right) and that are still in the run, with their connections. */
-export function meshRobots(fleet: Fleet, written: readonly string[]): { name: string; conn: RobotConnection }[] {
-  return fleet
-    .connected()
-    .filter((c) => written.includes(c.robot.name))
-    .map((c) => ({ name: c.robot.name, conn: c.conn }));
+/** The robots a mesh check probes: those of `robots` still in the run, if two or more (one has nothing to verify). */
+export function meshRobots(fleet: Fleet, robots: readonly string[]): string[] {
+  const names = liveRobots(fleet).filter((n) => robots.includes(n));
+  return names.length < 2 ? [] : names;
 }
 
 /**
- * The mesh check: every robot written this run logs in to the next by name (a ring, in parallel); a
- * failed login gets a few more probes to pin the blame (plan/mesh.ts). Blamed robots fail with the
+ * The mesh check: every robot of `names` (meshRobots) logs in to the next by name (a ring, in parallel);
+ * a failed login gets a few more probes to pin the blame (plan/mesh.ts). Blamed robots fail with the
  * reason ssh gave; the rest is one summary note rather than a line on every robot.
  */
-export async function verifyMesh(fleet: Fleet, robots: readonly { name: string; conn: RobotConnection }[]): Promise<object | undefined> {
-  if (robots.length < 2) return undefined; // one robot: nothing to verify
-  const names = robots.map((r) => r.name);
-  const conns = new Map(robots.map((r) => [r.name, r.conn]));
+export async function verifyMesh(fleet: Fleet, names: readonly string[], progress: Progress): Promise<object> {
   const probe = async (edge: Edge): Promise<Probe> => {
     try {
-      const conn = conns.get(edge.from);
-      if (!conn) throw new Error('no connection to this robot');
-      const result = await conn.exec(meshProbeCommand(edge.to), { timeoutMs: PROBE_TIMEOUT_MS });
+      const r = fleet.reach.get(edge.from);
+      if (!r?.ok) throw new Error('no connection to this robot');
+      const result = await r.conn.exec(meshProbeCommand(edge.to), { timeoutMs: PROBE_TIMEOUT_MS });
       return { ...edge, ok: result.code === 0, reason: result.code === 0 ? '' : redact(probeFailureReason(result)) };
     } catch (err) {
       return { ...edge, ok: false, reason: redact((err as Error).message) };
     }
   };
-  const plan = ringPlan(names);
-  const phase = fleet.phase('checking the SSH mesh', plan.length);
-  const counted = (edge: Edge) => probe(edge).finally(() => phase.advance());
-  const ring = await mapLimit(plan, PROBES_AT_ONCE, counted);
+  const counted = (edge: Edge) => probe(edge).finally(() => progress.advance());
+  const ring = await mapLimit(ringPlan(names), PROBES_AT_ONCE, counted);
   const followUps = followUpPlan(names, ring);
-  phase.grow(followUps.length);
+  progress.grow(followUps.length);
   const probes = [...ring, ...(await mapLimit(followUps, PROBES_AT_ONCE, counted))];
-  phase.finish();
   const verdict = meshVerdict(names, probes);
   for (const [robot, why] of verdict.blamed) fleet.failed(robot, `SSH mesh check: ${why}`);
   const unclear = names.filter((n) => !verdict.verified.includes(n) && !verdict.blamed.has(n));

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { TOKEN_DIR } from '../remote/docker.js';
 import { remoteScript } from '../remote/shell.js';
 import type { Fleet } from '../run/fleet.js';
+import { runPhases, type Phase } from '../run/phases.js';
+import { liveRobots, onRobot, reachedRobots, type Reached } from '../run/reached.js';
 
 export const SERVICE_NAME = 'provision-join.service';
 export const SCRIPT_PATH = '/usr/local/lib/provision/provision-join.sh';
@@ -94,19 +96,33 @@ const WHAT: Record<string, string> = {
   [ADVERTISE_FILE]: `~/${TOKEN_DIR}/${ADVERTISE_FILE}`,
 };
 
+export interface ServiceState {
+  fleet: Fleet;
+  templates: ServiceTemplates;
+  reached: Map<string, Reached>;
+}
+
 /** Install the boot-time join on every connected robot; changed where a file or the enablement changed, else ok. */
 export async function installService(fleet: Fleet): Promise<void> {
-  const dry = fleet.options.dryRun;
-  const templates = serviceTemplates();
-  await fleet.eachConnected(async (robot, conn) => {
-    if (!fleet.inLimit(robot.name)) return; // --limit: the others are not changed
-    const plan = installServiceCommand(robot.user, robot.sudo, { dryRun: dry, advertiseAddr: robot.ip, templates });
-    const result = parseInstallOutput(await conn.run(plan.command, 'installing the boot-time join service', { stdin: plan.stdin }));
-    if (result.changed.length) {
-      fleet.changed(robot.name, `boot-time join: ${dry ? 'would write' : 'wrote'} ${result.changed.map((c) => WHAT[c] ?? c).join(', ')}`);
-    }
-    if (result.enabled) fleet.changed(robot.name, `boot-time join: ${dry ? 'would enable' : 'enabled'} ${SERVICE_NAME}`);
-    if (!result.systemd)
-      fleet.note(robot.name, `boot-time join: systemd not running: ${dry ? 'would install, not enable' : 'installed, not enabled'}`);
-  });
+  await runPhases(fleet, { fleet, templates: serviceTemplates(), reached: reachedRobots(fleet) }, SERVICE_PHASES);
 }
+
+/** The phases of `--install-service`: one (a dry run runs it too: the install script compares and says). */
+export const SERVICE_PHASES: readonly Phase<ServiceState>[] = [
+  {
+    title: 'installing the boot-time join service',
+    robots: (s) => liveRobots(s.fleet).filter((n) => s.fleet.inLimit(n)), // --limit: the others are not changed
+    each: onRobot(async ({ fleet, templates }, { robot, conn }) => {
+      const name = robot.name;
+      const dry = fleet.options.dryRun;
+      const plan = installServiceCommand(robot.user, robot.sudo, { dryRun: dry, advertiseAddr: robot.ip, templates });
+      const result = parseInstallOutput(await conn.run(plan.command, 'installing the boot-time join service', { stdin: plan.stdin }));
+      if (result.changed.length) {
+        fleet.changed(name, `boot-time join: ${dry ? 'would write' : 'wrote'} ${result.changed.map((c) => WHAT[c] ?? c).join(', ')}`);
+      }
+      if (result.enabled) fleet.changed(name, `boot-time join: ${dry ? 'would enable' : 'enabled'} ${SERVICE_NAME}`);
+      if (!result.systemd)
+        fleet.note(name, `boot-time join: systemd not running: ${dry ? 'would install, not enable' : 'installed, not enabled'}`);
+    }),
+  },
+];

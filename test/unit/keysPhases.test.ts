@@ -1,0 +1,143 @@
+// `provision keys` phase by phase against the stand-in executor (recorder.ts): for a given fleet,
+// the exact commands each robot receives, in order, filed under the phase that sent them.
+import { describe, expect, it } from '@jest/globals';
+import { scratchOperator } from './standIns.js';
+import type { SimRobot } from './recorder.js';
+
+scratchOperator('provision-keys-phases-');
+const { Recorder, freshRobot } = await import('./recorder.js');
+const { runKeys, keysOpening, keysPhases } = await import('../../src/steps/keys.js');
+const { parseInventory } = await import('../../src/inventory/load.js');
+
+const ROBOTS = ['Anton', 'Ida', 'Otto'];
+const inventory = parseInventory(
+  `robots:\n${ROBOTS.map((r, i) => `  - { name: ${r}, ip: 10.0.0.${i + 1}, user: ${r.toLowerCase()} }`).join('\n')}\n`,
+  'stand-in.yaml',
+);
+const fresh = () => new Map<string, SimRobot>(ROBOTS.map((r) => [r, freshRobot()]));
+
+/** One keys run as the CLI makes it: locked with the gather riding on the lock (none in a dry run). */
+async function keys(robots: Map<string, SimRobot>, options: { dryRun?: boolean; limit?: Set<string> } = {}) {
+  const rec = new Recorder(robots);
+  const fleet = rec.fleet(inventory, { dryRun: false, ...options });
+  if (!fleet.options.dryRun) expect(await fleet.lock(keysOpening(fleet))).toBe(true);
+  const result = await runKeys(fleet);
+  return { rec, fleet, result };
+}
+
+const [PREPARING, PLANNING, WRITING, STRICT_MODES, MESH] = keysPhases(false).map((p) => p.title);
+const COMPARING = keysPhases(true)[2]?.title;
+const LOCK = 'taking the run lock';
+const WRITES = ['authorized_keys', 'known_hosts', 'config'].map((f) => `${WRITING}: write .ssh/${f}`);
+const opening = (robot: string, dry = 0) => `${LOCK}: lock RUN 900 '' && gather-ssh ${robot.toLowerCase()}@${robot} ${dry}`;
+
+describe('provision keys, phase by phase (stand-in executor): fresh, converged, dry', () => {
+  it('names its phases in order', () => {
+    expect(keysPhases(false).map((p) => p.title)).toEqual([
+      'preparing ~/.ssh',
+      'planning ~/.ssh',
+      'writing ~/.ssh',
+      'failing what StrictModes refuses',
+      'checking the SSH mesh',
+    ]);
+    expect(COMPARING).toBe('comparing ~/.ssh');
+  });
+
+  it('fresh robots: the gather rides with the lock, the three files are written, the mesh check probes a ring', async () => {
+    const { rec, fleet, result } = await keys(fresh());
+    const next = { Anton: 'Ida', Ida: 'Otto', Otto: 'Anton' };
+    for (const robot of ROBOTS)
+      expect(rec.of(robot)).toEqual([opening(robot), ...WRITES, `${MESH}: mesh-probe ${next[robot as keyof typeof next]}`]);
+    expect(fleet.outcomes.get('Anton')?.details).toEqual([
+      'created ~/.ssh',
+      'generated an ed25519 key pair',
+      'updated ~/.ssh/authorized_keys (+6)',
+      'updated ~/.ssh/known_hosts (+5)',
+      'updated ~/.ssh/config (+15)',
+    ]);
+    expect(result).toEqual({ json: { mesh: { robots: 3, verified: ROBOTS, failed: {}, logins: 3 } } });
+    expect(fleet.exitCode()).toBe(0);
+  });
+
+  it('files already right (a second run): read and probed, nothing written', async () => {
+    const robots = fresh();
+    await keys(robots);
+    const { rec, fleet } = await keys(robots);
+    expect(rec.of('Anton')).toEqual([opening('Anton'), `${MESH}: mesh-probe Ida`]);
+    expect([...fleet.outcomes.values()].map((o) => [o.status, o.details])).toEqual(ROBOTS.map(() => ['ok', []]));
+  });
+
+  it('a dry run (no lock): each robot only read, in the gather phase; nothing changes, no mesh check', async () => {
+    const robots = fresh();
+    const { rec, fleet, result } = await keys(robots, { dryRun: true });
+    for (const robot of ROBOTS) expect(rec.of(robot)).toEqual([`${PREPARING}: gather-ssh ${robot.toLowerCase()}@${robot} 1`]);
+    expect(fleet.outcomes.get('Ida')?.details).toEqual([
+      'would have created ~/.ssh',
+      'would have generated an ed25519 key pair',
+      'would update ~/.ssh/authorized_keys (+6)',
+      'would update ~/.ssh/known_hosts (+5)',
+      'would update ~/.ssh/config (+15)',
+    ]);
+    expect(robots).toEqual(fresh());
+    expect(result).toBeUndefined();
+  });
+});
+
+describe('provision keys over fleets that are not all alike, phase by phase', () => {
+  it('--limit Anton: Ida and Otto are only read (the gather as in a dry run); Anton alone is written, no mesh of one', async () => {
+    const { rec, fleet } = await keys(fresh(), { limit: new Set(['Anton']) });
+    expect(rec.of('Anton')).toEqual([opening('Anton'), ...WRITES]);
+    for (const robot of ['Ida', 'Otto']) expect(rec.of(robot)).toEqual([opening(robot, 1)]);
+    expect(fleet.outcomes.get('Ida')).toMatchObject({ status: 'ok', details: [] });
+  });
+
+  it('a foreign ~/.ssh (owned by root): nothing written there, the robot fails with the fix; the others mesh without it', async () => {
+    const robots = fresh();
+    Object.assign((robots.get('Ida') as SimRobot).ssh, { dir: true, dirOwner: 0 });
+    const { rec, fleet } = await keys(robots);
+    expect(rec.of('Ida')).toEqual([opening('Ida')]);
+    expect(rec.of('Anton')).toEqual([opening('Anton'), ...WRITES, `${MESH}: mesh-probe Otto`]);
+    expect(rec.of('Otto')).toEqual([opening('Otto'), ...WRITES, `${MESH}: mesh-probe Anton`]);
+    expect(fleet.outcomes.get('Ida')?.status).toBe('failed');
+    expect(fleet.outcomes.get('Ida')?.details.join('\n')).toMatch(/Fix: sudo chown/);
+  });
+
+  it('StrictModes refuses a group-writable home: the files are still written and the robot probed, then it fails with the fix', async () => {
+    const robots = fresh();
+    (robots.get('Otto') as SimRobot).ssh.homeMode = '775';
+    const { rec, fleet } = await keys(robots);
+    expect(rec.of('Otto')).toEqual([opening('Otto'), ...WRITES, `${MESH}: mesh-probe Anton`]);
+    const details = fleet.outcomes.get('Otto')?.details ?? [];
+    expect(details.slice(0, 5)).toEqual([
+      'created ~/.ssh',
+      'generated an ed25519 key pair',
+      'updated ~/.ssh/authorized_keys (+6)',
+      'updated ~/.ssh/known_hosts (+5)',
+      'updated ~/.ssh/config (+15)',
+    ]);
+    expect(details[5]).toMatch(/writable by its group.*Fix: chmod go-w \/home\/robot$/);
+    expect(fleet.outcomes.get('Otto')?.status).toBe('failed');
+    expect(STRICT_MODES).toBeDefined();
+  });
+
+  it('the mesh check: a failed login gets follow-up probes (one from another robot, one to another) that pin the blame', async () => {
+    const robots = fresh();
+    (robots.get('Ida') as SimRobot).refuses = ['Otto'];
+    const { rec, fleet } = await keys(robots);
+    expect(rec.of('Ida').filter((c) => c.startsWith(MESH as string))).toEqual([`${MESH}: mesh-probe Otto`, `${MESH}: mesh-probe Anton`]);
+    expect(rec.of('Anton').filter((c) => c.startsWith(MESH as string))).toEqual([`${MESH}: mesh-probe Ida`, `${MESH}: mesh-probe Otto`]);
+    expect(fleet.outcomes.get('Ida')?.details.at(-1)).toMatch(/^SSH mesh check: ssh Otto failed here .*Permission denied/);
+    expect(fleet.notes.at(-1)).toBe('SSH mesh: 2 of 3 robots verified (5 logins)');
+  });
+
+  it('the plan merges over every robot read: drift in a block is reported, not written away (no --prune)', async () => {
+    const robots = fresh();
+    await keys(robots);
+    const ida = robots.get('Ida') as SimRobot;
+    ida.files.known_hosts = (ida.files.known_hosts ?? '').replace('# END provision', '[Emil]:22 ssh-ed25519 AAAAEmil\n# END provision');
+    const { rec, fleet } = await keys(robots);
+    expect(rec.of('Ida')).toEqual([opening('Ida'), `${MESH}: mesh-probe Otto`]);
+    expect(fleet.outcomes.get('Ida')?.details.join('\n')).toMatch(/Emil/);
+    expect(PLANNING).toBe('planning ~/.ssh');
+  });
+});

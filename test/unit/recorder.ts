@@ -1,0 +1,271 @@
+// The stand-in executor of the orchestration tests (Kamal's test/commands are the model): every robot
+// a RobotConnection.standIn whose commands are recorded in a readable form and answered from a small
+// model of the robot (its ~/.ssh, its swarm node). The line a stand-in gets is the one sshd would get:
+// the POSIX line travels base64 inside (forAnyLoginShell); it is decoded, split at `&&`, and each
+// `sh -c SCRIPT provision ARGS…` named by matching SCRIPT against what the command builders produce
+// (`gather-ssh anton@Anton 0`); a docker command reads `docker ARGS`, a file write `write PATH`, the
+// mesh probe `mesh-probe TARGET`. Each command is filed under the live-view phase it was sent in ('-'
+// outside one: a phase of the fleet as a whole shows none).
+import type { Inventory } from '../../src/inventory/schema.js';
+import type { RunOptions } from '../../src/run/fleet.js';
+import type { ExecResult } from '../../src/ssh/connection.js';
+import type { Reach } from '../../src/ssh/pool.js';
+
+const { RobotConnection } = await import('../../src/ssh/connection.js');
+const { Fleet } = await import('../../src/run/fleet.js');
+const shell = await import('../../src/remote/shell.js');
+const keysScript = await import('../../src/remote/keysScript.js');
+const docker = await import('../../src/remote/docker.js');
+const retire = await import('../../src/remote/retire.js');
+const { lockCommand, unlockCommand } = await import('../../src/remote/lock.js');
+const { writeFileCommand, WRITTEN } = await import('../../src/remote/files.js');
+const { findTalkersCommand } = await import('../../src/remote/loginShell.js');
+const { installServiceCommand } = await import('../../src/steps/service.js');
+
+/** A POSIX line (as src/remote/shell.ts quotes it) split into words; an unquoted `&&` stays a word of its own. */
+export function shellWords(line: string): { word: string; bare: boolean }[] {
+  const words: { word: string; bare: boolean }[] = [];
+  let word: { word: string; bare: boolean } | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] as string;
+    if (c === ' ') {
+      if (word) words.push(word);
+      word = null;
+      continue;
+    }
+    word ??= { word: '', bare: true };
+    if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      word.word += line.slice(i + 1, end);
+      word.bare = false;
+      i = end;
+    } else if (c === '\\') {
+      word.word += line[++i];
+      word.bare = false;
+    } else word.word += c;
+  }
+  if (word) words.push(word);
+  return words;
+}
+
+/** The script of a `sh -c SCRIPT provision …` line, without docker's `dk` prelude (sudo or not). */
+const scriptOf = (line: string) => withoutPrelude((shellWords(line)[2] as { word: string }).word);
+const withoutPrelude = (script: string) => script.replace(/^[\s\S]*?dk\(\) \{[^\n]*\n/, '');
+
+/** The scripts provision sends, by the name a test reads. */
+const SCRIPTS = new Map<string, string>(
+  Object.entries({
+    lock: lockCommand('x').line,
+    unlock: unlockCommand('x'),
+    'gather-ssh': keysScript.gatherSshCommand('x', false),
+    write: writeFileCommand('x', 0o600, 1),
+    'new-key': retire.newKeyCommand('x'),
+    'adopt-key': retire.adoptKeyCommand(),
+    'drop-next-key': retire.dropNextKeyCommand(),
+    facts: docker.factsCommand(false).line,
+    'node-ls': docker.nodesCommand(false).line,
+    'remove-tokens': docker.removeTokensCommand(false),
+    'find-talkers': findTalkersCommand(),
+    docker: shell.dockerCommand([], false).line,
+    'install-service': installServiceCommand('u', false, { templates: { script: '', unit: '' } }).command,
+  }).map(([name, line]) => [scriptOf(line), name]),
+);
+
+export interface Command {
+  name: string;
+  args: string[];
+  stdin?: string;
+}
+
+/** A POSIX line, as the commands it joins with `&&` (andThen), each named. */
+export function nameCommands(line: string): Command[] {
+  const groups: string[][] = [[]];
+  for (const w of shellWords(line)) {
+    if (w.bare && w.word === '&&') groups.push([]);
+    else groups.at(-1)?.push(w.word);
+  }
+  return groups.map(nameCommand);
+}
+
+function nameCommand(words: string[]): Command {
+  const target = words.at(-2) as string;
+  if (words[0] === 'ssh' && shell.commandLine(words) === keysScript.meshProbeCommand(target)) return { name: 'mesh-probe', args: [target] };
+  if (words[0] !== 'sh' || words[1] !== '-c' || words[3] !== 'provision') return { name: shell.commandLine(words), args: [] };
+  const name = SCRIPTS.get(withoutPrelude(words[2] as string));
+  if (!name) throw new Error(`a script the recorder does not know: ${(words[2] as string).trim().split('\n')[0]}…`);
+  return { name, args: words.slice(4) };
+}
+
+/** What a test reads: `gather-ssh anton@Anton 0`, `docker swarm leave --force`, `write .ssh/config`. */
+export function readable(c: Command, runId = ''): string {
+  const args = c.name === 'write' ? c.args.slice(0, 1) : c.args.map((a) => (a === runId ? 'RUN' : a));
+  return [c.name, ...args.map(shell.quote)].join(' ');
+}
+
+/** The POSIX line inside what sshd gets (see forAnyLoginShell). */
+export function decodeWire(wire: string): string {
+  const b64 = /echo ([A-Za-z0-9+/=]+) \| base64 -d/.exec(wire)?.[1];
+  if (!b64 || wire !== shell.forAnyLoginShell(Buffer.from(b64, 'base64').toString('utf8')))
+    throw new Error(`not a provision line: ${wire}`);
+  return Buffer.from(b64, 'base64').toString('utf8');
+}
+
+/** A robot as the stand-in answers for it: its ~/.ssh (file contents, null when absent) and its swarm node. */
+export interface SimRobot {
+  ssh: { dir: boolean; dirMode: string; dirOwner: number; homeMode: string; key: string | null; next?: string };
+  files: Record<'authorized_keys' | 'known_hosts' | 'config', string | null>;
+  node?: { id: string; role: 'manager' | 'worker'; leader?: boolean };
+  tokens: string[];
+  /** Targets its mesh probe cannot log in to. */
+  refuses?: string[];
+}
+
+export const freshRobot = (): SimRobot => ({
+  ssh: { dir: false, dirMode: '700', dirOwner: 1000, homeMode: '755', key: null },
+  files: { authorized_keys: null, known_hosts: null, config: null },
+  tokens: [],
+});
+
+export interface Sent {
+  robot: string;
+  phase: string;
+  command: string;
+}
+
+export class Recorder {
+  readonly sent: Sent[] = [];
+  private phase = '-';
+  private runId = '';
+  constructor(readonly robots: Map<string, SimRobot>) {}
+
+  /** A fleet of stand-ins over `inventory` (every robot of it modelled in `robots`). */
+  fleet(inventory: Inventory, options: Partial<RunOptions> = {}) {
+    const titles = new Map<number, string>();
+    const events: RunOptions['events'] = (e) => {
+      if (e.kind === 'phase-started') titles.set(e.phase, (this.phase = e.title));
+      if (e.kind === 'phase-finished' && this.phase === titles.get(e.phase)) this.phase = '-';
+    };
+    const reach = new Map<string, Reach>(
+      inventory.robots.map((r) => {
+        const target = { name: r.name, host: r.ip, port: r.port, username: r.user };
+        const conn = RobotConnection.standIn(target, async (wire, stdin) => this.exec(r.name, decodeWire(wire), stdin));
+        return [r.name, { ok: true, conn, hostKey: `ssh-ed25519 AAAAHostKeyOf${r.name}`, newHostKey: null }];
+      }),
+    );
+    const fleet = Fleet.overStandIns(inventory, { dryRun: false, maxHandshakes: 8, events, ...options }, reach);
+    this.runId = fleet.runId;
+    return fleet;
+  }
+
+  /** What `robot` was sent, in order: `phase: command`. */
+  of(robot: string): string[] {
+    return this.sent.filter((s) => s.robot === robot).map((s) => `${s.phase}: ${s.command}`);
+  }
+
+  private async exec(robot: string, line: string, stdin: string | Buffer | undefined): Promise<ExecResult> {
+    const parts = nameCommands(line);
+    this.sent.push({ robot, phase: this.phase, command: parts.map((c) => readable(c, this.runId)).join(' && ') });
+    let stdout = '';
+    for (const c of parts) {
+      const r = answer(this.robots, robot, { ...c, stdin: stdin?.toString() });
+      stdout += r.stdout;
+      if (r.code !== 0) return { ...r, stdout: `${shell.OUTPUT_MARK}\n${stdout}`, stderr: `${shell.OUTPUT_MARK}\n${r.stderr}` };
+    }
+    return { code: 0, stdout: `${shell.OUTPUT_MARK}\n${stdout}`, stderr: `${shell.OUTPUT_MARK}\n` };
+  }
+}
+
+const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+function answer(robots: Map<string, SimRobot>, robot: string, c: Command): ExecResult {
+  const sim = robots.get(robot) as SimRobot;
+  switch (c.name) {
+    case 'lock':
+      return ok('provision-lock locked\n');
+    case 'gather-ssh':
+      return ok(gathered(sim, c.args[1] === '1', c.args[0] as string));
+    case 'write':
+      sim.files[(c.args[0] as string).replace('.ssh/', '') as keyof SimRobot['files']] = c.stdin ?? '';
+      return ok(`${WRITTEN}\n`);
+    case 'mesh-probe':
+      return sim.refuses?.includes(c.args[0] as string) ? { code: 255, stdout: '', stderr: 'Permission denied (publickey).' } : ok();
+    case 'new-key':
+      sim.ssh.next = `ssh-ed25519 AAAANewKeyOf${robot} ${c.args[0]}`;
+      return ok(`${sim.ssh.next}\n`);
+    case 'adopt-key':
+      sim.ssh.key = sim.ssh.next ?? null;
+      return ok();
+    case 'drop-next-key':
+      delete sim.ssh.next;
+      return ok();
+    case 'install-service':
+      return ok('changed:script\nchanged:unit\nenabled\n');
+    case 'remove-tokens':
+      return ok(sim.tokens.map((t) => `${t}\n`).join(''));
+    default:
+      return swarmAnswer(robots, robot, c);
+  }
+}
+
+/** The gather script's answer for the model (see src/remote/keysScript.ts); a real run also acts on it. */
+function gathered(sim: SimRobot, dry: boolean, comment: string): string {
+  const { ssh } = sim;
+  const mine = ssh.dirOwner === 1000;
+  const state = [!ssh.dir && 'mkdir', mine && ssh.dir && ssh.dirMode !== '700' && 'chmod', mine && !ssh.key && 'keygen'].filter(Boolean);
+  if (!dry)
+    Object.assign(ssh, { dir: true, ...(mine ? { dirMode: '700', key: ssh.key ?? `ssh-ed25519 AAAAKeyOf${comment} ${comment}` } : {}) });
+  const files = Object.entries(sim.files);
+  return [
+    `state: ${state.join(' ')}`,
+    'uid:1000',
+    'home:/home/robot',
+    `perm:.:${ssh.homeMode}:1000`,
+    ...(ssh.dir ? [`perm:.ssh:${ssh.dirMode}:${ssh.dirOwner}`] : []),
+    ...files.filter(([, v]) => v !== null).map(([f]) => `perm:.ssh/${f}:600:1000`),
+    ssh.key ? `id_ed25519.pub:644:${b64(ssh.key)}` : 'id_ed25519.pub:-:',
+    ...files.map(([f, v]) => (v === null ? `${f}:-:` : `${f}:600:${b64(v)}`)),
+    '',
+  ].join('\n');
+}
+
+/** docker as the model's node sees it: facts, the node list (every modelled node), demote, leave, force-new-cluster. */
+function swarmAnswer(robots: Map<string, SimRobot>, robot: string, c: Command): ExecResult {
+  const sim = robots.get(robot) as SimRobot;
+  const node = sim.node;
+  if (c.name === 'facts') {
+    const swarm = node
+      ? {
+          NodeID: node.id,
+          LocalNodeState: 'active',
+          ControlAvailable: node.role === 'manager',
+          Cluster: node.role === 'manager' ? { ID: 'c1' } : null,
+        }
+      : { LocalNodeState: 'inactive', NodeID: '', ControlAvailable: false };
+    return ok(`arch=x86_64\ncpus=2\nmemkb=8000000\nhostname=${robot}\nengine=e-${robot}\nswarm=${JSON.stringify(swarm)}\n`);
+  }
+  if (c.name === 'node-ls') return ok(inspectNodes(robots));
+  if (c.name === 'docker') {
+    if (c.args[0] === 'swarm' && c.args[1] === 'leave') delete sim.node;
+    return ok();
+  }
+  throw new Error(`no answer modelled for ${c.name}`);
+}
+
+/** Every modelled node as `docker node inspect` prints it, one JSON a line. */
+function inspectNodes(robots: Map<string, SimRobot>): string {
+  return [...robots]
+    .filter(([, r]) => r.node)
+    .map(([name, r]) => {
+      const n = r.node as NonNullable<SimRobot['node']>;
+      const manager = n.role === 'manager' ? { Leader: Boolean(n.leader), Reachability: 'reachable', Addr: `10.0.0.1:2377` } : null;
+      return JSON.stringify({
+        ID: n.id,
+        Spec: { Role: n.role, Availability: 'active', Labels: {} },
+        Description: { Hostname: name },
+        Status: { State: 'ready', Addr: '10.0.0.1' },
+        ManagerStatus: manager,
+      });
+    })
+    .join('\n');
+}
