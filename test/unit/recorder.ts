@@ -17,10 +17,13 @@ const shell = await import('../../src/remote/shell.js');
 const keysScript = await import('../../src/remote/keysScript.js');
 const docker = await import('../../src/remote/docker.js');
 const retire = await import('../../src/remote/retire.js');
-const { lockCommand, unlockCommand } = await import('../../src/remote/lock.js');
+const lock = await import('../../src/remote/lock.js');
+const { lockCommand, unlockCommand } = lock;
+const sshFiles = await import('../../src/remote/sshFiles.js');
 const { writeFileCommand, WRITTEN } = await import('../../src/remote/files.js');
 const { findTalkersCommand } = await import('../../src/remote/loginShell.js');
-const { installServiceCommand } = await import('../../src/steps/service.js');
+const service = await import('../../src/steps/service.js');
+const { installServiceCommand } = service;
 
 /** A POSIX line (as src/remote/shell.ts quotes it) split into words; an unquoted `&&` stays a word of its own. */
 export function shellWords(line: string): { word: string; bare: boolean }[] {
@@ -64,6 +67,12 @@ const SCRIPTS = new Map<string, string>(
     'drop-next-key': retire.dropNextKeyCommand(),
     facts: docker.factsCommand(false).line,
     'node-ls': docker.nodesCommand(false).line,
+    join: docker.joinCommand('worker', '', [], false).line,
+    'join-state': docker.joinStateCommand(false).line,
+    'manager-state': docker.managerStateCommand(false).line,
+    'join-tokens': docker.joinTokensCommand(false).line,
+    'rotate-token': docker.rotateTokenCommand('worker', false).line,
+    'sync-tokens': docker.syncTokensCommand(false),
     'remove-tokens': docker.removeTokensCommand(false),
     'find-talkers': findTalkersCommand(),
     docker: shell.dockerCommand([], false).line,
@@ -98,8 +107,27 @@ function nameCommand(words: string[]): Command {
 
 /** What a test reads: `gather-ssh anton@Anton 0`, `docker swarm leave --force`, `write .ssh/config`. */
 export function readable(c: Command, runId = ''): string {
-  const args = c.name === 'write' ? c.args.slice(0, 1) : c.args.map((a) => (a === runId ? 'RUN' : a));
+  const args = c.name === 'write' ? c.args.slice(0, 1) : withoutConstants(c.args.map((a) => (a === runId ? 'RUN' : a)));
   return [c.name, ...args.map(shell.quote)].join(' ');
+}
+
+/** Fixed values the scripts get as arguments (folder and file names): left out of what a test reads. */
+const CONSTANTS = [
+  [lock.LOCK_DIR, String(lock.NOT_LOCKED)],
+  [sshFiles.ROBOT_KEY_FILE, ...keysScript.MANAGED_SSH_FILES],
+  [docker.TOKEN_DIR, ...docker.TOKEN_FILES],
+  [retire.NEXT_KEY_FILE, sshFiles.ROBOT_KEY_FILE],
+  [retire.NEXT_KEY_FILE],
+  [docker.TOKEN_DIR, service.ADVERTISE_FILE, service.SERVICE_NAME],
+  [docker.TOKEN_DIR],
+];
+
+export function withoutConstants(args: string[]): string[] {
+  for (const run of CONSTANTS) {
+    const at = args.findIndex((_, i) => run.every((w, j) => args[i + j] === w));
+    if (at >= 0) return withoutConstants([...args.slice(0, at), ...args.slice(at + run.length)]);
+  }
+  return args;
 }
 
 /** The POSIX line inside what sshd gets (see forAnyLoginShell). */

@@ -71,7 +71,7 @@ describe('a fresh fleet of four', () => {
     // facts: one read per robot, first
     expect(sent.slice(0, 4).sort()).toEqual(FOUR.map((r) => `${r}: facts`).sort());
     // init: on the leader, then its facts again; the node list through it
-    expect(sent.slice(4, 7)).toEqual(['Anton: docker swarm init --advertise-addr 10.0.0.1', 'Anton: facts', 'Anton: nodes']);
+    expect(sent.slice(4, 7)).toEqual(['Anton: docker swarm init --advertise-addr 10.0.0.1', 'Anton: facts', 'Anton: node-ls']);
     // tokens: read once on the manager, then each robot gets its role's file
     expect(sent[7]).toBe('Anton: join-tokens');
     expect(sent.slice(8, 12).sort()).toEqual(FOUR.map((r) => `${r}: sync-tokens 0`).sort());
@@ -87,7 +87,7 @@ describe('a fresh fleet of four', () => {
     expect(sent.indexOf(updates[0] as string)).toBeGreaterThan(sent.indexOf(joins[2] as string));
     expect(updates.map((u) => u.split(' ').pop()).sort()).toEqual(['n1', 'n2', 'n3', 'n4']);
     // the final node list, read because the swarm changed
-    expect(sent[sent.length - 1]).toBe('Anton: nodes');
+    expect(sent[sent.length - 1]).toBe('Anton: node-ls');
     expect(report.initialised).toBe('Anton');
     expect(sim.nodes.map((n) => `${n.robot} ${n.role}`)).toEqual(['Anton manager', 'Ida manager', 'Otto manager', 'Emil worker']);
   });
@@ -115,7 +115,7 @@ describe('a swarm that is as it should be', () => {
     const { fleet } = await swarm(sim);
     expect(sim.changes()).toEqual([]);
     expect(sim.sent.filter((s) => !s.endsWith(': facts'))).toEqual([
-      expect.stringMatching(/^(Anton|Ida|Otto): nodes$/), // the fleet's cluster, through one of its managers
+      expect.stringMatching(/^(Anton|Ida|Otto): node-ls$/), // the fleet's cluster, through one of its managers
       'Anton: join-tokens', // then through the leader
     ]);
     for (const r of FOUR) expect(fleet.outcomes.get(r)?.status).toBe('ok');

@@ -3,67 +3,9 @@
 // recorded in order, and answered from the simulated state. Which commands a phase sends, for a given
 // fleet state, is then a plain list to compare. (That it all works on real robots: test/lab.)
 import { createHash } from 'node:crypto';
-import {
-  factsCommand,
-  joinCommand,
-  joinStateCommand,
-  joinTokensCommand,
-  managerStateCommand,
-  nodesCommand,
-  rotateTokenCommand,
-  syncTokensCommand,
-  TOKEN_DIR,
-  TOKEN_FILES,
-} from '../../src/remote/docker.js';
-import { OUTPUT_MARK, dockerCommand, lineOf, type RemoteCommand } from '../../src/remote/shell.js';
+import { OUTPUT_MARK } from '../../src/remote/shell.js';
 import type { ExecResult, StandIn } from '../../src/ssh/connection.js';
-
-/** Split a POSIX command line built by src/remote/shell.ts (single quotes only) into words. */
-export function shellWords(line: string): string[] {
-  const words: string[] = [];
-  let word: string | null = null;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i] as string;
-    if (c === "'") {
-      const end = line.indexOf("'", i + 1);
-      word = (word ?? '') + line.slice(i + 1, end);
-      i = end;
-    } else if (c === '\\') word = (word ?? '') + line[++i];
-    else if (c === ' ') {
-      if (word !== null) words.push(word);
-      word = null;
-    } else word = (word ?? '') + c;
-  }
-  if (word !== null) words.push(word);
-  return words;
-}
-
-/** The POSIX line inside what sshd receives (see forAnyLoginShell). */
-export function unwrap(wire: string): string {
-  const encoded = /echo ([A-Za-z0-9+/=]+) \| base64 -d/.exec(wire)?.[1] ?? '';
-  return Buffer.from(encoded, 'base64').toString('utf8');
-}
-
-const scriptOf = (c: string | RemoteCommand) => shellWords(lineOf(c))[2] ?? '';
-const SCRIPTS = new Map<string, string>([
-  [scriptOf(dockerCommand([], false)), 'docker'],
-  [scriptOf(factsCommand(false)), 'facts'],
-  [scriptOf(joinCommand('worker', '', [], false)), 'join'],
-  [scriptOf(joinStateCommand(false)), 'join-state'],
-  [scriptOf(managerStateCommand(false)), 'manager-state'],
-  [scriptOf(joinTokensCommand(false)), 'join-tokens'],
-  [scriptOf(rotateTokenCommand('worker', false)), 'rotate-token'],
-  [scriptOf(nodesCommand(false)), 'nodes'],
-  [scriptOf(syncTokensCommand(false)), 'sync-tokens'],
-]);
-
-/** A command as a test reads it: its name and arguments (`docker node promote n2`, `join manager 10.0.0.2 …`). */
-export function commandName(posixLine: string): string[] {
-  const words = shellWords(posixLine);
-  const name = words[0] === 'sh' && words[1] === '-c' ? (SCRIPTS.get(words[2] ?? '') ?? 'unknown-script') : (words[0] ?? '');
-  // The token folder and file names travel as arguments of every script that touches them: left out here.
-  return [name, ...words.slice(4).filter((w) => w !== TOKEN_DIR && !(TOKEN_FILES as readonly string[]).includes(w))];
-}
+import { decodeWire, nameCommands, readable, withoutConstants } from './recorder.js';
 
 interface SimNode {
   id: string;
@@ -104,7 +46,7 @@ export class SimFleet {
 
   /** The commands sent that change something (reads left out), in order. */
   changes(): string[] {
-    const reads = /: (facts|nodes|join-state|manager-state|join-tokens|sync-tokens 1)\b/;
+    const reads = /: (facts|node-ls|join-state|manager-state|join-tokens|sync-tokens 1)\b/;
     return this.sent.filter((s) => !reads.test(s));
   }
 
@@ -126,9 +68,9 @@ export class SimFleet {
 
   standIn(name: string): StandIn {
     return async (wire, stdin) => {
-      const [command = '', ...args] = commandName(unwrap(wire));
-      this.sent.push(`${name}: ${[command, ...args].join(' ')}`);
-      return this.answer(this.robots.get(name) as SimRobot, command, args, stdin?.toString() ?? '');
+      const command = nameCommands(decodeWire(wire))[0] as { name: string; args: string[] };
+      this.sent.push(`${name}: ${readable(command)}`);
+      return this.answer(this.robots.get(name) as SimRobot, command.name, withoutConstants(command.args), stdin?.toString() ?? '');
     };
   }
 
@@ -152,7 +94,7 @@ export class SimFleet {
     }
     if (command === 'docker' && args[0] === 'swarm') return this.swarmCommand(r, args);
     if (me?.role !== 'manager') return fail('Error response from daemon: This node is not a swarm manager.');
-    if (command === 'nodes') return ok(this.nodes.map((n) => nodeJson(n)).join('\n'));
+    if (command === 'node-ls') return ok(this.nodes.map((n) => nodeJson(n)).join('\n'));
     if (command === 'join-tokens') return ok(`${this.tokens.worker}\n${this.tokens.manager}\n`);
     if (command === 'rotate-token') {
       this.tokens[args[0] as 'worker' | 'manager'] += 'r';
