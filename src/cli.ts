@@ -277,15 +277,9 @@ async function confirmed(flags: { yes?: boolean; dryRun?: boolean }, noTerminal:
   return confirm({ message, default: false });
 }
 
-/** The run as the report renders it. */
 function summaryOf(fleet: Fleet): RunSummary {
   const outcomes = fleet.inventory.robots.map((r) => ({ ...(fleet.outcomes.get(r.name) as RobotOutcome), ip: r.ip }));
   return { outcomes, dryRun: fleet.options.dryRun, notes: fleet.notes, exitCode: fleet.exitCode() };
-}
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
 }
 
 const planRoles = (report: SwarmReport) => (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '';
@@ -387,8 +381,12 @@ const COMMANDS: ((program: Command, setExit: SetExit) => void)[] = [
       const inventory = loadFleetInventory(flags.inventory);
       if (!process.stdin.isTTY) throw new UsageError(NO_TERMINAL); // exit 2, before any connection
       let swarmNow = false;
-      const wizard = async (fleet: Fleet) => void (swarmNow = await rolesCommand(fleet));
-      const code = await runStep('roles', { ...flags, live: false }, { run: wizard }, inventory);
+      const code = await runStep(
+        'roles',
+        { ...flags, live: false },
+        { run: async (fleet) => void (swarmNow = await rolesCommand(fleet)) },
+        inventory,
+      );
       // The wizard rewrote the inventory: swarm runs on what it wrote.
       setExit(swarmNow ? await runStep('swarm', flags, { run: swarmStep, opening: facts }) : code);
     }),
@@ -556,7 +554,7 @@ Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others a
 export function buildProgram(setExit: SetExit): Command {
   const program = new Command('provision')
     .description("Turn a fleet of robots into one Docker Swarm over SSH, from the operator's laptop.")
-    .version(version())
+    .version((JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version)
     // Usage errors are one line with a hint, printed by main (text or JSON), never the whole help.
     .exitOverride()
     .configureOutput({ outputError: () => undefined })
@@ -565,15 +563,13 @@ export function buildProgram(setExit: SetExit): Command {
   return program;
 }
 
-/** The command named on the command line, for an error commander found before any action ran. */
-function commandOf(argv: string[], program: Command): string | null {
-  const first = argv.slice(2).find((a) => !a.startsWith('-'));
-  return program.commands.find((c) => c.name() === first)?.name() ?? null;
-}
-
-function refuse(program: Command, argv: string[], errors: InputError['errors'], hint: string): void {
-  const command = commandOf(argv, program);
-  if (argv.includes('--json'))
+/** Bad input (exit 2): as JSON on stdout with --json, else on stderr; helpHint for an error commander found. */
+function refuse(program: Command, errors: InputError['errors'], helpHint = false): void {
+  // The command named on the command line: the error may come before any action ran.
+  const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
+  const command = program.commands.find((c) => c.name() === first)?.name() ?? null;
+  const who = `provision${command ? ` ${command}` : ''}`;
+  if (process.argv.includes('--json'))
     printJson(
       inputErrorsJson(
         command,
@@ -583,8 +579,8 @@ function refuse(program: Command, argv: string[], errors: InputError['errors'], 
   else
     console.error(
       redact(
-        `provision${command ? ` ${command}` : ''}: ${errors.length > 1 ? `\n${errors.map((e) => `  - ${problemText(e)}`).join('\n')}` : problemText(errors[0] as InputError['errors'][number])}`,
-      ) + hint,
+        `${who}: ${errors.length > 1 ? `\n${errors.map((e) => `  - ${problemText(e)}`).join('\n')}` : problemText(errors[0] as InputError['errors'][number])}`,
+      ) + (helpHint ? ` (${who} --help for more)` : ''),
     );
   process.exitCode = EXIT_BAD_INPUT;
 }
@@ -600,16 +596,13 @@ async function main(): Promise<void> {
       if (err.exitCode === 0) return;
       // `provision` alone: commander printed the help, as people expect; still bad input.
       if (err.code === 'commander.help') return void (process.exitCode = EXIT_BAD_INPUT);
-      const command = commandOf(process.argv, program);
-      const message = err.message.replace(/^error: /, '').replace(/\n+/g, ' ');
-      return refuse(program, process.argv, [{ message }], ` (provision${command ? ` ${command}` : ''} --help for more)`);
+      return refuse(program, [{ message: err.message.replace(/^error: /, '').replace(/\n+/g, ' ') }], true);
     }
     if (err instanceof InventoryError && !process.argv.includes('--json')) {
       console.error(err.message);
-      process.exitCode = EXIT_BAD_INPUT;
-      return;
+      return void (process.exitCode = EXIT_BAD_INPUT);
     }
-    if (err instanceof InputError) return refuse(program, process.argv, err.errors, '');
+    if (err instanceof InputError) return refuse(program, err.errors);
     console.error(`provision: ${redact((err as Error).message)}`);
     if (process.argv.includes('--debug')) console.error(redact(String((err as Error).stack)));
     process.exitCode = 1;
