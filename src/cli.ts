@@ -13,6 +13,7 @@ import type { Inventory, Robot } from './inventory/schema.js';
 import { loadSshConfig, operatorSshLookup } from './ssh/sshConfig.js';
 import { registerSecret, redact } from './log.js';
 import { Fleet, type RobotOutcome, type RunOptions } from './run/fleet.js';
+import type { SwarmReport } from './run/outcome.js';
 import { keysOpening, runKeys } from './steps/keys.js';
 import { LimitError, parseLimit } from './plan/limit.js';
 import { factsFirstCommand } from './steps/swarmState.js';
@@ -22,7 +23,8 @@ import { colourWanted, painter, progressMode } from './ui/terminal.js';
 
 const EXIT_BAD_INPUT = 2;
 
-interface CommonFlags {
+/** Every fleet command's flags; each reads its own. */
+interface Flags {
   inventory: string;
   dryRun?: boolean;
   askPass?: boolean;
@@ -37,6 +39,12 @@ interface CommonFlags {
   prune?: boolean;
   color?: boolean; // --no-color
   live?: boolean; // false where the run prompts (roles): no live view
+  verify?: boolean; // --no-verify
+  operatorKey?: string[];
+  revokeOperatorKey?: string[];
+  installService?: boolean;
+  keys?: boolean;
+  yes?: boolean;
 }
 
 /** Bad input that is one sentence (a flag, a missing terminal): exit 2, before any connection. */
@@ -50,33 +58,37 @@ const DEFAULT_INVENTORY = 'inventory/robots.yaml';
 /** -i's default: PROVISION_INVENTORY, else the fleet's usual place relative to where provision runs. */
 export const defaultInventory = (): string => process.env.PROVISION_INVENTORY || DEFAULT_INVENTORY;
 
+const printJson = (value: object) => console.log(JSON.stringify(value, null, 2));
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number');
   return n;
 }
 
+async function askHidden(message: string): Promise<string> {
+  const { password } = await import('@inquirer/prompts');
+  return password({ message, mask: '*' });
+}
+
 /** A secret from its prompt flag (asked once, on the terminal) or else from the environment. */
 async function secret(ask: boolean | undefined, flag: string, envName: string, message: string): Promise<string | undefined> {
-  const fromEnv = process.env[envName];
-  if (!ask) return fromEnv || undefined;
-  if (!process.stdin.isTTY) throw new UsageError(`${flag} needs a terminal to prompt on; without one, set ${envName} in the environment`);
-  const { password: prompt } = await import('@inquirer/prompts');
-  return prompt({ message, mask: '*' });
+  if (ask && !process.stdin.isTTY)
+    throw new UsageError(`${flag} needs a terminal to prompt on; without one, set ${envName} in the environment`);
+  const value = ask ? await askHidden(message) : process.env[envName] || undefined;
+  registerSecret(value);
+  return value;
 }
 
-/** --limit and --prune: the converging commands (keys, swarm, up). */
-function withLimitOptions(cmd: Command): Command {
-  return cmd
-    .option('-l, --limit <names>', 'change only these robots (NAME[,NAME…]); the others are read where the plan needs them, never changed')
-    .option(
-      '--prune',
-      'remove drift: swarm nodes of no inventory robot, managed-block lines of robots not in the inventory (without it: only reported)',
-    );
-}
+/** An encrypted key's passphrase, asked on the terminal; without one, the key is skipped with a note. */
+const askPassphrase = async (file: string) => (process.stdin.isTTY ? askHidden(`passphrase for ${file}:`) : undefined);
 
-function withCommonOptions(cmd: Command): Command {
-  return cmd
+/**
+ * A command on the fleet: its own flags first (the help lists them in that order), then the common
+ * ones, then --limit and --prune for the converging commands (keys, swarm, up).
+ */
+function fleetCommand(program: Command, name: CommandName, description: string, own = (cmd: Command) => cmd, converges = false): Command {
+  const cmd = own(program.command(name).description(description))
     .option('-i, --inventory <file>', 'inventory file (or set PROVISION_INVENTORY)', defaultInventory())
     .option('-n, --dry-run', 'show per robot what would change; change nothing')
     .option('--ask-pass', 'prompt once for the SSH password used where no key works yet (or set PROVISION_PASSWORD)')
@@ -93,7 +105,16 @@ function withCommonOptions(cmd: Command): Command {
       ).argParser(positiveInt),
     )
     .addOption(new Option('--max-handshakes <n>', 'SSH handshakes in flight at once').default(32).argParser(positiveInt));
+  if (!converges) return cmd;
+  return cmd
+    .option('-l, --limit <names>', 'change only these robots (NAME[,NAME…]); the others are read where the plan needs them, never changed')
+    .option(
+      '--prune',
+      'remove drift: swarm nodes of no inventory robot, managed-block lines of robots not in the inventory (without it: only reported)',
+    );
 }
+
+const withYes = (cmd: Command) => cmd.option('-y, --yes', 'do not ask for confirmation');
 
 /** The inventory, with the operator's ~/.ssh/config applied where the inventory sets nothing. */
 function loadFleetInventory(file: string): Inventory {
@@ -112,25 +133,20 @@ function loadFleetInventory(file: string): Inventory {
   return loadInventory(file, operatorSshLookup(config, { localUser: userInfo().username, home }));
 }
 
-/** An encrypted key's passphrase, asked on the terminal; without one, the key is skipped with a note. */
-async function askPassphrase(file: string): Promise<string | undefined> {
-  if (!process.stdin.isTTY) return undefined;
-  const { password: prompt } = await import('@inquirer/prompts');
-  return prompt({ message: `passphrase for ${file}:`, mask: '*' });
-}
+/** Names are unique ignoring case. */
+const robotNamed = (inventory: Inventory, name: string) => inventory.robots.find((r) => r.name.toLowerCase() === name.toLowerCase());
+const namesIn = (inventory: Inventory) => inventory.robots.map((r) => r.name).join(', ');
 
-/** The inventory's spelling of each name (names are unique ignoring case); an unknown one is bad input. */
+/** The inventory's spelling of each name; an unknown one is bad input. */
 function robotsNamed(inventory: Inventory, names: readonly string[]): string[] {
-  const unknown = names.filter((n) => !inventory.robots.some((r) => r.name.toLowerCase() === n.toLowerCase()));
+  const unknown = names.filter((n) => !robotNamed(inventory, n));
   if (unknown.length)
-    throw new UsageError(
-      `no robot named ${unknown.map((n) => `"${n}"`).join(', ')} in ${inventory.file} (robots: ${inventory.robots.map((r) => r.name).join(', ')})`,
-    );
-  return [...new Set(names.map((n) => inventory.robots.find((r) => r.name.toLowerCase() === n.toLowerCase())?.name as string))];
+    throw new UsageError(`no robot named ${unknown.map((n) => `"${n}"`).join(', ')} in ${inventory.file} (robots: ${namesIn(inventory)})`);
+  return [...new Set(names.map((n) => robotNamed(inventory, n)?.name as string))];
 }
 
 /** --operator-key / --revoke-operator-key: read and checked before any connection (bad input: exit 2). */
-async function operatorKeyFlags(flags: CommonFlags & { operatorKey?: string[]; revokeOperatorKey?: string[] }) {
+async function operatorKeyFlags(flags: Flags & { operatorKey?: string[]; revokeOperatorKey?: string[] }) {
   if (!flags.operatorKey?.length && !flags.revokeOperatorKey?.length) return undefined;
   const { loginKeys, readPublicKeyFile } = await import('./ssh/operatorKeys.js');
   const read = (file: string) => {
@@ -162,7 +178,20 @@ interface StepResult {
   roleOf?: (robot: string) => string;
 }
 
-async function runOptions(flags: CommonFlags): Promise<RunOptions & { view?: { end(): Promise<void> } }> {
+interface Step {
+  run: (fleet: Fleet) => Promise<StepResult | void>;
+  /** The step's first command per robot: it rides in the same remote call as the run lock (Fleet.lock). */
+  opening?: (fleet: Fleet) => (robot: Robot) => string | RemoteCommand;
+  /** The step only reads (status): no run lock, no look at the login shells. */
+  readOnly?: boolean;
+  /** The step's own text in place of the outcome report (status). */
+  report?: (run: RunSummary, result: StepResult) => string;
+}
+
+/** The swarm steps' opening: the facts, read with the lock. */
+const facts = () => factsFirstCommand;
+
+async function runOptions(flags: Flags): Promise<RunOptions & { view?: { end(): Promise<void> } }> {
   const password = await secret(flags.askPass, '--ask-pass', 'PROVISION_PASSWORD', 'SSH password for the robots (first contact):');
   const sudoPassword = await secret(
     flags.askBecomePass,
@@ -170,8 +199,6 @@ async function runOptions(flags: CommonFlags): Promise<RunOptions & { view?: { e
     'PROVISION_BECOME_PASSWORD',
     'sudo password on the robots (for docker):',
   );
-  registerSecret(password);
-  registerSecret(sudoPassword);
   return {
     dryRun: Boolean(flags.dryRun),
     ...(flags.connectTimeout !== undefined ? { connectTimeoutMs: flags.connectTimeout * 1000 } : {}),
@@ -185,7 +212,7 @@ async function runOptions(flags: CommonFlags): Promise<RunOptions & { view?: { e
 }
 
 /** --limit, checked against the inventory before any connection: an unknown name is bad input (exit 2). */
-function limitOf(flags: CommonFlags, inventory: Inventory): { limit?: ReadonlySet<string> } {
+function limitOf(flags: Flags, inventory: Inventory): { limit?: ReadonlySet<string> } {
   if (flags.limit === undefined) return {};
   try {
     return {
@@ -201,7 +228,7 @@ function limitOf(flags: CommonFlags, inventory: Inventory): { limit?: ReadonlySe
 }
 
 /** Progress on stderr (ui/terminal.ts): the live view, plain lines per robot, or nothing. */
-async function progress(flags: CommonFlags): Promise<Pick<RunOptions, 'progress' | 'events'> & { view?: { end(): Promise<void> } }> {
+async function progress(flags: Flags): Promise<Pick<RunOptions, 'progress' | 'events'> & { view?: { end(): Promise<void> } }> {
   const mode = progressMode({ stderrTTY: process.stderr.isTTY, ...flags });
   if (mode === 'lines') return { progress: (robot: string, message: string) => console.error(redact(`${robot}: ${message}`)) };
   if (mode === 'none') return {};
@@ -210,37 +237,35 @@ async function progress(flags: CommonFlags): Promise<Pick<RunOptions, 'progress'
   return { events: view.listener, view };
 }
 
-async function runStep(
-  command: CommandName,
-  inventory: Inventory,
-  flags: CommonFlags,
-  step: (fleet: Fleet) => Promise<StepResult | void>,
-  firstCommand?: (robot: Robot, fleet: Fleet) => string | RemoteCommand,
-): Promise<number> {
+async function runStep(command: CommandName, flags: Flags, step: Step, inventory = loadFleetInventory(flags.inventory)): Promise<number> {
   const title = `provision ${command}`;
   const limit = limitOf(flags, inventory);
   const options = await runOptions(flags);
   const fleet = await Fleet.open(inventory, { ...options, ...limit });
   let result: StepResult = {};
+  const unlocked = step.readOnly || fleet.options.dryRun;
   // Under --limit every robot reached is still locked: the plan reads the others (quorum, node list,
   // tokens, keys), and a second run changing them meanwhile would make that read stale.
-  const locked = !fleet.options.dryRun && (await fleet.lock(firstCommand && ((robot) => firstCommand(robot, fleet))));
+  const locked = !unlocked && (await fleet.lock(step.opening?.(fleet)));
   try {
-    if (locked || fleet.options.dryRun) result = (await step(fleet)) ?? {};
+    if (locked || unlocked) result = (await step.run(fleet)) ?? {};
   } catch (err) {
     fleet.stoppedBy(title, err);
     if (flags.debug) console.error(redact(String((err as Error).stack ?? err)));
   } finally {
-    await fleet.noteLoginShells().catch(() => undefined);
+    if (!step.readOnly) await fleet.noteLoginShells().catch(() => undefined);
     if (locked) await fleet.unlock();
     fleet.close();
     await options.view?.end();
   }
   const paint = painter(colourWanted(process.stdout.isTTY, process.env, flags.color));
   const run = summaryOf(fleet);
-  if (flags.json) console.log(JSON.stringify({ command, ...outcomesJson(run, result.roleOf), ...result.json }, null, 2));
-  else if (flags.quiet) console.log(renderOutcomes(title, run, result.roleOf, true, paint));
-  else console.log(renderOutcomes(title, run, result.roleOf, false, paint) + (result.text ? '\n' + result.text : ''));
+  if (flags.json) printJson({ command, ...outcomesJson(run, result.roleOf), ...result.json });
+  else if (step.report) console.log(step.report(run, result));
+  else
+    console.log(
+      renderOutcomes(title, run, result.roleOf, Boolean(flags.quiet), paint) + (!flags.quiet && result.text ? '\n' + result.text : ''),
+    );
   return run.exitCode;
 }
 
@@ -252,27 +277,259 @@ async function confirmed(flags: { yes?: boolean; dryRun?: boolean }, noTerminal:
   return confirm({ message, default: false });
 }
 
-/** The run as the report renders it. */
 function summaryOf(fleet: Fleet): RunSummary {
   const outcomes = fleet.inventory.robots.map((r) => ({ ...(fleet.outcomes.get(r.name) as RobotOutcome), ip: r.ip }));
   return { outcomes, dryRun: fleet.options.dryRun, notes: fleet.notes, exitCode: fleet.exitCode() };
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+const planRoles = (report: SwarmReport) => (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '';
+
+async function swarmStep(fleet: Fleet, installService?: boolean): Promise<StepResult> {
+  // Loaded only for the commands that need it: `keys` and `--help` do not pay for it.
+  const [{ runSwarm }, { renderSwarmSummary, swarmJson }] = await Promise.all([import('./steps/swarm.js'), import('./ui/swarmReport.js')]);
+  const report = await runSwarm(fleet);
+  const result = {
+    roleOf: planRoles(report),
+    text: renderSwarmSummary(report, (id) => report.robotOfNode.get(id)),
+    json: { swarm: swarmJson(report) },
+  };
+  if (installService) await (await import('./steps/service.js')).installService(fleet);
+  return result;
 }
 
-export function buildProgram(setExit: (code: number) => void): Command {
-  const program = new Command('provision')
-    .description("Turn a fleet of robots into one Docker Swarm over SSH, from the operator's laptop.")
-    .version(version())
-    // Usage errors are one line with a hint, printed by main (text or JSON), never the whole help.
-    .exitOverride()
-    .configureOutput({ outputError: () => undefined })
-    .addHelpText(
-      'after',
-      `
+const statusStep: Step = {
+  readOnly: true,
+  run: async (fleet) => {
+    const [{ readStatus }, { renderStatus }] = await Promise.all([import('./steps/status.js'), import('./ui/status.js')]);
+    const status = await readStatus(fleet);
+    return { text: renderStatus(status), json: { status }, roleOf: (robot) => status.robots.find((r) => r.name === robot)?.role ?? '' };
+  },
+  report: (run, result) =>
+    [
+      ...(result.text ? [result.text] : []),
+      ...run.outcomes
+        .filter((o) => o.status !== 'ok' && o.status !== 'changed')
+        .map((o) => `  ${o.robot}: ${o.status}: ${o.details.join('; ')}`),
+    ].join('\n'),
+};
+
+type SetExit = (code: number) => void;
+const INSTALL_SERVICE = 'also install the boot-time join (provision-join.service, through sudo -n) on every robot';
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** In the order of the help and the completion scripts. */
+const COMMANDS: ((program: Command, setExit: SetExit) => void)[] = [
+  (program, setExit) =>
+    fleetCommand(
+      program,
+      'keys',
+      'generate a key pair on every robot, distribute authorized_keys, known_hosts and ~/.ssh/config, then verify that the robots log in to each other by name',
+      (cmd) =>
+        cmd
+          .option('--no-verify', 'skip the mesh check (each robot logging in to another with ssh <Name>, BatchMode, host key checked)')
+          .option('--operator-key <file>', "also install this public key (another laptop's) on every robot (repeatable)", collect)
+          .option(
+            '--revoke-operator-key <file>',
+            "remove this public key from every robot's managed block (repeatable; never the key this run logs in with)",
+            collect,
+          ),
+      true,
+    ).action(async (flags: Flags) => {
+      const operatorKeys = await operatorKeyFlags(flags);
+      setExit(
+        await runStep('keys', flags, {
+          run: (fleet) => runKeys(fleet, { verify: flags.verify !== false, operatorKeys }),
+          opening: keysOpening,
+        }),
+      );
+    }),
+
+  (program, setExit) =>
+    fleetCommand(
+      program,
+      'swarm',
+      'init or reuse the swarm, plan roles by quorum rules, write ~/swarm_tokens, join and label every robot',
+      (cmd) => cmd.option('--install-service', INSTALL_SERVICE),
+      true,
+    ).action(async (flags: Flags) =>
+      setExit(await runStep('swarm', flags, { run: (fleet) => swarmStep(fleet, flags.installService), opening: facts })),
+    ),
+
+  (program, setExit) =>
+    fleetCommand(
+      program,
+      'up',
+      'converge in one run: keys, then swarm, over the same connections (one login per robot, one run lock, one report)',
+      (cmd) => cmd.option('--no-verify', 'skip the mesh check of the keys part').option('--install-service', INSTALL_SERVICE),
+      true,
+    ).action(async (flags: Flags) => {
+      const run = async (fleet: Fleet) => {
+        const keys = await runKeys(fleet, { verify: flags.verify !== false });
+        const result = await swarmStep(fleet, flags.installService);
+        return { ...result, json: { ...keys?.json, ...result.json } };
+      };
+      setExit(await runStep('up', flags, { run, opening: keysOpening }));
+    }),
+
+  (program, setExit) =>
+    fleetCommand(
+      program,
+      'roles',
+      'interactive wizard: pick managers and the leader, write them into the inventory, then optionally run provision swarm',
+    ).action(async (flags: Flags) => {
+      const { NO_TERMINAL, rolesCommand } = await import('./steps/roles.js');
+      const inventory = loadFleetInventory(flags.inventory);
+      if (!process.stdin.isTTY) throw new UsageError(NO_TERMINAL); // exit 2, before any connection
+      let swarmNow = false;
+      const code = await runStep(
+        'roles',
+        { ...flags, live: false },
+        { run: async (fleet) => void (swarmNow = await rolesCommand(fleet)) },
+        inventory,
+      );
+      // The wizard rewrote the inventory: swarm runs on what it wrote.
+      setExit(swarmNow ? await runStep('swarm', flags, { run: swarmStep, opening: facts }) : code);
+    }),
+
+  (program, setExit) =>
+    fleetCommand(program, 'status', 'one table of every robot, its swarm state and role, and whether quorum holds').action(
+      async (flags: Flags) => setExit(await runStep('status', flags, statusStep)),
+    ),
+
+  (program, setExit) =>
+    fleetCommand(
+      program,
+      'rotate',
+      "rotate the swarm join tokens and write the new ones into every robot's ~/swarm_tokens; with --keys, the robots' SSH keys instead",
+      (cmd) =>
+        cmd
+          .addOption(new Option('--token <which>', 'which token').choices(['worker', 'manager', 'both']).default('both'))
+          .option('--keys', 'a new key pair generated on every robot, trusted everywhere before the old one is withdrawn'),
+    ).action(async (flags: Flags & { token: 'worker' | 'manager' | 'both' }, cmd: Command) => {
+      if (flags.keys && cmd.getOptionValueSource('token') === 'cli')
+        throw new UsageError('provision rotate: --keys and --token are separate runs: rotate one, then the other');
+      const keys = async (fleet: Fleet) => (await import('./steps/rotateKeys.js')).runRotateKeys(fleet);
+      const tokens = async (fleet: Fleet) => {
+        const { runSwarm } = await import('./steps/swarm.js');
+        return { roleOf: planRoles(await runSwarm(fleet, { rotate: flags.token })) };
+      };
+      setExit(await runStep('rotate', flags, flags.keys ? { run: keys, opening: keysOpening } : { run: tokens, opening: facts }));
+    }),
+
+  (program, setExit) =>
+    fleetCommand(
+      program,
+      'remove',
+      'retire robots: drain, demote, leave and remove their nodes (quorum-safe), revoke their keys and host keys everywhere, take them out of the inventory',
+      (cmd) => withYes(cmd.argument('<names...>', 'robots of the inventory to remove')),
+    ).action(async (names: string[], flags: Flags) => {
+      // Every check before any connection: unknown names and a missing confirmation are bad input.
+      const inventory = loadFleetInventory(flags.inventory);
+      const robots = robotsNamed(inventory, names);
+      if (
+        !(await confirmed(
+          flags,
+          'provision remove retires robots for good and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
+          `Remove ${robots.join(', ')} from the swarm, revoke their keys on every robot and take them out of ${flags.inventory}?`,
+        ))
+      )
+        return;
+      setExit(
+        await runStep(
+          'remove',
+          flags,
+          { run: async (fleet) => (await import('./steps/remove.js')).runRemove(fleet, robots), opening: facts },
+          inventory,
+        ),
+      );
+    }),
+
+  (program, setExit) =>
+    fleetCommand(
+      program,
+      'reset',
+      'leave the swarm on every robot (workers, then managers, the leader last) and remove ~/swarm_tokens',
+      (cmd) => withYes(cmd).option('--keys', 'also remove the provision blocks from ~/.ssh/authorized_keys, known_hosts and config'),
+    ).action(async (flags: Flags) => {
+      const inventory = loadFleetInventory(flags.inventory); // a bad inventory is refused before the question
+      if (
+        !(await confirmed(
+          flags,
+          'provision reset dismantles the swarm and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
+          `Leave the swarm on every robot of ${flags.inventory}${flags.keys ? ' and remove the provision SSH blocks' : ''}?`,
+        ))
+      )
+        return;
+      setExit(
+        await runStep(
+          'reset',
+          flags,
+          { run: async (fleet) => (await import('./steps/reset.js')).runReset(fleet, { keys: Boolean(flags.keys) }), opening: facts },
+          inventory,
+        ),
+      );
+    }),
+
+  (program, setExit) =>
+    fleetCommand(
+      program,
+      'recover',
+      'after quorum is lost for good: make one manager the only one (docker swarm init --force-new-cluster)',
+      (cmd) => withYes(cmd.requiredOption('--on <robot>', "the manager to recover on (it keeps the swarm's state)")),
+    ).action(async (flags: Flags & { on: string }) => {
+      const inventory = loadFleetInventory(flags.inventory);
+      if (!robotNamed(inventory, flags.on))
+        throw new UsageError(`--on ${flags.on}: no robot of that name in ${flags.inventory} (robots: ${namesIn(inventory)})`);
+      if (
+        !(await confirmed(
+          flags,
+          'provision recover rebuilds the swarm around one manager and asks first; without a terminal, confirm with --yes',
+          `Force a new cluster on ${flags.on}? Lost managers will have to leave and join again.`,
+        ))
+      )
+        return;
+      setExit(
+        await runStep(
+          'recover',
+          flags,
+          { run: async (fleet) => (await import('./steps/recover.js')).runRecover(fleet, flags.on), opening: facts },
+          inventory,
+        ),
+      );
+    }),
+
+  (program, setExit) =>
+    program
+      .command('init')
+      .description('write a first, commented inventory (from --robot NAME=IP pairs, or asked on a terminal); never overwrites')
+      .option('-i, --inventory <file>', 'where to write it (or set PROVISION_INVENTORY)', defaultInventory())
+      .option('-r, --robot <name=ip>', 'a robot, e.g. Anton=192.168.50.11 (repeat for each robot)', collect, [] as string[])
+      .option('-u, --user <user>', 'the Linux user on the robots (defaults.user)')
+      .option('--json', 'print one JSON object instead of text')
+      .action(async (flags: { inventory: string; robot: string[]; user?: string; json?: boolean }) => {
+        const { initInventory } = await import('./steps/init.js');
+        const result = await initInventory(flags.inventory, flags.robot, flags.user);
+        const robots = result.robots.map((r) => ({ ...r, status: 'changed', details: [`added to ${flags.inventory}`] }));
+        if (flags.json) printJson({ command: 'init', dryRun: false, exitCode: 0, robots, notes: [], inventory: result.file });
+        else
+          console.log(
+            `wrote ${result.file} with ${result.robots.map((r) => r.name).join(', ')}: read its comments, then run provision keys --ask-pass${flags.inventory === defaultInventory() ? '' : ` -i ${flags.inventory}`}`,
+          );
+        setExit(0);
+      }),
+
+  (program, setExit) =>
+    program
+      .command('completion')
+      .description('print a shell completion script: source <(provision completion bash), or zsh, or provision completion fish | source')
+      .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
+      .action((shell: Shell) => {
+        process.stdout.write(completionScript(program, shell));
+        setExit(0);
+      }),
+];
+
+const EXAMPLES = `
 Examples:
   provision init --robot Anton=192.168.50.11 --robot Ida=192.168.50.12   a first inventory
   provision keys --ask-pass            first contact: keys on every robot, shared ~/.ssh/config
@@ -292,326 +549,38 @@ Examples:
   source <(provision completion bash)  complete commands and flags in bash (also zsh, fish)
 
 The inventory: -i FILE, else $PROVISION_INVENTORY, else ${DEFAULT_INVENTORY}.
-Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others are done), 2 bad input.`,
-    );
+Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others are done), 2 bad input.`;
 
-  const collect = (value: string, previous: string[] = []) => [...previous, value];
-  withLimitOptions(
-    withCommonOptions(
-      program
-        .command('keys')
-        .description(
-          'generate a key pair on every robot, distribute authorized_keys, known_hosts and ~/.ssh/config, then verify that the robots log in to each other by name',
-        )
-        .option('--no-verify', 'skip the mesh check (each robot logging in to another with ssh <Name>, BatchMode, host key checked)')
-        .option('--operator-key <file>', "also install this public key (another laptop's) on every robot (repeatable)", collect)
-        .option(
-          '--revoke-operator-key <file>',
-          "remove this public key from every robot's managed block (repeatable; never the key this run logs in with)",
-          collect,
-        ),
-    ),
-  ).action(async (flags: CommonFlags & { verify: boolean; operatorKey?: string[]; revokeOperatorKey?: string[] }) => {
-    const operatorKeys = await operatorKeyFlags(flags);
-    setExit(
-      await runStep(
-        'keys',
-        loadFleetInventory(flags.inventory),
-        flags,
-        (fleet) => runKeys(fleet, { verify: flags.verify !== false, operatorKeys }),
-        (robot, fleet) => keysOpening(fleet)(robot),
-      ),
-    );
-  });
-
-  const swarmStep = async (fleet: Fleet): Promise<StepResult> => {
-    // Loaded only for the commands that need it: `keys` and `--help` do not pay for it.
-    const [{ runSwarm }, { renderSwarmSummary, swarmJson }] = await Promise.all([
-      import('./steps/swarm.js'),
-      import('./ui/swarmReport.js'),
-    ]);
-    const report = await runSwarm(fleet);
-    const roleOf = (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '';
-    return { roleOf, text: renderSwarmSummary(report, (id) => report.robotOfNode.get(id)), json: { swarm: swarmJson(report) } };
-  };
-
-  withLimitOptions(
-    withCommonOptions(
-      program
-        .command('swarm')
-        .description('init or reuse the swarm, plan roles by quorum rules, write ~/swarm_tokens, join and label every robot')
-        .option('--install-service', 'also install the boot-time join (provision-join.service, through sudo -n) on every robot'),
-    ),
-  ).action(async (flags: CommonFlags & { installService?: boolean }) =>
-    setExit(
-      await runStep(
-        'swarm',
-        loadFleetInventory(flags.inventory),
-        flags,
-        async (fleet) => {
-          const result = await swarmStep(fleet);
-          if (flags.installService) await (await import('./steps/service.js')).installService(fleet);
-          return result;
-        },
-        factsFirstCommand,
-      ),
-    ),
-  );
-
-  withLimitOptions(
-    withCommonOptions(
-      program
-        .command('up')
-        .description('converge in one run: keys, then swarm, over the same connections (one login per robot, one run lock, one report)')
-        .option('--no-verify', 'skip the mesh check of the keys part')
-        .option('--install-service', 'also install the boot-time join (provision-join.service, through sudo -n) on every robot'),
-    ),
-  ).action(async (flags: CommonFlags & { verify: boolean; installService?: boolean }) =>
-    setExit(
-      await runStep(
-        'up',
-        loadFleetInventory(flags.inventory),
-        flags,
-        async (fleet) => {
-          const keys = await runKeys(fleet, { verify: flags.verify !== false });
-          const result = await swarmStep(fleet);
-          if (flags.installService) await (await import('./steps/service.js')).installService(fleet);
-          return { ...result, json: { ...keys?.json, ...result.json } };
-        },
-        (robot, fleet) => keysOpening(fleet)(robot),
-      ),
-    ),
-  );
-
-  withCommonOptions(
-    program
-      .command('roles')
-      .description('interactive wizard: pick managers and the leader, write them into the inventory, then optionally run provision swarm'),
-  ).action(async (flags: CommonFlags) => {
-    const { NO_TERMINAL, rolesCommand } = await import('./steps/roles.js');
-    const inventory = loadFleetInventory(flags.inventory);
-    if (!process.stdin.isTTY) throw new UsageError(NO_TERMINAL); // exit 2, before any connection
-    let swarmNow = false;
-    const code = await runStep('roles', inventory, { ...flags, live: false }, async (fleet) => {
-      swarmNow = await rolesCommand(fleet);
-    });
-    // The wizard rewrote the inventory: swarm runs on what it wrote.
-    setExit(swarmNow ? await runStep('swarm', loadFleetInventory(flags.inventory), flags, swarmStep, factsFirstCommand) : code);
-  });
-
-  withCommonOptions(
-    program.command('status').description('one table of every robot, its swarm state and role, and whether quorum holds'),
-  ).action(async (flags: CommonFlags) => {
-    const { readStatus } = await import('./steps/status.js');
-    const { renderStatus } = await import('./ui/status.js');
-    const inventory = loadFleetInventory(flags.inventory);
-    const options = await runOptions(flags);
-    const fleet = await Fleet.open(inventory, options);
-    let status: Awaited<ReturnType<typeof readStatus>> | null = null;
-    try {
-      status = await readStatus(fleet);
-    } catch (err) {
-      fleet.stoppedBy('provision status', err);
-      if (flags.debug) console.error(redact(String((err as Error).stack ?? err)));
-    } finally {
-      fleet.close();
-      await options.view?.end();
-    }
-    const problems = [...fleet.outcomes.values()].filter((o) => o.status !== 'ok' && o.status !== 'changed');
-    const roleOf = (robot: string) => status?.robots.find((r) => r.name === robot)?.role ?? '';
-    if (flags.json)
-      console.log(JSON.stringify({ command: 'status', ...outcomesJson(summaryOf(fleet), roleOf), ...(status ? { status } : {}) }, null, 2));
-    else
-      console.log(
-        [...(status ? [renderStatus(status)] : []), ...problems.map((o) => `  ${o.robot}: ${o.status}: ${o.details.join('; ')}`)].join(
-          '\n',
-        ),
-      );
-    setExit(fleet.exitCode());
-  });
-
-  const rotate = withCommonOptions(
-    program
-      .command('rotate')
-      .description(
-        "rotate the swarm join tokens and write the new ones into every robot's ~/swarm_tokens; with --keys, the robots' SSH keys instead",
-      )
-      .addOption(new Option('--token <which>', 'which token').choices(['worker', 'manager', 'both']).default('both'))
-      .option('--keys', 'a new key pair generated on every robot, trusted everywhere before the old one is withdrawn'),
-  );
-  rotate.action(async (flags: CommonFlags & { token: 'worker' | 'manager' | 'both'; keys?: boolean }) => {
-    if (flags.keys) {
-      if (rotate.getOptionValueSource('token') === 'cli')
-        throw new UsageError('provision rotate: --keys and --token are separate runs: rotate one, then the other');
-      const { runRotateKeys } = await import('./steps/rotateKeys.js');
-      setExit(
-        await runStep(
-          'rotate',
-          loadFleetInventory(flags.inventory),
-          flags,
-          (fleet) => runRotateKeys(fleet),
-          (robot, fleet) => keysOpening(fleet)(robot),
-        ),
-      );
-      return;
-    }
-    setExit(
-      await runStep(
-        'rotate',
-        loadFleetInventory(flags.inventory),
-        flags,
-        async (fleet) => {
-          const { runSwarm } = await import('./steps/swarm.js');
-          const report = await runSwarm(fleet, { rotate: flags.token });
-          return { roleOf: (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '' };
-        },
-        factsFirstCommand,
-      ),
-    );
-  });
-
-  withCommonOptions(
-    program
-      .command('remove')
-      .description(
-        'retire robots: drain, demote, leave and remove their nodes (quorum-safe), revoke their keys and host keys everywhere, take them out of the inventory',
-      )
-      .argument('<names...>', 'robots of the inventory to remove')
-      .option('-y, --yes', 'do not ask for confirmation'),
-  ).action(async (names: string[], flags: CommonFlags & { yes?: boolean }) => {
-    // Every check before any connection: unknown names and a missing confirmation are bad input.
-    const inventory = loadFleetInventory(flags.inventory);
-    const robots = robotsNamed(inventory, names);
-    if (
-      !(await confirmed(
-        flags,
-        'provision remove retires robots for good and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
-        `Remove ${robots.join(', ')} from the swarm, revoke their keys on every robot and take them out of ${flags.inventory}?`,
-      ))
-    )
-      return;
-    const { runRemove } = await import('./steps/remove.js');
-    setExit(await runStep('remove', inventory, flags, (fleet) => runRemove(fleet, robots), factsFirstCommand));
-  });
-
-  withCommonOptions(
-    program
-      .command('reset')
-      .description('leave the swarm on every robot (workers, then managers, the leader last) and remove ~/swarm_tokens')
-      .option('-y, --yes', 'do not ask for confirmation')
-      .option('--keys', 'also remove the provision blocks from ~/.ssh/authorized_keys, known_hosts and config'),
-  ).action(async (flags: CommonFlags & { yes?: boolean; keys?: boolean }) => {
-    const inventory = loadFleetInventory(flags.inventory); // a bad inventory is refused before the question
-    if (
-      !(await confirmed(
-        flags,
-        'provision reset dismantles the swarm and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
-        `Leave the swarm on every robot of ${flags.inventory}${flags.keys ? ' and remove the provision SSH blocks' : ''}?`,
-      ))
-    )
-      return;
-    const { runReset } = await import('./steps/reset.js');
-    setExit(await runStep('reset', inventory, flags, (fleet) => runReset(fleet, { keys: Boolean(flags.keys) }), factsFirstCommand));
-  });
-
-  withCommonOptions(
-    program
-      .command('recover')
-      .description('after quorum is lost for good: make one manager the only one (docker swarm init --force-new-cluster)')
-      .requiredOption('--on <robot>', "the manager to recover on (it keeps the swarm's state)")
-      .option('-y, --yes', 'do not ask for confirmation'),
-  ).action(async (flags: CommonFlags & { on: string; yes?: boolean }) => {
-    const inventory = loadFleetInventory(flags.inventory);
-    if (!inventory.robots.some((r) => r.name.toLowerCase() === flags.on.toLowerCase())) {
-      throw new UsageError(
-        `--on ${flags.on}: no robot of that name in ${flags.inventory} (robots: ${inventory.robots.map((r) => r.name).join(', ')})`,
-      );
-    }
-    if (
-      !(await confirmed(
-        flags,
-        'provision recover rebuilds the swarm around one manager and asks first; without a terminal, confirm with --yes',
-        `Force a new cluster on ${flags.on}? Lost managers will have to leave and join again.`,
-      ))
-    )
-      return;
-    const { runRecover } = await import('./steps/recover.js');
-    setExit(await runStep('recover', inventory, flags, (fleet) => runRecover(fleet, flags.on), factsFirstCommand));
-  });
-
-  program
-    .command('init')
-    .description('write a first, commented inventory (from --robot NAME=IP pairs, or asked on a terminal); never overwrites')
-    .option('-i, --inventory <file>', 'where to write it (or set PROVISION_INVENTORY)', defaultInventory())
-    .option(
-      '-r, --robot <name=ip>',
-      'a robot, e.g. Anton=192.168.50.11 (repeat for each robot)',
-      (pair: string, all: string[]) => [...all, pair],
-      [] as string[],
-    )
-    .option('-u, --user <user>', 'the Linux user on the robots (defaults.user)')
-    .option('--json', 'print one JSON object instead of text')
-    .action(async (flags: { inventory: string; robot: string[]; user?: string; json?: boolean }) => {
-      const { initInventory } = await import('./steps/init.js');
-      const result = await initInventory(flags.inventory, flags.robot, flags.user);
-      if (flags.json)
-        console.log(
-          JSON.stringify(
-            {
-              command: 'init',
-              dryRun: false,
-              exitCode: 0,
-              robots: result.robots.map((r) => ({ ...r, status: 'changed', details: [`added to ${flags.inventory}`] })),
-              notes: [],
-              inventory: result.file,
-            },
-            null,
-            2,
-          ),
-        );
-      else
-        console.log(
-          `wrote ${result.file} with ${result.robots.map((r) => r.name).join(', ')}: read its comments, then run provision keys --ask-pass${flags.inventory === defaultInventory() ? '' : ` -i ${flags.inventory}`}`,
-        );
-      setExit(0);
-    });
-
-  program
-    .command('completion')
-    .description('print a shell completion script: source <(provision completion bash), or zsh, or provision completion fish | source')
-    .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
-    .action((shell: Shell) => {
-      process.stdout.write(completionScript(program, shell));
-      setExit(0);
-    });
-
+export function buildProgram(setExit: SetExit): Command {
+  const program = new Command('provision')
+    .description("Turn a fleet of robots into one Docker Swarm over SSH, from the operator's laptop.")
+    .version((JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version)
+    // Usage errors are one line with a hint, printed by main (text or JSON), never the whole help.
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined })
+    .addHelpText('after', EXAMPLES);
+  for (const add of COMMANDS) add(program, setExit);
   return program;
 }
 
-/** The command named on the command line, for an error commander found before any action ran. */
-function commandOf(argv: string[], program: Command): string | null {
-  const first = argv.slice(2).find((a) => !a.startsWith('-'));
-  return program.commands.find((c) => c.name() === first)?.name() ?? null;
-}
-
-function refuse(program: Command, argv: string[], errors: InputError['errors'], hint: string): void {
-  const command = commandOf(argv, program);
-  if (argv.includes('--json'))
-    console.log(
-      JSON.stringify(
-        inputErrorsJson(
-          command,
-          errors.map((e) => ({ ...e, message: redact(e.message) })),
-        ),
-        null,
-        2,
+/** Bad input (exit 2): as JSON on stdout with --json, else on stderr; helpHint for an error commander found. */
+function refuse(program: Command, errors: InputError['errors'], helpHint = false): void {
+  // The command named on the command line: the error may come before any action ran.
+  const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
+  const command = program.commands.find((c) => c.name() === first)?.name() ?? null;
+  const who = `provision${command ? ` ${command}` : ''}`;
+  if (process.argv.includes('--json'))
+    printJson(
+      inputErrorsJson(
+        command,
+        errors.map((e) => ({ ...e, message: redact(e.message) })),
       ),
     );
   else
     console.error(
       redact(
-        `provision${command ? ` ${command}` : ''}: ${errors.length > 1 ? `\n${errors.map((e) => `  - ${problemText(e)}`).join('\n')}` : problemText(errors[0] as InputError['errors'][number])}`,
-      ) + hint,
+        `${who}: ${errors.length > 1 ? `\n${errors.map((e) => `  - ${problemText(e)}`).join('\n')}` : problemText(errors[0] as InputError['errors'][number])}`,
+      ) + (helpHint ? ` (${who} --help for more)` : ''),
     );
   process.exitCode = EXIT_BAD_INPUT;
 }
@@ -627,17 +596,13 @@ async function main(): Promise<void> {
       if (err.exitCode === 0) return;
       // `provision` alone: commander printed the help, as people expect; still bad input.
       if (err.code === 'commander.help') return void (process.exitCode = EXIT_BAD_INPUT);
-      const command = commandOf(process.argv, program);
-      const message = err.message.replace(/^error: /, '').replace(/\n+/g, ' ');
-      return refuse(program, process.argv, [{ message }], ` (provision${command ? ` ${command}` : ''} --help for more)`);
+      return refuse(program, [{ message: err.message.replace(/^error: /, '').replace(/\n+/g, ' ') }], true);
     }
-    if (err instanceof InventoryError) {
-      if (process.argv.includes('--json')) return refuse(program, process.argv, err.errors, '');
+    if (err instanceof InventoryError && !process.argv.includes('--json')) {
       console.error(err.message);
-      process.exitCode = EXIT_BAD_INPUT;
-      return;
+      return void (process.exitCode = EXIT_BAD_INPUT);
     }
-    if (err instanceof InputError) return refuse(program, process.argv, err.errors, '');
+    if (err instanceof InputError) return refuse(program, err.errors);
     console.error(`provision: ${redact((err as Error).message)}`);
     if (process.argv.includes('--debug')) console.error(redact(String((err as Error).stack)));
     process.exitCode = 1;
