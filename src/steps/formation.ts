@@ -44,6 +44,9 @@ type Pending = { kind: 'clean' | 'manager' | 'worker' | 'promote' | 'demote' | '
 export class Formation {
   private swarmChanged = false; // when nothing changed, the node list read at the start is the final one
   private readonly joinedNow = new Set<Member>();
+  private readonly labelled = new Set<Member>();
+  /** An error that stops the run met while labelling a node that just joined: thrown once the joins settle. */
+  private stopping: StopRun | null = null;
   private readonly newManagers = new Set<Member>(); // joined as or promoted to manager in this run
   private lastJoinAt = Date.now(); // the fleet's latest finished join: pending joins wait while this moves
   private readonly planRobots: PlanRobot[];
@@ -319,6 +322,7 @@ export class Formation {
     const currentManagers = this.nodes.filter((n) => n.role === 'manager').length;
     for (const batch of managerJoinBatches(Math.max(1, currentManagers), [...names])) {
       await Promise.all(batch.map((name) => this.join(this.member(name), 'manager').finally(() => progress.advance())));
+      if (this.stopping) throw this.stopping;
     }
   }
 
@@ -328,6 +332,7 @@ export class Formation {
    */
   async joinWorkers(names: readonly string[], progress: Progress): Promise<void> {
     await runPaced(names, (name) => this.join(this.member(name), 'worker').finally(() => progress.advance()));
+    if (this.stopping) throw this.stopping;
   }
 
   /**
@@ -357,11 +362,16 @@ export class Formation {
       if (role === 'manager') this.newManagers.add(m);
       const how = out.includes('pending') ? ' (after a join that went on in the background)' : '';
       this.fleet.joined(m.robot.name, `joined as ${role}${how}`);
-      return true;
     } catch (err) {
       this.fleet.failed(m.robot.name, (err as Error).message);
       return false;
     }
+    // Labelled as soon as it is in, not after every join (measured faster); it joined whatever its labels do.
+    await this.label(m.robot.name).catch((err: unknown) => {
+      if (err instanceof StopRun) this.stopping ??= err;
+      else this.fleet.failed(m.robot.name, (err as Error).message);
+    });
+    return true;
   }
 
   /** Poll a robot whose join went on in the background until it is active; its node ID, or an error. */
@@ -399,6 +409,7 @@ export class Formation {
     return this.names(
       (m) =>
         Boolean(m.facts.swarm?.NodeID) &&
+        !this.labelled.has(m) &&
         (this.joinedNow.has(m) || this.inFleet(m)) &&
         !isNoLabelUpdate(labelUpdate(this.labelsNow(m), desiredLabels(m.robot, m.facts))),
     );
@@ -413,10 +424,12 @@ export class Formation {
     const m = this.member(name);
     const nodeId = m.facts.swarm?.NodeID ?? '';
     const update = labelUpdate(this.labelsNow(m), desiredLabels(m.robot, m.facts));
+    if (!nodeId || isNoLabelUpdate(update)) return;
     const send = () =>
       this.via.run((sudo) => labelAddCommand(nodeId, update.add, sudo, update.remove), 'docker node update --label-add/--label-rm');
     await retry(send, { attempts: 5, baseMs: 200, retryIf: (err) => /update out of sequence/.test((err as Error).message) });
     this.swarmChanged = true;
+    this.labelled.add(m);
     this.fleet.changed(name, `labels: ${describeLabelUpdate(update)}`);
   }
 
