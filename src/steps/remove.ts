@@ -1,8 +1,6 @@
-// `provision remove NAME…`: retire robots. The swarm first — the remaining robots' roles are planned
-// without them and applied (a replacement manager is promoted before any demotion), then each
-// robot's node is drained, demoted, left and removed (plan/retire.ts) —, then the revocation: every
-// other robot's managed files are merged over the inventory without them (keys.ts), their own blocks
-// are emptied, the operator's known_hosts forgets them; last, they leave the inventory file.
+// `provision remove NAME…`: the others' roles planned without them (promotions first); each one's node
+// drained, demoted, left and removed; their keys revoked everywhere and their own blocks emptied; last,
+// they leave the inventory file.
 import { pollUntil } from '../run/retry.js';
 import { nodeRemoveCommand, leaveCommand, nodeRoleCommand, removeTokensCommand, type NodeInfo } from '../remote/docker.js';
 import { drainCommand, nodeTasksCommand, parseTaskCount } from '../remote/retire.js';
@@ -20,7 +18,7 @@ import { ManagerVia } from './managerVia.js';
 import { runSwarm } from './swarm.js';
 import { fleetClusters, gatherMembers, inSwarm, nodeOfRobot, type Member } from './swarmState.js';
 
-/** How long a drained node's tasks are given to move, and a demoted manager to leave the Raft group. */
+/** How long a drained node's tasks get to move, and a demoted manager to leave the Raft group. */
 const DRAIN_WAIT_MS = 60_000;
 const DEMOTE_WAIT_MS = 60_000;
 const POLL_MS = 1000;
@@ -64,7 +62,7 @@ export async function runRemove(fleet: Fleet, names: readonly string[]): Promise
   return { json: { removed: removed.map((r) => r.name), notRemoved, plannedManagers: planned ?? null } };
 }
 
-/** Drain, demote, leave, remove: each leaving robot in turn. Returns the robots whose node is gone (or never was). */
+/** Each leaving robot in turn (plan/retire.ts); the robots whose node is gone (or never was). */
 async function retireNodes(
   fleet: Fleet,
   rest: Fleet,
@@ -176,10 +174,7 @@ async function retireStep(
 const waitFor = async (ms: number, check: () => Promise<boolean>) =>
   Boolean(await pollUntil(async () => (await check()) || undefined, POLL_MS, ms));
 
-/**
- * On a leaving robot that answers: its known_hosts and config blocks go, and its authorized_keys
- * block keeps only the operators' keys (the operator can still log in to wipe or re-use it).
- */
+/** A leaving robot's blocks are emptied, but for the operator's key (to log in and wipe or re-use it). */
 async function emptyOwnBlocks(fleet: Fleet, removed: readonly Robot[]): Promise<void> {
   const operator = ensureOperatorKey(false);
   const names = removed.map((r) => r.name);
