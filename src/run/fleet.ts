@@ -36,7 +36,7 @@ export interface RunOptions {
   /** --connect-timeout: wins over ~/.ssh/config's ConnectTimeout. */
   connectTimeoutMs?: number;
   maxHandshakes: number;
-  /** --limit: the only robots this run may change; the others are still connected, locked and read where the plan needs them. */
+  /** --limit: the only robots this run may change (the others are still read where the plan needs them). */
   limit?: ReadonlySet<string>;
   /** --prune: remove drift, else only report it. */
   prune?: boolean;
@@ -127,11 +127,11 @@ export class Fleet {
   }
 
   /** Robots connected and not yet failed in this run, with their connection. */
-  connected(): { robot: Robot; conn: RobotConnection; hostKey: string }[] {
+  connected(): { robot: Robot; conn: RobotConnection }[] {
     return this.inventory.robots.flatMap((robot) => {
       const r = this.reach.get(robot.name);
       const outcome = this.outcomes.get(robot.name);
-      return r?.ok && outcome?.status !== 'failed' ? [{ robot, conn: r.conn, hostKey: r.hostKey }] : [];
+      return r?.ok && outcome?.status !== 'failed' ? [{ robot, conn: r.conn }] : [];
     });
   }
 
@@ -157,8 +157,9 @@ export class Fleet {
   }
 
   note(robot: string, detail: string): void {
-    this.outcomes.get(robot)?.details.push(detail);
-    this.outcomes.get(robot)?.notes.push(detail);
+    const o = this.outcomes.get(robot);
+    o?.details.push(detail);
+    o?.notes.push(detail);
     this.options.progress?.(robot, detail);
   }
 
@@ -193,7 +194,7 @@ export class Fleet {
     phase?.finish();
   }
 
-  /** An unexpected error ended the step: every robot not yet failed is told so, details to the log; a report, never a crash. */
+  /** An unexpected error ended the step: every robot not yet failed says so (details in the log); never a crash. */
   stoppedBy(step: string, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
     log('provision', `unexpected error in ${step}: ${err instanceof Error ? (err.stack ?? message) : message}`);

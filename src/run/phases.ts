@@ -10,7 +10,7 @@ export interface Phase<S> {
   title: string;
   /** Its robots. None: skipped. Omitted: a phase of the fleet as a whole. */
   robots?: (state: S) => readonly string[];
-  /** The work on one robot, all at once; an error fails that robot only (a StopRun ends the step once all settle). */
+  /** The work on one robot, all at once (see eachRobot). */
   each?: (state: S, robot: string) => Promise<void>;
   /** The work on the fleet (or on `robots` in its own order). 'stop' ends the step. */
   run?: (state: S, progress: Progress) => Promise<void | 'stop'>;
@@ -47,7 +47,7 @@ export async function runPhases<S>(fleet: Fleet, state: S, phases: readonly Phas
   return null;
 }
 
-/** `work` on every robot at once; a robot's error fails it. All settle before a StopRun goes up (nothing runs on after the connections close). */
+/** `work` on every robot at once; an error fails its robot; a StopRun goes up once all settle (none runs on after close). */
 export async function eachRobot(
   fleet: Fleet,
   robots: readonly string[],

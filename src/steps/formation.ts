@@ -17,7 +17,6 @@ import {
   type TokenFile,
 } from '../remote/docker.js';
 import { describeLabelUpdate, desiredLabels, isNoLabelUpdate, labelUpdate } from '../plan/labels.js';
-import { strangerNodes } from '../plan/drift.js';
 import { managerJoinBatches, planRoles, roleChanges, type PlanRobot, type RolePlan } from '../plan/quorum.js';
 import { pendingVerdict, runPaced, PENDING_CAP_MS, PENDING_STALL_MS } from '../plan/pacing.js';
 import { redact } from '../log.js';
@@ -27,7 +26,7 @@ import type { Phase as Progress } from '../progress.js';
 import { StopRun } from '../run/phases.js';
 import { pollUntil, retry } from '../run/retry.js';
 import { ManagerVia, NoManagerError } from './managerVia.js';
-import { QuorumLostError, fleetClusters, halfJoined, inSwarm, nodeOfRobot, type Member } from './swarmState.js';
+import { QuorumLostError, fleetClusters, halfJoined, inSwarm, nodeOfRobot, strangersOf, type Member } from './swarmState.js';
 
 const SWARM_PORT = 2377;
 const JOIN_TIMEOUT_MS = 90_000;
@@ -440,12 +439,7 @@ export class Formation {
 
   /** Nodes of no inventory robot: reported; removed only with --prune and without --limit (they are no named robot's). */
   async strangers(): Promise<void> {
-    const ids = this.usable.map((m) => m.facts.swarm?.NodeID ?? '').filter(Boolean);
-    const found = strangerNodes(
-      this.nodes,
-      this.fleet.inventory.robots.map((r) => r.ip),
-      ids,
-    );
+    const found = strangersOf(this.fleet, this.usable, this.nodes);
     if (!found.length) return;
     const what = (n: NodeInfo) => `${n.hostname || '?'} (${n.id.slice(0, 12)}, ${n.addr}, ${n.role}, ${n.state})`;
     const { prune, limit, dryRun } = this.fleet.options;

@@ -44,6 +44,16 @@ function lineDelta(before: string, after: string): string {
 
 /** The step's first command (run with the lock); outside --limit it only reads, as in a dry run. */
 export const keysFirstCommand = (robot: Robot, dryRun = false): string => gatherSshCommand(`${robot.user}@${robot.name}`, dryRun);
+/** ~/.ssh as it is, changing nothing (the gather as in a dry run). */
+export async function readSsh(robot: Robot, conn: RobotConnection): Promise<GatheredSsh> {
+  return parseGatheredSsh(await conn.run(keysFirstCommand(robot, true), 'reading ~/.ssh'));
+}
+
+/** The robots not in `known` that a robot's managed blocks still trust. */
+export const blockStrangers = (g: GatheredSsh, known: string[]) => [
+  ...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, known))),
+];
+
 export const keysOpening =
   (fleet: Pick<Fleet, 'inLimit' | 'options'>) =>
   (robot: Robot): string =>
@@ -133,7 +143,7 @@ async function planSsh(s: KeysState): Promise<void> {
     return { name: robot.name, ip: robot.ip, port: robot.port, user: robot.user, publicKey, hostKey: r?.ok && g ? r.hostKey : null };
   });
   for (const [name, g] of s.gathered) {
-    const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, knownRobots(fleet))))];
+    const strangers = blockStrangers(g, knownRobots(fleet));
     const wanted = fleet.inLimit(name) ? wantedSshFiles(g, facts, s.operator, undefined, keptDrift(fleet, g)) : undefined;
     s.planned.set(name, { strangers, wanted });
   }

@@ -4,7 +4,6 @@
 import { pollUntil } from '../run/retry.js';
 import { nodeRemoveCommand, leaveCommand, nodeRoleCommand, removeTokensCommand, type NodeInfo } from '../remote/docker.js';
 import { drainCommand, nodeTasksCommand, parseTaskCount } from '../remote/retire.js';
-import { gatherSshCommand, parseGatheredSsh } from '../remote/keysScript.js';
 import { notDoneWhileGone, retirePlan, RETIRE_WORDS, type RetireInput } from '../plan/retire.js';
 import { ensureOperatorKey, sshDir } from '../ssh/auth.js';
 import { forgetHost } from '../ssh/knownHosts.js';
@@ -13,7 +12,7 @@ import { join } from 'node:path';
 import { redact } from '../log.js';
 import type { Robot } from '../inventory/schema.js';
 import type { Fleet } from '../run/fleet.js';
-import { runKeys, wantedSshFiles, writeSshFiles } from './keys.js';
+import { readSsh, runKeys, wantedSshFiles, writeSshFiles } from './keys.js';
 import { ManagerVia } from './managerVia.js';
 import { runSwarm } from './swarm.js';
 import { fleetClusters, gatherMembers, inSwarm, nodeOfRobot, type Member } from './swarmState.js';
@@ -31,7 +30,7 @@ export async function runRemove(fleet: Fleet, names: readonly string[]): Promise
   // Facts of all first: a fleet without a swarm gets none (runSwarm would init one).
   const all = await gatherMembers(fleet);
   const own = new Map(all.filter((m) => names.includes(m.robot.name)).map((m) => [m.robot.name, m]));
-  // 1. The others' roles without the leaving robots: promotions first (Formation's order).
+  // 1. The others' roles without the leaving robots (promotions first).
   const swarm = all.some((m) => inSwarm(m.facts))
     ? await runSwarm(rest, { members: all.filter((m) => !names.includes(m.robot.name)) })
     : null;
@@ -79,7 +78,6 @@ async function retireNodes(
   for (const robot of leaving) {
     const member = own.get(robot.name);
     const reachable = member !== undefined;
-    // Its own engine's node ID when it answers; a gone robot's node by its static address.
     const node = member ? nodes.find((n) => n.id === member.facts.swarm?.NodeID) : nodeOfRobot(robot, [], nodes);
     if (member && inSwarm(member.facts) && !node) {
       fleet.failed(
@@ -88,7 +86,7 @@ async function retireNodes(
       );
       continue;
     }
-    if (!member && fleet.outcomes.get(robot.name)?.status === 'failed') continue; // it failed reading its facts: named already
+    if (!member && fleet.outcomes.get(robot.name)?.status === 'failed') continue; // failed reading its facts: said already
     if (node && !via) {
       fleet.failed(robot.name, "no manager of the fleet's swarm answers: its node cannot be removed; not removed");
       continue;
@@ -180,7 +178,7 @@ async function emptyOwnBlocks(fleet: Fleet, removed: readonly Robot[]): Promise<
   const names = removed.map((r) => r.name);
   const only = fleet.without(fleet.inventory.robots.filter((r) => !names.includes(r.name)).map((r) => r.name));
   await only.eachConnected(async (robot, conn) => {
-    const g = parseGatheredSsh(await conn.run(gatherSshCommand(`${robot.user}@${robot.name}`, true), 'reading ~/.ssh'));
+    const g = await readSsh(robot, conn);
     await writeSshFiles(fleet, robot, conn, g, wantedSshFiles(g, [], { key: operator.key, label: operator.label }));
   });
 }

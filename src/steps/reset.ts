@@ -1,7 +1,8 @@
 // `provision reset`: undo `provision swarm` (and with --keys, `provision keys`) on every reachable robot.
 // Managers are demoted first so quorum holds while the others leave; the leader leaves last.
 import { leaveCommand, nodeRoleCommand, removeTokensCommand, type NodeInfo } from '../remote/docker.js';
-import { fileBytes, gatherSshCommand, MANAGED_SSH_FILES, parseGatheredSsh } from '../remote/keysScript.js';
+import { fileBytes, MANAGED_SSH_FILES } from '../remote/keysScript.js';
+import { readSsh } from './keys.js';
 import { withManagedBlock } from '../remote/managedBlock.js';
 import type { Fleet } from '../run/fleet.js';
 import { eachRobot, runPhases, type Phase } from '../run/phases.js';
@@ -93,7 +94,7 @@ async function cleanUp(s: ResetState, { robot, conn }: Reached, keys: boolean): 
   const out = await conn.run(removeTokensCommand(dry), 'removing ~/swarm_tokens');
   if (out.trim()) s.fleet.changed(robot.name, `${would}remove ~/swarm_tokens`);
   if (!keys) return;
-  const gathered = parseGatheredSsh(await conn.run(gatherSshCommand(`${robot.user}@${robot.name}`, true), 'reading ~/.ssh'));
+  const gathered = await readSsh(robot, conn);
   for (const file of MANAGED_SSH_FILES) {
     const current = gathered.files[file];
     const without = withManagedBlock(current.content, [], 'bottom');

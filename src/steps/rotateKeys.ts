@@ -14,7 +14,7 @@ import { runPhases, type Phase } from '../run/phases.js';
 import { liveRobots, onRobot } from '../run/reached.js';
 import { keptDrift, keysFirstCommand, meshRobots, verifyMesh, wantedSshFiles, writeSshFiles } from './keys.js';
 
-/** Longer than a robot-to-robot login takes: ssh may read a key file at its start and again when it signs. */
+/** Longer than a robot-to-robot login takes. */
 const SETTLE_MS = 3000;
 
 /** What a rotation knows, phase by phase. `done`: every phase that changes keys has run. */
@@ -46,7 +46,6 @@ export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number; 
   if (state.done) return { json: { rotated: [...state.adopted], ...(state.mesh ? { mesh: state.mesh } : {}) } };
 }
 
-/** Robots read and still in the run. */
 const rotating = (s: RotateState) => liveRobots(s.fleet).filter((n) => s.gathered.has(n));
 
 /** Each robot's keys as `stage` wants them trusted; robots not reached keep what they had. */
@@ -133,7 +132,7 @@ export const ROTATE_KEYS_PHASES: readonly Phase<RotateState>[] = [
 const WOULD_ROTATE =
   'would generate a new key pair on the robot, have every robot trust it next to the old one, switch to it, then withdraw the old key everywhere';
 
-/** Robots read that could not be given the new keys stop the rotation for all: nothing has switched yet. */
+/** Robots read that could not be given the new keys stop the rotation for all (nothing switched yet). */
 function allTrust(s: RotateState): boolean {
   const notReady = [...s.gathered.keys()].filter((n) => !rotating(s).includes(n));
   for (const name of notReady.length ? rotating(s) : [])

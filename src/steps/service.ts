@@ -26,7 +26,7 @@ export function serviceTemplates(): ServiceTemplates {
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
-/** The unit for one robot: its user (and `sudo -n docker` where the inventory says sudo). */
+/** The unit for one robot: its user, and `sudo -n docker` where it has sudo. */
 export function serviceUnit(template: string, user: string, useSudo: boolean): string {
   if (!USER.test(user)) throw new Error(`"${user}" is not a Linux user name: refusing to write it into ${SERVICE_NAME}`);
   return template.replaceAll('@USER@', user).replaceAll('@DOCKER@', useSudo ? 'sudo -n docker' : '');

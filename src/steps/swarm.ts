@@ -141,22 +141,22 @@ async function noSwarmToRotate(s: SwarmRun): Promise<void | 'stop'> {
 /** No leader for 30 s. No guessing: recovering means a new majority of one, the operator's choice. */
 function quorumLost(fleet: Fleet, members: Member[]): void {
   const reachable = fleetClusters(fleet, members)[0]?.[1].map((m) => m.robot.name) ?? [];
-  for (const m of members.filter((x) => fleet.outcomes.get(x.robot.name)?.status !== 'failed')) {
-    fleet.failed(
-      m.robot.name,
-      `the swarm has lost quorum (no leader for 30 s; reachable managers: ${reachable.join(', ') || 'none'}). Bring the other managers back, ` +
-        `or recover deliberately with \`provision recover --on ${reachable[0] ?? '<manager>'}\` (docker swarm init --force-new-cluster there)`,
-    );
-  }
+  failTheRest(
+    fleet,
+    members,
+    `the swarm has lost quorum (no leader for 30 s; reachable managers: ${reachable.join(', ') || 'none'}). Bring the other managers back, ` +
+      `or recover deliberately with \`provision recover --on ${reachable[0] ?? '<manager>'}\` (docker swarm init --force-new-cluster there)`,
+  );
+}
+
+function failTheRest(fleet: Fleet, members: Member[], reason: string): void {
+  for (const m of members) if (fleet.outcomes.get(m.robot.name)?.status !== 'failed') fleet.failed(m.robot.name, reason);
 }
 
 /** Any other error that ended the phases: every robot not failed yet is reported not finished, never an exception. */
 function stopped(fleet: Fleet, s: SwarmRun, err: Error): void {
   const why = redact(err.message);
-  for (const m of s.members) {
-    if (fleet.outcomes.get(m.robot.name)?.status === 'failed') continue;
-    fleet.failed(m.robot.name, `not finished — the run stopped: ${why}. What is listed before this was done; run provision swarm again`);
-  }
+  failTheRest(fleet, s.members, `not finished — the run stopped: ${why}. What is listed before this was done; run provision swarm again`);
   if (s.report.nodes.length)
     s.report.notes.push('the node list above is as read at the start of the run: the run stopped before it could be read again');
 }

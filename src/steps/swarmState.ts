@@ -5,6 +5,7 @@ import { factsCommand, nodesCommand, parseFacts, parseNodes, type NodeInfo, type
 import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
 import type { Fleet } from '../run/fleet.js';
 import { retry } from '../run/retry.js';
+import { strangerNodes } from '../plan/drift.js';
 
 export interface Member {
   robot: Robot;
@@ -127,6 +128,16 @@ export function clonedRobots(members: readonly Member[]): Clone[] {
 export function fleetClusters(fleet: Fleet, members: Member[]): [string, Member[]][] {
   const leaderRank = (ms: Member[]) => (ms.some((m) => m.robot.name === fleet.inventory.swarm.leader) ? 1 : 0);
   return [...clustersOf(members)].sort((a, b) => b[1].length - a[1].length || leaderRank(b[1]) - leaderRank(a[1]));
+}
+
+/** Nodes of the swarm that belong to no inventory robot (drift). */
+export function strangersOf(fleet: Fleet, members: Member[], nodes: NodeInfo[]): NodeInfo[] {
+  const ids = members.map((m) => m.facts.swarm?.NodeID ?? '').filter(Boolean);
+  return strangerNodes(
+    nodes,
+    fleet.inventory.robots.map((r) => r.ip),
+    ids,
+  );
 }
 
 /** The robot's node: by the ID its engine reports; an unreachable robot's by its static address. */
