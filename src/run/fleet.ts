@@ -40,9 +40,8 @@ export interface RunOptions {
   limit?: ReadonlySet<string>;
   /** --prune: remove drift, else only report it. */
   prune?: boolean;
-  /** Per-robot lines as they happen (--verbose). */
+  /** --verbose. */
   progress?: (robot: string, message: string) => void;
-  /** Phases and failures as they happen (the live view). */
   events?: ProgressListener;
 }
 
@@ -111,7 +110,6 @@ export class Fleet {
     return fleet;
   }
 
-  /** A fleet over a test's stand-in connections. */
   static overStandIns(inventory: Inventory, options: RunOptions, reach: Map<string, Reach>): Fleet {
     return new Fleet(inventory, options, { reach }, []);
   }
@@ -126,7 +124,7 @@ export class Fleet {
     return view;
   }
 
-  /** Robots connected and not yet failed in this run, with their connection. */
+  /** Robots connected and not yet failed. */
   connected(): { robot: Robot; conn: RobotConnection }[] {
     return this.inventory.robots.flatMap((robot) => {
       const r = this.reach.get(robot.name);
@@ -135,7 +133,6 @@ export class Fleet {
     });
   }
 
-  /** May this run change the robot (no --limit, or the robot is named in it)? */
   inLimit(robot: string): boolean {
     return !this.options.limit || this.options.limit.has(robot);
   }
@@ -172,7 +169,6 @@ export class Fleet {
     this.options.events?.({ kind: 'robot-failed', robot, reason });
   }
 
-  /** A phase for the live view (`writing ~/.ssh 12/40`). */
   phase(title: string, total: number) {
     return startPhase(this.options.events, title, total);
   }
@@ -251,7 +247,7 @@ export class Fleet {
     return false;
   }
 
-  /** A step's first command's output: the one run with the lock if it was this command, else run now. */
+  /** The output of the first command run with the lock if it was this one, else run now. */
   async firstRead(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string): Promise<string> {
     const early = this.opened.get(robot.name);
     this.opened.delete(robot.name);

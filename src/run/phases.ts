@@ -14,9 +14,8 @@ export interface Phase<S> {
   each?: (state: S, robot: string) => Promise<void>;
   /** The work on the fleet (or on `robots` in its own order). 'stop' ends the step. */
   run?: (state: S, progress: Progress) => Promise<void | 'stop'>;
-  /** A dry run's instead of each/run: say what it would do. Omitted: it runs (it only reads or compares there). */
+  /** In a dry run, instead: say what it would do. Omitted: it runs (it only reads or compares there). */
   dryRun?: ((state: S) => void | 'stop') | 'skip';
-  /** The title in a dry run. */
   dryTitle?: string;
 }
 

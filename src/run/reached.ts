@@ -1,9 +1,8 @@
-// The robots a step's phases work on: a phase names them; its work on one finds the connection here.
 import type { Fleet } from './fleet.js';
 
 export type Reached = ReturnType<Fleet['connected']>[number];
 
-/** The robots still in the run (connected, not failed), in inventory order. */
+/** The robots still in the run, in inventory order. */
 export const liveRobots = (fleet: Fleet) => fleet.connected().map((c) => c.robot.name);
 
 /** A phase's work on one robot (`each`), given the robot and its connection. */

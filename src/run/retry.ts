@@ -17,7 +17,6 @@ export interface RetryPolicy {
   onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
 }
 
-/** The wait before attempt `attempt + 1` (counting from 1). */
 export function backoffMs(policy: Pick<RetryPolicy, 'baseMs' | 'maxMs' | 'jitter'>, attempt: number, random = Math.random): number {
   const plain = Math.min(policy.baseMs * 2 ** (attempt - 1), policy.maxMs ?? Infinity);
   const spread = policy.jitter ?? 0.2;

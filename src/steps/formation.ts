@@ -64,7 +64,7 @@ export class Formation {
     this.changes = this.limitedRoleChanges();
   }
 
-  /** The plan phase: the swarm's nodes, the robots that may take part, and the roles. */
+  /** The plan phase. */
   static async start(fleet: Fleet, members: Member[], report: SwarmReport, found: Member): Promise<Formation> {
     // Until the plan exists, the managers of the fleet's cluster (by their own facts) stand in.
     let candidates: () => Member[] = () => fleetClusters(fleet, members)[0]?.[1] ?? [];
@@ -112,7 +112,6 @@ export class Formation {
     return this.usable.find((m) => m.robot.name === name) as Member;
   }
 
-  /** Robots this run may change, still in it, that pass `test`. */
   private names(test: (m: Member) => boolean): string[] {
     return this.usable.filter((m) => this.ok(m) && this.mine(m) && test(m)).map((m) => m.robot.name);
   }
@@ -154,7 +153,7 @@ export class Formation {
     this.tokens = { worker, manager };
   }
 
-  /** Each robot gets only the token of its planned role, plus where to join. */
+  /** Only the token of its planned role, plus where to join. */
   async writeTokens(name: string): Promise<void> {
     const m = this.member(name);
     const dry = this.fleet.options.dryRun;
@@ -224,7 +223,7 @@ export class Formation {
     );
   }
 
-  /** Promote (before anything is demoted) or demote, one robot after the other. */
+  /** One robot after the other (promotions before any demotion). */
   async changeRoles(names: readonly string[], change: 'promote' | 'demote', progress: Progress): Promise<void> {
     for (const name of names) {
       if (name === this.changes.handOver) await this.handOver(this.member(name));
@@ -233,7 +232,7 @@ export class Formation {
     }
   }
 
-  /** A per-robot piece of manager-side work: its error fails that robot, unless it stops the run. */
+  /** Its error fails the robot, unless it stops the run. */
   private async forRobot(m: Member, work: () => Promise<void>): Promise<boolean> {
     try {
       await work();
@@ -284,7 +283,7 @@ export class Formation {
     this.fleet.note(successor, `leads the swarm now (took over from ${leader.robot.name})`);
   }
 
-  /** The robot (or node hostname) that leads once `oldId` is a worker, or null after the bounded wait. */
+  /** The robot (or node hostname) leading once `oldId` is a worker; null after the wait. */
   private async waitForNewLeader(oldId: string): Promise<string | null> {
     const successor = await pollUntil(
       async () => {
@@ -335,7 +334,7 @@ export class Formation {
     return [...new Set([...connected, ...seen, ...this.managerAddrs])];
   }
 
-  /** Join one robot; true when it joined (the pacing widens on that). Its error fails it only. */
+  /** True when it joined (the pacing widens on that); its error fails it only. */
   private async join(m: Member, role: 'manager' | 'worker'): Promise<boolean> {
     return this.forRobot(m, async () => {
       const command = joinCommand(role, m.robot.ip, this.joinAddresses(), m.robot.sudo);
@@ -352,7 +351,6 @@ export class Formation {
     });
   }
 
-  /** Poll a join that went on in the background until it is active: its node ID, or an error. */
   private async waitForPendingJoin(m: Member): Promise<string> {
     const since = Date.now();
     const id = await pollUntil(
@@ -376,7 +374,7 @@ export class Formation {
     return id as string;
   }
 
-  /** The labels a node has now: none on a node that joined in this run. */
+  /** None on a node that joined in this run. */
   private labelsNow(m: Member): Record<string, string> {
     if (this.joinedNow.has(m)) return {};
     return this.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {};
@@ -424,7 +422,7 @@ export class Formation {
     await this.strangers();
   }
 
-  /** Demote (a manager) and remove a node; true, or why it could not be removed. */
+  /** True, or why it could not be removed. */
   private async removeNode(n: NodeInfo, what: string): Promise<true | string> {
     try {
       if (n.role === 'manager') await this.via.run((sudo) => nodeRoleCommand('demote', n.id, sudo), `demoting ${what}`);
@@ -437,7 +435,7 @@ export class Formation {
     }
   }
 
-  /** Nodes of no inventory robot: reported; removed only with --prune and without --limit (they are no named robot's). */
+  /** Drift: removed only with --prune and without --limit (they are no named robot's). */
   async strangers(): Promise<void> {
     const found = strangersOf(this.fleet, this.usable, this.nodes);
     if (!found.length) return;
@@ -483,13 +481,12 @@ export class Formation {
     return out;
   }
 
-  /** A dry run's phase: what it would do on each robot it may change. */
   wouldDo(kind: Pending['kind']): void {
     for (const m of this.usable.filter((x) => this.mine(x)))
       for (const p of this.pendingFor(m)) if (p.kind === kind) this.fleet.changed(m.robot.name, `would ${p.text}`);
   }
 
-  /** Under --limit: what the others would need, and the demotions held back (see limitedRoleChanges). */
+  /** Under --limit: what the others would need, and the demotions held back. */
   noteLimit(): void {
     if (!this.fleet.options.limit) return;
     for (const m of this.usable.filter((x) => !this.mine(x))) {
@@ -512,7 +509,7 @@ export class Formation {
   }
 }
 
-/** Robots in another swarm than the fleet's are reported and left alone; the rest take part. */
+/** Robots in another swarm than the fleet's are failed and left alone. */
 function withoutForeign(fleet: Fleet, members: Member[], nodes: NodeInfo[]): Member[] {
   const nodeIds = new Set(nodes.map((n) => n.id));
   const foreign = members.filter((m) => inSwarm(m.facts) && !halfJoined(m.facts) && !nodeIds.has(m.facts.swarm?.NodeID ?? ''));

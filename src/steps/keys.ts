@@ -44,12 +44,12 @@ function lineDelta(before: string, after: string): string {
 
 /** The step's first command (run with the lock); outside --limit it only reads, as in a dry run. */
 export const keysFirstCommand = (robot: Robot, dryRun = false): string => gatherSshCommand(`${robot.user}@${robot.name}`, dryRun);
-/** ~/.ssh as it is, changing nothing (the gather as in a dry run). */
+/** ~/.ssh, changing nothing. */
 export async function readSsh(robot: Robot, conn: RobotConnection): Promise<GatheredSsh> {
   return parseGatheredSsh(await conn.run(keysFirstCommand(robot, true), 'reading ~/.ssh'));
 }
 
-/** The robots not in `known` that a robot's managed blocks still trust. */
+/** The unknown robots a robot's managed blocks still trust. */
 export const blockStrangers = (g: GatheredSsh, known: string[]) => [
   ...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, known))),
 ];
@@ -133,7 +133,7 @@ async function gatherSsh(s: KeysState, { robot, conn }: Reached): Promise<void> 
   if (!verdict.sshDirForeign) s.gathered.set(name, g);
 }
 
-/** Each robot read: its merged files (over all keys and host keys) and its blocks' drift. */
+/** Each robot read: its merged files and its blocks' drift. */
 async function planSsh(s: KeysState): Promise<void> {
   const { fleet } = s;
   const facts: RobotKeyFacts[] = fleet.inventory.robots.map((robot) => {
@@ -149,7 +149,6 @@ async function planSsh(s: KeysState): Promise<void> {
   }
 }
 
-/** The drift reported; the files written where they differ (outside --limit: never). */
 async function writePlanned(s: KeysState, { robot, conn }: Reached): Promise<void> {
   const { strangers, wanted } = s.planned.get(robot.name)!;
   const { prune, dryRun } = s.fleet.options;
@@ -172,12 +171,12 @@ function knownRobots(fleet: Fleet): string[] {
   return [...fleet.inventory.robots.map((r) => r.name), ...fleet.inventory.retired];
 }
 
-/** Drift: block lines of robots no longer in the inventory are kept (and reported) unless --prune. */
+/** Drift is kept (and reported) unless --prune. */
 export function keptDrift(fleet: Fleet, g: GatheredSsh): (file: ManagedSshFile) => string[] {
   return (file) => (fleet.options.prune ? [] : strangerLines(file, g.files[file].content, knownRobots(fleet)));
 }
 
-/** The managed files a robot should hold; `keep`: per file, block lines of unknown robots to keep (drift without --prune). */
+/** The managed files a robot should hold; `keep`: per file, drift lines to keep. */
 export function wantedSshFiles(
   g: GatheredSsh,
   facts: readonly RobotKeyFacts[],

@@ -9,7 +9,7 @@ import { RemoteCommandError } from '../ssh/connection.js';
 import type { Fleet } from '../run/fleet.js';
 import { NO_LEADER, QuorumLostError, listNodes, type Member } from './swarmState.js';
 
-/** No manager this run is connected to answers any more: the manager-side work cannot go on. */
+/** No connected manager answers any more. */
 export class NoManagerError extends StopRun {}
 
 type ManagerLoss = 'connection' | 'docker' | 'role';
@@ -39,7 +39,7 @@ export class ManagerVia {
     private readonly candidates: () => Member[],
   ) {}
 
-  /** Run a docker command on the current manager; a lost manager is replaced and the command sent again. */
+  /** A lost manager is replaced and the command sent again. */
   async run(build: (useSudo: boolean) => RemoteCommand, what: string): Promise<string> {
     for (let waited = 0; ;) {
       const m = this.current;
@@ -59,7 +59,6 @@ export class ManagerVia {
     }
   }
 
-  /** The node list, from whichever manager answers (waiting out an election, see listNodes). */
   async nodes(): Promise<NodeInfo[]> {
     for (;;) {
       const m = this.current;
@@ -78,7 +77,7 @@ export class ManagerVia {
     return this.dropped.has(m);
   }
 
-  /** Stop working through `m` (a leader about to be demoted): the next candidate takes over. */
+  /** Stop working through `m` (a leader about to be demoted). */
   async avoid(m: Member, why: string): Promise<void> {
     this.dropped.add(m);
     if (this.current === m) await this.switchFrom(m, why);

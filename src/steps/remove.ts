@@ -35,7 +35,7 @@ export async function runRemove(fleet: Fleet, names: readonly string[]): Promise
     ? await runSwarm(rest, { members: all.filter((m) => !names.includes(m.robot.name)) })
     : null;
   const planned = swarm?.plan?.managers.length;
-  // 2. Each leaving robot's node, through a manager that stays.
+  // 2. Their nodes.
   const removed = await retireNodes(fleet, rest, leaving, own, Boolean(swarm?.clusterId));
   // 3. Revocation over the robots that stay; the leaving ones' own blocks emptied.
   if (removed.length) {
@@ -61,7 +61,7 @@ export async function runRemove(fleet: Fleet, names: readonly string[]): Promise
   return { json: { removed: removed.map((r) => r.name), notRemoved, plannedManagers: planned ?? null } };
 }
 
-/** Each leaving robot in turn (plan/retire.ts); the robots whose node is gone (or never was). */
+/** The robots whose node is gone (or never was). */
 async function retireNodes(
   fleet: Fleet,
   rest: Fleet,

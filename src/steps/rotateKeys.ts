@@ -61,7 +61,7 @@ function keyFacts(s: RotateState, stage: 'both' | 'final'): RobotKeyFacts[] {
   });
 }
 
-/** A phase writing one managed file on every robot rotating, merged over the keys as `stage` wants. */
+/** A phase writing one managed file, merged over the keys as `stage` wants. */
 function writing(title: string, file: 'authorized_keys' | 'config', stage: 'both' | 'final', identityFiles?: string[]): Phase<RotateState> {
   return {
     title,

@@ -34,7 +34,6 @@ export function serviceUnit(template: string, user: string, useSudo: boolean): s
 
 interface ServiceOptions {
   dryRun?: boolean;
-  /** Written to ~/swarm_tokens/advertise_addr for --advertise-addr. */
   advertiseAddr?: string;
   /** Install under this folder instead of / (tests); systemd is then left alone. */
   root?: string;
@@ -88,7 +87,6 @@ const WHAT: Record<string, string> = {
   [ADVERTISE_FILE]: `~/${TOKEN_DIR}/${ADVERTISE_FILE}`,
 };
 
-/** Install the boot-time join on every connected robot. */
 export async function installService(fleet: Fleet): Promise<void> {
   await runPhases(fleet, { fleet, templates: serviceTemplates() }, SERVICE_PHASES);
 }

@@ -20,7 +20,6 @@ interface SwarmOptions {
   members?: Member[];
 }
 
-/** What the swarm phases share: the facts (read once), the swarm found or made, the plan's work. */
 class SwarmRun {
   readonly report: SwarmReport = {
     plan: null,
@@ -105,7 +104,7 @@ export const SWARM_PHASES: readonly Phase<SwarmRun>[] = [
     run: (s, p) => f(s).changeRoles(f(s).demotions(), 'demote', p),
     dryRun: (s) => f(s).wouldDo('demote'),
   },
-  { title: 'pruning nodes', run: (s) => f(s).prune(), dryRun: (s) => void f(s).strangers() }, // a dry run's strangers() only reports
+  { title: 'pruning nodes', run: (s) => f(s).prune(), dryRun: (s) => void f(s).strangers() }, // strangers() only reports there
   { title: 'reading the node list', run: (s) => (f(s).noteLimit(), f(s).finalReport()), dryRun: (s) => f(s).noteLimit() },
 ];
 
@@ -153,7 +152,7 @@ function failTheRest(fleet: Fleet, members: Member[], reason: string): void {
   for (const m of members) if (fleet.outcomes.get(m.robot.name)?.status !== 'failed') fleet.failed(m.robot.name, reason);
 }
 
-/** Any other error that ended the phases: every robot not failed yet is reported not finished, never an exception. */
+/** Any other error that ended the phases: every robot not failed yet is not finished. */
 function stopped(fleet: Fleet, s: SwarmRun, err: Error): void {
   const why = redact(err.message);
   failTheRest(fleet, s.members, `not finished — the run stopped: ${why}. What is listed before this was done; run provision swarm again`);
@@ -212,7 +211,7 @@ function chooseInitLeader(fleet: Fleet, members: Member[]): Member | undefined {
   return named ?? members.find(allowed);
 }
 
-/** Dry run before any swarm exists: the plan as it would be after init. */
+/** A dry run before any swarm: the plan as after init. */
 function planOnly(fleet: Fleet, members: Member[], report: SwarmReport, leader: string): void {
   const plan = planRoles({ robots: planInput(fleet, members, () => undefined), managers: fleet.inventory.swarm.managers, leader });
   report.plan = plan;

@@ -50,10 +50,10 @@ function clustersOf(members: Member[]): Map<string, Member[]> {
   );
 }
 
-/** The managers are electing a leader (or cannot): only these errors are waited out. */
+/** The managers are electing a leader (or cannot): only these are waited out. */
 export const NO_LEADER = /does not have a leader|context deadline exceeded|code = (Unavailable|DeadlineExceeded)/i;
 
-/** The swarm answers no management command: its managers have lost their Raft majority. */
+/** The managers have lost their Raft majority. */
 export class QuorumLostError extends StopRun {}
 
 /** The node list from a manager; retried for up to 30 s during an election. */
@@ -124,13 +124,13 @@ export function clonedRobots(members: readonly Member[]): Clone[] {
   return clones;
 }
 
-/** Clusters managed by reachable robots, the fleet's first: most managers, then the inventory leader's. */
+/** The fleet's cluster first: most managers, then the inventory leader's. */
 export function fleetClusters(fleet: Fleet, members: Member[]): [string, Member[]][] {
   const leaderRank = (ms: Member[]) => (ms.some((m) => m.robot.name === fleet.inventory.swarm.leader) ? 1 : 0);
   return [...clustersOf(members)].sort((a, b) => b[1].length - a[1].length || leaderRank(b[1]) - leaderRank(a[1]));
 }
 
-/** Nodes of the swarm that belong to no inventory robot (drift). */
+/** Drift: nodes of no inventory robot. */
 export function strangersOf(fleet: Fleet, members: Member[], nodes: NodeInfo[]): NodeInfo[] {
   const ids = members.map((m) => m.facts.swarm?.NodeID ?? '').filter(Boolean);
   return strangerNodes(
