@@ -1,5 +1,4 @@
-// A run over the fleet: the inventory's robots, one connection each, and each robot's outcome.
-// Steps record what they did per robot here; the UI renders it.
+// A run over the fleet: one connection per robot, and each robot's outcome (steps record it, the UI renders it).
 import type { Inventory, Robot } from '../inventory/schema.js';
 import { loadOperatorIdentity, sshDir, type PassphrasePrompt } from '../ssh/auth.js';
 import { KnownHosts } from '../ssh/knownHosts.js';
@@ -26,28 +25,23 @@ function processAlive(pid: number): boolean {
 
 const NOT_LINUX_LIKE = 'not a Linux robot (provision needs Linux with /bin/sh, coreutils, OpenSSH and Docker); nothing was run on it';
 
-export type { RobotOutcome, Status } from './outcome.js';
+export type { RobotOutcome } from './outcome.js';
 
 export interface RunOptions {
   dryRun: boolean;
   password?: string;
-  /** sudo's password on robots with sudo: true (--ask-become-pass); sent on stdin to the commands that need it. */
+  /** --ask-become-pass: sent on stdin to the commands that need sudo on sudo: true robots. */
   sudoPassword?: string;
-  /** Asks for an encrypted key's passphrase (on a terminal). */
   askPassphrase?: PassphrasePrompt;
-  /** --connect-timeout, when given (it wins over ~/.ssh/config's ConnectTimeout). */
+  /** --connect-timeout: wins over ~/.ssh/config's ConnectTimeout. */
   connectTimeoutMs?: number;
   maxHandshakes: number;
-  /**
-   * --limit: the only robots this run may change. The others are still connected, locked and read
-   * where the plan needs them (quorum, tokens, their keys for the named robots' files).
-   */
+  /** --limit: the only robots this run may change (the others are still read where the plan needs them). */
   limit?: ReadonlySet<string>;
-  /** --prune: remove drift (nodes of no inventory robot, block lines of robots not in it); else only report it. */
+  /** --prune: remove drift, else only report it. */
   prune?: boolean;
-  /** Called as things happen, per robot (--verbose prints these lines as they come). */
+  /** --verbose. */
   progress?: (robot: string, message: string) => void;
-  /** Phases and failures as they happen (the live view on a terminal). */
   events?: ProgressListener;
 }
 
@@ -100,16 +94,15 @@ export class Fleet {
     );
     const fleet = new Fleet(inventory, options, connections, identity.notes);
     for (const { robot, conn } of fleet.connected()) if (robot.sudo) conn.sudoPassword = options.sudoPassword;
-    // Ctrl-C from here on: release the lock (one second at most), close every connection, stop. Before
-    // this nothing is locked or written, and src/interrupt.ts just ends the process. Files on robots
-    // are only ever replaced by a rename, so an interrupted run leaves each old or new, never half.
+    // Ctrl-C from here on: release the lock, close the connections, stop (before, nothing is locked or
+    // written). Files on robots are only replaced by a rename: an interrupted run leaves each old or new, never half.
     const onSigint = () => {
       console.error('provision: interrupted; releasing the run lock and closing connections. Run the command again to finish.');
       const stop = () => {
         fleet.close();
         process.exit(130);
       };
-      // Give the lock release one second at most: Ctrl-C must end the run promptly.
+      // One second at most: Ctrl-C must end the run promptly.
       void Promise.race([fleet.unlock(), new Promise((r) => setTimeout(r, 1000))]).then(stop, stop);
     };
     process.once('SIGINT', onSigint);
@@ -117,16 +110,11 @@ export class Fleet {
     return fleet;
   }
 
-  /** A fleet over connections made elsewhere: a test's stand-ins (RobotConnection.standIn). */
   static overStandIns(inventory: Inventory, options: RunOptions, reach: Map<string, Reach>): Fleet {
     return new Fleet(inventory, options, { reach }, []);
   }
 
-  /**
-   * The same run seen without `names` (robots being removed): steps run over the view neither see
-   * nor merge them, while their connections stay open for the removal itself. Outcomes, notes,
-   * connections and the lock are shared with this fleet.
-   */
+  /** This run without `names` (robots being removed): steps over the view neither see nor merge them; all else is shared. */
   without(names: readonly string[]): Fleet {
     const view = Object.create(this) as Fleet;
     const robots = this.inventory.robots.filter((r) => !names.includes(r.name));
@@ -136,16 +124,15 @@ export class Fleet {
     return view;
   }
 
-  /** Robots connected and not yet failed in this run, with their connection. */
-  connected(): { robot: Robot; conn: RobotConnection; hostKey: string }[] {
+  /** Robots connected and not yet failed. */
+  connected(): { robot: Robot; conn: RobotConnection }[] {
     return this.inventory.robots.flatMap((robot) => {
       const r = this.reach.get(robot.name);
       const outcome = this.outcomes.get(robot.name);
-      return r?.ok && outcome?.status !== 'failed' ? [{ robot, conn: r.conn, hostKey: r.hostKey }] : [];
+      return r?.ok && outcome?.status !== 'failed' ? [{ robot, conn: r.conn }] : [];
     });
   }
 
-  /** May this run change the robot (no --limit, or the robot is named in it)? */
   inLimit(robot: string): boolean {
     return !this.options.limit || this.options.limit.has(robot);
   }
@@ -167,8 +154,9 @@ export class Fleet {
   }
 
   note(robot: string, detail: string): void {
-    this.outcomes.get(robot)?.details.push(detail);
-    this.outcomes.get(robot)?.notes.push(detail);
+    const o = this.outcomes.get(robot);
+    o?.details.push(detail);
+    o?.notes.push(detail);
     this.options.progress?.(robot, detail);
   }
 
@@ -181,22 +169,18 @@ export class Fleet {
     this.options.events?.({ kind: 'robot-failed', robot, reason });
   }
 
-  /** A phase of the run (`writing ~/.ssh 12/40`) for the live view; nothing without one. */
   phase(title: string, total: number) {
     return startPhase(this.options.events, title, total);
   }
 
-  /**
-   * Run `work` on every connected robot at once; an error fails that robot only. With a title, it
-   * is a phase of the run counted per robot done.
-   */
-  async eachConnected(work: (robot: Robot, conn: RobotConnection, hostKey: string) => Promise<void>, title?: string): Promise<void> {
+  /** `work` on every connected robot at once; an error fails that robot only. A title makes it a phase. */
+  async eachConnected(work: (robot: Robot, conn: RobotConnection) => Promise<void>, title?: string): Promise<void> {
     const robots = this.connected();
     const phase = title ? this.phase(title, robots.length) : undefined;
     await Promise.all(
-      robots.map(async ({ robot, conn, hostKey }) => {
+      robots.map(async ({ robot, conn }) => {
         try {
-          await work(robot, conn, hostKey);
+          await work(robot, conn);
         } catch (err) {
           this.failed(robot.name, (err as Error).message);
         }
@@ -206,10 +190,7 @@ export class Fleet {
     phase?.finish();
   }
 
-  /**
-   * An error nobody expected ended the step: every robot not yet failed is told so (its report so far
-   * stays), the details go to the log. The run still ends with the per-robot report, never a crash.
-   */
+  /** An unexpected error ended the step: every robot not yet failed says so (details in the log); never a crash. */
   stoppedBy(step: string, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
     log('provision', `unexpected error in ${step}: ${err instanceof Error ? (err.stack ?? message) : message}`);
@@ -224,10 +205,9 @@ export class Fleet {
   }
 
   /**
-   * Take the run lock on every connected robot. If another run holds any of them, release ours and
-   * fail every robot: two runs must never act on the fleet at once. `opening` is the step's first
-   * command per robot: it runs in the same remote call, right after the lock is taken (one round
-   * trip less per robot), and the step reads its output with `firstRead`.
+   * Take the run lock on every connected robot; if another run holds any, release ours and fail every
+   * robot (two runs must never act at once). `opening`, the step's first command, runs in the same
+   * remote call right after the lock (one round trip less); the step reads it with `firstRead`.
    */
   async lock(opening?: (robot: Robot) => string | RemoteCommand): Promise<boolean> {
     const conflicts: string[] = [];
@@ -267,7 +247,7 @@ export class Fleet {
     return false;
   }
 
-  /** The output of a step's first command on a robot: the one run with the lock when it was this command, else run now. */
+  /** The output of the first command run with the lock if it was this one, else run now. */
   async firstRead(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string): Promise<string> {
     const early = this.opened.get(robot.name);
     this.opened.delete(robot.name);
@@ -276,18 +256,13 @@ export class Fleet {
     return early.result.stdout;
   }
 
-  /**
-   * Once per run, a note on each robot whose login shell printed text before provision's commands
-   * ran, naming the start-up files that print where that can be told (one more remote call, only on
-   * such robots).
-   */
+  /** A note on each robot whose login shell prints text, naming the start-up files that do (one more call, only there). */
   async noteLoginShells(): Promise<void> {
     await Promise.all(
       [...this.reach.entries()].map(async ([robot, r]) => {
         if (!r.ok || r.conn.loginShellOutput === null) return;
-        const conn = r.conn;
-        const found = await conn.run(findTalkersCommand(), 'finding what the login shell prints').then(parseTalkers, () => null);
-        this.note(robot, talkativeShellNote(conn.loginShellOutput ?? '', found));
+        const found = await r.conn.run(findTalkersCommand(), 'finding what the login shell prints').then(parseTalkers, () => null);
+        this.note(robot, talkativeShellNote(r.conn.loginShellOutput, found));
       }),
     );
   }

@@ -1,4 +1,4 @@
-// What a run did on each robot, and what it found of the swarm: what the steps record and the UI renders.
+// What a run did on each robot, and found of the swarm: the steps record it, the UI renders it.
 import type { NodeInfo } from '../remote/docker.js';
 import type { RolePlan } from '../plan/quorum.js';
 
@@ -8,7 +8,7 @@ export interface RobotOutcome {
   robot: string;
   status: Status;
   details: string[]; // what changed (or would change), or why it failed
-  notes: string[]; // the details that are notes (neither a change nor the failure): the report folds those shared by robots
+  notes: string[]; // the details that are neither change nor failure: the report folds those robots share
 }
 
 export interface SwarmReport {
@@ -16,7 +16,7 @@ export interface SwarmReport {
   clusterId: string | null;
   nodes: NodeInfo[];
   initialised: string | null; // the robot `swarm init` ran on, if it did
-  robotOfNode: Map<string, string>; // node ID → robot name, from each robot's own docker info
-  handOver: { from: string; to: string } | null; // the leader handed over in this run
-  notes: string[]; // about the swarm as a whole (e.g. the node list could not be read again)
+  robotOfNode: Map<string, string>; // node ID → robot name
+  handOver: { from: string; to: string } | null;
+  notes: string[]; // about the swarm as a whole
 }

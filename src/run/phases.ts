@@ -1,7 +1,5 @@
-// The runner: a step is an ordered list of phases run over one state (k0sctl's phase manager is the
-// model). A phase says which robots it concerns (decided from the state), what it does, and what it
-// would do in a dry run; the runner does the rest: progress per robot, every robot's error caught
-// and reported on that robot, the step stopped cleanly by an error that ends it, never a crash.
+// The runner (after k0sctl's phase manager): a step is an ordered list of phases over one state. A phase
+// names its robots, its work and its dry run; the runner does progress, per-robot errors and a clean stop.
 import type { Fleet } from './fleet.js';
 import type { Phase as Progress } from '../progress.js';
 
@@ -9,30 +7,21 @@ import type { Phase as Progress } from '../progress.js';
 export class StopRun extends Error {}
 
 export interface Phase<S> {
-  /** What the live view shows while it runs (`writing ~/swarm_tokens 12/40`). */
   title: string;
-  /** The robots it concerns (by name), from the state. None: the phase is skipped. Omitted: a phase of the fleet as a whole. */
+  /** Its robots. None: skipped. Omitted: a phase of the fleet as a whole. */
   robots?: (state: S) => readonly string[];
-  /** The work on one robot; all of them at once. An error fails that robot only (a StopRun ends the step once all settle). */
+  /** The work on one robot, all at once (see eachRobot). */
   each?: (state: S, robot: string) => Promise<void>;
-  /** The work on the fleet as a whole (or on `robots` in an order of its own: `progress` counts them). 'stop' ends the step. */
+  /** The work on the fleet (or on `robots` in its own order). 'stop' ends the step. */
   run?: (state: S, progress: Progress) => Promise<void | 'stop'>;
-  /**
-   * In a dry run, instead of each/run: say what it would do (nothing that changes a robot is sent).
-   * Omitted: the phase runs in a dry run too, and sends nothing that changes a robot there (it reads,
-   * or compares). 'skip': nothing to say.
-   */
+  /** In a dry run, instead: say what it would do. Omitted: it runs (it only reads or compares there). */
   dryRun?: ((state: S) => void | 'stop') | 'skip';
-  /** The title while a dry run runs the phase itself (it reads or compares, and changes nothing). */
   dryTitle?: string;
 }
 
 const IDLE: Progress = { advance: () => {}, grow: () => {}, finish: () => {} };
 
-/**
- * Run `phases` in order over `state`. Returns the error that stopped the step, if one did; every
- * robot's own error is already on its outcome.
- */
+/** Run `phases` in order; the error that stopped the step, if any (robots' own errors are on their outcomes). */
 export async function runPhases<S>(fleet: Fleet, state: S, phases: readonly Phase<S>[]): Promise<StopRun | null> {
   const dry = fleet.options.dryRun;
   for (const phase of phases) {
@@ -57,10 +46,7 @@ export async function runPhases<S>(fleet: Fleet, state: S, phases: readonly Phas
   return null;
 }
 
-/**
- * `work` on every robot at once; a robot's error fails it. Every robot's work settles before an
- * error that stops the step goes on up (nothing runs on after the connections close).
- */
+/** `work` on every robot at once; an error fails its robot; a StopRun goes up once all settle (none runs on after close). */
 export async function eachRobot(
   fleet: Fleet,
   robots: readonly string[],

@@ -1,16 +1,15 @@
-// The robots a step's phases work on: a phase names them; its work on one finds the connection here.
 import type { Fleet } from './fleet.js';
 
 export type Reached = ReturnType<Fleet['connected']>[number];
 
-/** The robots reached when the step starts, by name. */
-export const reachedRobots = (fleet: Fleet) => new Map(fleet.connected().map((c) => [c.robot.name, c]));
-
-/** The robots still in the run (connected, not failed), in inventory order. */
+/** The robots still in the run, in inventory order. */
 export const liveRobots = (fleet: Fleet) => fleet.connected().map((c) => c.robot.name);
 
 /** A phase's work on one robot (`each`), given the robot and its connection. */
 export const onRobot =
-  <S extends { reached: Map<string, Reached> }>(work: (s: S, r: Reached) => Promise<void>) =>
+  <S extends { fleet: Fleet }>(work: (s: S, r: Reached) => Promise<void>) =>
   (s: S, name: string) =>
-    work(s, s.reached.get(name)!);
+    work(
+      s,
+      s.fleet.connected().find((c) => c.robot.name === name)!,
+    );

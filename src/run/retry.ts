@@ -1,25 +1,22 @@
-// The one retry loop: a piece of work tried again after a failure it may recover from (an election,
-// a race with the swarm's own updates, a handshake refused under load), with backoff and jitter so
-// that 300 robots retrying at once do not retry in step.
+// The one retry loop (elections, races with the swarm's own updates, handshakes refused under load):
+// backoff with jitter, so that 300 robots retrying at once do not retry in step.
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface RetryPolicy {
-  /** Give up after this many attempts (the first included)... */
+  /** Give up after this many attempts (the first included), or... */
   attempts?: number;
-  /** ...or once this long has passed since the first attempt, whichever comes first. */
+  /** ...once this long has passed since the first, whichever comes first. */
   withinMs?: number;
-  /** The first wait; each next one doubles, up to maxMs. */
+  /** The first wait; each next doubles, up to maxMs. */
   baseMs: number;
   maxMs?: number;
-  /** Spread each wait by up to ± this share of it (0 for a fixed pace). */
+  /** Spread each wait by up to ± this share (0: a fixed pace). */
   jitter?: number;
-  /** Whether this error is worth another attempt; any other is thrown at once. */
+  /** Worth another attempt? Any other error is thrown at once. */
   retryIf: (err: unknown) => boolean;
-  /** Told before each wait (for the log). */
   onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
 }
 
-/** The wait before attempt `attempt + 1` (attempt counts from 1): pure, for tests. */
 export function backoffMs(policy: Pick<RetryPolicy, 'baseMs' | 'maxMs' | 'jitter'>, attempt: number, random = Math.random): number {
   const plain = Math.min(policy.baseMs * 2 ** (attempt - 1), policy.maxMs ?? Infinity);
   const spread = policy.jitter ?? 0.2;
@@ -42,10 +39,7 @@ export async function retry<T>(work: (attempt: number) => Promise<T>, policy: Re
   }
 }
 
-/**
- * Ask `read` every `everyMs` until it gives an answer (anything but undefined); undefined after
- * `timeoutMs`. Errors of `read` go on up.
- */
+/** Ask `read` every `everyMs` until it answers (not undefined); undefined after `timeoutMs`. */
 export async function pollUntil<T>(read: () => Promise<T | undefined>, everyMs: number, timeoutMs: number): Promise<T | undefined> {
   for (const until = Date.now() + timeoutMs; ; await sleep(everyMs)) {
     const answer = await read();

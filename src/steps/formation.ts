@@ -1,5 +1,4 @@
-// One run's work on the fleet's existing swarm, through a manager that may change (ManagerVia): the
-// state the swarm phases after the plan share (src/steps/swarm.ts lists them), and each phase's work.
+// The swarm phases' work after the plan (swarm.ts lists them), through a manager that may change (ManagerVia).
 import type { Robot } from '../inventory/schema.js';
 import {
   joinCommand,
@@ -18,7 +17,6 @@ import {
   type TokenFile,
 } from '../remote/docker.js';
 import { describeLabelUpdate, desiredLabels, isNoLabelUpdate, labelUpdate } from '../plan/labels.js';
-import { strangerNodes } from '../plan/drift.js';
 import { managerJoinBatches, planRoles, roleChanges, type PlanRobot, type RolePlan } from '../plan/quorum.js';
 import { pendingVerdict, runPaced, PENDING_CAP_MS, PENDING_STALL_MS } from '../plan/pacing.js';
 import { redact } from '../log.js';
@@ -28,7 +26,7 @@ import type { Phase as Progress } from '../progress.js';
 import { StopRun } from '../run/phases.js';
 import { pollUntil, retry } from '../run/retry.js';
 import { ManagerVia, NoManagerError } from './managerVia.js';
-import { QuorumLostError, fleetClusters, halfJoined, inSwarm, nodeOfRobot, type Member } from './swarmState.js';
+import { QuorumLostError, fleetClusters, halfJoined, inSwarm, nodeOfRobot, strangersOf, type Member } from './swarmState.js';
 
 const SWARM_PORT = 2377;
 const JOIN_TIMEOUT_MS = 90_000;
@@ -38,7 +36,7 @@ const PENDING_JOIN_POLL_MS = 3000;
 
 export type RotateWhich = 'worker' | 'manager' | 'both';
 
-/** What the plan still wants of a robot, by the phase that does it (a dry run's lines, and --limit's notes). */
+/** What the plan still wants of a robot, by phase (a dry run's lines, --limit's notes). */
 type Pending = { kind: 'clean' | 'manager' | 'worker' | 'promote' | 'demote' | 'labels'; text: string };
 
 export class Formation {
@@ -51,7 +49,7 @@ export class Formation {
   private lastJoinAt = Date.now(); // the fleet's latest finished join: pending joins wait while this moves
   private readonly planRobots: PlanRobot[];
   private readonly managerAddrs: string[];
-  /** The role changes this run makes; `held`: demotions --limit holds back, and the promotions they wait for. */
+  /** `held`: demotions --limit holds back, and the promotions they wait for. */
   private readonly changes: ReturnType<typeof roleChanges> & { held: { demote: string[]; promote: string[] } };
   private tokens = { worker: '', manager: '' };
 
@@ -69,7 +67,7 @@ export class Formation {
     this.changes = this.limitedRoleChanges();
   }
 
-  /** The plan phase: the nodes as the swarm sees them, the robots that may take part, and the roles. */
+  /** The plan phase. */
   static async start(fleet: Fleet, members: Member[], report: SwarmReport, found: Member): Promise<Formation> {
     // Until the plan exists, the managers of the fleet's cluster (by their own facts) stand in.
     let candidates: () => Member[] = () => fleetClusters(fleet, members)[0]?.[1] ?? [];
@@ -117,7 +115,6 @@ export class Formation {
     return this.usable.find((m) => m.robot.name === name) as Member;
   }
 
-  /** The robots this run may change that are still in it and pass `test`, by name. */
   private names(test: (m: Member) => boolean): string[] {
     return this.usable.filter((m) => this.ok(m) && this.mine(m) && test(m)).map((m) => m.robot.name);
   }
@@ -126,7 +123,7 @@ export class Formation {
     return this.plan.decisions.find((d) => d.name === name)?.role ?? 'worker';
   }
 
-  /** Managers this run is connected to, best first: staying ones (the leader first), new ones, then any other. */
+  /** Connected managers, best first: staying ones (the leader first), new ones, then any other. */
   managerCandidates(): Member[] {
     const wasManager = (m: Member) => this.nodeOf(m.robot)?.role === 'manager';
     const stays = (m: Member) => wasManager(m) && this.plan.managers.includes(m.robot.name);
@@ -149,7 +146,6 @@ export class Formation {
     }
   }
 
-  /** The robots whose ~/swarm_tokens this run keeps: every one it may change. */
   tokenRobots(): string[] {
     return this.usable.filter((m) => this.mine(m)).map((m) => m.robot.name);
   }
@@ -160,7 +156,7 @@ export class Formation {
     this.tokens = { worker, manager };
   }
 
-  /** Each robot gets only the token of its planned role, plus where to join. */
+  /** Only the token of its planned role, plus where to join. */
   async writeTokens(name: string): Promise<void> {
     const m = this.member(name);
     const dry = this.fleet.options.dryRun;
@@ -179,17 +175,18 @@ export class Formation {
     if (changed.length) this.fleet.changed(name, `~/swarm_tokens: ${dry ? 'would have ' : ''}${changed.join(', ')}`);
   }
 
-  /** Robots whose join never finished (see halfJoined): they leave, and join again. */
   halfJoinedRobots(): string[] {
     return this.names((m) => halfJoined(m.facts));
   }
 
+  /** A join that never finished (see halfJoined): leave, and join again later. */
   async cleanHalfJoined(name: string): Promise<void> {
-    const swarm = this.member(name).facts.swarm;
+    const { conn, robot, facts } = this.member(name);
+    const swarm = facts.swarm;
     if (!swarm) return;
     const was = `state ${swarm.LocalNodeState}${swarm.Error ? `: ${swarm.Error}` : ''}`;
     try {
-      await this.member(name).conn.run(leaveCommand(this.member(name).robot.sudo), 'leaving an interrupted join');
+      await conn.run(leaveCommand(robot.sudo), 'leaving an interrupted join');
     } catch (err) {
       throw new Error(`an interrupted join (${was}) could not be cleaned up: ${(err as Error).message}`);
     }
@@ -198,9 +195,8 @@ export class Formation {
   }
 
   /**
-   * The planned role changes this run may make. Under --limit only the named robots' — and a named
-   * robot's demotion waits (`held`) while a promotion the plan pairs with it is outside the limit,
-   * so the manager count never drops below the plan because of --limit.
+   * Under --limit only the named robots' role changes, and their demotions wait (`held`) while a
+   * promotion of the plan is outside it: the manager count never drops below the plan because of --limit.
    */
   private limitedRoleChanges(): Formation['changes'] {
     const all = roleChanges(this.plan, this.planRobots, this.currentLeader?.robot.name);
@@ -222,7 +218,7 @@ export class Formation {
     return this.names((m) => this.inFleet(m) && this.changes.promote.includes(m.robot.name));
   }
 
-  /** The demotions, the leader's (a hand-over) last: every other change is made, so the node elected next is one that stays. */
+  /** The leader's demotion (a hand-over) last: all else is done, so the node elected next is one that stays. */
   demotions(): string[] {
     const leaving = this.changes.handOver;
     return this.names((m) => this.inFleet(m) && this.changes.demote.includes(m.robot.name)).concat(
@@ -230,7 +226,7 @@ export class Formation {
     );
   }
 
-  /** Promote (before anything is demoted) or demote, one robot after the other. */
+  /** One robot after the other (promotions before any demotion). */
   async changeRoles(names: readonly string[], change: 'promote' | 'demote', progress: Progress): Promise<void> {
     for (const name of names) {
       if (name === this.changes.handOver) await this.handOver(this.member(name));
@@ -239,7 +235,7 @@ export class Formation {
     }
   }
 
-  /** A per-robot piece of manager-side work: its error fails that robot, unless it stops the run. */
+  /** Its error fails the robot, unless it stops the run. */
   private async forRobot(m: Member, work: () => Promise<void>): Promise<boolean> {
     try {
       await work();
@@ -261,10 +257,7 @@ export class Formation {
     });
   }
 
-  /**
-   * The leader must stop managing: its demotion is sent from a manager that stays one (after the
-   * promotions), then the run waits for another node to lead and goes on through a staying manager.
-   */
+  /** The leader is demoted from a manager that stays one (after the promotions); the run waits for another leader. */
   private async handOver(leader: Member): Promise<void> {
     const id = leader.facts.swarm?.NodeID ?? '';
     const reason = this.plan.decisions.find((d) => d.name === leader.robot.name)?.reason ?? 'planned worker';
@@ -293,7 +286,7 @@ export class Formation {
     this.fleet.note(successor, `leads the swarm now (took over from ${leader.robot.name})`);
   }
 
-  /** The robot (or node hostname) that leads once `oldId` is a worker, or null after the bounded wait. */
+  /** The robot (or node hostname) leading once `oldId` is a worker; null after the wait. */
   private async waitForNewLeader(oldId: string): Promise<string | null> {
     const successor = await pollUntil(
       async () => {
@@ -312,7 +305,6 @@ export class Formation {
     return successor ?? null;
   }
 
-  /** The robots not in the swarm that join it as `role`. */
   toJoin(role: 'manager' | 'worker'): string[] {
     return this.names((m) => !inSwarm(m.facts) && this.roleOf(m.robot.name) === role);
   }
@@ -327,8 +319,8 @@ export class Formation {
   }
 
   /**
-   * Workers join after the managers, paced (src/plan/pacing.ts). (Workers joining during the manager
-   * rounds was faster at 10 robots, but on the 2-core lab at 50 it starved the joining managers.)
+   * Workers join after the managers, paced (src/plan/pacing.ts): joining during the manager rounds was
+   * faster at 10 robots, but on the 2-core lab at 50 it starved the joining managers.
    */
   async joinWorkers(names: readonly string[], progress: Progress): Promise<void> {
     await runPaced(names, (name) => this.join(this.member(name), 'worker').finally(() => progress.advance()));
@@ -336,9 +328,8 @@ export class Formation {
   }
 
   /**
-   * Managers to join through, best first: those this run is connected to and still works through
-   * (a manager that just went away still looks ready to the swarm for some seconds), then the ones
-   * the swarm saw as reachable, then every planned manager.
+   * Managers to join through, best first: those this run still works through (one that just went away
+   * still looks ready to the swarm for seconds), then those the swarm saw reachable, then every planned one.
    */
   private joinAddresses(): string[] {
     const connected = this.managerCandidates().map((m) => `${m.robot.ip}:${SWARM_PORT}`);
@@ -348,9 +339,9 @@ export class Formation {
     return [...new Set([...connected, ...seen, ...this.managerAddrs])];
   }
 
-  /** Join one robot; true when it joined (the pacing widens on that). Its error fails it only. */
+  /** True when it joined (the pacing widens on that); its error fails it only. */
   private async join(m: Member, role: 'manager' | 'worker'): Promise<boolean> {
-    try {
+    const joined = await this.forRobot(m, async () => {
       const command = joinCommand(role, m.robot.ip, this.joinAddresses(), m.robot.sudo);
       const out = await m.conn.run(command, `joining as ${role}`, { timeoutMs: JOIN_TIMEOUT_MS });
       // "will continue in the background": pending, not failed — wait for it while the fleet progresses.
@@ -362,10 +353,8 @@ export class Formation {
       if (role === 'manager') this.newManagers.add(m);
       const how = out.includes('pending') ? ' (after a join that went on in the background)' : '';
       this.fleet.joined(m.robot.name, `joined as ${role}${how}`);
-    } catch (err) {
-      this.fleet.failed(m.robot.name, (err as Error).message);
-      return false;
-    }
+    });
+    if (!joined) return false;
     // Labelled as soon as it is in, not after every join (measured faster); it joined whatever its labels do.
     await this.label(m.robot.name).catch((err: unknown) => {
       if (err instanceof StopRun) this.stopping ??= err;
@@ -374,7 +363,6 @@ export class Formation {
     return true;
   }
 
-  /** Poll a robot whose join went on in the background until it is active; its node ID, or an error. */
   private async waitForPendingJoin(m: Member): Promise<string> {
     const since = Date.now();
     const id = await pollUntil(
@@ -398,13 +386,12 @@ export class Formation {
     return id as string;
   }
 
-  /** The labels a node has now: none on a node that joined in this run. */
+  /** None on a node that joined in this run. */
   private labelsNow(m: Member): Record<string, string> {
     if (this.joinedNow.has(m)) return {};
     return this.nodes.find((n) => n.id === m.facts.swarm?.NodeID)?.labels ?? {};
   }
 
-  /** The robots whose node's labels differ from what the inventory wants. */
   toLabel(): string[] {
     return this.names(
       (m) =>
@@ -416,9 +403,8 @@ export class Formation {
   }
 
   /**
-   * Labels follow the inventory: only the difference, one `docker node update` per node that needs
-   * one; labels provision recorded as its own and no longer wants are removed, others' never.
-   * `docker node update` loses a race with the swarm's own updates of a node that just joined: retried.
+   * Labels follow the inventory: one `docker node update` with the difference; only labels provision
+   * recorded as its own are removed. It loses races with the swarm's updates of a node just joined: retried.
    */
   async label(name: string): Promise<void> {
     const m = this.member(name);
@@ -434,15 +420,13 @@ export class Formation {
   }
 
   /**
-   * The prune phase. A robot that left and joined again leaves its old node behind as `down`: such
-   * nodes are removed (only those at the address of an inventory robot that is in the swarm under
-   * another ID). Then the drift: nodes of no inventory robot.
+   * A robot that left and joined again leaves its old node behind, `down`: nodes at an inventory
+   * robot's address under another ID than its own are removed. Then the drift (strangers).
    */
   async prune(): Promise<void> {
     const current = this.usable.filter((m) => this.mine(m) && (this.joinedNow.has(m) || this.inFleet(m)));
     for (const m of current) {
       const id = m.facts.swarm?.NodeID;
-      // The robot's engine now is node `id`: any other node at its address is its former self.
       for (const stale of this.nodes.filter((n) => id && n.addr === m.robot.ip && n.id !== id)) {
         const short = stale.id.slice(0, 12);
         const done = await this.removeNode(stale, 'a stale node');
@@ -453,7 +437,7 @@ export class Formation {
     await this.strangers();
   }
 
-  /** Demote (a manager) and remove a node; true, or why it could not be removed. */
+  /** True, or why it could not be removed. */
   private async removeNode(n: NodeInfo, what: string): Promise<true | string> {
     try {
       if (n.role === 'manager') await this.via.run((sudo) => nodeRoleCommand('demote', n.id, sudo), `demoting ${what}`);
@@ -466,17 +450,9 @@ export class Formation {
     }
   }
 
-  /**
-   * Drift: nodes of the swarm that belong to no inventory robot. Reported; removed only with --prune
-   * and without --limit (they are no named robot's): a manager is demoted first, then `node rm --force`.
-   */
+  /** Drift: removed only with --prune and without --limit (they are no named robot's). */
   async strangers(): Promise<void> {
-    const ids = this.usable.map((m) => m.facts.swarm?.NodeID ?? '').filter(Boolean);
-    const found = strangerNodes(
-      this.nodes,
-      this.fleet.inventory.robots.map((r) => r.ip),
-      ids,
-    );
+    const found = strangersOf(this.fleet, this.usable, this.nodes);
     if (!found.length) return;
     const what = (n: NodeInfo) => `${n.hostname || '?'} (${n.id.slice(0, 12)}, ${n.addr}, ${n.role}, ${n.state})`;
     const { prune, limit, dryRun } = this.fleet.options;
@@ -499,7 +475,6 @@ export class Formation {
     }
   }
 
-  /** What the plan still wants of a robot, by phase: for a dry run, and for robots outside --limit. */
   private pendingFor(m: Member): Pending[] {
     const d = this.plan.decisions.find((x) => x.name === m.robot.name);
     if (!d || !this.ok(m)) return [];
@@ -521,13 +496,12 @@ export class Formation {
     return out;
   }
 
-  /** A dry run's phase: what it would do on each robot this run may change. */
   wouldDo(kind: Pending['kind']): void {
     for (const m of this.usable.filter((x) => this.mine(x)))
       for (const p of this.pendingFor(m)) if (p.kind === kind) this.fleet.changed(m.robot.name, `would ${p.text}`);
   }
 
-  /** Under --limit: what the others would need, and the demotions held back (see limitedRoleChanges). */
+  /** Under --limit: what the others would need, and the demotions held back. */
   noteLimit(): void {
     if (!this.fleet.options.limit) return;
     for (const m of this.usable.filter((x) => !this.mine(x))) {
@@ -539,7 +513,7 @@ export class Formation {
       this.fleet.note(n, `not demoted: the plan promotes ${promote.join(', ')} first, outside --limit (add it to --limit, or run without)`);
   }
 
-  /** The node list as the report shows it: read again only when this run changed the swarm. */
+  /** The node list for the report: read again only if this run changed the swarm. */
   async finalReport(): Promise<void> {
     for (const robot of this.fleet.inventory.robots) {
       const node = this.nodeOf(robot);
@@ -550,7 +524,7 @@ export class Formation {
   }
 }
 
-/** Robots in another swarm than the fleet's are reported and left alone; the rest take part. */
+/** Robots in another swarm than the fleet's are failed and left alone. */
 function withoutForeign(fleet: Fleet, members: Member[], nodes: NodeInfo[]): Member[] {
   const nodeIds = new Set(nodes.map((n) => n.id));
   const foreign = members.filter((m) => inSwarm(m.facts) && !halfJoined(m.facts) && !nodeIds.has(m.facts.swarm?.NodeID ?? ''));

@@ -1,5 +1,4 @@
-// `provision init`: the first inventory, from --robot pairs or asked on a terminal. Checked by the
-// same rules as every inventory before it is written, and never written over an existing file.
+// `provision init`: the first inventory, from --robot pairs or asked; checked like any, never written over a file.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { InputError } from '../inputError.js';

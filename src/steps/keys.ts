@@ -1,7 +1,6 @@
-// `provision keys`: step 1 of the brief, as phases (keysPhases): gather every robot's key (generated on
-// the robot when missing), its files and what sshd's StrictModes looks at; merge; write what differs;
-// fail what StrictModes refuses and provision will not change, with the fix; last, the mesh check
-// (robots log in to each other by name) shows its effect.
+// `provision keys` (keysPhases): gather every robot's key (generated there when missing), its files and
+// what sshd's StrictModes looks at; merge; write what differs; fail what StrictModes refuses (with the
+// fix); last, the mesh check (robots log in to each other by name) shows the effect.
 import {
   fileBytes,
   gatherSshCommand,
@@ -23,13 +22,13 @@ import type { Fleet } from '../run/fleet.js';
 import type { RobotConnection } from '../ssh/connection.js';
 import type { Robot } from '../inventory/schema.js';
 import { runPhases, type Phase } from '../run/phases.js';
-import { liveRobots, onRobot, reachedRobots, type Reached } from '../run/reached.js';
+import { liveRobots, onRobot, type Reached } from '../run/reached.js';
 import type { Phase as Progress } from '../progress.js';
 
 export interface KeysOptions {
-  /** Verify the mesh after writing (--no-verify turns it off). */
+  /** Check the mesh after writing (off with --no-verify). */
   verify: boolean;
-  /** Other operators' keys to install (--operator-key) and keys to withdraw (--revoke-operator-key). */
+  /** --operator-key, --revoke-operator-key. */
   operatorKeys?: Pick<OperatorKeys, 'others' | 'revoke'>;
 }
 
@@ -43,22 +42,28 @@ function lineDelta(before: string, after: string): string {
   return [added ? `+${added}` : '', removed ? `-${removed}` : ''].filter(Boolean).join(' ') || 'mode';
 }
 
-/**
- * The step's first command on a robot (run together with the run lock, see Fleet.lock). A robot
- * outside --limit is only read: the gather runs as in a dry run there (no key generated, no chmod).
- */
+/** The step's first command (run with the lock); outside --limit it only reads, as in a dry run. */
 export const keysFirstCommand = (robot: Robot, dryRun = false): string => gatherSshCommand(`${robot.user}@${robot.name}`, dryRun);
+/** ~/.ssh, changing nothing. */
+export async function readSsh(robot: Robot, conn: RobotConnection): Promise<GatheredSsh> {
+  return parseGatheredSsh(await conn.run(keysFirstCommand(robot, true), 'reading ~/.ssh'));
+}
+
+/** The unknown robots a robot's managed blocks still trust. */
+export const blockStrangers = (g: GatheredSsh, known: string[]) => [
+  ...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, known))),
+];
+
 export const keysOpening =
   (fleet: Pick<Fleet, 'inLimit' | 'options'>) =>
   (robot: Robot): string =>
     keysFirstCommand(robot, fleet.options.dryRun || !fleet.inLimit(robot.name));
 
 /** What `provision keys` learns, phase by phase (none re-reads what another knows). */
-export interface KeysState {
+interface KeysState {
   fleet: Fleet;
   verify: boolean;
   operator: OperatorKeys;
-  reached: Map<string, Reached>;
   /** ~/.ssh as read; not where it is another user's (nothing can be written there). */
   gathered: Map<string, GatheredSsh>;
   refusals: Map<string, StrictModesVerdict['refused']>;
@@ -80,7 +85,6 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
     fleet,
     verify: options.verify,
     operator: { ...options.operatorKeys, key: operator.key || 'ssh-ed25519 (operator-key-to-generate)', label: operator.label },
-    reached: reachedRobots(fleet),
     gathered: new Map(),
     refusals: new Map(),
     planned: new Map(),
@@ -90,7 +94,7 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
   return state.mesh ? { json: { mesh: state.mesh } } : undefined;
 }
 
-/** The phases of `provision keys`, in order (a dry run compares instead of writing, and checks no mesh). */
+/** A dry run compares instead of writing, and checks no mesh. */
 export function keysPhases(dryRun: boolean): Phase<KeysState>[] {
   return [
     { title: 'preparing ~/.ssh', robots: (s) => liveRobots(s.fleet), each: onRobot(gatherSsh) },
@@ -117,7 +121,7 @@ const ACTION_WORDS: Record<string, string> = {
   pubkey: 'restored ~/.ssh/id_ed25519.pub',
 };
 
-/** Its key (generated on the robot when missing), its files, what StrictModes refuses (the robot fails once its files are written). */
+/** Its key (generated when missing), files, and what StrictModes refuses (failed once its files are written). */
 async function gatherSsh(s: KeysState, { robot, conn }: Reached): Promise<void> {
   const { fleet } = s;
   const name = robot.name;
@@ -129,7 +133,7 @@ async function gatherSsh(s: KeysState, { robot, conn }: Reached): Promise<void> 
   if (!verdict.sshDirForeign) s.gathered.set(name, g);
 }
 
-/** The merged files of every robot read (over every robot's key and host key), and the drift in its blocks. */
+/** Each robot read: its merged files and its blocks' drift. */
 async function planSsh(s: KeysState): Promise<void> {
   const { fleet } = s;
   const facts: RobotKeyFacts[] = fleet.inventory.robots.map((robot) => {
@@ -139,13 +143,12 @@ async function planSsh(s: KeysState): Promise<void> {
     return { name: robot.name, ip: robot.ip, port: robot.port, user: robot.user, publicKey, hostKey: r?.ok && g ? r.hostKey : null };
   });
   for (const [name, g] of s.gathered) {
-    const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, knownRobots(fleet))))];
+    const strangers = blockStrangers(g, knownRobots(fleet));
     const wanted = fleet.inLimit(name) ? wantedSshFiles(g, facts, s.operator, undefined, keptDrift(fleet, g)) : undefined;
     s.planned.set(name, { strangers, wanted });
   }
 }
 
-/** The drift reported; the files written where they differ (outside --limit: read, never written). */
 async function writePlanned(s: KeysState, { robot, conn }: Reached): Promise<void> {
   const { strangers, wanted } = s.planned.get(robot.name)!;
   const { prune, dryRun } = s.fleet.options;
@@ -163,17 +166,17 @@ async function failStrictModes(s: KeysState): Promise<void> {
   for (const [robot, refused] of s.refusals) for (const r of refused) s.fleet.failed(robot, `${r.reason}. Fix: ${r.fix}`);
 }
 
-/** The robots whose block lines are not drift: the inventory's, and those `provision remove` retired (their lines always go: revocation). */
+/** Robots whose block lines are not drift: the inventory's, and those `provision remove` retired (their lines go: revocation). */
 function knownRobots(fleet: Fleet): string[] {
   return [...fleet.inventory.robots.map((r) => r.name), ...fleet.inventory.retired];
 }
 
-/** Drift: block lines of robots no longer in the inventory are kept (and reported) unless --prune. */
+/** Drift is kept (and reported) unless --prune. */
 export function keptDrift(fleet: Fleet, g: GatheredSsh): (file: ManagedSshFile) => string[] {
   return (file) => (fleet.options.prune ? [] : strangerLines(file, g.files[file].content, knownRobots(fleet)));
 }
 
-/** The managed files a robot should hold; `keep` gives, per file, block lines of robots not in the inventory to keep (drift without --prune). */
+/** The managed files a robot should hold; `keep`: per file, drift lines to keep. */
 export function wantedSshFiles(
   g: GatheredSsh,
   facts: readonly RobotKeyFacts[],
@@ -188,10 +191,7 @@ export function wantedSshFiles(
   };
 }
 
-/**
- * Write the files that differ from `wanted` (or whose mode or owner sshd would refuse) and report
- * each; `g` is updated to what the robot holds afterwards, so a later phase merges from there.
- */
+/** Write the files that differ from `wanted` (or whose mode or owner sshd refuses); `g` becomes what the robot holds. */
 export async function writeSshFiles(
   fleet: Fleet,
   robot: Robot,
@@ -223,16 +223,15 @@ export async function writeSshFiles(
 const PROBE_TIMEOUT_MS = 20_000; // ConnectTimeout=5 covers the TCP connect; this bounds a stalled login
 const PROBES_AT_ONCE = 32;
 
-/** The robots a mesh check probes: those of `robots` still in the run, if two or more (one has nothing to verify). */
+/** Those of `robots` still in the run, if two or more (one has nothing to verify). */
 export function meshRobots(fleet: Fleet, robots: readonly string[]): string[] {
   const names = liveRobots(fleet).filter((n) => robots.includes(n));
   return names.length < 2 ? [] : names;
 }
 
 /**
- * The mesh check: every robot of `names` (meshRobots) logs in to the next by name (a ring, in parallel);
- * a failed login gets a few more probes to pin the blame (plan/mesh.ts). Blamed robots fail with the
- * reason ssh gave; the rest is one summary note rather than a line on every robot.
+ * The mesh check: each robot logs in to the next by name (a ring, in parallel); a failed login gets a
+ * few more probes to pin the blame (plan/mesh.ts). Blamed robots fail; the rest is one summary note.
  */
 export async function verifyMesh(fleet: Fleet, names: readonly string[], progress: Progress): Promise<object> {
   const probe = async (edge: Edge): Promise<Probe> => {

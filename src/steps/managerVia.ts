@@ -1,5 +1,4 @@
-// The manager provision works through. Any manager may stop being one, lose its connection or its
-// docker mid-run: then the next manager this run is connected to takes over, and the run goes on.
+// The manager provision works through: when one stops being one, or loses its connection or docker, the next takes over.
 import { StopRun } from '../run/phases.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeInfo } from '../remote/docker.js';
@@ -10,12 +9,12 @@ import { RemoteCommandError } from '../ssh/connection.js';
 import type { Fleet } from '../run/fleet.js';
 import { NO_LEADER, QuorumLostError, listNodes, type Member } from './swarmState.js';
 
-/** No manager this run is connected to answers any more: the manager-side work cannot go on. */
+/** No connected manager answers any more. */
 export class NoManagerError extends StopRun {}
 
-export type ManagerLoss = 'connection' | 'docker' | 'role';
+type ManagerLoss = 'connection' | 'docker' | 'role';
 
-/** Why a manager-side command failed, when the reason is the manager itself rather than the request. */
+/** Why a manager-side command failed, when it is the manager's fault rather than the request's. */
 export function managerLoss(message: string): ManagerLoss | null {
   if (/connection to the robot was lost|remote command timed out|Not connected|No response from server/i.test(message)) return 'connection';
   if (/Cannot connect to the Docker daemon|Is the docker daemon running/i.test(message)) return 'docker';
@@ -30,17 +29,17 @@ const POLL_MS = 1000;
 
 export class ManagerVia {
   private readonly dropped = new Set<Member>();
-  /** The switch under way: callers that fail on the same manager meanwhile wait for it instead of starting another. */
+  /** The switch under way: others failing on the same manager wait for it rather than start another. */
   private switching: Promise<void> | null = null;
 
-  /** `candidates`: managers to fall back on, best first (called anew at each switch: the swarm changes). */
+  /** `candidates`: managers to fall back on, best first (asked anew at each switch: the swarm changes). */
   constructor(
     private readonly fleet: Fleet,
     public current: Member,
     private readonly candidates: () => Member[],
   ) {}
 
-  /** Run a docker command on the current manager; a lost manager is replaced and the command sent again. */
+  /** A lost manager is replaced and the command sent again. */
   async run(build: (useSudo: boolean) => RemoteCommand, what: string): Promise<string> {
     for (let waited = 0; ;) {
       const m = this.current;
@@ -60,7 +59,6 @@ export class ManagerVia {
     }
   }
 
-  /** The node list, from whichever manager answers (waiting out an election, see listNodes). */
   async nodes(): Promise<NodeInfo[]> {
     for (;;) {
       const m = this.current;
@@ -75,12 +73,11 @@ export class ManagerVia {
     }
   }
 
-  /** Whether `m` was given up on in this run (lost, or avoided). */
   isDropped(m: Member): boolean {
     return this.dropped.has(m);
   }
 
-  /** Stop working through `m` (a leader about to be demoted): the next candidate takes over. */
+  /** Stop working through `m` (a leader about to be demoted). */
   async avoid(m: Member, why: string): Promise<void> {
     this.dropped.add(m);
     if (this.current === m) await this.switchFrom(m, why);
@@ -101,7 +98,7 @@ export class ManagerVia {
     return this.switching;
   }
 
-  /** The first candidate that answers as a manager (a just-promoted one is given a few seconds). */
+  /** The first candidate that answers as a manager (a just-promoted one gets a few seconds). */
   private async switchFrom(old: Member, why: string): Promise<void> {
     for (const next of this.candidates()) {
       if (next === old || this.dropped.has(next) || this.fleet.outcomes.get(next.robot.name)?.status === 'failed') continue;

@@ -1,6 +1,5 @@
-// `provision recover --on ROBOT` (RECOVER_PHASES): the explicit way out of a swarm that lost quorum.
-// It runs `docker swarm init --force-new-cluster` on the manager the operator names, which keeps the
-// swarm's state and makes that robot the only manager; `provision swarm` then rebuilds the manager set.
+// `provision recover --on ROBOT`: the explicit way out of a lost quorum. `docker swarm init --force-new-cluster`
+// on the named manager keeps the swarm's state with it the only manager; `provision swarm` then rebuilds the rest.
 import { forceNewClusterCommand } from '../remote/docker.js';
 import type { Fleet } from '../run/fleet.js';
 import { runPhases, type Phase } from '../run/phases.js';
@@ -21,7 +20,7 @@ export const RECOVER_PHASES: readonly Phase<{ fleet: Fleet; on: string; target?:
   {
     title: 'forcing a new cluster',
     robots: (s) => [s.target!.robot.name],
-    // `run`, not `each`: a failure here ends the step for every robot (as it did before phases).
+    // `run`, not `each`: a failure here ends the step for every robot.
     run: async ({ fleet, target }) => {
       const { robot, conn } = target!;
       await conn.run(forceNewClusterCommand(robot.ip, robot.sudo), 'docker swarm init --force-new-cluster');
@@ -32,7 +31,7 @@ export const RECOVER_PHASES: readonly Phase<{ fleet: Fleet; on: string; target?:
   },
 ];
 
-/** The robot named, if it answers and manages a swarm; else why not (the step ends). */
+/** The robot named, if it answers and manages a swarm; else the step ends. */
 async function recoverOn(fleet: Fleet, on: string): Promise<Member | undefined> {
   const members = await gatherMembers(fleet);
   const target = members.find((m) => m.robot.name.toLowerCase() === on.toLowerCase());

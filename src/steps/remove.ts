@@ -1,12 +1,9 @@
-// `provision remove NAME…`: retire robots. The swarm first — the remaining robots' roles are planned
-// without them and applied (a replacement manager is promoted before any demotion), then each
-// robot's node is drained, demoted, left and removed (plan/retire.ts) —, then the revocation: every
-// other robot's managed files are merged over the inventory without them (keys.ts), their own blocks
-// are emptied, the operator's known_hosts forgets them; last, they leave the inventory file.
+// `provision remove NAME…`: the others' roles planned without them (promotions first); each one's node
+// drained, demoted, left and removed; their keys revoked everywhere and their own blocks emptied; last,
+// they leave the inventory file.
 import { pollUntil } from '../run/retry.js';
 import { nodeRemoveCommand, leaveCommand, nodeRoleCommand, removeTokensCommand, type NodeInfo } from '../remote/docker.js';
 import { drainCommand, nodeTasksCommand, parseTaskCount } from '../remote/retire.js';
-import { gatherSshCommand, parseGatheredSsh } from '../remote/keysScript.js';
 import { notDoneWhileGone, retirePlan, RETIRE_WORDS, type RetireInput } from '../plan/retire.js';
 import { ensureOperatorKey, sshDir } from '../ssh/auth.js';
 import { forgetHost } from '../ssh/knownHosts.js';
@@ -15,12 +12,12 @@ import { join } from 'node:path';
 import { redact } from '../log.js';
 import type { Robot } from '../inventory/schema.js';
 import type { Fleet } from '../run/fleet.js';
-import { runKeys, wantedSshFiles, writeSshFiles } from './keys.js';
+import { readSsh, runKeys, wantedSshFiles, writeSshFiles } from './keys.js';
 import { ManagerVia } from './managerVia.js';
 import { runSwarm } from './swarm.js';
 import { fleetClusters, gatherMembers, inSwarm, nodeOfRobot, type Member } from './swarmState.js';
 
-/** How long a drained node's tasks are given to move, and a demoted manager to leave the Raft group. */
+/** How long a drained node's tasks get to move, and a demoted manager to leave the Raft group. */
 const DRAIN_WAIT_MS = 60_000;
 const DEMOTE_WAIT_MS = 60_000;
 const POLL_MS = 1000;
@@ -33,12 +30,12 @@ export async function runRemove(fleet: Fleet, names: readonly string[]): Promise
   // Facts of all first: a fleet without a swarm gets none (runSwarm would init one).
   const all = await gatherMembers(fleet);
   const own = new Map(all.filter((m) => names.includes(m.robot.name)).map((m) => [m.robot.name, m]));
-  // 1. The others' roles without the leaving robots: promotions first (Formation's order).
+  // 1. The others' roles without the leaving robots (promotions first).
   const swarm = all.some((m) => inSwarm(m.facts))
     ? await runSwarm(rest, { members: all.filter((m) => !names.includes(m.robot.name)) })
     : null;
   const planned = swarm?.plan?.managers.length;
-  // 2. Each leaving robot's node, through a manager that stays.
+  // 2. Their nodes.
   const removed = await retireNodes(fleet, rest, leaving, own, Boolean(swarm?.clusterId));
   // 3. Revocation over the robots that stay; the leaving ones' own blocks emptied.
   if (removed.length) {
@@ -64,7 +61,7 @@ export async function runRemove(fleet: Fleet, names: readonly string[]): Promise
   return { json: { removed: removed.map((r) => r.name), notRemoved, plannedManagers: planned ?? null } };
 }
 
-/** Drain, demote, leave, remove: each leaving robot in turn. Returns the robots whose node is gone (or never was). */
+/** The robots whose node is gone (or never was). */
 async function retireNodes(
   fleet: Fleet,
   rest: Fleet,
@@ -81,7 +78,6 @@ async function retireNodes(
   for (const robot of leaving) {
     const member = own.get(robot.name);
     const reachable = member !== undefined;
-    // Its own engine's node ID when it answers; a gone robot's node by its static address.
     const node = member ? nodes.find((n) => n.id === member.facts.swarm?.NodeID) : nodeOfRobot(robot, [], nodes);
     if (member && inSwarm(member.facts) && !node) {
       fleet.failed(
@@ -90,7 +86,7 @@ async function retireNodes(
       );
       continue;
     }
-    if (!member && fleet.outcomes.get(robot.name)?.status === 'failed') continue; // it failed reading its facts: named already
+    if (!member && fleet.outcomes.get(robot.name)?.status === 'failed') continue; // failed reading its facts: said already
     if (node && !via) {
       fleet.failed(robot.name, "no manager of the fleet's swarm answers: its node cannot be removed; not removed");
       continue;
@@ -176,16 +172,13 @@ async function retireStep(
 const waitFor = async (ms: number, check: () => Promise<boolean>) =>
   Boolean(await pollUntil(async () => (await check()) || undefined, POLL_MS, ms));
 
-/**
- * On a leaving robot that answers: its known_hosts and config blocks go, and its authorized_keys
- * block keeps only the operators' keys (the operator can still log in to wipe or re-use it).
- */
+/** A leaving robot's blocks are emptied, but for the operator's key (to log in and wipe or re-use it). */
 async function emptyOwnBlocks(fleet: Fleet, removed: readonly Robot[]): Promise<void> {
   const operator = ensureOperatorKey(false);
   const names = removed.map((r) => r.name);
   const only = fleet.without(fleet.inventory.robots.filter((r) => !names.includes(r.name)).map((r) => r.name));
   await only.eachConnected(async (robot, conn) => {
-    const g = parseGatheredSsh(await conn.run(gatherSshCommand(`${robot.user}@${robot.name}`, true), 'reading ~/.ssh'));
+    const g = await readSsh(robot, conn);
     await writeSshFiles(fleet, robot, conn, g, wantedSshFiles(g, [], { key: operator.key, label: operator.label }));
   });
 }

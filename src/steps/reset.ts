@@ -1,29 +1,27 @@
-// `provision reset` (resetPhases): undo `provision swarm` (and with --keys, `provision keys`) on every
-// reachable robot. Managers are demoted first so quorum holds while the others leave; the leader leaves last.
+// `provision reset`: undo `provision swarm` (and with --keys, `provision keys`) on every reachable robot.
+// Managers are demoted first so quorum holds while the others leave; the leader leaves last.
 import { leaveCommand, nodeRoleCommand, removeTokensCommand, type NodeInfo } from '../remote/docker.js';
-import { fileBytes, gatherSshCommand, MANAGED_SSH_FILES, parseGatheredSsh } from '../remote/keysScript.js';
+import { fileBytes, MANAGED_SSH_FILES } from '../remote/keysScript.js';
+import { readSsh } from './keys.js';
 import { withManagedBlock } from '../remote/managedBlock.js';
 import type { Fleet } from '../run/fleet.js';
 import { eachRobot, runPhases, type Phase } from '../run/phases.js';
 import type { Phase as Progress } from '../progress.js';
-import { liveRobots, onRobot, reachedRobots, type Reached } from '../run/reached.js';
+import { liveRobots, onRobot, type Reached } from '../run/reached.js';
 import { fleetClusters, gatherMembers, inSwarm, listNodes, type Member } from './swarmState.js';
 
-/** What a reset knows: the fleet's nodes, who leaves and which of them leads. */
-export interface ResetState {
+interface ResetState {
   fleet: Fleet;
-  reached: Map<string, Reached>;
   leaving: Member[];
   nodes: NodeInfo[];
   leader?: Member;
 }
 
 export async function runReset(fleet: Fleet, options: { keys: boolean }): Promise<void> {
-  const stop = await runPhases(fleet, { fleet, reached: reachedRobots(fleet), leaving: [], nodes: [] }, resetPhases(options));
-  if (stop) throw stop; // quorum lost: the run ends on it, as before phases
+  const stop = await runPhases(fleet, { fleet, leaving: [], nodes: [] }, resetPhases(options));
+  if (stop) throw stop; // quorum lost: the run ends on it
 }
 
-/** The phases of `provision reset`, in order. */
 export function resetPhases(options: { keys: boolean }): Phase<ResetState>[] {
   const others = (s: ResetState) => s.leaving.filter((m) => m !== s.leader);
   const demoting = (s: ResetState) =>
@@ -59,7 +57,6 @@ export function resetPhases(options: { keys: boolean }): Phase<ResetState>[] {
 
 const names = (ms: readonly Member[]) => ms.map((m) => m.robot.name);
 
-/** `work` on each member at once; an error fails that member. */
 function onMembers(s: ResetState, ms: Member[], work: (s: ResetState, m: Member) => Promise<void>, progress: Progress) {
   const byName = new Map(ms.map((m) => [m.robot.name, m]));
   return eachRobot(s.fleet, [...byName.keys()], (n) => work(s, byName.get(n)!), progress);
@@ -90,14 +87,14 @@ async function leaveSwarm(s: ResetState, m: Member): Promise<void> {
   s.fleet.changed(m.robot.name, 'left the swarm');
 }
 
-/** ~/swarm_tokens removed; with --keys, the provision blocks of the managed ~/.ssh files too (a dry run reads and says). */
+/** ~/swarm_tokens removed; with --keys, the managed ~/.ssh blocks too (a dry run reads and says). */
 async function cleanUp(s: ResetState, { robot, conn }: Reached, keys: boolean): Promise<void> {
   const dry = s.fleet.options.dryRun;
   const would = dry ? 'would ' : '';
   const out = await conn.run(removeTokensCommand(dry), 'removing ~/swarm_tokens');
   if (out.trim()) s.fleet.changed(robot.name, `${would}remove ~/swarm_tokens`);
   if (!keys) return;
-  const gathered = parseGatheredSsh(await conn.run(gatherSshCommand(`${robot.user}@${robot.name}`, true), 'reading ~/.ssh'));
+  const gathered = await readSsh(robot, conn);
   for (const file of MANAGED_SSH_FILES) {
     const current = gathered.files[file];
     const without = withManagedBlock(current.content, [], 'bottom');

@@ -1,5 +1,4 @@
-// `provision roles`: gather each robot's facts, run the role wizard, write the choice into the inventory,
-// offer to run `provision swarm`.
+// `provision roles`: facts, the role wizard, its choice into the inventory, then offer `provision swarm`.
 import type { Inventory } from '../inventory/schema.js';
 import { saveRoles } from '../inventory/save.js';
 import { nodesCommand, parseNodes } from '../remote/docker.js';
@@ -13,7 +12,7 @@ export const NO_TERMINAL =
   'Without a terminal, set the roles in the inventory instead: `role: manager|worker|auto` on each robot, ' +
   '`swarm.leader: <robot>` and `swarm.managers: auto|<odd number>`; then run provision swarm.';
 
-/** Throws when there is no terminal to prompt on; the CLI may call it before connecting to any robot. */
+/** The CLI may call it before connecting to any robot. */
 export function requireTerminal(isTTY: boolean | undefined = process.stdin.isTTY): void {
   if (!isTTY) throw new Error(NO_TERMINAL);
 }
@@ -35,7 +34,6 @@ export async function rolesCommand(fleet: Fleet, prompts: WizardPrompts = realPr
   }
 }
 
-/** The wizard's choice, written into the inventory if the operator says so. */
 export async function chooseRoles(inventory: Inventory, rows: WizardRow[], prompts: WizardPrompts, options: { dryRun?: boolean } = {}) {
   const { write, ...choice } = await runWizard(inventory, rows, prompts, options);
   if (write) {
@@ -52,8 +50,8 @@ interface RolesRun {
   leaderNode: string | undefined;
 }
 
-/** The wizard's read: facts, then the leader as a manager sees it. A robot whose facts cannot be read shows why (not failed). */
-export const ROLES_PHASES: readonly Phase<RolesRun>[] = [
+/** A robot whose facts cannot be read shows why (it is not failed). */
+const ROLES_PHASES: readonly Phase<RolesRun>[] = [
   { title: 'reading docker facts', run: async (s) => void (s.members = await gatherMembers(s.fleet, s.problems)) },
   { title: 'reading the leader', run: async (s) => void (s.leaderNode = await leaderNode(s.members)) },
 ];

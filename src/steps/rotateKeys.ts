@@ -1,11 +1,9 @@
-// `provision rotate --keys` (ROTATE_KEYS_PHASES): a new key pair on every reachable robot, generated
-// there, in phases that never leave a robot-to-robot login without a key the target trusts: the new
-// pair beside the old (~/.ssh/id_ed25519.next), trusted everywhere, offered first by the managed
-// config; after a pause (logins started before end) it becomes ~/.ssh/id_ed25519 and the config names
-// only that again; after another, the old keys are withdrawn. ssh reads its key files when it starts
-// and again when it signs, so a file is changed only when no login can be using it. A robot that fails
-// before every robot trusts the new keys stops the rotation for all (nothing switched yet); a robot
-// that fails later keeps both keys trusted until a later run.
+// `provision rotate --keys`: a new key pair per robot, generated there, in phases that never leave a
+// login without a key the target trusts: the new pair beside the old (~/.ssh/id_ed25519.next), trusted
+// everywhere, offered first; after a pause it becomes ~/.ssh/id_ed25519; after another, the old keys
+// are withdrawn. ssh reads its key files at start and again when it signs, so a file changes only when
+// no login can be using it. A failure before all trust the new keys stops the rotation for all (nothing
+// switched yet); a later one leaves both keys trusted until a later run.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { keyOf, ROBOT_KEY_FILE, type OperatorKeys, type RobotKeyFacts } from '../remote/sshFiles.js';
 import { parseGatheredSsh, type GatheredSsh } from '../remote/keysScript.js';
@@ -13,19 +11,18 @@ import { adoptKeyCommand, dropNextKeyCommand, NEXT_KEY_FILE, newKeyCommand } fro
 import { ensureOperatorKey } from '../ssh/auth.js';
 import type { Fleet } from '../run/fleet.js';
 import { runPhases, type Phase } from '../run/phases.js';
-import { liveRobots, onRobot, reachedRobots, type Reached } from '../run/reached.js';
+import { liveRobots, onRobot } from '../run/reached.js';
 import { keptDrift, keysFirstCommand, meshRobots, verifyMesh, wantedSshFiles, writeSshFiles } from './keys.js';
 
-/** Longer than a robot-to-robot login takes: ssh may read a key file at its start and again when it signs. */
-export const SETTLE_MS = 3000;
+/** Longer than a robot-to-robot login takes. */
+const SETTLE_MS = 3000;
 
 /** What a rotation knows, phase by phase. `done`: every phase that changes keys has run. */
-export interface RotateState {
+interface RotateState {
   fleet: Fleet;
   operator: OperatorKeys;
   settle: () => Promise<unknown>;
   verify: boolean;
-  reached: Map<string, Reached>;
   gathered: Map<string, GatheredSsh>;
   newKeys: Map<string, string>;
   adopted: Set<string>;
@@ -40,7 +37,6 @@ export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number; 
     operator: { key: operator.key, label: operator.label },
     settle: () => sleep(options.settleMs ?? SETTLE_MS),
     verify: options.verify !== false,
-    reached: reachedRobots(fleet),
     gathered: new Map(),
     newKeys: new Map(),
     adopted: new Set(),
@@ -50,7 +46,6 @@ export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number; 
   if (state.done) return { json: { rotated: [...state.adopted], ...(state.mesh ? { mesh: state.mesh } : {}) } };
 }
 
-/** Robots read and still in the run. */
 const rotating = (s: RotateState) => liveRobots(s.fleet).filter((n) => s.gathered.has(n));
 
 /** Each robot's keys as `stage` wants them trusted; robots not reached keep what they had. */
@@ -66,7 +61,7 @@ function keyFacts(s: RotateState, stage: 'both' | 'final'): RobotKeyFacts[] {
   });
 }
 
-/** A phase writing one managed file on every robot rotating, merged over the keys as `stage` wants them. */
+/** A phase writing one managed file, merged over the keys as `stage` wants. */
 function writing(title: string, file: 'authorized_keys' | 'config', stage: 'both' | 'final', identityFiles?: string[]): Phase<RotateState> {
   return {
     title,
@@ -82,7 +77,7 @@ function writing(title: string, file: 'authorized_keys' | 'config', stage: 'both
 /** The pause before a phase: logins started before the config last changed end first. */
 const settleFirst = async (s: RotateState): Promise<void> => void (await s.settle());
 
-/** The phases of `provision rotate --keys`, in order (a dry run reads, says what it would do and stops). */
+/** A dry run reads, says what it would do and stops. */
 export const ROTATE_KEYS_PHASES: readonly Phase<RotateState>[] = [
   {
     title: 'reading ~/.ssh',
@@ -137,7 +132,7 @@ export const ROTATE_KEYS_PHASES: readonly Phase<RotateState>[] = [
 const WOULD_ROTATE =
   'would generate a new key pair on the robot, have every robot trust it next to the old one, switch to it, then withdraw the old key everywhere';
 
-/** Robots read that could not be given the new keys stop the rotation for all: nothing has switched yet. */
+/** Robots read that could not be given the new keys stop the rotation for all (nothing switched yet). */
 function allTrust(s: RotateState): boolean {
   const notReady = [...s.gathered.keys()].filter((n) => !rotating(s).includes(n));
   for (const name of notReady.length ? rotating(s) : [])

@@ -1,25 +1,23 @@
-// The boot-time join (`provision swarm --install-service`): templates/provision-join.sh and
-// templates/provision-join.service installed on every robot through `sudo -n`, enabled where systemd
-// runs. The builders are pure (templates given or read from the package); installService does the I/O.
-// The files travel on stdin; every command line is built by src/remote/shell.ts.
+// The boot-time join (`provision swarm --install-service`): templates/provision-join.{sh,service}
+// installed on every robot through `sudo -n` (the files on stdin), enabled where systemd runs.
 import { readFileSync } from 'node:fs';
 import { TOKEN_DIR } from '../remote/docker.js';
 import { remoteScript } from '../remote/shell.js';
 import type { Fleet } from '../run/fleet.js';
 import { runPhases, type Phase } from '../run/phases.js';
-import { liveRobots, onRobot, reachedRobots, type Reached } from '../run/reached.js';
+import { liveRobots, onRobot } from '../run/reached.js';
 
 export const SERVICE_NAME = 'provision-join.service';
 export const SCRIPT_PATH = '/usr/local/lib/provision/provision-join.sh';
 export const UNIT_PATH = `/etc/systemd/system/${SERVICE_NAME}`;
 export const ADVERTISE_FILE = 'advertise_addr';
 
-export interface ServiceTemplates {
+interface ServiceTemplates {
   script: string;
   unit: string;
 }
 
-/** The two templates, read from the package (works from src under ts-jest and from dist). */
+/** Read from the package (works from src under ts-jest and from dist). */
 export function serviceTemplates(): ServiceTemplates {
   const read = (name: string) => readFileSync(new URL(`../../templates/${name}`, import.meta.url), 'utf8');
   return { script: read('provision-join.sh'), unit: read('provision-join.service') };
@@ -28,29 +26,22 @@ export function serviceTemplates(): ServiceTemplates {
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
-/** The unit for one robot: its user (and `sudo -n docker` where the inventory says sudo). */
+/** The unit for one robot: its user, and `sudo -n docker` where it has sudo. */
 export function serviceUnit(template: string, user: string, useSudo: boolean): string {
   if (!USER.test(user)) throw new Error(`"${user}" is not a Linux user name: refusing to write it into ${SERVICE_NAME}`);
   return template.replaceAll('@USER@', user).replaceAll('@DOCKER@', useSudo ? 'sudo -n docker' : '');
 }
 
-export interface ServiceOptions {
+interface ServiceOptions {
   dryRun?: boolean;
-  /** The robot's static address, written to ~/swarm_tokens/advertise_addr for --advertise-addr. */
   advertiseAddr?: string;
   /** Install under this folder instead of / (tests); systemd is then left alone. */
   root?: string;
   templates?: ServiceTemplates;
 }
 
-export interface ServiceInstall {
-  script: string; // the script's content, as installed
-  unit: string; // the unit's content, user substituted
-  command: string; // the remote command line
-  stdin: string; // what the command reads: both files, base64
-}
-
-export function installServiceCommand(user: string, useSudo: boolean, options: ServiceOptions = {}): ServiceInstall {
+/** The command installing both files (on its stdin, base64), and the files as installed. */
+export function installServiceCommand(user: string, useSudo: boolean, options: ServiceOptions = {}) {
   const templates = options.templates ?? serviceTemplates();
   const unit = serviceUnit(templates.unit, user, useSudo);
   const adv = options.advertiseAddr ?? '';
@@ -96,19 +87,12 @@ const WHAT: Record<string, string> = {
   [ADVERTISE_FILE]: `~/${TOKEN_DIR}/${ADVERTISE_FILE}`,
 };
 
-export interface ServiceState {
-  fleet: Fleet;
-  templates: ServiceTemplates;
-  reached: Map<string, Reached>;
-}
-
-/** Install the boot-time join on every connected robot; changed where a file or the enablement changed, else ok. */
 export async function installService(fleet: Fleet): Promise<void> {
-  await runPhases(fleet, { fleet, templates: serviceTemplates(), reached: reachedRobots(fleet) }, SERVICE_PHASES);
+  await runPhases(fleet, { fleet, templates: serviceTemplates() }, SERVICE_PHASES);
 }
 
-/** The phases of `--install-service`: one (a dry run runs it too: the install script compares and says). */
-export const SERVICE_PHASES: readonly Phase<ServiceState>[] = [
+/** One phase; a dry run runs it too (the install script compares and says). */
+export const SERVICE_PHASES: readonly Phase<{ fleet: Fleet; templates: ServiceTemplates }>[] = [
   {
     title: 'installing the boot-time join service',
     robots: (s) => liveRobots(s.fleet).filter((n) => s.fleet.inLimit(n)), // --limit: the others are not changed

@@ -1,22 +1,18 @@
-// `provision status`: one read-only look at the fleet — every robot, its swarm state and role as the
-// swarm's managers see it, and whether quorum holds right now.
+// `provision status`: read-only — every robot, its swarm state and role as the managers see it, and quorum now.
 import { faultTolerance } from '../plan/quorum.js';
 import type { Fleet } from '../run/fleet.js';
 import type { FleetStatus } from '../ui/json.js';
-import { fleetClusters, gatherMembers, listNodes, nodeOfRobot, type Member } from './swarmState.js';
+import { fleetClusters, gatherMembers, listNodes, nodeOfRobot, strangersOf, type Member } from './swarmState.js';
 import { runPhases, type Phase } from '../run/phases.js';
 import type { NodeInfo } from '../remote/docker.js';
-import { strangerNodes, strangersInBlock } from '../plan/drift.js';
-import { MANAGED_SSH_FILES, parseGatheredSsh } from '../remote/keysScript.js';
-import { keysFirstCommand } from './keys.js';
+import { blockStrangers, readSsh } from './keys.js';
 
-/** Per robot, the robots not in the inventory its managed blocks still trust (read only: the dry-run gather). */
+/** Per robot, the robots not in the inventory its managed blocks still trust. */
 async function blockDrift(fleet: Fleet): Promise<Record<string, string[]>> {
   const names = fleet.inventory.robots.map((r) => r.name);
   const found: Record<string, string[]> = {};
   await fleet.eachConnected(async (robot, conn) => {
-    const g = parseGatheredSsh(await conn.run(keysFirstCommand(robot, true), 'reading ~/.ssh'));
-    const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, names)))];
+    const strangers = blockStrangers(await readSsh(robot, conn), names);
     if (strangers.length) found[robot.name] = strangers;
   });
   return found;
@@ -30,8 +26,7 @@ interface StatusRun {
   nodes: NodeInfo[];
 }
 
-/** provision status: read-only phases. */
-export const STATUS_PHASES: readonly Phase<StatusRun>[] = [
+const STATUS_PHASES: readonly Phase<StatusRun>[] = [
   {
     title: 'reading docker facts and ~/.ssh',
     run: async (s) => {
@@ -83,11 +78,13 @@ export async function readStatus(fleet: Fleet): Promise<FleetStatus> {
     failuresToleratedNow: Math.max(0, reachableManagers - majority),
     failuresToleratedByDesign: faultTolerance(managerNodes.length),
     drift: {
-      nodes: strangerNodes(
-        nodes,
-        fleet.inventory.robots.map((r) => r.ip),
-        members.map((m) => m.facts.swarm?.NodeID ?? '').filter(Boolean),
-      ).map((n) => ({ id: n.id, hostname: n.hostname, addr: n.addr, role: n.role, state: n.state })),
+      nodes: strangersOf(fleet, members, nodes).map((n) => ({
+        id: n.id,
+        hostname: n.hostname,
+        addr: n.addr,
+        role: n.role,
+        state: n.state,
+      })),
       blocks,
     },
   };

@@ -1,7 +1,6 @@
-// `provision swarm`: steps 2 and 3 of the brief, as phases (src/run/phases.ts) over one SwarmRun.
-// Facts first; then reuse the fleet's swarm or init one on the leader, plan roles by quorum rules,
-// write ~/swarm_tokens, promote/join/demote in a quorum-safe order, label the nodes, prune. Every
-// decision is made by src/plan; the phases do the I/O (the work after the plan: ./formation.ts).
+// `provision swarm`: facts; reuse the fleet's swarm or init one on the leader; plan roles by quorum
+// rules; write ~/swarm_tokens; promote/join/demote in a quorum-safe order; label; prune. src/plan
+// decides, the phases do the I/O (after the plan: ./formation.ts).
 import { factsCommand, parseFacts, swarmInitCommand } from '../remote/docker.js';
 import { planRoles } from '../plan/quorum.js';
 import { redact } from '../log.js';
@@ -14,14 +13,13 @@ import { QuorumLostError, fleetClusters, gatherMembers, halfJoined, inSwarm, typ
 export type { SwarmReport } from '../run/outcome.js';
 export type { RotateWhich } from './formation.js';
 
-export interface SwarmOptions {
+interface SwarmOptions {
   /** provision rotate: rotate these join tokens and write them, nothing else. */
   rotate?: RotateWhich;
-  /** Facts the caller read already in this run (provision remove), so they are not read twice. */
+  /** Facts read already in this run (provision remove). */
   members?: Member[];
 }
 
-/** What the swarm phases share: the facts (read once), the swarm found or made, the plan's work. */
 class SwarmRun {
   readonly report: SwarmReport = {
     plan: null,
@@ -42,7 +40,7 @@ class SwarmRun {
   ) {}
 }
 
-/** The work after the plan phase (which sets it: later phases never run without it). */
+/** Set by the plan phase: later phases never run without it. */
 const f = (s: SwarmRun) => s.formation as Formation;
 
 const facts: Phase<SwarmRun> = {
@@ -55,7 +53,7 @@ const facts: Phase<SwarmRun> = {
     s.found = clusters[0]?.[1][0] ?? null;
   },
 };
-const init: Phase<SwarmRun> = { title: 'initialising the swarm', run: initSwarm }; // in a dry run it only says what it would do
+const init: Phase<SwarmRun> = { title: 'initialising the swarm', run: initSwarm }; // a dry run only says what it would do
 const plan: Phase<SwarmRun> = {
   title: 'planning roles',
   run: async (s) => {
@@ -70,7 +68,6 @@ const tokens: Phase<SwarmRun> = {
   each: (s, robot) => f(s).writeTokens(robot),
 };
 
-/** provision swarm. */
 export const SWARM_PHASES: readonly Phase<SwarmRun>[] = [
   facts,
   init,
@@ -107,11 +104,11 @@ export const SWARM_PHASES: readonly Phase<SwarmRun>[] = [
     run: (s, p) => f(s).changeRoles(f(s).demotions(), 'demote', p),
     dryRun: (s) => f(s).wouldDo('demote'),
   },
-  { title: 'pruning nodes', run: (s) => f(s).prune(), dryRun: (s) => void f(s).strangers() }, // a dry run's strangers() only reports
+  { title: 'pruning nodes', run: (s) => f(s).prune(), dryRun: (s) => void f(s).strangers() }, // strangers() only reports there
   { title: 'reading the node list', run: (s) => (f(s).noteLimit(), f(s).finalReport()), dryRun: (s) => f(s).noteLimit() },
 ];
 
-/** provision rotate: a new token, written where it goes; no robot joins, moves or is labelled. */
+/** provision rotate: a new token, written where it goes; nothing else. */
 export const ROTATE_PHASES: readonly Phase<SwarmRun>[] = [
   facts,
   { title: 'finding the swarm', run: noSwarmToRotate },
@@ -140,44 +137,37 @@ async function noSwarmToRotate(s: SwarmRun): Promise<void | 'stop'> {
   return 'stop';
 }
 
-/**
- * No leader for 30 s: at the start, or because a manager lost while joining took the Raft majority
- * with it. No guessing: recovering means a new majority of one, the operator's choice.
- */
+/** No leader for 30 s. No guessing: recovering means a new majority of one, the operator's choice. */
 function quorumLost(fleet: Fleet, members: Member[]): void {
   const reachable = fleetClusters(fleet, members)[0]?.[1].map((m) => m.robot.name) ?? [];
-  for (const m of members.filter((x) => fleet.outcomes.get(x.robot.name)?.status !== 'failed')) {
-    fleet.failed(
-      m.robot.name,
-      `the swarm has lost quorum (no leader for 30 s; reachable managers: ${reachable.join(', ') || 'none'}). Bring the other managers back, ` +
-        `or recover deliberately with \`provision recover --on ${reachable[0] ?? '<manager>'}\` (docker swarm init --force-new-cluster there)`,
-    );
-  }
+  failTheRest(
+    fleet,
+    members,
+    `the swarm has lost quorum (no leader for 30 s; reachable managers: ${reachable.join(', ') || 'none'}). Bring the other managers back, ` +
+      `or recover deliberately with \`provision recover --on ${reachable[0] ?? '<manager>'}\` (docker swarm init --force-new-cluster there)`,
+  );
 }
 
-/**
- * Any other error of a swarm phase (no manager left to work through, an answer that could not be
- * read): never an exception out of the step. Every robot not failed yet is reported as not finished;
- * what its line lists before that was done.
- */
+function failTheRest(fleet: Fleet, members: Member[], reason: string): void {
+  for (const m of members) if (fleet.outcomes.get(m.robot.name)?.status !== 'failed') fleet.failed(m.robot.name, reason);
+}
+
+/** Any other error that ended the phases: every robot not failed yet is not finished. */
 function stopped(fleet: Fleet, s: SwarmRun, err: Error): void {
   const why = redact(err.message);
-  for (const m of s.members) {
-    if (fleet.outcomes.get(m.robot.name)?.status === 'failed') continue;
-    fleet.failed(m.robot.name, `not finished — the run stopped: ${why}. What is listed before this was done; run provision swarm again`);
-  }
+  failTheRest(fleet, s.members, `not finished — the run stopped: ${why}. What is listed before this was done; run provision swarm again`);
   if (s.report.nodes.length)
     s.report.notes.push('the node list above is as read at the start of the run: the run stopped before it could be read again');
 }
 
-/** The init phase: with no swarm anywhere, `swarm init` on the leader. */
+/** With no swarm anywhere, `swarm init` on the leader. */
 async function initSwarm(s: SwarmRun): Promise<void | 'stop'> {
   if (s.found) return;
   const { fleet, members, report } = s;
-  // A half-joined robot belongs to no swarm: it does not stop an init (it is cleaned up later).
+  // A half-joined robot belongs to no swarm (it is cleaned up later).
   const stranded = members.filter((m) => inSwarm(m.facts) && !halfJoined(m.facts));
   if (stranded.length) {
-    // Robots are in a swarm, but none of its managers answers: a second init would split the fleet.
+    // No manager of their swarm answers: a second init would split the fleet.
     for (const m of stranded)
       fleet.failed(
         m.robot.name,
@@ -194,7 +184,6 @@ async function initSwarm(s: SwarmRun): Promise<void | 'stop'> {
     return 'stop';
   }
   if (!fleet.inLimit(leader.robot.name)) {
-    // A new swarm starts on the leader: under --limit that is a change to a robot not named.
     for (const m of members.filter((x) => fleet.inLimit(x.robot.name))) {
       fleet.failed(
         m.robot.name,
@@ -222,7 +211,7 @@ function chooseInitLeader(fleet: Fleet, members: Member[]): Member | undefined {
   return named ?? members.find(allowed);
 }
 
-/** Dry run before any swarm exists: the plan as it would be after init. */
+/** A dry run before any swarm: the plan as after init. */
 function planOnly(fleet: Fleet, members: Member[], report: SwarmReport, leader: string): void {
   const plan = planRoles({ robots: planInput(fleet, members, () => undefined), managers: fleet.inventory.swarm.managers, leader });
   report.plan = plan;

@@ -1,11 +1,11 @@
-// What the fleet's swarm looks like now, read-only: facts from every robot, the fleet's cluster,
-// and its nodes as a manager sees them. Shared by swarm, status, reset and rotate.
+// The fleet's swarm as it is, read-only: every robot's facts, the fleet's cluster, its nodes.
 import { StopRun } from '../run/phases.js';
 import type { Robot } from '../inventory/schema.js';
 import { factsCommand, nodesCommand, parseFacts, parseNodes, type NodeInfo, type RobotFacts, type SwarmInfo } from '../remote/docker.js';
 import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
 import type { Fleet } from '../run/fleet.js';
 import { retry } from '../run/retry.js';
+import { strangerNodes } from '../plan/drift.js';
 
 export interface Member {
   robot: Robot;
@@ -18,20 +18,16 @@ export function inSwarm(f: RobotFacts): boolean {
 }
 
 /**
- * A join that never finished: docker says `pending` or `error` but gave the robot no node ID (its
- * join was interrupted, or its docker restarted during it). It belongs to no swarm: it is cleaned up
- * (`docker swarm leave --force`) and joined again, never counted as a member of another swarm.
+ * A join that never finished (interrupted, or docker restarted): `pending` or `error` without a node ID.
+ * It belongs to no swarm: it leaves and joins again, never counted as a member of another swarm.
  */
 export function halfJoined(f: RobotFacts): boolean {
   const state = f.swarm?.LocalNodeState;
   return (state === 'pending' || state === 'error') && !f.swarm?.NodeID;
 }
 
-/**
- * Robots that are managers, grouped by the cluster they manage: the same cluster ID, or — while an
- * election is under way and docker cannot say the cluster ID — managers that list each other.
- */
-export function clustersOf(members: Member[]): Map<string, Member[]> {
+/** Managers grouped by cluster: the same cluster ID, or (during an election, when docker cannot say it) listing each other. */
+function clustersOf(members: Member[]): Map<string, Member[]> {
   const managers = members.filter((m) => m.facts.swarm?.ControlAvailable);
   const groups: Member[][] = [];
   const related = (a: Member, b: Member) => {
@@ -54,13 +50,13 @@ export function clustersOf(members: Member[]): Map<string, Member[]> {
   );
 }
 
-/** The managers are electing a leader (or cannot): management commands fail for a while. Only these errors are waited out. */
+/** The managers are electing a leader (or cannot): only these are waited out. */
 export const NO_LEADER = /does not have a leader|context deadline exceeded|code = (Unavailable|DeadlineExceeded)/i;
 
-/** The swarm answers no management command: its managers have lost their Raft majority. */
+/** The managers have lost their Raft majority. */
 export class QuorumLostError extends StopRun {}
 
-/** The node list from a manager; while the managers elect a new leader it is retried for up to 30 s. */
+/** The node list from a manager; retried for up to 30 s during an election. */
 export function listNodes(manager: Member): Promise<NodeInfo[]> {
   const read = async () => {
     const result = await manager.conn.exec(nodesCommand(manager.robot.sudo));
@@ -71,13 +67,12 @@ export function listNodes(manager: Member): Promise<NodeInfo[]> {
   return retry(read, { withinMs: 30_000, baseMs: 2000, maxMs: 2000, retryIf: (err) => err instanceof QuorumLostError });
 }
 
-/** The swarm steps' first command on a robot (run together with the run lock, see Fleet.lock). */
+/** The swarm steps' first command (run with the lock, see Fleet.lock). */
 export const factsFirstCommand = (robot: Robot) => factsCommand(robot.sudo);
 
 /**
- * Facts from every connected robot at once, in inventory order; a robot without working docker fails.
- * With `problems` (the roles wizard), a robot whose facts cannot be read is noted there instead, and one
- * whose docker does not answer stays a member.
+ * Every connected robot's facts, in inventory order; one without working docker fails. With `problems`
+ * (the wizard), unreadable facts are noted there instead, and a robot whose docker does not answer stays.
  */
 export async function gatherMembers(fleet: Fleet, problems?: Map<string, string>): Promise<Member[]> {
   const members: Member[] = [];
@@ -107,7 +102,7 @@ export async function gatherMembers(fleet: Fleet, problems?: Map<string, string>
   return members.filter((m) => !clones.some((c) => c.what === 'node' && c.robot === m.robot.name));
 }
 
-export interface Clone {
+interface Clone {
   robot: string;
   sameAs: string;
   what: 'engine' | 'node';
@@ -129,13 +124,23 @@ export function clonedRobots(members: readonly Member[]): Clone[] {
   return clones;
 }
 
-/** Clusters managed by reachable robots, the fleet's first: most managers, then the inventory leader's. */
+/** The fleet's cluster first: most managers, then the inventory leader's. */
 export function fleetClusters(fleet: Fleet, members: Member[]): [string, Member[]][] {
   const leaderRank = (ms: Member[]) => (ms.some((m) => m.robot.name === fleet.inventory.swarm.leader) ? 1 : 0);
   return [...clustersOf(members)].sort((a, b) => b[1].length - a[1].length || leaderRank(b[1]) - leaderRank(a[1]));
 }
 
-/** The node that is this robot: by the node ID its own engine reports; for an unreachable robot, by its static address. */
+/** Drift: nodes of no inventory robot. */
+export function strangersOf(fleet: Fleet, members: Member[], nodes: NodeInfo[]): NodeInfo[] {
+  const ids = members.map((m) => m.facts.swarm?.NodeID ?? '').filter(Boolean);
+  return strangerNodes(
+    nodes,
+    fleet.inventory.robots.map((r) => r.ip),
+    ids,
+  );
+}
+
+/** The robot's node: by the ID its engine reports; an unreachable robot's by its static address. */
 export function nodeOfRobot(robot: Robot, members: Member[], nodes: NodeInfo[]): NodeInfo | undefined {
   const member = members.find((m) => m.robot.name === robot.name);
   if (member) return nodes.find((n) => n.id === member.facts.swarm?.NodeID);
