@@ -166,7 +166,7 @@ export function parseNodes(stdout: string): NodeInfo[] {
         role: n.Spec.Role,
         state: n.Status.State,
         availability: n.Spec.Availability,
-        // Managers may report 0.0.0.0 as Status.Addr; their Raft address is the reliable one then.
+        // Managers may report 0.0.0.0: their Raft address is reliable.
         addr: n.Status.Addr && n.Status.Addr !== '0.0.0.0' ? n.Status.Addr : ((n.ManagerStatus?.Addr ?? '').split(':')[0] ?? ''),
         leader: Boolean(n.ManagerStatus?.Leader),
         reachability: n.ManagerStatus?.Reachability ?? null,

@@ -62,7 +62,7 @@ export function parseGatheredSsh(stdout: string): GatheredSsh {
   const files = Object.fromEntries(MANAGED_SSH_FILES.map((f) => [f, read(f)])) as GatheredSsh['files'];
   const keyLine = pub.content.trim().split(/\s+/).slice(0, 2).join(' ');
   return {
-    actions: state.slice('state:'.length).trim().split(/\s+/).filter(Boolean),
+    actions: state.slice('state:'.length).split(/\s+/).filter(Boolean),
     publicKey: keyLine || null,
     files,
     strict: parseStrictModes(lines),

@@ -4,9 +4,9 @@ export const BLOCK_BEGIN = '# BEGIN provision (managed by provision: edits insid
 export const BLOCK_END = '# END provision';
 
 export interface SplitFile {
-  before: string; // user content before the block, byte for byte
-  block: string[] | null; // lines inside the block, null when there is none
-  after: string; // user content after the block, byte for byte
+  before: string; // the user's, byte for byte
+  block: string[] | null; // null when there is none
+  after: string; // the user's, byte for byte
 }
 
 export function splitManagedBlock(text: string): SplitFile {

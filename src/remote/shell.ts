@@ -41,7 +41,7 @@ export function lineOf(command: string | RemoteCommand): string {
   return typeof command === 'string' ? command : command.line;
 }
 
-/** What a remote command prints first on stdout and stderr, once /bin/sh has taken over from the login shell. */
+/** Printed first on stdout and stderr once /bin/sh has taken over from the login shell. */
 export const OUTPUT_MARK = 'provision-output-begins';
 
 /**

@@ -39,7 +39,7 @@ function commandsOf(program: Command): Sub[] {
 const sq = (s: string) => s.replace(/'/g, `'\\''`);
 const namesOf = (f: Flag) => [f.long, ...(f.short ? [f.short] : [])];
 const short = (s: string) => s.replace(/\s+/g, ' ').slice(0, 70);
-// Valid completion words only: commander names are plain, but nothing odd reaches a script.
+// Commander names are plain, but nothing odd reaches a script.
 const word = (s: string) => s.replace(/[^A-Za-z0-9_.:/=-]/g, '');
 
 function bash(name: string, subs: Sub[]): string {
@@ -77,7 +77,7 @@ complete -o default -F _${name}_complete ${name}
 }
 
 function zsh(name: string, subs: Sub[]): string {
-  // _arguments specs: descriptions lose the characters _arguments gives meaning to.
+  // Descriptions lose the characters _arguments gives meaning to.
   const desc = (s: string) => sq(short(s).replace(/[[\]:]/g, ' '));
   const spec = (f: Flag) => {
     const value = f.takesValue ? (f.choices ? `:value:(${f.choices.map(word).join(' ')})` : f.file ? ':file:_files' : ':value:') : '';

@@ -109,7 +109,7 @@ export class LiveView {
   private holdFailures(task: Wrapper): Promise<void> {
     return new Promise((resolve, reject) => {
       this.failures.task = task;
-      // Ends as a failed task (a red cross) when robots failed, without a trace when none did.
+      // A red cross when robots failed, no trace when none did.
       this.failures.release = () => (this.failures.robots.length ? reject(new Error(failuresTitle(this.failures.robots))) : resolve());
       for (const line of this.failures.lines) task.output = line;
       this.syncFailures();

@@ -79,11 +79,12 @@ export function renderTable(rows: WizardRow[]): string {
 /** A pick of managers' tolerance, then its warnings. */
 export function readout(managers: string[], rows: WizardRow[]): string[] {
   const n = managers.length;
+  const tolerance = faultTolerance(n);
   const lines = [toleranceText(n)];
   if (n === 0) lines.push('warning: pick at least one manager');
   else if (n % 2 === 0)
     lines.push(
-      `warning: an even count adds no tolerance — ${n} managers tolerate ${faultTolerance(n)} failure${faultTolerance(n) === 1 ? '' : 's'}, as ${n - 1} do; pick an odd number`,
+      `warning: an even count adds no tolerance — ${n} managers tolerate ${tolerance} failure${tolerance === 1 ? '' : 's'}, as ${n - 1} do; pick an odd number`,
     );
   if (n > MAX_USEFUL_MANAGERS) lines.push(`warning: more than ${MAX_USEFUL_MANAGERS} managers only slows elections`);
   const zones = new Map<string, number>();
@@ -113,7 +114,7 @@ export interface CheckboxChoice extends SelectChoice {
 }
 type Paging = { pageSize?: number; loop?: boolean };
 
-/** The prompts the wizard uses; @inquirer/prompts' own functions fit, and tests pass their own. */
+/** @inquirer/prompts' functions fit; tests pass their own. */
 export interface WizardPrompts {
   checkbox: (
     config: {
