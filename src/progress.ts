@@ -1,4 +1,4 @@
-// Progress events: what steps say while they run, for whatever renders it (src/ui/liveView.ts on a
+// Progress events: what steps say while they run, for whatever renders it (ui/liveView.ts on a
 // terminal). Steps emit; they never know how (or whether) it is shown.
 
 export type ProgressEvent =
@@ -9,7 +9,7 @@ export type ProgressEvent =
 
 export type ProgressListener = (event: ProgressEvent) => void;
 
-/** One phase of a run (`joining workers 37/93`): advanced per robot done, finished once. */
+/** One phase of a run (`joining workers 37/93`). */
 export interface Phase {
   advance(): void;
   /** More work found while the phase runs (e.g. the mesh check's follow-up probes). */
@@ -19,23 +19,21 @@ export interface Phase {
 
 let lastPhase = 0;
 
-/** A phase that tells `listener` (when there is one) as it goes; finishing twice says it once. */
+/** Finishing twice says it once. */
 export function startPhase(listener: ProgressListener | undefined, title: string, total: number): Phase {
   const phase = ++lastPhase;
   let done = 0;
   let finished = false;
   listener?.({ kind: 'phase-started', phase, title, total });
+  const advance = (doneBy: number, totalBy: number) => {
+    if (finished) return;
+    done += doneBy;
+    total += totalBy;
+    listener?.({ kind: 'phase-advanced', phase, done, total });
+  };
   return {
-    advance: () => {
-      if (finished) return;
-      done++;
-      listener?.({ kind: 'phase-advanced', phase, done, total });
-    },
-    grow: (by) => {
-      if (finished) return;
-      total += by;
-      listener?.({ kind: 'phase-advanced', phase, done, total });
-    },
+    advance: () => advance(1, 0),
+    grow: (by) => advance(0, by),
     finish: () => {
       if (finished) return;
       finished = true;
@@ -44,7 +42,7 @@ export function startPhase(listener: ProgressListener | undefined, title: string
   };
 }
 
-/** Run `work` as a phase of `total` items, finished whatever happens. */
+/** Run `work` as a phase, finished whatever happens. */
 export async function inPhase<T>(
   listener: ProgressListener | undefined,
   title: string,

@@ -1,5 +1,5 @@
-// A robot's answer that provision cannot understand, in words an operator can act on: what was
-// expected and the first bytes that came (secrets redacted, control characters made visible).
+// An answer provision cannot understand, for the operator: what was expected and the first bytes that
+// came (secrets redacted, control characters made visible).
 import { redact } from '../log.js';
 
 const PREVIEW_BYTES = 80;
@@ -10,7 +10,7 @@ export function unexpectedAnswer(what: string, expected: string, got: string): E
   return new Error(`could not understand the robot's answer to ${what}: expected ${expected}, got ${text ? preview : 'nothing'}`);
 }
 
-/** JSON.parse, with a failure reported as an unexpected answer instead of a SyntaxError. */
+/** JSON.parse, failing as an unexpected answer. */
 export function parseJsonAnswer<T>(what: string, expected: string, text: string): T {
   try {
     return JSON.parse(text) as T;

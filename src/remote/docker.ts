@@ -1,6 +1,5 @@
-// Pure builders and parsers for the Docker side: facts, swarm init/join, node updates, token files.
-// Command lines are built through shell.ts only; tokens travel on stdin or are read from files on
-// the robot, never placed on a command line that provision logs.
+// Builders and parsers for Docker: facts, swarm init/join, node updates, token files. Tokens travel
+// on stdin or stay in files on the robot, never on a command line (provision logs those).
 import { createHash } from 'node:crypto';
 import { dockerCommand, dockerScript, remoteScript, type RemoteCommand } from './shell.js';
 import { parseJsonAnswer, unexpectedAnswer } from './answer.js';
@@ -42,10 +41,7 @@ export function factsCommand(useSudo: boolean): RemoteCommand {
   return dockerScript(script('facts'), [TOKEN_DIR, ...TOKEN_FILES], useSudo);
 }
 
-/**
- * A joining robot's swarm state only — one docker call, polled while a join goes on in the
- * background (the full facts script, polled by 90 robots every 2 s, starved the 2-core lab).
- */
+/** A joining robot's swarm state only: the full facts script, polled by 90 robots every 2 s, starved the 2-core lab. */
 export function joinStateCommand(useSudo: boolean): RemoteCommand {
   return dockerScript(`dk info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{.Swarm.Error}}'`, [], useSudo);
 }
@@ -64,7 +60,6 @@ export function parseManagerState(stdout: string): boolean {
   return /^active true$/.test(stdout.trim());
 }
 
-/** Turn docker's own error text into what the operator should do about it. */
 export function explainDockerError(raw: string, useSudo: boolean): string {
   if (/not installed/.test(raw)) return 'docker is not installed on this robot';
   if (/incorrect password|Sorry, try again/.test(raw))
@@ -91,9 +86,8 @@ export function parseFacts(stdout: string, useSudo: boolean): RobotFacts {
   tokens.dirMode = values.get('tokens_dir') ?? null;
   tokens.leftovers = values.has('tokens_tmp');
   const dockerError = values.get('docker_error');
-  let swarm: SwarmInfo | null = null;
   const json = values.get('swarm');
-  if (json) swarm = parseJsonAnswer<SwarmInfo>('reading facts', 'docker info as JSON', json);
+  const swarm = json ? parseJsonAnswer<SwarmInfo>('reading facts', 'docker info as JSON', json) : null;
   if (!values.has('arch')) throw unexpectedAnswer('reading facts', 'an "arch=" line', stdout);
   return {
     arch: values.get('arch') ?? '',
@@ -128,12 +122,12 @@ export function forceNewClusterCommand(advertiseAddr: string, useSudo: boolean):
   return dockerCommand(['swarm', 'init', '--force-new-cluster', '--advertise-addr', advertiseAddr], useSudo);
 }
 
-/** Both join tokens, one per line (worker first). The output is secret: never logged or printed. */
+/** Both join tokens, worker first. Secret output: never logged or printed. */
 export function joinTokensCommand(useSudo: boolean): RemoteCommand {
   return dockerScript('dk swarm join-token -q worker && dk swarm join-token -q manager', [], useSudo);
 }
 
-/** Rotate one join token; `-q` keeps docker from printing instructions (its stdout, the token, is discarded). */
+/** `-q`: no instructions; the new token on stdout is discarded. */
 export function rotateTokenCommand(role: 'worker' | 'manager', useSudo: boolean): RemoteCommand {
   return dockerScript('dk swarm join-token --rotate -q "$1" >/dev/null', [role], useSudo);
 }
@@ -150,7 +144,6 @@ export interface NodeInfo {
   labels: Record<string, string>;
 }
 
-/** Every node of the swarm as JSON lines, read on a manager. */
 export function nodesCommand(useSudo: boolean): RemoteCommand {
   return dockerScript(`ids=$(dk node ls -q) && dk node inspect --format '{{json .}}' $ids`, [], useSudo);
 }
@@ -173,7 +166,7 @@ export function parseNodes(stdout: string): NodeInfo[] {
         role: n.Spec.Role,
         state: n.Status.State,
         availability: n.Spec.Availability,
-        // Managers may report 0.0.0.0 as Status.Addr; their Raft address is the reliable one then.
+        // Managers may report 0.0.0.0: their Raft address is reliable.
         addr: n.Status.Addr && n.Status.Addr !== '0.0.0.0' ? n.Status.Addr : ((n.ManagerStatus?.Addr ?? '').split(':')[0] ?? ''),
         leader: Boolean(n.ManagerStatus?.Leader),
         reachability: n.ManagerStatus?.Reachability ?? null,
@@ -199,11 +192,13 @@ export function labelAddCommand(
   return dockerCommand(args, useSudo);
 }
 
+const tokenScript = (name: string, dryRun: boolean) => remoteScript(name, [dryRun ? '1' : '0', TOKEN_DIR, ...TOKEN_FILES]);
+
 export function syncTokensCommand(dryRun: boolean): string {
-  return remoteScript('sync-tokens', [dryRun ? '1' : '0', TOKEN_DIR, ...TOKEN_FILES]);
+  return tokenScript('sync-tokens', dryRun);
 }
 
-/** Whether ~/swarm_tokens already holds exactly `files`, with provision's modes: then nothing need be sent. */
+/** Whether ~/swarm_tokens holds exactly `files`, with provision's modes: then nothing is sent. */
 export function tokensInSync(state: TokenState, files: Partial<Record<TokenFile, string>>): boolean {
   if (state.dirMode !== '700' || state.leftovers) return false;
   const sha256 = (content: string) => createHash('sha256').update(content, 'utf8').digest('hex');
@@ -215,7 +210,7 @@ export function tokensInSync(state: TokenState, files: Partial<Record<TokenFile,
   );
 }
 
-/** stdin for syncTokensCommand: the only secret-bearing payload, sent over the channel, never logged. */
+/** syncTokensCommand's stdin: secret, never logged. */
 export function tokenFilesPayload(files: Partial<Record<TokenFile, string>>): string {
   return Object.entries(files)
     .map(([name, content]) => `${name}\n${Buffer.from(content, 'utf8').toString('base64')}\n`)
@@ -236,7 +231,7 @@ export function nodeRemoveCommand(nodeId: string, useSudo: boolean): RemoteComma
 }
 
 export function removeTokensCommand(dryRun: boolean): string {
-  return remoteScript('remove-tokens', [dryRun ? '1' : '0', TOKEN_DIR, ...TOKEN_FILES]);
+  return tokenScript('remove-tokens', dryRun);
 }
 
 export function leaveCommand(useSudo: boolean): RemoteCommand {

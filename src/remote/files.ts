@@ -1,8 +1,8 @@
-// Writing a file on a robot through a plain exec channel (not SFTP: sftp-server is started by the
-// login shell, and a shell that prints a greeting corrupts the SFTP stream).
+// Writing a file on a robot through an exec channel, not SFTP: a login shell that prints a greeting
+// corrupts the SFTP stream.
 import { remoteScript } from './shell.js';
 
-/** What write-file.sh answers once the file is in place (nothing is claimed on a mere exit status). */
+/** write-file.sh's answer once the file is in place (an exit status alone proves nothing). */
 export const WRITTEN = 'provision-written';
 
 export function writeFileCommand(path: string, mode: number, size: number): string {

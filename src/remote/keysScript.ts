@@ -1,4 +1,4 @@
-// `provision keys`' first remote command (scripts/gather-ssh.sh) and its parser; the mesh probe.
+// `provision keys`' first remote command (gather-ssh.sh), its parser, and the mesh probe.
 import { commandLine, remoteScript } from './shell.js';
 import { unexpectedAnswer } from './answer.js';
 import { ROBOT_KEY_FILE } from './sshFiles.js';
@@ -14,13 +14,12 @@ export function gatherSshCommand(keyComment: string, dryRun: boolean): string {
 export interface GatheredSsh {
   actions: string[]; // mkdir, chmod, keygen, pubkey: done (or, in a dry run, needed)
   publicKey: string | null;
-  /** Each file's bytes as a latin1 string (one character per byte): merged and written back byte for byte, whatever the encoding (see fileBytes). */
+  /** Bytes as latin1 (a character a byte), so they are written back byte for byte whatever the encoding (fileBytes). */
   files: Record<ManagedSshFile, { content: string; mode: string | null }>;
-  /** What sshd's StrictModes looks at, keyed `home`, `.ssh` or the managed file's name. */
+  /** What sshd's StrictModes checks, keyed `home`, `.ssh` or the file's name. */
   strict: StrictModesFacts;
 }
 
-/** The uid, home and perm lines (see scripts/gather-ssh.sh). */
 export function parseStrictModes(lines: readonly string[]): StrictModesFacts {
   const uidLine = lines.find((l) => l.startsWith('uid:'));
   const homeLine = lines.find((l) => l.startsWith('home:'));
@@ -38,7 +37,6 @@ export function parseStrictModes(lines: readonly string[]): StrictModesFacts {
   return { uid, home: homeLine.slice('home:'.length), perms };
 }
 
-/** The bytes to write for a merged file read by parseGatheredSsh (one byte per character). */
 export function fileBytes(content: string): Buffer {
   return Buffer.from(content, 'latin1');
 }
@@ -64,7 +62,7 @@ export function parseGatheredSsh(stdout: string): GatheredSsh {
   const files = Object.fromEntries(MANAGED_SSH_FILES.map((f) => [f, read(f)])) as GatheredSsh['files'];
   const keyLine = pub.content.trim().split(/\s+/).slice(0, 2).join(' ');
   return {
-    actions: state.slice('state:'.length).trim().split(/\s+/).filter(Boolean),
+    actions: state.slice('state:'.length).split(/\s+/).filter(Boolean),
     publicKey: keyLine || null,
     files,
     strict: parseStrictModes(lines),
@@ -72,28 +70,15 @@ export function parseGatheredSsh(stdout: string): GatheredSsh {
 }
 
 /**
- * The mesh probe a robot runs after `provision keys`: log in to another robot by its Host alias from
- * the shared ~/.ssh/config, with the robot's own key, no prompt and the host key checked.
- * UpdateHostKeys=no: a check must not write; by default ssh would add the target's other host key
- * types to the user's known_hosts after the login.
+ * A robot logs in to another by its Host alias in ~/.ssh/config, no prompt, host key checked.
+ * UpdateHostKeys=no: a check must not write (ssh would add the target's other host keys to known_hosts).
  */
 export function meshProbeCommand(target: string): string {
-  return commandLine([
-    'ssh',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'StrictHostKeyChecking=yes',
-    '-o',
-    'UpdateHostKeys=no',
-    '-o',
-    'ConnectTimeout=5',
-    target,
-    'true',
-  ]);
+  const options = ['BatchMode=yes', 'StrictHostKeyChecking=yes', 'UpdateHostKeys=no', 'ConnectTimeout=5'];
+  return commandLine(['ssh', ...options.flatMap((o) => ['-o', o]), target, 'true']);
 }
 
-/** Why a probe failed: the last line ssh wrote on stderr (the caller redacts), else its exit code. */
+/** ssh's last stderr line (the caller redacts), else its exit code. */
 export function probeFailureReason(result: { code: number; stderr: string }): string {
   const last = result.stderr
     .split('\n')

@@ -1,23 +1,19 @@
-// A run lock on each robot (~/.provision-lock), so two provision runs never work on the same robot
-// at once (two runs could otherwise both `swarm init`). mkdir is atomic; a lock older than the stale
-// limit belongs to a crashed run and is taken over.
+// A run lock on each robot, so two runs never work on one robot at once (both could `swarm init`).
+// A lock older than the stale limit belongs to a crashed run and is taken over.
 import { andThen, remoteScript, type RemoteCommand } from './shell.js';
 import { unexpectedAnswer } from './answer.js';
 
 export const LOCK_DIR = '.provision-lock';
 export const STALE_LOCK_SECONDS = 15 * 60;
-/** The lock script's exit code when this run did not get the lock (held by another run, or not Linux). */
+/** lock.sh's exit code when this run did not get the lock. */
 export const NOT_LOCKED = 10;
 
-/** Take the lock (scripts/lock.sh); with `then`, that command runs right after in the same remote call, only once the lock is ours. */
+/** `then` runs in the same remote call, once the lock is ours. */
 export function lockCommand(runId: string, deadOwner = '', then?: string | RemoteCommand): RemoteCommand {
   return andThen(remoteScript('lock', [runId, String(STALE_LOCK_SECONDS), deadOwner, LOCK_DIR, String(NOT_LOCKED)]), then);
 }
 
-/**
- * A lock owner that is a run on this machine, as this user, whose process is gone: it ended (killed,
- * or its connection to the robot was lost) without releasing the lock, and never will.
- */
+/** A run on this machine, as this user, whose process is gone: it will never release its lock. */
 export function ownerIsDeadLocalRun(owner: string, me: { user: string; host: string }, isAlive: (pid: number) => boolean): boolean {
   const m = /^(.+)@(.+):(\d+):[0-9a-f]+$/.exec(owner);
   return Boolean(m && m[1] === me.user && m[2] === me.host && !isAlive(Number(m[3])));

@@ -1,6 +1,5 @@
-// Where a robot's login shell gets the text it prints on every session: its start-up files are
-// sourced once more, each on its own in a fresh shell of that kind, and those that print are named.
-// (sshd runs every command through the login shell, so these files run on every command anyway.)
+// Which start-up files make a robot's login shell print on every session (find-talkers.sh re-sources
+// each alone; sshd runs every command through the login shell, so they run on every command anyway).
 import { remoteScript } from './shell.js';
 
 export function findTalkersCommand(): string {
@@ -13,7 +12,6 @@ export function parseTalkers(stdout: string): { shell: string; files: string[] }
   return { shell, files: lines.filter((l) => l.startsWith('prints=')).map((l) => l.slice('prints='.length)) };
 }
 
-/** The note for a robot whose login shell prints on non-interactive sessions. */
 export function talkativeShellNote(printed: string, found: { shell: string; files: string[] } | null): string {
   const sample = JSON.stringify(printed.trim().split('\n')[0]?.slice(0, 40) ?? '');
   const where = found?.files.length ? ` (from ${found.files.join(', ')})` : '';

@@ -1,20 +1,17 @@
-// Managed blocks in files the user also edits: only the lines between our markers are ours;
-// everything outside them is kept byte for byte.
+// Managed blocks in files the user also edits: only the lines between our markers are ours.
 
 export const BLOCK_BEGIN = '# BEGIN provision (managed by provision: edits inside this block are replaced)';
 export const BLOCK_END = '# END provision';
 
 export interface SplitFile {
-  before: string; // user content before the block, byte for byte
-  block: string[] | null; // lines inside the block, null when there is none
-  after: string; // user content after the block, byte for byte
+  before: string; // the user's, byte for byte
+  block: string[] | null; // null when there is none
+  after: string; // the user's, byte for byte
 }
 
-/** Split a file into user content and the managed block (matched by its markers). */
 export function splitManagedBlock(text: string): SplitFile {
   const lines = text.split('\n');
-  // A file turned to CRLF line endings (edited on Windows) still has its one block: markers and block
-  // lines are read without the '\r'; the user's lines keep theirs.
+  // A file turned to CRLF (edited on Windows) still has its one block; the user's lines keep their '\r'.
   const begin = lines.findIndex((l) => l.startsWith('# BEGIN provision'));
   const end = begin < 0 ? -1 : lines.findIndex((l, i) => i > begin && l.replace(/\r$/, '') === BLOCK_END);
   if (begin < 0 || end < 0) return { before: text, block: null, after: '' };
@@ -28,10 +25,7 @@ export function splitManagedBlock(text: string): SplitFile {
   };
 }
 
-/**
- * Put `blockLines` into `text` as the managed block: in place of an existing block, else at
- * the start (`position: 'top'`) or end of the file. An empty `blockLines` removes the block.
- */
+/** In place of an existing block, else at `position`; an empty `blockLines` removes the block. */
 export function withManagedBlock(text: string, blockLines: readonly string[], position: 'top' | 'bottom'): string {
   const { before, block, after } = splitManagedBlock(text);
   const rendered = blockLines.length ? [BLOCK_BEGIN, ...blockLines, BLOCK_END].join('\n') + '\n' : '';

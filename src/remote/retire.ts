@@ -1,24 +1,21 @@
-// Pure builders for retiring a robot's node (`provision remove`) and for rotating robot keys
-// (`provision rotate --keys`). Values travel as positional arguments (shell.ts), never in script text.
+// Builders for `provision remove` (retiring a node) and `provision rotate --keys`.
 import { dockerCommand, dockerScript, remoteScript, type RemoteCommand } from './shell.js';
 import { ROBOT_KEY_FILE } from './sshFiles.js';
 
-/** Stop scheduling on the node; its tasks are rescheduled elsewhere. */
 export function drainCommand(nodeId: string, useSudo: boolean): RemoteCommand {
   return dockerCommand(['node', 'update', '--availability', 'drain', nodeId], useSudo);
 }
 
-/** The node's tasks that are still meant to run there: one ID a line (none once the drain is done). */
+/** The node's tasks still meant to run there, an ID a line (none once drained). */
 export function nodeTasksCommand(nodeId: string, useSudo: boolean): RemoteCommand {
   return dockerScript(`dk node ps "$1" --filter desired-state=running --format '{{.ID}}'`, [nodeId], useSudo);
 }
 
-/** Tasks still running on a draining node, from nodeTasksCommand's answer. */
 export function parseTaskCount(stdout: string): number {
   return stdout.split('\n').filter((l) => /^[a-z0-9]{10,}$/.test(l.trim())).length;
 }
 
-/** Where the next key waits during a rotation: next to the robot's key, used by ssh only through the managed config. */
+/** The next key during a rotation; ssh uses it only through the managed config. */
 export const NEXT_KEY_FILE = `${ROBOT_KEY_FILE}.next`;
 
 export function newKeyCommand(comment: string): string {

@@ -1,9 +1,9 @@
-// The remote scripts, scripts/NAME.sh, documented at their top; the build copies them into dist.
+// The remote scripts, documented at their top; the build copies them into dist.
 import { readFileSync } from 'node:fs';
 
 const loaded = new Map<string, string>();
 
-/** scripts/NAME.sh, read once, without its leading comments (the file documents it, the wire need not carry that). */
+/** scripts/NAME.sh, read once, without its leading comments (the wire need not carry them). */
 export function script(name: string): string {
   let text = loaded.get(name);
   if (text === undefined) {

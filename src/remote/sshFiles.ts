@@ -1,5 +1,4 @@
-// Pure builders for the three files `provision keys` manages on every robot:
-// ~/.ssh/authorized_keys, ~/.ssh/known_hosts and ~/.ssh/config. Merged by content, no I/O.
+// The three files `provision keys` manages in every robot's ~/.ssh, merged by content. Pure.
 import { splitManagedBlock, withManagedBlock } from './managedBlock.js';
 
 export const ROBOT_KEY_FILE = '.ssh/id_ed25519';
@@ -9,20 +8,19 @@ export interface RobotKeyFacts {
   ip: string;
   port: number;
   user: string;
-  /** "ssh-ed25519 AAAA…" of the robot user's key; null when the robot was not reached this run. */
+  /** The user's and sshd's keys, "ssh-ed25519 AAAA…"; null when the robot was not reached this run. */
   publicKey: string | null;
-  /** "ssh-ed25519 AAAA…" host key the robot's sshd presented; null when not reached. */
   hostKey: string | null;
-  /** While its key is rotated: the key it had, trusted next to the new one until every robot switched. */
+  /** While its key is rotated: the old key, trusted next to the new one until every robot switched. */
   previousKey?: string | null;
 }
 
-/** Operator keys: the one of this run, others to install (--operator-key) and keys to withdraw (--revoke-operator-key). */
+/** This run's operator key, others to install (--operator-key) and to withdraw (--revoke-operator-key). */
 export interface OperatorKeys {
   key: string;
   label: string;
   others?: readonly { key: string; label: string }[];
-  /** "type blob" of keys to remove from the block (never the run's own: the CLI refuses that). */
+  /** "type blob" of keys (never the run's own: the CLI refuses that). */
   revoke?: readonly string[];
 }
 
@@ -51,9 +49,8 @@ const robotTag = (name: string) => `provision:robot:${name}`;
 const OPERATOR_TAG = 'provision:operator:';
 
 /**
- * authorized_keys: every robot's key and the operator's, unless the user already has that key
- * outside the block. Robots not reached this run keep the lines they had in the block; a robot no
- * longer in `robots` (removed from the inventory) loses its lines: that is its revocation.
+ * Every robot's key and the operator's, unless the user has it outside the block. Robots not reached
+ * keep their lines; a robot no longer in `robots` loses them: that is its revocation.
  */
 export function mergeAuthorizedKeys(
   existing: string,
@@ -71,13 +68,13 @@ export function mergeAuthorizedKeys(
   };
   for (const robot of robots) {
     const tag = robotTag(robot.name);
-    // Every line it had: a rotation interrupted on the way trusts two keys of one robot.
+    // Every line it had: an interrupted rotation trusts two keys of one robot.
     const kept = previous.filter((l) => l.endsWith(' ' + tag)).map(keyOf);
     for (const key of robot.publicKey ? [robot.publicKey, robot.previousKey ?? null] : kept) add(key, tag);
   }
   // Lines of robots no longer in the inventory, kept unless --prune (plan/drift.ts).
   for (const line of keep) add(keyOf(line), line.slice(line.indexOf(' provision:robot:') + 1));
-  // Keys of other operators (other laptops) that earlier runs installed stay, unless revoked.
+  // Other operators' keys (other laptops) stay, unless revoked.
   for (const line of previous.filter((l) => l.includes(' ' + OPERATOR_TAG))) {
     add(keyOf(line), line.slice(line.indexOf(OPERATOR_TAG)));
   }
@@ -86,7 +83,7 @@ export function mergeAuthorizedKeys(
   return withManagedBlock(existing, lines, 'bottom');
 }
 
-/** The host patterns OpenSSH looks up for a robot: its name and its address (bracketed with a port other than 22). */
+/** The host patterns OpenSSH looks up: name and address, bracketed with a port other than 22. */
 export function knownHostsNames(name: string, ip: string, port: number): string {
   return port === 22 ? `${name},${ip}` : `[${name}]:${port},[${ip}]:${port}`;
 }
@@ -96,28 +93,20 @@ function firstHostOf(line: string): string {
   return (hosts.split(',')[0] ?? '').replace(/^\[/, '').replace(/\]:\d+$/, '');
 }
 
-/** known_hosts: every robot's host key under its name and its address. */
 export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts[], keep: readonly string[] = []): string {
   const previous = splitManagedBlock(existing).block ?? [];
   const lines: string[] = [];
   for (const robot of robots) {
     const names = knownHostsNames(robot.name, robot.ip, robot.port);
-    if (robot.hostKey) {
-      lines.push(`${names} ${robot.hostKey}`);
-    } else {
-      const kept = previous.find((l) => firstHostOf(l) === robot.name);
-      const key = kept ? keyOf(kept) : null;
-      if (key) lines.push(`${names} ${key}`);
-    }
+    const kept = previous.find((l) => firstHostOf(l) === robot.name);
+    const key = robot.hostKey || (kept ? keyOf(kept) : null);
+    if (key) lines.push(`${names} ${key}`);
   }
   lines.push(...keep);
   return withManagedBlock(existing, lines, 'bottom');
 }
 
-/**
- * ~/.ssh/config: a Host entry per robot. The block goes first because ssh takes the first value
- * it finds; it ends with `Host *` so that user lines after it keep applying to every host.
- */
+/** The block goes first, as ssh takes the first value it finds; it ends with `Host *` so user lines after it apply to every host. */
 export function mergeSshConfig(
   existing: string,
   robots: readonly Pick<RobotKeyFacts, 'name' | 'ip' | 'port' | 'user'>[],

@@ -1,5 +1,5 @@
-// `provision completion bash|zsh|fish`: a completion script made from the commander program itself,
-// so a new command or flag is completed without anyone keeping a list. Only renders text.
+// `provision completion bash|zsh|fish`, made from the commander program itself, so a new command or
+// flag is completed without anyone keeping a list.
 import type { Command, Option } from 'commander';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
@@ -35,10 +35,11 @@ function commandsOf(program: Command): Sub[] {
   return program.commands.map((c) => ({ name: c.name(), help: c.description(), flags: [...c.options.map(flagOf), help] }));
 }
 
-/** Text safe inside a single-quoted shell word (bash, zsh; fish escapes differently). */
+/** For a single-quoted word in bash and zsh. */
 const sq = (s: string) => s.replace(/'/g, `'\\''`);
+const namesOf = (f: Flag) => [f.long, ...(f.short ? [f.short] : [])];
 const short = (s: string) => s.replace(/\s+/g, ' ').slice(0, 70);
-// Valid completion words only: commander names are plain, but nothing odd reaches a script.
+// Commander names are plain, but nothing odd reaches a script.
 const word = (s: string) => s.replace(/[^A-Za-z0-9_.:/=-]/g, '');
 
 function bash(name: string, subs: Sub[]): string {
@@ -52,7 +53,7 @@ function bash(name: string, subs: Sub[]): string {
           : f.file
             ? `COMPREPLY=($(compgen -f -- "$cur"))`
             : 'COMPREPLY=()';
-        return [f.long, ...(f.short ? [f.short] : [])].map((flag) => `    '${s.name} ${word(flag)}') ${action}; return ;;`);
+        return namesOf(f).map((flag) => `    '${s.name} ${word(flag)}') ${action}; return ;;`);
       }),
   );
   return `# ${name} completion for bash. Load it with: source <(${name} completion bash)
@@ -67,15 +68,7 @@ ${values.join('\n')}
   esac
   local opts=
   case "$cmd" in
-${subs
-  .map(
-    (s) =>
-      `    ${word(s.name)}) opts='${s.flags
-        .flatMap((f) => [f.long, ...(f.short ? [f.short] : [])])
-        .map(word)
-        .join(' ')}' ;;`,
-  )
-  .join('\n')}
+${subs.map((s) => `    ${word(s.name)}) opts='${s.flags.flatMap(namesOf).map(word).join(' ')}' ;;`).join('\n')}
   esac
   COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }
@@ -84,7 +77,7 @@ complete -o default -F _${name}_complete ${name}
 }
 
 function zsh(name: string, subs: Sub[]): string {
-  // _arguments specs: descriptions lose the characters _arguments gives meaning to.
+  // Descriptions lose the characters _arguments gives meaning to.
   const desc = (s: string) => sq(short(s).replace(/[[\]:]/g, ' '));
   const spec = (f: Flag) => {
     const value = f.takesValue ? (f.choices ? `:value:(${f.choices.map(word).join(' ')})` : f.file ? ':file:_files' : ':value:') : '';

@@ -12,10 +12,7 @@ export interface SharedNote {
   note: string;
 }
 
-/**
- * Notes that two or more robots share, in the order they first appear, with the robots that have
- * them (in the order given). Notes only one robot has stay on its own line.
- */
+/** Notes two or more robots share, in order of first appearance (one robot's note stays on its line). */
 export function sharedNotes(outcomes: readonly { robot: string; notes: readonly string[] }[]): SharedNote[] {
   const byNote = new Map<string, string[]>();
   for (const o of outcomes) {
@@ -24,7 +21,7 @@ export function sharedNotes(outcomes: readonly { robot: string; notes: readonly 
   return [...byNote].filter(([, robots]) => robots.length > 1).map(([note, robots]) => ({ robots, note }));
 }
 
-/** A robot's details without the notes folded under the table (a change with the same words stays). */
+/** Details without the notes folded under the table (a change with the same words stays). */
 export function unfolded(details: readonly string[], notes: readonly string[], shared: ReadonlySet<string>): string[] {
   const toDrop = new Map<string, number>();
   for (const n of notes) if (shared.has(n)) toDrop.set(n, (toDrop.get(n) ?? 0) + 1);

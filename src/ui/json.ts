@@ -1,5 +1,5 @@
-// The one JSON contract of `--json`, for every command: defined once here, checked by the tests, and
-// exported as docs/provision.schema.json (`npm run schema`). Only describes and builds; decides nothing.
+// The one `--json` contract, for every command: checked by the tests, exported as
+// docs/provision.schema.json (`npm run schema`).
 import { z } from 'zod';
 import type { InputProblem } from '../inputError.js';
 
@@ -119,7 +119,6 @@ export const provisionJsonSchema = z.union([runResultSchema, inputErrorsSchema])
 export type RunResultJson = z.infer<typeof runResultSchema>;
 export type FleetStatus = z.infer<typeof fleetStatus>;
 
-/** The JSON Schema document (draft 2020-12) of everything --json prints. */
 export function jsonSchemaDocument(): object {
   return {
     $id: 'https://github.com/robot-fleet/provision/blob/main/docs/provision.schema.json',

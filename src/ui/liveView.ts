@@ -1,17 +1,16 @@
-// The live view on a terminal: the run's phases as listr2 tasks with counts (`joining workers
-// 37/93`), and the robots that failed, with their reason, as soon as they fail. It only renders
-// progress events (src/progress.ts); the final report is printed after it, as without it.
+// The live view on a terminal: phases as listr2 tasks with counts (`joining workers 37/93`), and each
+// robot that fails, with its reason, at once. Renders progress events only; the report follows it.
 import { DefaultRenderer, Listr, ListrDefaultRendererLogLevels, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2';
 import type { ProgressEvent, ProgressListener } from '../progress.js';
 import { redact } from '../log.js';
 
-/** The default renderer, told it has a terminal: the caller checked that the stream it writes to is one. */
+/** Told it has a terminal: the caller checked. */
 class TerminalRenderer extends DefaultRenderer {
   static override nonTTY = true;
 }
 
-// listr2 runs the tasks it is given when it starts; phases come as the run goes. So the view holds
-// slots: tasks without a title (listr2 does not show those) that a phase takes when it starts.
+// listr2 runs the tasks it is given when it starts, phases come later: so the view holds slots, untitled
+// (hidden) tasks that a phase takes when it starts.
 const SLOTS = 24;
 const FAILURES_SHOWN = 10;
 
@@ -24,13 +23,7 @@ interface PhaseState {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Wrapper = ListrTaskWrapper<any, any, any>;
 
-export function phaseTitle(p: Pick<PhaseState, 'title' | 'done' | 'total'>): string {
-  return `${p.title} ${p.done}/${p.total}`;
-}
-
-export function failuresTitle(robots: readonly string[]): string {
-  return `${robots.length} robot${robots.length === 1 ? '' : 's'} failed`;
-}
+const failuresTitle = (robots: readonly string[]) => `${robots.length} robot${robots.length === 1 ? '' : 's'} failed`;
 
 export class LiveView {
   private readonly phases: PhaseState[] = [];
@@ -40,10 +33,7 @@ export class LiveView {
   private ended = false;
   private running: Promise<unknown> | null = null;
   private readonly output: ProcessOutput;
-  /**
-   * A run that ends by process.exit (Ctrl-C) never ends the renderer: what was said meanwhile on
-   * stderr (held back while the view draws) is printed, and the terminal gets its cursor back.
-   */
+  /** A run ended by process.exit (Ctrl-C) never ends the renderer: print what stderr held back, give the cursor back. */
   private readonly onExit = () => this.output.release();
 
   constructor(
@@ -53,7 +43,7 @@ export class LiveView {
     this.output = new ProcessOutput(out, out);
   }
 
-  /** Drawing starts with the first event: prompts before it (a key's passphrase) keep the terminal. */
+  /** On the first event: prompts before it (a key's passphrase) keep the terminal. */
   private start(): void {
     const list = new Listr(
       [
@@ -99,7 +89,7 @@ export class LiveView {
     this.sync(slot);
   };
 
-  /** Stop the view (its last frame stays on the terminal); the caller prints the report after it. */
+  /** Its last frame stays on the terminal. */
   async end(): Promise<void> {
     this.ended = true;
     if (!this.running) return;
@@ -119,7 +109,7 @@ export class LiveView {
   private holdFailures(task: Wrapper): Promise<void> {
     return new Promise((resolve, reject) => {
       this.failures.task = task;
-      // Ends as a failed task (a red cross) when robots failed, without a trace when none did.
+      // A red cross when robots failed, no trace when none did.
       this.failures.release = () => (this.failures.robots.length ? reject(new Error(failuresTitle(this.failures.robots))) : resolve());
       for (const line of this.failures.lines) task.output = line;
       this.syncFailures();
@@ -130,13 +120,13 @@ export class LiveView {
     const { task, release } = this.slots[slot] ?? {};
     const state = this.phases[slot];
     if (!task) return;
-    if (state) task.title = phaseTitle(state);
+    if (state) task.title = `${state.title} ${state.done}/${state.total}`;
     if (release && (state?.finished || this.ended)) release();
   }
 
   private failed(robot: string, reason: string): void {
     if (!this.failures.robots.includes(robot)) this.failures.robots.push(robot);
-    // One line per failure, its first line only: the report has the rest.
+    // Its first line only: the report has the rest.
     const line = redact(`${robot}: ${reason.split('\n')[0]}`);
     this.failures.lines.push(line);
     if (this.failures.task) this.failures.task.output = line;

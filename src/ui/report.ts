@@ -1,11 +1,11 @@
-// Rendering of a run's outcome: one line per robot, then notes. Only renders; decides nothing.
+// A run's outcome: one line per robot, then notes. Only renders.
 import type { RobotOutcome } from '../run/outcome.js';
 import { logFile, redact } from '../log.js';
 import { nameList, sharedNotes, unfolded } from './fold.js';
 import { renderTable } from './table.js';
 import { PLAIN, type Paint } from './terminal.js';
 
-/** A run as the report shows it: every robot's outcome, in inventory order. */
+/** Every robot's outcome, in inventory order. */
 export interface RunSummary {
   outcomes: readonly (RobotOutcome & { ip: string })[];
   dryRun: boolean;
@@ -21,19 +21,19 @@ export function renderOutcomes(
   paint: Paint = PLAIN,
 ): string {
   const lines = [`${title}${run.dryRun ? ' (dry run: nothing was changed)' : ''}`];
-  const shown = run.outcomes.filter((o) => !quiet || !(o.status === 'ok' || o.status === 'changed' || o.status === 'joined'));
+  const shown = run.outcomes.filter((o) => !quiet || o.status === 'failed' || o.status === 'unreachable');
   // A note several robots share is one line under the table, not one per robot.
   const shared = sharedNotes(shown);
   const sharedSet = new Set(shared.map((s) => s.note));
   const rows = shown.flatMap((o) => {
     const [first = '', ...more] = unfolded(o.details, o.notes, sharedSet);
-    return [[o.robot, STATUS_PAINT[o.status](paint)(o.status), roleOf(o.robot), first], ...more.map((d) => ['', '', '', d])];
+    return [[o.robot, paint[STATUS_PAINT[o.status]](o.status), roleOf(o.robot), first], ...more.map((d) => ['', '', '', d])];
   });
   const minWidths = [Math.max(...run.outcomes.map((o) => o.robot.length), 5), 11, 7];
   lines.push(...renderTable(rows, { indent: '  ', minWidths, keepLastCell: true }));
   const counts = new Map<RobotOutcome['status'], number>();
   for (const o of run.outcomes) counts.set(o.status, (counts.get(o.status) ?? 0) + 1);
-  lines.push(`  ${[...counts].map(([s, n]) => STATUS_PAINT[s](paint)(`${n} ${s}`)).join(', ')}`);
+  lines.push(`  ${[...counts].map(([s, n]) => paint[STATUS_PAINT[s]](`${n} ${s}`)).join(', ')}`);
   if (run.outcomes.every((o) => o.status === 'ok')) lines.push('  nothing to change');
   for (const s of shared) lines.push(`  ${nameList(s.robots)}: ${s.note}`);
   for (const note of run.notes) lines.push(`  note: ${note}`);
@@ -41,13 +41,12 @@ export function renderOutcomes(
   return redact(lines.join('\n'));
 }
 
-/** failed red, changed yellow, joined green, ok dim. */
-const STATUS_PAINT: Record<RobotOutcome['status'], (p: Paint) => (text: string) => string> = {
-  failed: (p) => p.red,
-  unreachable: (p) => p.red,
-  changed: (p) => p.yellow,
-  joined: (p) => p.green,
-  ok: (p) => p.dim,
+const STATUS_PAINT: Record<RobotOutcome['status'], keyof Paint> = {
+  failed: 'red',
+  unreachable: 'red',
+  changed: 'yellow',
+  joined: 'green',
+  ok: 'dim',
 };
 
 export function outcomesJson(run: RunSummary, roleOf: (robot: string) => string = () => ''): object {

@@ -1,9 +1,9 @@
-// Rendering of `provision swarm`'s result: the swarm as `docker node ls` shows it, and its JSON shape.
+// `provision swarm`'s result: the swarm as `docker node ls` shows it, and its JSON.
 import { toleranceText } from '../plan/quorum.js';
 import type { SwarmReport } from '../run/outcome.js';
 import { renderTable } from './table.js';
 
-/** `docker node ls` as the operator knows it, with the robot each node belongs to and the fault tolerance. */
+/** With each node's robot and the fault tolerance. */
 export function renderSwarmSummary(report: SwarmReport, robotOfNode: (id: string) => string | undefined): string {
   if (!report.nodes.length)
     return [

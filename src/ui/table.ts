@@ -1,4 +1,4 @@
-// The one table layout: columns two spaces apart, each as wide as its widest cell (colour takes no room).
+// The one table layout: columns two spaces apart, as wide as their widest cell (colour takes no room).
 
 export interface TableOptions {
   indent?: string;

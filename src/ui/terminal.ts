@@ -1,24 +1,15 @@
-// What a terminal gets: colour, and progress as a live view, plain lines or nothing. Pure: the
-// caller says whether its streams are terminals and passes the environment.
+// What a terminal gets: colour, and progress as a live view, plain lines or nothing. Pure.
 
-export interface Paint {
-  red(text: string): string;
-  yellow(text: string): string;
-  green(text: string): string;
-  dim(text: string): string;
-}
+export type Paint = Record<'red' | 'yellow' | 'green' | 'dim', (text: string) => string>;
 
-/**
- * Colour only where a person reads a terminal: never with NO_COLOR set (no-color.org: any
- * non-empty value), --no-color, TERM=dumb, or output to a pipe or file.
- */
+/** Never with NO_COLOR set (no-color.org: any non-empty value), --no-color, TERM=dumb, or to a pipe or file. */
 export function colourWanted(isTTY: boolean | undefined, env: NodeJS.ProcessEnv, flag = true): boolean {
   return Boolean(isTTY) && flag && !env.NO_COLOR && env.TERM !== 'dumb';
 }
 
 const sgr = (open: number, close: number) => (text: string) => `\x1b[${open}m${text}\x1b[${close}m`;
 
-export const COLOUR: Paint = { red: sgr(31, 39), yellow: sgr(33, 39), green: sgr(32, 39), dim: sgr(2, 22) };
+const COLOUR: Paint = { red: sgr(31, 39), yellow: sgr(33, 39), green: sgr(32, 39), dim: sgr(2, 22) };
 const same = (text: string) => text;
 export const PLAIN: Paint = { red: same, yellow: same, green: same, dim: same };
 
@@ -26,11 +17,7 @@ export function painter(colour: boolean): Paint {
   return colour ? COLOUR : PLAIN;
 }
 
-/**
- * Progress on stderr: the live view where a person watches a terminal; plain lines with --verbose
- * (and wherever a view cannot be drawn); nothing with --quiet or --json, or without a terminal.
- * `live: false` where the run itself prompts (the roles wizard).
- */
+/** Progress on stderr; `live: false` where the run itself prompts (the roles wizard). */
 export function progressMode(f: {
   stderrTTY: boolean | undefined;
   verbose?: boolean | undefined;

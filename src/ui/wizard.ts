@@ -1,6 +1,5 @@
-// `provision roles`: the interactive role-assignment wizard. The rows, the facts table and the readout are
-// pure; the prompt flow takes its prompt functions as a parameter so tests can drive it keystroke by
-// keystroke, and returns the choice (steps/roles.ts reads the fleet and writes the inventory).
+// `provision roles`' wizard. Rows, table and readout are pure; the prompt flow takes its prompts as a
+// parameter so tests drive it keystroke by keystroke, and returns the choice (steps/roles.ts writes it).
 import { checkbox, confirm, select } from '@inquirer/prompts';
 import type { Inventory, Robot } from '../inventory/schema.js';
 import type { SavedRole } from '../inventory/save.js';
@@ -16,14 +15,12 @@ export interface WizardRow {
   arch: string; // '' when unknown
   cpus: number | null;
   ramGiB: number | null;
-  /** Its swarm role now; 'unknown' when unreachable or docker does not answer. */
-  swarmRole: 'manager' | 'worker' | 'none' | 'unknown';
+  swarmRole: 'manager' | 'worker' | 'none' | 'unknown'; // unknown: unreachable, or docker does not answer
   leader: boolean;
-  /** Why a robot is unreachable or docker does not answer on it. */
-  problem?: string;
+  problem?: string; // why unknown
 }
 
-/** What the roles step read: facts, why a robot gave none, who was connected, the leader's node ID. */
+/** What the roles step read; `problems`: why a robot gave no facts. */
 export interface FleetRead {
   facts: ReadonlyMap<string, RobotFacts>;
   problems: ReadonlyMap<string, string>;
@@ -31,7 +28,7 @@ export interface FleetRead {
   leaderNode: string | undefined;
 }
 
-/** One row per robot of the inventory, unreachable ones included, in inventory order. */
+/** One row per inventory robot, unreachable ones too. */
 export function wizardRows(robots: readonly Robot[], read: FleetRead): WizardRow[] {
   return robots.map((robot) => {
     const f = read.facts.get(robot.name);
@@ -58,7 +55,7 @@ export function wizardRows(robots: readonly Robot[], read: FleetRead): WizardRow
   });
 }
 
-/** Reachable and docker answering: a robot that `provision swarm` can act on now. */
+/** A robot `provision swarm` can act on now. */
 const usable = (row: WizardRow | undefined) => Boolean(row?.reachable && row.swarmRole !== 'unknown');
 
 export function renderTable(rows: WizardRow[]): string {
@@ -79,26 +76,24 @@ export function renderTable(rows: WizardRow[]): string {
   return tableLines(table).join('\n');
 }
 
-/** The readout for a pick of managers: the tolerance line first, then one line per warning. */
+/** A pick of managers' tolerance, then its warnings. */
 export function readout(managers: string[], rows: WizardRow[]): string[] {
   const n = managers.length;
+  const tolerance = faultTolerance(n);
   const lines = [toleranceText(n)];
   if (n === 0) lines.push('warning: pick at least one manager');
   else if (n % 2 === 0)
     lines.push(
-      `warning: an even count adds no tolerance — ${n} managers tolerate ${faultTolerance(n)} failure${faultTolerance(n) === 1 ? '' : 's'}, as ${n - 1} do; pick an odd number`,
+      `warning: an even count adds no tolerance — ${n} managers tolerate ${tolerance} failure${tolerance === 1 ? '' : 's'}, as ${n - 1} do; pick an odd number`,
     );
   if (n > MAX_USEFUL_MANAGERS) lines.push(`warning: more than ${MAX_USEFUL_MANAGERS} managers only slows elections`);
+  const zones = new Map<string, number>();
   for (const name of managers) {
     const row = rows.find((r) => r.name === name);
     if (!row?.reachable)
       lines.push(`warning: ${name} is unreachable — it cannot become a manager now; a later provision swarm promotes it when it is back`);
     else if (row.swarmRole === 'unknown') lines.push(`warning: ${name}: ${row.problem ?? 'docker does not answer'}`);
-  }
-  const zones = new Map<string, number>();
-  for (const name of managers) {
-    const zone = rows.find((r) => r.name === name)?.zone;
-    if (zone !== undefined) zones.set(zone, (zones.get(zone) ?? 0) + 1);
+    if (row?.zone !== undefined) zones.set(row.zone, (zones.get(row.zone) ?? 0) + 1);
   }
   if (n >= 3)
     for (const [zone, count] of zones)
@@ -106,45 +101,36 @@ export function readout(managers: string[], rows: WizardRow[]): string[] {
   return lines;
 }
 
-// --- the prompt flow --------------------------------------------------------------------------------
+// The prompt flow.
 
-export interface CheckboxChoice {
-  value: string;
-  name: string;
-  short?: string;
-  checked?: boolean;
-  disabled?: boolean | string;
-}
 export interface SelectChoice {
   value: string;
   name: string;
   short?: string;
   disabled?: boolean | string;
 }
+export interface CheckboxChoice extends SelectChoice {
+  checked?: boolean;
+}
+type Paging = { pageSize?: number; loop?: boolean };
 
-/** The prompts the wizard uses; @inquirer/prompts' own functions fit, and tests pass their own. */
+/** @inquirer/prompts' functions fit; tests pass their own. */
 export interface WizardPrompts {
-  checkbox: (config: {
-    message: string;
-    choices: readonly CheckboxChoice[];
-    validate: (selection: readonly { value: string }[]) => string | true;
-    pageSize?: number;
-    loop?: boolean;
-  }) => Promise<string[]>;
-  select: (config: {
-    message: string;
-    choices: readonly SelectChoice[];
-    default?: string;
-    pageSize?: number;
-    loop?: boolean;
-  }) => Promise<string>;
+  checkbox: (
+    config: {
+      message: string;
+      choices: readonly CheckboxChoice[];
+      validate: (selection: readonly { value: string }[]) => string | true;
+    } & Paging,
+  ) => Promise<string[]>;
+  select: (config: { message: string; choices: readonly SelectChoice[]; default?: string } & Paging) => Promise<string>;
   confirm: (config: { message: string; default?: boolean }) => Promise<boolean>;
   print: (text: string) => void;
 }
 
 export const realPrompts: WizardPrompts = { checkbox, select, confirm, print: (text) => console.log(text) };
 
-/** What the operator chose; `write`: they said to write it into the inventory. */
+/** `write`: the operator said to write the choice into the inventory. */
 export interface WizardChoice {
   managers: string[];
   leader: string;
@@ -154,7 +140,7 @@ export interface WizardChoice {
 
 type Seen = ReturnType<typeof seen>;
 
-/** The rows, which robots may lead now, and each robot's label in the prompts. */
+/** The rows, who may lead now, each robot's label in the prompts. */
 function seen(inventory: Inventory, rows: WizardRow[]) {
   const rowOf = (name: string) => rows.find((r) => r.name === name);
   const canLeadNow = (name: string) => {
@@ -181,7 +167,7 @@ function seen(inventory: Inventory, rows: WizardRow[]) {
   return { inventory, rows, canLeadNow, label: new Map(inventory.robots.map((r, i) => [r.name, lines[i] ?? ''])) };
 }
 
-/** The quorum planner's proposal, printed; the running swarm's leader, if any. */
+/** Print the quorum planner's proposal; also returns the running swarm's leader. */
 function propose({ inventory, rows }: Seen, prompts: WizardPrompts) {
   const planRobots: PlanRobot[] = inventory.robots.map((r) => {
     const row = rows.find((w) => w.name === r.name);
@@ -208,8 +194,7 @@ function propose({ inventory, rows }: Seen, prompts: WizardPrompts) {
   return { plan, swarmLeader };
 }
 
-// The managers, in inventory order. The checkbox has no live footer, so Enter shows the readout of the
-// current pick, and a second Enter on the same pick accepts it (the proposal's readout is in the message).
+// The checkbox has no live footer, so Enter shows the pick's readout and a second Enter on the same pick accepts it.
 async function pickManagers({ inventory, rows, canLeadNow, label }: Seen, proposal: string[], prompts: WizardPrompts): Promise<string[]> {
   const key = (names: readonly string[]) => [...names].sort().join(',');
   let acknowledged = key(proposal);
@@ -238,7 +223,6 @@ async function pickManagers({ inventory, rows, canLeadNow, label }: Seen, propos
   return inventory.robots.map((r) => r.name).filter((n) => managers.includes(n));
 }
 
-/** The leader, among the chosen managers allowed to lead. */
 async function pickLeader(
   { inventory, canLeadNow, label }: Seen,
   chosen: string[],
@@ -258,11 +242,7 @@ async function pickLeader(
   });
 }
 
-/**
- * Propose roles (quorum planner), let the operator pick managers and the leader, and ask whether to write
- * them. Every robot allowed to manage is pinned (manager or worker), so that the next `provision swarm`
- * applies exactly this choice.
- */
+/** Every robot allowed to manage is pinned (manager or worker), so the next `provision swarm` applies exactly this choice. */
 export async function runWizard(
   inventory: Inventory,
   rows: WizardRow[],

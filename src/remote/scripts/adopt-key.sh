@@ -1,5 +1,5 @@
-# The next key $1 (new-key.sh) becomes the robot's key $2: .pub first, then the key renamed over, then the
-# new .pub, so a .pub never mismatches its key (ssh would fail the login). No stdin, no output.
+# The next key $1 becomes the robot's key $2; the old .pub goes first, so a .pub never mismatches its key
+# (ssh would fail the login). No stdin, no output.
 umask 077
 cd || exit 1
 { [ -f "$1" ] && [ -f "$1.pub" ]; } || { echo "the new key ~/$1 is missing" >&2; exit 3; }

@@ -1,7 +1,6 @@
-# A robot's facts; the token files' digests, so a re-run sends nothing where they are up to date.
-# $1: the token folder in the home; $2…: the token files. No stdin.
-# Output (parseFacts): KEY=VALUE lines: tokens_dir, token_file (NAME MODE SHA256), tokens_tmp, arch, cpus,
-# memkb, hostname, then engine and swarm (JSON), or docker_error.
+# A robot's facts, with the token files' digests (a re-run sends nothing where they are up to date).
+# $1: the token folder; $2…: the token files. No stdin. Output (parseFacts): KEY=VALUE lines: tokens_dir,
+# token_file (NAME MODE SHA256), tokens_tmp, arch, cpus, memkb, hostname, engine and swarm (JSON) or docker_error.
 d="$HOME/$1"
 shift
 if [ -d "$d" ]; then

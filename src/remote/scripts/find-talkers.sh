@@ -1,6 +1,5 @@
 # shellcheck disable=SC2016 # the quoted scripts are for the shells started here
-# Which start-up files of the login shell print: each sourced once more, alone, in a fresh shell of its kind.
-# No arguments, no stdin. Output (parseTalkers): "shell=PATH", then "prints=FILE" lines.
+# Which login shell start-up files print. No arguments, no stdin. Output: "shell=PATH", "prints=FILE" lines.
 shell=$(getent passwd "$(id -un)" | cut -d: -f7)
 echo "shell=$shell"
 case ${shell##*/} in

@@ -1,8 +1,7 @@
-# `provision keys`' first phase: make ~/.ssh, the robot's key pair if none (the private key never leaves
-# the robot), and read the files provision merges. $1: the key's comment; $2: 1 for a dry run; $3: the key
-# file in the home; $4…: the managed files in ~/.ssh. No stdin. Output (parseGatheredSsh), lines:
+# Make ~/.ssh and the robot's key pair if none (the private key never leaves the robot); read the files
+# provision merges. $1: key comment; $2: 1 for a dry run; $3: key file; $4…: managed files. No stdin. Output:
 #   state: ACTION…         mkdir, chmod, keygen, pubkey: done (a dry run: needed)
-#   uid:UID, home:PATH     the user's uid, the home's physical path
+#   uid:UID, home:PATH     the home's physical path
 #   perm:PATH:MODE:OWNER   of ., .ssh and each managed file, after the fixes (of a symlink's target)
 #   FILE:MODE:BASE64       the .pub and each managed file; FILE:-: absent; FILE:!:WHAT not readable
 umask 077
@@ -12,9 +11,8 @@ shift 3
 me=$(id -u)
 state=
 if [ ! -d .ssh ]; then [ "$dry" = 1 ] || mkdir .ssh || exit 1; state="$state mkdir"; fi
-# ~/.ssh of another owner is not provision's to change (the verdict names it): no chmod, no key there
+# ~/.ssh of another owner is not provision's to change; stat -L: a symlinked ~/.ssh is judged by its target
 mine=1
-# (stat -L: a ~/.ssh symlinked into a dotfiles repository is judged by the directory it points to)
 if [ -d .ssh ] && [ "$(stat -L -c %u .ssh)" != "$me" ]; then mine=0; fi
 if [ "$mine" = 1 ] && [ -d .ssh ] && [ "$(stat -L -c %a .ssh)" != 700 ]; then [ "$dry" = 1 ] || chmod 700 .ssh || exit 1; state="$state chmod"; fi
 if [ "$mine" = 0 ]; then :

@@ -1,7 +1,6 @@
-# Install the boot-time join (service.ts): a root file through `sudo -n`, replaced only when it differs.
-# $1: 1 for a dry run; $2, $3: the script's and the unit's paths; $4: 1 to enable the unit; $5: the address
-# for ~/$6/$7, or ''; $8: the unit's name. stdin: "script", BASE64, "unit", BASE64 lines.
-# Output (parseInstallOutput): "changed:script|unit|$7", "enabled", "no-systemd" lines.
+# Install the boot-time join: root files through `sudo -n`, replaced only when they differ. $1: 1 for a dry run;
+# $2, $3: script and unit paths; $4: 1 to enable the unit; $5: the address for ~/$6/$7, or ''; $8: the unit.
+# stdin: "script", BASE64, "unit", BASE64 lines. Output: "changed:script|unit|$7", "enabled", "no-systemd" lines.
 dry=$1; script=$2; unit=$3; systemd=$4; adv=$5
 cd || exit 1
 if [ "$(id -u)" = 0 ]; then su=; else su="sudo -n"; fi

@@ -1,6 +1,5 @@
-# Join the swarm with the token in ~/$1/$2_token. $1: the token folder; $2: worker or manager; $3: the
-# advertise address; $4…: manager addresses, in order. No stdin. Output: "node=ID", or "pending" (the join
-# goes on in the background).
+# Join with the token ~/$1/$2_token ($2: worker or manager); $3: the advertise address; $4…: manager
+# addresses, in order. No stdin. Output: "node=ID", or "pending" (the join goes on in the background).
 cd || exit 1
 dir=$1 role=$2 addr=$3
 shift 3

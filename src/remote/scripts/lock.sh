@@ -1,6 +1,5 @@
-# Take the run lock ~/$4 (mkdir is atomic); one older than $2 s, or of the dead run $3, is taken over.
-# Checks Linux too. $1: this run's id; $5: the exit code when not locked. No stdin.
-# Output (parseLock): "provision-lock locked|taken-over OWNER|held AGE OWNER|not-linux OS".
+# Take the run lock ~/$4 (mkdir is atomic) for run $1; one older than $2 s, or of the dead run $3, is taken
+# over. $5: exit code when not locked. No stdin. Output: "provision-lock locked|taken-over OWNER|held AGE OWNER|not-linux OS".
 cd || exit 1
 os=$(uname -s)
 [ "$os" = Linux ] || { echo "provision-lock not-linux $os"; exit "$5"; }

@@ -1,4 +1,4 @@
-# A new key pair $2 for a rotation, comment $1 (a leftover is replaced). No stdin. Output: the public key.
+# A new key pair $2, comment $1 (a leftover is replaced). No stdin. Output: the public key.
 umask 077
 cd || exit 1
 rm -f "$2" "$2.pub"

@@ -1,5 +1,5 @@
 # Remove the token files $3… from ~/$2, and the folder when empty. $1: 1 for a dry run. No stdin.
-# Output: the name of each file removed (or to remove), a line each.
+# Output: each file removed (or to remove), a line each.
 cd || exit 1
 dry=$1 dir=$2
 shift 2

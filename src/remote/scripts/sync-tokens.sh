@@ -1,5 +1,5 @@
-# ~/$2 holds exactly the files on stdin (NAME, BASE64 lines), each replaced atomically when it differs;
-# the other token files $3… are removed. $1: 1 for a dry run. Output: "changed:WHAT", "removed:NAME" lines.
+# ~/$2 gets exactly the files on stdin (NAME, BASE64 lines), each replaced atomically when it differs; other
+# token files $3… are removed. $1: 1 for a dry run. Output: "changed:WHAT", "removed:NAME" lines.
 umask 077
 cd || exit 1
 dry=$1 dir=$2

@@ -1,5 +1,5 @@
-# Write ~/$1, mode $2, $3 bytes from stdin, atomically (temp file beside it, renamed); a cut-short stdin
-# fails the size check. A symlink is written through. Output: the line $4 once the file is in place.
+# Write ~/$1 (through a symlink), mode $2, $3 bytes from stdin, atomically; a cut-short stdin fails the
+# size check. Output: the line $4 once the file is in place.
 cd || exit 1
 home=$(pwd -P)
 target=$1
