@@ -35,7 +35,7 @@ function patternMatches(pattern: string, token: string): boolean {
   const glob = new RegExp(
     '^' +
       pattern
-        .replace(/[.+^${}()|\\]/g, '\\$&')
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&') // [host]:port is literal here, not a class
         .replace(/\*/g, '.*')
         .replace(/\?/g, '.') +
       '$',

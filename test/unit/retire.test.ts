@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mergeAuthorizedKeys, mergeKnownHosts, mergeSshConfig, type RobotKeyFacts } from '../../src/remote/sshFiles.js';
-import { withoutHost } from '../../src/ssh/knownHosts.js';
+import { KnownHosts, withoutHost } from '../../src/ssh/knownHosts.js';
 import { withoutRobots } from '../../src/inventory/removeRobots.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { retirePlan } from '../../src/plan/retire.js';
@@ -104,6 +104,18 @@ describe("the operator's known_hosts forgets a removed robot", () => {
     expect(out.text).toBe(
       ['Ida,10.0.0.2 ssh-ed25519 AAAAhostIda', '10.0.0.* ssh-ed25519 AAAAwild', '# a comment about Otto', ''].join('\n'),
     );
+  });
+});
+
+describe('a robot on a port other than 22', () => {
+  it('is found and forgotten under [name]:port and [address]:port', () => {
+    const text = ['[Otto]:2222,[10.0.0.3]:2222 ssh-ed25519 AAAAhostOtto', '[Ida]:2222 ssh-ed25519 AAAAhostIda', ''].join('\n');
+    expect(withoutHost(text, 'Otto', '10.0.0.3', 2222)).toEqual({ text: '[Ida]:2222 ssh-ed25519 AAAAhostIda\n', removed: 1 });
+    expect(withoutHost(text, 'Otto', '10.0.0.3', 22).removed).toBe(0);
+    const file = join(mkdtempSync(join(tmpdir(), 'kh-')), 'known_hosts');
+    writeFileSync(file, text);
+    expect(new KnownHosts(file).lookup('Otto', '10.0.0.9', 2222).map((k) => k.type)).toEqual(['ssh-ed25519']);
+    expect(new KnownHosts(file).lookup('Otto', '10.0.0.3', 22)).toEqual([]);
   });
 });
 
