@@ -1,4 +1,4 @@
-// A run over the fleet: one connection per robot, and each robot's outcome (steps record it, the UI renders it).
+// A run over the fleet: one connection per robot, and each robot's outcome.
 import type { Inventory, Robot } from '../inventory/schema.js';
 import { loadOperatorIdentity, sshDir, type PassphrasePrompt } from '../ssh/auth.js';
 import { KnownHosts } from '../ssh/knownHosts.js';
@@ -12,7 +12,7 @@ import { hostname, userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { LOCK_DIR, STALE_LOCK_SECONDS, lockCommand, ownerIsDeadLocalRun, parseLock, unlockCommand } from '../remote/lock.js';
 import type { RobotOutcome } from './outcome.js';
-import { inPhase, startPhase, type ProgressListener } from '../progress.js';
+import { startPhase, type ProgressListener } from '../progress.js';
 
 function processAlive(pid: number): boolean {
   try {
@@ -23,9 +23,9 @@ function processAlive(pid: number): boolean {
   }
 }
 
-const NOT_LINUX_LIKE = 'not a Linux robot (provision needs Linux with /bin/sh, coreutils, OpenSSH and Docker); nothing was run on it';
+const runIdSafe = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, '_');
 
-export type { RobotOutcome } from './outcome.js';
+const NOT_LINUX_LIKE = 'not a Linux robot (provision needs Linux with /bin/sh, coreutils, OpenSSH and Docker); nothing was run on it';
 
 export interface RunOptions {
   dryRun: boolean;
@@ -45,9 +45,13 @@ export interface RunOptions {
   events?: ProgressListener;
 }
 
+/** The key files the operator may log in with: the robots' and their jump hosts'. */
+export const operatorIdentityFiles = (inventory: Inventory) =>
+  inventory.robots.flatMap((r) => [...(r.ssh?.identityFiles ?? []), ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles)]);
+
 export class Fleet {
   readonly outcomes = new Map<string, RobotOutcome>();
-  private readonly me = { user: userInfo().username.replace(/[^A-Za-z0-9._-]/g, '_'), host: hostname().replace(/[^A-Za-z0-9._-]/g, '_') };
+  private readonly me = { user: runIdSafe(userInfo().username), host: runIdSafe(hostname()) };
   readonly runId = `${this.me.user}@${this.me.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly reach: Map<string, Reach>;
   private detachSigint = () => {};
@@ -77,21 +81,16 @@ export class Fleet {
   }
 
   static async open(inventory: Inventory, options: RunOptions): Promise<Fleet> {
-    const identityFiles = inventory.robots.flatMap((r) => [
-      ...(r.ssh?.identityFiles ?? []),
-      ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles),
-    ]);
-    const identity = await loadOperatorIdentity(options.password, identityFiles, options.askPassphrase);
+    const identity = await loadOperatorIdentity(options.password, operatorIdentityFiles(inventory), options.askPassphrase);
     const knownHosts = new KnownHosts(join(sshDir(), 'known_hosts'));
-    const connections = await inPhase(options.events, 'connecting', inventory.robots.length, (phase) =>
-      connectAll(inventory.robots, {
-        identity,
-        knownHosts,
-        connectTimeoutMs: options.connectTimeoutMs,
-        maxHandshakes: options.maxHandshakes,
-        onEach: () => phase.advance(),
-      }),
-    );
+    const phase = startPhase(options.events, 'connecting', inventory.robots.length);
+    const connections = await connectAll(inventory.robots, {
+      identity,
+      knownHosts,
+      connectTimeoutMs: options.connectTimeoutMs,
+      maxHandshakes: options.maxHandshakes,
+      onEach: () => phase.advance(),
+    }).finally(() => phase.finish());
     const fleet = new Fleet(inventory, options, connections, identity.notes);
     for (const { robot, conn } of fleet.connected()) if (robot.sudo) conn.sudoPassword = options.sudoPassword;
     // Ctrl-C from here on: release the lock, close the connections, stop (before, nothing is locked or
@@ -137,7 +136,7 @@ export class Fleet {
     return !this.options.limit || this.options.limit.has(robot);
   }
 
-  changed(robot: string, detail: string): void {
+  changed(robot: string, detail: string) {
     const o = this.outcomes.get(robot);
     if (!o) return;
     if (o.status === 'ok') o.status = 'changed';
@@ -145,7 +144,7 @@ export class Fleet {
     this.options.progress?.(robot, detail);
   }
 
-  joined(robot: string, detail: string): void {
+  joined(robot: string, detail: string) {
     const o = this.outcomes.get(robot);
     if (!o || o.status === 'failed') return;
     o.status = 'joined';
@@ -153,14 +152,14 @@ export class Fleet {
     this.options.progress?.(robot, detail);
   }
 
-  note(robot: string, detail: string): void {
+  note(robot: string, detail: string) {
     const o = this.outcomes.get(robot);
     o?.details.push(detail);
     o?.notes.push(detail);
     this.options.progress?.(robot, detail);
   }
 
-  failed(robot: string, reason: string): void {
+  failed(robot: string, reason: string) {
     const o = this.outcomes.get(robot);
     if (!o) return;
     o.status = 'failed';
@@ -174,7 +173,7 @@ export class Fleet {
   }
 
   /** `work` on every connected robot at once; an error fails that robot only. A title makes it a phase. */
-  async eachConnected(work: (robot: Robot, conn: RobotConnection) => Promise<void>, title?: string): Promise<void> {
+  async eachConnected(work: (robot: Robot, conn: RobotConnection) => Promise<void>, title?: string) {
     const robots = this.connected();
     const phase = title ? this.phase(title, robots.length) : undefined;
     await Promise.all(
@@ -191,7 +190,7 @@ export class Fleet {
   }
 
   /** An unexpected error ended the step: every robot not yet failed says so (details in the log); never a crash. */
-  stoppedBy(step: string, err: unknown): void {
+  stoppedBy(step: string, err: unknown) {
     const message = err instanceof Error ? err.message : String(err);
     log('provision', `unexpected error in ${step}: ${err instanceof Error ? (err.stack ?? message) : message}`);
     for (const o of this.outcomes.values()) {
@@ -257,7 +256,7 @@ export class Fleet {
   }
 
   /** A note on each robot whose login shell prints text, naming the start-up files that do (one more call, only there). */
-  async noteLoginShells(): Promise<void> {
+  async noteLoginShells() {
     await Promise.all(
       [...this.reach.entries()].map(async ([robot, r]) => {
         if (!r.ok || r.conn.loginShellOutput === null) return;
@@ -267,13 +266,13 @@ export class Fleet {
     );
   }
 
-  async unlock(): Promise<void> {
+  async unlock() {
     await Promise.all(
       [...this.reach.values()].map((r) => (r.ok ? r.conn.exec(unlockCommand(this.runId)).catch(() => undefined) : undefined)),
     );
   }
 
-  close(): void {
+  close() {
     this.detachSigint();
     if (this.connections.dialer) closeAll(this.connections as Connections);
     else for (const r of this.reach.values()) if (r.ok) r.conn.close();

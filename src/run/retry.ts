@@ -2,7 +2,7 @@
 // backoff with jitter, so that 300 robots retrying at once do not retry in step.
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export interface RetryPolicy {
+interface RetryPolicy {
   /** Give up after this many attempts (the first included), or... */
   attempts?: number;
   /** ...once this long has passed since the first, whichever comes first. */
