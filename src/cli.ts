@@ -54,8 +54,8 @@ class UsageError extends InputError {
 }
 
 const DEFAULT_INVENTORY = 'inventory/robots.yaml';
-/** -i's default: PROVISION_INVENTORY, else the fleet's usual place relative to where provision runs. */
-const defaultInventory = (): string => process.env.PROVISION_INVENTORY || DEFAULT_INVENTORY;
+/** -i's default, relative to where provision runs. */
+const defaultInventory = () => process.env.PROVISION_INVENTORY || DEFAULT_INVENTORY;
 
 const printJson = (value: object) => console.log(JSON.stringify(value, null, 2));
 const inventoryFlag = (file: string) => (file === defaultInventory() ? '' : ` -i ${file}`);
@@ -186,20 +186,18 @@ interface Step {
 const facts = () => factsFirstCommand;
 
 async function runOptions(flags: Flags) {
-  const password = await secret(flags.askPass, '--ask-pass', 'PROVISION_PASSWORD', 'SSH password for the robots (first contact):');
-  const sudoPassword = await secret(
-    flags.askBecomePass,
-    '--ask-become-pass',
-    'PROVISION_BECOME_PASSWORD',
-    'sudo password on the robots (for docker):',
-  );
   return {
     dryRun: Boolean(flags.dryRun),
     connectTimeoutMs: flags.connectTimeout === undefined ? undefined : flags.connectTimeout * 1000,
     maxHandshakes: flags.maxHandshakes,
     prune: flags.prune,
-    password,
-    sudoPassword,
+    password: await secret(flags.askPass, '--ask-pass', 'PROVISION_PASSWORD', 'SSH password for the robots (first contact):'),
+    sudoPassword: await secret(
+      flags.askBecomePass,
+      '--ask-become-pass',
+      'PROVISION_BECOME_PASSWORD',
+      'sudo password on the robots (for docker):',
+    ),
     askPassphrase,
     ...(await progress(flags)),
   };
@@ -279,14 +277,14 @@ async function runConfirmed(
   await runStep(command, flags, { run, opening: facts }, inventory);
 }
 
-function summaryOf(fleet: Fleet): RunSummary {
+function summaryOf(fleet: Fleet) {
   const outcomes = fleet.inventory.robots.map((r) => ({ ...fleet.outcomes.get(r.name)!, ip: r.ip }));
   return { outcomes, dryRun: fleet.options.dryRun, notes: fleet.notes, exitCode: fleet.exitCode() };
 }
 
 const planRoles = (report: SwarmReport) => (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '';
 
-async function swarmStep(fleet: Fleet, installService?: boolean): Promise<StepResult> {
+async function swarmStep(fleet: Fleet, installService?: boolean) {
   // Loaded only for the commands that need it: `keys` and `--help` do not pay for it.
   const [{ runSwarm }, { renderSwarmSummary, swarmJson }] = await Promise.all([import('./steps/swarm.js'), import('./ui/swarmReport.js')]);
   const report = await runSwarm(fleet);

@@ -14,7 +14,7 @@ import { LOCK_DIR, STALE_LOCK_SECONDS, lockCommand, ownerIsDeadLocalRun, parseLo
 import type { RobotOutcome } from './outcome.js';
 import { startPhase, type ProgressListener } from '../progress.js';
 
-function processAlive(pid: number): boolean {
+function processAlive(pid: number) {
   try {
     process.kill(pid, 0);
     return true;
@@ -64,23 +64,23 @@ export class Fleet {
     readonly notes: string[],
   ) {
     this.reach = connections.reach;
-    for (const robot of inventory.robots) {
-      const r = this.reach.get(robot.name);
-      const outcome: RobotOutcome = { robot: robot.name, status: 'ok', details: [], notes: [] };
+    for (const { name } of inventory.robots) {
+      const r = this.reach.get(name);
+      const outcome: RobotOutcome = { robot: name, status: 'ok', details: [], notes: [] };
       if (r && !r.ok) {
         outcome.status = r.status;
         outcome.details.push(r.reason);
-      } else if (r?.ok && r.newHostKey) {
+      } else if (r?.newHostKey) {
         outcome.details.push(`first contact: host key ${r.newHostKey} recorded in ~/.ssh/known_hosts`);
       }
-      this.outcomes.set(robot.name, outcome);
-      for (const d of outcome.details) options.progress?.(robot.name, `${outcome.status}: ${d}`);
-      if (r && !r.ok) options.events?.({ kind: 'robot-failed', robot: robot.name, reason: `${r.status}: ${r.reason}` });
-      if (r?.ok) options.progress?.(robot.name, 'connected');
+      this.outcomes.set(name, outcome);
+      for (const d of outcome.details) options.progress?.(name, `${outcome.status}: ${d}`);
+      if (r && !r.ok) options.events?.({ kind: 'robot-failed', robot: name, reason: `${r.status}: ${r.reason}` });
+      if (r?.ok) options.progress?.(name, 'connected');
     }
   }
 
-  static async open(inventory: Inventory, options: RunOptions): Promise<Fleet> {
+  static async open(inventory: Inventory, options: RunOptions) {
     const identity = await loadOperatorIdentity(options.password, operatorIdentityFiles(inventory), options.askPassphrase);
     const knownHosts = new KnownHosts(join(sshDir(), 'known_hosts'));
     const phase = startPhase(options.events, 'connecting', inventory.robots.length);
@@ -109,12 +109,12 @@ export class Fleet {
     return fleet;
   }
 
-  static overStandIns(inventory: Inventory, options: RunOptions, reach: Map<string, Reach>): Fleet {
+  static overStandIns(inventory: Inventory, options: RunOptions, reach: Map<string, Reach>) {
     return new Fleet(inventory, options, { reach }, []);
   }
 
   /** This run without `names` (robots being removed): steps over the view neither see nor merge them; all else is shared. */
-  without(names: readonly string[]): Fleet {
+  without(names: readonly string[]) {
     const view = Object.create(this) as Fleet;
     const robots = this.inventory.robots.filter((r) => !names.includes(r.name));
     // They leave for good: their block lines are revoked, not kept as drift (see runKeys).
@@ -124,7 +124,7 @@ export class Fleet {
   }
 
   /** Robots connected and not yet failed. */
-  connected(): { robot: Robot; conn: RobotConnection }[] {
+  connected() {
     return this.inventory.robots.flatMap((robot) => {
       const r = this.reach.get(robot.name);
       const outcome = this.outcomes.get(robot.name);
@@ -132,7 +132,7 @@ export class Fleet {
     });
   }
 
-  inLimit(robot: string): boolean {
+  inLimit(robot: string) {
     return !this.options.limit || this.options.limit.has(robot);
   }
 
@@ -199,7 +199,7 @@ export class Fleet {
     }
   }
 
-  exitCode(): number {
+  exitCode() {
     return [...this.outcomes.values()].some((o) => o.status === 'unreachable' || o.status === 'failed') ? 1 : 0;
   }
 
@@ -208,7 +208,7 @@ export class Fleet {
    * robot (two runs must never act at once). `opening`, the step's first command, runs in the same
    * remote call right after the lock (one round trip less); the step reads it with `firstRead`.
    */
-  async lock(opening?: (robot: Robot) => string | RemoteCommand): Promise<boolean> {
+  async lock(opening?: (robot: Robot) => string | RemoteCommand) {
     const conflicts: string[] = [];
     const locked: RobotConnection[] = [];
     await this.eachConnected(async (robot, conn) => {
@@ -247,7 +247,7 @@ export class Fleet {
   }
 
   /** The output of the first command run with the lock if it was this one, else run now. */
-  async firstRead(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string): Promise<string> {
+  async firstRead(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string) {
     const early = this.opened.get(robot.name);
     this.opened.delete(robot.name);
     if (!early || early.line !== lineOf(command)) return conn.run(command, what);

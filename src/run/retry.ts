@@ -17,7 +17,7 @@ interface RetryPolicy {
   onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
 }
 
-export function backoffMs(policy: Pick<RetryPolicy, 'baseMs' | 'maxMs' | 'jitter'>, attempt: number, random = Math.random): number {
+export function backoffMs(policy: Pick<RetryPolicy, 'baseMs' | 'maxMs' | 'jitter'>, attempt: number, random = Math.random) {
   const plain = Math.min(policy.baseMs * 2 ** (attempt - 1), policy.maxMs ?? Infinity);
   const spread = policy.jitter ?? 0.2;
   return Math.max(0, Math.round(plain * (1 + spread * (2 * random() - 1))));
