@@ -12,7 +12,7 @@ import { inputErrorsJson, type CommandName } from './ui/json.js';
 import type { Inventory, Robot } from './inventory/schema.js';
 import { loadSshConfig, operatorSshLookup } from './ssh/sshConfig.js';
 import { registerSecret, redact } from './log.js';
-import { Fleet, operatorIdentityFiles, type RunOptions } from './run/fleet.js';
+import { Fleet, operatorIdentityFiles } from './run/fleet.js';
 import type { SwarmReport } from './run/outcome.js';
 import { keysOpening, runKeys } from './steps/keys.js';
 import { LimitError, parseLimit } from './plan/limit.js';
@@ -218,9 +218,9 @@ function limitOf(flags: Flags, inventory: Inventory) {
   }
 }
 
-async function progress(flags: Flags): Promise<Pick<RunOptions, 'progress' | 'events'> & { view?: { end(): Promise<void> } }> {
+async function progress(flags: Flags) {
   const mode = progressMode({ stderrTTY: process.stderr.isTTY, ...flags });
-  if (mode === 'lines') return { progress: (robot, message) => console.error(redact(`${robot}: ${message}`)) };
+  if (mode === 'lines') return { progress: (robot: string, message: string) => console.error(redact(`${robot}: ${message}`)) };
   if (mode === 'none') return {};
   const { LiveView } = await import('./ui/liveView.js');
   const view = new LiveView(process.stderr, colourWanted(process.stderr.isTTY, process.env, flags.color));

@@ -6,12 +6,11 @@ import { join } from 'node:path';
 
 const secrets = new Set<string>();
 
-/** Register a secret (password, passphrase) so that it is replaced wherever it would be printed or logged. */
+/** A password or passphrase, to be replaced wherever it would be printed or logged. */
 export function registerSecret(value: string | undefined) {
   if (value && value.length >= 4) secrets.add(value);
 }
 
-/** Replace join tokens, private keys and registered secrets with a marker. */
 export function redact(text: string) {
   let out = text
     .replace(/SWMTKN-1-[0-9A-Za-z-]+/g, 'SWMTKN-1-<redacted>')
