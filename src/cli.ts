@@ -12,7 +12,7 @@ import { inputErrorsJson, type CommandName } from './ui/json.js';
 import type { Inventory, Robot } from './inventory/schema.js';
 import { loadSshConfig, operatorSshLookup } from './ssh/sshConfig.js';
 import { registerSecret, redact } from './log.js';
-import { Fleet, type RobotOutcome, type RunOptions } from './run/fleet.js';
+import { Fleet, operatorIdentityFiles } from './run/fleet.js';
 import type { SwarmReport } from './run/outcome.js';
 import { keysOpening, runKeys } from './steps/keys.js';
 import { LimitError, parseLimit } from './plan/limit.js';
@@ -23,7 +23,6 @@ import { colourWanted, painter, progressMode } from './ui/terminal.js';
 
 const EXIT_BAD_INPUT = 2;
 
-/** Every fleet command's flags; each reads its own. */
 interface Flags {
   inventory: string;
   dryRun?: boolean;
@@ -55,24 +54,24 @@ class UsageError extends InputError {
 }
 
 const DEFAULT_INVENTORY = 'inventory/robots.yaml';
-/** -i's default: PROVISION_INVENTORY, else the fleet's usual place relative to where provision runs. */
-export const defaultInventory = (): string => process.env.PROVISION_INVENTORY || DEFAULT_INVENTORY;
+/** -i's default, relative to where provision runs. */
+const defaultInventory = () => process.env.PROVISION_INVENTORY || DEFAULT_INVENTORY;
 
 const printJson = (value: object) => console.log(JSON.stringify(value, null, 2));
+const inventoryFlag = (file: string) => (file === defaultInventory() ? '' : ` -i ${file}`);
 
-function positiveInt(value: string): number {
+function positiveInt(value: string) {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number');
   return n;
 }
 
-async function askHidden(message: string): Promise<string> {
+async function askHidden(message: string) {
   const { password } = await import('@inquirer/prompts');
   return password({ message, mask: '*' });
 }
 
-/** A secret from its prompt flag (asked once, on the terminal) or else from the environment. */
-async function secret(ask: boolean | undefined, flag: string, envName: string, message: string): Promise<string | undefined> {
+async function secret(ask: boolean | undefined, flag: string, envName: string, message: string) {
   if (ask && !process.stdin.isTTY)
     throw new UsageError(`${flag} needs a terminal to prompt on; without one, set ${envName} in the environment`);
   const value = ask ? await askHidden(message) : process.env[envName] || undefined;
@@ -87,7 +86,7 @@ const askPassphrase = async (file: string) => (process.stdin.isTTY ? askHidden(`
  * A command on the fleet: its own flags first (the help lists them in that order), then the common
  * ones, then --limit and --prune for the converging commands (keys, swarm, up).
  */
-function fleetCommand(program: Command, name: CommandName, description: string, own = (cmd: Command) => cmd, converges = false): Command {
+function fleetCommand(program: Command, name: CommandName, description: string, own = (cmd: Command) => cmd, converges = false) {
   const cmd = own(program.command(name).description(description))
     .option('-i, --inventory <file>', 'inventory file (or set PROVISION_INVENTORY)', defaultInventory())
     .option('-n, --dry-run', 'show per robot what would change; change nothing')
@@ -98,13 +97,12 @@ function fleetCommand(program: Command, name: CommandName, description: string, 
     .option('-v, --verbose', 'print a line per robot per step as it happens, on stderr (the default on a terminal)')
     .option('--debug', 'print the stack trace of an unexpected error (it is always in the log)')
     .option('--no-color', 'no colour on a terminal (as with NO_COLOR=1)')
-    .addOption(
-      new Option(
-        '--connect-timeout <seconds>',
-        'SSH connect timeout per robot (default: ConnectTimeout from ~/.ssh/config, else 5)',
-      ).argParser(positiveInt),
+    .option(
+      '--connect-timeout <seconds>',
+      'SSH connect timeout per robot (default: ConnectTimeout from ~/.ssh/config, else 5)',
+      positiveInt,
     )
-    .addOption(new Option('--max-handshakes <n>', 'SSH handshakes in flight at once').default(32).argParser(positiveInt));
+    .option('--max-handshakes <n>', 'SSH handshakes in flight at once', positiveInt, 32);
   if (!converges) return cmd;
   return cmd
     .option('-l, --limit <names>', 'change only these robots (NAME[,NAME…]); the others are read where the plan needs them, never changed')
@@ -117,9 +115,9 @@ function fleetCommand(program: Command, name: CommandName, description: string, 
 const withYes = (cmd: Command) => cmd.option('-y, --yes', 'do not ask for confirmation');
 
 /** The inventory, with the operator's ~/.ssh/config applied where the inventory sets nothing. */
-function loadFleetInventory(file: string): Inventory {
+function loadFleetInventory(file: string) {
   if (!existsSync(file)) {
-    const init = `provision init${file === defaultInventory() ? '' : ` -i ${file}`} --robot NAME=IP …`;
+    const init = `provision init${inventoryFlag(file)} --robot NAME=IP …`;
     throw new UsageError(`no inventory at ${resolve(file)} (-i FILE or PROVISION_INVENTORY name another): write one with ${init}`);
   }
   const home = homedir();
@@ -138,15 +136,15 @@ const robotNamed = (inventory: Inventory, name: string) => inventory.robots.find
 const namesIn = (inventory: Inventory) => inventory.robots.map((r) => r.name).join(', ');
 
 /** The inventory's spelling of each name; an unknown one is bad input. */
-function robotsNamed(inventory: Inventory, names: readonly string[]): string[] {
+function robotsNamed(inventory: Inventory, names: readonly string[]) {
   const unknown = names.filter((n) => !robotNamed(inventory, n));
   if (unknown.length)
     throw new UsageError(`no robot named ${unknown.map((n) => `"${n}"`).join(', ')} in ${inventory.file} (robots: ${namesIn(inventory)})`);
-  return [...new Set(names.map((n) => robotNamed(inventory, n)?.name as string))];
+  return [...new Set(names.map((n) => robotNamed(inventory, n)!.name))];
 }
 
 /** --operator-key / --revoke-operator-key: read and checked before any connection (bad input: exit 2). */
-async function operatorKeyFlags(flags: Flags & { operatorKey?: string[]; revokeOperatorKey?: string[] }) {
+async function operatorKeyFlags(flags: Flags) {
   if (!flags.operatorKey?.length && !flags.revokeOperatorKey?.length) return undefined;
   const { loginKeys, readPublicKeyFile } = await import('./ssh/operatorKeys.js');
   const read = (file: string) => {
@@ -158,10 +156,7 @@ async function operatorKeyFlags(flags: Flags & { operatorKey?: string[]; revokeO
   };
   const others = (flags.operatorKey ?? []).map(read);
   const revoke = (flags.revokeOperatorKey ?? []).map((file) => ({ file, ...read(file) }));
-  const inventory = loadFleetInventory(flags.inventory);
-  const own = await loginKeys(
-    inventory.robots.flatMap((r) => [...(r.ssh?.identityFiles ?? []), ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles)]),
-  );
+  const own = await loginKeys(operatorIdentityFiles(loadFleetInventory(flags.inventory)));
   const locksOut = revoke.filter((r) => own.has(r.key));
   if (locksOut.length)
     throw new UsageError(
@@ -188,47 +183,42 @@ interface Step {
   report?: (run: RunSummary, result: StepResult) => string;
 }
 
-/** The swarm steps' opening: the facts, read with the lock. */
 const facts = () => factsFirstCommand;
 
-async function runOptions(flags: Flags): Promise<RunOptions & { view?: { end(): Promise<void> } }> {
-  const password = await secret(flags.askPass, '--ask-pass', 'PROVISION_PASSWORD', 'SSH password for the robots (first contact):');
-  const sudoPassword = await secret(
-    flags.askBecomePass,
-    '--ask-become-pass',
-    'PROVISION_BECOME_PASSWORD',
-    'sudo password on the robots (for docker):',
-  );
+async function runOptions(flags: Flags) {
   return {
     dryRun: Boolean(flags.dryRun),
-    ...(flags.connectTimeout !== undefined ? { connectTimeoutMs: flags.connectTimeout * 1000 } : {}),
+    connectTimeoutMs: flags.connectTimeout === undefined ? undefined : flags.connectTimeout * 1000,
     maxHandshakes: flags.maxHandshakes,
-    ...(flags.prune ? { prune: true } : {}),
-    ...(password ? { password } : {}),
-    ...(sudoPassword ? { sudoPassword } : {}),
+    prune: flags.prune,
+    password: await secret(flags.askPass, '--ask-pass', 'PROVISION_PASSWORD', 'SSH password for the robots (first contact):'),
+    sudoPassword: await secret(
+      flags.askBecomePass,
+      '--ask-become-pass',
+      'PROVISION_BECOME_PASSWORD',
+      'sudo password on the robots (for docker):',
+    ),
     askPassphrase,
     ...(await progress(flags)),
   };
 }
 
 /** --limit, checked against the inventory before any connection: an unknown name is bad input (exit 2). */
-function limitOf(flags: Flags, inventory: Inventory): { limit?: ReadonlySet<string> } {
-  if (flags.limit === undefined) return {};
+function limitOf(flags: Flags, inventory: Inventory) {
   try {
-    return {
-      limit: parseLimit(
-        flags.limit,
-        inventory.robots.map((r) => r.name),
-      ),
-    };
+    return flags.limit === undefined
+      ? undefined
+      : parseLimit(
+          flags.limit,
+          inventory.robots.map((r) => r.name),
+        );
   } catch (err) {
     if (err instanceof LimitError) throw new UsageError(err.message);
     throw err;
   }
 }
 
-/** Progress on stderr (ui/terminal.ts): the live view, plain lines per robot, or nothing. */
-async function progress(flags: Flags): Promise<Pick<RunOptions, 'progress' | 'events'> & { view?: { end(): Promise<void> } }> {
+async function progress(flags: Flags) {
   const mode = progressMode({ stderrTTY: process.stderr.isTTY, ...flags });
   if (mode === 'lines') return { progress: (robot: string, message: string) => console.error(redact(`${robot}: ${message}`)) };
   if (mode === 'none') return {};
@@ -237,11 +227,12 @@ async function progress(flags: Flags): Promise<Pick<RunOptions, 'progress' | 'ev
   return { events: view.listener, view };
 }
 
-async function runStep(command: CommandName, flags: Flags, step: Step, inventory = loadFleetInventory(flags.inventory)): Promise<number> {
+/** Sets the exit code from the outcomes. */
+async function runStep(command: CommandName, flags: Flags, step: Step, inventory = loadFleetInventory(flags.inventory)) {
   const title = `provision ${command}`;
   const limit = limitOf(flags, inventory);
   const options = await runOptions(flags);
-  const fleet = await Fleet.open(inventory, { ...options, ...limit });
+  const fleet = await Fleet.open(inventory, { ...options, limit });
   let result: StepResult = {};
   const unlocked = step.readOnly || fleet.options.dryRun;
   // Under --limit every robot reached is still locked: the plan reads the others (quorum, node list,
@@ -266,35 +257,43 @@ async function runStep(command: CommandName, flags: Flags, step: Step, inventory
     console.log(
       renderOutcomes(title, run, result.roleOf, Boolean(flags.quiet), paint) + (!flags.quiet && result.text ? '\n' + result.text : ''),
     );
-  return run.exitCode;
+  process.exitCode = run.exitCode;
 }
 
-/** A command that cannot be undone asks first, or takes --yes; false when the operator says no. */
-async function confirmed(flags: { yes?: boolean; dryRun?: boolean }, noTerminal: string, message: string): Promise<boolean> {
-  if (flags.yes || flags.dryRun) return true;
-  if (!process.stdin.isTTY) throw new UsageError(noTerminal);
-  const { confirm } = await import('@inquirer/prompts');
-  return confirm({ message, default: false });
+/** A swarm step that cannot be undone asks first, or takes --yes; nothing runs when the operator says no. */
+async function runConfirmed(
+  command: CommandName,
+  flags: Flags,
+  inventory: Inventory,
+  noTerminal: string,
+  question: string,
+  run: Step['run'],
+) {
+  if (!flags.yes && !flags.dryRun) {
+    if (!process.stdin.isTTY) throw new UsageError(noTerminal);
+    const { confirm } = await import('@inquirer/prompts');
+    if (!(await confirm({ message: question, default: false }))) return;
+  }
+  await runStep(command, flags, { run, opening: facts }, inventory);
 }
 
-function summaryOf(fleet: Fleet): RunSummary {
-  const outcomes = fleet.inventory.robots.map((r) => ({ ...(fleet.outcomes.get(r.name) as RobotOutcome), ip: r.ip }));
+function summaryOf(fleet: Fleet) {
+  const outcomes = fleet.inventory.robots.map((r) => ({ ...fleet.outcomes.get(r.name)!, ip: r.ip }));
   return { outcomes, dryRun: fleet.options.dryRun, notes: fleet.notes, exitCode: fleet.exitCode() };
 }
 
 const planRoles = (report: SwarmReport) => (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '';
 
-async function swarmStep(fleet: Fleet, installService?: boolean): Promise<StepResult> {
+async function swarmStep(fleet: Fleet, installService?: boolean) {
   // Loaded only for the commands that need it: `keys` and `--help` do not pay for it.
   const [{ runSwarm }, { renderSwarmSummary, swarmJson }] = await Promise.all([import('./steps/swarm.js'), import('./ui/swarmReport.js')]);
   const report = await runSwarm(fleet);
-  const result = {
+  if (installService) await (await import('./steps/service.js')).installService(fleet);
+  return {
     roleOf: planRoles(report),
     text: renderSwarmSummary(report, (id) => report.robotOfNode.get(id)),
     json: { swarm: swarmJson(report) },
   };
-  if (installService) await (await import('./steps/service.js')).installService(fleet);
-  return result;
 }
 
 const statusStep: Step = {
@@ -313,13 +312,12 @@ const statusStep: Step = {
     ].join('\n'),
 };
 
-type SetExit = (code: number) => void;
 const INSTALL_SERVICE = 'also install the boot-time join (provision-join.service, through sudo -n) on every robot';
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** In the order of the help and the completion scripts. */
-const COMMANDS: ((program: Command, setExit: SetExit) => void)[] = [
-  (program, setExit) =>
+const COMMANDS: ((program: Command) => void)[] = [
+  (program) =>
     fleetCommand(
       program,
       'keys',
@@ -336,26 +334,22 @@ const COMMANDS: ((program: Command, setExit: SetExit) => void)[] = [
       true,
     ).action(async (flags: Flags) => {
       const operatorKeys = await operatorKeyFlags(flags);
-      setExit(
-        await runStep('keys', flags, {
-          run: (fleet) => runKeys(fleet, { verify: flags.verify !== false, operatorKeys }),
-          opening: keysOpening,
-        }),
-      );
+      await runStep('keys', flags, {
+        run: (fleet) => runKeys(fleet, { verify: flags.verify !== false, operatorKeys }),
+        opening: keysOpening,
+      });
     }),
 
-  (program, setExit) =>
+  (program) =>
     fleetCommand(
       program,
       'swarm',
       'init or reuse the swarm, plan roles by quorum rules, write ~/swarm_tokens, join and label every robot',
       (cmd) => cmd.option('--install-service', INSTALL_SERVICE),
       true,
-    ).action(async (flags: Flags) =>
-      setExit(await runStep('swarm', flags, { run: (fleet) => swarmStep(fleet, flags.installService), opening: facts })),
-    ),
+    ).action((flags: Flags) => runStep('swarm', flags, { run: (fleet) => swarmStep(fleet, flags.installService), opening: facts })),
 
-  (program, setExit) =>
+  (program) =>
     fleetCommand(
       program,
       'up',
@@ -368,10 +362,10 @@ const COMMANDS: ((program: Command, setExit: SetExit) => void)[] = [
         const result = await swarmStep(fleet, flags.installService);
         return { ...result, json: { ...keys?.json, ...result.json } };
       };
-      setExit(await runStep('up', flags, { run, opening: keysOpening }));
+      await runStep('up', flags, { run, opening: keysOpening });
     }),
 
-  (program, setExit) =>
+  (program) =>
     fleetCommand(
       program,
       'roles',
@@ -381,22 +375,17 @@ const COMMANDS: ((program: Command, setExit: SetExit) => void)[] = [
       const inventory = loadFleetInventory(flags.inventory);
       if (!process.stdin.isTTY) throw new UsageError(NO_TERMINAL); // exit 2, before any connection
       let swarmNow = false;
-      const code = await runStep(
-        'roles',
-        { ...flags, live: false },
-        { run: async (fleet) => void (swarmNow = await rolesCommand(fleet)) },
-        inventory,
-      );
+      await runStep('roles', { ...flags, live: false }, { run: async (fleet) => void (swarmNow = await rolesCommand(fleet)) }, inventory);
       // The wizard rewrote the inventory: swarm runs on what it wrote.
-      setExit(swarmNow ? await runStep('swarm', flags, { run: swarmStep, opening: facts }) : code);
+      if (swarmNow) await runStep('swarm', flags, { run: swarmStep, opening: facts });
     }),
 
-  (program, setExit) =>
-    fleetCommand(program, 'status', 'one table of every robot, its swarm state and role, and whether quorum holds').action(
-      async (flags: Flags) => setExit(await runStep('status', flags, statusStep)),
+  (program) =>
+    fleetCommand(program, 'status', 'one table of every robot, its swarm state and role, and whether quorum holds').action((flags: Flags) =>
+      runStep('status', flags, statusStep),
     ),
 
-  (program, setExit) =>
+  (program) =>
     fleetCommand(
       program,
       'rotate',
@@ -413,10 +402,10 @@ const COMMANDS: ((program: Command, setExit: SetExit) => void)[] = [
         const { runSwarm } = await import('./steps/swarm.js');
         return { roleOf: planRoles(await runSwarm(fleet, { rotate: flags.token })) };
       };
-      setExit(await runStep('rotate', flags, flags.keys ? { run: keys, opening: keysOpening } : { run: tokens, opening: facts }));
+      await runStep('rotate', flags, flags.keys ? { run: keys, opening: keysOpening } : { run: tokens, opening: facts });
     }),
 
-  (program, setExit) =>
+  (program) =>
     fleetCommand(
       program,
       'remove',
@@ -426,51 +415,34 @@ const COMMANDS: ((program: Command, setExit: SetExit) => void)[] = [
       // Every check before any connection: unknown names and a missing confirmation are bad input.
       const inventory = loadFleetInventory(flags.inventory);
       const robots = robotsNamed(inventory, names);
-      if (
-        !(await confirmed(
-          flags,
-          'provision remove retires robots for good and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
-          `Remove ${robots.join(', ')} from the swarm, revoke their keys on every robot and take them out of ${flags.inventory}?`,
-        ))
-      )
-        return;
-      setExit(
-        await runStep(
-          'remove',
-          flags,
-          { run: async (fleet) => (await import('./steps/remove.js')).runRemove(fleet, robots), opening: facts },
-          inventory,
-        ),
+      await runConfirmed(
+        'remove',
+        flags,
+        inventory,
+        'provision remove retires robots for good and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
+        `Remove ${robots.join(', ')} from the swarm, revoke their keys on every robot and take them out of ${flags.inventory}?`,
+        async (fleet) => (await import('./steps/remove.js')).runRemove(fleet, robots),
       );
     }),
 
-  (program, setExit) =>
+  (program) =>
     fleetCommand(
       program,
       'reset',
       'leave the swarm on every robot (workers, then managers, the leader last) and remove ~/swarm_tokens',
       (cmd) => withYes(cmd).option('--keys', 'also remove the provision blocks from ~/.ssh/authorized_keys, known_hosts and config'),
     ).action(async (flags: Flags) => {
-      const inventory = loadFleetInventory(flags.inventory); // a bad inventory is refused before the question
-      if (
-        !(await confirmed(
-          flags,
-          'provision reset dismantles the swarm and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
-          `Leave the swarm on every robot of ${flags.inventory}${flags.keys ? ' and remove the provision SSH blocks' : ''}?`,
-        ))
-      )
-        return;
-      setExit(
-        await runStep(
-          'reset',
-          flags,
-          { run: async (fleet) => (await import('./steps/reset.js')).runReset(fleet, { keys: Boolean(flags.keys) }), opening: facts },
-          inventory,
-        ),
+      await runConfirmed(
+        'reset',
+        flags,
+        loadFleetInventory(flags.inventory), // a bad inventory is refused before the question
+        'provision reset dismantles the swarm and asks first; without a terminal, confirm with --yes (or look first with --dry-run)',
+        `Leave the swarm on every robot of ${flags.inventory}${flags.keys ? ' and remove the provision SSH blocks' : ''}?`,
+        async (fleet) => (await import('./steps/reset.js')).runReset(fleet, { keys: Boolean(flags.keys) }),
       );
     }),
 
-  (program, setExit) =>
+  (program) =>
     fleetCommand(
       program,
       'recover',
@@ -480,25 +452,17 @@ const COMMANDS: ((program: Command, setExit: SetExit) => void)[] = [
       const inventory = loadFleetInventory(flags.inventory);
       if (!robotNamed(inventory, flags.on))
         throw new UsageError(`--on ${flags.on}: no robot of that name in ${flags.inventory} (robots: ${namesIn(inventory)})`);
-      if (
-        !(await confirmed(
-          flags,
-          'provision recover rebuilds the swarm around one manager and asks first; without a terminal, confirm with --yes',
-          `Force a new cluster on ${flags.on}? Lost managers will have to leave and join again.`,
-        ))
-      )
-        return;
-      setExit(
-        await runStep(
-          'recover',
-          flags,
-          { run: async (fleet) => (await import('./steps/recover.js')).runRecover(fleet, flags.on), opening: facts },
-          inventory,
-        ),
+      await runConfirmed(
+        'recover',
+        flags,
+        inventory,
+        'provision recover rebuilds the swarm around one manager and asks first; without a terminal, confirm with --yes',
+        `Force a new cluster on ${flags.on}? Lost managers will have to leave and join again.`,
+        async (fleet) => (await import('./steps/recover.js')).runRecover(fleet, flags.on),
       );
     }),
 
-  (program, setExit) =>
+  (program) =>
     program
       .command('init')
       .description('write a first, commented inventory (from --robot NAME=IP pairs, or asked on a terminal); never overwrites')
@@ -513,19 +477,17 @@ const COMMANDS: ((program: Command, setExit: SetExit) => void)[] = [
         if (flags.json) printJson({ command: 'init', dryRun: false, exitCode: 0, robots, notes: [], inventory: result.file });
         else
           console.log(
-            `wrote ${result.file} with ${result.robots.map((r) => r.name).join(', ')}: read its comments, then run provision keys --ask-pass${flags.inventory === defaultInventory() ? '' : ` -i ${flags.inventory}`}`,
+            `wrote ${result.file} with ${result.robots.map((r) => r.name).join(', ')}: read its comments, then run provision keys --ask-pass${inventoryFlag(flags.inventory)}`,
           );
-        setExit(0);
       }),
 
-  (program, setExit) =>
+  (program) =>
     program
       .command('completion')
       .description('print a shell completion script: source <(provision completion bash), or zsh, or provision completion fish | source')
       .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
       .action((shell: Shell) => {
         process.stdout.write(completionScript(program, shell));
-        setExit(0);
       }),
 ];
 
@@ -551,7 +513,7 @@ Examples:
 The inventory: -i FILE, else $PROVISION_INVENTORY, else ${DEFAULT_INVENTORY}.
 Exit codes: 0 every robot done, 1 some robot unreachable or failed (the others are done), 2 bad input.`;
 
-export function buildProgram(setExit: SetExit): Command {
+function buildProgram() {
   const program = new Command('provision')
     .description("Turn a fleet of robots into one Docker Swarm over SSH, from the operator's laptop.")
     .version((JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version)
@@ -559,12 +521,12 @@ export function buildProgram(setExit: SetExit): Command {
     .exitOverride()
     .configureOutput({ outputError: () => undefined })
     .addHelpText('after', EXAMPLES);
-  for (const add of COMMANDS) add(program, setExit);
+  for (const add of COMMANDS) add(program);
   return program;
 }
 
 /** Bad input (exit 2): as JSON on stdout with --json, else on stderr; helpHint for an error commander found. */
-function refuse(program: Command, errors: InputError['errors'], helpHint = false): void {
+function refuse(program: Command, errors: InputError['errors'], helpHint = false) {
   // The command named on the command line: the error may come before any action ran.
   const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
   const command = program.commands.find((c) => c.name() === first)?.name() ?? null;
@@ -578,16 +540,14 @@ function refuse(program: Command, errors: InputError['errors'], helpHint = false
     );
   else
     console.error(
-      redact(
-        `${who}: ${errors.length > 1 ? `\n${errors.map((e) => `  - ${problemText(e)}`).join('\n')}` : problemText(errors[0] as InputError['errors'][number])}`,
-      ) + (helpHint ? ` (${who} --help for more)` : ''),
+      redact(`${who}: ${errors.length > 1 ? `\n${errors.map((e) => `  - ${problemText(e)}`).join('\n')}` : problemText(errors[0]!)}`) +
+        (helpHint ? ` (${who} --help for more)` : ''),
     );
   process.exitCode = EXIT_BAD_INPUT;
 }
 
-async function main(): Promise<void> {
-  let code = 0;
-  const program = buildProgram((c) => (code = c));
+async function main() {
+  const program = buildProgram();
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
@@ -606,9 +566,7 @@ async function main(): Promise<void> {
     console.error(`provision: ${redact((err as Error).message)}`);
     if (process.argv.includes('--debug')) console.error(redact(String((err as Error).stack)));
     process.exitCode = 1;
-    return;
   }
-  process.exitCode = code;
 }
 
 await main();

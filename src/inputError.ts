@@ -17,7 +17,7 @@ export class InputError extends Error {
   }
 }
 
-export function problemText(p: InputProblem): string {
+export function problemText(p: InputProblem) {
   const where = [p.line !== undefined ? `line ${p.line}` : '', p.robot ? `robot ${p.robot}` : '', p.field ? `field "${p.field}"` : '']
     .filter(Boolean)
     .join(' ');
@@ -25,7 +25,7 @@ export function problemText(p: InputProblem): string {
 }
 
 /** Problems in file order: the operator fixes them top to bottom; those without a line last. */
-export function byLine(problems: InputProblem[]): InputProblem[] {
+export function byLine(problems: InputProblem[]) {
   return problems
     .map((p, i) => [p, i] as const)
     .sort(([a, i], [b, j]) => (a.line ?? Infinity) - (b.line ?? Infinity) || i - j)
@@ -33,7 +33,7 @@ export function byLine(problems: InputProblem[]): InputProblem[] {
 }
 
 /** A local file that cannot be read, in the operator's words instead of ENOENT/EISDIR. */
-export function unreadable(err: unknown): string {
+export function unreadable(err: unknown) {
   switch ((err as NodeJS.ErrnoException).code) {
     case 'ENOENT':
       return 'there is no such file';

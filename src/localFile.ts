@@ -5,7 +5,7 @@ import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { basename, dirname, join } from 'node:path';
 
 /** The file's text; empty when it cannot be read (not there yet). */
-export function readIfAny(file: string): string {
+export function readIfAny(file: string) {
   try {
     return readFileSync(file, 'utf8');
   } catch {
@@ -13,7 +13,7 @@ export function readIfAny(file: string): string {
   }
 }
 
-export function writeFileAtomic(file: string, content: string, mode: number): void {
+export function writeFileAtomic(file: string, content: string, mode: number) {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     writeFileSync(tmp, content, { mode, flag: 'wx' });

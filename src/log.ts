@@ -6,13 +6,12 @@ import { join } from 'node:path';
 
 const secrets = new Set<string>();
 
-/** Register a secret (password, passphrase) so that it is replaced wherever it would be printed or logged. */
-export function registerSecret(value: string | undefined): void {
+/** A password or passphrase, to be replaced wherever it would be printed or logged. */
+export function registerSecret(value: string | undefined) {
   if (value && value.length >= 4) secrets.add(value);
 }
 
-/** Replace join tokens, private keys and registered secrets with a marker. */
-export function redact(text: string): string {
+export function redact(text: string) {
   let out = text
     .replace(/SWMTKN-1-[0-9A-Za-z-]+/g, 'SWMTKN-1-<redacted>')
     .replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, '<private key redacted>');
@@ -23,7 +22,7 @@ export function redact(text: string): string {
 export const logFile = join(process.env.PROVISION_LOG_DIR ?? join(homedir(), '.cache', 'provision'), 'provision.log');
 let ready = false;
 
-export function log(robot: string, message: string): void {
+export function log(robot: string, message: string) {
   try {
     if (!ready) {
       mkdirSync(join(logFile, '..'), { recursive: true, mode: 0o700 });

@@ -41,18 +41,3 @@ export function startPhase(listener: ProgressListener | undefined, title: string
     },
   };
 }
-
-/** Run `work` as a phase, finished whatever happens. */
-export async function inPhase<T>(
-  listener: ProgressListener | undefined,
-  title: string,
-  total: number,
-  work: (phase: Phase) => Promise<T>,
-): Promise<T> {
-  const phase = startPhase(listener, title, total);
-  try {
-    return await work(phase);
-  } finally {
-    phase.finish();
-  }
-}

@@ -1,4 +1,4 @@
-// A run over the fleet: one connection per robot, and each robot's outcome (steps record it, the UI renders it).
+// A run over the fleet: one connection per robot, and each robot's outcome.
 import type { Inventory, Robot } from '../inventory/schema.js';
 import { loadOperatorIdentity, sshDir, type PassphrasePrompt } from '../ssh/auth.js';
 import { KnownHosts } from '../ssh/knownHosts.js';
@@ -12,9 +12,9 @@ import { hostname, userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { LOCK_DIR, STALE_LOCK_SECONDS, lockCommand, ownerIsDeadLocalRun, parseLock, unlockCommand } from '../remote/lock.js';
 import type { RobotOutcome } from './outcome.js';
-import { inPhase, startPhase, type ProgressListener } from '../progress.js';
+import { startPhase, type ProgressListener } from '../progress.js';
 
-function processAlive(pid: number): boolean {
+function processAlive(pid: number) {
   try {
     process.kill(pid, 0);
     return true;
@@ -23,9 +23,9 @@ function processAlive(pid: number): boolean {
   }
 }
 
-const NOT_LINUX_LIKE = 'not a Linux robot (provision needs Linux with /bin/sh, coreutils, OpenSSH and Docker); nothing was run on it';
+const runIdSafe = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, '_');
 
-export type { RobotOutcome } from './outcome.js';
+const NOT_LINUX_LIKE = 'not a Linux robot (provision needs Linux with /bin/sh, coreutils, OpenSSH and Docker); nothing was run on it';
 
 export interface RunOptions {
   dryRun: boolean;
@@ -45,9 +45,13 @@ export interface RunOptions {
   events?: ProgressListener;
 }
 
+/** The key files the operator may log in with: the robots' and their jump hosts'. */
+export const operatorIdentityFiles = (inventory: Inventory) =>
+  inventory.robots.flatMap((r) => [...(r.ssh?.identityFiles ?? []), ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles)]);
+
 export class Fleet {
   readonly outcomes = new Map<string, RobotOutcome>();
-  private readonly me = { user: userInfo().username.replace(/[^A-Za-z0-9._-]/g, '_'), host: hostname().replace(/[^A-Za-z0-9._-]/g, '_') };
+  private readonly me = { user: runIdSafe(userInfo().username), host: runIdSafe(hostname()) };
   readonly runId = `${this.me.user}@${this.me.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly reach: Map<string, Reach>;
   private detachSigint = () => {};
@@ -60,38 +64,33 @@ export class Fleet {
     readonly notes: string[],
   ) {
     this.reach = connections.reach;
-    for (const robot of inventory.robots) {
-      const r = this.reach.get(robot.name);
-      const outcome: RobotOutcome = { robot: robot.name, status: 'ok', details: [], notes: [] };
+    for (const { name } of inventory.robots) {
+      const r = this.reach.get(name);
+      const outcome: RobotOutcome = { robot: name, status: 'ok', details: [], notes: [] };
       if (r && !r.ok) {
         outcome.status = r.status;
         outcome.details.push(r.reason);
-      } else if (r?.ok && r.newHostKey) {
+      } else if (r?.newHostKey) {
         outcome.details.push(`first contact: host key ${r.newHostKey} recorded in ~/.ssh/known_hosts`);
       }
-      this.outcomes.set(robot.name, outcome);
-      for (const d of outcome.details) options.progress?.(robot.name, `${outcome.status}: ${d}`);
-      if (r && !r.ok) options.events?.({ kind: 'robot-failed', robot: robot.name, reason: `${r.status}: ${r.reason}` });
-      if (r?.ok) options.progress?.(robot.name, 'connected');
+      this.outcomes.set(name, outcome);
+      for (const d of outcome.details) options.progress?.(name, `${outcome.status}: ${d}`);
+      if (r && !r.ok) options.events?.({ kind: 'robot-failed', robot: name, reason: `${r.status}: ${r.reason}` });
+      if (r?.ok) options.progress?.(name, 'connected');
     }
   }
 
-  static async open(inventory: Inventory, options: RunOptions): Promise<Fleet> {
-    const identityFiles = inventory.robots.flatMap((r) => [
-      ...(r.ssh?.identityFiles ?? []),
-      ...(r.ssh?.jumps ?? []).flatMap((j) => j.identityFiles),
-    ]);
-    const identity = await loadOperatorIdentity(options.password, identityFiles, options.askPassphrase);
+  static async open(inventory: Inventory, options: RunOptions) {
+    const identity = await loadOperatorIdentity(options.password, operatorIdentityFiles(inventory), options.askPassphrase);
     const knownHosts = new KnownHosts(join(sshDir(), 'known_hosts'));
-    const connections = await inPhase(options.events, 'connecting', inventory.robots.length, (phase) =>
-      connectAll(inventory.robots, {
-        identity,
-        knownHosts,
-        connectTimeoutMs: options.connectTimeoutMs,
-        maxHandshakes: options.maxHandshakes,
-        onEach: () => phase.advance(),
-      }),
-    );
+    const phase = startPhase(options.events, 'connecting', inventory.robots.length);
+    const connections = await connectAll(inventory.robots, {
+      identity,
+      knownHosts,
+      connectTimeoutMs: options.connectTimeoutMs,
+      maxHandshakes: options.maxHandshakes,
+      onEach: () => phase.advance(),
+    }).finally(() => phase.finish());
     const fleet = new Fleet(inventory, options, connections, identity.notes);
     for (const { robot, conn } of fleet.connected()) if (robot.sudo) conn.sudoPassword = options.sudoPassword;
     // Ctrl-C from here on: release the lock, close the connections, stop (before, nothing is locked or
@@ -110,12 +109,12 @@ export class Fleet {
     return fleet;
   }
 
-  static overStandIns(inventory: Inventory, options: RunOptions, reach: Map<string, Reach>): Fleet {
+  static overStandIns(inventory: Inventory, options: RunOptions, reach: Map<string, Reach>) {
     return new Fleet(inventory, options, { reach }, []);
   }
 
   /** This run without `names` (robots being removed): steps over the view neither see nor merge them; all else is shared. */
-  without(names: readonly string[]): Fleet {
+  without(names: readonly string[]) {
     const view = Object.create(this) as Fleet;
     const robots = this.inventory.robots.filter((r) => !names.includes(r.name));
     // They leave for good: their block lines are revoked, not kept as drift (see runKeys).
@@ -125,7 +124,7 @@ export class Fleet {
   }
 
   /** Robots connected and not yet failed. */
-  connected(): { robot: Robot; conn: RobotConnection }[] {
+  connected() {
     return this.inventory.robots.flatMap((robot) => {
       const r = this.reach.get(robot.name);
       const outcome = this.outcomes.get(robot.name);
@@ -133,11 +132,11 @@ export class Fleet {
     });
   }
 
-  inLimit(robot: string): boolean {
+  inLimit(robot: string) {
     return !this.options.limit || this.options.limit.has(robot);
   }
 
-  changed(robot: string, detail: string): void {
+  changed(robot: string, detail: string) {
     const o = this.outcomes.get(robot);
     if (!o) return;
     if (o.status === 'ok') o.status = 'changed';
@@ -145,7 +144,7 @@ export class Fleet {
     this.options.progress?.(robot, detail);
   }
 
-  joined(robot: string, detail: string): void {
+  joined(robot: string, detail: string) {
     const o = this.outcomes.get(robot);
     if (!o || o.status === 'failed') return;
     o.status = 'joined';
@@ -153,14 +152,14 @@ export class Fleet {
     this.options.progress?.(robot, detail);
   }
 
-  note(robot: string, detail: string): void {
+  note(robot: string, detail: string) {
     const o = this.outcomes.get(robot);
     o?.details.push(detail);
     o?.notes.push(detail);
     this.options.progress?.(robot, detail);
   }
 
-  failed(robot: string, reason: string): void {
+  failed(robot: string, reason: string) {
     const o = this.outcomes.get(robot);
     if (!o) return;
     o.status = 'failed';
@@ -174,7 +173,7 @@ export class Fleet {
   }
 
   /** `work` on every connected robot at once; an error fails that robot only. A title makes it a phase. */
-  async eachConnected(work: (robot: Robot, conn: RobotConnection) => Promise<void>, title?: string): Promise<void> {
+  async eachConnected(work: (robot: Robot, conn: RobotConnection) => Promise<void>, title?: string) {
     const robots = this.connected();
     const phase = title ? this.phase(title, robots.length) : undefined;
     await Promise.all(
@@ -191,7 +190,7 @@ export class Fleet {
   }
 
   /** An unexpected error ended the step: every robot not yet failed says so (details in the log); never a crash. */
-  stoppedBy(step: string, err: unknown): void {
+  stoppedBy(step: string, err: unknown) {
     const message = err instanceof Error ? err.message : String(err);
     log('provision', `unexpected error in ${step}: ${err instanceof Error ? (err.stack ?? message) : message}`);
     for (const o of this.outcomes.values()) {
@@ -200,7 +199,7 @@ export class Fleet {
     }
   }
 
-  exitCode(): number {
+  exitCode() {
     return [...this.outcomes.values()].some((o) => o.status === 'unreachable' || o.status === 'failed') ? 1 : 0;
   }
 
@@ -209,7 +208,7 @@ export class Fleet {
    * robot (two runs must never act at once). `opening`, the step's first command, runs in the same
    * remote call right after the lock (one round trip less); the step reads it with `firstRead`.
    */
-  async lock(opening?: (robot: Robot) => string | RemoteCommand): Promise<boolean> {
+  async lock(opening?: (robot: Robot) => string | RemoteCommand) {
     const conflicts: string[] = [];
     const locked: RobotConnection[] = [];
     await this.eachConnected(async (robot, conn) => {
@@ -248,7 +247,7 @@ export class Fleet {
   }
 
   /** The output of the first command run with the lock if it was this one, else run now. */
-  async firstRead(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string): Promise<string> {
+  async firstRead(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string) {
     const early = this.opened.get(robot.name);
     this.opened.delete(robot.name);
     if (!early || early.line !== lineOf(command)) return conn.run(command, what);
@@ -257,7 +256,7 @@ export class Fleet {
   }
 
   /** A note on each robot whose login shell prints text, naming the start-up files that do (one more call, only there). */
-  async noteLoginShells(): Promise<void> {
+  async noteLoginShells() {
     await Promise.all(
       [...this.reach.entries()].map(async ([robot, r]) => {
         if (!r.ok || r.conn.loginShellOutput === null) return;
@@ -267,13 +266,13 @@ export class Fleet {
     );
   }
 
-  async unlock(): Promise<void> {
+  async unlock() {
     await Promise.all(
       [...this.reach.values()].map((r) => (r.ok ? r.conn.exec(unlockCommand(this.runId)).catch(() => undefined) : undefined)),
     );
   }
 
-  close(): void {
+  close() {
     this.detachSigint();
     if (this.connections.dialer) closeAll(this.connections as Connections);
     else for (const r of this.reach.values()) if (r.ok) r.conn.close();

@@ -2,11 +2,9 @@
 import type { NodeInfo } from '../remote/docker.js';
 import type { RolePlan } from '../plan/quorum.js';
 
-export type Status = 'changed' | 'joined' | 'ok' | 'unreachable' | 'failed';
-
 export interface RobotOutcome {
   robot: string;
-  status: Status;
+  status: 'changed' | 'joined' | 'ok' | 'unreachable' | 'failed';
   details: string[]; // what changed (or would change), or why it failed
   notes: string[]; // the details that are neither change nor failure: the report folds those robots share
 }

@@ -22,7 +22,7 @@ export interface Phase<S> {
 const IDLE: Progress = { advance: () => {}, grow: () => {}, finish: () => {} };
 
 /** Run `phases` in order; the error that stopped the step, if any (robots' own errors are on their outcomes). */
-export async function runPhases<S>(fleet: Fleet, state: S, phases: readonly Phase<S>[]): Promise<StopRun | null> {
+export async function runPhases<S>(fleet: Fleet, state: S, phases: readonly Phase<S>[]) {
   const dry = fleet.options.dryRun;
   for (const phase of phases) {
     if (dry && phase.dryRun) {
@@ -47,12 +47,7 @@ export async function runPhases<S>(fleet: Fleet, state: S, phases: readonly Phas
 }
 
 /** `work` on every robot at once; an error fails its robot; a StopRun goes up once all settle (none runs on after close). */
-export async function eachRobot(
-  fleet: Fleet,
-  robots: readonly string[],
-  work: (robot: string) => Promise<void>,
-  progress = IDLE,
-): Promise<void> {
+export async function eachRobot(fleet: Fleet, robots: readonly string[], work: (robot: string) => Promise<void>, progress = IDLE) {
   let stop: StopRun | null = null;
   await Promise.all(
     robots.map(async (robot) => {

@@ -2,7 +2,7 @@
 // backoff with jitter, so that 300 robots retrying at once do not retry in step.
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export interface RetryPolicy {
+interface RetryPolicy {
   /** Give up after this many attempts (the first included), or... */
   attempts?: number;
   /** ...once this long has passed since the first, whichever comes first. */
@@ -17,7 +17,7 @@ export interface RetryPolicy {
   onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
 }
 
-export function backoffMs(policy: Pick<RetryPolicy, 'baseMs' | 'maxMs' | 'jitter'>, attempt: number, random = Math.random): number {
+export function backoffMs(policy: Pick<RetryPolicy, 'baseMs' | 'maxMs' | 'jitter'>, attempt: number, random = Math.random) {
   const plain = Math.min(policy.baseMs * 2 ** (attempt - 1), policy.maxMs ?? Infinity);
   const spread = policy.jitter ?? 0.2;
   return Math.max(0, Math.round(plain * (1 + spread * (2 * random() - 1))));

@@ -6,7 +6,8 @@ import { runSwarm } from '../../src/steps/swarm.js';
 import { halfJoined } from '../../src/steps/swarmState.js';
 import { managerLoss } from '../../src/steps/managerVia.js';
 import { parseFacts, type RobotFacts } from '../../src/remote/docker.js';
-import type { Fleet, RobotOutcome } from '../../src/run/fleet.js';
+import type { Fleet } from '../../src/run/fleet.js';
+import type { RobotOutcome } from '../../src/run/outcome.js';
 import type { ExecResult } from '../../src/ssh/connection.js';
 import type { RemoteCommand } from '../../src/remote/shell.js';
 
