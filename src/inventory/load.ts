@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { userInfo } from 'node:os';
 import type { core } from 'zod';
-import { USER, inventorySchema, type Inventory, type InventoryFile, type Robot, type RobotSsh } from './schema.js';
+import { USER, inventorySchema, type Inventory, type InventoryFile, type RobotSsh } from './schema.js';
 import { InputError, byLine, unreadable, type InputProblem } from '../inputError.js';
 
 /** A problem as the text report says it, and as JSON names it. */
@@ -16,11 +16,8 @@ interface Found {
 export class InventoryError extends InputError {
   /** The problems as text lines, in file order. */
   readonly problems: string[];
-  constructor(
-    readonly file: string,
-    found: Found[],
-  ) {
-    const sorted = byLine(found.map((f) => f.problem)).map((p) => found.find((f) => f.problem === p) as Found);
+  constructor(file: string, found: Found[]) {
+    const sorted = byLine(found.map((f) => f.problem)).map((p) => found.find((f) => f.problem === p)!);
     super(
       sorted.map((f) => f.problem),
       `${file}: invalid inventory:\n${sorted.map((f) => `  - ${f.text}`).join('\n')}`,
@@ -37,7 +34,7 @@ const plain = (message: string, line?: number): Found => ({
 type Path = readonly (string | number)[];
 
 /** What the operator's ~/.ssh/config says for a robot known by its name and address. */
-export interface OperatorSsh {
+interface OperatorSsh {
   user?: string;
   port?: number;
   ssh?: RobotSsh;
@@ -70,7 +67,7 @@ export function parseInventory(
   const ports = data.robots.map((r, i) => r.port ?? data.defaults.port ?? fromSsh[i]?.port ?? 22);
   const problems = [...robotProblems(data, users, fromSsh, where), ...addressProblems(data, ports, where), ...leaderProblems(data, where)];
   if (problems.length) throw new InventoryError(file, problems);
-  const robots: Robot[] = data.robots.map((r, i) => ({
+  const robots = data.robots.map((r, i) => ({
     name: r.name,
     ip: r.ip,
     user: users[i]!,
@@ -113,7 +110,7 @@ function validated(text: string, file: string) {
   return { data: parsed.data, where };
 }
 
-function robotProblems(data: InventoryFile, users: string[], fromSsh: OperatorSsh[], where: Where): Found[] {
+function robotProblems(data: InventoryFile, users: string[], fromSsh: OperatorSsh[], where: Where) {
   const problems: Found[] = [];
   const names = data.robots.map((r) => r.name.toLowerCase());
   data.robots.forEach((r, i) => {
@@ -148,14 +145,14 @@ function robotProblems(data: InventoryFile, users: string[], fromSsh: OperatorSs
   return problems;
 }
 
-function addressProblems(data: InventoryFile, ports: number[], where: Where): Found[] {
+function addressProblems(data: InventoryFile, ports: number[], where: Where) {
   const addresses = data.robots.map((r, i) => `${r.ip}:${ports[i]}`);
   return addresses.flatMap((a, i) =>
     addresses.indexOf(a) < i ? [where(['robots', i, 'ip'], `the address is already used by robots[${addresses.indexOf(a)}]`)] : [],
   );
 }
 
-function leaderProblems(data: InventoryFile, where: Where): Found[] {
+function leaderProblems(data: InventoryFile, where: Where) {
   const leader = data.swarm.leader;
   if (leader === undefined) return [];
   const robot = data.robots.find((r) => r.name.toLowerCase() === leader.toLowerCase());
@@ -165,7 +162,7 @@ function leaderProblems(data: InventoryFile, where: Where): Found[] {
   return [];
 }
 
-function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Path): number | undefined {
+function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Path) {
   // Walk up the path until a node with a source range exists (a missing field points at its parent).
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n), true);
@@ -174,16 +171,16 @@ function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Pa
   return undefined;
 }
 
-function locate(raw: unknown, path: Path, line: number | undefined, message: string): Found {
+function locate(raw: unknown, path: Path, line: number | undefined, message: string) {
   const prefix = line ? `line ${line}: ` : '';
   const at = line ? { line } : {};
   if (path[0] === 'robots' && typeof path[1] === 'number') {
-    const robot = (raw as { robots?: unknown[] }).robots?.[path[1]] as { name?: unknown } | undefined;
-    const name = typeof robot?.name === 'string' ? JSON.stringify(robot.name) : `#${path[1] + 1}`;
+    const name = ((raw as { robots?: unknown[] }).robots?.[path[1]] as { name?: unknown } | undefined)?.name;
+    const named = typeof name === 'string';
     const field = path.slice(2).join('.');
     return {
-      text: `${prefix}robot ${name} (robots[${path[1]}])${field ? ` field "${field}"` : ''}: ${message}`,
-      problem: { ...at, robot: typeof robot?.name === 'string' ? robot.name : `robots[${path[1]}]`, ...(field ? { field } : {}), message },
+      text: `${prefix}robot ${named ? JSON.stringify(name) : `#${path[1] + 1}`} (robots[${path[1]}])${field ? ` field "${field}"` : ''}: ${message}`,
+      problem: { ...at, robot: named ? name : `robots[${path[1]}]`, ...(field ? { field } : {}), message },
     };
   }
   const field = path.join('.') || '(top level)';
@@ -191,7 +188,7 @@ function locate(raw: unknown, path: Path, line: number | undefined, message: str
 }
 
 /** zod's type messages ("Invalid input: expected object, received null") as an operator reads them. */
-function operatorWords(issue: core.$ZodIssue): string {
+function operatorWords(issue: core.$ZodIssue) {
   if (issue.code !== 'invalid_type') return issue.message;
   const expected =
     {
@@ -204,7 +201,7 @@ function operatorWords(issue: core.$ZodIssue): string {
   return /received (null|undefined)/.test(issue.message) ? `is empty: it must be ${expected}` : `must be ${expected}`;
 }
 
-function got(raw: unknown, path: Path): string {
+function got(raw: unknown, path: Path) {
   let value: unknown = raw;
   for (const key of path) value = (value as Record<string | number, unknown> | undefined)?.[key];
   if (value === undefined || typeof value === 'object') return '';

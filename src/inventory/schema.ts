@@ -10,10 +10,9 @@ const LABEL_VALUE = /^[A-Za-z0-9_.:/@+-]{0,128}$/;
 
 const ipv4 = z
   .string()
-  .refine(
-    (s) => /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(s) && s.split('.').every((o) => Number(o) <= 255 && String(Number(o)) === o),
-    { message: 'must be a static IPv4 address like 192.168.50.11' },
-  );
+  .refine((s) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s) && s.split('.').every((o) => Number(o) <= 255 && String(Number(o)) === o), {
+    message: 'must be a static IPv4 address like 192.168.50.11',
+  });
 const robotName = z.string().regex(NAME, "must be letters, digits, '-' or '_' (starting with a letter or digit, at most 63)");
 const userName = z.string().regex(USER, "must be a Linux user name: lowercase letters, digits, '_', '-', '.' (at most 32)");
 const port = z.number().int().min(1).max(65535);
@@ -23,7 +22,7 @@ const labelValue = z.union([
   z.string().regex(LABEL_VALUE, 'label values may only hold letters, digits and _ . : / @ + -'),
 ]);
 
-export const robotSchema = z.strictObject({
+const robotSchema = z.strictObject({
   name: robotName,
   ip: ipv4,
   user: userName.optional(),
@@ -68,8 +67,6 @@ export const inventorySchema = z.strictObject({
 });
 
 export type InventoryFile = z.infer<typeof inventorySchema>;
-export type SwarmSettings = InventoryFile['swarm'];
-export type LabelValue = z.infer<typeof labelValue>;
 
 /** Per-host settings from the operator's ~/.ssh/config: ConnectTimeout, ServerAliveInterval, StrictHostKeyChecking. */
 export interface SshTuning {
@@ -78,42 +75,33 @@ export interface SshTuning {
   strictHostKeyChecking?: string;
 }
 
+interface SshKeys extends SshTuning {
+  identityFiles: string[];
+  identitiesOnly: boolean;
+}
+
 /** One jump host on the way to a robot (ProxyJump in the operator's ~/.ssh/config). */
-export interface SshHop extends SshTuning {
+export interface SshHop extends SshKeys {
   name: string;
   host: string;
   port: number;
   user: string;
-  identityFiles: string[];
-  identitiesOnly: boolean;
 }
 
 /** How the operator's ~/.ssh/config says to reach a robot, beyond user and port. */
-export interface RobotSsh extends SshTuning {
-  identityFiles: string[];
-  identitiesOnly: boolean;
+export interface RobotSsh extends SshKeys {
   jumps: SshHop[];
 }
 
 /** A robot with the defaults applied: what every step works with. */
-export interface Robot {
-  name: string;
-  ip: string;
+export interface Robot extends Omit<z.infer<typeof robotSchema>, 'user' | 'port' | 'sudo'> {
   user: string;
   port: number;
   sudo: boolean;
-  role: 'auto' | 'manager' | 'worker';
-  canBecomeManager: boolean;
-  canBecomeLeader: boolean;
-  zone?: string;
-  labels: Record<string, LabelValue>;
   ssh?: RobotSsh;
 }
 
-export interface Inventory {
+export interface Inventory extends Pick<InventoryFile, 'swarm' | 'retired'> {
   file: string;
   robots: Robot[];
-  swarm: SwarmSettings;
-  /** Names of robots removed with `provision remove`: their keys are revoked wherever a run reaches. */
-  retired: string[];
 }

@@ -11,11 +11,11 @@ export interface NewRobot {
 export function parseRobotPair(pair: string): NewRobot {
   const m = /^([^=\s]+)=([^=\s]+)$/.exec(pair.trim());
   if (!m) throw new InputError([{ message: `--robot ${JSON.stringify(pair)}: expected NAME=IP, e.g. --robot Anton=192.168.50.11` }]);
-  return { name: m[1] as string, ip: m[2] as string };
+  return { name: m[1]!, ip: m[2]! };
 }
 
 export function inventoryText(robots: NewRobot[], user?: string): string {
-  const [first] = robots;
+  const [first, ...rest] = robots;
   // YAML-quoted through JSON: a hostile value stays one string, and parseInventory refuses it.
   const pad = (s: string, width = 21) => s.padEnd(width - 1) + ' ';
   const q = (s: string) => (/^[A-Za-z0-9._-]+$/.test(s) ? s : JSON.stringify(s));
@@ -36,16 +36,11 @@ ${pad(first ? `  leader: ${q(first.name)}` : '  # leader: Anton')}# where docker
   #   availability: active      # active | pause | drain
 
 robots:
-${robots
-  .map(
-    (
-      r,
-      i,
-    ) => `${i === 0 ? pad(`  - name: ${q(r.name)}`, 29) + '# the Host alias everywhere: letters, digits, - and _' : `  - name: ${q(r.name)}`}
-${i === 0 ? pad(`    ip: ${q(r.ip)}`, 29) + '# static IPv4 (managers advertise it)' : `    ip: ${q(r.ip)}`}
 ${
-  i === 0
-    ? `    # user: anton            # this robot's own user and port, when not the defaults
+  first
+    ? `${pad(`  - name: ${q(first.name)}`, 29)}# the Host alias everywhere: letters, digits, - and _
+${pad(`    ip: ${q(first.ip)}`, 29)}# static IPv4 (managers advertise it)
+    # user: anton            # this robot's own user and port, when not the defaults
     # port: 22
     # role: auto             # auto | manager | worker
     # canBecomeManager: true
@@ -54,7 +49,5 @@ ${
     # labels: { HAS_2D_MAP_DATA: true }
 `
     : ''
-}`,
-  )
-  .join('')}`;
+}${rest.map((r) => `  - name: ${q(r.name)}\n    ip: ${q(r.ip)}\n`).join('')}`;
 }

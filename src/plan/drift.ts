@@ -16,21 +16,15 @@ export function strangerNodes(nodes: readonly NodeInfo[], robotIps: readonly str
 const ROBOT_TAG = / provision:robot:([A-Za-z0-9_-]+)$/;
 
 /** The robot name a managed block line is about, or null (operator keys, `Host *`, a Host entry's body). */
-export function blockLineRobot(file: ManagedSshFile, line: string): string | null {
+function blockLineRobot(file: ManagedSshFile, line: string) {
   if (file === 'authorized_keys') return ROBOT_TAG.exec(line)?.[1] ?? null;
-  if (file === 'known_hosts') return ((line.split(/\s+/)[0] ?? '').split(',')[0] ?? '').replace(/^\[/, '').replace(/\]:\d+$/, '') || null;
+  if (file === 'known_hosts') return (line.split(/[\s,]/)[0] ?? '').replace(/^\[/, '').replace(/\]:\d+$/, '') || null;
   const host = /^Host\s+(\S+)\s*$/.exec(line)?.[1];
   return host && host !== '*' ? host : null;
 }
 
-/** Robots a file's managed block trusts (or configures) that are not in the inventory, in file order. */
 export function strangersInBlock(file: ManagedSshFile, text: string, inventory: readonly string[]): string[] {
-  const names = new Set<string>();
-  for (const line of splitManagedBlock(text).block ?? []) {
-    const robot = blockLineRobot(file, line);
-    if (robot && !inventory.includes(robot)) names.add(robot);
-  }
-  return [...names];
+  return [...new Set(strangerLines(file, text, inventory).map((line) => blockLineRobot(file, line)))].filter((name) => name !== null);
 }
 
 /**
@@ -51,7 +45,6 @@ export function strangerLines(file: ManagedSshFile, text: string, inventory: rea
   return kept;
 }
 
-/** One line per robot for the report: which robots not in the inventory its blocks still trust. */
 export function blockDriftText(strangers: readonly string[], prune: boolean, dry: boolean): string {
   const who = strangers.join(', ');
   if (prune) return `${dry ? 'would drop' : 'dropped'} from its managed blocks the robots not in the inventory: ${who}`;

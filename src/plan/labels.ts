@@ -1,7 +1,7 @@
 // Node labels from facts and inventory (seeds/000): pure, so that only the difference is sent.
 import type { Robot } from '../inventory/schema.js';
 
-export interface HardwareFacts {
+interface HardwareFacts {
   arch: string;
   cpus: number;
   memKb: number;
@@ -31,15 +31,14 @@ export function desiredLabels(robot: Robot, facts: HardwareFacts): Record<string
  */
 export const MANAGED_LABELS = 'provision.labels';
 
-export interface LabelUpdate {
+interface LabelUpdate {
   add: Record<string, string>; // labels to add or change (the record included when it changes)
   remove: string[]; // labels provision set earlier that the inventory no longer has
 }
 
 /**
- * What `docker node update` must do so the node carries `desired`: add or change what differs, remove
- * what the record says provision set and no longer wants. A label provision never recorded (set by
- * hand) is never removed. Nodes labelled before the record existed get it on their next run.
+ * What `docker node update` must do so the node carries `desired`. A label provision never recorded
+ * (set by hand) is never removed; nodes labelled before the record existed get it on their next run.
  */
 export function labelUpdate(current: Record<string, string>, desired: Record<string, string>): LabelUpdate {
   const wanted = Object.fromEntries(Object.entries(desired).filter(([k]) => k !== MANAGED_LABELS));

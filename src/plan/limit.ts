@@ -17,5 +17,5 @@ export function parseLimit(value: string, names: readonly string[]): Set<string>
       `--limit: no robot named ${unknown.map((u) => JSON.stringify(u)).join(', ')} in the inventory (its robots: ${names.join(', ')})`,
     );
   }
-  return new Set(asked.map((a) => byLower.get(a.toLowerCase()) as string));
+  return new Set(asked.map((a) => byLower.get(a.toLowerCase())!));
 }

@@ -15,38 +15,31 @@ export interface Probe extends Edge {
 
 const key = (e: Edge) => `${e.from}\u0000${e.to}`;
 
-/** Each robot logs in to the next one, the last to the first. Nothing for fewer than two robots. */
 export function ringPlan(names: readonly string[]): Edge[] {
   if (names.length < 2) return [];
-  return names.map((from, i) => ({ from, to: names[(i + 1) % names.length] as string }));
+  return names.map((from, i) => ({ from, to: names[(i + 1) % names.length]! }));
 }
 
-/**
- * The extra probes for the failed edges of `done`: for A→B, some C→B where C has a working
- * outgoing login, and some A→D where D has a working incoming one (never a probe already made or
- * planned). At most two per failed edge, so the whole check stays linear in the robots.
- */
+/** The follow-up probes (see above) for the failed edges of `done`, none already made or planned. */
 export function followUpPlan(names: readonly string[], done: readonly Probe[]): Edge[] {
   const goodSources = names.filter((n) => done.some((p) => p.ok && p.from === n));
   const goodTargets = names.filter((n) => done.some((p) => p.ok && p.to === n));
   const seen = new Set(done.map(key));
   const plan: Edge[] = [];
-  const add = (e: Edge | null) => {
-    if (!e || seen.has(key(e))) return;
+  const add = (e: Edge) => {
     seen.add(key(e));
     plan.push(e);
   };
-  for (const failed of done.filter((p) => !p.ok)) {
-    const { from: a, to: b } = failed;
+  for (const { from: a, to: b } of done.filter((p) => !p.ok)) {
     const c = goodSources.find((n) => n !== a && n !== b && !seen.has(key({ from: n, to: b })));
-    add(c ? { from: c, to: b } : null);
+    if (c) add({ from: c, to: b });
     const d = goodTargets.find((n) => n !== a && n !== b && !seen.has(key({ from: a, to: n })));
-    add(d ? { from: a, to: d } : null);
+    if (d) add({ from: a, to: d });
   }
   return plan;
 }
 
-export interface MeshVerdict {
+interface MeshVerdict {
   /** Robots that logged in to another by name and were logged in to by another. */
   verified: string[];
   /** Per robot to blame: why, in one line (the reason ssh gave, from the first failed probe). */
@@ -67,27 +60,24 @@ export function meshVerdict(names: readonly string[], probes: readonly Probe[]):
   const blamed = new Map<string, string[]>();
   const blame = (n: string, why: string) => blamed.set(n, [...(blamed.get(n) ?? []), why]);
 
-  const refusesAll = new Set(
-    names.filter((n) => {
-      const failed = into(n, false);
-      if (!failed.length || into(n, true).length) return false;
-      return new Set(failed.map((p) => p.from)).size >= 2 || failed.some((p) => out(p.from, true).length > 0);
-    }),
-  );
-  const reachesNone = new Set(
-    names.filter((n) => {
-      const failed = out(n, false);
-      if (!failed.length || out(n, true).length) return false;
-      return new Set(failed.map((p) => p.to)).size >= 2 || failed.some((p) => into(p.to, true).length > 0);
-    }),
-  );
+  // All of a robot's probes at one end failed, and that is shown (as above).
+  const failsAll = (atEnd: typeof into, otherEnd: (p: Probe) => string, fromOtherEnd: typeof into) =>
+    new Set(
+      names.filter((n) => {
+        const failed = atEnd(n, false);
+        if (!failed.length || atEnd(n, true).length) return false;
+        return new Set(failed.map(otherEnd)).size >= 2 || failed.some((p) => fromOtherEnd(otherEnd(p), true).length > 0);
+      }),
+    );
+  const refusesAll = failsAll(into, (p) => p.from, out);
+  const reachesNone = failsAll(out, (p) => p.to, into);
   for (const n of refusesAll) {
     const failed = into(n, false);
-    blame(n, `no robot could log in to it by name (ssh ${n} from ${list(failed.map((p) => p.from))}): ${(failed[0] as Probe).reason}`);
+    blame(n, `no robot could log in to it by name (ssh ${n} from ${list(failed.map((p) => p.from))}): ${failed[0]!.reason}`);
   }
   for (const n of reachesNone) {
     const failed = out(n, false);
-    blame(n, `it could log in to no robot by name (ssh ${list(failed.map((p) => p.to))}): ${(failed[0] as Probe).reason}`);
+    blame(n, `it could log in to no robot by name (ssh ${list(failed.map((p) => p.to))}): ${failed[0]!.reason}`);
   }
   for (const p of probes.filter((q) => !q.ok && !refusesAll.has(q.to) && !reachesNone.has(q.from))) {
     const explained = out(p.from, true).length > 0 && into(p.to, true).length > 0;

@@ -1,5 +1,5 @@
 // Pure pacing of joins over a slow fleet: how many joins may be in flight at once, and how long a
-// join that docker continues "in the background" is waited for. No I/O; times are passed in.
+// join that docker continues "in the background" is waited for. Times are passed in.
 
 /**
  * Joins in flight at the start. Small, because every join costs the managers a certificate
@@ -27,19 +27,13 @@ export const PENDING_STALL_MS = 90_000;
 /** ... or when it has waited this long in all (a bound on the whole run, whatever happens). */
 export const PENDING_CAP_MS = 15 * 60_000;
 
-export type PendingVerdict = 'wait' | 'stalled' | 'too long';
-
-/** Whether to go on waiting for one pending join that started waiting at `since`. */
-export function pendingVerdict(now: number, since: number, lastFleetProgress: number): PendingVerdict {
+export function pendingVerdict(now: number, since: number, lastFleetProgress: number) {
   if (now - since >= PENDING_CAP_MS) return 'too long';
   if (now - Math.max(since, lastFleetProgress) >= PENDING_STALL_MS) return 'stalled';
   return 'wait';
 }
 
-/**
- * Run `work` over `items` with the window above: at most `window` in flight, widened on success and
- * narrowed on failure as results come in. `work` reports success; it must not throw.
- */
+/** Run `work` over `items` with the window above, widened and narrowed as results come in; `work` reports success. */
 export async function runPaced<T>(items: readonly T[], work: (item: T) => Promise<boolean>, start = JOIN_WINDOW_START): Promise<void> {
   let window = Math.max(1, start);
   let next = 0;
@@ -48,9 +42,8 @@ export async function runPaced<T>(items: readonly T[], work: (item: T) => Promis
     const launch = () => {
       if (next >= items.length && inFlight === 0) return done();
       while (inFlight < window && next < items.length) {
-        const item = items[next++] as T;
         inFlight++;
-        void work(item)
+        void work(items[next++]!)
           .catch(() => false)
           .then((ok) => {
             inFlight--;

@@ -3,7 +3,7 @@
 
 export type Role = 'manager' | 'worker';
 /** The robot's role in the fleet's swarm now; 'none' = not in it (or unknown because unreachable). */
-export type SwarmRole = Role | 'none';
+type SwarmRole = Role | 'none';
 
 export interface PlanRobot {
   name: string;
@@ -15,7 +15,7 @@ export interface PlanRobot {
   currentRole: SwarmRole;
 }
 
-export interface RoleDecision {
+interface RoleDecision {
   name: string;
   role: Role;
   reason: string;
@@ -45,15 +45,11 @@ export function defaultManagerCount(eligibleReachable: number): number {
   return n % 2 === 1 ? n : Math.max(0, n - 1);
 }
 
-const NO_ZONE = '(none)';
-const zoneOf = (r: PlanRobot) => r.zone ?? NO_ZONE;
-/** May hold a manager seat at all: allowed to manage and not pinned as a worker. */
+const zoneOf = (r: PlanRobot) => r.zone ?? '(none)';
 const canManage = (r: PlanRobot) => r.canBecomeManager && r.pinnedRole !== 'worker';
 const canLead = (r: PlanRobot) => r.reachable && canManage(r) && r.canBecomeLeader;
 
 /**
- * Choose managers and the leader.
- *
  * Order of seats: the leader, then "fixed" managers (pinned ones, and unreachable current managers, which
  * still hold a Raft vote), then reachable current managers (no needless demotion), then new managers
  * spread over zones. Kept managers give way to the spread only when one zone would otherwise hold a
@@ -70,8 +66,13 @@ export function planRoles(input: { robots: PlanRobot[]; managers: 'auto' | numbe
   seats.rebalance();
   warnings.push(...seats.warnings());
   const managers = robots.filter((r) => seats.has(r)).map((r) => r.name);
-  const decisions = robots.map((r) => decision(r, seats));
-  return { decisions, managers, leader: leader?.name ?? '', tolerance: faultTolerance(managers.length), warnings };
+  return {
+    decisions: robots.map((r) => decision(r, seats)),
+    managers,
+    leader: leader?.name ?? '',
+    tolerance: faultTolerance(managers.length),
+    warnings,
+  };
 }
 
 const pinWarnings = (robots: PlanRobot[]) =>
@@ -87,8 +88,9 @@ const pinWarnings = (robots: PlanRobot[]) =>
 
 /**
  * The requested leader (the swarm's leader now, or the inventory's choice) keeps leading when it is a
- * manager already (a running swarm is not disturbed) or may lead. Otherwise: a reachable current manager
- * allowed to lead, then the first reachable robot allowed to lead.
+ * manager already (a running swarm is not disturbed) or may lead. Otherwise, preferring the inventory's
+ * swarm.leader at each step: a current manager allowed to lead (a hand-over needs no new manager to
+ * catch up first), then any robot allowed to lead.
  */
 function chooseLeader(robots: PlanRobot[], name: string | undefined, preferredName: string | undefined, warnings: string[]) {
   const requested = robots.find((r) => r.name === name);
@@ -96,8 +98,6 @@ function chooseLeader(robots: PlanRobot[], name: string | undefined, preferredNa
   if (requested && !requestedOk)
     warnings.push(`${requested.name} cannot lead (unreachable, not allowed to lead/manage, or pinned worker): another robot leads`);
   else if (name !== undefined && !requested) warnings.push(`leader ${name} is not in the inventory: another robot leads`);
-  // A new leader comes from the managers that stay (a hand-over needs no new manager to catch up
-  // first): the inventory's swarm.leader when it is one of them, then the first of them allowed to lead.
   const preferred = robots.find((r) => r.name === preferredName && canLead(r));
   return (
     (requestedOk ? requested : undefined) ??
@@ -114,7 +114,7 @@ function chooseLeader(robots: PlanRobot[], name: string | undefined, preferredNa
  * someone to init it — and with nobody reachable, an unreachable current manager is named so the
  * leader stays among managers.
  */
-function leaderOfLastResort(robots: PlanRobot[], warnings: string[]): PlanRobot | undefined {
+function leaderOfLastResort(robots: PlanRobot[], warnings: string[]) {
   const leader = robots.find((r) => r.reachable && canManage(r)) ?? robots.find((r) => !r.reachable && r.currentRole === 'manager');
   if (!leader) warnings.push('no reachable robot may manage: there can be no swarm');
   else if (leader.reachable) warnings.push(`no robot may lead: ${leader.name} leads although canBecomeLeader is false`);
@@ -122,24 +122,22 @@ function leaderOfLastResort(robots: PlanRobot[], warnings: string[]): PlanRobot 
   return leader;
 }
 
-function targetCount(managers: 'auto' | number, pool: number, fixed: number, warnings: string[]): number {
-  let target = managers === 'auto' ? defaultManagerCount(pool) : Math.max(0, Math.floor(managers));
-  if (managers !== 'auto') {
-    if (target > pool) {
-      warnings.push(`${target} managers requested but only ${pool} robots can manage now: fewer managers than requested`);
-      target = pool;
-    }
-    if (target > MAX_USEFUL_MANAGERS) warnings.push(`${target} managers requested: more than ${MAX_USEFUL_MANAGERS} only slows elections`);
+/** Pinned and unreachable managers are never demoted by the planner: with more of them, the count is theirs. */
+function targetCount(managers: 'auto' | number, pool: number, fixed: number, warnings: string[]) {
+  if (managers === 'auto') return Math.max(defaultManagerCount(pool), fixed);
+  let target = Math.max(0, Math.floor(managers));
+  if (target > pool) {
+    warnings.push(`${target} managers requested but only ${pool} robots can manage now: fewer managers than requested`);
+    target = pool;
   }
-  if (fixed > target) {
-    // Pinned/unreachable managers are never demoted by the planner: the count is whatever results.
-    if (managers !== 'auto') warnings.push(`${fixed} managers are fixed (leader, pinned, unreachable) — more than the ${target} requested`);
-    target = fixed;
-  }
-  return target;
+  if (target > MAX_USEFUL_MANAGERS) warnings.push(`${target} managers requested: more than ${MAX_USEFUL_MANAGERS} only slows elections`);
+  if (fixed <= target) return target;
+  warnings.push(`${fixed} managers are fixed (leader, pinned, unreachable) — more than the ${target} requested`);
+  return fixed;
 }
 
 const zonesOf = (robots: PlanRobot[]) => [...new Set(robots.map(zoneOf))];
+const inZone = (robots: Iterable<PlanRobot>, zone: string) => [...robots].filter((r) => zoneOf(r) === zone);
 
 /** The robots holding a manager seat, and why each got or lost one. */
 class Seats extends Set<PlanRobot> {
@@ -188,7 +186,7 @@ class Seats extends Set<PlanRobot> {
   }
 
   count(zone: string) {
-    return [...this].filter((r) => zoneOf(r) === zone).length;
+    return inZone(this, zone).length;
   }
 
   droppable() {
@@ -199,14 +197,13 @@ class Seats extends Set<PlanRobot> {
     return this.candidates.filter((r) => !this.has(r));
   }
 
-  /** Open candidates outside `zone` whose zone takes a seat without gaining a majority. */
   openOutside(zone: string | undefined, half: number) {
     return this.open().filter((r) => zoneOf(r) !== zone && this.count(zoneOf(r)) + 1 <= half);
   }
 
   /** The first of `rest` in the zone with the fewest managers so far; ties: the larger zone (the seats it could fill), then inventory order. */
   firstInFewest(rest: PlanRobot[]) {
-    const size = (z: string) => [...this.pool()].filter((r) => zoneOf(r) === z).length;
+    const size = (z: string) => inZone(this.pool(), z).length;
     const order = zonesOf(this.robots);
     const [zone] = zonesOf(rest).sort((a, b) => this.count(a) - this.count(b) || size(b) - size(a) || order.indexOf(a) - order.indexOf(b));
     return rest.find((r) => zoneOf(r) === zone);
@@ -221,11 +218,10 @@ class Seats extends Set<PlanRobot> {
     while (this.size > target) {
       const droppable = this.droppable();
       const worst = Math.max(...droppable.map((r) => this.count(zoneOf(r))));
-      this.drop(droppable.filter((r) => this.count(zoneOf(r)) === worst).pop() as PlanRobot, 'demoted: more managers than target');
+      this.drop(droppable.filter((r) => this.count(zoneOf(r)) === worst).pop()!, 'demoted: more managers than target');
     }
   }
 
-  /** Fill the remaining seats, spread over zones; within a zone, inventory order. */
   fill(target: number) {
     while (this.size < target) {
       const pick = this.firstInFewest(this.open());
@@ -241,15 +237,10 @@ class Seats extends Set<PlanRobot> {
   rebalance() {
     const half = Math.floor(this.size / 2);
     for (;;) {
-      const heavy = zonesOf(this.robots).find((z) => this.count(z) > half && this.droppable().some((r) => zoneOf(r) === z));
+      const heavy = zonesOf(this.robots).find((z) => this.count(z) > half && inZone(this.droppable(), z).length);
       const pick = this.firstInFewest(this.openOutside(heavy, half));
       if (heavy === undefined || !pick) break;
-      this.drop(
-        this.droppable()
-          .filter((r) => zoneOf(r) === heavy)
-          .pop() as PlanRobot,
-        `demoted: zone ${heavy} held a majority of managers`,
-      );
+      this.drop(inZone(this.droppable(), heavy).pop()!, `demoted: zone ${heavy} held a majority of managers`);
       this.choose(pick, `zone ${zoneOf(pick)} spread`);
     }
   }
@@ -297,12 +288,10 @@ function decision(r: PlanRobot, seats: Seats): RoleDecision {
 export function managerJoinBatches(existingManagers: number, toJoin: string[]): string[][] {
   if (existingManagers < 1) throw new Error('managers can only join a swarm that has a manager');
   const batches: string[][] = [];
-  let count = existingManagers;
   for (let i = 0; i < toJoin.length;) {
-    const size = Math.min(count % 2 === 0 ? 1 : 2, toJoin.length - i);
+    const size = (existingManagers + i) % 2 === 0 ? 1 : 2;
     batches.push(toJoin.slice(i, i + size));
     i += size;
-    count += size;
   }
   return batches;
 }
@@ -312,11 +301,7 @@ export function managerJoinBatches(existingManagers: number, toJoin: string[]): 
  * The swarm's leader now (`currentLeader`), when it is to be demoted, is not in `demote` but in
  * `handOver`: its demotion must be sent from a manager that stays one, after the promotions.
  */
-export function roleChanges(
-  plan: RolePlan,
-  robots: PlanRobot[],
-  currentLeader?: string,
-): { promote: string[]; demote: string[]; handOver: string | null } {
+export function roleChanges(plan: RolePlan, robots: PlanRobot[], currentLeader?: string) {
   const planned = new Map(plan.decisions.map((d) => [d.name, d.role]));
   const live = robots.filter((r) => r.reachable && r.currentRole !== 'none');
   const demote = live.filter((r) => r.currentRole === 'manager' && planned.get(r.name) === 'worker').map((r) => r.name);

@@ -1,10 +1,9 @@
 // Pure: what retiring one robot takes, in order, from what the swarm says of its node and whether
 // the robot itself answers. `provision remove` carries these out and a dry run lists them.
 
-export type RetireAction = 'drain' | 'demote' | 'leave' | 'remove-node' | 'remove-tokens';
+type RetireAction = 'drain' | 'demote' | 'leave' | 'remove-node' | 'remove-tokens';
 
 export interface RetireInput {
-  /** Its node in the fleet's swarm, if it has one. */
   node: { role: 'manager' | 'worker'; availability: string; leader: boolean } | null;
   reachable: boolean;
 }
@@ -15,19 +14,18 @@ export interface RetireInput {
  * removed (forced: a node that just left, or a gone one, is not yet `down`), then its token files go.
  * A gone robot gets what the managers alone can do.
  */
-export function retirePlan(input: RetireInput): RetireAction[] {
+export function retirePlan({ node, reachable }: RetireInput): RetireAction[] {
   const steps: RetireAction[] = [];
-  if (input.node) {
-    if (input.node.availability !== 'drain') steps.push('drain');
-    if (input.node.role === 'manager') steps.push('demote');
-    if (input.reachable) steps.push('leave');
+  if (node) {
+    if (node.availability !== 'drain') steps.push('drain');
+    if (node.role === 'manager') steps.push('demote');
+    if (reachable) steps.push('leave');
     steps.push('remove-node');
   }
-  if (input.reachable) steps.push('remove-tokens');
+  if (reachable) steps.push('remove-tokens');
   return steps;
 }
 
-/** What a gone robot could not have done, for its report line. */
 export function notDoneWhileGone(input: RetireInput): string {
   return input.node
     ? 'not done on the robot itself (unreachable): docker swarm leave and removing ~/swarm_tokens — should it come back, run `docker swarm leave --force` and `rm -r ~/swarm_tokens` there'

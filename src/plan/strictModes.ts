@@ -28,13 +28,11 @@ export interface StrictModesVerdict {
 
 const WRITABLE_BY_OTHERS = 0o022;
 
-function whoCanWrite(mode: number): string {
+function whoCanWrite(mode: number) {
   const g = (mode & 0o020) !== 0;
   const o = (mode & 0o002) !== 0;
   return g && o ? 'group and others' : g ? 'its group' : 'others';
 }
-
-const sudo = (facts: StrictModesFacts, owner: number) => (owner === facts.uid ? '' : 'sudo ');
 
 export function judgeStrictModes(facts: StrictModesFacts, user: string): StrictModesVerdict {
   const refused: StrictModesVerdict['refused'] = [];
@@ -49,12 +47,12 @@ export function judgeStrictModes(facts: StrictModesFacts, user: string): StrictM
   if (home && (home.mode & WRITABLE_BY_OTHERS) !== 0) {
     refused.push({
       reason: `the home directory ${facts.home} is writable by ${whoCanWrite(home.mode)} (mode ${home.mode.toString(8)}): sshd ignores ~/.ssh/authorized_keys (StrictModes); provision does not change a home's mode`,
-      fix: `${sudo(facts, home.owner)}chmod go-w ${quote(facts.home)}`,
+      fix: `${home.owner === facts.uid ? '' : 'sudo '}chmod go-w ${quote(facts.home)}`,
     });
   }
   const ssh = facts.perms['.ssh'];
-  const sshDirForeign = Boolean(ssh && ssh.owner !== facts.uid);
-  if (ssh && sshDirForeign) {
+  const sshDirForeign = ssh !== undefined && ssh.owner !== facts.uid;
+  if (sshDirForeign) {
     refused.push({
       reason: `${sshPath} belongs to uid ${ssh.owner}, not to ${user}: provision cannot write its files there and does not change its owner`,
       fix: `sudo chown -R ${quote(user)} ${quote(sshPath)}`,
@@ -63,11 +61,7 @@ export function judgeStrictModes(facts: StrictModesFacts, user: string): StrictM
   return { refused, sshDirForeign };
 }
 
-/**
- * A managed file that needs rewriting even when its content is right: a mode other than 600, or an
- * owner other than the user or root (sshd ignores an authorized_keys writable by others or owned by
- * another user, and accepts root's; the atomic rename replaces it with the user's own file).
- */
+/** Why a managed file needs rewriting even when its content is right (sshd accepts root's; the rename makes it the user's, 600). */
 export function fileNeedsFix(facts: PathFacts | undefined, uid: number): string | null {
   if (!facts) return null;
   if (facts.owner !== uid && facts.owner !== 0) return `owner uid ${facts.owner} → ${uid}`;
