@@ -120,19 +120,13 @@ export class RobotConnection {
     const socket = await openSocket();
     return new Promise((resolve, reject) => {
       const client = new Client();
-      let settled = false;
-      const fail = (err: Error) => {
-        if (settled) return;
-        settled = true;
-        reject(err);
-      };
       client.once('ready', () => {
-        settled = true;
         client.setNoDelay(true); // without it every sequential exec pays Nagle's ~40 ms
         resolve(new RobotConnection(target, client));
       });
-      client.on('error', fail);
-      client.once('close', () => fail(new Error('connection closed during the handshake')));
+      // No-ops once ready (a promise settles once).
+      client.on('error', reject);
+      client.once('close', () => reject(new Error('connection closed during the handshake')));
       client.connect({ ...config, sock: socket as never, username: target.username });
     });
   }

@@ -7,11 +7,6 @@ import { knownHostsNames } from '../remote/sshFiles.js';
 import { readIfAny, writeFileAtomic } from '../localFile.js';
 import { globRegExp, patternListMatches } from './sshConfig.js';
 
-interface KnownKey {
-  type: string;
-  blob: Buffer;
-}
-
 /** "SHA256:…" as `ssh-keygen -l` prints it. */
 export function fingerprint(blob: Buffer): string {
   return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
@@ -42,16 +37,14 @@ export class KnownHosts {
   }
 
   /** Every key recorded for the robot, by name or address. */
-  lookup(name: string, ip: string, port: number): KnownKey[] {
+  lookup(name: string, ip: string, port: number) {
     const tokens = hostTokens(name, ip, port);
-    const found: KnownKey[] = [];
-    for (const line of [...this.lines, ...this.added]) {
+    return [...this.lines, ...this.added].flatMap((line) => {
       const [hosts = '', type, b64] = line.trim().split(/\s+/);
       // A comment, or @revoked / @cert-authority (not used for robots).
-      if (/^[#@]/.test(hosts) || !type || !b64 || !patternListMatches(hosts.split(','), tokens, patternMatches)) continue;
-      found.push({ type, blob: Buffer.from(b64, 'base64') });
-    }
-    return found;
+      if (/^[#@]/.test(hosts) || !type || !b64 || !patternListMatches(hosts.split(','), tokens, patternMatches)) return [];
+      return [{ type, blob: Buffer.from(b64, 'base64') }];
+    });
   }
 
   /** Record a first-seen key, under name and address, for save(). */

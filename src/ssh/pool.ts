@@ -12,7 +12,7 @@ import { retry } from '../run/retry.js';
 interface PoolOptions {
   identity: OperatorIdentity;
   knownHosts: KnownHosts;
-  /** --connect-timeout: over each host's ConnectTimeout. */
+  /** --connect-timeout, which overrides each host's ConnectTimeout. */
   connectTimeoutMs?: number | undefined;
   maxHandshakes: number;
   /** Called as each robot settles (connected or not): the progress count. */

@@ -4,7 +4,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { OperatorSshLookup } from '../inventory/load.js';
-import type { SshTuning } from '../inventory/schema.js';
 
 interface SshConfigEntry {
   keyword: string;
@@ -363,7 +362,7 @@ export function loadSshConfig(home: string): SshConfig {
 
 /** What ~/.ssh/config says for each robot, by name and address, and for each ProxyJump hop (whose own ProxyJump is not followed). */
 export function operatorSshLookup(config: SshConfig, context: { localUser: string; home: string }): OperatorSshLookup {
-  const tuning = (h: HostSettings): SshTuning => ({
+  const tuning = (h: HostSettings) => ({
     ...(h.connectTimeoutSeconds !== undefined ? { connectTimeoutSeconds: h.connectTimeoutSeconds } : {}),
     ...(h.serverAliveIntervalSeconds !== undefined ? { keepaliveSeconds: h.serverAliveIntervalSeconds } : {}),
     ...(h.strictHostKeyChecking !== undefined ? { strictHostKeyChecking: h.strictHostKeyChecking } : {}),
