@@ -9,46 +9,44 @@ import { registerSecret } from '../log.js';
 
 export interface OperatorIdentity {
   agent?: string;
-  /** Usable private keys by file (parsed, unlocked): the IdentityFiles of ~/.ssh/config and the default ~/.ssh/id_* keys. */
+  /** Parsed, unlocked private keys by file. */
   keys: Map<string, { key: ParsedKey }>;
   defaultKeyFiles: string[];
   password?: string;
   notes: string[]; // e.g. an encrypted key that was skipped
 }
 
-const KEY_NAMES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
-
 export function sshDir(): string {
   // HOME first, as the shell sets it (os.homedir() inside jest's sandbox ignores a changed HOME)
   return join(process.env.HOME || homedir(), '.ssh');
 }
 
+/** ~/.ssh/id_*, in the order ssh tries them. */
+export const defaultKeyFiles = () => ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((name) => join(sshDir(), name));
+
 /** Asks for one key's passphrase (on the terminal); undefined where nobody can be asked. */
 export type PassphrasePrompt = (file: string) => Promise<string | undefined>;
 
 /**
- * The operator's credentials, in the order ssh tries them: the agent, the IdentityFiles named for a
- * host, the default keys. An encrypted key is unlocked once, by its passphrase from `askPassphrase`,
- * where there is no agent to hold it; otherwise it is skipped with a note saying how to use it.
+ * The operator's credentials. An encrypted key is unlocked once, by `askPassphrase`, where no agent can
+ * hold it; else it is skipped with a note saying how to use it.
  */
 export async function loadOperatorIdentity(
   password: string | undefined,
   identityFiles: readonly string[] = [],
   askPassphrase?: PassphrasePrompt,
 ): Promise<OperatorIdentity> {
-  const defaultKeyFiles = KEY_NAMES.map((name) => join(sshDir(), name));
-  const identity: OperatorIdentity = { keys: new Map(), defaultKeyFiles, notes: [] };
+  const identity: OperatorIdentity = { keys: new Map(), defaultKeyFiles: defaultKeyFiles(), notes: [] };
   if (process.env.SSH_AUTH_SOCK) identity.agent = process.env.SSH_AUTH_SOCK;
-  for (const file of new Set([...identityFiles, ...defaultKeyFiles])) {
+  for (const file of new Set([...identityFiles, ...identity.defaultKeyFiles])) {
     if (!existsSync(file)) {
       if (identityFiles.includes(file)) identity.notes.push(`IdentityFile ${file} (from ~/.ssh/config) does not exist`);
       continue;
     }
     const key = readFileSync(file);
     let parsed = ssh2.utils.parseKey(key);
-    let passphrase: string | undefined;
     if (parsed instanceof Error && /encrypt|passphrase/i.test(parsed.message)) {
-      passphrase = identity.agent ? undefined : await askPassphrase?.(file);
+      const passphrase = identity.agent ? undefined : await askPassphrase?.(file);
       if (passphrase === undefined) {
         identity.notes.push(
           `${file} is skipped: it is encrypted; load it into ssh-agent (ssh-add ${file}) to use it${identity.agent ? '' : ', or run provision on a terminal to be asked for its passphrase'}`,
@@ -62,11 +60,8 @@ export async function loadOperatorIdentity(
         continue;
       }
     }
-    if (parsed instanceof Error) {
-      identity.notes.push(`${file} is skipped: ${parsed.message}`);
-      continue;
-    }
-    identity.keys.set(file, { key: withCachedSigner(parsed) });
+    if (parsed instanceof Error) identity.notes.push(`${file} is skipped: ${parsed.message}`);
+    else identity.keys.set(file, { key: withCachedSigner(parsed) });
   }
   if (password) identity.password = password;
   return identity;
@@ -83,8 +78,8 @@ function withCachedSigner(key: ParsedKey): ParsedKey {
   return key;
 }
 
-/** How to log in to one host: its user, its own IdentityFiles first, and whether only those count. */
-export interface LoginSettings {
+/** One host's user and IdentityFiles (tried first, or alone with identitiesOnly). */
+interface LoginSettings {
   username: string;
   identityFiles?: readonly string[];
   identitiesOnly?: boolean;
@@ -110,24 +105,26 @@ export function authHandler(identity: OperatorIdentity, login: LoginSettings): A
     const key = identity.keys.get(file);
     if (key) attempts.push({ method: 'publickey', attempt: { type: 'publickey', username, ...key } });
   }
-  if (identity.password !== undefined) {
-    const password = identity.password;
-    attempts.push({ method: 'password', attempt: { type: 'password', username, password } });
-    attempts.push({
-      method: 'keyboard-interactive',
-      attempt: {
-        type: 'keyboard-interactive',
-        username,
-        prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (answers: string[]) => void) =>
-          finish(prompts.map(() => password)),
+  const { password } = identity;
+  if (password !== undefined) {
+    attempts.push(
+      { method: 'password', attempt: { type: 'password', username, password } },
+      {
+        method: 'keyboard-interactive',
+        attempt: {
+          type: 'keyboard-interactive',
+          username,
+          prompt: (_n: string, _i: string, _l: string, prompts: unknown[], finish: (answers: string[]) => void) =>
+            finish(prompts.map(() => password)),
+        },
       },
-    });
+    );
   }
   let next = 0;
   let passwordTried = false;
   return (methodsLeft, _partial, done) => {
     while (next < attempts.length) {
-      const { method, attempt } = attempts[next++] as (typeof attempts)[number];
+      const { method, attempt } = attempts[next++]!;
       if (methodsLeft && !methodsLeft.includes(method)) continue;
       // keyboard-interactive only where password auth is not offered (or not yet tried): same secret.
       if (method === 'keyboard-interactive' && passwordTried) continue;
@@ -144,9 +141,9 @@ export function authHandler(identity: OperatorIdentity, login: LoginSettings): A
  */
 export function ensureOperatorKey(create: boolean): { key: string; label: string; generated: string | null } {
   const label = `${userInfo().username}@${hostname()}`;
-  for (const name of KEY_NAMES) {
-    const pub = join(sshDir(), `${name}.pub`);
-    if (existsSync(pub) && existsSync(join(sshDir(), name))) return { key: readFileSync(pub, 'utf8').trim(), label, generated: null };
+  for (const privateKey of defaultKeyFiles()) {
+    const pub = `${privateKey}.pub`;
+    if (existsSync(pub) && existsSync(privateKey)) return { key: readFileSync(pub, 'utf8').trim(), label, generated: null };
   }
   const file = join(sshDir(), 'id_ed25519');
   if (!create) return { key: '', label, generated: file };

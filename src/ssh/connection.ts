@@ -1,5 +1,5 @@
-// One SSH connection to one robot, carrying every exec channel of a run (file writes included).
-// Knows nothing of Swarm: it runs command lines built by src/remote and writes files atomically.
+// One SSH connection to one robot, carrying every exec channel of a run, file writes included.
+// Knows nothing of Swarm: it runs the command lines src/remote builds.
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -15,15 +15,15 @@ export interface ExecResult {
   stderr: string;
 }
 
-export interface ExecOptions {
+interface ExecOptions {
   stdin?: string | Buffer;
   timeoutMs?: number;
 }
 
-/** Runs a command line as sshd would receive it, with its stdin (see RobotConnection.standIn). */
+/** Runs a line as sshd would receive it, with its stdin (see RobotConnection.standIn). */
 export type StandIn = (line: string, stdin: string | Buffer | undefined) => Promise<ExecResult>;
 
-export interface ConnectTarget {
+interface ConnectTarget {
   name: string;
   host: string;
   port: number;
@@ -35,11 +35,8 @@ class Semaphore {
   private waiting: (() => void)[] = [];
   constructor(private free: number) {}
   async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
   release(): void {
     const next = this.waiting.shift();
@@ -63,7 +60,7 @@ export class RemoteCommandError extends Error {
   }
 }
 
-/** A TCP connection to host:port, or an ETIMEDOUT error after `timeoutMs`. */
+/** Rejects with code ETIMEDOUT after `timeoutMs`. */
 export function tcpSocket(host: string, port: number, timeoutMs: number): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port });
@@ -89,15 +86,15 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
 export class RobotConnection {
   private channels = new Semaphore(CHANNELS_PER_CONNECTION);
   private closed = false;
-  /** What the login shell printed before a command of ours ran (greetings in ~/.bashrc …), once seen. */
+  /** What the login shell printed before our command ran (~/.bashrc greetings …), once seen. */
   loginShellOutput: string | null = null;
-  /** The sudo password from --ask-become-pass, for commands that read it (RemoteCommand.readsSudoPassword). */
+  /** From --ask-become-pass, for commands that read it (RemoteCommand.readsSudoPassword). */
   sudoPassword: string | undefined;
 
   /** Rejects when the connection goes (sshd killed, link lost and keepalives unanswered). */
   private lost: Promise<never>;
 
-  /** Where commands run instead of over SSH: the stand-in executor of tests (see standIn). */
+  /** Set by standIn: a test runs the commands, not sshd. */
   private standInRun: StandIn | null = null;
 
   private constructor(
@@ -118,35 +115,25 @@ export class RobotConnection {
     return Promise.race([work, this.lost]);
   }
 
-  /**
-   * Log in over a socket that `openSocket` provides: a TCP connection with its own short timeout
-   * (an absent robot is known within seconds), or a channel through a jump host. The SSH handshake
-   * and login get their own, longer limit (sshd delays failed passwords).
-   */
+  /** Log in over `openSocket`'s socket (TCP or a jump host's channel), whose own short timeout finds an absent robot in seconds. */
   static async open(target: ConnectTarget, config: ConnectConfig, openSocket: () => Promise<Duplex>): Promise<RobotConnection> {
     const socket = await openSocket();
     return new Promise((resolve, reject) => {
       const client = new Client();
-      let settled = false;
-      const fail = (err: Error) => {
-        if (settled) return;
-        settled = true;
-        reject(err);
-      };
       client.once('ready', () => {
-        settled = true;
         client.setNoDelay(true); // without it every sequential exec pays Nagle's ~40 ms
         resolve(new RobotConnection(target, client));
       });
-      client.on('error', fail);
-      client.once('close', () => fail(new Error('connection closed during the handshake')));
+      // No-ops once ready (a promise settles once).
+      client.on('error', reject);
+      client.once('close', () => reject(new Error('connection closed during the handshake')));
       client.connect({ ...config, sock: socket as never, username: target.username });
     });
   }
 
   /**
-   * A connection whose commands a test runs (the line exactly as sshd would receive it, and its stdin)
-   * instead of a robot: everything else — the wrapping for the login shell, marks, errors, writes — is real.
+   * A connection whose commands a test runs (the line as sshd would receive it, and its stdin) instead
+   * of a robot: the login-shell wrapping, marks, errors and writes stay real.
    */
   static standIn(target: ConnectTarget, run: StandIn): RobotConnection {
     const conn = new RobotConnection(target, new Client());
@@ -154,10 +141,7 @@ export class RobotConnection {
     return conn;
   }
 
-  /**
-   * A tunnel from this host to host:port (ProxyJump), for the next SSH connection to run over. The
-   * jump host's own connect attempt can take minutes to fail, so it gets the short connect timeout.
-   */
+  /** A tunnel to host:port through this host (ProxyJump): its connect can take minutes to fail, hence the timeout. */
   forwardTo(host: string, port: number, timeoutMs: number): Promise<Duplex> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
@@ -180,16 +164,7 @@ export class RobotConnection {
     });
   }
 
-  private withChannel<T>(open: () => Promise<T>): Promise<T> {
-    // A channel refused while the server still frees earlier ones is retried, not fatal.
-    const refused = (err: unknown) => /Channel open failure|open failed/i.test((err as Error).message ?? '') && !this.closed;
-    return retry(open, { attempts: 6, baseMs: 50, maxMs: 200, retryIf: refused });
-  }
-
-  /**
-   * Run one command line (already quoted by src/remote/shell.ts) under /bin/sh, whatever the login
-   * shell (see forAnyLoginShell). Never rejects on a non-zero exit.
-   */
+  /** Run one command line under /bin/sh, whatever the login shell; never rejects on a non-zero exit. */
   async exec(remote: string | RemoteCommand, options: ExecOptions = {}): Promise<ExecResult> {
     const command = lineOf(remote);
     // The password goes first on stdin, ahead of any payload; the script reads exactly one line.
@@ -214,13 +189,13 @@ export class RobotConnection {
     }
   }
 
-  /** One exec channel: the line, its stdin, its output and exit code; rejects on timeout or a lost connection. */
+  /** Rejects on timeout or a lost connection. */
   private async overSsh(wire: string, stdin: string | Buffer | undefined, timeoutMs: number): Promise<ExecResult> {
-    const channel = await this.untilLost(
-      this.withChannel(
-        () => new Promise<ClientChannel>((resolve, reject) => this.client.exec(wire, (err, ch) => (err ? reject(err) : resolve(ch)))),
-      ),
-    );
+    const openChannel = () =>
+      new Promise<ClientChannel>((resolve, reject) => this.client.exec(wire, (err, ch) => (err ? reject(err) : resolve(ch))));
+    // A channel refused while the server still frees earlier ones is retried, not fatal.
+    const refused = (err: unknown) => /Channel open failure|open failed/i.test((err as Error).message ?? '') && !this.closed;
+    const channel = await this.untilLost(retry(openChannel, { attempts: 6, baseMs: 50, maxMs: 200, retryIf: refused }));
     return this.untilLost(
       new Promise<ExecResult>((resolve, reject) => {
         const out: Buffer[] = [];
@@ -236,7 +211,7 @@ export class RobotConnection {
           clearTimeout(timer);
           resolve({ code: code ?? 255, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
         });
-        channel.end(stdin ?? undefined);
+        channel.end(stdin);
       }),
     );
   }
@@ -259,7 +234,6 @@ export class RobotConnection {
     };
   }
 
-  /** exec, and throw a RemoteCommandError naming `what` on a non-zero exit. */
   async run(command: string | RemoteCommand, what: string, options: ExecOptions = {}): Promise<string> {
     const result = await this.exec(command, options);
     if (result.code !== 0) throw new RemoteCommandError(this.target.name, what, result);
@@ -267,14 +241,15 @@ export class RobotConnection {
   }
 
   /**
-   * Replace a file atomically: the content goes on stdin into a temp file beside the target, gets
-   * its mode, then is renamed over it (see writeFileCommand). A reader never sees a half-written file;
-   * on a full or read-only disk the old file stays. Paths are relative to the login user's home.
+   * Replace a file atomically (see writeFileCommand): a reader never sees a half-written file; on a full
+   * or read-only disk the old file stays. Paths are relative to the login user's home.
    */
   async writeFileAtomic(path: string, content: string | Buffer, mode: number): Promise<void> {
-    const answer = await this.run(writeFileCommand(path, mode, Buffer.byteLength(content)), `writing ~/${path}`, { stdin: content });
-    if (answer.trim() !== WRITTEN) throw unexpectedAnswer(`writing ~/${path}`, `"${WRITTEN}"`, answer);
-    log(this.target.name, `wrote ${path} (${Buffer.byteLength(content)} bytes, mode ${mode.toString(8)})`);
+    const what = `writing ~/${path}`;
+    const bytes = Buffer.byteLength(content);
+    const answer = await this.run(writeFileCommand(path, mode, bytes), what, { stdin: content });
+    if (answer.trim() !== WRITTEN) throw unexpectedAnswer(what, `"${WRITTEN}"`, answer);
+    log(this.target.name, `wrote ${path} (${bytes} bytes, mode ${mode.toString(8)})`);
   }
 
   close(): void {

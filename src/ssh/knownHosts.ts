@@ -5,11 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { knownHostsNames } from '../remote/sshFiles.js';
 import { readIfAny, writeFileAtomic } from '../localFile.js';
-
-export interface KnownKey {
-  type: string;
-  blob: Buffer;
-}
+import { globRegExp, patternListMatches } from './sshConfig.js';
 
 /** "SHA256:…" as `ssh-keygen -l` prints it. */
 export function fingerprint(blob: Buffer): string {
@@ -22,25 +18,15 @@ export function keyTypeOf(blob: Buffer): string {
   return blob.subarray(4, 4 + len).toString('latin1');
 }
 
-function hostToken(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
+function hostTokens(name: string, ip: string, port: number): string[] {
+  return [name, ip].map((host) => (port === 22 ? host : `[${host}]:${port}`));
 }
 
+/** A plain (case-sensitive) or hashed pattern. */
 function patternMatches(pattern: string, token: string): boolean {
-  if (pattern.startsWith('|1|')) {
-    const [, , salt, hash] = pattern.split('|');
-    if (!salt || !hash) return false;
-    return createHmac('sha1', Buffer.from(salt, 'base64')).update(token).digest('base64') === hash;
-  }
-  const glob = new RegExp(
-    '^' +
-      pattern
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&') // [host]:port is literal here, not a class
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.') +
-      '$',
-  );
-  return glob.test(token);
+  if (!pattern.startsWith('|1|')) return globRegExp(pattern).test(token);
+  const [, , salt, hash] = pattern.split('|');
+  return !!salt && !!hash && createHmac('sha1', Buffer.from(salt, 'base64')).update(token).digest('base64') === hash;
 }
 
 export class KnownHosts {
@@ -50,30 +36,23 @@ export class KnownHosts {
     this.lines = readIfAny(file).split('\n');
   }
 
-  /** Every key recorded for the robot, under its name or its address. */
-  lookup(name: string, ip: string, port: number): KnownKey[] {
-    const tokens = [hostToken(name, port), hostToken(ip, port)];
-    const found: KnownKey[] = [];
-    for (const line of [...this.lines, ...this.added]) {
-      const fields = line.trim().split(/\s+/);
-      if (!fields[0] || fields[0].startsWith('#')) continue;
-      if (fields[0].startsWith('@')) continue; // @revoked / @cert-authority: not used for robots
-      const [hosts, type, b64] = fields;
-      if (!type || !b64) continue;
-      const patterns = (hosts ?? '').split(',');
-      const negated = patterns.some((p) => p.startsWith('!') && tokens.some((t) => patternMatches(p.slice(1), t)));
-      if (negated || !patterns.some((p) => tokens.some((t) => patternMatches(p, t)))) continue;
-      found.push({ type, blob: Buffer.from(b64, 'base64') });
-    }
-    return found;
+  /** Every key recorded for the robot, by name or address. */
+  lookup(name: string, ip: string, port: number) {
+    const tokens = hostTokens(name, ip, port);
+    return [...this.lines, ...this.added].flatMap((line) => {
+      const [hosts = '', type, b64] = line.trim().split(/\s+/);
+      // A comment, or @revoked / @cert-authority (not used for robots).
+      if (/^[#@]/.test(hosts) || !type || !b64 || !patternListMatches(hosts.split(','), tokens, patternMatches)) return [];
+      return [{ type, blob: Buffer.from(b64, 'base64') }];
+    });
   }
 
-  /** Record a first-seen key, under name and address; written by save(). */
+  /** Record a first-seen key, under name and address, for save(). */
   remember(name: string, ip: string, port: number, blob: Buffer): void {
     this.added.push(`${knownHostsNames(name, ip, port)} ${keyTypeOf(blob)} ${blob.toString('base64')}`);
   }
 
-  /** Append the newly recorded keys atomically (write a temp file, then rename over). */
+  /** Append the newly recorded keys (atomic rename). */
   save(): void {
     if (!this.added.length) return;
     const current = readIfAny(this.file);
@@ -86,25 +65,22 @@ export class KnownHosts {
 }
 
 /**
- * known_hosts without the lines that name the robot — by name or address, plain or hashed — as
- * `ssh-keygen -R` removes them. Wildcard patterns and marker lines (@cert-authority, @revoked) stay:
- * they are about other hosts too.
+ * known_hosts without the robot's lines (by name or address, plain or hashed), as `ssh-keygen -R`
+ * removes them. Wildcard patterns and marker lines stay: they are about other hosts too.
  */
 export function withoutHost(text: string, name: string, ip: string, port: number): { text: string; removed: number } {
-  const tokens = [hostToken(name, port), hostToken(ip, port)];
+  const tokens = hostTokens(name, ip, port);
   const lines = text.split('\n');
   const kept = lines.filter((line) => {
     const hosts = line.trim().split(/\s+/)[0] ?? '';
-    if (!hosts || hosts.startsWith('#') || hosts.startsWith('@')) return true;
-    return !hosts.split(',').some((p) => !/[*?!]/.test(p) && tokens.some((t) => patternMatches(p, t)));
+    return !hosts || /^[#@]/.test(hosts) || !hosts.split(',').some((p) => !/[*?!]/.test(p) && tokens.some((t) => patternMatches(p, t)));
   });
   return { text: kept.join('\n'), removed: lines.length - kept.length };
 }
 
-/** Remove the robot's lines from the operator's known_hosts file (atomic rename); how many there were. */
+/** Remove the robot's lines from the known_hosts file; how many there were. */
 export function forgetHost(file: string, name: string, ip: string, port: number, dryRun: boolean): number {
-  const result = withoutHost(readIfAny(file), name, ip, port);
-  if (!result.removed || dryRun) return result.removed;
-  writeFileAtomic(file, result.text, 0o600);
-  return result.removed;
+  const { text, removed } = withoutHost(readIfAny(file), name, ip, port);
+  if (removed && !dryRun) writeFileAtomic(file, text, 0o600);
+  return removed;
 }

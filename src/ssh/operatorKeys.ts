@@ -1,11 +1,11 @@
-// Operator keys named on the command line (`provision keys --operator-key FILE`,
-// `--revoke-operator-key FILE`), read and checked before any connection, and the keys this run may
-// log in with — never revoked: the run would lock its operator out.
+// Operator keys named on the command line (--operator-key, --revoke-operator-key), read and checked
+// before any connection, and the keys this run may log in with — never revoked: the run would lock its
+// operator out.
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import ssh2 from 'ssh2';
 import { keyOf } from '../remote/sshFiles.js';
-import { sshDir } from './auth.js';
+import { defaultKeyFiles } from './auth.js';
 
 /** The first public key line of FILE and a label for its tag (the key's comment, else the file's name). */
 export function readPublicKeyFile(file: string): { key: string; label: string } {
@@ -19,42 +19,33 @@ export function readPublicKeyFile(file: string): { key: string; label: string } 
   const key = line ? keyOf(line) : null;
   if (!line || !key)
     throw new Error(`${file}: no SSH public key in it (expected a line like "ssh-ed25519 AAAA… comment"; a private key is never taken)`);
-  const comment = line
-    .trim()
-    .split(/\s+/)
-    .slice(
-      line
-        .trim()
-        .split(/\s+/)
-        .indexOf(key.split(' ')[1] as string) + 1,
-    )
-    .join('_');
+  const words = line.trim().split(/\s+/);
+  const comment = words.slice(words.indexOf(key.split(' ')[1]!) + 1).join('_');
   // The label ends the authorized_keys line: safe characters only.
   const label = (comment || basename(file)).replace(/[^A-Za-z0-9._@-]/g, '_').slice(0, 64) || 'operator';
   return { key, label };
 }
+
+const publicLine = (key: ssh2.ParsedKey) => `${key.type} ${key.getPublicSSH().toString('base64')}`;
 
 /** "type blob" of a key file: its .pub when there is one, else the public half of an unencrypted private key. */
 function publicOf(file: string): string | null {
   if (existsSync(`${file}.pub`)) return keyOf(readFileSync(`${file}.pub`, 'utf8'));
   if (!existsSync(file)) return null;
   const parsed = ssh2.utils.parseKey(readFileSync(file));
-  if (parsed instanceof Error) return null;
-  return `${parsed.type} ${parsed.getPublicSSH().toString('base64')}`;
+  return parsed instanceof Error ? null : publicLine(parsed);
 }
 
-/** Every key this run may log in with: the default ~/.ssh/id_* keys, the IdentityFiles, the agent's keys. */
+/** Every key this run may log in with: the IdentityFiles, the default keys, the agent's. */
 export async function loginKeys(identityFiles: readonly string[]): Promise<Set<string>> {
-  const files = [...identityFiles, ...['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(sshDir(), n))];
-  const keys = new Set(files.map(publicOf).filter((k): k is string => k !== null));
+  const keys = new Set([...identityFiles, ...defaultKeyFiles()].map(publicOf).filter((k): k is string => k !== null));
   const sock = process.env.SSH_AUTH_SOCK;
   if (sock) {
     const agentKeys = await new Promise<unknown[]>((resolve) =>
       new ssh2.OpenSSHAgent(sock).getIdentities((err, list) => resolve(err ? [] : [...(list ?? [])])),
     );
     for (const k of agentKeys) {
-      if (k && typeof k === 'object' && 'getPublicSSH' in k)
-        keys.add(`${(k as ssh2.ParsedKey).type} ${(k as ssh2.ParsedKey).getPublicSSH().toString('base64')}`);
+      if (k && typeof k === 'object' && 'getPublicSSH' in k) keys.add(publicLine(k as ssh2.ParsedKey));
     }
   }
   return keys;

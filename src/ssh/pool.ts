@@ -9,13 +9,13 @@ import { fingerprint, keyTypeOf, type KnownHosts } from './knownHosts.js';
 import { log } from '../log.js';
 import { retry } from '../run/retry.js';
 
-export interface PoolOptions {
+interface PoolOptions {
   identity: OperatorIdentity;
   knownHosts: KnownHosts;
-  /** --connect-timeout when given; else each host's ConnectTimeout, else DEFAULT_CONNECT_TIMEOUT_S. */
+  /** --connect-timeout, which overrides each host's ConnectTimeout. */
   connectTimeoutMs?: number | undefined;
   maxHandshakes: number;
-  /** Called as each robot's connection is settled (connected or not): the progress count. */
+  /** Called as each robot settles (connected or not): the progress count. */
   onEach?: () => void;
 }
 
@@ -30,21 +30,20 @@ const HANDSHAKE_RETRIES = 4;
 const DEFAULT_CONNECT_TIMEOUT_S = 5;
 const DEFAULT_KEEPALIVE_S = 10; // 3 unanswered = gone: a robot that vanishes mid-run is noticed within ~30 s
 
-/** The TCP connect (or tunnel) timeout for one endpoint: the flag, else its ConnectTimeout, else 5 s. */
 function connectTimeoutMs(to: Endpoint, options: PoolOptions): number {
   return options.connectTimeoutMs ?? (to.connectTimeoutSeconds ?? DEFAULT_CONNECT_TIMEOUT_S) * 1000;
 }
 
 const HOST_KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'];
 
-/** Run `work` over `items` with at most `limit` in flight; every item gets its result, none fails the others. */
+/** `work` over `items`, at most `limit` at a time; the results in order. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
       const i = next++;
-      results[i] = await work(items[i] as T, i);
+      results[i] = await work(items[i]!, i);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
@@ -66,9 +65,8 @@ export function routesByDestination(output: string): Map<string, string> {
 }
 
 /**
- * PROVISION_ROUTE_DEV=<dev> (set by the lab, the demo and the tests) refuses any robot whose
- * route does not leave through that interface, so a test can never send traffic elsewhere.
- * The routes of all robots are read by one `ip -batch` (one process, not one per robot).
+ * PROVISION_ROUTE_DEV=<dev> (set by the lab, the demo and the tests) refuses any robot whose route
+ * does not leave through that interface, so a test never sends traffic elsewhere.
  */
 class RouteGuard {
   private verdicts = new Map<string, string | null>();
@@ -81,7 +79,7 @@ class RouteGuard {
       : `refused: the route to ${ip} does not go via ${this.dev} (PROVISION_ROUTE_DEV)`;
   }
 
-  /** Read the routes of many addresses at once; an address the batch did not answer is asked alone later. */
+  /** One `ip -batch` for many addresses; one it did not answer is asked alone later. */
   prefetch(ips: readonly string[]): void {
     const ask = [...new Set(ips)].filter((ip) => !this.verdicts.has(ip) && /^[0-9a-fA-F:.]+$/.test(ip));
     if (!this.dev || !ask.length) return;
@@ -90,10 +88,7 @@ class RouteGuard {
       encoding: 'utf8',
     });
     const routes = routesByDestination(run.stdout ?? '');
-    for (const ip of ask) {
-      const route = routes.get(ip);
-      if (route !== undefined) this.verdicts.set(ip, this.verdict(ip, route));
-    }
+    for (const ip of ask) if (routes.has(ip)) this.verdicts.set(ip, this.verdict(ip, routes.get(ip)));
   }
 
   problem(ip: string): string | null {
@@ -111,38 +106,33 @@ class RouteGuard {
   }
 }
 
-/** One SSH endpoint: a robot, or a jump host on the way to robots (the same fields). */
+/** A robot, or a jump host on the way to robots (the same fields). */
 type Endpoint = SshHop;
+
+const handshakeDropped = (e: Error & { code?: string }) =>
+  e.code === 'ECONNRESET' || /closed during the handshake|Connection lost before handshake/i.test(e.message);
 
 function describeConnectError(err: Error & { code?: string; level?: string }, to: Endpoint, timeoutMs: number): Reach {
   const code = err.code ?? '';
   const message = err.message ?? String(err);
+  const at = `${to.host}:${to.port}`;
   if (/Timed out while waiting for handshake/i.test(message)) {
     return {
       ok: false,
       status: 'failed',
-      reason: `${to.host}:${to.port} accepted the connection but SSH login did not finish within ${LOGIN_TIMEOUT_MS / 1000} s`,
+      reason: `${at} accepted the connection but SSH login did not finish within ${LOGIN_TIMEOUT_MS / 1000} s`,
     };
   }
   if (code === 'ETIMEDOUT') {
     return {
       ok: false,
       status: 'unreachable',
-      reason: message.startsWith('no answer from') ? message : `no answer from ${to.host}:${to.port} within ${timeoutMs / 1000} s`,
+      reason: message.startsWith('no answer from') ? message : `no answer from ${at} within ${timeoutMs / 1000} s`,
     };
   }
-  if (
-    ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ECONNRESET'].includes(code) ||
-    /Connection lost before handshake|closed during the handshake/.test(message)
-  ) {
-    return {
-      ok: false,
-      status: 'unreachable',
-      reason:
-        code === 'ECONNREFUSED' && message.includes('could not reach')
-          ? message
-          : `${code || 'connection lost'} connecting to ${to.host}:${to.port}`,
-    };
+  if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN'].includes(code) || handshakeDropped(err)) {
+    const jumpHostSaid = code === 'ECONNREFUSED' && message.includes('could not reach'); // see forwardTo
+    return { ok: false, status: 'unreachable', reason: jumpHostSaid ? message : `${code || 'connection lost'} connecting to ${at}` };
   }
   if (err.level === 'client-authentication') {
     return {
@@ -154,16 +144,13 @@ function describeConnectError(err: Error & { code?: string; level?: string }, to
   return { ok: false, status: 'failed', reason: message };
 }
 
-const handshakeDropped = (e: Error & { code?: string }) =>
-  e.code === 'ECONNRESET' || /closed during the handshake|Connection lost before handshake/i.test(e.message);
-
-/** Why the presented host key is refused (not the one known_hosts has, or none known under StrictHostKeyChecking yes). */
+/** Why the presented host key is refused, if it is. */
 function hostKeyProblem(to: Endpoint, known: ReturnType<KnownHosts['lookup']>, key: Buffer): string | null {
   if (!known.length && to.strictHostKeyChecking === 'yes')
     return `${to.name}'s host key ${fingerprint(key)} is not in ~/.ssh/known_hosts, and ~/.ssh/config says StrictHostKeyChecking yes: add it first (e.g. ssh ${to.name} once), then run again`;
   if (!known.length || known.some((k) => k.blob.equals(key))) return null;
   const type = keyTypeOf(key);
-  const expected = known.filter((k) => k.type === type).concat(known)[0] as (typeof known)[number];
+  const expected = known.find((k) => k.type === type) ?? known[0]!;
   return (
     `host key of ${to.name} changed: known_hosts has ${fingerprint(expected.blob)}, it now presents ${fingerprint(key)} (${type}). ` +
     `Nothing was run on it. If it was really reinstalled or re-keyed, remove the old key with ` +
@@ -171,10 +158,7 @@ function hostKeyProblem(to: Endpoint, known: ReturnType<KnownHosts['lookup']>, k
   );
 }
 
-/**
- * Log in to one endpoint over the socket `openSocket` gives, pinning its host key against the
- * operator's known_hosts (by name and by address, like ssh).
- */
+/** Log in to one endpoint, pinning its host key against known_hosts (by name and by address, like ssh). */
 async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: PoolOptions): Promise<Reach> {
   const known = options.knownHosts.lookup(to.name, to.host, to.port);
   const knownTypes = new Set(known.map((k) => k.type));
@@ -182,20 +166,17 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
   const serverHostKey = [...HOST_KEY_TYPES.filter((t) => knownTypes.has(t)), ...HOST_KEY_TYPES.filter((t) => !knownTypes.has(t))];
   let presented: Buffer | null = null;
   let mismatch: string | null = null;
+  const target = { ...to, username: to.user };
 
   const attempt = () =>
     RobotConnection.open(
-      { name: to.name, host: to.host, port: to.port, username: to.user },
+      target,
       {
         readyTimeout: LOGIN_TIMEOUT_MS,
         keepaliveInterval: (to.keepaliveSeconds ?? DEFAULT_KEEPALIVE_S) * 1000,
         keepaliveCountMax: 3,
         algorithms: { serverHostKey: serverHostKey as never },
-        authHandler: authHandler(options.identity, {
-          username: to.user,
-          identityFiles: to.identityFiles,
-          identitiesOnly: to.identitiesOnly,
-        }) as never,
+        authHandler: authHandler(options.identity, target) as never,
         hostVerifier: (key: Buffer) => {
           presented = key;
           mismatch = hostKeyProblem(to, known, key);
@@ -206,7 +187,7 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
     );
 
   // A handshake dropped by sshd (MaxStartups: too many unauthenticated connections at once) is retried
-  // with growing, jittered pauses (~0.3+0.6+1.2+2.4 s); a timeout is not (the robot is away).
+  // with backoff; a timeout is not (the robot is away).
   try {
     const conn = await retry(attempt, {
       attempts: HANDSHAKE_RETRIES + 1,
@@ -221,14 +202,9 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
     });
     const key = presented as Buffer | null;
     if (!key) throw new Error('no host key was presented');
-    const hostKey = `${keyTypeOf(key)} ${key.toString('base64')}`;
-    let newHostKey: string | null = null;
-    if (!known.length) {
-      options.knownHosts.remember(to.name, to.host, to.port, key);
-      newHostKey = fingerprint(key);
-    }
+    if (!known.length) options.knownHosts.remember(to.name, to.host, to.port, key);
     log(to.name, `connected to ${to.user}@${to.host}:${to.port} (host key ${fingerprint(key)})`);
-    return { ok: true, conn, hostKey, newHostKey };
+    return { ok: true, conn, hostKey: `${keyTypeOf(key)} ${key.toString('base64')}`, newHostKey: known.length ? null : fingerprint(key) };
   } catch (err) {
     if (mismatch) return { ok: false, status: 'failed', reason: mismatch };
     log(to.name, `connect failed: ${(err as Error).message}`);
@@ -237,16 +213,16 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
 }
 
 /**
- * How the laptop reaches endpoints: directly (after the route guard let the address through), or
- * through jump hosts (ProxyJump), each chain opened once per run and shared by every robot behind it:
- * 300 robots behind one gateway make one connection to it, and a channel each through it.
+ * How endpoints are reached: directly (if the route guard lets the address through), or through ProxyJump
+ * chains, each opened once per run and shared: 300 robots behind one gateway make one connection to it,
+ * and a channel each through it.
  */
 class Dialer {
   private chains = new Map<string, Promise<RobotConnection>>();
   readonly routes = new RouteGuard();
   constructor(private options: PoolOptions) {}
 
-  /** A socket to an address this host contacts directly; the route is checked once, not per handshake retry. */
+  /** A socket straight to host:port; the route is checked once, not per handshake retry. */
   direct(host: string, port: number, timeoutMs: number): () => Promise<Duplex> {
     const blocked = this.routes.problem(host);
     return async () => {
@@ -260,7 +236,7 @@ class Dialer {
     const key = chain.map((h) => `${h.user}@${h.host}:${h.port}`).join(',');
     let open = this.chains.get(key);
     if (!open) {
-      const hop = chain[chain.length - 1] as SshHop;
+      const hop = chain.at(-1)!;
       open = (async () => {
         const before = chain.length > 1 ? await this.through(chain.slice(0, -1)) : null;
         const timeoutMs = connectTimeoutMs(hop, this.options);
@@ -306,7 +282,7 @@ export async function connectAll(robots: readonly Robot[], options: PoolOptions)
     connectOne(robot, options, dialer).finally(() => options.onEach?.()),
   );
   options.knownHosts.save();
-  return { reach: new Map(robots.map((r, i) => [r.name, results[i] as Reach])), dialer };
+  return { reach: new Map(robots.map((r, i) => [r.name, results[i]!])), dialer };
 }
 
 export function closeAll({ reach, dialer }: Connections): void {

@@ -4,19 +4,15 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { OperatorSshLookup } from '../inventory/load.js';
-import type { SshHop, SshTuning } from '../inventory/schema.js';
 
-export interface SshConfigEntry {
+interface SshConfigEntry {
   keyword: string;
   args: string[];
   file: string;
   line: number;
 }
-/**
- * `within` is set on blocks read from a file that was included inside a Host/Match block: ssh never
- * applies anything from such a file unless the enclosing block matches too.
- */
-export interface SshConfigBlock {
+/** `within`: the Host/Match block an Include of this block's file sat in, which must match too. */
+interface SshConfigBlock {
   kind: 'host' | 'match' | 'global';
   patterns: string[];
   entries: SshConfigEntry[];
@@ -28,12 +24,12 @@ export interface SshConfig {
   blocks: SshConfigBlock[];
   warnings: string[];
 }
-export interface JumpHost {
+interface JumpHost {
   user?: string;
   host: string;
   port?: number;
 }
-export interface HostSettings {
+interface HostSettings {
   user?: string;
   port?: number;
   hostName?: string;
@@ -48,7 +44,8 @@ type ReadInclude = (pattern: string) => { file: string; text: string }[];
 
 const MAX_INCLUDE_DEPTH = 16; // OpenSSH's READCONF_MAX_DEPTH
 
-function globRegExp(pattern: string, flags = ''): RegExp {
+/** An ssh pattern (`*`, `?`; anything else literal, so known_hosts' [host]:port is no class) as a RegExp. */
+export function globRegExp(pattern: string, flags = ''): RegExp {
   const body = pattern
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*')
@@ -57,12 +54,15 @@ function globRegExp(pattern: string, flags = ''): RegExp {
 }
 
 /** ssh's pattern-list rule: some pattern matches some name, and no negated pattern matches any. */
-function patternListMatches(patterns: string[], names: string[]): boolean {
+export function patternListMatches(
+  patterns: string[],
+  names: string[],
+  matches = (pattern: string, name: string) => globRegExp(pattern, 'i').test(name),
+): boolean {
   let hit = false;
   for (const p of patterns) {
     const negated = p.startsWith('!');
-    const re = globRegExp(negated ? p.slice(1) : p, 'i');
-    if (!names.some((n) => re.test(n))) continue;
+    if (!names.some((n) => matches(negated ? p.slice(1) : p, n))) continue;
     if (negated) return false;
     hit = true;
   }
@@ -111,7 +111,7 @@ function parseSeconds(arg: string): number {
 }
 function parseFlag(arg: string): boolean {
   const v = arg.toLowerCase();
-  if (v !== 'yes' && v !== 'true' && v !== 'no' && v !== 'false') throw new Error('expected yes or no');
+  if (!['yes', 'true', 'no', 'false'].includes(v)) throw new Error('expected yes or no');
   return v === 'yes' || v === 'true';
 }
 function parseStrict(arg: string): string {
@@ -122,12 +122,12 @@ function parseStrict(arg: string): string {
 /** A checker refusing %-tokens we can't expand (ssh would refuse unknown ones too). */
 function tokensOnly(allowed: string) {
   return (arg: string) => {
-    for (const m of arg.matchAll(/%(.?)/g)) {
-      const t = m[1] ?? '';
+    for (const [, t = ''] of arg.matchAll(/%(.?)/g)) {
       if (t !== '%' && (t === '' || !allowed.includes(t))) throw new Error(`"%${t}" is not supported here`);
     }
   };
 }
+const withHome = (path: string, home: string) => path.replace(/^~(?=\/|$)/, () => home);
 function expandTokens(s: string, vars: Record<string, string>): string {
   return s.replace(/%(.)/g, (token, c: string) => (c === '%' ? '%' : (vars[c] ?? token)));
 }
@@ -199,7 +199,7 @@ function matchApplies(args: string[], hostNames: string[]): boolean {
   return true;
 }
 
-/** One file being read. `enclosing`: the Host/Match block the Include of this file sat in (undefined at top level). */
+/** One file being read; `enclosing`: the Host/Match block its Include sat in. */
 interface Reading {
   config: SshConfig;
   file: string;
@@ -210,7 +210,7 @@ interface Reading {
   open?: SshConfigBlock; // where they go; created on the first entry
 }
 
-/** Parse config text. `readInclude(pathPattern)` returns [{file, text}] for an Include (glob already expanded by the caller, relative paths resolved against ~/.ssh by the caller); default: Include is ignored with a warning. */
+/** `readInclude(pattern)` reads the files an Include names, globbed and resolved against ~/.ssh. */
 export function parseSshConfig(text: string, file: string, readInclude?: ReadInclude): SshConfig {
   const config: SshConfig = { blocks: [], warnings: [] };
   parseInto({ config, file, depth: 0, readInclude }, text);
@@ -278,15 +278,16 @@ function applies(block: SshConfigBlock, names: string[], hostName: string | unde
   return true;
 }
 
-/** What applies to a host known by `names` (e.g. the robot's inventory name and its address): a Host block matches when any of its patterns matches any of the names (and no negated pattern matches any). First obtained value wins, like ssh; IdentityFile accumulates in order. `%h %p %r %u %% ~` are expanded in IdentityFile (%h = hostName ?? names[0], %r = remote user, %u = local user, ~ = home). ProxyJump `none` means no jump. */
+/** What applies to a host known by `names` (e.g. the robot's name and address); IdentityFile accumulates, ProxyJump `none` means no jump. */
 export function hostSettings(config: SshConfig, names: string[], context: { localUser: string; home: string }): HostSettings {
   const s: HostSettings = { identityFiles: [], proxyJump: [] };
+  const name = names[0] ?? '';
   let proxyChosen = false; // ProxyJump and ProxyCommand compete: whichever comes first wins
   for (const block of config.blocks) {
     if (!applies(block, names, s.hostName)) continue;
     for (const { keyword, args } of block.entries) {
       const arg = args[0] ?? '';
-      if (keyword !== 'proxyjump' && keyword !== 'proxycommand') obtain(s, keyword, arg, names[0] ?? '');
+      if (keyword !== 'proxyjump' && keyword !== 'proxycommand') obtain(s, keyword, arg, name);
       else if (!proxyChosen) {
         proxyChosen = true;
         if (keyword === 'proxyjump' && arg.toLowerCase() !== 'none') s.proxyJump = parseJumps(arg);
@@ -295,23 +296,14 @@ export function hostSettings(config: SshConfig, names: string[], context: { loca
   }
   // Expanded last, as ssh does, so %r and %p see the final User and Port.
   const vars = {
-    h: s.hostName ?? names[0] ?? '',
-    n: names[0] ?? '',
+    h: s.hostName ?? name,
+    n: name,
     p: String(s.port ?? 22),
     r: s.user ?? context.localUser,
     u: context.localUser,
     d: context.home,
   };
-  s.identityFiles = [
-    ...new Set(
-      s.identityFiles.map((f) =>
-        expandTokens(
-          f.replace(/^~(?=\/|$)/, () => context.home),
-          vars,
-        ),
-      ),
-    ),
-  ];
+  s.identityFiles = [...new Set(s.identityFiles.map((f) => expandTokens(withHome(f, context.home), vars)))];
   return s;
 }
 
@@ -343,13 +335,13 @@ function obtain(s: HostSettings, keyword: string, arg: string, name: string): vo
   }
 }
 
-/** Read ~/.ssh/config (and its Includes, with simple `*`/`?` globbing of the last path element) from disk; a missing file gives an empty config. */
+/** Read ~/.ssh/config and its Includes (globbing only the last path element); a missing file gives an empty config. */
 export function loadSshConfig(home: string): SshConfig {
   const sshDir = join(home, '.ssh');
   const file = join(sshDir, 'config');
   if (!existsSync(file)) return { blocks: [], warnings: [] };
   const readInclude: ReadInclude = (pattern) => {
-    const path = pattern.replace(/^~(?=\/|$)/, () => home);
+    const path = withHome(pattern, home);
     const full = isAbsolute(path) ? path : join(sshDir, path);
     const dir = dirname(full);
     const name = basename(full);
@@ -368,20 +360,16 @@ export function loadSshConfig(home: string): SshConfig {
   return parseSshConfig(readFileSync(file, 'utf8'), file, readInclude);
 }
 
-/**
- * What ~/.ssh/config says for each robot, matched by its inventory name and by its address: User,
- * Port, IdentityFile(s), IdentitiesOnly, and the ProxyJump chain with each hop's own HostName, User,
- * Port and IdentityFile(s) (a hop's own ProxyJump is not followed).
- */
+/** What ~/.ssh/config says for each robot, by name and address, and for each ProxyJump hop (whose own ProxyJump is not followed). */
 export function operatorSshLookup(config: SshConfig, context: { localUser: string; home: string }): OperatorSshLookup {
-  const tuning = (h: HostSettings): SshTuning => ({
+  const tuning = (h: HostSettings) => ({
     ...(h.connectTimeoutSeconds !== undefined ? { connectTimeoutSeconds: h.connectTimeoutSeconds } : {}),
     ...(h.serverAliveIntervalSeconds !== undefined ? { keepaliveSeconds: h.serverAliveIntervalSeconds } : {}),
     ...(h.strictHostKeyChecking !== undefined ? { strictHostKeyChecking: h.strictHostKeyChecking } : {}),
   });
   return (name, ip) => {
     const s = hostSettings(config, [name, ip], context);
-    const jumps: SshHop[] = s.proxyJump.map((hop) => {
+    const jumps = s.proxyJump.map((hop) => {
       const h = hostSettings(config, [hop.host], context);
       return {
         name: hop.host,
