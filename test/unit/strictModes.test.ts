@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileNeedsFix, judgeStrictModes, type StrictModesFacts } from '../../src/plan/strictModes.js';
@@ -79,6 +79,17 @@ describe("the gather script's StrictModes lines", () => {
     parseGatheredSsh(
       execFileSync('sh', ['-c', gatherSshCommand('t@T', dry)], { encoding: 'utf8', env: { HOME: home, PATH: process.env.PATH ?? '' } }),
     );
+
+  it("generates the robot's key pair with its comment (user@robot), and reads the public key back", () => {
+    const home = mkdtempSync(join(tmpdir(), 'strict-home-'));
+    try {
+      const real = run(home, false);
+      expect(real.actions).toContain('keygen');
+      expect(readFileSync(join(home, '.ssh', 'id_ed25519.pub'), 'utf8')).toMatch(/^ssh-ed25519 AAAA\S+ t@T\n$/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
 
   it('reports a loose home and fixes ~/.ssh to 700, but not in a dry run', () => {
     const home = mkdtempSync(join(tmpdir(), 'strict-home-'));

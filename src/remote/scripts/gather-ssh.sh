@@ -6,7 +6,7 @@
 #   FILE:MODE:BASE64       the .pub and each managed file; FILE:-: absent; FILE:!:WHAT not readable
 umask 077
 cd || exit 1
-dry=$2 key=$3
+comment=$1 dry=$2 key=$3
 shift 3
 me=$(id -u)
 state=
@@ -18,7 +18,7 @@ if [ "$mine" = 1 ] && [ -d .ssh ] && [ "$(stat -L -c %a .ssh)" != 700 ]; then [ 
 if [ "$mine" = 0 ]; then :
 elif [ ! -f "$key" ]; then
   command -v ssh-keygen >/dev/null || { echo "ssh-keygen is not installed on this robot (package openssh-client)" >&2; exit 3; }
-  [ "$dry" = 1 ] || ssh-keygen -q -t ed25519 -N '' -C "$1" -f "$key" </dev/null >/dev/null || exit 3
+  [ "$dry" = 1 ] || ssh-keygen -q -t ed25519 -N '' -C "$comment" -f "$key" </dev/null >/dev/null || exit 3
   state="$state keygen"
 elif [ ! -f "$key.pub" ]; then
   [ "$dry" = 1 ] || ssh-keygen -y -f "$key" </dev/null > "$key.pub" || exit 3
