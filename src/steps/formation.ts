@@ -23,7 +23,7 @@ import { redact } from '../log.js';
 import type { Fleet } from '../run/fleet.js';
 import type { SwarmReport } from '../run/outcome.js';
 import type { Phase as Progress } from '../progress.js';
-import { StopRun } from '../run/phases.js';
+import { StopRun, eachRobot } from '../run/phases.js';
 import { pollUntil, retry } from '../run/retry.js';
 import { ManagerVia, NoManagerError } from './managerVia.js';
 import { QuorumLostError, fleetClusters, halfJoined, inSwarm, nodeOfRobot, strangersOf, type Member } from './swarmState.js';
@@ -52,6 +52,11 @@ export class Formation {
   /** `held`: demotions --limit holds back, and the promotions they wait for. */
   private readonly changes: ReturnType<typeof roleChanges> & { held: { demote: string[]; promote: string[] } };
   private tokens = { worker: '', manager: '' };
+  /**
+   * Robots not failed when the plan was made: their nodes' role changes and labels go ahead even when
+   * another of their phases fails later in the run (a failed label must not keep the leader from handing over).
+   */
+  private readonly okAtPlan: Set<string>;
 
   private constructor(
     private readonly fleet: Fleet,
@@ -65,6 +70,7 @@ export class Formation {
     this.planRobots = planInput(fleet, usable, (r) => this.nodeOf(r));
     this.managerAddrs = plan.managers.map((name) => `${fleet.inventory.robots.find((r) => r.name === name)?.ip}:${SWARM_PORT}`);
     this.changes = this.limitedRoleChanges();
+    this.okAtPlan = new Set(usable.filter((m) => this.ok(m)).map((m) => m.robot.name));
   }
 
   /** The plan phase. */
@@ -91,6 +97,7 @@ export class Formation {
     candidates = () => formation.managerCandidates();
     // Work through a manager that stays one (the leader first); the leader to hand over only if none does.
     via.current = formation.managerCandidates()[0] ?? found;
+    formation.noteHeldDemotions(); // now: a run that stops early still says why
     return formation;
   }
 
@@ -115,8 +122,10 @@ export class Formation {
     return this.usable.find((m) => m.robot.name === name) as Member;
   }
 
-  private names(test: (m: Member) => boolean): string[] {
-    return this.usable.filter((m) => this.ok(m) && this.mine(m) && test(m)).map((m) => m.robot.name);
+  /** `since: 'plan'`: robots not failed when the plan was made (see okAtPlan); else those not failed now. */
+  private names(test: (m: Member) => boolean, since: 'now' | 'plan' = 'now'): string[] {
+    const ok = (m: Member) => (since === 'plan' ? this.okAtPlan.has(m.robot.name) : this.ok(m));
+    return this.usable.filter((m) => ok(m) && this.mine(m) && test(m)).map((m) => m.robot.name);
   }
 
   private roleOf(name: string): 'manager' | 'worker' {
@@ -215,14 +224,14 @@ export class Formation {
   }
 
   promotions(): string[] {
-    return this.names((m) => this.inFleet(m) && this.changes.promote.includes(m.robot.name));
+    return this.names((m) => this.inFleet(m) && this.changes.promote.includes(m.robot.name), 'plan');
   }
 
   /** The leader's demotion (a hand-over) last: all else is done, so the node elected next is one that stays. */
   demotions(): string[] {
     const leaving = this.changes.handOver;
-    return this.names((m) => this.inFleet(m) && this.changes.demote.includes(m.robot.name)).concat(
-      this.names((m) => this.inFleet(m) && m.robot.name === leaving),
+    return this.names((m) => this.inFleet(m) && this.changes.demote.includes(m.robot.name), 'plan').concat(
+      this.names((m) => this.inFleet(m) && m.robot.name === leaving, 'plan'),
     );
   }
 
@@ -313,7 +322,7 @@ export class Formation {
   async joinManagers(names: readonly string[], progress: Progress): Promise<void> {
     const currentManagers = this.nodes.filter((n) => n.role === 'manager').length;
     for (const batch of managerJoinBatches(Math.max(1, currentManagers), [...names])) {
-      await Promise.all(batch.map((name) => this.join(this.member(name), 'manager').finally(() => progress.advance())));
+      await eachRobot(this.fleet, batch, async (name) => void (await this.join(this.member(name), 'manager')), progress);
       if (this.stopping) throw this.stopping;
     }
   }
@@ -397,8 +406,9 @@ export class Formation {
       (m) =>
         Boolean(m.facts.swarm?.NodeID) &&
         !this.labelled.has(m) &&
-        (this.joinedNow.has(m) || this.inFleet(m)) &&
+        (this.joinedNow.has(m) ? this.ok(m) : this.inFleet(m)) && // a join's failed label is not tried twice
         !isNoLabelUpdate(labelUpdate(this.labelsNow(m), desiredLabels(m.robot, m.facts))),
+      'plan',
     );
   }
 
@@ -501,13 +511,16 @@ export class Formation {
       for (const p of this.pendingFor(m)) if (p.kind === kind) this.fleet.changed(m.robot.name, `would ${p.text}`);
   }
 
-  /** Under --limit: what the others would need, and the demotions held back. */
+  /** Under --limit: what the others would need. */
   noteLimit(): void {
     if (!this.fleet.options.limit) return;
     for (const m of this.usable.filter((x) => !this.mine(x))) {
       const pending = this.pendingFor(m).map((p) => p.text);
       if (pending.length) this.fleet.note(m.robot.name, `outside --limit, not changed; would ${pending.join('; ')}`);
     }
+  }
+
+  private noteHeldDemotions(): void {
     const { demote, promote } = this.changes.held;
     for (const n of this.fleet.options.dryRun ? [] : demote)
       this.fleet.note(n, `not demoted: the plan promotes ${promote.join(', ')} first, outside --limit (add it to --limit, or run without)`);

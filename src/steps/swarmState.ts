@@ -72,7 +72,8 @@ export const factsFirstCommand = (robot: Robot) => factsCommand(robot.sudo);
 
 /**
  * Every connected robot's facts, in inventory order; one without working docker fails. With `problems`
- * (the wizard), unreadable facts are noted there instead, and a robot whose docker does not answer stays.
+ * (the wizard), unreadable facts and cloned swarm state are noted there instead, and a robot whose docker
+ * does not answer stays.
  */
 export async function gatherMembers(fleet: Fleet, problems?: Map<string, string>): Promise<Member[]> {
   const members: Member[] = [];
@@ -93,10 +94,10 @@ export async function gatherMembers(fleet: Fleet, problems?: Map<string, string>
         `reports the same Docker engine ID as ${c.sameAs} (cloned /etc/docker/key.json or /var/lib/docker/engine-id?): the swarm tells them apart by node ID, but give it its own ID (stop docker, remove that file, start docker)`,
       );
     } else {
-      fleet.failed(
-        c.robot,
-        `reports the same swarm node ID as ${c.sameAs}: its /var/lib/docker/swarm was copied from it. Left untouched: run \`docker swarm leave --force\` on it, then provision swarm again`,
-      );
+      const why = `reports the same swarm node ID as ${c.sameAs}: its /var/lib/docker/swarm was copied from it. Left untouched: run \`docker swarm leave --force\` on it, then provision swarm again`;
+      if (problems)
+        problems.set(c.robot, why); // the wizard shows it on the robot's row
+      else fleet.failed(c.robot, why);
     }
   }
   return members.filter((m) => !clones.some((c) => c.what === 'node' && c.robot === m.robot.name));

@@ -10,6 +10,7 @@ const { RobotConnection } = await import('../../src/ssh/connection.js');
 const { Fleet } = await import('../../src/run/fleet.js');
 const { runSwarm, SWARM_PHASES, ROTATE_PHASES } = await import('../../src/steps/swarm.js');
 const { parseInventory } = await import('../../src/inventory/load.js');
+const { readWizardRows } = await import('../../src/steps/roles.js');
 
 type Extra = { dryRun?: boolean; limit?: Set<string>; prune?: boolean; roles?: Record<string, string> };
 
@@ -179,6 +180,24 @@ describe('promote, demote, hand-over', () => {
     expect(sim.sent.filter((s) => s.startsWith('Anton:') && /docker node/.test(s))).toEqual([]);
   });
 
+  it("the leader still hands over when its node's label update failed earlier in the run", async () => {
+    const sim = new SimFleet(['Anton', 'Ida', 'Otto']);
+    sim.member('Anton', 'manager');
+    sim.member('Ida', 'manager');
+    sim.member('Otto', 'manager');
+    sim.refuse = /docker node update .* n1$/;
+    const { report, details } = await swarm(sim, { roles: { Anton: 'worker' } });
+    expect(sim.changes().filter((s) => /node (update|promote|demote)/.test(s))).toEqual([
+      expect.stringMatching(/^Ida: docker node update .* n1$/),
+      expect.stringMatching(/^Ida: docker node update .* n2$/),
+      expect.stringMatching(/^Ida: docker node update .* n3$/),
+      'Ida: docker node demote n3', // two eligible managers: the plan keeps one
+      'Ida: docker node demote n1',
+    ]);
+    expect(details('Anton').join(' ')).toMatch(/refused by the test[\s\S]*handed over the lead/);
+    expect(report.handOver).toEqual({ from: 'Anton', to: 'Ida' });
+  });
+
   it('a dry run says it would promote and demote, and sends neither', async () => {
     const sim = new SimFleet(['Anton', 'Ida', 'Otto']);
     sim.member('Anton', 'manager');
@@ -225,5 +244,19 @@ describe('rotate', () => {
     await runSwarm(fleet, { rotate: 'both' });
     expect(sim.changes()).toEqual([]);
     expect(fleet.outcomes.get('Ida')?.details.join(' ')).toMatch(/no join token to rotate/);
+  });
+});
+
+describe("the roles wizard's read", () => {
+  it('a robot with a copied swarm state (the node ID of another) shows why on its row and is not failed', async () => {
+    const sim = new SimFleet(['Anton', 'Ida']);
+    sim.member('Anton', 'manager');
+    Object.assign(sim.robots.get('Ida') as object, { local: 'active', nodeId: 'n1' });
+    const fleet = fleetOver(sim);
+    const rows = await readWizardRows(fleet);
+    expect(rows.find((r) => r.name === 'Ida')?.problem).toMatch(/same swarm node ID as Anton/);
+    expect(rows.find((r) => r.name === 'Anton')).toMatchObject({ swarmRole: 'manager', leader: true });
+    expect([...fleet.outcomes.values()].map((o) => o.status)).not.toContain('failed');
+    expect(sim.changes()).toEqual([]);
   });
 });

@@ -36,6 +36,8 @@ export class SimFleet {
   /** Every command sent, in order: `Robot: name args…`. */
   readonly sent: string[] = [];
   private tokens = { worker: 'SWMTKN-1-w1', manager: 'SWMTKN-1-m1' };
+  /** Commands (as in `sent`) that fail, as a fault of the test's choosing. */
+  refuse: RegExp | null = null;
   private nextId = 1;
 
   constructor(names: readonly string[]) {
@@ -70,6 +72,7 @@ export class SimFleet {
     return async (wire, stdin) => {
       const command = nameCommands(decodeWire(wire))[0] as { name: string; args: string[] };
       this.sent.push(`${name}: ${readable(command)}`);
+      if (this.refuse?.test(this.sent[this.sent.length - 1] ?? '')) return fail('refused by the test');
       return this.answer(this.robots.get(name) as SimRobot, command.name, withoutConstants(command.args), stdin?.toString() ?? '');
     };
   }
