@@ -23,8 +23,23 @@
 #                                 fish        the user's login shell is fish (not POSIX)
 #                                 ssh-full    ~/.ssh on its own tiny file system, full
 #                                 ssh-ro      ~/.ssh read-only (bind mount); undo with KIND ssh-rw
+#                                 mtu:N       eth0 at MTU N inside the robot (a batman-adv mesh: 1400)
+#                                 blackhole:N a path-MTU black hole: frames over N bytes between the
+#                                             robot and the bridge are dropped, no ICMP; the robot's
+#                                             own TCP (SSH, swarm control) is MSS-clamped to fit, so
+#                                             only full-size UDP (VXLAN 4789 of an overlay) is lost;
+#                                             from then on the whole lab sends wire-size frames (no GSO)
+#                                 udp-drop:PORT  UDP to and from PORT dropped silently in the robot
+#                                             (e.g. udp-drop:4789: no overlay data plane)
+#                                 clock:SECONDS  the robot's `date` is off by SECONDS (may be negative;
+#                                             clock:0 puts the real date back)
+#                                 no-vxlan    /sys/module/vxlan is gone in the robot (what a preflight reads)
+#                               all undone by `lab.sh down`
+#   lab.sh image FILE [NAME]    build a busybox image NAME (provision-check:busybox) on the first
+#                               running robot and `docker save` it to FILE (the robot keeps no image)
 #
-# Environment: LAB_FIELD ("Ida:talkative Otto:fish") applies field kinds to robots as they come up.
+# Environment: LAB_FIELD ("Ida:talkative Otto:fish Ida:mtu:1400") applies field kinds to robots as
+# they come up (NAME:KIND, split at the first colon).
 #
 # Environment: LAB_BRIDGE (provbr0), LAB_SUBNET (10.88.0: bridge .1/24, robot i at .(10+i)),
 # LAB_DIR (/var/tmp/provision-lab), LAB_PASSWORD (lab-secret-pw), LAB_USER (default: lowercase robot
@@ -288,6 +303,11 @@ robot_init() {
       mkdir -p "$mp"
       mount -t "$type" -o "$opts" "$type" "$mp" || echo "lab: could not mount $type $mp ($opts)" >&2
     done <<<"$cg"
+    # `docker exec` (runc) wants the name=systemd hierarchy: a host without one gets one here
+    if [[ $cg != *"name=systemd"* ]]; then
+      mkdir -p /sys/fs/cgroup/systemd
+      mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd || echo "lab: could not mount the name=systemd cgroup" >&2
+    fi
   fi
   mount --bind "$d/home" /home
   mkdir -p /var/lib/docker
@@ -297,6 +317,8 @@ robot_init() {
   mkdir -p /etc/docker "$d/etc-docker"
   mount --bind "$d/etc-docker" /etc/docker
   mount --bind "$d/hosts" /etc/hosts
+  # its own /etc/machine-id, as robots that were not cloned from one image have
+  [[ -e /etc/machine-id ]] && mount --bind "$d/machine-id" /etc/machine-id
   start_sshd_here "$name"
   start_dockerd_here "$name"
   echo $$ >"$d/pid.new" && mv -f "$d/pid.new" "$d/pid"
@@ -316,6 +338,7 @@ write_robot_files() {
   chmod 755 "$d" "$d/home"; chmod 710 "$d/docker"
   echo "$i" >"$d/index"; echo "$ip" >"$d/ip"; echo "$user" >"$d/user"
   echo "$name" >"$d/hostname"
+  od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$d/machine-id" && echo >>"$d/machine-id"
   printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n' "$ip" "$name" >"$d/hosts"
   ssh-keygen -q -t ed25519 -N '' -C "root@$name" -f "$d/ssh_host_ed25519_key" </dev/null >/dev/null
   cat >"$d/sshd_config" <<EOF
@@ -388,6 +411,9 @@ start_robot() {
   nsenter --net="/run/netns/$ns" sh -c 'for f in /proc/sys/net/ipv6/conf/default/disable_ipv6 /proc/sys/net/ipv6/conf/all/disable_ipv6; do [ -w $f ] && echo 1 > $f; done; true'
   ip link add "$veth" type veth peer name eth0 netns "$ns"
   no_ipv6 "$veth"
+  if [[ -e $DIR/wire-frames ]]; then # see wire_frames
+    ip link set "$veth" gso_max_segs 1; ip -n "$ns" link set eth0 gso_max_segs 1
+  fi
   ip link set "$veth" master "$BR" up
   ip -n "$ns" link set lo up
   ip -n "$ns" addr add "$ip/24" dev eth0
@@ -579,8 +605,130 @@ cmd_field() {
       nsenter -t "$pid" --mount -- sh -c 'mkdir -p "$1" && chown "$2:" "$1" && mount --bind "$1" "$1" && mount -o remount,bind,ro "$1"' sh "/home/$user/.ssh" "$user" ;;
     ssh-rw)
       nsenter -t "$pid" --mount -- sh -c 'while mountpoint -q "$1"; do umount "$1"; done' sh "/home/$user/.ssh" ;;
-    *) die "usage: lab.sh field NAME talkative|fish|ssh-full|ssh-ro|ssh-rw" ;;
+    mtu:*)
+      local mtu=${2#mtu:}
+      { [[ $mtu =~ ^[0-9]{3,4}$ ]] && ((mtu >= 576 && mtu <= 1500)); } || die "mtu:N wants N in 576..1500"
+      ip -n "$(ns_of "$name")" link set eth0 mtu "$mtu" ;;
+    blackhole:*)
+      local mtu=${2#blackhole:} ns
+      { [[ $mtu =~ ^[0-9]{3,4}$ ]] && ((mtu >= 576 && mtu <= 1500)); } || die "blackhole:N wants N in 576..1500"
+      ns=$(ns_of "$name")
+      # The bridge side of the robot's veth at MTU N: bigger frames are dropped in both directions
+      # without a word. The robot's own TCP is clamped to MSS N-40 on every SYN in and out (as a
+      # mesh's gateway would), so SSH and swarm control fit; an overlay's VXLAN UDP keeps its 1500.
+      ip link set "$(veth_of "$(cat "$DIR/$name/index")")" mtu "$mtu"
+      # the bridge would follow its smallest port down to N (and so the host's own MTU to every
+      # robot): an MTU set by hand keeps it at 1500
+      ip link set "$BR" mtu 1500
+      wire_frames
+      field_chain "$ns" mangle LAB-MSS flush PREROUTING OUTPUT
+      ip netns exec "$ns" iptables -t mangle -A LAB-MSS -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss $((mtu - 40)) ;;
+    udp-drop:*)
+      local port=${2#udp-drop:} ns opt
+      { [[ $port =~ ^[0-9]{1,5}$ ]] && ((port >= 1 && port <= 65535)); } || die "udp-drop:PORT wants a port number"
+      ns=$(ns_of "$name")
+      field_chain "$ns" filter LAB-UDP keep INPUT OUTPUT
+      for opt in --dport --sport; do
+        ip netns exec "$ns" iptables -C LAB-UDP -p udp "$opt" "$port" -j DROP 2>/dev/null ||
+          ip netns exec "$ns" iptables -A LAB-UDP -p udp "$opt" "$port" -j DROP
+      done ;;
+    clock:*)
+      local off=${2#clock:} d=$DIR/$name target f sign=1
+      [[ $off =~ ^[+-]?[0-9]{1,10}$ ]] || die "clock:SECONDS wants a whole number of seconds (may be negative)"
+      [[ $off == -* ]] && sign=-1
+      off=$((sign * 10#${off#[+-]}))
+      [[ -x $d/date.real ]] || cp /usr/bin/date "$d/date.real"
+      # written in place (same inode), so a bind mount already there shows the new offset at once
+      cat >"$d/date.fake" <<EOF
+#!/bin/sh
+# scripts/lab.sh field $name clock:$off: this robot's clock is off by $off s
+for a in "\$@"; do
+  case \$a in -d* | --date* | -r* | --reference* | -f* | --file* | -s* | --set*) exec "$d/date.real" "\$@" ;; esac
+done
+now=\$("$d/date.real" +%s.%N)
+exec "$d/date.real" -d "@\$((\${now%.*} + ($off))).\${now#*.}" "\$@"
+EOF
+      chmod 755 "$d/date.fake"
+      target=$(readlink -f /usr/bin/date) # /bin is /usr/bin here (merged /usr); a separate /bin/date too
+      for f in "$target" /bin/date; do
+        [[ -e $f && ! -L $f ]] || continue
+        if ((off == 0)); then
+          nsenter -t "$pid" --mount -- sh -c 'while grep -q " $1 " /proc/self/mountinfo; do umount "$1"; done' sh "$f"
+        else
+          nsenter -t "$pid" --mount -- sh -c 'grep -q " $1 " /proc/self/mountinfo || mount --bind "$2" "$1"' sh "$f" "$d/date.fake"
+        fi
+      done ;;
+    no-vxlan)
+      # /sys/module becomes a read-only tmpfs holding bind mounts of every module's directory but
+      # vxlan's (the kernel keeps vxlan: the robot's dockerd and its overlays carry on)
+      nsenter -t "$pid" --mount -- sh -c '
+        set -e
+        [ "$(findmnt -n -o FSTYPE /sys/module)" = tmpfs ] && exit 0
+        keep=/run/lab-sys-module; mkdir -p "$keep"; mount --bind /sys/module "$keep"
+        mount -t tmpfs -o mode=755,nosuid,nodev,noexec,size=64k tmpfs /sys/module
+        for m in "$keep"/*; do
+          b=${m##*/}; [ "$b" = vxlan ] && continue
+          mkdir "/sys/module/$b"; mount --bind "$m" "/sys/module/$b"
+        done
+        mount -o remount,ro /sys/module; umount "$keep"; rmdir "$keep"' ;;
+    *) die "usage: lab.sh field NAME talkative|fish|ssh-full|ssh-ro|ssh-rw|mtu:N|blackhole:N|udp-drop:PORT|clock:SECONDS|no-vxlan" ;;
   esac
+}
+
+# The MTU checks of veths and bridges let GSO packets (up to 64 KB of TCP or VXLAN) through whatever
+# their size, so a black hole would swallow only some full-size frames. Once there is one, every
+# sender in the lab (each robot's eth0, the bridge ports, the bridge: the host) hands frames of
+# wire size to the links, and robots started later do so too.
+wire_frames() {
+  local name l
+  touch "$DIR/wire-frames"
+  for name in $(running_robots); do
+    ip -n "$(ns_of "$name")" link set eth0 gso_max_segs 1
+    ip link set "$(veth_of "$(cat "$DIR/$name/index")")" gso_max_segs 1
+  done
+  for l in $(ip -o link show master "$BR" | awk -F': ' '{print $2}' | sed 's/@.*//'); do ip link set "$l" gso_max_segs 1; done
+  ip link set "$BR" gso_max_segs 1
+}
+
+# A chain of the lab's in the robot's network namespace, jumped to from the given built-in chains;
+# "flush" empties it if it was there, "keep" leaves its rules.
+field_chain() { # ns table chain flush|keep builtin...
+  local ns=$1 t=$2 c=$3 mode=$4 b; shift 4
+  if ! ip netns exec "$ns" iptables -t "$t" -N "$c" 2>/dev/null && [[ $mode == flush ]]; then
+    ip netns exec "$ns" iptables -t "$t" -F "$c"
+  fi
+  for b in "$@"; do
+    ip netns exec "$ns" iptables -t "$t" -C "$b" -j "$c" 2>/dev/null || ip netns exec "$ns" iptables -t "$t" -A "$b" -j "$c"
+  done
+}
+
+# A Docker image from the host's static busybox: a rootfs with bin/busybox and a link per applet,
+# imported on the first running robot, saved to FILE on this host, then removed from the robot.
+cmd_image() {
+  local file=${1:-} img=${2:-provision-check:busybox} name pid bb root a rc=0
+  [[ -n $file ]] || die "usage: lab.sh image FILE [NAME]"
+  name=$(running_robots | head -n 1); [[ -n $name ]] || die "no robot is running (lab.sh up 1)"
+  pid=$(need_running "$name")
+  bb=$(readlink -f "$(command -v busybox)" 2>/dev/null) || die "busybox is not installed (apt-get install busybox-static)"
+  [[ $(LC_ALL=C ldd "$bb" 2>&1 || true) == *"not a dynamic executable"* ]] ||
+    die "$bb is not statically linked (apt-get install busybox-static)"
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$root/usr"
+  chmod 1777 "$root/tmp"
+  cp "$bb" "$root/bin/busybox"
+  for a in $("$bb" --list); do [[ $a == busybox || $a == */* ]] || ln -s busybox "$root/bin/$a"; done
+  ln -s bin "$root/sbin"; ln -s ../bin "$root/usr/bin"; ln -s ../bin "$root/usr/sbin"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+  tar -C "$root" --numeric-owner --owner=0 --group=0 -cf - . |
+    nsenter -t "$pid" --net --mount --uts -- docker import -c 'CMD ["sh"]' -c 'ENV PATH=/bin' - "$img" >/dev/null || rc=$?
+  rm -rf "$root"
+  ((rc == 0)) || die "docker import on $name failed"
+  nsenter -t "$pid" --net --mount --uts -- docker save "$img" >"$file.tmp" || rc=$?
+  nsenter -t "$pid" --net --mount --uts -- docker rmi "$img" >/dev/null || warn "could not remove $img from $name"
+  ((rc == 0)) || { rm -f "$file.tmp"; die "docker save on $name failed"; }
+  mv -f "$file.tmp" "$file"
+  echo "$file: $img ($(stat -c %s "$file") bytes, built on $name)"
 }
 
 # neighbour entries that make a downed robot silently drop packets (so connects time out)
@@ -733,6 +881,7 @@ case $cmd in
   dockerd) cmd_dockerd "$@" ;;
   rekey) cmd_rekey "$@" ;;
   field) cmd_field "$@" ;;
+  image) cmd_image "$@" ;;
   ip) n=$(resolve "${1:-}"); cat "$DIR/$n/ip" ;;
   list) cmd_list ;;
   check-route) [[ -n ${1:-} ]] || die "usage: lab.sh check-route IP"; check_route "$1" ;;

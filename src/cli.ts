@@ -44,6 +44,10 @@ interface Flags {
   installService?: boolean;
   keys?: boolean;
   yes?: boolean;
+  check?: boolean;
+  preflight?: boolean;
+  image?: string;
+  imageFile?: string;
 }
 
 /** Bad input that is one sentence (a flag, a missing terminal): exit 2, before any connection. */
@@ -171,6 +175,8 @@ interface StepResult {
   text?: string;
   json?: object;
   roleOf?: (robot: string) => string;
+  /** A failure no robot's outcome carries (check: the task did not move): exit 1 all the same. */
+  failed?: boolean;
 }
 
 interface Step {
@@ -251,6 +257,7 @@ async function runStep(command: CommandName, flags: Flags, step: Step, inventory
   }
   const paint = painter(colourWanted(process.stdout.isTTY, process.env, flags.color));
   const run = summaryOf(fleet);
+  if (result.failed) run.exitCode = 1;
   if (flags.json) printJson({ command, ...outcomesJson(run, result.roleOf), ...result.json });
   else if (step.report) console.log(step.report(run, result));
   else
@@ -295,6 +302,40 @@ async function swarmStep(fleet: Fleet, installService?: boolean) {
     json: { swarm: swarmJson(report) },
   };
 }
+
+const DEFAULT_CHECK_IMAGE = 'busybox:latest';
+
+/** --image / --image-file, checked before any connection: the file readable, the image named. */
+async function checkOptions(flags: Flags) {
+  if (!flags.imageFile) return { image: flags.image ?? DEFAULT_CHECK_IMAGE };
+  const { imageNameInTar } = await import('./steps/check.js');
+  let named: string | null;
+  try {
+    named = imageNameInTar(flags.imageFile);
+  } catch (err) {
+    throw new UsageError(`--image-file ${flags.imageFile}: ${unreadable(err)} (a docker save tar is expected)`);
+  }
+  const image = flags.image ?? named;
+  if (!image) throw new UsageError(`--image-file ${flags.imageFile}: its manifest.json names no image: give it with --image NAME`);
+  return { image, imageFile: flags.imageFile };
+}
+
+async function checkStep(fleet: Fleet, options: Awaited<ReturnType<typeof checkOptions>> & { preflightOnly?: boolean }) {
+  const [{ runCheck }, { checkJson, checkText }] = await Promise.all([import('./steps/check.js'), import('./ui/check.js')]);
+  const report = await runCheck(fleet, options);
+  return { text: checkText(report), json: checkJson(report), failed: report.failed };
+}
+
+const withImage = (cmd: Command) =>
+  cmd
+    .option(
+      '--image <name>',
+      `the image check's tasks run: one the robots have or can pull (default ${DEFAULT_CHECK_IMAGE}); it needs sh, httpd, wget, nslookup, timeout`,
+    )
+    .option(
+      '--image-file <tar>',
+      'a docker save tar on this laptop, loaded onto every robot that lacks its image (robots without internet)',
+    );
 
 const statusStep: Step = {
   readOnly: true,
@@ -354,13 +395,27 @@ const COMMANDS: ((program: Command) => void)[] = [
       program,
       'up',
       'converge in one run: keys, then swarm, over the same connections (one login per robot, one run lock, one report)',
-      (cmd) => cmd.option('--no-verify', 'skip the mesh check of the keys part').option('--install-service', INSTALL_SERVICE),
+      (cmd) =>
+        withImage(
+          cmd
+            .option('--no-verify', 'skip the mesh check of the keys part')
+            .option('--install-service', INSTALL_SERVICE)
+            .option('--check', 'then prove the swarm works (provision check)'),
+        ),
       true,
     ).action(async (flags: Flags) => {
+      const check = flags.check ? await checkOptions(flags) : undefined;
       const run = async (fleet: Fleet) => {
         const keys = await runKeys(fleet, { verify: flags.verify !== false });
         const result = await swarmStep(fleet, flags.installService);
-        return { ...result, json: { ...keys?.json, ...result.json } };
+        if (!check || fleet.options.dryRun) return { ...result, json: { ...keys?.json, ...result.json } };
+        const proof = await checkStep(fleet, check);
+        return {
+          ...result,
+          text: `${result.text}\n${proof.text}`,
+          json: { ...keys?.json, ...result.json, ...proof.json },
+          failed: proof.failed,
+        };
       };
       await runStep('up', flags, { run, opening: keysOpening });
     }),
@@ -378,6 +433,18 @@ const COMMANDS: ((program: Command) => void)[] = [
       await runStep('roles', { ...flags, live: false }, { run: async (fleet) => void (swarmNow = await rolesCommand(fleet)) }, inventory);
       // The wizard rewrote the inventory: swarm runs on what it wrote.
       if (swarmNow) await runStep('swarm', flags, { run: swarmStep, opening: facts });
+    }),
+
+  (program) =>
+    fleetCommand(
+      program,
+      'check',
+      'prove the swarm works: a task on every robot, 64 KiB between tasks over the overlay, a task that moves, replicas that spread (cleaned up after)',
+      (cmd) =>
+        withImage(cmd.option('--preflight', 'only the network preflight (clocks, ports, MTU, kernels): also before any swarm exists')),
+    ).action(async (flags: Flags) => {
+      const options = { ...(await checkOptions(flags)), preflightOnly: Boolean(flags.preflight) };
+      await runStep('check', flags, { run: (fleet) => checkStep(fleet, options), opening: facts, readOnly: Boolean(flags.preflight) });
     }),
 
   (program) =>
@@ -503,6 +570,9 @@ Examples:
   provision up                         keys, then swarm, in one run (one login per robot)
   provision up --limit Otto            change only Otto; the others are read, never changed
   provision status --json              every robot's swarm state and the fleet's quorum
+  provision check --image-file bb.tar  prove the swarm runs, moves and spreads tasks (image loaded from the laptop)
+  provision check --preflight          clocks, ports, MTU and kernels only (before a swarm exists too)
+  provision up --check                 converge, then prove it works
   provision rotate --token worker      new worker join token, redistributed
   provision rotate --keys              new robot key pairs; no robot-to-robot login fails meanwhile
   provision remove Otto --yes          retire Otto: node drained and removed, keys revoked, inventory updated

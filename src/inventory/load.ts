@@ -77,6 +77,7 @@ export function parseInventory(
     canBecomeManager: r.canBecomeManager,
     canBecomeLeader: r.canBecomeLeader,
     ...(r.zone !== undefined ? { zone: r.zone } : {}),
+    requireOverlay: r.requireOverlay,
     labels: r.labels,
     ...(fromSsh[i]?.ssh ? { ssh: fromSsh[i]?.ssh } : {}),
   }));

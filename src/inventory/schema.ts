@@ -32,6 +32,8 @@ const robotSchema = z.strictObject({
   canBecomeManager: z.boolean().default(true),
   canBecomeLeader: z.boolean().default(true),
   zone: robotName.optional(),
+  /** false: may join without the vxlan kernel module (it runs no overlay service). */
+  requireOverlay: z.boolean().default(true),
   labels: z
     .record(
       z
@@ -48,6 +50,8 @@ export const inventorySchema = z.strictObject({
     .strictObject({
       managers: z.union([z.literal('auto'), z.number().int().min(1).max(99)]).default('auto'),
       leader: robotName.optional(),
+      /** The MTU of the overlay networks provision creates (ingress at init, check's own): auto = the fleet's lowest − 50. */
+      overlayMtu: z.union([z.literal('auto'), z.number().int().min(576).max(9000)]).optional(),
       init: z
         .strictObject({
           listenAddr: z
@@ -94,7 +98,9 @@ export interface RobotSsh extends SshKeys {
 }
 
 /** A robot with the defaults applied: what every step works with. */
-export interface Robot extends Omit<z.infer<typeof robotSchema>, 'user' | 'port' | 'sudo'> {
+export interface Robot extends Omit<z.infer<typeof robotSchema>, 'user' | 'port' | 'sudo' | 'requireOverlay'> {
+  /** Absent: true. */
+  requireOverlay?: boolean;
   user: string;
   port: number;
   sudo: boolean;

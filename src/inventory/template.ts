@@ -31,6 +31,7 @@ ${pad(user ? `  user: ${q(user)}` : '  # user: robot')}# Linux user on the robot
 swarm:
   managers: auto     # auto = largest odd number <= min(7, robots allowed to manage); or an odd number
 ${pad(first ? `  leader: ${q(first.name)}` : '  # leader: Anton')}# where docker swarm init runs when no swarm exists yet
+  # overlayMtu: auto  # MTU of the overlay networks provision creates: auto = the fleet's lowest MTU − 50 (a mesh link)
   # init:            # options of docker swarm init (all optional)
   #   listenAddr: 0.0.0.0:2377
   #   availability: active      # active | pause | drain
@@ -46,6 +47,7 @@ ${pad(`    ip: ${q(first.ip)}`, 29)}# static IPv4 (managers advertise it)
     # canBecomeManager: true
     # canBecomeLeader: true
     # zone: hall-a           # managers are spread over zones
+    # requireOverlay: false  # may join without the vxlan kernel module (runs no overlay service)
     # labels: { HAS_2D_MAP_DATA: true }
 `
     : ''

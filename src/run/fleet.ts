@@ -55,6 +55,8 @@ export class Fleet {
   readonly runId = `${this.me.user}@${this.me.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly reach: Map<string, Reach>;
   private detachSigint = () => {};
+  /** Undo on Ctrl-C (check's services): raced with the unlock, one second at most. */
+  private readonly interruptHooks = new Set<() => Promise<unknown>>();
   /** Outputs of the step's first command, run together with the lock (see lock and firstRead). */
   private readonly opened = new Map<string, { line: string; result: ExecResult }>();
   private constructor(
@@ -102,11 +104,18 @@ export class Fleet {
         process.exit(130);
       };
       // One second at most: Ctrl-C must end the run promptly.
-      void Promise.race([fleet.unlock(), new Promise((r) => setTimeout(r, 1000))]).then(stop, stop);
+      const undo = [...fleet.interruptHooks].map((hook) => hook().catch(() => undefined));
+      void Promise.race([Promise.all([fleet.unlock(), ...undo]), new Promise((r) => setTimeout(r, 1000))]).then(stop, stop);
     };
     process.once('SIGINT', onSigint);
     fleet.detachSigint = () => process.removeListener('SIGINT', onSigint); // `roles` opens a second fleet
     return fleet;
+  }
+
+  /** `hook` runs if the operator presses Ctrl-C before the returned function removes it. */
+  onInterrupt(hook: () => Promise<unknown>): () => void {
+    this.interruptHooks.add(hook);
+    return () => this.interruptHooks.delete(hook);
   }
 
   static overStandIns(inventory: Inventory, options: RunOptions, reach: Map<string, Reach>) {

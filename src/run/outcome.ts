@@ -1,6 +1,7 @@
 // What a run did on each robot, and found of the swarm: the steps record it, the UI renders it.
 import type { NodeInfo } from '../remote/docker.js';
 import type { RolePlan } from '../plan/quorum.js';
+import type { PreflightReport } from '../plan/preflight.js';
 
 export interface RobotOutcome {
   robot: string;
@@ -17,4 +18,5 @@ export interface SwarmReport {
   robotOfNode: Map<string, string>; // node ID → robot name
   handOver: { from: string; to: string } | null;
   notes: string[]; // about the swarm as a whole
+  preflight?: PreflightReport; // swarm and up: what the robots share, read before any join
 }

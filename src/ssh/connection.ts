@@ -2,7 +2,7 @@
 // Knows nothing of Swarm: it runs the command lines src/remote builds.
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { connect } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { log, redact } from '../log.js';
 import { forAnyLoginShell, lineOf, splitAtMark, type RemoteCommand } from '../remote/shell.js';
 import { WRITTEN, writeFileCommand } from '../remote/files.js';
@@ -15,8 +15,11 @@ export interface ExecResult {
   stderr: string;
 }
 
+export type TcpProbeResult = 'open' | 'refused' | 'filtered' | 'unreachable' | 'forbidden';
+
 interface ExecOptions {
-  stdin?: string | Buffer;
+  /** A stream is piped (an image for docker load), never held whole in memory. */
+  stdin?: string | Buffer | Readable;
   timeoutMs?: number;
 }
 
@@ -164,19 +167,41 @@ export class RobotConnection {
     });
   }
 
+  /**
+   * Whether this robot's sshd can open TCP host:port for us (a direct-tcpip channel: the robot connects,
+   * not the laptop). Refused means reachable with nothing listening; no answer in time means filtered.
+   */
+  probeTcp(host: string, port: number, timeoutMs: number): Promise<TcpProbeResult> {
+    if (this.standInRun) return Promise.resolve('forbidden');
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (result: TcpProbeResult) => {
+        if (!settled) resolve(result);
+        settled = true;
+      };
+      const timer = setTimeout(() => settle('filtered'), timeoutMs);
+      this.lost.catch(() => settle('unreachable'));
+      this.client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
+        clearTimeout(timer);
+        if (stream) stream.destroy(); // an answer after the time-out is closed too
+        if (!err) return settle('open');
+        const reason = (err as Error & { reason?: number }).reason;
+        if (reason === 1) return settle('forbidden'); // administratively prohibited
+        settle(/refused/i.test(err.message) ? 'refused' : /timed? ?out/i.test(err.message) ? 'filtered' : 'unreachable');
+      });
+    });
+  }
+
   /** Run one command line under /bin/sh, whatever the login shell; never rejects on a non-zero exit. */
   async exec(remote: string | RemoteCommand, options: ExecOptions = {}): Promise<ExecResult> {
     const command = lineOf(remote);
     // The password goes first on stdin, ahead of any payload; the script reads exactly one line.
-    const stdin =
-      typeof remote !== 'string' && remote.readsSudoPassword
-        ? Buffer.concat([Buffer.from(`${this.sudoPassword ?? ''}\n`), Buffer.from(options.stdin ?? '')])
-        : options.stdin;
+    const stdin = typeof remote !== 'string' && remote.readsSudoPassword ? this.withSudoPassword(options.stdin) : options.stdin;
     await this.channels.acquire();
     try {
       const wire = forAnyLoginShell(command);
       const raw = this.standInRun
-        ? await this.standInRun(wire, stdin)
+        ? await this.standInRun(wire, stdin instanceof Readable ? Buffer.concat(await stdin.toArray()) : stdin)
         : await this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
       const result = this.withoutLoginShellOutput(raw);
       log(this.target.name, `$ ${command}\n  -> exit ${result.code}${result.stderr.trim() ? `; stderr: ${result.stderr.trim()}` : ''}`);
@@ -189,8 +214,19 @@ export class RobotConnection {
     }
   }
 
+  private withSudoPassword(stdin: ExecOptions['stdin']): ExecOptions['stdin'] {
+    const line = Buffer.from(`${this.sudoPassword ?? ''}\n`);
+    if (!(stdin instanceof Readable)) return Buffer.concat([line, Buffer.from(stdin ?? '')]);
+    return Readable.from(
+      (async function* () {
+        yield line;
+        yield* stdin;
+      })(),
+    );
+  }
+
   /** Rejects on timeout or a lost connection. */
-  private async overSsh(wire: string, stdin: string | Buffer | undefined, timeoutMs: number): Promise<ExecResult> {
+  private async overSsh(wire: string, stdin: ExecOptions['stdin'], timeoutMs: number): Promise<ExecResult> {
     const openChannel = () =>
       new Promise<ClientChannel>((resolve, reject) => this.client.exec(wire, (err, ch) => (err ? reject(err) : resolve(ch))));
     // A channel refused while the server still frees earlier ones is retried, not fatal.
@@ -211,7 +247,10 @@ export class RobotConnection {
           clearTimeout(timer);
           resolve({ code: code ?? 255, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
         });
-        channel.end(stdin);
+        if (stdin instanceof Readable) {
+          stdin.once('error', (err) => reject(err));
+          stdin.pipe(channel);
+        } else channel.end(stdin);
       }),
     );
   }

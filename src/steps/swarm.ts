@@ -9,6 +9,9 @@ import type { SwarmReport } from '../run/outcome.js';
 import { runPhases, type Phase } from '../run/phases.js';
 import { Formation, planInput, type RotateWhich } from './formation.js';
 import { QuorumLostError, fleetClusters, gatherMembers, halfJoined, inSwarm, type Member } from './swarmState.js';
+import { runPreflight } from './preflight.js';
+import { ingressMtuCommand, recreateIngressCommand } from '../remote/preflight.js';
+import { DOCKER_OVERLAY_MTU, type PreflightReport } from '../plan/preflight.js';
 
 export type { SwarmReport } from '../run/outcome.js';
 export type { RotateWhich } from './formation.js';
@@ -53,6 +56,17 @@ const facts: Phase<SwarmRun> = {
     s.found = clusters[0]?.[1][0] ?? null;
   },
 };
+/** Before any join: robots a finding fails leave the run here (the plan counts them as unreachable). */
+const preflight: Phase<SwarmRun> = {
+  title: 'preflight: clocks, ports, MTU, kernels',
+  robots: (s) => (s.options.members ? [] : s.members.map((m) => m.robot.name)), // remove converges robots that joined already
+  run: async (s) => {
+    const report = await runPreflight(s.fleet, s.members, true);
+    s.report.preflight = report;
+    s.members = s.members.filter((m) => s.fleet.outcomes.get(m.robot.name)?.status !== 'failed');
+    if (s.found) await noteIngressMtu(s, s.found, report);
+  },
+};
 const init: Phase<SwarmRun> = { title: 'initialising the swarm', run: initSwarm }; // a dry run only says what it would do
 const plan: Phase<SwarmRun> = {
   title: 'planning roles',
@@ -70,6 +84,7 @@ const tokens: Phase<SwarmRun> = {
 
 export const SWARM_PHASES: readonly Phase<SwarmRun>[] = [
   facts,
+  preflight,
   init,
   plan,
   tokens,
@@ -194,19 +209,34 @@ async function initSwarm(s: SwarmRun): Promise<void | 'stop'> {
   }
   report.initialised = leader.robot.name;
   if (fleet.options.dryRun) {
-    fleet.changed(leader.robot.name, `would run docker swarm init --advertise-addr ${leader.robot.ip} (new swarm, leader)`);
+    const mtu = report.preflight?.overlayMtu;
+    fleet.changed(
+      leader.robot.name,
+      `would run docker swarm init --advertise-addr ${leader.robot.ip} (new swarm, leader)${mtu ? `, ingress network at MTU ${mtu}` : ''}`,
+    );
     planOnly(fleet, members, report, leader.robot.name);
     return 'stop';
   }
   await leader.conn.run(swarmInitCommand(leader.robot.ip, fleet.inventory.swarm.init, leader.robot.sudo), 'docker swarm init');
   leader.facts = parseFacts(await leader.conn.run(factsCommand(leader.robot.sudo), 'reading facts'), leader.robot.sudo);
   fleet.changed(leader.robot.name, `initialised a new swarm (advertise ${leader.robot.ip})`);
+  const mtu = report.preflight?.overlayMtu;
+  if (mtu) {
+    // No service exists yet: the one moment the routing mesh can get the fleet's MTU without disturbing anything.
+    await leader.conn.run(recreateIngressCommand(mtu, leader.robot.sudo), `creating the ingress network at MTU ${mtu}`);
+    fleet.changed(leader.robot.name, `ingress network created at MTU ${mtu} (swarm.overlayMtu)`);
+  }
   report.clusterId = leader.facts.swarm?.Cluster?.ID ?? null;
   s.found = leader;
 }
 
 function chooseInitLeader(fleet: Fleet, members: Member[]): Member | undefined {
-  const allowed = (m: Member) => m.robot.canBecomeLeader && m.robot.canBecomeManager && m.robot.role !== 'worker' && !inSwarm(m.facts);
+  const allowed = (m: Member) =>
+    m.robot.canBecomeLeader &&
+    m.robot.canBecomeManager &&
+    m.robot.role !== 'worker' &&
+    !inSwarm(m.facts) &&
+    fleet.outcomes.get(m.robot.name)?.status !== 'failed';
   const named = members.find((m) => m.robot.name === fleet.inventory.swarm.leader && allowed(m));
   return named ?? members.find(allowed);
 }
@@ -219,4 +249,19 @@ function planOnly(fleet: Fleet, members: Member[], report: SwarmReport, leader: 
     if (!members.some((m) => m.robot.name === d.name) || d.name === leader) continue;
     fleet.changed(d.name, `would write ~/swarm_tokens (${d.role} token) and join as ${d.role} (${d.reason})`);
   }
+}
+
+/** On a swarm that exists, the ingress network is the operator's: named when it does not fit, never recreated. */
+async function noteIngressMtu(s: SwarmRun, manager: Member, report: PreflightReport): Promise<void> {
+  const out = await manager.conn.exec(ingressMtuCommand(manager.robot.sudo)).catch(() => null);
+  if (out?.code !== 0) return; // no ingress network (removed by its operator), or no answer: nothing to say
+  const ingress = Number(out.stdout.trim()) || DOCKER_OVERLAY_MTU;
+  report.ingressMtu = ingress;
+  const wanted = report.overlayMtu ?? report.neededMtu;
+  if (wanted === null || ingress <= wanted) return;
+  s.report.notes.push(
+    `the ingress network (published ports) has MTU ${ingress}, the fleet needs ${wanted}: provision does not recreate an existing swarm's networks. ` +
+      `When no service publishes a port: docker network rm ingress, then docker network create --driver overlay --ingress --opt com.docker.network.driver.mtu=${wanted} ingress; ` +
+      `recreate your own overlay networks with that --opt too`,
+  );
 }

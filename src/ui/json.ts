@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { InputProblem } from '../inputError.js';
 
-export const COMMANDS = ['keys', 'swarm', 'up', 'status', 'rotate', 'remove', 'reset', 'recover', 'roles', 'init'] as const;
+export const COMMANDS = ['keys', 'swarm', 'up', 'check', 'status', 'rotate', 'remove', 'reset', 'recover', 'roles', 'init'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const robotResult = z.strictObject({
@@ -84,6 +84,52 @@ const mesh = z
   })
   .describe('provision keys: the SSH mesh check (absent in a dry run, with --no-verify or one robot)');
 
+const finding = z.strictObject({
+  check: z.string().describe('clock, tcp, mtu, path-mtu, vxlan, ip_vs, engine, machine-id, forwarding, ping'),
+  severity: z.enum(['fail', 'note']).describe('fail: those robots were failed before joining; note: a degraded swarm'),
+  robots: z.array(z.string()),
+  measured: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  text: z.string(),
+});
+
+const preflight = z
+  .looseObject({
+    lowestMtu: z.number().int().nullable(),
+    neededOverlayMtu: z.number().int().nullable(),
+    overlayMtu: z.number().int().nullable().describe("the MTU of the overlays provision creates; null: Docker's default 1450"),
+    findings: z.array(finding),
+    readings: z.array(z.looseObject({ robot: z.string(), offsetS: z.number().nullable(), mtu: z.number().nullable() })),
+    tcpProbes: z.array(z.strictObject({ from: z.string(), to: z.string(), port: z.number().int(), result: z.string() })),
+    pathMtus: z.array(z.strictObject({ from: z.string(), to: z.string(), mtu: z.number().int() })),
+  })
+  .describe('check --preflight, check: what the robots share (clock, ports, MTU, kernel, engine)');
+
+const check = z
+  .strictObject({
+    summary: z
+      .looseObject({
+        robots: z.number().int(),
+        ranTask: z.number().int(),
+        pairs: z.number().int(),
+        pairsPassed: z.number().int(),
+        mtu: z.number().int(),
+        movedInS: z.number().nullable(),
+      })
+      .nullable(),
+    pairs: z.array(
+      z.strictObject({
+        from: z.string(),
+        to: z.string(),
+        small: z.number().int(),
+        big: z.number().int(),
+        verdict: z.enum(['passed', 'no-connection', 'stalled']),
+      }),
+    ),
+    notes: z.array(z.string()),
+    failed: z.boolean().describe('a proof failed that no robot is blamed for (the task did not move …)'),
+  })
+  .describe('provision check, up --check: the proof on the formed swarm');
+
 export const runResultSchema = z
   .strictObject({
     command: z.enum(COMMANDS),
@@ -94,6 +140,8 @@ export const runResultSchema = z
     mesh: mesh.optional(),
     swarm: swarm.optional(),
     status: fleetStatus.optional(),
+    preflight: preflight.optional(),
+    check: check.optional(),
     inventory: z.string().optional().describe('provision init: the file written'),
   })
   .describe('a run that contacted the robots (or, for init, wrote the inventory)');

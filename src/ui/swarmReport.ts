@@ -2,13 +2,16 @@
 import { toleranceText } from '../plan/quorum.js';
 import type { SwarmReport } from '../run/outcome.js';
 import { renderTable } from './table.js';
+import { preflightJson, preflightLines } from './preflight.js';
 
 /** With each node's robot and the fault tolerance. */
 export function renderSwarmSummary(report: SwarmReport, robotOfNode: (id: string) => string | undefined): string {
+  const preflight = report.preflight ? preflightLines(report.preflight).map((l) => `  ${l}`) : [];
   if (!report.nodes.length)
     return [
       ...(report.plan ? [`  planned: ${toleranceText(report.plan.managers.length)}`] : []),
       ...report.notes.map((n) => `  note: ${n}`),
+      ...preflight,
     ].join('\n');
   const rows = report.nodes.map((n) => [
     n.id.slice(0, 12),
@@ -28,7 +31,7 @@ export function renderSwarmSummary(report: SwarmReport, robotOfNode: (id: string
     );
   for (const w of report.plan?.warnings ?? []) out.push(`  warning: ${w}`);
   for (const n of report.notes) out.push(`  note: ${n}`);
-  return out.join('\n');
+  return [...out, ...preflight].join('\n');
 }
 
 export function swarmJson(report: SwarmReport): object {
@@ -43,5 +46,6 @@ export function swarmJson(report: SwarmReport): object {
     faultTolerance: report.plan?.tolerance ?? null,
     warnings: report.plan?.warnings ?? [],
     nodes: report.nodes.map((n) => ({ ...n, robot: report.robotOfNode.get(n.id) ?? null })),
+    ...(report.preflight ? { preflight: preflightJson(report.preflight) } : {}),
   };
 }

@@ -38,6 +38,7 @@ describe('inventory', () => {
         canBecomeManager: true,
         canBecomeLeader: true,
         zone: 'hall-a',
+        requireOverlay: true,
         labels: { HAS_2D_MAP_DATA: true },
       },
       {
@@ -49,6 +50,7 @@ describe('inventory', () => {
         role: 'auto',
         canBecomeManager: true,
         canBecomeLeader: true,
+        requireOverlay: true,
         labels: {},
       },
     ]);

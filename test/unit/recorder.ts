@@ -23,6 +23,7 @@ const sshFiles = await import('../../src/remote/sshFiles.js');
 const { writeFileCommand, WRITTEN } = await import('../../src/remote/files.js');
 const { findTalkersCommand } = await import('../../src/remote/loginShell.js');
 const service = await import('../../src/steps/service.js');
+const preflight = await import('../../src/remote/preflight.js');
 const { installServiceCommand } = service;
 
 /** A POSIX line (as src/remote/shell.ts quotes it) split into words; an unquoted `&&` stays a word of its own. */
@@ -76,6 +77,10 @@ const SCRIPTS = new Map<string, string>(
     'remove-tokens': docker.removeTokensCommand(false),
     'find-talkers': findTalkersCommand(),
     docker: shell.dockerCommand([], false).line,
+    preflight: preflight.preflightCommand('x', false).line,
+    'path-mtu': preflight.pathMtuCommand([]),
+    'ingress-mtu': preflight.ingressMtuCommand(false).line,
+    'recreate-ingress': preflight.recreateIngressCommand(1400, false).line,
     'install-service': installServiceCommand('u', false, { templates: { script: '', unit: '' } }).command,
   }).map(([name, line]) => [scriptOf(line), name]),
 );

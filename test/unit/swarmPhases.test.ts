@@ -41,6 +41,7 @@ describe('the phase lists', () => {
   it('swarm and rotate run these phases, in this order', () => {
     expect(SWARM_PHASES.map((p) => p.title)).toEqual([
       'reading docker facts',
+      'preflight: clocks, ports, MTU, kernels',
       'initialising the swarm',
       'planning roles',
       'writing ~/swarm_tokens',

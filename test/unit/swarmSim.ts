@@ -33,8 +33,10 @@ const fail = (stderr: string): ExecResult => ({ code: 1, stdout: `${OUTPUT_MARK}
 export class SimFleet {
   readonly robots = new Map<string, SimRobot>();
   nodes: SimNode[] = [];
-  /** Every command sent, in order: `Robot: name args…`. */
+  /** Every command sent, in order: `Robot: name args…` (the preflight's reads apart, below). */
   readonly sent: string[] = [];
+  /** The preflight's reads (preflight, path-mtu): every robot the same healthy one; test/unit/preflight.test.ts judges readings. */
+  readonly preflightSent: string[] = [];
   private tokens = { worker: 'SWMTKN-1-w1', manager: 'SWMTKN-1-m1' };
   /** Commands (as in `sent`) that fail, as a fault of the test's choosing. */
   refuse: RegExp | null = null;
@@ -71,6 +73,10 @@ export class SimFleet {
   standIn(name: string): StandIn {
     return async (wire, stdin) => {
       const command = nameCommands(decodeWire(wire))[0] as { name: string; args: string[] };
+      if (command.name === 'preflight' || command.name === 'path-mtu' || command.name === 'ingress-mtu') {
+        this.preflightSent.push(`${name}: ${readable(command)}`);
+        return ok(preflightAnswer(command.name, command.args));
+      }
       this.sent.push(`${name}: ${readable(command)}`);
       if (this.refuse?.test(this.sent[this.sent.length - 1] ?? '')) return fail('refused by the test');
       return this.answer(this.robots.get(name) as SimRobot, command.name, withoutConstants(command.args), stdin?.toString() ?? '');
@@ -196,4 +202,12 @@ function nodeJson(n: SimNode): string {
     Status: { State: n.state, Addr: n.ip },
     ManagerStatus: n.role === 'manager' ? { Leader: n.leader, Reachability: 'reachable', Addr: `${n.ip}:2377` } : null,
   });
+}
+
+/** A robot of one kernel and engine, on a 1500-byte link to every peer, its clock right. */
+function preflightAnswer(command: string, args: string[]): string {
+  if (command === 'ingress-mtu') return '\n'; // Docker's default
+  if (command === 'path-mtu') return args.map((ip) => `pmtu=${ip} 1500\n`).join('');
+  const clock = (Date.now() / 1000).toFixed(3);
+  return `clock=${clock}\niface=eth0\nmtu=1500\nvxlan=yes\nip_vs=yes\nkernel=6.1.0\nengine_version=28.2.2\nping_df=yes\n`;
 }

@@ -1,0 +1,93 @@
+// provision check's decisions, pure: which task fetches from which, and what failed pairs say about
+// whose network is broken (steps/check.ts runs it on the swarm).
+import { probePlan, type PreflightReport, type Target } from './preflight.js';
+
+export const PAYLOAD_BYTES = 65536;
+
+export interface PairResult {
+  from: string;
+  to: string;
+  small: number;
+  big: number;
+}
+export type PairVerdict = 'passed' | 'no-connection' | 'stalled';
+
+export const verdictOf = (p: PairResult): PairVerdict => (p.big >= PAYLOAD_BYTES ? 'passed' : p.small > 0 ? 'stalled' : 'no-connection');
+
+/** Each task to its ring neighbour and one random other, as the preflight samples. */
+export function fetchPlan(tasks: readonly Target[], random = Math.random): Map<string, Target[]> {
+  const plan = new Map<string, Target[]>(tasks.map((t) => [t.name, []]));
+  for (const p of probePlan(tasks, [], 1, random).peers) plan.get(p.from)?.push(p.to);
+  return plan;
+}
+
+export interface PairJudgement {
+  /** Robots whose every pair failed: their link is the broken one. */
+  blamed: string[];
+  /** robot → why it fails (blamed robots and both ends of failed pairs no blamed robot explains). */
+  failures: Map<string, string>;
+  /** robot → a failed pair it was in that another robot explains. */
+  notes: Map<string, string>;
+}
+
+const describe = (p: PairResult, mtu: number, fix: string) => {
+  const pair = `${p.from} → ${p.to}`;
+  if (verdictOf(p) === 'stalled')
+    return `${pair}: the small request passed, the ${PAYLOAD_BYTES / 1024} KiB transfer stalled after ${p.big} bytes — a path-MTU black hole: the overlay's packets (MTU ${mtu} + 50) do not pass. ${fix}`;
+  return `${pair}: no TCP connection over the overlay — UDP 4789 (VXLAN) or 7946 (gossip) blocked between them`;
+};
+
+export function judgePairs(results: readonly PairResult[], mtu: number, mtuFix: string): PairJudgement {
+  const failed = results.filter((p) => verdictOf(p) !== 'passed');
+  const robots = [...new Set(results.flatMap((p) => [p.from, p.to]))];
+  const pairsOf = (r: string) => results.filter((p) => p.from === r || p.to === r);
+  const blamed = robots.filter((r) => pairsOf(r).every((p) => verdictOf(p) !== 'passed'));
+  const failures = new Map<string, string>();
+  const notes = new Map<string, string>();
+  const add = (into: Map<string, string>, robot: string, text: string) =>
+    into.set(robot, into.has(robot) ? `${into.get(robot)}; ${text}` : text);
+  for (const p of failed) {
+    const text = describe(p, mtu, mtuFix);
+    const culprits = [p.from, p.to].filter((r) => blamed.includes(r));
+    if (!culprits.length) {
+      add(failures, p.from, text);
+      add(failures, p.to, text);
+      continue;
+    }
+    for (const r of culprits) add(failures, r, text);
+    for (const r of [p.from, p.to].filter((x) => !culprits.includes(x))) add(notes, r, `${text} (${culprits.join(', ')}'s link)`);
+  }
+  return { blamed, failures, notes };
+}
+
+export interface CheckSummary {
+  robots: number;
+  ranTask: number;
+  pairs: number;
+  pairsPassed: number;
+  mtu: number;
+  movedInS: number | null;
+  spread: { replicas: number; nodes: number } | null;
+  constraint: { label: string; tasks: number; allMatch: boolean } | null;
+  failed: boolean;
+}
+
+export function summaryText(s: CheckSummary): string {
+  const parts = [
+    `${s.ranTask}/${s.robots} robots ran a task`,
+    `${s.pairsPassed}/${s.pairs} overlay pairs passed ${PAYLOAD_BYTES / 1024} KiB at MTU ${s.mtu}`,
+    s.movedInS === null ? 'no task moved' : `a task moved in ${s.movedInS.toFixed(1)} s`,
+    s.spread ? `${s.spread.replicas} replicas on ${s.spread.nodes} nodes` : 'replicas not spread',
+    ...(s.constraint ? [`${s.constraint.tasks} tasks ${s.constraint.allMatch ? 'only' : 'NOT only'} on ${s.constraint.label} nodes`] : []),
+  ];
+  return `${s.failed ? 'swarm check failed' : 'swarm works'}: ${parts.join(', ')}`;
+}
+
+export interface CheckReport {
+  preflight: PreflightReport | null;
+  summary: CheckSummary | null;
+  pairs: (PairResult & { verdict: string })[];
+  notes: string[];
+  /** A proof that failed without a robot to blame (the task did not move …): exit 1 all the same. */
+  failed: boolean;
+}

@@ -1,0 +1,8 @@
+# This robot's task of the check's global service: its address on the check's network and the tools
+# its image has. $1: the service; $2: the network. stdin: as dk needs. Output: "none" (no running task
+# here), else "ip=ADDR" and one "tool=NAME" line for each of wget, nslookup, timeout, httpd it has.
+cid=$(dk ps -q --filter "label=com.docker.swarm.service.name=$1" | head -n 1)
+[ -n "$cid" ] || { echo none; exit 0; }
+echo "ip=$(dk inspect --format "{{with index .NetworkSettings.Networks \"$2\"}}{{.IPAddress}}{{end}}" "$cid")"
+# shellcheck disable=SC2016 # runs in the container
+dk exec "$cid" sh -c 'for t in wget nslookup timeout httpd; do command -v "$t" >/dev/null 2>&1 && echo "tool=$t"; done; true'

@@ -1,0 +1,105 @@
+// The network preflight (a phase of swarm and up before any join, and `provision check --preflight`):
+// every robot's clock, MTU, kernel and engine, TCP 2377/7946 and the path MTU between sampled pairs.
+// Reads, never changes; plan/preflight.ts decides what the readings mean.
+import type { Fleet } from '../run/fleet.js';
+import { eachRobot } from '../run/phases.js';
+import { parsePathMtus, parsePreflight, pathMtuCommand, preflightCommand } from '../remote/preflight.js';
+import {
+  GOSSIP_PORT,
+  SWARM_PORT,
+  assess,
+  neededOverlayMtu,
+  overlayMtuFor,
+  probePlan,
+  type PathMtu,
+  type PreflightReport,
+  type Reading,
+  type TcpProbe,
+} from '../plan/preflight.js';
+import { halfJoined, inSwarm, type Member } from './swarmState.js';
+
+const PROBE_TIMEOUT_MS = 3000;
+/** TCP probes in flight per robot's connection (each is a channel). */
+const PROBES_AT_ONCE = 4;
+
+/** The managers a joining robot may be sent to: the swarm's, else those the plan may pick (the leader first). */
+export function managersToProbe(fleet: Fleet, members: readonly Member[]): string[] {
+  const current = members.filter((m) => m.facts.swarm?.ControlAvailable).map((m) => m.robot.name);
+  if (current.length) return current;
+  const allowed = members.filter((m) => m.robot.canBecomeManager && m.robot.role !== 'worker').map((m) => m.robot.name);
+  const leader = fleet.inventory.swarm.leader;
+  return leader && allowed.includes(leader) ? [leader, ...allowed.filter((n) => n !== leader)] : allowed;
+}
+
+async function inBatches<T>(items: readonly T[], size: number, work: (item: T) => Promise<void>) {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(work));
+}
+
+async function readRobot(member: Member, peerIps: readonly string[], fleet: Fleet) {
+  const { robot, conn } = member;
+  const joined = inSwarm(member.facts) && !halfJoined(member.facts);
+  const timed = async () => {
+    const t0 = Date.now();
+    const out = await conn.run(preflightCommand(robot.ip, robot.sudo), 'reading the preflight facts');
+    const t1 = Date.now();
+    return { readout: parsePreflight(out), t0, t1 };
+  };
+  const [{ readout, t0, t1 }, pmtu] = await Promise.all([
+    timed(),
+    peerIps.length ? conn.run(pathMtuCommand(peerIps), 'measuring the path MTU') : Promise.resolve(''),
+  ]);
+  const reading: Reading = {
+    robot: robot.name,
+    offsetS: readout.clockS === null ? null : readout.clockS - (t0 + t1) / 2000,
+    rttMs: t1 - t0,
+    iface: readout.iface,
+    mtu: readout.mtu,
+    vxlan: readout.vxlan,
+    ipVs: readout.ipVs,
+    kernel: readout.kernel,
+    machineId: readout.machineId,
+    engineVersion: readout.engineVersion,
+    pingDf: readout.pingDf && !/^ping_df=no$/m.test(pmtu),
+    inSwarm: joined,
+    overlayOptional: robot.requireOverlay === false,
+  };
+  const byIp = new Map(fleet.inventory.robots.map((r) => [r.ip, r.name]));
+  const paths = [...parsePathMtus(pmtu)].map(([ip, mtu]) => ({ from: robot.name, to: byIp.get(ip) ?? ip, mtu }));
+  return { reading, paths };
+}
+
+/** Measure, then judge. With `failJoins`, robots a finding fails (and not in the swarm yet) are failed before they join. */
+export async function runPreflight(fleet: Fleet, members: readonly Member[], failJoins: boolean): Promise<PreflightReport> {
+  const targets = members.map((m) => ({ name: m.robot.name, ip: m.robot.ip }));
+  const plan = probePlan(targets, managersToProbe(fleet, members));
+  const readings: Reading[] = [];
+  const paths: PathMtu[] = [];
+  const probes: TcpProbe[] = [];
+  const names = members.map((m) => m.robot.name);
+  await eachRobot(fleet, names, async (name) => {
+    const member = members.find((m) => m.robot.name === name) as Member;
+    const peers = plan.peers.filter((p) => p.from === name).map((p) => p.to);
+    const tcp = [
+      ...plan.swarm.filter((p) => p.from === name).map((p) => ({ to: p.to, port: SWARM_PORT })),
+      ...peers.map((to) => ({ to, port: GOSSIP_PORT })),
+    ];
+    const probing = inBatches(tcp, PROBES_AT_ONCE, async ({ to, port }) => {
+      const result = await member.conn.probeTcp(to.ip, port, PROBE_TIMEOUT_MS);
+      probes.push({ from: name, to: to.name, port, result });
+    });
+    const [read] = await Promise.all([readRobot(member, [...new Set(peers.map((p) => p.ip))], fleet), probing]);
+    readings.push(read.reading);
+    paths.push(...read.paths);
+  });
+  const order = (robot: string) => names.indexOf(robot);
+  readings.sort((a, b) => order(a.robot) - order(b.robot));
+  const setting = fleet.inventory.swarm.overlayMtu;
+  const findings = assess({ readings, probes, paths, overlayMtu: setting });
+  for (const f of findings.filter((x) => x.severity === 'fail'))
+    for (const robot of f.robots) {
+      if (failJoins && !readings.find((r) => r.robot === robot)?.inSwarm) fleet.failed(robot, `preflight: ${f.text}`);
+      else fleet.note(robot, `preflight: ${f.text}`);
+    }
+  const { lowest, needed } = neededOverlayMtu(readings, paths);
+  return { findings, readings, probes, paths, lowestMtu: lowest, neededMtu: needed, overlayMtu: overlayMtuFor(setting, needed) };
+}
