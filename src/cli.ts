@@ -18,6 +18,7 @@ import { keysOpening, runKeys } from './steps/keys.js';
 import { LimitError, parseLimit } from './plan/limit.js';
 import { factsFirstCommand } from './steps/swarmState.js';
 import type { RemoteCommand } from './remote/shell.js';
+import type { CheckOptions } from './steps/check.js';
 import { outcomesJson, renderOutcomes, type RunSummary } from './ui/report.js';
 import { colourWanted, painter, progressMode } from './ui/terminal.js';
 
@@ -291,7 +292,7 @@ function summaryOf(fleet: Fleet) {
 
 const planRoles = (report: SwarmReport) => (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '';
 
-async function swarmStep(fleet: Fleet, installService?: boolean) {
+async function swarmStep(fleet: Fleet, installService?: boolean): Promise<StepResult & { report: SwarmReport }> {
   // Loaded only for the commands that need it: `keys` and `--help` do not pay for it.
   const [{ runSwarm }, { renderSwarmSummary, swarmJson }] = await Promise.all([import('./steps/swarm.js'), import('./ui/swarmReport.js')]);
   const report = await runSwarm(fleet);
@@ -300,6 +301,7 @@ async function swarmStep(fleet: Fleet, installService?: boolean) {
     roleOf: planRoles(report),
     text: renderSwarmSummary(report, (id) => report.robotOfNode.get(id)),
     json: { swarm: swarmJson(report) },
+    report,
   };
 }
 
@@ -320,7 +322,7 @@ async function checkOptions(flags: Flags) {
   return { image, imageFile: flags.imageFile };
 }
 
-async function checkStep(fleet: Fleet, options: Awaited<ReturnType<typeof checkOptions>> & { preflightOnly?: boolean }) {
+async function checkStep(fleet: Fleet, options: CheckOptions) {
   const [{ runCheck }, { checkJson, checkText }] = await Promise.all([import('./steps/check.js'), import('./ui/check.js')]);
   const report = await runCheck(fleet, options);
   return { text: checkText(report), json: checkJson(report), failed: report.failed };
@@ -409,7 +411,7 @@ const COMMANDS: ((program: Command) => void)[] = [
         const keys = await runKeys(fleet, { verify: flags.verify !== false });
         const result = await swarmStep(fleet, flags.installService);
         if (!check || fleet.options.dryRun) return { ...result, json: { ...keys?.json, ...result.json } };
-        const proof = await checkStep(fleet, check);
+        const proof = await checkStep(fleet, { ...check, ...(result.report.preflight ? { preflight: result.report.preflight } : {}) });
         return {
           ...result,
           text: `${result.text}\n${proof.text}`,

@@ -37,27 +37,32 @@ const describe = (p: PairResult, mtu: number, fix: string) => {
   return `${pair}: no TCP connection over the overlay — UDP 4789 (VXLAN) or 7946 (gossip) blocked between them`;
 };
 
+/**
+ * Whose link broke a failed pair: a robot all of whose pairs failed; then, among the pairs that leaves
+ * unexplained, a robot all of whose (two or more) fetches failed — one whose own link has a lower MTU
+ * sends fine (its kernel fragments) and receives nothing. A pair no one explains fails both ends.
+ */
 export function judgePairs(results: readonly PairResult[], mtu: number, mtuFix: string): PairJudgement {
-  const failed = results.filter((p) => verdictOf(p) !== 'passed');
+  const bad = (p: PairResult) => verdictOf(p) !== 'passed';
   const robots = [...new Set(results.flatMap((p) => [p.from, p.to]))];
-  const pairsOf = (r: string) => results.filter((p) => p.from === r || p.to === r);
-  const blamed = robots.filter((r) => pairsOf(r).every((p) => verdictOf(p) !== 'passed'));
+  const all = (pairs: PairResult[]) => pairs.length > 0 && pairs.every(bad);
+  const blamed = robots.filter((r) => all(results.filter((p) => p.from === r || p.to === r)));
+  const rest = results.filter((p) => !blamed.includes(p.from) && !blamed.includes(p.to));
+  const fetches = (r: string) => rest.filter((p) => p.from === r);
+  const oneWay = robots.filter((r) => !blamed.includes(r) && fetches(r).length >= 2 && all(fetches(r)));
+  const culprit = [...blamed, ...oneWay];
   const failures = new Map<string, string>();
   const notes = new Map<string, string>();
   const add = (into: Map<string, string>, robot: string, text: string) =>
     into.set(robot, into.has(robot) ? `${into.get(robot)}; ${text}` : text);
-  for (const p of failed) {
+  for (const p of results.filter(bad)) {
     const text = describe(p, mtu, mtuFix);
-    const culprits = [p.from, p.to].filter((r) => blamed.includes(r));
-    if (!culprits.length) {
-      add(failures, p.from, text);
-      add(failures, p.to, text);
-      continue;
-    }
-    for (const r of culprits) add(failures, r, text);
-    for (const r of [p.from, p.to].filter((x) => !culprits.includes(x))) add(notes, r, `${text} (${culprits.join(', ')}'s link)`);
+    const ends = [p.from, p.to];
+    const culprits = ends.filter((r) => culprit.includes(r));
+    for (const r of culprits.length ? culprits : ends) add(failures, r, text);
+    for (const r of ends.filter((x) => culprits.length && !culprits.includes(x))) add(notes, r, `${text} (${culprits.join(', ')}'s link)`);
   }
-  return { blamed, failures, notes };
+  return { blamed: culprit, failures, notes };
 }
 
 export interface CheckSummary {

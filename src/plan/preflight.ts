@@ -85,11 +85,9 @@ export function probePlan(robots: readonly Target[], managers: readonly string[]
     for (const m of managerTargets.filter((t) => t.name !== robot.name).slice(0, MANAGERS_PROBED)) swarm.push({ from: robot.name, to: m });
     if (robots.length < 2) return;
     const chosen = new Set([(i + 1) % robots.length]);
-    const others = robots.length - 1;
-    while (chosen.size < Math.min(1 + extra, others)) {
-      const j = Math.floor(random() * robots.length);
-      if (j !== i) chosen.add(j);
-    }
+    // Drawn from those left, so that any `random` (a fixed one in tests) ends.
+    const left = robots.map((_, j) => j).filter((j) => j !== i && !chosen.has(j));
+    for (let k = 0; k < extra && left.length; k++) chosen.add(left.splice(Math.floor(random() * left.length), 1)[0] as number);
     for (const j of chosen) peers.push({ from: robot.name, to: robots[j] as Target });
   });
   return { swarm, peers };

@@ -25,7 +25,19 @@ export function networkCreateCommand(name: string, runId: string, mtu: number | 
 /** --no-resolve-image: an image loaded from a file has no registry to ask. */
 function serviceCreate(name: string, runId: string, image: string, mode: string[], command: string[], useSudo: boolean) {
   const labels = ['--label', `${CHECK_LABEL}=${runId}`, '--container-label', `${CHECK_LABEL}=${runId}`];
-  const args = ['service', 'create', '--detach', '--quiet', '--no-resolve-image', '--restart-condition', 'none', '--name', name, ...labels];
+  // A second to stop: busybox as PID 1 ignores SIGTERM, and Docker's 10 s default would be the measure of a move.
+  const args = [
+    'service',
+    'create',
+    '--detach',
+    '--quiet',
+    '--no-resolve-image',
+    '--restart-condition',
+    'none',
+    '--stop-grace-period',
+    '1s',
+  ];
+  args.push('--name', name, ...labels);
   return dockerCommand([...args, ...mode, image, ...command], useSudo);
 }
 
@@ -70,10 +82,11 @@ export function parseTasks(stdout: string): TaskInfo[] {
 export const taskCommand = (service: string, network: string, useSudo: boolean) =>
   dockerScript(script('check-task'), [service, network], useSudo);
 
-export function parseTask(stdout: string): { ip: string; tools: string[] } | null {
+export function parseTask(stdout: string): { ip: string; mtu: number | null; tools: string[] } | null {
   if (/^none$/m.test(stdout)) return null;
   const ip = /^ip=(\d{1,3}(?:\.\d{1,3}){3})$/m.exec(stdout)?.[1] ?? '';
-  return { ip, tools: [...stdout.matchAll(/^tool=(\w+)$/gm)].map((m) => m[1] as string) };
+  const mtu = /^mtu=(\d+)$/m.exec(stdout)?.[1];
+  return { ip, mtu: mtu === undefined ? null : Number(mtu), tools: [...stdout.matchAll(/^tool=(\w+)$/gm)].map((m) => m[1] as string) };
 }
 
 export const fetchCommand = (service: string, tasks: number, peers: readonly string[], useSudo: boolean) =>

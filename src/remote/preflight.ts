@@ -76,9 +76,15 @@ while dk network inspect ingress >/dev/null 2>&1; do
   i=$((i + 1)); sleep 0.2
 done
 dk network create --driver overlay --ingress --opt "${MTU_OPT}=$1" ingress >/dev/null`,
-    [String(mtu)],
+    [String(driverMtu(mtu))],
     useSudo,
   );
 }
 
-export const overlayMtuOption = (mtu: number | null) => (mtu === null ? [] : ['--opt', `${MTU_OPT}=${mtu}`]);
+/**
+ * `--opt` for an overlay whose containers get `mtu`: the driver takes the option as the underlay's MTU
+ * and gives containers 50 less (measured on Docker 20.10: option 1400, containers 1350). check reads
+ * the MTU its tasks really got.
+ */
+export const driverMtu = (mtu: number) => mtu + 50;
+export const overlayMtuOption = (mtu: number | null) => (mtu === null ? [] : ['--opt', `${MTU_OPT}=${driverMtu(mtu)}`]);

@@ -28,7 +28,7 @@ import {
   userServicesCommand,
   type TaskInfo,
 } from '../remote/check.js';
-import { DOCKER_OVERLAY_MTU } from '../plan/preflight.js';
+import { DOCKER_OVERLAY_MTU, type PreflightReport } from '../plan/preflight.js';
 import { fetchPlan, judgePairs, verdictOf, type CheckReport, type CheckSummary, type PairResult } from '../plan/check.js';
 import { runPreflight } from './preflight.js';
 import { fleetClusters, gatherMembers, listNodes, nodeOfRobot, type Member } from './swarmState.js';
@@ -44,6 +44,8 @@ export interface CheckOptions {
   imageFile?: string;
   /** Only the preflight (also where no swarm exists yet). */
   preflightOnly?: boolean;
+  /** Read already in this run (up --check): not read, nor reported, again. */
+  preflight?: PreflightReport;
 }
 
 class CheckRun {
@@ -53,11 +55,14 @@ class CheckRun {
   /** Robots whose node may run tasks (active), and its node ID. */
   readonly nodeOf = new Map<string, string>();
   readonly running = new Map<string, string>(); // robot → its task's overlay address
+  preflight: PreflightReport | null = null;
+  readonly taskMtus: number[] = [];
   readonly id = randomBytes(3).toString('hex');
   readonly network = `${CHECK_PREFIX}${this.id}`;
   readonly everywhere = `${CHECK_PREFIX}${this.id}-all`;
   readonly mover = `${CHECK_PREFIX}${this.id}-move`;
   created = false;
+  failedBeforeProof = 0;
   userServices = '';
   readonly report: CheckReport = { preflight: null, summary: null, pairs: [], notes: [], failed: false };
   readonly summary: CheckSummary = {
@@ -99,6 +104,8 @@ class CheckRun {
   }
 }
 
+const failedCount = (fleet: Fleet) =>
+  [...fleet.outcomes.values()].filter((o) => o.status === 'failed' || o.status === 'unreachable').length;
 const member = (s: CheckRun, robot: string) => s.members.find((m) => m.robot.name === robot) as Member;
 const ok = (s: CheckRun, robot: string) => s.fleet.outcomes.get(robot)?.status !== 'failed';
 const runnable = (s: CheckRun) => [...s.nodeOf.keys()].filter((r) => ok(s, r));
@@ -108,6 +115,7 @@ const CHECK_PHASES: readonly Phase<CheckRun>[] = [
     title: 'reading docker facts',
     run: async (s) => {
       s.members = await gatherMembers(s.fleet);
+      s.preflight = s.options.preflight ?? null;
       s.manager = fleetClusters(s.fleet, s.members)[0]?.[1][0] ?? null;
       if (s.manager || s.options.preflightOnly) return;
       for (const m of s.members)
@@ -117,13 +125,19 @@ const CHECK_PHASES: readonly Phase<CheckRun>[] = [
   },
   {
     title: 'preflight: clocks, ports, MTU, kernels',
-    robots: (s) => s.members.map((m) => m.robot.name),
+    robots: (s) => (s.options.preflight ? [] : s.members.map((m) => m.robot.name)),
     run: async (s) => {
       s.report.preflight = await runPreflight(s.fleet, s.members, Boolean(s.options.preflightOnly));
       if (s.options.preflightOnly) return 'stop';
     },
   },
-  { title: 'reading the swarm', run: readSwarm },
+  {
+    title: 'reading the swarm',
+    run: (s) => {
+      s.failedBeforeProof = failedCount(s.fleet); // unreachable, or failed by the preflight: not the proof's verdict
+      return readSwarm(s);
+    },
+  },
   { title: "removing an earlier check's leftovers", run: removeLeftovers },
   { title: 'the check image on every robot', robots: runnable, each: ensureImage },
   { title: 'a task on every robot', robots: runnable, run: startTasks },
@@ -171,7 +185,7 @@ async function ensureImage(s: CheckRun, robot: string): Promise<void> {
 
 async function startTasks(s: CheckRun): Promise<void | 'stop'> {
   const sudo = s.via.robot.sudo;
-  const mtu = s.report.preflight?.overlayMtu ?? null;
+  const mtu = (s.report.preflight ?? s.preflight)?.overlayMtu ?? null;
   s.summary.mtu = mtu ?? DOCKER_OVERLAY_MTU;
   s.created = true;
   await s.onManager(networkCreateCommand(s.network, s.fleet.runId, mtu, sudo), `creating network ${s.network}`);
@@ -207,6 +221,7 @@ async function startTasks(s: CheckRun): Promise<void | 'stop'> {
     const task = parseTask(await conn.run(taskCommand(s.everywhere, s.network, r.sudo), 'finding its check task'));
     if (!task?.ip) throw new Error(`the swarm says its task runs, but no running container of ${s.everywhere} is here`);
     s.running.set(robot, task.ip);
+    if (task.mtu !== null) s.taskMtus.push(task.mtu);
     for (const tool of ['wget', 'timeout', 'nslookup'].filter((t) => !task.tools.includes(t)))
       s.fleet.note(
         robot,
@@ -214,11 +229,17 @@ async function startTasks(s: CheckRun): Promise<void | 'stop'> {
       );
   });
   s.summary.ranTask = s.running.size;
+  // What the tasks got, measured inside them (the engine decides what the driver option means).
+  if (s.taskMtus.length) s.summary.mtu = Math.min(...s.taskMtus);
+  if (mtu !== null && s.summary.mtu !== mtu)
+    s.report.notes.push(
+      `the overlay was created for MTU ${mtu}, but its tasks got ${s.summary.mtu}: this engine reads the driver's mtu option differently`,
+    );
   if (!s.running.size) return 'stop';
 }
 
 function mtuAdvice(s: CheckRun): string {
-  const needed = s.report.preflight?.neededMtu;
+  const needed = (s.report.preflight ?? s.preflight)?.neededMtu;
   const target = needed !== null && needed !== undefined && needed < s.summary.mtu ? needed : s.summary.mtu - 100;
   return `Set swarm.overlayMtu: ${target}${needed !== null && needed !== undefined && needed < s.summary.mtu ? ' (or auto: the preflight measured it)' : ' (the preflight saw no lower MTU: try lower)'} and recreate the overlay networks (a fresh swarm gets its ingress at that MTU)`;
 }
@@ -355,7 +376,7 @@ export async function runCheck(fleet: Fleet, options: CheckOptions): Promise<Che
     detach();
     await cleanUp(s);
   }
-  s.summary.failed = s.report.failed || fleet.exitCode() !== 0;
+  s.summary.failed = s.report.failed || failedCount(fleet) > s.failedBeforeProof;
   if (s.created) s.report.summary = s.summary;
   return s.report;
 }
