@@ -310,6 +310,8 @@ const DEFAULT_CHECK_IMAGE = 'busybox:latest';
 /** --image / --image-file, checked before any connection: the file readable, the image named. */
 async function checkOptions(flags: Flags) {
   if (!flags.imageFile) return { image: flags.image ?? DEFAULT_CHECK_IMAGE };
+  if (!existsSync(flags.imageFile)) throw new UsageError(`--image-file ${flags.imageFile}: no such file`);
+  if (flags.image) return { image: flags.image, imageFile: flags.imageFile }; // a gzipped tar too: docker load reads it
   const { imageNameInTar } = await import('./steps/check.js');
   let named: string | null;
   try {
@@ -411,7 +413,11 @@ const COMMANDS: ((program: Command) => void)[] = [
         const keys = await runKeys(fleet, { verify: flags.verify !== false });
         const result = await swarmStep(fleet, flags.installService);
         if (!check || fleet.options.dryRun) return { ...result, json: { ...keys?.json, ...result.json } };
-        const proof = await checkStep(fleet, { ...check, ...(result.report.preflight ? { preflight: result.report.preflight } : {}) });
+        // The check failing on its own must not lose up's report.
+        const proof = await checkStep(fleet, {
+          ...check,
+          ...(result.report.preflight ? { preflight: result.report.preflight } : {}),
+        }).catch((err: Error) => ({ text: `  note: the check stopped on an error: ${redact(err.message)}`, json: {}, failed: true }));
         return {
           ...result,
           text: `${result.text}\n${proof.text}`,
@@ -445,6 +451,10 @@ const COMMANDS: ((program: Command) => void)[] = [
       (cmd) =>
         withImage(cmd.option('--preflight', 'only the network preflight (clocks, ports, MTU, kernels): also before any swarm exists')),
     ).action(async (flags: Flags) => {
+      if (flags.dryRun && !flags.preflight)
+        throw new UsageError(
+          'provision check runs services to prove the swarm and has no dry run; --preflight only reads (it may take --dry-run)',
+        );
       const options = { ...(await checkOptions(flags)), preflightOnly: Boolean(flags.preflight) };
       await runStep('check', flags, { run: (fleet) => checkStep(fleet, options), opening: facts, readOnly: Boolean(flags.preflight) });
     }),

@@ -30,12 +30,19 @@ export interface PairJudgement {
   notes: Map<string, string>;
 }
 
-const describe = (p: PairResult, mtu: number, fix: string) => {
-  const pair = `${p.from} → ${p.to}`;
-  if (verdictOf(p) === 'stalled')
-    return `${pair}: the small request passed, the ${PAYLOAD_BYTES / 1024} KiB transfer stalled after ${p.big} bytes — a path-MTU black hole: the overlay's packets (MTU ${mtu} + 50) do not pass. ${fix}`;
-  return `${pair}: no TCP connection over the overlay — UDP 4789 (VXLAN) or 7946 (gossip) blocked between them`;
-};
+/** The cause of a pair's failure, and its fix: said once for all the pairs that share it. */
+const cause = (p: PairResult, mtu: number, fix: string) =>
+  verdictOf(p) === 'stalled'
+    ? `the small request passed, the ${PAYLOAD_BYTES / 1024} KiB transfer stalled after the first bytes — a path-MTU black hole: the overlay's packets (MTU ${mtu} + 50) do not pass. ${fix}`
+    : 'no TCP connection over the overlay — UDP 4789 (VXLAN) or 7946 (gossip) blocked between them';
+const pairText = (p: PairResult) => `${p.from} → ${p.to}${verdictOf(p) === 'stalled' ? ` (${p.big} of ${PAYLOAD_BYTES} bytes)` : ''}`;
+
+/** "A → B (0 of 65536 bytes), C → A: the small request passed …" per cause. */
+function describeAll(pairs: readonly PairResult[], mtu: number, fix: string): string {
+  const byCause = new Map<string, PairResult[]>();
+  for (const p of pairs) byCause.set(cause(p, mtu, fix), [...(byCause.get(cause(p, mtu, fix)) ?? []), p]);
+  return [...byCause].map(([why, ps]) => `${ps.map(pairText).join(', ')}: ${why}`).join('; ');
+}
 
 /**
  * Whose link broke a failed pair: a robot all of whose pairs failed; then, among the pairs that leaves
@@ -51,18 +58,20 @@ export function judgePairs(results: readonly PairResult[], mtu: number, mtuFix: 
   const fetches = (r: string) => rest.filter((p) => p.from === r);
   const oneWay = robots.filter((r) => !blamed.includes(r) && fetches(r).length >= 2 && all(fetches(r)));
   const culprit = [...blamed, ...oneWay];
-  const failures = new Map<string, string>();
-  const notes = new Map<string, string>();
-  const add = (into: Map<string, string>, robot: string, text: string) =>
-    into.set(robot, into.has(robot) ? `${into.get(robot)}; ${text}` : text);
+  const failing = new Map<string, PairResult[]>();
+  const noted = new Map<string, PairResult[]>();
+  const add = (into: Map<string, PairResult[]>, robot: string, p: PairResult) => into.set(robot, [...(into.get(robot) ?? []), p]);
   for (const p of results.filter(bad)) {
-    const text = describe(p, mtu, mtuFix);
     const ends = [p.from, p.to];
     const culprits = ends.filter((r) => culprit.includes(r));
-    for (const r of culprits.length ? culprits : ends) add(failures, r, text);
-    for (const r of ends.filter((x) => culprits.length && !culprits.includes(x))) add(notes, r, `${text} (${culprits.join(', ')}'s link)`);
+    for (const r of culprits.length ? culprits : ends) add(failing, r, p);
+    for (const r of ends.filter((x) => culprits.length && !culprits.includes(x))) add(noted, r, p);
   }
-  return { blamed: culprit, failures, notes };
+  const texts = (m: Map<string, PairResult[]>, suffix: (ps: PairResult[]) => string) =>
+    new Map([...m].map(([r, ps]) => [r, describeAll(ps, mtu, mtuFix) + suffix(ps)]));
+  const whose = (ps: PairResult[]) =>
+    ` (${[...new Set(ps.flatMap((p) => [p.from, p.to]).filter((r) => culprit.includes(r)))].join(', ')}'s link)`;
+  return { blamed: culprit, failures: texts(failing, () => ''), notes: texts(noted, whose) };
 }
 
 export interface CheckSummary {

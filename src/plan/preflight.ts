@@ -105,13 +105,15 @@ function clockFindings(readings: readonly Reading[]): Finding[] {
   const timed = readings.filter((r) => r.offsetS !== null);
   if (!timed.length) return [];
   const fleetMedian = median(timed.map((r) => r.offsetS as number));
+  // The laptop is the reference while any robot agrees with it (robots booted in 1970 together may be
+  // the majority); only when none does is the laptop the one off, and the fleet's median the reference.
+  const laptopRight = timed.some((r) => Math.abs(r.offsetS as number) <= MAX_CLOCK_OFFSET_S);
   const out: Finding[] = [];
   for (const r of timed) {
     const offset = r.offsetS as number;
     const fromFleet = offset - fleetMedian;
     const measured = { offsetS: Number(offset.toFixed(3)), fromFleetMedianS: Number(fromFleet.toFixed(3)), rttMs: r.rttMs };
-    // Off from this laptop and from the other robots alike: the robot's clock is wrong, not the laptop's.
-    if (Math.abs(offset) > MAX_CLOCK_OFFSET_S && Math.abs(fromFleet) > MAX_CLOCK_OFFSET_S)
+    if (Math.abs(laptopRight ? offset : fromFleet) > MAX_CLOCK_OFFSET_S)
       out.push({
         check: 'clock',
         severity: 'fail',
@@ -119,22 +121,22 @@ function clockFindings(readings: readonly Reading[]): Finding[] {
         measured,
         text: `clock ${seconds(offset)} off this laptop's (${seconds(fromFleet)} off the fleet's median): a swarm's TLS certificates are "not yet valid" or expired on it, so its join fails or breaks later. Fix: timedatectl set-ntp true (or chronyc makestep), then run again`,
       });
-    else if (Math.abs(fromFleet) > CLOCK_NOTE_S)
+    else if (Math.abs(laptopRight ? offset : fromFleet) > CLOCK_NOTE_S)
       out.push({
         check: 'clock',
         severity: 'note',
         robots: [r.robot],
         measured,
-        text: `clock ${seconds(fromFleet)} off the fleet's median: within ${MAX_CLOCK_OFFSET_S} s, but drifting (timedatectl set-ntp true)`,
+        text: `clock ${seconds(laptopRight ? offset : fromFleet)} off ${laptopRight ? "this laptop's" : "the fleet's median"}: within ${MAX_CLOCK_OFFSET_S} s, but drifting (timedatectl set-ntp true)`,
       });
   }
-  if (Math.abs(fleetMedian) > MAX_CLOCK_OFFSET_S)
+  if (!laptopRight)
     out.push({
       check: 'clock',
       severity: 'note',
       robots: timed.map((r) => r.robot),
       measured: { fleetMedianOffsetS: Number(fleetMedian.toFixed(3)) },
-      text: `the robots agree with each other but are ${seconds(fleetMedian)} off this laptop's clock: check the laptop's time`,
+      text: `every robot is more than ${MAX_CLOCK_OFFSET_S} s off this laptop's clock (median ${seconds(fleetMedian)}): check the laptop's time; the robots were judged against their median`,
     });
   return out;
 }

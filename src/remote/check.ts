@@ -15,7 +15,7 @@ export const cleanupCommand = (useSudo: boolean) => dockerScript(script('check-c
 export const imageCommand = (image: string, pull: boolean, useSudo: boolean) =>
   dockerScript(script('check-image'), [image, pull ? '1' : '0'], useSudo);
 /** stdin: the image's tar (docker save). */
-export const imageLoadCommand = (useSudo: boolean) => dockerCommand(['load', '-q'], useSudo);
+export const imageLoadCommand = (useSudo: boolean) => dockerScript('dk_in load -q', [], useSudo);
 
 export function networkCreateCommand(name: string, runId: string, mtu: number | null, useSudo: boolean): RemoteCommand {
   const labels = ['--label', `${CHECK_LABEL}=${runId}`];
@@ -121,7 +121,8 @@ export const serviceRemoveCommand = (names: readonly string[], useSudo: boolean)
 export function userServicesCommand(useSudo: boolean): RemoteCommand {
   return dockerScript(
     `for s in $(dk service ls -q); do
-  dk service inspect --format '{{.ID}} {{.Spec.Name}} {{.Version.Index}} {{index .Spec.Labels "${CHECK_LABEL}"}}' "$s"
+  [ -z "$(dk service inspect --format '{{index .Spec.Labels "${CHECK_LABEL}"}}' "$s")" ] || continue
+  dk service inspect --format '{{.ID}} {{.Spec.Name}} {{.Version.Index}}' "$s"
   echo "tasks $s $(dk service ps -q --filter desired-state=running --format '{{.Node}}' "$s" | sort | tr '\\n' ' ')"
 done`,
     [],

@@ -69,7 +69,7 @@ export function ingressMtuCommand(useSudo: boolean): RemoteCommand {
  */
 export function recreateIngressCommand(mtu: number, useSudo: boolean): RemoteCommand {
   return dockerScript(
-    `echo y | dk network rm ingress >/dev/null
+    `echo y | dk_in network rm ingress >/dev/null
 i=0
 while dk network inspect ingress >/dev/null 2>&1; do
   [ "$i" -lt 50 ] || { echo "the ingress network was not removed within 10 s" >&2; exit 1; }

@@ -29,7 +29,7 @@ export interface RemoteCommand {
 
 /** A script that calls docker as `dk`: directly, or through sudo. */
 export function dockerScript(body: string, args: readonly string[], useSudo: boolean): RemoteCommand {
-  const prelude = useSudo ? script('dk-sudo') : 'dk() { docker "$@"; }\n';
+  const prelude = useSudo ? script('dk-sudo') : 'dk() { docker "$@"; }\ndk_in() { docker "$@"; }\n';
   return { line: scriptWithArgs(prelude + body, args), readsSudoPassword: useSudo };
 }
 

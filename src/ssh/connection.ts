@@ -2,7 +2,7 @@
 // Knows nothing of Swarm: it runs the command lines src/remote builds.
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { connect } from 'node:net';
-import { Readable, type Duplex } from 'node:stream';
+import { Readable, pipeline, type Duplex } from 'node:stream';
 import { log, redact } from '../log.js';
 import { forAnyLoginShell, lineOf, splitAtMark, type RemoteCommand } from '../remote/shell.js';
 import { WRITTEN, writeFileCommand } from '../remote/files.js';
@@ -176,11 +176,13 @@ export class RobotConnection {
     return new Promise((resolve) => {
       let settled = false;
       const settle = (result: TcpProbeResult) => {
+        clearTimeout(timer);
         if (!settled) resolve(result);
         settled = true;
       };
       const timer = setTimeout(() => settle('filtered'), timeoutMs);
       this.lost.catch(() => settle('unreachable'));
+      if (this.closed) return settle('unreachable');
       this.client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
         clearTimeout(timer);
         if (stream) stream.destroy(); // an answer after the time-out is closed too
@@ -196,6 +198,8 @@ export class RobotConnection {
   async exec(remote: string | RemoteCommand, options: ExecOptions = {}): Promise<ExecResult> {
     const command = lineOf(remote);
     // The password goes first on stdin, ahead of any payload; the script reads exactly one line.
+    // A file that cannot be read fails this command when it is piped, not the process now.
+    if (options.stdin instanceof Readable) options.stdin.once('error', () => undefined);
     const stdin = typeof remote !== 'string' && remote.readsSudoPassword ? this.withSudoPassword(options.stdin) : options.stdin;
     await this.channels.acquire();
     try {
@@ -247,10 +251,14 @@ export class RobotConnection {
           clearTimeout(timer);
           resolve({ code: code ?? 255, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
         });
-        if (stdin instanceof Readable) {
-          stdin.once('error', (err) => reject(err));
-          stdin.pipe(channel);
-        } else channel.end(stdin);
+        if (stdin instanceof Readable)
+          pipeline(stdin, channel, (err) => {
+            // The command ended before reading it all: its exit and stderr (the close handler) say why.
+            if (!err || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+            channel.close(); // the remote command must not wait for the rest
+            reject(err);
+          });
+        else channel.end(stdin);
       }),
     );
   }

@@ -3,8 +3,10 @@
 // Reads, never changes; plan/preflight.ts decides what the readings mean.
 import type { Fleet } from '../run/fleet.js';
 import { eachRobot } from '../run/phases.js';
-import { parsePathMtus, parsePreflight, pathMtuCommand, preflightCommand } from '../remote/preflight.js';
+import { driverMtu, ingressMtuCommand, parsePathMtus, parsePreflight, pathMtuCommand, preflightCommand } from '../remote/preflight.js';
 import {
+  DOCKER_OVERLAY_MTU,
+  VXLAN_OVERHEAD,
   GOSSIP_PORT,
   SWARM_PORT,
   assess,
@@ -97,9 +99,27 @@ export async function runPreflight(fleet: Fleet, members: readonly Member[], fai
   const findings = assess({ readings, probes, paths, overlayMtu: setting });
   for (const f of findings.filter((x) => x.severity === 'fail'))
     for (const robot of f.robots) {
-      if (failJoins && !readings.find((r) => r.robot === robot)?.inSwarm) fleet.failed(robot, `preflight: ${f.text}`);
+      if (failJoins && fleet.inLimit(robot) && !readings.find((r) => r.robot === robot)?.inSwarm)
+        fleet.failed(robot, `preflight: ${f.text}`);
       else fleet.note(robot, `preflight: ${f.text}`);
     }
   const { lowest, needed } = neededOverlayMtu(readings, paths);
   return { findings, readings, probes, paths, lowestMtu: lowest, neededMtu: needed, overlayMtu: overlayMtuFor(setting, needed) };
+}
+
+/** On a swarm that exists, the ingress network is the operator's: named when it does not fit, never recreated. */
+export async function ingressMtuNote(manager: Member, report: PreflightReport): Promise<string | null> {
+  const out = await manager.conn.exec(ingressMtuCommand(manager.robot.sudo)).catch(() => null);
+  if (out?.code !== 0) return null; // no ingress network (removed by its operator), or no answer: nothing to say
+  // The option is the underlay's MTU: containers get 50 less (see driverMtu).
+  const option = Number(out.stdout.trim());
+  const ingress = option ? option - VXLAN_OVERHEAD : DOCKER_OVERLAY_MTU;
+  report.ingressMtu = ingress;
+  const wanted = report.overlayMtu ?? report.neededMtu;
+  if (wanted === null || ingress <= wanted) return null;
+  return (
+    `the ingress network (published ports) gives containers MTU ${ingress}, the fleet needs ${wanted}: provision does not recreate an existing swarm's networks. ` +
+    `When no service publishes a port: docker network rm ingress, then docker network create --driver overlay --ingress --opt com.docker.network.driver.mtu=${driverMtu(wanted)} ingress; ` +
+    `recreate your own overlay networks with that --opt too`
+  );
 }

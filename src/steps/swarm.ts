@@ -9,9 +9,8 @@ import type { SwarmReport } from '../run/outcome.js';
 import { runPhases, type Phase } from '../run/phases.js';
 import { Formation, planInput, type RotateWhich } from './formation.js';
 import { QuorumLostError, fleetClusters, gatherMembers, halfJoined, inSwarm, type Member } from './swarmState.js';
-import { runPreflight } from './preflight.js';
-import { ingressMtuCommand, recreateIngressCommand } from '../remote/preflight.js';
-import { DOCKER_OVERLAY_MTU, type PreflightReport } from '../plan/preflight.js';
+import { ingressMtuNote, runPreflight } from './preflight.js';
+import { recreateIngressCommand } from '../remote/preflight.js';
 
 export type { SwarmReport } from '../run/outcome.js';
 export type { RotateWhich } from './formation.js';
@@ -59,12 +58,16 @@ const facts: Phase<SwarmRun> = {
 /** Before any join: robots a finding fails leave the run here (the plan counts them as unreachable). */
 const preflight: Phase<SwarmRun> = {
   title: 'preflight: clocks, ports, MTU, kernels',
-  robots: (s) => (s.options.members ? [] : s.members.map((m) => m.robot.name)), // remove converges robots that joined already
+  // Only where some robot is to join (a no-op re-run does not pay it; remove converges joined robots);
+  // check --preflight reads it any time.
+  robots: (s) =>
+    s.options.members || s.members.every((m) => inSwarm(m.facts) && !halfJoined(m.facts)) ? [] : s.members.map((m) => m.robot.name),
   run: async (s) => {
     const report = await runPreflight(s.fleet, s.members, true);
     s.report.preflight = report;
     s.members = s.members.filter((m) => s.fleet.outcomes.get(m.robot.name)?.status !== 'failed');
-    if (s.found) await noteIngressMtu(s, s.found, report);
+    const note = s.found ? await ingressMtuNote(s.found, report) : null;
+    if (note) s.report.notes.push(note);
   },
 };
 const init: Phase<SwarmRun> = { title: 'initialising the swarm', run: initSwarm }; // a dry run only says what it would do
@@ -249,19 +252,4 @@ function planOnly(fleet: Fleet, members: Member[], report: SwarmReport, leader: 
     if (!members.some((m) => m.robot.name === d.name) || d.name === leader) continue;
     fleet.changed(d.name, `would write ~/swarm_tokens (${d.role} token) and join as ${d.role} (${d.reason})`);
   }
-}
-
-/** On a swarm that exists, the ingress network is the operator's: named when it does not fit, never recreated. */
-async function noteIngressMtu(s: SwarmRun, manager: Member, report: PreflightReport): Promise<void> {
-  const out = await manager.conn.exec(ingressMtuCommand(manager.robot.sudo)).catch(() => null);
-  if (out?.code !== 0) return; // no ingress network (removed by its operator), or no answer: nothing to say
-  const ingress = Number(out.stdout.trim()) || DOCKER_OVERLAY_MTU;
-  report.ingressMtu = ingress;
-  const wanted = report.overlayMtu ?? report.neededMtu;
-  if (wanted === null || ingress <= wanted) return;
-  s.report.notes.push(
-    `the ingress network (published ports) has MTU ${ingress}, the fleet needs ${wanted}: provision does not recreate an existing swarm's networks. ` +
-      `When no service publishes a port: docker network rm ingress, then docker network create --driver overlay --ingress --opt com.docker.network.driver.mtu=${wanted} ingress; ` +
-      `recreate your own overlay networks with that --opt too`,
-  );
 }

@@ -3,6 +3,7 @@
 // firewall, a path-MTU black hole, a mesh link at MTU 1400 — each found, named, and (MTU) fixed by
 // swarm.overlayMtu on a fresh swarm.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
   assertLabRoute,
@@ -25,6 +26,27 @@ const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil', 'Paula', 'Bruno'];
 const FORMED = ['Anton', 'Ida', 'Otto', 'Emil'];
 const stateOf = (r: string) => onRobot(r, "docker info --format '{{.Swarm.LocalNodeState}}'").trim();
 const netnsExec = (robot: string, ...args: string[]) => lab('rexec', robot, ...args);
+
+function restartDocker(robot: string): void {
+  lab('dockerd', robot, 'stop');
+  lab('dockerd', robot, 'start');
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if (
+        onRobot('Anton', "docker node ls --format '{{.Status}}'")
+          .trim()
+          .split('\n')
+          .every((s) => s === 'Ready')
+      )
+        return;
+    } catch {
+      // an election after the restart: asked again
+    }
+    execFileSync('sleep', ['1']);
+  }
+  throw new Error(`the swarm did not settle within 60 s after ${robot}'s dockerd restarted`);
+}
 
 interface Finding {
   check: string;
@@ -78,7 +100,7 @@ describe('the preflight and check on field robots', () => {
     const run = await provision(op, ['check', '-i', inventory, '--image-file', image]);
     expect(run.code).toBe(1);
     expect(reportRows(run.stdout, 'Emil')).toMatch(
-      /failed[\s\S]*overlay: \w+ → \w+: no TCP connection over the overlay — UDP 4789 \(VXLAN\)/,
+      /failed[\s\S]*overlay: \w+ → \w+[^;]*: no TCP connection over the overlay — UDP 4789 \(VXLAN\)/,
     );
     for (const r of ['Anton', 'Ida', 'Otto']) expect(reportRows(run.stdout, r)).not.toMatch(/failed/);
     expect(run.stdout).toMatch(/swarm check failed: 4\/4 robots ran a task/);
@@ -87,10 +109,13 @@ describe('the preflight and check on field robots', () => {
 
   it('a path-MTU black hole on one robot (its bridge-side veth at 1400): the transfer stalls after the first bytes, and the fix is named', async () => {
     lab('field', 'Otto', 'blackhole:1400');
+    // Connections opened before the clamp keep their 1460-byte segments and stall (Raft among the
+    // managers with them, for a minute): Otto's dockerd again, so that every connection starts clamped.
+    restartDocker('Otto');
     const run = await provision(op, ['check', '-i', inventory, '--image-file', image]);
     expect(run.code).toBe(1);
     expect(reportRows(run.stdout, 'Otto')).toMatch(
-      /failed[\s\S]*the small request passed, the 64 KiB transfer stalled after \d+ bytes — a path-MTU black hole[\s\S]*swarm\.overlayMtu: 1350/,
+      /failed[\s\S]*\(\d+ of 65536 bytes\)[^;]*: the small request passed, the 64 KiB transfer stalled after the first bytes — a path-MTU black hole[\s\S]*swarm\.overlayMtu: 1350/,
     );
     expect(reportRows(run.stdout, 'Anton')).not.toMatch(/failed/);
     expect(run.stdout).toMatch(/the path \w+ → Otto passes at most 1400 bytes unfragmented/);
@@ -103,6 +128,7 @@ describe('the preflight and check on field robots', () => {
       (doc.get('robots') as { items: unknown[] }).items.splice(FORMED.length); // without Paula and Bruno
     });
     const reset = await provision(op, ['reset', '-i', four, '--yes']);
+    expect(reset.stdout).not.toMatch(/failed/);
     expect(reset.code).toBe(0);
     const run = await provision(op, ['up', '-i', four, '--check', '--image-file', image, '--json']);
     const json = JSON.parse(run.stdout) as {

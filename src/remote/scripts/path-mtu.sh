@@ -2,7 +2,8 @@
 # passes with fragmenting forbidden (ping -M 'do'), all rungs at once. $@: peer addresses. No stdin.
 # Output (parsePathMtus): "pmtu=PEER SIZE" lines, SIZE 0 when nothing passed; "ping_df=no" alone when
 # this robot's ping cannot forbid fragmenting (nothing measured).
-passes() { ping -M 'do' -c 1 -W 1 -s $(($2 - 28)) "$1" >/dev/null 2>&1; }
+# Two pings a size: one lost packet on a lossy mesh must not lower the fleet's MTU.
+passes() { ping -M 'do' -c 2 -i 0.2 -W 1 -s $(($2 - 28)) "$1" >/dev/null 2>&1; }
 probe() {
   if passes "$1" 1500; then echo "pmtu=$1 1500"; return; fi
   t=$(mktemp -d) || exit 1
