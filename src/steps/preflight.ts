@@ -3,6 +3,7 @@
 // Reads, never changes; plan/preflight.ts decides what the readings mean.
 import type { Fleet } from '../run/fleet.js';
 import { eachRobot } from '../run/phases.js';
+import { mapLimit } from '../ssh/pool.js';
 import { driverMtu, ingressMtuCommand, parsePathMtus, parsePreflight, pathMtuCommand, preflightCommand } from '../remote/preflight.js';
 import {
   DOCKER_OVERLAY_MTU,
@@ -31,10 +32,6 @@ export function managersToProbe(fleet: Fleet, members: readonly Member[]): strin
   const allowed = members.filter((m) => m.robot.canBecomeManager && m.robot.role !== 'worker').map((m) => m.robot.name);
   const leader = fleet.inventory.swarm.leader;
   return leader && allowed.includes(leader) ? [leader, ...allowed.filter((n) => n !== leader)] : allowed;
-}
-
-async function inBatches<T>(items: readonly T[], size: number, work: (item: T) => Promise<void>) {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(work));
 }
 
 async function readRobot(member: Member, peerIps: readonly string[], fleet: Fleet) {
@@ -85,7 +82,7 @@ export async function runPreflight(fleet: Fleet, members: readonly Member[], fai
       ...plan.swarm.filter((p) => p.from === name).map((p) => ({ to: p.to, port: SWARM_PORT })),
       ...peers.map((to) => ({ to, port: GOSSIP_PORT })),
     ];
-    const probing = inBatches(tcp, PROBES_AT_ONCE, async ({ to, port }) => {
+    const probing = mapLimit(tcp, PROBES_AT_ONCE, async ({ to, port }) => {
       const result = await member.conn.probeTcp(to.ip, port, PROBE_TIMEOUT_MS);
       probes.push({ from: name, to: to.name, port, result });
     });

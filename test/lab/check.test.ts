@@ -13,6 +13,7 @@ import {
   onRobot,
   provision,
   startProvision,
+  until,
   type Operator,
 } from './harness.js';
 
@@ -28,14 +29,6 @@ const leftovers = (robot: string) =>
     'echo $(docker ps -aq --filter label=provision.check | wc -l) $(docker network ls -q --filter name=provision-check- | wc -l)',
   ).trim();
 const services = () => onRobot('Anton', "docker service ls --format '{{.Name}}'").trim();
-
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 beforeAll(() => {
   labDown();

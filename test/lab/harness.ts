@@ -163,3 +163,12 @@ export function assertLabRoute(ip: string): void {
   const route = execFileSync('ip', ['-o', 'route', 'get', ip], { encoding: 'utf8' });
   if (!new RegExp(`\\bdev ${BRIDGE}\\b`).test(route)) throw new Error(`${ip} is not routed via ${BRIDGE}: refusing to test`);
 }
+
+/** Poll `check` every `everyMs` until it holds; throws naming `what` after `timeoutMs`. */
+export async function until(what: string, check: () => boolean, timeoutMs: number, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -10,6 +10,7 @@ import {
   onRobot,
   provision,
   startProvision,
+  until,
   type Operator,
   type RunResult,
 } from './harness.js';
@@ -20,14 +21,6 @@ const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil'];
 const stateOf = (r: string) => onRobot(r, "docker info --format '{{.Swarm.LocalNodeState}}'").trim();
 const clusterOf = (r: string) => onRobot(r, "docker info --format '{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}'").trim();
 const leftovers = (r: string) => onRobot(r, 'cd && ls -A .ssh swarm_tokens 2>/dev/null | grep -c -e tmp || true').trim();
-
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 beforeAll(() => {
   labDown();
@@ -46,7 +39,7 @@ describe('faults in the middle of a run', () => {
     );
     const original = onRobot('Ida', 'cd && sha256sum < .ssh/known_hosts');
     const run = startProvision(op, ['keys', '-i', inventory]);
-    await until("a temp file beside Ida's known_hosts", () => /provision-tmp/.test(onRobot('Ida', 'cd && ls -A .ssh')), 60_000);
+    await until("a temp file beside Ida's known_hosts", () => /provision-tmp/.test(onRobot('Ida', 'cd && ls -A .ssh')), 60_000, 20);
     lab('sshd', 'Ida', 'kill');
     const result = await run.done;
     expect(result.code).toBe(1);
@@ -66,7 +59,7 @@ describe('faults in the middle of a run', () => {
     const run = startProvision(op, ['swarm', '-i', inventory]);
     // Cut Emil (to be the worker) off once the swarm exists and the run is busy joining. (A manager cut
     // off while joining can take the Raft majority with it until it is back: see README, Limits.)
-    await until('a swarm on Anton', () => stateOf('Anton') === 'active', 60_000);
+    await until('a swarm on Anton', () => stateOf('Anton') === 'active', 60_000, 20);
     lab('link', 'Emil', 'down');
     let result: RunResult;
     try {
