@@ -72,11 +72,15 @@ export const inventorySchema = z.strictObject({
 
 export type InventoryFile = z.infer<typeof inventorySchema>;
 
-/** Per-host settings from the operator's ~/.ssh/config: ConnectTimeout, ServerAliveInterval, StrictHostKeyChecking. */
+/** Per-host settings from the operator's ~/.ssh/config: ConnectTimeout, ServerAliveInterval, StrictHostKeyChecking, the known_hosts files. */
 export interface SshTuning {
   connectTimeoutSeconds?: number;
   keepaliveSeconds?: number;
   strictHostKeyChecking?: string;
+  /** UserKnownHostsFile / GlobalKnownHostsFile, expanded; [] for `none`; unset: ssh's defaults. */
+  userKnownHostsFiles?: string[];
+  globalKnownHostsFiles?: string[];
+  hashKnownHosts?: boolean;
 }
 
 interface SshKeys extends SshTuning {

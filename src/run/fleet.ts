@@ -6,7 +6,7 @@ import { closeAll, connectAll, type Connections, type Reach } from '../ssh/pool.
 import { RemoteCommandError, type ExecResult, type RobotConnection } from '../ssh/connection.js';
 import { lineOf, type RemoteCommand } from '../remote/shell.js';
 import { findTalkersCommand, parseTalkers, talkativeShellNote } from '../remote/loginShell.js';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import { log, logFile } from '../log.js';
 import { hostname, userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -73,7 +73,10 @@ export class Fleet {
         outcome.status = r.status;
         outcome.details.push(r.reason);
       } else if (r?.newHostKey) {
-        outcome.details.push(`first contact: host key ${r.newHostKey} recorded in ~/.ssh/known_hosts`);
+        const { fingerprint, recorded } = r.newHostKey;
+        outcome.details.push(
+          `first contact: host key ${fingerprint} ${'file' in recorded ? `recorded in ${recorded.file}` : `accepted, not recorded (${recorded.not})`}`,
+        );
       }
       this.outcomes.set(name, outcome);
       for (const d of outcome.details) options.progress?.(name, `${outcome.status}: ${d}`);
@@ -84,7 +87,7 @@ export class Fleet {
 
   static async open(inventory: Inventory, options: RunOptions) {
     const identity = await loadOperatorIdentity(options.password, operatorIdentityFiles(inventory), options.askPassphrase);
-    const knownHosts = new KnownHosts(join(sshDir(), 'known_hosts'));
+    const knownHosts = new KnownHosts(dirname(sshDir()));
     const phase = startPhase(options.events, 'connecting', inventory.robots.length);
     const connections = await connectAll(inventory.robots, {
       identity,

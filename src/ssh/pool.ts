@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Robot, SshHop } from '../inventory/schema.js';
 import { authHandler, type OperatorIdentity } from './auth.js';
 import { RobotConnection, tcpSocket } from './connection.js';
-import { fingerprint, keyTypeOf, type KnownHosts } from './knownHosts.js';
+import { fingerprint, hostKeyVerdict, keyTypeOf, type KnownHostLine, type KnownHosts } from './knownHosts.js';
 import { log } from '../log.js';
 import { retry } from '../run/retry.js';
 
@@ -20,7 +20,13 @@ interface PoolOptions {
 }
 
 export type Reach =
-  | { ok: true; conn: RobotConnection; hostKey: string; newHostKey: string | null }
+  | {
+      ok: true;
+      conn: RobotConnection;
+      hostKey: string;
+      /** A first-seen key: its fingerprint, and the file it was recorded in or why it was not. */
+      newHostKey: { fingerprint: string; recorded: { file: string } | { not: string } } | null;
+    }
   | { ok: false; status: 'unreachable' | 'failed'; reason: string };
 
 // The SSH handshake and login, after TCP connected: sshd delays each failed password by seconds.
@@ -144,23 +150,46 @@ function describeConnectError(err: Error & { code?: string; level?: string }, to
   return { ok: false, status: 'failed', reason: message };
 }
 
-/** Why the presented host key is refused, if it is. */
-function hostKeyProblem(to: Endpoint, known: ReturnType<KnownHosts['lookup']>, key: Buffer): string | null {
-  if (!known.length && to.strictHostKeyChecking === 'yes')
-    return `${to.name}'s host key ${fingerprint(key)} is not in ~/.ssh/known_hosts, and ~/.ssh/config says StrictHostKeyChecking yes: add it first (e.g. ssh ${to.name} once), then run again`;
-  if (!known.length || known.some((k) => k.blob.equals(key))) return null;
-  const type = keyTypeOf(key);
-  const expected = known.find((k) => k.type === type) ?? known[0]!;
-  return (
-    `host key of ${to.name} changed: known_hosts has ${fingerprint(expected.blob)}, it now presents ${fingerprint(key)} (${type}). ` +
-    `Nothing was run on it. If it was really reinstalled or re-keyed, remove the old key with ` +
-    `\`ssh-keygen -R ${to.name}${to.port === 22 ? '' : ` -p ${to.port}`} && ssh-keygen -R ${to.host}\` and run again; otherwise investigate.`
-  );
+/** Why the presented host key is refused, if it is (OpenSSH's rules: see knownHosts.ts). */
+export function hostKeyProblem(to: Endpoint, lines: readonly KnownHostLine[], key: Buffer, knownHosts: KnownHosts): string | null {
+  const where = (l: KnownHostLine) => `${knownHosts.shown(l.file)}:${l.line}`;
+  const verdict = hostKeyVerdict(lines, key);
+  switch (verdict.kind) {
+    case 'known':
+      return null;
+    case 'new': {
+      if (to.strictHostKeyChecking !== 'yes') return null;
+      const file = knownHosts.userFiles(to)[0];
+      return `${to.name}'s host key ${fingerprint(key)} is not in ${file ? knownHosts.shown(file) : 'any known_hosts file'}, and ~/.ssh/config says StrictHostKeyChecking yes: add it first (e.g. ssh ${to.name} once), then run again`;
+    }
+    case 'revoked':
+      return (
+        `${to.name}'s host key ${fingerprint(key)} (${keyTypeOf(key)}) is marked @revoked at ${where(verdict.at)}: refused, nothing was run on it. ` +
+        `A revoked key may be in someone else's hands: investigate before trusting ${to.name} again.`
+      );
+    case 'ca-only':
+      return (
+        `${to.name} is listed only through a CA (@cert-authority at ${where(verdict.at)}), and provision cannot check host certificates ` +
+        `(its SSH library negotiates plain host keys only): nothing was run on it. Add ${to.name}'s host key (it presents ${fingerprint(key)}, ` +
+        `${keyTypeOf(key)}) to known_hosts once you have checked it, then run again.`
+      );
+    case 'changed': {
+      // ssh-keygen -R edits ~/.ssh/known_hosts unless told another file.
+      const shown = knownHosts.shown(verdict.expected.file);
+      const f = shown === '~/.ssh/known_hosts' ? '' : ` -f ${shown}`;
+      return (
+        `host key of ${to.name} changed: known_hosts has ${fingerprint(verdict.expected.blob)}, it now presents ${fingerprint(key)} (${keyTypeOf(key)}); ` +
+        `the old key is at ${where(verdict.expected)}. Nothing was run on it. If it was really reinstalled or re-keyed, remove the old key with ` +
+        `\`ssh-keygen${f} -R ${to.name}${to.port === 22 ? '' : ` -p ${to.port}`} && ssh-keygen${f} -R ${to.host}\` and run again; otherwise investigate.`
+      );
+    }
+  }
 }
 
 /** Log in to one endpoint, pinning its host key against known_hosts (by name and by address, like ssh). */
 async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: PoolOptions): Promise<Reach> {
-  const known = options.knownHosts.lookup(to.name, to.host, to.port);
+  const lines = options.knownHosts.linesFor(to.name, to.host, to.port, to);
+  const known = lines.filter((l) => !l.marker);
   const knownTypes = new Set(known.map((k) => k.type));
   // Like OpenSSH: ask first for the key types already recorded for this host.
   const serverHostKey = [...HOST_KEY_TYPES.filter((t) => knownTypes.has(t)), ...HOST_KEY_TYPES.filter((t) => !knownTypes.has(t))];
@@ -179,7 +208,7 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
         authHandler: authHandler(options.identity, target) as never,
         hostVerifier: (key: Buffer) => {
           presented = key;
-          mismatch = hostKeyProblem(to, known, key);
+          mismatch = hostKeyProblem(to, lines, key, options.knownHosts);
           return mismatch === null;
         },
       },
@@ -202,9 +231,15 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
     });
     const key = presented as Buffer | null;
     if (!key) throw new Error('no host key was presented');
-    if (!known.length) options.knownHosts.remember(to.name, to.host, to.port, key);
+    const isNew = hostKeyVerdict(lines, key).kind === 'new';
+    const recorded = isNew ? options.knownHosts.remember(to.name, to.host, to.port, key, to) : null;
     log(to.name, `connected to ${to.user}@${to.host}:${to.port} (host key ${fingerprint(key)})`);
-    return { ok: true, conn, hostKey: `${keyTypeOf(key)} ${key.toString('base64')}`, newHostKey: known.length ? null : fingerprint(key) };
+    return {
+      ok: true,
+      conn,
+      hostKey: `${keyTypeOf(key)} ${key.toString('base64')}`,
+      newHostKey: recorded && { fingerprint: fingerprint(key), recorded },
+    };
   } catch (err) {
     if (mismatch) return { ok: false, status: 'failed', reason: mismatch };
     log(to.name, `connect failed: ${(err as Error).message}`);

@@ -39,6 +39,9 @@ interface HostSettings {
   connectTimeoutSeconds?: number;
   strictHostKeyChecking?: string;
   serverAliveIntervalSeconds?: number;
+  userKnownHostsFiles?: string[];
+  globalKnownHostsFiles?: string[];
+  hashKnownHosts?: boolean;
 }
 type ReadInclude = (pattern: string) => { file: string; text: string }[];
 
@@ -172,7 +175,15 @@ const CHECKS: Record<string, (arg: string) => unknown> = {
   identitiesonly: parseFlag,
   stricthostkeychecking: parseStrict,
   proxyjump: (a) => a.toLowerCase() === 'none' || parseJumps(a),
+  hashknownhosts: parseFlag,
 };
+/** Keywords taking a list of files (each checked like IdentityFile); `none` only alone, as ssh requires. */
+const FILE_LISTS = new Set(['userknownhostsfile', 'globalknownhostsfile']);
+function checkFileList(args: string[]): void {
+  if (!args.length) throw new Error('expects one or more files');
+  if (args.length > 1 && args.some((a) => a.toLowerCase() === 'none')) throw new Error('"none" must appear alone');
+  for (const a of args) tokensOnly('dhnpru')(a);
+}
 
 /** Why a Match line can't be evaluated here (only `all` and `host` can), or undefined. */
 function unsupportedMatch(args: string[]): string | undefined {
@@ -253,9 +264,10 @@ function addEntry(r: Reading, written: string, keyword: string, args: string[], 
   const check = CHECKS[keyword];
   if (check && args.length !== 1) return warn(r, n, `${written} expects one argument; ignored`);
   try {
-    check?.(args[0]!);
+    if (FILE_LISTS.has(keyword)) checkFileList(args);
+    else check?.(args[0]!);
   } catch (e) {
-    return warn(r, n, `${written} "${args[0]}": ${(e as Error).message}; ignored`);
+    return warn(r, n, `${written} "${args.join(' ')}": ${(e as Error).message}; ignored`);
   }
   if (keyword === 'proxycommand' && args.join(' ').toLowerCase() !== 'none') {
     warn(r, n, 'ProxyCommand is not supported (use ProxyJump); hosts it applies to are reached directly');
@@ -287,7 +299,7 @@ export function hostSettings(config: SshConfig, names: string[], context: { loca
     if (!applies(block, names, s.hostName)) continue;
     for (const { keyword, args } of block.entries) {
       const arg = args[0] ?? '';
-      if (keyword !== 'proxyjump' && keyword !== 'proxycommand') obtain(s, keyword, arg, name);
+      if (keyword !== 'proxyjump' && keyword !== 'proxycommand') obtain(s, keyword, args, name);
       else if (!proxyChosen) {
         proxyChosen = true;
         if (keyword === 'proxyjump' && arg.toLowerCase() !== 'none') s.proxyJump = parseJumps(arg);
@@ -303,11 +315,17 @@ export function hostSettings(config: SshConfig, names: string[], context: { loca
     u: context.localUser,
     d: context.home,
   };
-  s.identityFiles = [...new Set(s.identityFiles.map((f) => expandTokens(withHome(f, context.home), vars)))];
+  const expand = (f: string) => expandTokens(withHome(f, context.home), vars);
+  s.identityFiles = [...new Set(s.identityFiles.map(expand))];
+  // `none`: no file at all (ssh then reads, and records into, nothing of that kind).
+  const files = (list: string[]) => (list.length === 1 && list[0]!.toLowerCase() === 'none' ? [] : list.map(expand));
+  if (s.userKnownHostsFiles) s.userKnownHostsFiles = files(s.userKnownHostsFiles);
+  if (s.globalKnownHostsFiles) s.globalKnownHostsFiles = files(s.globalKnownHostsFiles);
   return s;
 }
 
-function obtain(s: HostSettings, keyword: string, arg: string, name: string): void {
+function obtain(s: HostSettings, keyword: string, args: string[], name: string): void {
+  const arg = args[0] ?? '';
   switch (keyword) {
     case 'user':
       s.user ??= arg;
@@ -332,6 +350,16 @@ function obtain(s: HostSettings, keyword: string, arg: string, name: string): vo
       break;
     case 'serveraliveinterval':
       s.serverAliveIntervalSeconds ??= parseSeconds(arg);
+      break;
+    // The first line's whole list wins, as in ssh.
+    case 'userknownhostsfile':
+      s.userKnownHostsFiles ??= args;
+      break;
+    case 'globalknownhostsfile':
+      s.globalKnownHostsFiles ??= args;
+      break;
+    case 'hashknownhosts':
+      s.hashKnownHosts ??= parseFlag(arg);
   }
 }
 
@@ -366,6 +394,9 @@ export function operatorSshLookup(config: SshConfig, context: { localUser: strin
     ...(h.connectTimeoutSeconds !== undefined ? { connectTimeoutSeconds: h.connectTimeoutSeconds } : {}),
     ...(h.serverAliveIntervalSeconds !== undefined ? { keepaliveSeconds: h.serverAliveIntervalSeconds } : {}),
     ...(h.strictHostKeyChecking !== undefined ? { strictHostKeyChecking: h.strictHostKeyChecking } : {}),
+    ...(h.userKnownHostsFiles !== undefined ? { userKnownHostsFiles: h.userKnownHostsFiles } : {}),
+    ...(h.globalKnownHostsFiles !== undefined ? { globalKnownHostsFiles: h.globalKnownHostsFiles } : {}),
+    ...(h.hashKnownHosts !== undefined ? { hashKnownHosts: h.hashKnownHosts } : {}),
   });
   return (name, ip) => {
     const s = hostSettings(config, [name, ip], context);

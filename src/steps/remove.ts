@@ -6,9 +6,9 @@ import { nodeRemoveCommand, leaveCommand, nodeRoleCommand, removeTokensCommand, 
 import { drainCommand, nodeTasksCommand, parseTaskCount } from '../remote/retire.js';
 import { notDoneWhileGone, retirePlan, RETIRE_WORDS, type RetireInput } from '../plan/retire.js';
 import { ensureOperatorKey, sshDir } from '../ssh/auth.js';
-import { forgetHost } from '../ssh/knownHosts.js';
+import { forgetHost, KnownHosts } from '../ssh/knownHosts.js';
 import { removeRobotsFromFile } from '../inventory/removeRobots.js';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import { redact } from '../log.js';
 import type { Robot } from '../inventory/schema.js';
 import type { Fleet } from '../run/fleet.js';
@@ -41,13 +41,17 @@ export async function runRemove(fleet: Fleet, names: readonly string[]): Promise
   if (removed.length) {
     await runKeys(fleet.without(removed.map((r) => r.name)), { verify: false });
     await emptyOwnBlocks(fleet, removed);
+    const knownHosts = new KnownHosts(dirname(sshDir()));
     for (const robot of removed) {
-      const n = forgetHost(join(sshDir(), 'known_hosts'), robot.name, robot.ip, robot.port, dry);
-      if (n)
-        fleet.changed(
-          robot.name,
-          `${dry ? 'would remove' : 'removed'} its ${n} line${n === 1 ? '' : 's'} from the operator's ~/.ssh/known_hosts`,
-        );
+      // Every user file ssh reads for it (UserKnownHostsFile); the global ones are the machine's.
+      for (const file of knownHosts.userFiles(robot.ssh)) {
+        const n = forgetHost(file, robot.name, robot.ip, robot.port, dry);
+        if (n)
+          fleet.changed(
+            robot.name,
+            `${dry ? 'would remove' : 'removed'} its ${n} line${n === 1 ? '' : 's'} from the operator's ${knownHosts.shown(file)}`,
+          );
+      }
     }
     // 4. Last, the inventory: a robot whose swarm removal failed stays in it, so a re-run retries.
     if (!dry)

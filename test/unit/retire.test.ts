@@ -114,8 +114,9 @@ describe('a robot on a port other than 22', () => {
     expect(withoutHost(text, 'Otto', '10.0.0.3', 22).removed).toBe(0);
     const file = join(mkdtempSync(join(tmpdir(), 'kh-')), 'known_hosts');
     writeFileSync(file, text);
-    expect(new KnownHosts(file).lookup('Otto', '10.0.0.9', 2222).map((k) => k.type)).toEqual(['ssh-ed25519']);
-    expect(new KnownHosts(file).lookup('Otto', '10.0.0.3', 22)).toEqual([]);
+    const files = { userKnownHostsFiles: [file], globalKnownHostsFiles: [] };
+    expect(new KnownHosts(tmpdir()).linesFor('Otto', '10.0.0.9', 2222, files).map((k) => k.type)).toEqual(['ssh-ed25519']);
+    expect(new KnownHosts(tmpdir()).linesFor('Otto', '10.0.0.3', 22, files)).toEqual([]);
   });
 });
 
