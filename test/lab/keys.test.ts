@@ -1,6 +1,7 @@
 // `provision keys` against a lab of real robots: real sshd, real users, real files.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   assertLabRoute,
@@ -8,12 +9,14 @@ import {
   editInventory,
   finishLab,
   fileHashes,
+  LAB_DIR,
   lab,
   labDown,
   labUp,
   newOperator,
   onRobot,
   provision,
+  reportRows,
   type Operator,
 } from './harness.js';
 
@@ -135,4 +138,65 @@ describe('provision keys on a fresh lab of three', () => {
     assertNoSecrets(op);
     expect(readFileSync(join(op.logDir, 'provision.log'), 'utf8')).toMatch(/\[Ida\] \$ /);
   });
+});
+
+describe("the operator's known_hosts files, as OpenSSH reads them", () => {
+  const labFile = (robot: string, file: string) => readFileSync(join(LAB_DIR, robot, file), 'utf8').trim();
+  const hostKey = (robot: string) => labFile(robot, 'ssh_host_ed25519_key.pub').split(' ').slice(0, 2).join(' ');
+
+  it('trusted from the GlobalKnownHostsFile or a second UserKnownHostsFile; new keys recorded hashed into the first, which real ssh accepts; a @revoked key refused', async () => {
+    const fresh = newOperator();
+    const sshDir = join(fresh.home, '.ssh');
+    mkdirSync(sshDir, { mode: 0o700 });
+    // The machine's /etc/ssh/ssh_known_hosts stays untouched: the test operator's config names its own global file.
+    writeFileSync(
+      join(sshDir, 'config'),
+      'UserKnownHostsFile ~/.ssh/recorded ~/.ssh/team_hosts\nGlobalKnownHostsFile ~/global_known_hosts\nHashKnownHosts yes\n',
+    );
+    const global = `Anton ${hostKey('Anton')}\n`;
+    const team = `10.88.0.12 ${hostKey('Ida')}\n`;
+    writeFileSync(join(fresh.home, 'global_known_hosts'), global);
+    writeFileSync(join(sshDir, 'team_hosts'), team);
+
+    const run = await provision(fresh, ['keys', '-i', inventory, '--dry-run']);
+    expect(run.code).toBe(0);
+    for (const r of ['Otto', 'Emil'])
+      expect(reportRows(run.stdout, r)).toMatch(/first contact: host key SHA256:\S+ recorded in ~\/\.ssh\/recorded/);
+    for (const r of ['Anton', 'Ida']) expect(reportRows(run.stdout, r)).not.toMatch(/first contact/);
+    expect(readFileSync(join(fresh.home, 'global_known_hosts'), 'utf8')).toBe(global);
+    expect(readFileSync(join(sshDir, 'team_hosts'), 'utf8')).toBe(team);
+    const recorded = join(sshDir, 'recorded');
+    const lines = readFileSync(recorded, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(4); // Otto and Emil, by name and by address, one hashed line each
+    for (const l of lines) expect(l).toMatch(/^\|1\|\S+\|\S+ ssh-ed25519 AAAA\S+$/);
+    for (const host of ['otto', '10.88.0.13', 'emil', '10.88.0.14'])
+      expect(spawnSync('ssh-keygen', ['-F', host, '-f', recorded]).status).toBe(0);
+
+    // Real OpenSSH, host key checked strictly against that file alone: by address, and by name (HostKeyAlias).
+    for (const alias of [[], ['-o', 'HostKeyAlias=otto']]) {
+      const ssh = spawnSync(
+        'ssh',
+        [
+          ...['-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=5'],
+          ...['-o', `UserKnownHostsFile=${recorded}`, '-o', 'GlobalKnownHostsFile=/dev/null', ...alias],
+          ...['-o', 'IdentitiesOnly=yes', '-i', join(op.home, '.ssh', 'id_ed25519')],
+          `${labFile('Otto', 'user')}@10.88.0.13`,
+          'hostname',
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(ssh.stderr).not.toMatch(/Host key verification failed/);
+      expect(ssh.stdout.trim()).toBe('Otto');
+    }
+
+    // Revoked in a user file while the global file still trusts it: refused, naming robot, key and file:line.
+    appendFileSync(join(sshDir, 'team_hosts'), `@revoked * ${hostKey('Anton')}\n`);
+    const revoked = await provision(fresh, ['keys', '-i', inventory, '--dry-run']);
+    expect(revoked.code).toBe(1);
+    expect(reportRows(revoked.stdout, 'Anton')).toMatch(
+      /failed[\s\S]*Anton's host key SHA256:\S+ \(ssh-ed25519\) is marked @revoked at ~\/\.ssh\/team_hosts:2: refused, nothing was run on it/,
+    );
+    for (const r of ['Ida', 'Otto', 'Emil']) expect(reportRows(revoked.stdout, r)).toMatch(new RegExp(`^  ${r}\\s+(ok|changed)`));
+    expect(readFileSync(recorded, 'utf8').trim().split('\n')).toHaveLength(4);
+  }, 60_000);
 });
