@@ -177,10 +177,11 @@ export function hostKeyProblem(to: Endpoint, lines: readonly KnownHostLine[], ke
       // ssh-keygen -R edits ~/.ssh/known_hosts unless told another file.
       const shown = knownHosts.shown(verdict.expected.file);
       const f = shown === '~/.ssh/known_hosts' ? '' : ` -f ${shown}`;
+      const host = (h: string) => (to.port === 22 ? h : `'[${h}]:${to.port}'`); // -R takes [host]:port, not -p
       return (
         `host key of ${to.name} changed: known_hosts has ${fingerprint(verdict.expected.blob)}, it now presents ${fingerprint(key)} (${keyTypeOf(key)}); ` +
         `the old key is at ${where(verdict.expected)}. Nothing was run on it. If it was really reinstalled or re-keyed, remove the old key with ` +
-        `\`ssh-keygen${f} -R ${to.name}${to.port === 22 ? '' : ` -p ${to.port}`} && ssh-keygen${f} -R ${to.host}\` and run again; otherwise investigate.`
+        `\`ssh-keygen${f} -R ${host(to.name)} && ssh-keygen${f} -R ${host(to.host)}\` and run again; otherwise investigate.`
       );
     }
   }

@@ -98,6 +98,13 @@ describe('parsing and the verdict', () => {
     );
     expect(problem).toContain('the old key is at ~/.ssh/hosts_a:2');
     expect(problem).toContain('`ssh-keygen -f ~/.ssh/hosts_a -R Ida && ssh-keygen -f ~/.ssh/hosts_a -R 10.0.0.2`');
+    const onPort = hostKeyProblem(
+      { ...robot, port: 2222 },
+      parseKnownHosts(`[Ida]:2222 ${ida.line}`, `${kh.home}/.ssh/known_hosts`),
+      other.blob,
+      kh,
+    );
+    expect(onPort).toContain("`ssh-keygen -R '[Ida]:2222' && ssh-keygen -R '[10.0.0.2]:2222'`");
   });
 
   it('plain patterns match ignoring case, as ssh lowercases both', () => {
