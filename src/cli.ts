@@ -11,7 +11,7 @@ import { SHELLS, completionScript, type Shell } from './ui/completion.js';
 import { inputErrorsJson, type CommandName } from './ui/json.js';
 import type { Inventory, Robot } from './inventory/schema.js';
 import { loadSshConfig, operatorSshLookup } from './ssh/sshConfig.js';
-import { registerSecret, redact } from './log.js';
+import { printable, printableJson, registerSecret, redact } from './log.js';
 import { Fleet, operatorIdentityFiles } from './run/fleet.js';
 import type { SwarmReport } from './run/outcome.js';
 import { keysOpening, runKeys } from './steps/keys.js';
@@ -62,7 +62,9 @@ const DEFAULT_INVENTORY = 'inventory/robots.yaml';
 /** -i's default, relative to where provision runs. */
 const defaultInventory = () => process.env.PROVISION_INVENTORY || DEFAULT_INVENTORY;
 
-const printJson = (value: object) => console.log(JSON.stringify(value, null, 2));
+const printJson = (value: object) => console.log(printableJson(JSON.stringify(value, null, 2)));
+/** Text output: robots' text in it has its control characters escaped (printable). */
+const say = (text: string) => console.log(printable(text));
 const inventoryFlag = (file: string) => (file === defaultInventory() ? '' : ` -i ${file}`);
 
 function positiveInt(value: string) {
@@ -132,7 +134,7 @@ function loadFleetInventory(file: string) {
   } catch (err) {
     throw new UsageError(`cannot read your ~/.ssh/config (${resolve(home, '.ssh', 'config')}, or a file it includes): ${unreadable(err)}`);
   }
-  for (const warning of config.warnings) console.error(`provision: ~/.ssh/config: ${warning}`);
+  for (const warning of config.warnings) console.error(printable(`provision: ~/.ssh/config: ${warning}`));
   return loadInventory(file, operatorSshLookup(config, { localUser: userInfo().username, home }));
 }
 
@@ -227,7 +229,7 @@ function limitOf(flags: Flags, inventory: Inventory) {
 
 async function progress(flags: Flags) {
   const mode = progressMode({ stderrTTY: process.stderr.isTTY, ...flags });
-  if (mode === 'lines') return { progress: (robot: string, message: string) => console.error(redact(`${robot}: ${message}`)) };
+  if (mode === 'lines') return { progress: (robot: string, message: string) => console.error(printable(`${robot}: ${message}`)) };
   if (mode === 'none') return {};
   const { LiveView } = await import('./ui/liveView.js');
   const view = new LiveView(process.stderr, colourWanted(process.stderr.isTTY, process.env, flags.color));
@@ -249,7 +251,7 @@ async function runStep(command: CommandName, flags: Flags, step: Step, inventory
     if (locked || unlocked) result = (await step.run(fleet)) ?? {};
   } catch (err) {
     fleet.stoppedBy(title, err);
-    if (flags.debug) console.error(redact(String((err as Error).stack ?? err)));
+    if (flags.debug) console.error(printable(String((err as Error).stack ?? err)));
   } finally {
     if (!step.readOnly) await fleet.noteLoginShells().catch(() => undefined);
     if (locked) await fleet.unlock();
@@ -260,11 +262,12 @@ async function runStep(command: CommandName, flags: Flags, step: Step, inventory
   const run = summaryOf(fleet);
   if (result.failed) run.exitCode = 1;
   if (flags.json) printJson({ command, ...outcomesJson(run, result.roleOf), ...result.json });
-  else if (step.report) console.log(step.report(run, result));
-  else
-    console.log(
-      renderOutcomes(title, run, result.roleOf, Boolean(flags.quiet), paint) + (!flags.quiet && result.text ? '\n' + result.text : ''),
-    );
+  else if (step.report) say(step.report(run, result));
+  else {
+    // renderOutcomes escapes what it shows itself: its colours are provision's own escape codes.
+    console.log(renderOutcomes(title, run, result.roleOf, Boolean(flags.quiet), paint));
+    if (!flags.quiet && result.text) say(result.text);
+  }
   process.exitCode = run.exitCode;
 }
 
@@ -555,7 +558,7 @@ const COMMANDS: ((program: Command) => void)[] = [
         const robots = result.robots.map((r) => ({ ...r, status: 'changed', details: [`added to ${flags.inventory}`] }));
         if (flags.json) printJson({ command: 'init', dryRun: false, exitCode: 0, robots, notes: [], inventory: result.file });
         else
-          console.log(
+          say(
             `wrote ${result.file} with ${result.robots.map((r) => r.name).join(', ')}: read its comments, then run provision keys --ask-pass${inventoryFlag(flags.inventory)}`,
           );
       }),
@@ -622,7 +625,7 @@ function refuse(program: Command, errors: InputError['errors'], helpHint = false
     );
   else
     console.error(
-      redact(`${who}: ${errors.length > 1 ? `\n${errors.map((e) => `  - ${problemText(e)}`).join('\n')}` : problemText(errors[0]!)}`) +
+      printable(`${who}: ${errors.length > 1 ? `\n${errors.map((e) => `  - ${problemText(e)}`).join('\n')}` : problemText(errors[0]!)}`) +
         (helpHint ? ` (${who} --help for more)` : ''),
     );
   process.exitCode = EXIT_BAD_INPUT;
@@ -641,12 +644,12 @@ async function main() {
       return refuse(program, [{ message: err.message.replace(/^error: /, '').replace(/\n+/g, ' ') }], true);
     }
     if (err instanceof InventoryError && !process.argv.includes('--json')) {
-      console.error(err.message);
+      console.error(printable(err.message));
       return void (process.exitCode = EXIT_BAD_INPUT);
     }
     if (err instanceof InputError) return refuse(program, err.errors);
-    console.error(`provision: ${redact((err as Error).message)}`);
-    if (process.argv.includes('--debug')) console.error(redact(String((err as Error).stack)));
+    console.error(`provision: ${printable((err as Error).message)}`);
+    if (process.argv.includes('--debug')) console.error(printable(String((err as Error).stack)));
     process.exitCode = 1;
   }
 }

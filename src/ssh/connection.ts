@@ -8,6 +8,7 @@ import { forAnyLoginShell, lineOf, splitAtMark, type RemoteCommand } from '../re
 import { WRITTEN, writeFileCommand } from '../remote/files.js';
 import { unexpectedAnswer } from '../remote/answer.js';
 import { retry } from '../run/retry.js';
+import { BoundedOutput } from './boundedOutput.js';
 
 export interface ExecResult {
   code: number;
@@ -81,6 +82,22 @@ export function tcpSocket(host: string, port: number, timeoutMs: number): Promis
       resolve(socket);
     });
   });
+}
+
+/** Who printed the flood: before /bin/sh's mark on stdout, the login shell's start-up files did. */
+function floodOf(sink: BoundedOutput, stdout: BoundedOutput): Error {
+  const where = splitAtMark(stdout.text()).marked ? 'the command' : "the robot's login shell (a start-up file such as ~/.bashrc)";
+  return sink.floodError(where);
+}
+
+/** A stand-in's whole answer, held to the same bound as a robot's. */
+function bounded(raw: ExecResult): ExecResult {
+  const out = new BoundedOutput('stdout');
+  const errOut = new BoundedOutput('stderr');
+  out.push(Buffer.from(raw.stdout));
+  errOut.push(Buffer.from(raw.stderr));
+  for (const sink of [out, errOut]) if (sink.over) throw floodOf(sink, out);
+  return raw;
 }
 
 const CHANNELS_PER_CONNECTION = 4;
@@ -205,7 +222,7 @@ export class RobotConnection {
     try {
       const wire = forAnyLoginShell(command);
       const raw = this.standInRun
-        ? await this.standInRun(wire, stdin instanceof Readable ? Buffer.concat(await stdin.toArray()) : stdin)
+        ? bounded(await this.standInRun(wire, stdin instanceof Readable ? Buffer.concat(await stdin.toArray()) : stdin))
         : await this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
       const result = this.withoutLoginShellOutput(raw);
       log(this.target.name, `$ ${command}\n  -> exit ${result.code}${result.stderr.trim() ? `; stderr: ${result.stderr.trim()}` : ''}`);
@@ -238,18 +255,25 @@ export class RobotConnection {
     const channel = await this.untilLost(retry(openChannel, { attempts: 6, baseMs: 50, maxMs: 200, retryIf: refused }));
     return this.untilLost(
       new Promise<ExecResult>((resolve, reject) => {
-        const out: Buffer[] = [];
-        const errOut: Buffer[] = [];
+        const out = new BoundedOutput('stdout');
+        const errOut = new BoundedOutput('stderr');
         const timer = setTimeout(() => {
           channel.close();
           reject(new Error(`remote command timed out after ${Math.round(timeoutMs / 1000)} s`));
         }, timeoutMs);
         this.lost.catch(() => clearTimeout(timer));
-        channel.on('data', (d: Buffer) => out.push(d));
-        channel.stderr.on('data', (d: Buffer) => errOut.push(d));
+        // Over the bound: stop reading and close the channel (sshd then closes the command's pipes), not buffer on.
+        const collect = (sink: BoundedOutput) => (d: Buffer) => {
+          if (sink.push(d) || sink.total - d.length > sink.limit) return;
+          clearTimeout(timer);
+          channel.close();
+          reject(floodOf(sink, out));
+        };
+        channel.on('data', collect(out));
+        channel.stderr.on('data', collect(errOut));
         channel.on('close', (code: number | null) => {
           clearTimeout(timer);
-          resolve({ code: code ?? 255, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
+          resolve({ code: code ?? 255, stdout: out.text(), stderr: errOut.text() });
         });
         if (stdin instanceof Readable)
           pipeline(stdin, channel, (err) => {

@@ -2,7 +2,7 @@
 // robot that fails, with its reason, at once. Renders progress events only; the report follows it.
 import { DefaultRenderer, Listr, ListrDefaultRendererLogLevels, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2';
 import type { ProgressEvent, ProgressListener } from '../progress.js';
-import { redact } from '../log.js';
+import { printable } from '../log.js';
 
 /** Told it has a terminal: the caller checked. */
 class TerminalRenderer extends DefaultRenderer {
@@ -127,7 +127,7 @@ export class LiveView {
   private failed(robot: string, reason: string): void {
     if (!this.failures.robots.includes(robot)) this.failures.robots.push(robot);
     // Its first line only: the report has the rest.
-    const line = redact(`${robot}: ${reason.split('\n')[0]}`);
+    const line = printable(`${robot}: ${reason.split('\n')[0]}`);
     this.failures.lines.push(line);
     if (this.failures.task) this.failures.task.output = line;
     this.syncFailures();

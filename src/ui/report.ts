@@ -1,6 +1,6 @@
 // A run's outcome: one line per robot, then notes. Only renders.
 import type { RobotOutcome } from '../run/outcome.js';
-import { logFile, redact } from '../log.js';
+import { logFile, printable, redact } from '../log.js';
 import { nameList, sharedNotes, unfolded } from './fold.js';
 import { renderTable } from './table.js';
 import { PLAIN, type Paint } from './terminal.js';
@@ -25,8 +25,9 @@ export function renderOutcomes(
   // A note several robots share is one line under the table, not one per robot.
   const shared = sharedNotes(shown);
   const sharedSet = new Set(shared.map((s) => s.note));
+  // What robots said is made printable before it is painted: the paint's escape codes are the only ones.
   const rows = shown.flatMap((o) => {
-    const [first = '', ...more] = unfolded(o.details, o.notes, sharedSet);
+    const [first = '', ...more] = unfolded(o.details, o.notes, sharedSet).map(printable);
     return [[o.robot, paint[STATUS_PAINT[o.status]](o.status), roleOf(o.robot), first], ...more.map((d) => ['', '', '', d])];
   });
   const minWidths = [Math.max(...run.outcomes.map((o) => o.robot.length), 5), 11, 7];
@@ -35,10 +36,10 @@ export function renderOutcomes(
   for (const o of run.outcomes) counts.set(o.status, (counts.get(o.status) ?? 0) + 1);
   lines.push(`  ${[...counts].map(([s, n]) => paint[STATUS_PAINT[s]](`${n} ${s}`)).join(', ')}`);
   if (run.outcomes.every((o) => o.status === 'ok')) lines.push('  nothing to change');
-  for (const s of shared) lines.push(`  ${nameList(s.robots)}: ${s.note}`);
-  for (const note of run.notes) lines.push(`  note: ${note}`);
-  if (run.exitCode !== 0) lines.push(`  details of every remote command: ${logFile}`);
-  return redact(lines.join('\n'));
+  for (const s of shared) lines.push(printable(`  ${nameList(s.robots)}: ${s.note}`));
+  for (const note of run.notes) lines.push(printable(`  note: ${note}`));
+  if (run.exitCode !== 0) lines.push(printable(`  details of every remote command: ${logFile}`));
+  return lines.join('\n');
 }
 
 const STATUS_PAINT: Record<RobotOutcome['status'], keyof Paint> = {

@@ -6,6 +6,7 @@ import type { SavedRole } from '../inventory/save.js';
 import { MAX_USEFUL_MANAGERS, faultTolerance, planRoles, toleranceText, type PlanRobot } from '../plan/quorum.js';
 import type { RobotFacts } from '../remote/docker.js';
 import { renderTable as tableLines } from './table.js';
+import { printable } from '../log.js';
 
 export interface WizardRow {
   name: string;
@@ -128,7 +129,7 @@ export interface WizardPrompts {
   print: (text: string) => void;
 }
 
-export const realPrompts: WizardPrompts = { checkbox, select, confirm, print: (text) => console.log(text) };
+export const realPrompts: WizardPrompts = { checkbox, select, confirm, print: (text) => console.log(printable(text)) };
 
 /** `write`: the operator said to write the choice into the inventory. */
 export interface WizardChoice {
@@ -164,7 +165,7 @@ function seen(inventory: Inventory, rows: WizardRow[]) {
     ];
   });
   const lines = tableLines(cells, { minWidths: [0, 15] });
-  return { inventory, rows, canLeadNow, label: new Map(inventory.robots.map((r, i) => [r.name, lines[i] ?? ''])) };
+  return { inventory, rows, canLeadNow, label: new Map(inventory.robots.map((r, i) => [r.name, printable(lines[i] ?? '')])) };
 }
 
 /** Print the quorum planner's proposal; also returns the running swarm's leader. */
