@@ -8,6 +8,8 @@ umask 077
 cd || exit 1
 comment=$1 dry=$2 key=$3
 shift 3
+# ~/.ssh or the key linked out of the home: refused before anything is made or changed there
+for p in .ssh "$key" "$key.pub"; do in_home "$p" || exit 1; done
 me=$(id -u)
 state=
 if [ ! -d .ssh ]; then [ "$dry" = 1 ] || mkdir .ssh || exit 1; state="$state mkdir"; fi

@@ -33,6 +33,7 @@ while read -r name && read -r data; do
 done
 if [ -n "$adv" ]; then
   f=$6/$7
+  in_home "$f" || exit 1
   if [ "$(cat "$f" 2>/dev/null)" != "$adv" ] || [ "$(stat -c %a "$f")" != 600 ]; then
     echo "changed:$7"
     if [ "$dry" != 1 ]; then

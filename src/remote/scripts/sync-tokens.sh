@@ -4,6 +4,7 @@ umask 077
 cd || exit 1
 dry=$1 dir=$2
 shift 2
+in_home "$dir" || exit 1
 [ -d "$dir" ] || { [ "$dry" = 1 ] || mkdir "$dir" || exit 1; echo "changed:directory"; }
 [ ! -d "$dir" ] || [ "$(stat -c %a "$dir")" = 700 ] || { [ "$dry" = 1 ] || chmod 700 "$dir" || exit 1; echo "changed:directory mode"; }
 [ "$dry" = 1 ] || rm -f "$dir"/*.tmp.* 2>/dev/null # left by an interrupted run; the real files are intact
