@@ -53,7 +53,7 @@ export function writeFileAtomic(file: string, content: string, mode: number) {
     const fd = openSync(tmp, 'wx', mode);
     try {
       const bytes = Buffer.from(content, 'utf8');
-      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at);
       fsyncSync(fd); // the data on disk before the name points at it
     } finally {
       closeSync(fd);

@@ -1,7 +1,14 @@
 // Builders and parsers for provision check: its services and network on the swarm (labelled
 // provision.check, removed at the end) and the probes run inside its tasks.
 import { dockerCommand, dockerScript, type RemoteCommand } from './shell.js';
-import { parseJsonAnswer } from './answer.js';
+import { z } from 'zod';
+import { parseJsonShaped } from './answer.js';
+
+const TASK = z.looseObject({
+  NodeID: z.string().optional(),
+  DesiredState: z.string(),
+  Status: z.looseObject({ State: z.string(), Err: z.string().optional() }),
+});
 import { overlayMtuOption } from './preflight.js';
 import { script } from './scripts.js';
 
@@ -70,11 +77,7 @@ export function parseTasks(stdout: string): TaskInfo[] {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => {
-      const t = parseJsonAnswer<{ NodeID?: string; DesiredState: string; Status: { State: string; Err?: string } }>(
-        'listing check tasks',
-        'docker inspect of a task as JSON',
-        l,
-      );
+      const t = parseJsonShaped('listing check tasks', 'docker inspect of a task as JSON', l, TASK);
       return { nodeId: t.NodeID ?? '', state: t.Status.State, desired: t.DesiredState, error: t.Status.Err ?? '' };
     });
 }

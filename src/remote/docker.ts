@@ -2,7 +2,8 @@
 // on stdin or stay in files on the robot, never on a command line (provision logs those).
 import { createHash } from 'node:crypto';
 import { dockerCommand, dockerScript, remoteScript, type RemoteCommand } from './shell.js';
-import { parseJsonAnswer, unexpectedAnswer } from './answer.js';
+import { z } from 'zod';
+import { parseJsonShaped, unexpectedAnswer } from './answer.js';
 import { script } from './scripts.js';
 
 export interface SwarmInfo {
@@ -14,6 +15,31 @@ export interface SwarmInfo {
   RemoteManagers: { NodeID: string; Addr: string }[] | null;
   Cluster?: { ID: string } | null;
 }
+
+// What provision reads of docker's JSON, checked: fields it does not use may be anything.
+const SWARM_INFO = z.looseObject({
+  NodeID: z.string(),
+  NodeAddr: z.string().optional(),
+  LocalNodeState: z.string(),
+  ControlAvailable: z.boolean().optional(),
+  Error: z.string().optional(),
+  RemoteManagers: z.array(z.looseObject({ NodeID: z.string(), Addr: z.string() })).nullish(),
+  Cluster: z.looseObject({ ID: z.string() }).nullish(),
+});
+
+const NODE = z.looseObject({
+  ID: z.string().min(1),
+  Spec: z.looseObject({
+    Role: z.enum(['manager', 'worker']),
+    Availability: z.string(),
+    Labels: z.record(z.string(), z.string()).nullish(),
+  }),
+  Description: z.looseObject({ Hostname: z.string().optional() }).optional(),
+  Status: z.looseObject({ State: z.string(), Addr: z.string().optional() }),
+  ManagerStatus: z
+    .looseObject({ Leader: z.boolean().optional(), Reachability: z.string().optional(), Addr: z.string().optional() })
+    .nullish(),
+});
 
 export const TOKEN_DIR = 'swarm_tokens';
 export const TOKEN_FILES = ['manager_token', 'worker_token', 'join_addresses', 'advertise_addr'] as const;
@@ -87,8 +113,11 @@ export function parseFacts(stdout: string, useSudo: boolean): RobotFacts {
   tokens.leftovers = values.has('tokens_tmp');
   const dockerError = values.get('docker_error');
   const json = values.get('swarm');
-  const swarm = json ? parseJsonAnswer<SwarmInfo>('reading facts', 'docker info as JSON', json) : null;
+  const swarm = json ? (parseJsonShaped('reading facts', "docker info's Swarm as JSON", json, SWARM_INFO) as SwarmInfo) : null;
   if (!values.has('arch')) throw unexpectedAnswer('reading facts', 'an "arch=" line', stdout);
+  for (const key of ['cpus', 'memkb'])
+    if (!/^\d*$/.test(values.get(key) ?? ''))
+      throw unexpectedAnswer('reading facts', `a whole number after "${key}="`, values.get(key) ?? '');
   return {
     arch: values.get('arch') ?? '',
     cpus: Number(values.get('cpus')) || 0,
@@ -151,15 +180,9 @@ export function nodesCommand(useSudo: boolean): RemoteCommand {
 export function parseNodes(stdout: string): NodeInfo[] {
   return stdout
     .split('\n')
-    .filter((l) => l.startsWith('{'))
+    .filter((l) => l.trim())
     .map((l) => {
-      const n = parseJsonAnswer<{
-        ID: string;
-        Spec: { Role: 'manager' | 'worker'; Availability: string; Labels?: Record<string, string> | null };
-        Description?: { Hostname?: string };
-        Status: { State: string; Addr?: string };
-        ManagerStatus?: { Leader?: boolean; Reachability?: string; Addr?: string } | null;
-      }>('listing swarm nodes', 'docker node inspect as JSON', l);
+      const n = parseJsonShaped('listing swarm nodes', 'docker node inspect as JSON, a node a line', l, NODE);
       return {
         id: n.ID,
         hostname: n.Description?.Hostname ?? '',

@@ -167,6 +167,23 @@ describe('facts parsing', () => {
     expect(() => parseFacts('garbage', false)).toThrow(/could not understand the robot.s answer to reading facts/);
   });
 
+  it('refuses docker JSON of another shape, naming the field, and facts that are not numbers', () => {
+    const facts = (swarm: string) => () => parseFacts(`arch=x86_64\ncpus=2\nmemkb=1\nhostname=h\nswarm=${swarm}\n`, false);
+    expect(facts('[]')).toThrow(/expected docker info's Swarm as JSON \(the value: /);
+    expect(facts('{"NodeID":"n1"}')).toThrow(/expected docker info's Swarm as JSON \(LocalNodeState: /);
+    expect(facts('{"NodeID":"n1","LocalNodeState":"active","RemoteManagers":"x"}')).toThrow(/RemoteManagers: /);
+    expect(facts('{not json')).toThrow(/expected docker info's Swarm as JSON, got "\{not json"/);
+    expect(() => parseFacts('arch=x86_64\ncpus=lots\n', false)).toThrow(/expected a whole number after "cpus=", got "lots"/);
+    const node = (n: object) => () => parseNodes(JSON.stringify(n));
+    const good = { ID: 'a', Spec: { Role: 'manager', Availability: 'active' }, Status: { State: 'ready' } };
+    expect(node(good)()).toHaveLength(1);
+    expect(node({ ...good, Spec: { Role: 'boss', Availability: 'active' } })).toThrow(
+      /docker node inspect as JSON, a node a line \(Spec\.Role: /,
+    );
+    expect(node({ ...good, ID: '' })).toThrow(/\(ID: /);
+    expect(() => parseNodes('Error: \x1b[31mno\n')).toThrow(/got "Error: \\u001b\[31mno"/); // escaped, never raw
+  });
+
   it('parses nodes, taking a manager address from its Raft address when Status.Addr is 0.0.0.0', () => {
     const nodes = parseNodes(
       [

@@ -347,3 +347,24 @@ describe('classifying what went wrong', () => {
     expect(halfJoined(facts({ LocalNodeState: 'inactive', NodeID: '' }))).toBe(false);
   });
 });
+
+describe('a robot whose answers are malformed (stand-in executor)', () => {
+  /** Otto's docker answers valid JSON of the wrong shape: Otto fails naming what was expected, the others go on. */
+  it("Otto's facts are docker JSON of another shape: Otto fails with what was expected, the swarm still works for the rest", async () => {
+    const sim = fiveManagersLedByAnton();
+    const exec = sim.exec.bind(sim);
+    sim.exec = (robot, line) => {
+      const r = exec(robot, line);
+      if (robot !== 'Otto' || !line.includes('tokens_dir=')) return r;
+      return { ...r, stdout: r.stdout.replace(/^swarm=.*$/m, 'swarm={"NodeID":7,"LocalNodeState":"active"}') };
+    };
+    const fleet = standIn(sim, [{ name: 'Anton' }, { name: 'Ida' }, { name: 'Otto' }, { name: 'Emil' }, { name: 'Paula' }]);
+    await runSwarm(fleet);
+    const otto = fleet.outcomes.get('Otto');
+    expect(otto?.status).toBe('failed');
+    expect(otto?.details.join('\n')).toMatch(
+      /could not understand the robot's answer to reading facts: expected docker info's Swarm as JSON \(NodeID: [^)]*string[^)]*\)/,
+    );
+    for (const r of ['Anton', 'Ida', 'Emil', 'Paula']) expect(fleet.outcomes.get(r)?.status).not.toBe('failed');
+  });
+});
