@@ -34,6 +34,8 @@
 #                                 clock:SECONDS  the robot's `date` is off by SECONDS (may be negative;
 #                                             clock:0 puts the real date back)
 #                                 no-vxlan    /sys/module/vxlan is gone in the robot (what a preflight reads)
+#                                 flood:SIZE  ~/.bashrc prints SIZE bytes (head -c units: 2G) on every
+#                                             session, after an escape sequence (flood:0 undoes it)
 #                               all undone by `lab.sh down`
 #   lab.sh image FILE [NAME]    build a busybox image NAME (provision-check:busybox) on the first
 #                               running robot and `docker save` it to FILE (the robot keeps no image)
@@ -671,7 +673,20 @@ EOF
           mkdir "/sys/module/$b"; mount --bind "$m" "/sys/module/$b"
         done
         mount -o remount,ro /sys/module; umount "$keep"; rmdir "$keep"' ;;
-    *) die "usage: lab.sh field NAME talkative|fish|ssh-full|ssh-ro|ssh-rw|mtu:N|blackhole:N|udp-drop:PORT|clock:SECONDS|no-vxlan" ;;
+    flood:*)
+      # a start-up file gone wrong: it prints without end (for the laptop: SIZE bytes before the command runs)
+      local size=${2#flood:}
+      [[ $size =~ ^[0-9]+[KMG]?$ ]] || die "flood:SIZE wants a size such as 2G (0 undoes it)"
+      touch "$home/.bashrc"
+      grep -v '# lab flood$' "$home/.bashrc" >"$home/.bashrc.new" || true
+      if [[ $size != 0 ]]; then
+        { printf '%s\n' "printf '\\033[31mflooding\\n'; yes | head -c $size # lab flood"; cat "$home/.bashrc.new"; } >"$home/.bashrc"
+        rm -f "$home/.bashrc.new"
+      else
+        mv "$home/.bashrc.new" "$home/.bashrc"
+      fi
+      chown "$user:" "$home/.bashrc" ;;
+    *) die "usage: lab.sh field NAME talkative|fish|ssh-full|ssh-ro|ssh-rw|mtu:N|blackhole:N|udp-drop:PORT|clock:SECONDS|no-vxlan|flood:SIZE" ;;
   esac
 }
 

@@ -1,9 +1,10 @@
 // Robots as they come from the field: a login shell that greets on every session (Ida), fish as the
 // login shell (Otto), SSH files as users really keep them (Emil), ~/.ssh on a full and then a
 // read-only disk (Paula). keys and swarm must work on each, lose nothing, and name what they cannot do.
+// Then robots that misbehave: a ~/.bashrc that prints 2 GB (Paula), a hostname holding an escape sequence (Anton).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   assertLabRoute,
@@ -16,6 +17,8 @@ import {
   onRobot,
   provision,
   reportRows,
+  startProvision,
+  until,
   type Operator,
 } from './harness.js';
 
@@ -126,4 +129,54 @@ describe('field robots', () => {
     for (const out of [keys.stdout, swarm.stdout]) expect(out).not.toMatch(/\b(changed|joined)\b/);
     expect(ROBOTS.map((r) => fileHashes(r, '.ssh') + fileHashes(r, 'swarm_tokens'))).toEqual(hashes);
   }, 240_000);
+});
+
+describe('robots that misbehave', () => {
+  /** The provision process's peak memory, polled from /proc while it runs (VmHWM: the kernel's own high-water mark). */
+  async function peakRssMb(run: ReturnType<typeof startProvision>): Promise<{ result: Awaited<typeof run.done>; peakMb: number }> {
+    let peakKb = 0;
+    const status = `/proc/${run.child.pid}/status`;
+    const sample = () => {
+      try {
+        const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(status, 'utf8'))?.[1];
+        peakKb = Math.max(peakKb, Number(hwm ?? 0));
+      } catch {
+        // the process has ended
+      }
+    };
+    const timer = setInterval(sample, 20);
+    const result = await run.done;
+    clearInterval(timer);
+    return { result, peakMb: peakKb / 1024 };
+  }
+
+  it("a ~/.bashrc printing 2 GB fails that robot with the reason and the count, the laptop's memory and log stay bounded; a hostname with an escape sequence is shown escaped", async () => {
+    lab('field', 'Paula', 'flood:2G');
+    // The kernel takes any bytes as a hostname (the hostname tool refuses them); swarmkit reports it within 20 s.
+    lab('rexec', 'Anton', 'sh', '-c', "printf 'Anton\\033[31mX' > /proc/sys/kernel/hostname");
+    await until(
+      "Anton's new hostname in the node list",
+      () => onRobot('Ida', "docker node ls --format '{{.Hostname}}'").includes('Anton\x1b[31mX'),
+      40_000,
+      500,
+    );
+    const { result: run, peakMb } = await peakRssMb(startProvision(op, ['swarm', '--dry-run', '-i', inventory]));
+    expect(run.code).toBe(1);
+    const paula = reportRows(run.stdout, 'Paula');
+    expect(paula).toMatch(/failed/);
+    expect(paula).toMatch(/login shell \(a start-up file such as ~\/\.bashrc\) printed more than 1 MiB on stdout: \d+ bytes had arrived/);
+    expect(paula).toContain('it began with "\\u001b[31mflooding\\ny\\ny\\n');
+    for (const r of ['Anton', 'Ida', 'Otto', 'Emil']) expect(reportRows(run.stdout, r)).not.toMatch(/failed|unreachable/);
+    expect(peakMb).toBeGreaterThan(10); // the sampling saw the process
+    expect(peakMb).toBeLessThan(250);
+    // Anton's hostname in the node table, escaped; not one raw control character in anything printed or logged
+    expect(run.stdout).toContain('Anton\\x1b[31mX');
+    const log = join(op.logDir, 'provision.log');
+    const logged = readFileSync(log, 'utf8');
+    expect(logged).toContain('\\u001b[31mflooding');
+    for (const text of [run.stdout, run.stderr, logged]) expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/); // eslint-disable-line no-control-regex
+    expect(statSync(log).size).toBeLessThanOrEqual(8 * 1024 * 1024);
+    console.log(`flooding robot: provision's peak RSS ${peakMb.toFixed(0)} MB, ${run.ms} ms, log ${statSync(log).size} bytes`);
+    lab('field', 'Paula', 'flood:0');
+  }, 120_000);
 });
