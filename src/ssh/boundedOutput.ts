@@ -36,17 +36,19 @@ export class BoundedOutput {
     return Buffer.concat(this.chunks).toString('utf8');
   }
 
-  /** Why the command failed: how much came, and its first bytes (redacted, control characters escaped); `where`: who printed it. */
-  floodError(where: string): OutputFlood {
-    return new OutputFlood(this, where);
+  /**
+   * Why the command failed: how much came, and the first bytes of `shown` (what was kept, without
+   * provision's own mark; redacted, control characters escaped); `where`: who printed it.
+   */
+  floodError(where: string, shown = this.text()): OutputFlood {
+    return new OutputFlood(this, where, shown);
   }
 }
 
 const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
 
 export class OutputFlood extends Error {
-  constructor(output: BoundedOutput, where: string) {
-    const text = output.text();
+  constructor(output: BoundedOutput, where: string, text: string) {
     const head = printableJson(JSON.stringify(redact(text.slice(0, HEAD_SHOWN)))) + (text.length > HEAD_SHOWN ? '…' : '');
     super(
       `${where} printed more than ${mib(output.limit)} on ${output.stream}: ${output.total} bytes had arrived when provision ` +

@@ -87,7 +87,8 @@ export function tcpSocket(host: string, port: number, timeoutMs: number): Promis
 /** Who printed the flood: before /bin/sh's mark on stdout, the login shell's start-up files did. */
 function floodOf(sink: BoundedOutput, stdout: BoundedOutput): Error {
   const where = splitAtMark(stdout.text()).marked ? 'the command' : "the robot's login shell (a start-up file such as ~/.bashrc)";
-  return sink.floodError(where);
+  const own = splitAtMark(sink.text());
+  return sink.floodError(where, own.marked ? own.before + own.output : own.before);
 }
 
 /** A stand-in's whole answer, held to the same bound as a robot's. */
