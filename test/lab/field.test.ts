@@ -176,7 +176,11 @@ describe('robots that misbehave', () => {
     expect(logged).toContain('\\u001b[31mflooding');
     for (const text of [run.stdout, run.stderr, logged]) expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/); // eslint-disable-line no-control-regex
     expect(statSync(log).size).toBeLessThanOrEqual(8 * 1024 * 1024);
-    console.log(`flooding robot: provision's peak RSS ${peakMb.toFixed(0)} MB, ${run.ms} ms, log ${statSync(log).size} bytes`);
+    // the largest answer provision reads, against the 1 MiB bound (README Limits)
+    const nodeList = onRobot('Ida', "docker node inspect --format '{{json .}}' $(docker node ls -q) | wc -c").trim();
+    console.log(
+      `flooding robot: provision's peak RSS ${peakMb.toFixed(0)} MB, ${run.ms} ms, log ${statSync(log).size} bytes; node list ${nodeList} bytes for 5 nodes`,
+    );
     lab('field', 'Paula', 'flood:0');
   }, 120_000);
 });
