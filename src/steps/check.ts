@@ -31,7 +31,7 @@ import {
 import { DOCKER_OVERLAY_MTU, type PreflightReport } from '../plan/preflight.js';
 import { fetchPlan, judgePairs, verdictOf, type CheckReport, type CheckSummary, type PairResult } from '../plan/check.js';
 import { ingressMtuNote, runPreflight } from './preflight.js';
-import { fleetClusters, gatherMembers, listNodes, nodeOfRobot, type Member } from './swarmState.js';
+import { fleetClusters, gatherMembers, listNodes, nodeOfRobot, withoutFalseClaims, type Member } from './swarmState.js';
 
 const TASK_WAIT_MS = 90_000;
 const MOVE_WAIT_MS = 60_000;
@@ -149,6 +149,7 @@ const CHECK_PHASES: readonly Phase<CheckRun>[] = [
 
 async function readSwarm(s: CheckRun): Promise<void | 'stop'> {
   s.nodes = await listNodes(s.via);
+  s.members = withoutFalseClaims(s.fleet, s.members, s.nodes); // no task on a node a robot only claims
   for (const m of s.members) {
     const node = nodeOfRobot(m.robot, s.members, s.nodes);
     if (!node) s.fleet.failed(m.robot.name, 'not a node of the swarm: nothing to run there (provision up joins it)');

@@ -26,7 +26,16 @@ import type { Phase as Progress } from '../progress.js';
 import { StopRun, eachRobot } from '../run/phases.js';
 import { pollUntil, retry } from '../run/retry.js';
 import { ManagerVia, NoManagerError } from './managerVia.js';
-import { QuorumLostError, fleetClusters, halfJoined, inSwarm, nodeOfRobot, strangersOf, type Member } from './swarmState.js';
+import {
+  QuorumLostError,
+  fleetClusters,
+  halfJoined,
+  inSwarm,
+  nodeOfRobot,
+  strangersOf,
+  withoutFalseClaims,
+  type Member,
+} from './swarmState.js';
 
 const SWARM_PORT = 2377;
 const JOIN_TIMEOUT_MS = 90_000;
@@ -66,6 +75,7 @@ export class Formation {
     private readonly plan: RolePlan,
     private readonly via: ManagerVia,
     private readonly currentLeader: Member | undefined,
+    private readonly disputed: readonly string[],
   ) {
     this.planRobots = planInput(fleet, usable, (r) => this.nodeOf(r));
     this.managerAddrs = plan.managers.map((name) => `${fleet.inventory.robots.find((r) => r.name === name)?.ip}:${SWARM_PORT}`);
@@ -80,7 +90,10 @@ export class Formation {
     const via = new ManagerVia(fleet, found, () => candidates());
     const nodes = await via.nodes();
     report.nodes = nodes; // what could be read, should the run stop later
-    const usable = withoutForeign(fleet, members, nodes);
+    const inFleet = withoutForeign(fleet, members, nodes);
+    const usable = withoutFalseClaims(fleet, inFleet, nodes);
+    // Nodes a refused robot claims are left alone: never pruned as stale or as drift.
+    const disputed = inFleet.filter((m) => !usable.includes(m)).map((m) => m.facts.swarm?.NodeID ?? '');
     // Unreachable robots are recognised by their static address, only to count the Raft votes they hold.
     const nodeOf = (robot: Robot) => nodeOfRobot(robot, usable, nodes);
     const leaderNode = nodes.find((n) => n.leader);
@@ -93,7 +106,7 @@ export class Formation {
     });
     report.plan = plan;
     const leader = usable.find((m) => m.robot.name === leaderRobot?.name);
-    const formation = new Formation(fleet, report, usable, nodes, plan, via, leader);
+    const formation = new Formation(fleet, report, usable, nodes, plan, via, leader, disputed);
     candidates = () => formation.managerCandidates();
     // Work through a manager that stays one (the leader first); the leader to hand over only if none does.
     via.current = formation.managerCandidates()[0] ?? found;
@@ -437,7 +450,7 @@ export class Formation {
     const current = this.usable.filter((m) => this.mine(m) && (this.joinedNow.has(m) || this.inFleet(m)));
     for (const m of current) {
       const id = m.facts.swarm?.NodeID;
-      for (const stale of this.nodes.filter((n) => id && n.addr === m.robot.ip && n.id !== id)) {
+      for (const stale of this.nodes.filter((n) => id && n.addr === m.robot.ip && n.id !== id && !this.disputed.includes(n.id))) {
         const short = stale.id.slice(0, 12);
         const done = await this.removeNode(stale, 'a stale node');
         if (done === true) this.fleet.changed(m.robot.name, `removed its stale node ${short} (left behind when it left the swarm)`);
@@ -462,7 +475,7 @@ export class Formation {
 
   /** Drift: removed only with --prune and without --limit (they are no named robot's). */
   async strangers(): Promise<void> {
-    const found = strangersOf(this.fleet, this.usable, this.nodes);
+    const found = strangersOf(this.fleet, this.usable, this.nodes).filter((n) => !this.disputed.includes(n.id));
     if (!found.length) return;
     const what = (n: NodeInfo) => `${n.hostname || '?'} (${n.id.slice(0, 12)}, ${n.addr}, ${n.role}, ${n.state})`;
     const { prune, limit, dryRun } = this.fleet.options;

@@ -39,7 +39,8 @@ async function recoverOn(fleet: Fleet, on: string): Promise<Member | undefined> 
     for (const m of members) fleet.note(m.robot.name, `not changed: ${on} is not a reachable robot with docker`);
     if (!fleet.inventory.robots.some((r) => r.name.toLowerCase() === on.toLowerCase()))
       throw new Error(`--on ${on}: no robot of that name in the inventory`);
-    fleet.failed(on, 'not reachable: recover on a manager that answers');
+    const named = fleet.inventory.robots.find((r) => r.name.toLowerCase() === on.toLowerCase())?.name ?? on;
+    if (fleet.outcomes.get(named)?.status !== 'failed') fleet.failed(named, 'not reachable: recover on a manager that answers'); // else said why (e.g. a shared node ID)
   } else if (!target.facts.swarm?.ControlAvailable) {
     fleet.failed(target.robot.name, 'is not a manager of a swarm: --force-new-cluster only recovers from a manager');
   } else return target;

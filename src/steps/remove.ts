@@ -15,7 +15,7 @@ import type { Fleet } from '../run/fleet.js';
 import { readSsh, runKeys, wantedSshFiles, writeSshFiles } from './keys.js';
 import { ManagerVia } from './managerVia.js';
 import { runSwarm } from './swarm.js';
-import { fleetClusters, gatherMembers, inSwarm, nodeOfRobot, type Member } from './swarmState.js';
+import { fleetClusters, gatherMembers, inSwarm, nodeOfRobot, withoutFalseClaims, type Member } from './swarmState.js';
 
 /** How long a drained node's tasks get to move, and a demoted manager to leave the Raft group. */
 const DRAIN_WAIT_MS = 60_000;
@@ -78,9 +78,11 @@ async function retireNodes(
   const first = managers[0];
   const via = first ? new ManagerVia(rest, first, () => managers) : null;
   let nodes: NodeInfo[] = via ? await via.nodes() : [];
+  const trusted = withoutFalseClaims(fleet, [...own.values()], nodes); // the others failed: not removed, their claimed node untouched
   const done: Robot[] = [];
   for (const robot of leaving) {
     const member = own.get(robot.name);
+    if (member && !trusted.includes(member)) continue;
     const reachable = member !== undefined;
     const node = member ? nodes.find((n) => n.id === member.facts.swarm?.NodeID) : nodeOfRobot(robot, [], nodes);
     if (member && inSwarm(member.facts) && !node) {

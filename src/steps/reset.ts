@@ -8,7 +8,7 @@ import type { Fleet } from '../run/fleet.js';
 import { eachRobot, runPhases, type Phase } from '../run/phases.js';
 import type { Phase as Progress } from '../progress.js';
 import { liveRobots, onRobot, type Reached } from '../run/reached.js';
-import { fleetClusters, gatherMembers, inSwarm, listNodes, type Member } from './swarmState.js';
+import { fleetClusters, gatherMembers, inSwarm, listNodes, withoutFalseClaims, type Member } from './swarmState.js';
 
 interface ResetState {
   fleet: Fleet;
@@ -64,9 +64,10 @@ function onMembers(s: ResetState, ms: Member[], work: (s: ResetState, m: Member)
 
 /** Who leaves: the robots in the fleet's swarm (or in any, when no manager answers); the leader known by its node. */
 async function readSwarm(s: ResetState): Promise<void> {
-  const members = await gatherMembers(s.fleet);
-  const cluster = fleetClusters(s.fleet, members)[0];
+  const all = await gatherMembers(s.fleet);
+  const cluster = fleetClusters(s.fleet, all)[0];
   s.nodes = cluster ? await listNodes(cluster[1][0] as Member) : [];
+  const members = withoutFalseClaims(s.fleet, all, s.nodes); // a robot claiming another's node is left untouched
   const inFleet = (m: Member) => s.nodes.some((n) => n.id === m.facts.swarm?.NodeID);
   s.leaving = members.filter((m) => inSwarm(m.facts) && (inFleet(m) || !cluster));
   for (const m of members.filter((x) => inSwarm(x.facts) && cluster && !inFleet(x)))

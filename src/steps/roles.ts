@@ -1,10 +1,10 @@
 // `provision roles`: facts, the role wizard, its choice into the inventory, then offer `provision swarm`.
 import type { Inventory } from '../inventory/schema.js';
 import { saveRoles } from '../inventory/save.js';
-import { nodesCommand, parseNodes } from '../remote/docker.js';
+import { nodesCommand, parseNodes, type NodeInfo } from '../remote/docker.js';
 import type { Fleet } from '../run/fleet.js';
 import { realPrompts, renderTable, runWizard, wizardRows, type WizardPrompts, type WizardRow } from '../ui/wizard.js';
-import { gatherMembers, type Member } from './swarmState.js';
+import { gatherMembers, withoutFalseClaims, type Member } from './swarmState.js';
 import { runPhases, type Phase } from '../run/phases.js';
 
 export const NO_TERMINAL =
@@ -53,7 +53,14 @@ interface RolesRun {
 /** A robot whose facts cannot be read shows why (it is not failed). */
 const ROLES_PHASES: readonly Phase<RolesRun>[] = [
   { title: 'reading docker facts', run: async (s) => void (s.members = await gatherMembers(s.fleet, s.problems)) },
-  { title: 'reading the leader', run: async (s) => void (s.leaderNode = await leaderNode(s.members)) },
+  {
+    title: 'reading the leader',
+    run: async (s) => {
+      const nodes = await nodeList(s.members);
+      s.members = withoutFalseClaims(s.fleet, s.members, nodes, s.problems); // a robot claiming another's node shows why
+      s.leaderNode = nodes.find((n) => n.leader)?.id;
+    },
+  },
 ];
 
 export async function readWizardRows(fleet: Fleet): Promise<WizardRow[]> {
@@ -70,11 +77,12 @@ export async function readWizardRows(fleet: Fleet): Promise<WizardRow[]> {
   });
 }
 
-/** The leader's node ID, as the first manager sees it (best effort). */
-async function leaderNode(members: Member[]): Promise<string | undefined> {
+/** The node list, as the first manager sees it (best effort: none when it cannot be read). */
+async function nodeList(members: Member[]): Promise<NodeInfo[]> {
   const manager = members.find((m) => m.facts.swarm?.ControlAvailable);
-  return manager?.conn
+  if (!manager) return [];
+  return manager.conn
     .exec(nodesCommand(manager.robot.sudo))
-    .then((result) => (result.code === 0 ? parseNodes(result.stdout).find((n) => n.leader)?.id : undefined))
-    .catch(() => undefined);
+    .then((result) => (result.code === 0 ? parseNodes(result.stdout) : []))
+    .catch(() => []);
 }

@@ -2,7 +2,7 @@
 import { faultTolerance } from '../plan/quorum.js';
 import type { Fleet } from '../run/fleet.js';
 import type { FleetStatus } from '../ui/json.js';
-import { fleetClusters, gatherMembers, listNodes, nodeOfRobot, strangersOf, type Member } from './swarmState.js';
+import { fleetClusters, gatherMembers, listNodes, nodeOfRobot, strangersOf, withoutFalseClaims, type Member } from './swarmState.js';
 import { runPhases, type Phase } from '../run/phases.js';
 import type { NodeInfo } from '../remote/docker.js';
 import { blockStrangers, readSsh } from './keys.js';
@@ -38,6 +38,7 @@ const STATUS_PHASES: readonly Phase<StatusRun>[] = [
     title: 'reading the node list',
     run: async (s) => {
       s.nodes = s.cluster ? await listNodes(s.cluster[1][0] as Member) : [];
+      s.members = withoutFalseClaims(s.fleet, s.members, s.nodes); // shown by address, as an unreachable robot
     },
   },
 ];

@@ -6,6 +6,7 @@ import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
 import type { Fleet } from '../run/fleet.js';
 import { retry } from '../run/retry.js';
 import { strangerNodes } from '../plan/drift.js';
+import { falseClaims, sharedClaims, type Claim, type Refusal } from '../plan/identity.js';
 
 export interface Member {
   robot: Robot;
@@ -71,9 +72,9 @@ export function listNodes(manager: Member): Promise<NodeInfo[]> {
 export const factsFirstCommand = (robot: Robot) => factsCommand(robot.sudo);
 
 /**
- * Every connected robot's facts, in inventory order; one without working docker fails. With `problems`
- * (the wizard), unreadable facts and cloned swarm state are noted there instead, and a robot whose docker
- * does not answer stays.
+ * Every connected robot's facts, in inventory order; one without working docker fails. Robots reporting
+ * one node ID between them fail, all of them (see sharedClaims). With `problems` (the wizard), unreadable
+ * facts and shared node IDs are noted there instead, and a robot whose docker does not answer stays.
  */
 export async function gatherMembers(fleet: Fleet, problems?: Map<string, string>): Promise<Member[]> {
   const members: Member[] = [];
@@ -86,41 +87,49 @@ export async function gatherMembers(fleet: Fleet, problems?: Map<string, string>
   }, 'reading docker facts');
   const order = new Map(fleet.inventory.robots.map((r, i) => [r.name, i]));
   members.sort((a, b) => (order.get(a.robot.name) ?? 0) - (order.get(b.robot.name) ?? 0));
-  const clones = clonedRobots(members);
-  for (const c of clones) {
-    if (c.what === 'engine') {
-      fleet.note(
-        c.robot,
-        `reports the same Docker engine ID as ${c.sameAs} (cloned /etc/docker/key.json or /var/lib/docker/engine-id?): the swarm tells them apart by node ID, but give it its own ID (stop docker, remove that file, start docker)`,
-      );
-    } else {
-      const why = `reports the same swarm node ID as ${c.sameAs}: its /var/lib/docker/swarm was copied from it. Left untouched: run \`docker swarm leave --force\` on it, then provision swarm again`;
-      if (problems)
-        problems.set(c.robot, why); // the wizard shows it on the robot's row
-      else fleet.failed(c.robot, why);
-    }
+  for (const c of clonedEngines(members))
+    fleet.note(
+      c.robot,
+      `reports the same Docker engine ID as ${c.sameAs} (cloned /etc/docker/key.json or /var/lib/docker/engine-id?): the swarm tells them apart by node ID, but give it its own ID (stop docker, remove that file, start docker)`,
+    );
+  return refuseClaims(fleet, members, sharedClaims(members.flatMap(claimOf)), problems);
+}
+
+/** What a robot in a swarm says of its node (none for a robot outside one). */
+function claimOf(m: Member): Claim[] {
+  const swarm = m.facts.swarm;
+  if (!inSwarm(m.facts) || !swarm?.NodeID) return [];
+  return [{ robot: m.robot.name, ip: m.robot.ip, hostname: m.facts.hostname, nodeId: swarm.NodeID, advertised: swarm.NodeAddr ?? '' }];
+}
+
+/** Refused robots fail (or, for the wizard, show why on their row) and leave the run: nothing is done for their claim. */
+function refuseClaims(fleet: Fleet, members: Member[], refusals: Refusal[], problems?: Map<string, string>): Member[] {
+  for (const r of refusals) {
+    if (problems) problems.set(r.robot, r.why);
+    else fleet.failed(r.robot, r.why);
   }
-  return members.filter((m) => !clones.some((c) => c.what === 'node' && c.robot === m.robot.name));
+  return members.filter((m) => !refusals.some((r) => r.robot === m.robot.name));
 }
 
-interface Clone {
-  robot: string;
-  sameAs: string;
-  what: 'engine' | 'node';
+/**
+ * Members whose node, by the manager's node list, is their own (src/plan/identity.ts); the others fail
+ * (or show why, see gatherMembers) and are left out, as an unreachable robot is.
+ */
+export function withoutFalseClaims(fleet: Fleet, members: Member[], nodes: NodeInfo[], problems?: Map<string, string>): Member[] {
+  const robots = fleet.inventory.robots.map((r) => ({ name: r.name, ip: r.ip }));
+  return refuseClaims(fleet, members, falseClaims(members.flatMap(claimOf), nodes, robots), problems);
 }
 
-/** Robots reporting the engine ID or swarm node ID of an earlier robot: cloned from one image. */
-export function clonedRobots(members: readonly Member[]): Clone[] {
-  const clones: Clone[] = [];
-  const firstWith = { engine: new Map<string, string>(), node: new Map<string, string>() };
+/** Robots reporting the engine ID of an earlier robot: cloned from one image (their node IDs: sharedClaims). */
+export function clonedEngines(members: readonly Member[]): { robot: string; sameAs: string }[] {
+  const clones: { robot: string; sameAs: string }[] = [];
+  const firstWith = new Map<string, string>();
   for (const m of members) {
-    const ids = { engine: m.facts.engineId, node: inSwarm(m.facts) ? (m.facts.swarm?.NodeID ?? '') : '' };
-    for (const what of ['engine', 'node'] as const) {
-      if (!ids[what]) continue;
-      const earlier = firstWith[what].get(ids[what]);
-      if (earlier) clones.push({ robot: m.robot.name, sameAs: earlier, what });
-      else firstWith[what].set(ids[what], m.robot.name);
-    }
+    const id = m.facts.engineId;
+    if (!id) continue;
+    const earlier = firstWith.get(id);
+    if (earlier) clones.push({ robot: m.robot.name, sameAs: earlier });
+    else firstWith.set(id, m.robot.name);
   }
   return clones;
 }

@@ -4,6 +4,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { scratchOperator } from './standIns.js';
 import { SimFleet } from './swarmSim.js';
+import type { Reach } from '../../src/ssh/pool.js';
 
 scratchOperator('provision-swarm-phases-');
 const { RobotConnection } = await import('../../src/ssh/connection.js');
@@ -12,15 +13,16 @@ const { runSwarm, SWARM_PHASES, ROTATE_PHASES } = await import('../../src/steps/
 const { parseInventory } = await import('../../src/inventory/load.js');
 const { readWizardRows } = await import('../../src/steps/roles.js');
 
-type Extra = { dryRun?: boolean; limit?: Set<string>; prune?: boolean; roles?: Record<string, string> };
+type Extra = { dryRun?: boolean; limit?: Set<string>; prune?: boolean; roles?: Record<string, string>; gone?: string[] };
 
 function fleetOver(sim: SimFleet, extra: Extra = {}) {
   const names = [...sim.robots.keys()];
   const yaml = `robots:\n${names
     .map((n) => `  - { name: ${n}, ip: ${sim.robots.get(n)?.ip}, user: u${extra.roles?.[n] ? `, role: ${extra.roles[n]}` : ''} }`)
     .join('\n')}\n`;
-  const reach = new Map(
+  const reach = new Map<string, Reach>(
     names.map((name) => {
+      if (extra.gone?.includes(name)) return [name, { ok: false, status: 'unreachable', reason: 'connect ETIMEDOUT (the test)' }];
       const conn = RobotConnection.standIn({ name, host: sim.robots.get(name)?.ip ?? '', port: 22, username: 'u' }, sim.standIn(name));
       return [name, { ok: true as const, conn, hostKey: `ssh-ed25519 AAAAKeyOf${name}`, newHostKey: null }];
     }),
@@ -249,15 +251,90 @@ describe('rotate', () => {
 });
 
 describe("the roles wizard's read", () => {
-  it('a robot with a copied swarm state (the node ID of another) shows why on its row and is not failed', async () => {
+  it('robots sharing one node ID (a copied swarm state) show why on both rows, naming each other, and are not failed', async () => {
     const sim = new SimFleet(['Anton', 'Ida']);
     sim.member('Anton', 'manager');
     Object.assign(sim.robots.get('Ida') as object, { local: 'active', nodeId: 'n1' });
     const fleet = fleetOver(sim);
     const rows = await readWizardRows(fleet);
-    expect(rows.find((r) => r.name === 'Ida')?.problem).toMatch(/same swarm node ID as Anton/);
-    expect(rows.find((r) => r.name === 'Anton')).toMatchObject({ swarmRole: 'manager', leader: true });
+    expect(rows.find((r) => r.name === 'Ida')?.problem).toMatch(/reports swarm node n1, as Anton does: one holds a copy/);
+    expect(rows.find((r) => r.name === 'Anton')?.problem).toMatch(/reports swarm node n1, as Ida does: one holds a copy/);
+    expect(rows.find((r) => r.name === 'Anton')).toMatchObject({ swarmRole: 'unknown', leader: false }); // neither is trusted
     expect([...fleet.outcomes.values()].map((o) => o.status)).not.toContain('failed');
     expect(sim.changes()).toEqual([]);
+  });
+
+  it("a robot reporting the node the swarm has at another robot's address shows why on its row", async () => {
+    const sim = new SimFleet(['Anton', 'Ida', 'Emil']);
+    sim.member('Anton', 'manager');
+    sim.member('Ida', 'worker');
+    Object.assign(sim.robots.get('Emil') as object, { local: 'active', nodeId: 'n2', advertised: '10.0.0.2' });
+    const rows = await readWizardRows(fleetOver(sim, { gone: ['Ida'] }));
+    expect(rows.find((r) => r.name === 'Emil')?.problem).toMatch(
+      /reports swarm node n2, but its engine advertises 10\.0\.0\.2, Ida's address/,
+    );
+    expect(rows.find((r) => r.name === 'Anton')).toMatchObject({ swarmRole: 'manager', leader: true });
+    expect(sim.changes()).toEqual([]);
+  });
+});
+
+describe("a robot reporting another robot's node", () => {
+  /** Anton leads; Ida and Otto are workers; Emil's own node is n4, but it reports Ida's (n2). */
+  function claimedFleet() {
+    const sim = new SimFleet(FOUR);
+    sim.member('Anton', 'manager');
+    sim.member('Ida', 'worker');
+    sim.member('Otto', 'worker');
+    sim.member('Emil', 'worker');
+    sim.nodes[3]!.state = 'down'; // its engine runs Ida's copied state now
+    Object.assign(sim.robots.get('Emil') as object, { nodeId: 'n2', advertised: '10.0.0.2' });
+    return sim;
+  }
+  /** Anything sent about Ida's node or Emil's own, and any token file written to Emil. */
+  const touching = (sim: SimFleet) => sim.changes().filter((s) => /\bn[24]$|^Emil: (sync-tokens|join|docker)/.test(s));
+
+  it('the robot fails naming both; neither node is promoted, labelled or pruned, and it gets no token', async () => {
+    const sim = claimedFleet();
+    // pinned as manager: acting on its claim would promote Ida's node, label it as Emil, and prune Emil's own as stale
+    const { fleet, details } = await swarm(sim, { roles: { Emil: 'manager' }, gone: ['Ida'], prune: true });
+    expect(fleet.outcomes.get('Emil')?.status).toBe('failed');
+    expect(details('Emil').join(' ')).toMatch(
+      /reports swarm node n2, but its engine advertises 10\.0\.0\.2, Ida's address, and the swarm has node n2 at 10\.0\.0\.2 with hostname Ida; Emil is at 10\.0\.0\.4 with hostname Emil\. Nothing is done to that node, nor to any other node of Emil or Ida\./,
+    );
+    expect(touching(sim)).toEqual([]);
+    expect(sim.nodes.map((n) => n.id)).toEqual(['n1', 'n2', 'n3', 'n4']);
+    expect(fleet.outcomes.get('Otto')?.status).toBe('changed'); // the others are done
+  });
+
+  it('a claim that only the node list disproves (the engine advertises its own address) is refused the same way', async () => {
+    const sim = claimedFleet();
+    Object.assign(sim.robots.get('Emil') as object, { advertised: '10.0.0.4', hostname: 'Ida' }); // a liar, or a clone by hostname
+    const { fleet, details } = await swarm(sim, { roles: { Emil: 'manager' }, gone: ['Ida'], prune: true });
+    expect(details('Emil').join(' ')).toMatch(
+      /reports swarm node n2, which is Ida's: the swarm has node n2 at 10\.0\.0\.2 with hostname Ida; Emil is at 10\.0\.0\.4 with hostname Ida/,
+    );
+    expect(fleet.outcomes.get('Emil')?.status).toBe('failed');
+    expect(touching(sim)).toEqual([]);
+  });
+
+  it('when both report the node, both fail naming each other, and nothing is sent for either', async () => {
+    const sim = claimedFleet();
+    const { fleet, details } = await swarm(sim, { roles: { Emil: 'manager' }, prune: true });
+    expect(details('Ida').join(' ')).toMatch(
+      /reports swarm node n2, as Emil does: one holds a copy[\s\S]*Emil's engine advertises 10\.0\.0\.2, Ida's address: Emil holds the copy/,
+    );
+    expect(details('Emil').join(' ')).toMatch(/reports swarm node n2, as Ida does/);
+    expect(['Ida', 'Emil'].map((r) => fleet.outcomes.get(r)?.status)).toEqual(['failed', 'failed']);
+    expect(touching(sim).concat(sim.changes().filter((s) => s.startsWith('Ida: ')))).toEqual([]);
+  });
+
+  it('robots cloned with one hostname, each reporting its own node, are both done', async () => {
+    const sim = new SimFleet(FOUR);
+    for (const r of FOUR) sim.member(r, r === 'Anton' ? 'manager' : 'worker');
+    Object.assign(sim.robots.get('Emil') as object, { hostname: 'Ida' });
+    sim.nodes[3]!.hostname = 'Ida';
+    const { fleet } = await swarm(sim);
+    expect(fleet.exitCode()).toBe(0);
+    expect(sim.changes().filter((s) => /node update .* n4$/.test(s))).toHaveLength(1); // Emil's labels on its own node
   });
 });

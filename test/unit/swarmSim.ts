@@ -15,6 +15,7 @@ interface SimNode {
   leader: boolean;
   state: 'ready' | 'down';
   labels: Record<string, string>;
+  hostname?: string;
 }
 
 export interface SimRobot {
@@ -24,6 +25,9 @@ export interface SimRobot {
   local: 'inactive' | 'active' | 'pending';
   nodeId: string;
   tokenFiles: Map<string, string>;
+  /** Its hostname and the address its engine advertises, when not its name and its address (clones, copied swarm state). */
+  hostname?: string;
+  advertised?: string;
 }
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
@@ -120,7 +124,7 @@ export class SimFleet {
         ? { LocalNodeState: 'inactive', NodeID: '', ControlAvailable: false }
         : {
             NodeID: r.nodeId,
-            NodeAddr: r.ip,
+            NodeAddr: r.advertised ?? r.ip,
             LocalNodeState: r.local,
             ControlAvailable: me?.role === 'manager',
             Error: '',
@@ -128,7 +132,7 @@ export class SimFleet {
             Cluster: me?.role === 'manager' ? { ID: 'c1' } : null,
           };
     const files = [...r.tokenFiles].map(([f, content]) => `token_file=${f} 600 ${sha(content)}\n`).join('');
-    return `${r.tokenFiles.size ? 'tokens_dir=700\n' : ''}${files}arch=x86_64\ncpus=2\nmemkb=8000000\nhostname=${r.name}\nengine=e-${r.name}\nswarm=${JSON.stringify(swarm)}\n`;
+    return `${r.tokenFiles.size ? 'tokens_dir=700\n' : ''}${files}arch=x86_64\ncpus=2\nmemkb=8000000\nhostname=${r.hostname ?? r.name}\nengine=e-${r.name}\nswarm=${JSON.stringify(swarm)}\n`;
   }
 
   private syncTokens(r: SimRobot, dry: boolean, stdin: string): string {
@@ -198,7 +202,7 @@ function nodeJson(n: SimNode): string {
   return JSON.stringify({
     ID: n.id,
     Spec: { Role: n.role, Availability: 'active', Labels: n.labels },
-    Description: { Hostname: n.robot },
+    Description: { Hostname: n.hostname ?? n.robot },
     Status: { State: n.state, Addr: n.ip },
     ManagerStatus: n.role === 'manager' ? { Leader: n.leader, Reachability: 'reachable', Addr: `${n.ip}:2377` } : null,
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { clonedRobots, type Member } from '../../src/steps/swarmState.js';
+import { clonedEngines, type Member } from '../../src/steps/swarmState.js';
 import type { RobotConnection } from '../../src/ssh/connection.js';
 import type { Robot } from '../../src/inventory/schema.js';
 
@@ -31,21 +31,19 @@ function member(name: string, engineId: string, nodeId: string, state = 'active'
   };
 }
 
-describe('cloned robots', () => {
+describe('cloned engines', () => {
   it('a shared hostname alone is no clone', () => {
-    expect(clonedRobots([member('Ida', 'E1', 'n1'), member('Otto', 'E2', 'n2')])).toEqual([]);
+    expect(clonedEngines([member('Ida', 'E1', 'n1'), member('Otto', 'E2', 'n2')])).toEqual([]);
   });
 
-  it("names every later robot with an earlier robot's engine ID", () => {
-    expect(clonedRobots([member('Anton', 'E1', 'n1'), member('Ida', 'E1', 'n2'), member('Otto', 'E1', '', 'inactive')])).toEqual([
-      { robot: 'Ida', sameAs: 'Anton', what: 'engine' },
-      { robot: 'Otto', sameAs: 'Anton', what: 'engine' },
+  it("names every later robot with an earlier robot's engine ID, in a swarm or not", () => {
+    expect(clonedEngines([member('Anton', 'E1', 'n1'), member('Ida', 'E1', 'n2'), member('Otto', 'E1', '', 'inactive')])).toEqual([
+      { robot: 'Ida', sameAs: 'Anton' },
+      { robot: 'Otto', sameAs: 'Anton' },
     ]);
   });
 
-  it('a copied swarm state (same node ID) is told apart from a copied engine ID; robots outside a swarm never match by node', () => {
-    expect(clonedRobots([member('Anton', 'E1', 'n1'), member('Ida', 'E2', 'n1'), member('Otto', 'E3', 'n1', 'inactive')])).toEqual([
-      { robot: 'Ida', sameAs: 'Anton', what: 'node' },
-    ]);
+  it('a shared node ID is no engine clone (sharedClaims in src/plan/identity.ts judges it)', () => {
+    expect(clonedEngines([member('Anton', 'E1', 'n1'), member('Ida', 'E2', 'n1')])).toEqual([]);
   });
 });
