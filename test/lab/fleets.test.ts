@@ -2,7 +2,7 @@
 // engine ID), docker behind sudo with a password, sshd dropping handshakes, a fleet behind a jump
 // host. Each made for real on the lab.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, copyFileSync, cpSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import {
@@ -17,6 +17,8 @@ import {
   newOperator,
   onRobot,
   provision,
+  reportRows,
+  until,
   type Operator,
 } from './harness.js';
 
@@ -28,7 +30,9 @@ interface NodeState {
   ID: string;
   Version: { Index: number };
   Description: { Hostname: string };
-  Spec: { Labels: Record<string, string> };
+  Spec: { Labels: Record<string, string>; Role: string };
+  Status: { State: string; Addr: string };
+  ManagerStatus?: { Leader?: boolean };
 }
 function nodes(on: string): NodeState[] {
   return onRobot(on, "docker node inspect --format '{{json .}}' $(docker node ls -q)")
@@ -132,4 +136,62 @@ describe('sshd dropping handshakes', () => {
       lab('sshd', 'Ida', 'start');
     }
   }, 120_000);
+});
+
+/** A robot's report rows as one line: long details wrap. */
+const rowsOf = (stdout: string, robot: string) => reportRows(stdout, robot).replace(/\s+/g, ' ');
+
+describe("a robot reporting another robot's node ID", () => {
+  it('refused with both, no node changed: as a copy next to the original, and alone while the original is unreachable', async () => {
+    const ids = new Map(ROBOTS.map((r) => [r, nodeIdOf(r)]));
+    const byId = new Map(nodes('Anton').map((n) => [n.ID, n]));
+    // The original: a worker; the copy: another robot that does not lead (Emil shares Ida's hostname).
+    const original = ROBOTS.find((r) => byId.get(ids.get(r) ?? '')?.Spec.Role === 'worker') as string;
+    const copy = ['Emil', 'Ida', 'Otto'].find((r) => r !== original && !byId.get(ids.get(r) ?? '')?.ManagerStatus?.Leader) as string;
+    const originalId = ids.get(original) ?? '';
+    // Its swarm state copied over its own, for real; cut from the managers' port, or the copy takes the node over
+    // (measured: the swarm then shows the node at the copy's address) and docker itself changes the node.
+    lab('dockerd', copy, 'stop');
+    rmSync(join(LAB_DIR, copy, 'docker', 'swarm'), { recursive: true, force: true });
+    cpSync(join(LAB_DIR, original, 'docker', 'swarm'), join(LAB_DIR, copy, 'docker', 'swarm'), { recursive: true });
+    lab('rexec', copy, 'iptables', '-A', 'OUTPUT', '-p', 'tcp', '--dport', '2377', '-j', 'REJECT');
+    try {
+      lab('dockerd', copy, 'start');
+      expect(nodeIdOf(copy)).toBe(originalId);
+      // the copy's own node goes down (its engine runs the copied state): a change of docker's, before the runs
+      await until(
+        `${copy}'s own node down`,
+        () => nodes('Anton').some((n) => n.ID === ids.get(copy) && n.Status.State === 'down'),
+        40_000,
+        500,
+      );
+      const before = nodes('Anton').map((n) => [n.ID, n.Version.Index, n.Spec]);
+      const env = { PROVISION_BECOME_PASSWORD: LAB_PASSWORD };
+
+      const both = await provision(op, ['swarm', '-i', inventory, '--prune'], env);
+      expect(both.code).toBe(1);
+      const short = originalId.slice(0, 12);
+      expect(rowsOf(both.stdout, copy)).toMatch(new RegExp(`failed[\\s\\S]*reports swarm node ${short}, as ${original} does`));
+      expect(rowsOf(both.stdout, original)).toMatch(new RegExp(`failed[\\s\\S]*reports swarm node ${short}, as ${copy} does`));
+      expect(both.stdout.replace(/\s+/g, ' ')).toMatch(
+        new RegExp(`${copy}'s engine advertises [0-9.]+, ${original}'s address: ${copy} holds the copy`),
+      );
+      expect(nodes('Anton').map((n) => [n.ID, n.Version.Index, n.Spec])).toEqual(before);
+
+      lab('sshd', original, 'stop');
+      try {
+        const alone = await provision(op, ['swarm', '-i', inventory, '--prune'], env);
+        expect(alone.code).toBe(1);
+        expect(rowsOf(alone.stdout, copy)).toMatch(
+          new RegExp(`failed[\\s\\S]*reports swarm node ${short}, but its engine advertises [0-9.]+, ${original}'s address`),
+        );
+        expect(rowsOf(alone.stdout, original)).toMatch(/unreachable/);
+        expect(nodes('Anton').map((n) => [n.ID, n.Version.Index, n.Spec])).toEqual(before);
+      } finally {
+        lab('sshd', original, 'start');
+      }
+    } finally {
+      lab('rexec', copy, 'iptables', '-D', 'OUTPUT', '-p', 'tcp', '--dport', '2377', '-j', 'REJECT');
+    }
+  }, 180_000);
 });
