@@ -169,6 +169,8 @@ export class Recorder {
   readonly sent: Sent[] = [];
   private phase = '-';
   private runId = '';
+  /** Each robot's inventory address: where the swarm has its node. */
+  private ips = new Map<string, string>();
   constructor(readonly robots: Map<string, SimRobot>) {}
 
   /** A fleet of stand-ins over `inventory` (every robot of it modelled in `robots`). */
@@ -187,6 +189,7 @@ export class Recorder {
     );
     const fleet = Fleet.overStandIns(inventory, { dryRun: false, maxHandshakes: 8, events, ...options }, reach);
     this.runId = fleet.runId;
+    this.ips = new Map(inventory.robots.map((r) => [r.name, r.ip]));
     return fleet;
   }
 
@@ -200,7 +203,7 @@ export class Recorder {
     this.sent.push({ robot, phase: this.phase, command: parts.map((c) => readable(c, this.runId)).join(' && ') });
     let stdout = '';
     for (const c of parts) {
-      const r = answer(this.robots, robot, { ...c, stdin: stdin?.toString() });
+      const r = answer(this.robots, robot, { ...c, stdin: stdin?.toString() }, this.ips);
       stdout += r.stdout;
       if (r.code !== 0) return { ...r, stdout: `${shell.OUTPUT_MARK}\n${stdout}`, stderr: `${shell.OUTPUT_MARK}\n${r.stderr}` };
     }
@@ -211,7 +214,7 @@ export class Recorder {
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-function answer(robots: Map<string, SimRobot>, robot: string, c: Command): ExecResult {
+function answer(robots: Map<string, SimRobot>, robot: string, c: Command, ips: ReadonlyMap<string, string>): ExecResult {
   const sim = robots.get(robot) as SimRobot;
   switch (c.name) {
     case 'lock':
@@ -237,7 +240,7 @@ function answer(robots: Map<string, SimRobot>, robot: string, c: Command): ExecR
     case 'remove-tokens':
       return ok(sim.tokens.map((t) => `${t}\n`).join(''));
     default:
-      return swarmAnswer(robots, robot, c);
+      return swarmAnswer(robots, robot, c, ips);
   }
 }
 
@@ -263,7 +266,7 @@ function gathered(sim: SimRobot, dry: boolean, comment: string): string {
 }
 
 /** docker as the model's node sees it: facts, the node list (every modelled node), demote, leave, force-new-cluster. */
-function swarmAnswer(robots: Map<string, SimRobot>, robot: string, c: Command): ExecResult {
+function swarmAnswer(robots: Map<string, SimRobot>, robot: string, c: Command, ips: ReadonlyMap<string, string>): ExecResult {
   const sim = robots.get(robot) as SimRobot;
   const node = sim.node;
   if (c.name === 'facts') {
@@ -277,7 +280,7 @@ function swarmAnswer(robots: Map<string, SimRobot>, robot: string, c: Command): 
       : { LocalNodeState: 'inactive', NodeID: '', ControlAvailable: false };
     return ok(`arch=x86_64\ncpus=2\nmemkb=8000000\nhostname=${robot}\nengine=e-${robot}\nswarm=${JSON.stringify(swarm)}\n`);
   }
-  if (c.name === 'node-ls') return ok(inspectNodes(robots));
+  if (c.name === 'node-ls') return ok(inspectNodes(robots, ips));
   if (c.name === 'docker') {
     if (c.args[0] === 'swarm' && c.args[1] === 'leave') delete sim.node;
     return ok();
@@ -286,17 +289,18 @@ function swarmAnswer(robots: Map<string, SimRobot>, robot: string, c: Command): 
 }
 
 /** Every modelled node as `docker node inspect` prints it, one JSON a line. */
-function inspectNodes(robots: Map<string, SimRobot>): string {
+function inspectNodes(robots: Map<string, SimRobot>, ips: ReadonlyMap<string, string>): string {
   return [...robots]
     .filter(([, r]) => r.node)
     .map(([name, r]) => {
       const n = r.node as NonNullable<SimRobot['node']>;
-      const manager = n.role === 'manager' ? { Leader: Boolean(n.leader), Reachability: 'reachable', Addr: `10.0.0.1:2377` } : null;
+      const ip = ips.get(name) ?? '';
+      const manager = n.role === 'manager' ? { Leader: Boolean(n.leader), Reachability: 'reachable', Addr: `${ip}:2377` } : null;
       return JSON.stringify({
         ID: n.id,
         Spec: { Role: n.role, Availability: 'active', Labels: {} },
         Description: { Hostname: name },
-        Status: { State: 'ready', Addr: '10.0.0.1' },
+        Status: { State: 'ready', Addr: ip },
         ManagerStatus: manager,
       });
     })

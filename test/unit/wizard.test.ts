@@ -114,16 +114,20 @@ function fakeFleet(inventory: Inventory): Fleet {
     Ida: `arch=x86_64\ncpus=2\nmemkb=3984582\nhostname=ida\nswarm=${swarm('n-ida', false)}\n`,
     Otto: 'arch=aarch64\ncpus=8\nmemkb=16252928\nhostname=otto\ndocker_error=Cannot connect to the Docker daemon at unix:///var/run/docker.sock\n',
   };
-  const node = (id: string, role: string, leader: boolean) =>
+  const node = (id: string, role: string, leader: boolean, addr: string) =>
     JSON.stringify({
       ID: id,
       Spec: { Role: role, Availability: 'active' },
-      Status: { State: 'ready', Addr: '10.0.0.1' },
+      Status: { State: 'ready', Addr: addr },
       ManagerStatus: leader ? { Leader: true } : null,
     });
   const conn = (name: string) => ({
     run: async () => facts[name] ?? '',
-    exec: async () => ({ code: 0, stdout: `${node('n-anton', 'manager', true)}\n${node('n-ida', 'worker', false)}\n`, stderr: '' }),
+    exec: async () => ({
+      code: 0,
+      stdout: `${node('n-anton', 'manager', true, '192.168.50.11')}\n${node('n-ida', 'worker', false, '192.168.50.12')}\n`,
+      stderr: '',
+    }),
   });
   const up = inventory.robots.filter((r) => r.name !== 'Emil');
   const connected = () => up.map((robot) => ({ robot, conn: conn(robot.name), hostKey: '' }));
