@@ -93,7 +93,8 @@ export class Formation {
     const inFleet = withoutForeign(fleet, members, nodes);
     const usable = withoutFalseClaims(fleet, inFleet, nodes);
     // Nodes a refused robot claims are left alone: never pruned as stale or as drift.
-    const disputed = inFleet.filter((m) => !usable.includes(m)).map((m) => m.facts.swarm?.NodeID ?? '');
+    const refused = inFleet.filter((m) => !usable.includes(m));
+    const disputed = refused.map((m) => m.facts.swarm?.NodeID ?? '');
     // Unreachable robots are recognised by their static address, only to count the Raft votes they hold.
     const nodeOf = (robot: Robot) => nodeOfRobot(robot, usable, nodes);
     const leaderNode = nodes.find((n) => n.leader);
@@ -110,6 +111,8 @@ export class Formation {
     candidates = () => formation.managerCandidates();
     // Work through a manager that stays one (the leader first); the leader to hand over only if none does.
     via.current = formation.managerCandidates()[0] ?? found;
+    // Never through a robot refused for its node's identity: with no other manager, the run stops here.
+    if (refused.includes(via.current)) await via.avoid(via.current, `${via.current.robot.name}'s node is not its own`);
     formation.noteHeldDemotions(); // now: a run that stops early still says why
     return formation;
   }

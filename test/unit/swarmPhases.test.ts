@@ -328,6 +328,21 @@ describe("a robot reporting another robot's node", () => {
     expect(touching(sim).concat(sim.changes().filter((s) => s.startsWith('Ida: ')))).toEqual([]);
   });
 
+  it('the only manager refused: the run stops after reading the node list, nothing is sent through it', async () => {
+    const sim = new SimFleet(['Anton', 'Ida']);
+    sim.member('Anton', 'manager');
+    sim.member('Ida', 'worker');
+    Object.assign(sim.nodes[0]!, { ip: '10.0.0.9', hostname: 'Berta' }); // the swarm knows n1 elsewhere, under another name
+    const { fleet, details } = await swarm(sim);
+    expect(details('Anton').join(' ')).toMatch(
+      /reports swarm node n1, which is not its own: the swarm has node n1 at 10\.0\.0\.9 with hostname Berta/,
+    );
+    expect(details('Ida').join(' ')).toMatch(/not finished — the run stopped: no manager .*Anton's node is not its own/);
+    expect(sim.sent.slice(0, 2).sort()).toEqual(['Anton: facts', 'Ida: facts']);
+    expect(sim.sent.slice(2)).toEqual(['Anton: node-ls']);
+    expect(fleet.exitCode()).toBe(1);
+  });
+
   it('robots cloned with one hostname, each reporting its own node, are both done', async () => {
     const sim = new SimFleet(FOUR);
     for (const r of FOUR) sim.member(r, r === 'Anton' ? 'manager' : 'worker');
