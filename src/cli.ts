@@ -261,6 +261,8 @@ async function runStep(command: CommandName, flags: Flags, step: Step, inventory
   const paint = painter(colourWanted(process.stdout.isTTY, process.env, flags.color));
   const run = summaryOf(fleet);
   if (result.failed) run.exitCode = 1;
+  if (result.json && ('check' in result.json || 'preflight' in result.json) && !fleet.options.dryRun)
+    await storeCheck(command, inventory.file, run, result.json);
   if (flags.json) printJson({ command, ...outcomesJson(run, result.roleOf), ...result.json });
   else if (step.report) say(step.report(run, result));
   else {
@@ -286,6 +288,13 @@ async function runConfirmed(
     if (!(await confirm({ message: question, default: false }))) return;
   }
   await runStep(command, flags, { run, opening: facts }, inventory);
+}
+
+/** check's result, kept for provision ui (run/lastCheck.ts). */
+async function storeCheck(command: CommandName, file: string, run: RunSummary, json: object) {
+  const { storeLastCheck } = await import('./run/lastCheck.js');
+  const robots = run.outcomes.map((o) => ({ name: o.robot, status: o.status, details: o.details }));
+  storeLastCheck(file, { at: new Date().toISOString(), command, exitCode: run.exitCode, robots, ...json });
 }
 
 function summaryOf(fleet: Fleet) {
@@ -470,6 +479,67 @@ const COMMANDS: ((program: Command) => void)[] = [
   (program) =>
     fleetCommand(
       program,
+      'context',
+      'create or update the docker context provision-<fleet>, pointing at a reachable manager (the leader first)',
+      (cmd) => cmd.option('--use', 'also make it the current docker context'),
+    ).action((flags: Flags & { use?: boolean }) =>
+      runStep('context', flags, {
+        readOnly: true,
+        run: async (fleet) => {
+          const { contextJson, contextText, runContext } = await import('./steps/context.js');
+          const result = await runContext(fleet, Boolean(flags.use));
+          return {
+            text: contextText(result, fleet.options.dryRun),
+            json: contextJson(result),
+            failed: !result.host || Boolean(result.problem),
+          };
+        },
+      }),
+    ),
+
+  (program) =>
+    program
+      .command('ui')
+      .description('a local web page that shows every robot live (SSH, roles, quorum, labels, checks); read-only; Ctrl-C stops it')
+      .option('-i, --inventory <file>', 'inventory file (or set PROVISION_INVENTORY)', defaultInventory())
+      .option('--port <n>', 'the port (default: a free one)', positiveInt)
+      .option('--listen <addr>', 'serve on this address instead of 127.0.0.1 (the token is still required)', '127.0.0.1')
+      .option('--open', 'open the page in the browser')
+      .option('--interval <seconds>', 'seconds between two reads of every robot', positiveInt, 3)
+      .option('--ask-pass', 'prompt once for the SSH password used where no key works yet (or set PROVISION_PASSWORD)')
+      .option('--ask-become-pass', 'prompt once for the sudo password of robots with sudo: true (or set PROVISION_BECOME_PASSWORD)')
+      .option(
+        '--connect-timeout <seconds>',
+        'SSH connect timeout per robot (default: ConnectTimeout from ~/.ssh/config, else 5)',
+        positiveInt,
+      )
+      .option('--max-handshakes <n>', 'SSH handshakes in flight at once', positiveInt, 32)
+      .action(async (flags: Flags & { port?: number; listen: string; open?: boolean; interval: number }) => {
+        const inventory = loadFleetInventory(flags.inventory);
+        if (!/^[0-9a-fA-F:.]+$/.test(flags.listen) || flags.listen === '0.0.0.0' || flags.listen === '::')
+          throw new UsageError(
+            `--listen ${flags.listen}: give one address of this laptop (not a name, not 0.0.0.0): the page checks the Host header against it`,
+          );
+        const { runUi } = await import('./steps/ui.js');
+        const options = await runOptions({ ...flags, quiet: true });
+        await runUi(inventory, {
+          host: flags.listen,
+          port: flags.port ?? 0,
+          open: Boolean(flags.open),
+          intervalMs: flags.interval * 1000,
+          connectTimeoutMs: options.connectTimeoutMs,
+          maxHandshakes: flags.maxHandshakes,
+          password: options.password,
+          sudoPassword: options.sudoPassword,
+          askPassphrase,
+          say: (line) => console.log(line),
+        });
+        setTimeout(() => process.exit(0), 1000).unref(); // a login still in flight must not hold Ctrl-C up
+      }),
+
+  (program) =>
+    fleetCommand(
+      program,
       'rotate',
       "rotate the swarm join tokens and write the new ones into every robot's ~/swarm_tokens; with --keys, the robots' SSH keys instead",
       (cmd) =>
@@ -593,6 +663,9 @@ Examples:
   provision remove Otto --yes          retire Otto: node drained and removed, keys revoked, inventory updated
   provision reset --yes                every robot leaves the swarm; ~/swarm_tokens removed
   provision recover --on Ida           quorum lost for good: Ida becomes the only manager
+  provision ui                         the fleet live in a local web page (prints its URL with the token)
+  provision ui --listen 10.0.0.5 --port 8080   serve it on another address of this laptop
+  provision context --use              docker context provision-<fleet> on a reachable manager: docker node ls
   source <(provision completion bash)  complete commands and flags in bash (also zsh, fish)
 
 The inventory: -i FILE, else $PROVISION_INVENTORY, else ${DEFAULT_INVENTORY}.

@@ -58,6 +58,8 @@ export interface RobotFacts {
   memKb: number;
   hostname: string;
   engineId: string; // the Docker engine's ID: the same on robots cloned with their /etc/docker or /var/lib/docker
+  /** The engine's version (docker info's ServerVersion); absent where docker did not answer. */
+  engineVersion?: string;
   swarm: SwarmInfo | null;
   dockerError: string | null;
   tokens: TokenState;
@@ -124,6 +126,7 @@ export function parseFacts(stdout: string, useSudo: boolean): RobotFacts {
     memKb: Number(values.get('memkb')) || 0,
     hostname: values.get('hostname') ?? '',
     engineId: values.get('engine') ?? '',
+    ...(values.has('version') ? { engineVersion: values.get('version') } : {}),
     swarm,
     dockerError: dockerError !== undefined ? explainDockerError(dockerError, useSudo) : null,
     tokens,
@@ -173,8 +176,29 @@ export interface NodeInfo {
   labels: Record<string, string>;
 }
 
+const NODES_SCRIPT = `ids=$(dk node ls -q) && dk node inspect --format '{{json .}}' $ids`;
+
 export function nodesCommand(useSudo: boolean): RemoteCommand {
-  return dockerScript(`ids=$(dk node ls -q) && dk node inspect --format '{{json .}}' $ids`, [], useSudo);
+  return dockerScript(NODES_SCRIPT, [], useSudo);
+}
+
+/** Between the facts and the node list in a watch read's output. */
+const NODES_MARK = 'provision-nodes-begin';
+
+/**
+ * provision ui's one read per robot per refresh: the facts (status's read), and on the one manager
+ * asked for it, the node list after them — in a single remote call.
+ */
+export function watchReadCommand(useSudo: boolean, withNodes: boolean): RemoteCommand {
+  const nodes = withNodes ? `\necho ${NODES_MARK}\n${NODES_SCRIPT}` : '';
+  return dockerScript(`(\n${script('facts')})${nodes}`, [TOKEN_DIR, ...TOKEN_FILES], useSudo);
+}
+
+export function parseWatchRead(stdout: string, useSudo: boolean): { facts: RobotFacts; nodes: NodeInfo[] | null } {
+  const at = stdout.indexOf(`${NODES_MARK}\n`);
+  if (at < 0) return { facts: parseFacts(stdout, useSudo), nodes: null };
+  const nodes = parseNodes(stdout.slice(at + NODES_MARK.length + 1));
+  return { facts: parseFacts(stdout.slice(0, at), useSudo), nodes: nodes.length ? nodes : null }; // none: this manager could not list them
 }
 
 export function parseNodes(stdout: string): NodeInfo[] {

@@ -22,6 +22,8 @@ interface ExecOptions {
   /** A stream is piped (an image for docker load), never held whole in memory. */
   stdin?: string | Buffer | Readable;
   timeoutMs?: number;
+  /** A read repeated every few seconds (provision ui): logged only when it fails, so the log does not grow without end. */
+  quiet?: boolean;
 }
 
 /** Runs a line as sshd would receive it, with its stdin (see RobotConnection.standIn). */
@@ -226,7 +228,8 @@ export class RobotConnection {
         ? bounded(await this.standInRun(wire, stdin instanceof Readable ? Buffer.concat(await stdin.toArray()) : stdin))
         : await this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
       const result = this.withoutLoginShellOutput(raw);
-      log(this.target.name, `$ ${command}\n  -> exit ${result.code}${result.stderr.trim() ? `; stderr: ${result.stderr.trim()}` : ''}`);
+      if (!options.quiet || result.code !== 0)
+        log(this.target.name, `$ ${command}\n  -> exit ${result.code}${result.stderr.trim() ? `; stderr: ${result.stderr.trim()}` : ''}`);
       return result;
     } catch (err) {
       log(this.target.name, `$ ${command}\n  -> error: ${(err as Error).message}`);

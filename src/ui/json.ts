@@ -3,7 +3,20 @@
 import { z } from 'zod';
 import type { InputProblem } from '../inputError.js';
 
-export const COMMANDS = ['keys', 'swarm', 'up', 'check', 'status', 'rotate', 'remove', 'reset', 'recover', 'roles', 'init'] as const;
+export const COMMANDS = [
+  'keys',
+  'swarm',
+  'up',
+  'check',
+  'status',
+  'rotate',
+  'remove',
+  'reset',
+  'recover',
+  'roles',
+  'init',
+  'context',
+] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const robotResult = z.strictObject({
@@ -130,6 +143,23 @@ const check = z
   })
   .describe('provision check, up --check: the proof on the formed swarm');
 
+const dockerContext = z
+  .strictObject({
+    name: z.string().describe('provision-<fleet>: the inventory file name without extension'),
+    host: z.string().nullable().describe('ssh://user@ip of the manager it points at; null: no reachable manager'),
+    robot: z.string().nullable(),
+    leader: z.boolean(),
+    change: z.enum(['create', 'move', 'keep', 'none']),
+    previous: z.string().nullable().describe('where it pointed before this run'),
+    why: z.string().nullable(),
+    used: z.boolean().describe('--use made it the current context'),
+    docker: z.boolean().describe('false: no docker CLI on this laptop; dockerHost is the line to use'),
+    dockerHost: z.string().nullable().describe('DOCKER_HOST=ssh://… for a client without contexts'),
+    works: z.boolean().nullable().describe('docker --context NAME info answered as a manager; null: not tried'),
+    problem: z.string().nullable(),
+  })
+  .describe('provision context: the docker context on this laptop');
+
 export const runResultSchema = z
   .strictObject({
     command: z.enum(COMMANDS),
@@ -142,6 +172,7 @@ export const runResultSchema = z
     status: fleetStatus.optional(),
     preflight: preflight.optional(),
     check: check.optional(),
+    context: dockerContext.optional(),
     inventory: z.string().optional().describe('provision init: the file written'),
   })
   .describe('a run that contacted the robots (or, for init, wrote the inventory)');

@@ -1,6 +1,6 @@
 # A robot's facts, with the token files' digests (a re-run sends nothing where they are up to date).
 # $1: the token folder; $2…: the token files. No stdin. Output (parseFacts): KEY=VALUE lines: tokens_dir,
-# token_file (NAME MODE SHA256), tokens_tmp, arch, cpus, memkb, hostname, engine and swarm (JSON) or docker_error.
+# token_file (NAME MODE SHA256), tokens_tmp, arch, cpus, memkb, hostname, engine, version and swarm (JSON) or docker_error.
 d="$HOME/$1"
 shift
 if [ -d "$d" ]; then
@@ -13,8 +13,8 @@ echo "cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
 echo "memkb=$(awk '/^MemTotal:/{print $2}' /proc/meminfo)"
 echo "hostname=$(hostname)"
 if ! command -v docker >/dev/null 2>&1; then echo "docker_error=docker is not installed on this robot"; exit 0; fi
-if out=$(dk info --format 'engine={{.ID}}{{println}}{{json .Swarm}}' 2>&1) && printf '%s\n' "$out" | grep -q '^{'; then
-  printf '%s\n' "$out" | grep '^engine=' | head -n 1
+if out=$(dk info --format 'engine={{.ID}}{{println}}version={{.ServerVersion}}{{println}}{{json .Swarm}}' 2>&1) && printf '%s\n' "$out" | grep -q '^{'; then
+  printf '%s\n' "$out" | grep -E '^(engine|version)=' | head -n 2
   printf 'swarm=%s\n' "$(printf '%s\n' "$out" | grep '^{' | head -n 1)"
 else
   printf 'docker_error=%s\n' "$(printf '%s' "$out" | tr '\n' ' ' | cut -c1-300)"

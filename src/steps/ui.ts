@@ -1,0 +1,75 @@
+// `provision ui`: the fleet live in a local web page. Read-only: it watches, never changes a robot.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import type { Inventory } from '../inventory/schema.js';
+import { loadOperatorIdentity, sshDir, type PassphrasePrompt } from '../ssh/auth.js';
+import { KnownHosts } from '../ssh/knownHosts.js';
+import { operatorIdentityFiles } from '../run/fleet.js';
+import { fleetName, loadLastCheck } from '../run/lastCheck.js';
+import { FleetWatch } from './watch.js';
+import { fleetView } from '../ui/web/view.js';
+import { serveUi } from '../ui/web/server.js';
+
+export interface UiOptions {
+  host: string;
+  port: number;
+  open: boolean;
+  intervalMs: number;
+  connectTimeoutMs?: number | undefined;
+  maxHandshakes: number;
+  password?: string | undefined;
+  sudoPassword?: string | undefined;
+  askPassphrase?: PassphrasePrompt;
+  /** Where the URL goes (stdout). */
+  say: (line: string) => void;
+}
+
+/** The browser, only with --open: xdg-open / open / start, detached, its output ignored. */
+function openBrowser(url: string) {
+  const [cmd, args] =
+    process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['cmd', ['/c', 'start', '', url]]
+        : ['xdg-open', [url]];
+  const child = spawn(cmd as string, args as string[], { detached: true, stdio: 'ignore' });
+  child.on('error', () => undefined);
+  child.unref();
+}
+
+/** Serves until Ctrl-C (SIGINT) or SIGTERM; resolves when everything is closed. */
+export async function runUi(inventory: Inventory, options: UiOptions): Promise<void> {
+  const identity = await loadOperatorIdentity(options.password, operatorIdentityFiles(inventory), options.askPassphrase);
+  const knownHosts = new KnownHosts(join(sshDir(), 'known_hosts'));
+  const fleet = fleetName(inventory.file);
+  let server: Awaited<ReturnType<typeof serveUi>> | null = null;
+  const view = () => fleetView(inventory, fleet, watch.reading(), loadLastCheck(inventory.file));
+  const watch = new FleetWatch(
+    inventory,
+    {
+      identity,
+      knownHosts,
+      connectTimeoutMs: options.connectTimeoutMs,
+      maxHandshakes: options.maxHandshakes,
+      intervalMs: options.intervalMs,
+      sudoPassword: options.sudoPassword,
+    },
+    () => server?.publish(view()),
+  );
+  server = await serveUi({ host: options.host, port: options.port, token: randomBytes(24).toString('base64url'), view });
+  options.say(`provision ui: ${server.url}`);
+  options.say('(the token in this URL is the only way in; Ctrl-C stops the server and closes every connection)');
+  if (options.open) openBrowser(server.url);
+  void watch.start();
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      watch.stop();
+      void server!.close().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

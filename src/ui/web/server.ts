@@ -1,0 +1,104 @@
+// provision ui's HTTP server (node:http): the page and its two assets from the package, the fleet's
+// view as JSON, and server-sent events with each new view. Every request passes the guard first.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { allowedHosts, checkRequest, TOKEN_COOKIE, type GuardConfig } from './guard.js';
+
+/** The page's files: templates/ui in the package (the same path from src/ui/web and dist/ui/web). */
+const ASSETS: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+};
+
+const SECURITY_HEADERS = {
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'Cache-Control': 'no-store',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+function asset(file: string): Buffer {
+  return readFileSync(new URL(`../../../templates/ui/${file}`, import.meta.url));
+}
+
+export interface UiServer {
+  url: string;
+  /** Send the current view to every open page. */
+  publish(view: object): void;
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  token: string;
+  /** The current view, for a page that just opened. */
+  view: () => object;
+}
+
+export async function serveUi(options: ServeOptions): Promise<UiServer> {
+  const streams = new Set<ServerResponse>();
+  const guard: GuardConfig = { token: options.token, hosts: [] };
+  let latest = '';
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const verdict = checkRequest({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }, guard);
+    if (!verdict.ok) {
+      res.writeHead(verdict.status, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' });
+      return void res.end(`${verdict.reason}\n`);
+    }
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (req.method !== 'GET') {
+      res.writeHead(405, { ...SECURITY_HEADERS, Allow: 'GET' });
+      return void res.end();
+    }
+    const headers: Record<string, string> = { ...SECURITY_HEADERS };
+    // The token from the URL becomes a cookie (HttpOnly, this origin only): the page's own requests carry it.
+    if (verdict.fromQuery) headers['Set-Cookie'] = `${TOKEN_COOKIE}=${options.token}; HttpOnly; SameSite=Strict; Path=/`;
+    const known = ASSETS[path];
+    if (known) {
+      res.writeHead(200, { ...headers, 'Content-Type': known.type });
+      return void res.end(asset(known.file));
+    }
+    if (path === '/api/view') {
+      res.writeHead(200, { ...headers, 'Content-Type': 'application/json' });
+      return void res.end(latest || JSON.stringify(options.view()));
+    }
+    if (path === '/api/events') {
+      res.writeHead(200, { ...headers, 'Content-Type': 'text/event-stream', Connection: 'keep-alive' });
+      res.write(`retry: 2000\n\ndata: ${latest || JSON.stringify(options.view())}\n\n`);
+      streams.add(res);
+      req.on('close', () => streams.delete(res));
+      return;
+    }
+    res.writeHead(404, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('not found\n');
+  };
+
+  const server: Server = createServer(handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  guard.hosts = allowedHosts(options.host, port);
+  const hostPart = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${hostPart}:${port}/?token=${options.token}`,
+    publish(view) {
+      latest = JSON.stringify(view);
+      for (const res of streams) res.write(`data: ${latest}\n\n`);
+    },
+    close() {
+      for (const res of streams) res.end();
+      streams.clear();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
