@@ -41,46 +41,54 @@ export interface ServeOptions {
   view: () => object;
 }
 
+interface Door {
+  guard: GuardConfig;
+  streams: Set<ServerResponse>;
+  latest: () => string;
+  view: () => object;
+}
+
+/** One request: the guard, then the page, its assets, the view, or the event stream. */
+function handle(req: IncomingMessage, res: ServerResponse, at: Door) {
+  const verdict = checkRequest({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }, at.guard);
+  if (!verdict.ok) {
+    res.writeHead(verdict.status, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' });
+    return void res.end(`${verdict.reason}\n`);
+  }
+  const path = new URL(req.url ?? '/', 'http://x').pathname;
+  if (req.method !== 'GET') {
+    res.writeHead(405, { ...SECURITY_HEADERS, Allow: 'GET' });
+    return void res.end();
+  }
+  const headers: Record<string, string> = { ...SECURITY_HEADERS };
+  // The token from the URL becomes a cookie (HttpOnly, this origin only): the page's own requests carry it.
+  if (verdict.fromQuery) headers['Set-Cookie'] = `${TOKEN_COOKIE}=${at.guard.token}; HttpOnly; SameSite=Strict; Path=/`;
+  const known = ASSETS[path];
+  if (known) {
+    res.writeHead(200, { ...headers, 'Content-Type': known.type });
+    return void res.end(asset(known.file));
+  }
+  if (path === '/api/view') {
+    res.writeHead(200, { ...headers, 'Content-Type': 'application/json' });
+    return void res.end(at.latest() || JSON.stringify(at.view()));
+  }
+  if (path === '/api/events') {
+    res.writeHead(200, { ...headers, 'Content-Type': 'text/event-stream', Connection: 'keep-alive' });
+    res.write(`retry: 2000\n\ndata: ${at.latest() || JSON.stringify(at.view())}\n\n`);
+    at.streams.add(res);
+    req.on('close', () => at.streams.delete(res));
+    return;
+  }
+  res.writeHead(404, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
+  res.end('not found\n');
+}
+
 export async function serveUi(options: ServeOptions): Promise<UiServer> {
   const streams = new Set<ServerResponse>();
   const guard: GuardConfig = { token: options.token, hosts: [] };
   let latest = '';
 
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
-    const verdict = checkRequest({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }, guard);
-    if (!verdict.ok) {
-      res.writeHead(verdict.status, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' });
-      return void res.end(`${verdict.reason}\n`);
-    }
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (req.method !== 'GET') {
-      res.writeHead(405, { ...SECURITY_HEADERS, Allow: 'GET' });
-      return void res.end();
-    }
-    const headers: Record<string, string> = { ...SECURITY_HEADERS };
-    // The token from the URL becomes a cookie (HttpOnly, this origin only): the page's own requests carry it.
-    if (verdict.fromQuery) headers['Set-Cookie'] = `${TOKEN_COOKIE}=${options.token}; HttpOnly; SameSite=Strict; Path=/`;
-    const known = ASSETS[path];
-    if (known) {
-      res.writeHead(200, { ...headers, 'Content-Type': known.type });
-      return void res.end(asset(known.file));
-    }
-    if (path === '/api/view') {
-      res.writeHead(200, { ...headers, 'Content-Type': 'application/json' });
-      return void res.end(latest || JSON.stringify(options.view()));
-    }
-    if (path === '/api/events') {
-      res.writeHead(200, { ...headers, 'Content-Type': 'text/event-stream', Connection: 'keep-alive' });
-      res.write(`retry: 2000\n\ndata: ${latest || JSON.stringify(options.view())}\n\n`);
-      streams.add(res);
-      req.on('close', () => streams.delete(res));
-      return;
-    }
-    res.writeHead(404, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
-    res.end('not found\n');
-  };
-
-  const server: Server = createServer(handle);
+  const server: Server = createServer((req, res) => handle(req, res, { guard, streams, latest: () => latest, view: options.view }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
