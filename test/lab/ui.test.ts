@@ -124,13 +124,14 @@ describe('provision ui', () => {
     await page.setViewportSize({ width: 1500, height: 900 });
     await page.goto(url);
     for (const name of ROBOTS) await page.waitForSelector(`tr[data-robot="${name}"][data-ssh="up"]`, { timeout: 20_000 });
+    // The node list comes with the second read (the first finds out who manages).
+    await page.waitForFunction(() => document.querySelector('#quorum-words')?.textContent?.includes('3 managers, 3 reachable'));
     const nodes = nodeLs('Anton');
     for (const name of ROBOTS) {
       const node = nodes.find((n) => n.Hostname === name);
       const role = await page.getAttribute(`tr[data-robot="${name}"]`, 'data-role');
       expect(role).toBe(node?.ManagerStatus ? 'manager' : 'worker');
     }
-    await page.waitForFunction(() => document.querySelector('#quorum-words')?.textContent?.includes('3 managers, 3 reachable'));
     expect(page.url()).not.toContain('token='); // out of the address bar once the cookie holds it
 
     // A robot's link down: shown down within one refresh (2 s) and the read's timeout (3 s).
