@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { logFile, redact } from '../log.js';
-import type { LastCheck } from '../ui/web/view.js';
+import type { LastCheck } from '../ui/fleetView.js';
 
 /** The fleet's name: the inventory file's name without its extension (the inventory has no name field). */
 export function fleetName(inventoryFile: string): string {

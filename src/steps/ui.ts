@@ -8,8 +8,8 @@ import { KnownHosts } from '../ssh/knownHosts.js';
 import { operatorIdentityFiles } from '../run/fleet.js';
 import { fleetName, loadLastCheck } from '../run/lastCheck.js';
 import { FleetWatch } from './watch.js';
-import { fleetView } from '../ui/web/view.js';
-import { serveUi } from '../ui/web/server.js';
+import { fleetView } from '../ui/fleetView.js';
+import { serveUi } from '../web/server.js';
 
 export interface UiOptions {
   host: string;

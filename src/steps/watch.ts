@@ -7,7 +7,7 @@ import type { KnownHosts } from '../ssh/knownHosts.js';
 import { closeAll, connectAll, type Connections } from '../ssh/pool.js';
 import type { RobotConnection } from '../ssh/connection.js';
 import { parseWatchRead, watchReadCommand, type NodeInfo } from '../remote/docker.js';
-import type { FleetReading, RobotReading } from '../ui/web/view.js';
+import type { FleetReading, RobotReading } from '../ui/fleetView.js';
 
 export interface WatchOptions {
   identity: OperatorIdentity;

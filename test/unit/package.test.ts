@@ -74,6 +74,14 @@ describe('what npm pack ships', () => {
     expect(files).toEqual(expect.arrayContaining(scripts.map((f) => `dist/remote/scripts/${f}`)));
   });
 
+  it("provision ui's page, script and style, beside the server that reads them (nothing from a CDN)", () => {
+    expect(files).toEqual(
+      expect.arrayContaining(['templates/ui/index.html', 'templates/ui/app.js', 'templates/ui/style.css', 'dist/web/server.js']),
+    );
+    const page = readFileSync(join(ROOT, 'templates', 'ui', 'index.html'), 'utf8');
+    expect(page.match(/(src|href)="[^"]*"/g)).toEqual(['href="/style.css"', 'src="/app.js"']);
+  });
+
   it('every dependency is imported by the code it ships', () => {
     const shipped = files
       .filter((f) => f.startsWith('dist/') && f.endsWith('.js'))

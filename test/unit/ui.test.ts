@@ -1,8 +1,8 @@
 // provision ui's pure parts: the door (token, Host, Origin), the page model, the watch read's parser;
 // provision context's choice of manager.
 import { describe, expect, it } from '@jest/globals';
-import { allowedHosts, checkRequest, cookieValue } from '../../src/ui/web/guard.js';
-import { failureCause, fleetView, type FleetReading, type RobotReading } from '../../src/ui/web/view.js';
+import { allowedHosts, checkRequest, cookieValue } from '../../src/web/guard.js';
+import { failureCause, fleetView, type FleetReading, type RobotReading } from '../../src/ui/fleetView.js';
 import { decideContext, sshEndpoint } from '../../src/plan/context.js';
 import { parseWatchRead, watchReadCommand, type NodeInfo, type RobotFacts } from '../../src/remote/docker.js';
 import type { Inventory } from '../../src/inventory/schema.js';

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { allowedHosts, checkRequest, TOKEN_COOKIE, type GuardConfig } from './guard.js';
 
-/** The page's files: templates/ui in the package (the same path from src/ui/web and dist/ui/web). */
+/** The page's files: templates/ui in the package (the same path from src/web and dist/web). */
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
@@ -23,7 +23,7 @@ const SECURITY_HEADERS = {
 };
 
 function asset(file: string): Buffer {
-  return readFileSync(new URL(`../../../templates/ui/${file}`, import.meta.url));
+  return readFileSync(new URL(`../../templates/ui/${file}`, import.meta.url));
 }
 
 export interface UiServer {
@@ -79,6 +79,7 @@ function handle(req: IncomingMessage, res: ServerResponse, at: Door) {
     req.on('close', () => at.streams.delete(res));
     return;
   }
+  if (path === '/favicon.ico') return void res.writeHead(204, headers).end(); // none: the browser asks anyway
   res.writeHead(404, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
   res.end('not found\n');
 }

@@ -1,9 +1,9 @@
 // provision ui's page model: the inventory and the latest reading of every robot in, what the page
 // shows out. Pure. Nothing secret goes in the view: no token digests, no passwords, reasons redacted.
-import type { Inventory, Robot } from '../../inventory/schema.js';
-import type { NodeInfo, RobotFacts } from '../../remote/docker.js';
-import { faultTolerance, planRoles, type PlanRobot } from '../../plan/quorum.js';
-import { redact } from '../../log.js';
+import type { Inventory, Robot } from '../inventory/schema.js';
+import type { NodeInfo, RobotFacts } from '../remote/docker.js';
+import { faultTolerance, planRoles, type PlanRobot } from '../plan/quorum.js';
+import { redact } from '../log.js';
 
 export type SshState = 'connecting' | 'up' | 'down';
 
