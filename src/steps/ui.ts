@@ -1,6 +1,6 @@
 // `provision ui`: the fleet live in a local web page. Read-only: it watches, never changes a robot.
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Inventory } from '../inventory/schema.js';
 import { loadOperatorIdentity, sshDir, type PassphrasePrompt } from '../ssh/auth.js';
@@ -41,7 +41,7 @@ function openBrowser(url: string) {
 /** Serves until Ctrl-C (SIGINT) or SIGTERM; resolves when everything is closed. */
 export async function runUi(inventory: Inventory, options: UiOptions): Promise<void> {
   const identity = await loadOperatorIdentity(options.password, operatorIdentityFiles(inventory), options.askPassphrase);
-  const knownHosts = new KnownHosts(join(sshDir(), 'known_hosts'));
+  const knownHosts = new KnownHosts(dirname(sshDir()));
   const fleet = fleetName(inventory.file);
   let server: Awaited<ReturnType<typeof serveUi>> | null = null;
   const view = () => fleetView(inventory, fleet, watch.reading(), loadLastCheck(inventory.file));
