@@ -505,6 +505,7 @@ const COMMANDS: ((program: Command) => void)[] = [
       .option('--port <n>', 'the port (default: a free one)', positiveInt)
       .option('--listen <addr>', 'serve on this address instead of 127.0.0.1 (the token is still required)', '127.0.0.1')
       .option('--open', 'open the page in the browser')
+      .option('--allow-actions', 'buttons on the page run provision status, check and up (asking first), one run at a time')
       .option('--interval <seconds>', 'seconds between two reads of every robot', positiveInt, 3)
       .option('--ask-pass', 'prompt once for the SSH password used where no key works yet (or set PROVISION_PASSWORD)')
       .option('--ask-become-pass', 'prompt once for the sudo password of robots with sudo: true (or set PROVISION_BECOME_PASSWORD)')
@@ -514,7 +515,7 @@ const COMMANDS: ((program: Command) => void)[] = [
         positiveInt,
       )
       .option('--max-handshakes <n>', 'SSH handshakes in flight at once', positiveInt, 32)
-      .action(async (flags: Flags & { port?: number; listen: string; open?: boolean; interval: number }) => {
+      .action(async (flags: Flags & { port?: number; listen: string; open?: boolean; interval: number; allowActions?: boolean }) => {
         const inventory = loadFleetInventory(flags.inventory);
         if (!/^[0-9a-fA-F:.]+$/.test(flags.listen) || flags.listen === '0.0.0.0' || flags.listen === '::')
           throw new UsageError(
@@ -526,6 +527,7 @@ const COMMANDS: ((program: Command) => void)[] = [
           host: flags.listen,
           port: flags.port ?? 0,
           open: Boolean(flags.open),
+          allowActions: Boolean(flags.allowActions),
           intervalMs: flags.interval * 1000,
           connectTimeoutMs: options.connectTimeoutMs,
           maxHandshakes: flags.maxHandshakes,

@@ -10,12 +10,15 @@ import { fleetName, loadLastCheck } from '../run/lastCheck.js';
 import { FleetWatch } from './watch.js';
 import { fleetView } from '../ui/fleetView.js';
 import { serveUi } from '../web/server.js';
+import { ActionRunner } from '../web/actions.js';
 
 export interface UiOptions {
   host: string;
   port: number;
   open: boolean;
   intervalMs: number;
+  /** --allow-actions: the page may run status, check and up. */
+  allowActions: boolean;
   connectTimeoutMs?: number | undefined;
   maxHandshakes: number;
   password?: string | undefined;
@@ -44,7 +47,16 @@ export async function runUi(inventory: Inventory, options: UiOptions): Promise<v
   const knownHosts = new KnownHosts(dirname(sshDir()));
   const fleet = fleetName(inventory.file);
   let server: Awaited<ReturnType<typeof serveUi>> | null = null;
-  const view = () => fleetView(inventory, fleet, watch.reading(), loadLastCheck(inventory.file));
+  const secrets: Record<string, string> = {
+    ...(options.password ? { PROVISION_PASSWORD: options.password } : {}),
+    ...(options.sudoPassword ? { PROVISION_BECOME_PASSWORD: options.sudoPassword } : {}),
+  };
+  const runner = options.allowActions ? new ActionRunner(inventory.file, secrets, (event) => server?.publishRun(event)) : null;
+  const view = () => ({
+    ...fleetView(inventory, fleet, watch.reading(), loadLastCheck(inventory.file)),
+    actions: Boolean(runner),
+    running: runner?.busy ?? false,
+  });
   const watch = new FleetWatch(
     inventory,
     {
@@ -57,7 +69,13 @@ export async function runUi(inventory: Inventory, options: UiOptions): Promise<v
     },
     () => server?.publish(view()),
   );
-  server = await serveUi({ host: options.host, port: options.port, token: randomBytes(24).toString('base64url'), view });
+  server = await serveUi({
+    host: options.host,
+    port: options.port,
+    token: randomBytes(24).toString('base64url'),
+    view,
+    ...(runner ? { act: (command) => runner.start(command) } : {}),
+  });
   options.say(`provision ui: ${server.url}`);
   options.say('(the token in this URL is the only way in; Ctrl-C stops the server and closes every connection)');
   if (options.open) openBrowser(server.url);
@@ -67,6 +85,7 @@ export async function runUi(inventory: Inventory, options: UiOptions): Promise<v
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);
       watch.stop();
+      runner?.stop();
       void server!.close().then(resolve);
     };
     process.on('SIGINT', stop);

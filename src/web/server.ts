@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { allowedHosts, checkRequest, TOKEN_COOKIE, type GuardConfig } from './guard.js';
+import { ACTIONS, type Action } from './actions.js';
 
 /** The page's files: templates/ui in the package (the same path from src/web and dist/web). */
 const ASSETS: Record<string, { file: string; type: string }> = {
@@ -30,6 +31,8 @@ export interface UiServer {
   url: string;
   /** Send the current view to every open page. */
   publish(view: object): void;
+  /** A run's progress line or its end (--allow-actions). */
+  publishRun(event: object): void;
   close(): Promise<void>;
 }
 
@@ -39,6 +42,8 @@ export interface ServeOptions {
   token: string;
   /** The current view, for a page that just opened. */
   view: () => object;
+  /** --allow-actions: starts a run; false when one is going. */
+  act?: (command: Action) => boolean;
 }
 
 interface Door {
@@ -46,6 +51,7 @@ interface Door {
   streams: Set<ServerResponse>;
   latest: () => string;
   view: () => object;
+  act?: ((command: Action) => boolean) | undefined;
 }
 
 /** One request: the guard, then the page, its assets, the view, or the event stream. */
@@ -56,6 +62,7 @@ function handle(req: IncomingMessage, res: ServerResponse, at: Door) {
     return void res.end(`${verdict.reason}\n`);
   }
   const path = new URL(req.url ?? '/', 'http://x').pathname;
+  if (req.method === 'POST' && path === '/api/run') return void runAction(req, res, at);
   if (req.method !== 'GET') {
     res.writeHead(405, { ...SECURITY_HEADERS, Allow: 'GET' });
     return void res.end();
@@ -84,12 +91,32 @@ function handle(req: IncomingMessage, res: ServerResponse, at: Door) {
   res.end('not found\n');
 }
 
+/**
+ * POST /api/run?command=up: only with --allow-actions, only from the page itself (its Origin, which
+ * browsers send on every POST, and a header no form can set), one run at a time.
+ */
+function runAction(req: IncomingMessage, res: ServerResponse, at: Door) {
+  const command = new URL(req.url ?? '/', 'http://x').searchParams.get('command') as Action;
+  const reply = (status: number, text: string) => {
+    res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end(`${text}\n`);
+  };
+  req.resume();
+  if (!at.act) return reply(403, 'read-only: start provision ui with --allow-actions to run commands from the page');
+  if (!req.headers.origin || req.headers['x-provision-action'] !== 'yes') return reply(403, 'only the page may start a run');
+  if (!(ACTIONS as readonly string[]).includes(command)) return reply(400, `no such action: ${ACTIONS.join(', ')}`);
+  if (!at.act(command)) return reply(409, 'a run is going: wait for its report');
+  reply(202, `provision ${command} started`);
+}
+
 export async function serveUi(options: ServeOptions): Promise<UiServer> {
   const streams = new Set<ServerResponse>();
   const guard: GuardConfig = { token: options.token, hosts: [] };
   let latest = '';
 
-  const server: Server = createServer((req, res) => handle(req, res, { guard, streams, latest: () => latest, view: options.view }));
+  const server: Server = createServer((req, res) =>
+    handle(req, res, { guard, streams, latest: () => latest, view: options.view, act: options.act }),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
@@ -102,6 +129,10 @@ export async function serveUi(options: ServeOptions): Promise<UiServer> {
     publish(view) {
       latest = JSON.stringify(view);
       for (const res of streams) res.write(`data: ${latest}\n\n`);
+    },
+    publishRun(event) {
+      const data = JSON.stringify(event);
+      for (const res of streams) res.write(`event: run\ndata: ${data}\n\n`);
     },
     close() {
       for (const res of streams) res.end();

@@ -1,4 +1,4 @@
-/* global document, window, EventSource */
+/* global document, window, EventSource, fetch */
 // provision ui's page: renders the view the server pushes (server-sent events). Every value is set as
 // text (never as HTML), so nothing a robot reports can run in this page.
 'use strict';
@@ -122,15 +122,60 @@ function render(view) {
     ? `Last ${last.command}: ${new Date(last.at).toLocaleString()}, exit ${last.exitCode}. ${last.notes.join(' ')}`
     : 'No check stored yet: provision check (or up --check) stores its result for this page.';
   const live = document.getElementById('live');
+  showActions(view);
   live.textContent = `live — read ${new Date(view.at).toLocaleTimeString()}`;
   live.className = 'live';
 }
+
+// --allow-actions: one run at a time, asked before anything that changes robots; its report shown.
+const CHANGES = {
+  up: 'provision up changes robots (keys, swarm roles, labels). Run it on every robot now?',
+  check: 'provision check starts services on the swarm (cleaned up after). Run it now?',
+};
+
+function showActions(view) {
+  const section = document.getElementById('actions');
+  section.hidden = !view.actions;
+  for (const b of section.querySelectorAll('button')) b.disabled = view.running;
+  if (view.running) document.getElementById('run-state').textContent = 'a run is going…';
+}
+
+async function act(command) {
+  if (CHANGES[command] && !window.confirm(CHANGES[command])) return;
+  document.getElementById('run-log').textContent = '';
+  document.querySelector('#run-report tbody').replaceChildren();
+  const res = await fetch(`/api/run?command=${encodeURIComponent(command)}`, { method: 'POST', headers: { 'X-Provision-Action': 'yes' } });
+  document.getElementById('run-state').textContent = (await res.text()).trim();
+}
+
+function runEvent(event) {
+  const logBox = document.getElementById('run-log');
+  if (event.kind === 'line') return void logBox.append(`${event.line}\n`);
+  document.getElementById('run-state').textContent = `provision ${event.command} ended: exit ${event.code}`;
+  const robots = (event.report && event.report.robots) || [];
+  document
+    .querySelector('#run-report tbody')
+    .replaceChildren(
+      ...robots.map((r) =>
+        el(
+          'tr',
+          {},
+          el('td', {}, r.name),
+          el('td', { class: r.status === 'failed' || r.status === 'unreachable' ? 'bad' : '' }, r.status),
+          el('td', {}, r.details.join('; ')),
+        ),
+      ),
+    );
+}
+
+for (const b of document.querySelectorAll('#actions button')) b.addEventListener('click', () => void act(b.dataset.action));
 
 // The token is a cookie now: keep it out of the address bar, history and screenshots.
 if (window.location.search.includes('token=')) window.history.replaceState(null, '', window.location.pathname);
 
 const events = new EventSource('/api/events');
 events.onmessage = (e) => render(JSON.parse(e.data));
+events.addEventListener('run', (e) => runEvent(JSON.parse(e.data)));
 events.onerror = () => {
   const live = document.getElementById('live');
   live.textContent = 'not connected to provision ui (stopped?) — retrying';

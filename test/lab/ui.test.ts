@@ -69,10 +69,10 @@ function nodeLs(on: string): { Hostname: string; ManagerStatus: string }[] {
     .map((l) => JSON.parse(l) as { Hostname: string; ManagerStatus: string });
 }
 
-/** A GET with the headers given (node's fetch cannot set Host). */
-function get(url: string, headers: Record<string, string> = {}): Promise<number> {
+/** A GET (or POST) with the headers given (node's fetch cannot set Host). */
+function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { headers }, (res) => {
+    const req = request(url, { headers, method }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });
@@ -147,6 +147,11 @@ describe('provision ui', () => {
     }
     await page.waitForSelector('tr[data-robot="Otto"][data-ssh="up"]', { timeout: 30_000 });
 
+    // Read-only by default: no buttons, and a run asked for anyway is refused.
+    expect(await page.isHidden('#actions')).toBe(true);
+    const cookie = `provision_ui=${new URL(url).searchParams.get('token')}`;
+    expect(await get(`${origin}/api/run?command=up`, { Origin: origin, Cookie: cookie, 'X-Provision-Action': 'yes' }, 'POST')).toBe(403);
+
     const html = await page.content();
     expect(html).not.toMatch(/SWMTKN|PRIVATE KEY/);
     expect(html).not.toContain(process.env.LAB_PASSWORD ?? 'lab-secret-pw');
@@ -159,6 +164,27 @@ describe('provision ui', () => {
     expect(run.code).toBe(0);
     await expect(get(url)).rejects.toThrow(/ECONNREFUSED/);
   }, 120_000);
+
+  it('--allow-actions: the status button runs provision status and the page shows its report', async () => {
+    const ui = startProvision(op, ['ui', '-i', inventory, '--interval', '2', '--allow-actions']);
+    let out = '';
+    ui.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const url = await eventually('the URL', () => /http:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.exec(out)?.[0] ?? assertNever(out), 10_000);
+      await page.goto(url);
+      await page.waitForSelector('#actions:not([hidden])', { timeout: 10_000 });
+      await page.click('button[data-action="status"]');
+      await page.waitForFunction(() => document.getElementById('run-state')?.textContent?.includes('ended: exit 0'), null, {
+        timeout: 30_000,
+      });
+      const report = await page.textContent('#run-report');
+      for (const name of ROBOTS) expect(report).toContain(name);
+      expect(report).not.toMatch(/failed|unreachable/);
+    } finally {
+      ui.child.kill('SIGINT');
+      await ui.done;
+    }
+  }, 60_000);
 });
 
 function assertNever(out: string): never {
