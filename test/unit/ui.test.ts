@@ -1,6 +1,6 @@
 // provision ui's pure parts: the door (token, Host, Origin), the page model, the watch read's parser;
 // provision context's choice of manager.
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { allowedHosts, checkRequest, cookieValue } from '../../src/web/guard.js';
 import { failureCause, fleetView, type FleetReading, type RobotReading } from '../../src/ui/fleetView.js';
 import { decideContext, sshEndpoint } from '../../src/plan/context.js';
@@ -251,5 +251,27 @@ describe('provision context', () => {
     expect(sshEndpoint({ user: 'ida', ip: '10.0.0.2', port: 2222 })).toBe('ssh://ida@10.0.0.2:2222');
     expect(fleetName('/srv/fleets/harbour.yaml')).toBe('harbour');
     expect(fleetName('inventory/robots.yaml')).toBe('robots');
+  });
+});
+
+describe('the last check, kept for the page', () => {
+  it('stored redacted, one file per inventory path, read back', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    process.env.PROVISION_LOG_DIR = mkdtempSync(join(tmpdir(), 'provision-lastcheck-'));
+    jest.resetModules();
+    const { storeLastCheck, loadLastCheck } = await import('../../src/run/lastCheck.js');
+    const result = {
+      at: 'now',
+      command: 'check',
+      exitCode: 0,
+      robots: [{ name: 'Ida', status: 'ok', details: ['token SWMTKN-1-abcdef-123'] }],
+    };
+    storeLastCheck('/a/robots.yaml', result);
+    expect(loadLastCheck('/b/robots.yaml')).toBeNull();
+    const back = loadLastCheck('/a/robots.yaml');
+    expect(back?.robots[0]?.details).toEqual(['token SWMTKN-1-<redacted>']);
+    expect(back?.command).toBe('check');
   });
 });
