@@ -129,7 +129,16 @@ export class FleetWatch {
     if (!l.conn && (Date.now() < l.nextTry || !(await this.connect(l)))) return null;
     try {
       const timeoutMs = Math.max(3000, this.options.intervalMs);
-      const result = await l.conn!.exec(watchReadCommand(l.robot.sudo, withNodes), { timeoutMs, quiet: true });
+      // Our own deadline too: exec's starts once the channel is open, and on a dead link opening it
+      // waits for the keepalives (30 s).
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+      });
+      const result = await Promise.race([
+        l.conn!.exec(watchReadCommand(l.robot.sudo, withNodes), { timeoutMs, quiet: true }),
+        deadline,
+      ]).finally(() => clearTimeout(timer));
       const { facts, nodes } = parseWatchRead(result.stdout, l.robot.sudo);
       l.failures = 0;
       this.set(l, { state: 'up', reason: null, facts });

@@ -103,6 +103,15 @@ describe('provision ui', () => {
 
   it('shows every robot with its real role, a link down within a refresh and back after; the token is required; Ctrl-C ends it', async () => {
     const ui = startProvision(op, ['ui', '-i', inventory, '--interval', '2', '--connect-timeout', '2']);
+    try {
+      await pageOfUi(ui);
+    } finally {
+      ui.child.kill('SIGKILL'); // after a failure; a passing test has stopped it with SIGINT
+      await ui.done;
+    }
+  }, 120_000);
+
+  async function pageOfUi(ui: ReturnType<typeof startProvision>) {
     let out = '';
     ui.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     const url = await eventually('the URL', () => /http:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.exec(out)?.[0] ?? assertNever(out), 10_000);
@@ -163,7 +172,7 @@ describe('provision ui', () => {
     expect(Date.now() - stopAt).toBeLessThan(2000);
     expect(run.code).toBe(0);
     await expect(get(url)).rejects.toThrow(/ECONNREFUSED/);
-  }, 120_000);
+  }
 
   it('--allow-actions: the status button runs provision status and the page shows its report', async () => {
     const ui = startProvision(op, ['ui', '-i', inventory, '--interval', '2', '--allow-actions']);
