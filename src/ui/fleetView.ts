@@ -45,7 +45,7 @@ export function failureCause(reason: string): FailureCause {
   if (/ECONNREFUSED/.test(reason)) return 'refused';
   if (/EHOSTUNREACH|ENETUNREACH|EHOSTDOWN|no route/i.test(reason)) return 'unreachable';
   if (/no answer from|ETIMEDOUT|did not finish within/i.test(reason)) return 'timed out';
-  if (/timed out|connection to the robot was lost/i.test(reason)) return 'no answer';
+  if (/no answer to the read|timed out|connection to the robot was lost/i.test(reason)) return 'no answer';
   return 'other';
 }
 
@@ -160,7 +160,8 @@ function robotView(robot: Robot, reading: RobotReading | undefined, node: NodeIn
     nodeState: node?.state ?? null,
     availability: node?.availability ?? null,
     reachability: node?.reachability ?? null,
-    labels: node?.labels ?? {},
+    // provision.labels is provision's own record of the labels it manages (plan/labels.ts), not a label to show.
+    labels: Object.fromEntries(Object.entries(node?.labels ?? {}).filter(([k]) => k !== 'provision.labels')),
     findings: [],
     check: null,
     ...extra,

@@ -24,9 +24,9 @@ const small = (text) => el('span', { class: 'small' }, text);
 function sshCell(r) {
   const s = r.ssh;
   if (s.state === 'up')
-    return el('td', {}, el('span', { class: 'state up' }, 'up'), small(s.loginMs === null ? '' : `login ${s.loginMs} ms`));
-  if (s.state === 'connecting') return el('td', {}, el('span', { class: 'state connecting' }, 'connecting…'));
-  return el('td', {}, el('span', { class: 'state bad' }, `down: ${s.cause}`), small(`${s.reason} (${s.sinceS} s ago)`));
+    return el('td', { class: 'ssh' }, el('span', { class: 'state up' }, 'up'), small(s.loginMs === null ? '' : `login ${s.loginMs} ms`));
+  if (s.state === 'connecting') return el('td', { class: 'ssh' }, el('span', { class: 'state connecting' }, 'connecting…'));
+  return el('td', { class: 'ssh' }, el('span', { class: 'state bad' }, `down: ${s.cause}`), small(`${s.reason} (${s.sinceS} s ago)`));
 }
 
 function roleText(role, leader) {

@@ -95,7 +95,7 @@ const node = (id: string, addr: string, role: 'manager' | 'worker', extra: Parti
   addr,
   leader: false,
   reachability: role === 'manager' ? 'reachable' : null,
-  labels: { CPU_COUNT: '2' },
+  labels: { CPU_COUNT: '2', 'provision.labels': 'CPU_COUNT' },
   ...extra,
 });
 
@@ -207,6 +207,7 @@ describe('the page model', () => {
     expect(failureCause('authentication as "otto" failed (tried the agent …)')).toBe('auth');
     expect(failureCause('EHOSTUNREACH connecting to 10.0.0.3:22')).toBe('unreachable');
     expect(failureCause('no answer to the read: remote command timed out after 3 s')).toBe('no answer');
+    expect(failureCause('no answer to the read: no answer within 3 s')).toBe('no answer');
   });
 });
 
