@@ -197,8 +197,15 @@ export function watchReadCommand(useSudo: boolean, withNodes: boolean): RemoteCo
 export function parseWatchRead(stdout: string, useSudo: boolean): { facts: RobotFacts; nodes: NodeInfo[] | null } {
   const at = stdout.indexOf(`${NODES_MARK}\n`);
   if (at < 0) return { facts: parseFacts(stdout, useSudo), nodes: null };
-  const nodes = parseNodes(stdout.slice(at + NODES_MARK.length + 1));
-  return { facts: parseFacts(stdout.slice(0, at), useSudo), nodes: nodes.length ? nodes : null }; // none: this manager could not list them
+  const facts = parseFacts(stdout.slice(0, at), useSudo);
+  // None, or no answer we understand: this manager could not list them now (the robot itself answered).
+  let nodes: NodeInfo[] = [];
+  try {
+    nodes = parseNodes(stdout.slice(at + NODES_MARK.length + 1));
+  } catch {
+    nodes = [];
+  }
+  return { facts, nodes: nodes.length ? nodes : null };
 }
 
 export function parseNodes(stdout: string): NodeInfo[] {
