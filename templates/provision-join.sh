@@ -7,8 +7,10 @@
 # keeps trying one manager that may be down) is given a moment, then cancelled and redone here.
 # When the node is `inactive` it reads the one token `provision swarm` left
 # in ~/swarm_tokens/ (manager_token or worker_token: the role is the file's name) and tries
-# `docker swarm join` with each address of ~/swarm_tokens/join_addresses in turn, for a bounded
-# number of rounds, since at boot the network may come up late. The token is never printed.
+# to join with each address of ~/swarm_tokens/join_addresses in turn, for a bounded number of
+# rounds, since at boot the network may come up late. The token is never printed, and never an
+# argument of any process (others on the robot would see it with ps): it goes in the body of a
+# request to the Docker Engine API, piped into `docker system dial-stdio` (engine_join, below).
 #
 # Usage: provision-join.sh [HOME]
 #   HOME   the home folder holding swarm_tokens/ (default: $PROVISION_HOME, else $HOME; lets root
@@ -86,6 +88,12 @@ pick_docker() {
 }
 
 state() { $docker_cmd info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
+# docker reading stdin, for engine_join.
+# shellcheck disable=SC2317 # called by engine_join
+dk_in() { $docker_cmd "$@"; }
+# engine_join TOKEN ADVERTISE MANAGER: `docker swarm join` through the Engine API, the token in the request
+# body (provision's src/remote/scripts/engine-join.sh, put in by `provision swarm --install-service`).
+# @ENGINE_JOIN@
 # A join that docker gave up waiting for goes on in the background, against that one manager only,
 # for ever if that manager is down. Give it PROVISION_JOIN_PENDING_WAIT seconds; then cancel it
 # (`swarm leave --force`: the node is in no swarm yet) so that the next manager gets its turn.
@@ -101,7 +109,6 @@ settle() {
   return 1
 }
 
-if [ -n "$adv" ]; then set -- --advertise-addr "$adv"; else set --; fi
 round=1
 while :; do
   if pick_docker && now=$(state) && [ -n "$now" ]; then
@@ -115,7 +122,7 @@ while :; do
       exit 0
     fi
     for m in $managers; do
-      if out=$($docker_cmd swarm join --token "$tok" "$@" "$m" 2>&1); then
+      if out=$(engine_join "$tok" "$adv" "$m" 2>&1); then
         say "joined the swarm as $role via $m${adv:+ (advertising $adv)}"
         exit 0
       fi

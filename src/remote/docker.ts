@@ -1,5 +1,6 @@
 // Builders and parsers for Docker: facts, swarm init/join, node updates, token files. Tokens travel
-// on stdin or stay in files on the robot, never on a command line (provision logs those).
+// on stdin, in files on the robot, or in a request body to the engine (the join), never on a command line:
+// provision logs those, and any user of a robot sees every process's arguments.
 import { createHash } from 'node:crypto';
 import { dockerCommand, dockerScript, remoteScript, type RemoteCommand } from './shell.js';
 import { z } from 'zod';
@@ -271,13 +272,14 @@ export function tokenFilesPayload(files: Partial<Record<TokenFile, string>>): st
     .join('');
 }
 
+/** join.sh: the token read from ~/swarm_tokens on the robot, sent to its engine in a request body (engine-join.sh). */
 export function joinCommand(
   role: 'manager' | 'worker',
   advertiseAddr: string,
   managerAddrs: readonly string[],
   useSudo: boolean,
 ): RemoteCommand {
-  return dockerScript(script('join'), [TOKEN_DIR, role, advertiseAddr, ...managerAddrs], useSudo);
+  return dockerScript(script('engine-join') + script('join'), [TOKEN_DIR, role, advertiseAddr, ...managerAddrs], useSudo);
 }
 
 export function nodeRemoveCommand(nodeId: string, useSudo: boolean): RemoteCommand {

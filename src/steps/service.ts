@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { TOKEN_DIR } from '../remote/docker.js';
 import { remoteScript } from '../remote/shell.js';
+import { script } from '../remote/scripts.js';
 import type { Fleet } from '../run/fleet.js';
 import { runPhases, type Phase } from '../run/phases.js';
 import { liveRobots, onRobot } from '../run/reached.js';
@@ -17,10 +18,15 @@ interface ServiceTemplates {
   unit: string;
 }
 
-/** Read from the package (works from src under ts-jest and from dist). */
+/** The template's line that engine-join.sh replaces: one join through the Engine API, for provision and the boot alike. */
+const ENGINE_JOIN_LINE = /^# @ENGINE_JOIN@.*\n/m;
+
+/** Read from the package (works from src under ts-jest and from dist), engine_join put in. */
 export function serviceTemplates(): ServiceTemplates {
   const read = (name: string) => readFileSync(new URL(`../../templates/${name}`, import.meta.url), 'utf8');
-  return { script: read('provision-join.sh'), unit: read('provision-join.service') };
+  const template = read('provision-join.sh');
+  if (!ENGINE_JOIN_LINE.test(template)) throw new Error('templates/provision-join.sh has no @ENGINE_JOIN@ line');
+  return { script: template.replace(ENGINE_JOIN_LINE, () => script('engine-join')), unit: read('provision-join.service') };
 }
 
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;

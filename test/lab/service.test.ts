@@ -1,11 +1,13 @@
 // The boot-time join on a lab of real robots: a robot that left the swarm runs the installed
-// provision-join.sh and is back in, as the manager it was, advertising its static address.
+// provision-join.sh and is back in, as the manager it was, advertising its static address. Then no join
+// token in any process's arguments during swarm, up, rotate --token and the boot-time join.
 // The installer runs on Ida into a folder of Ida's home (the lab's robots share the host's /usr and
 // /etc, and run no systemd), through the same command and stdin the CLI sends.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { quote } from '../../src/remote/shell.js';
 import { installServiceCommand, parseInstallOutput, SCRIPT_PATH, UNIT_PATH, type InstallResult } from '../../src/steps/service.js';
-import { assertLabRoute, finishLab, labDown, labUp, newOperator, onRobot, provision, type Operator } from './harness.js';
+import { sampleArgv } from './argv.js';
+import { assertLabRoute, finishLab, labDown, labUp, newOperator, onRobot, provision, reportRows, type Operator } from './harness.js';
 
 const ROOT = '/home/ida/provision-root'; // Ida's home in the lab: /home/<lowercase name>
 let inventory: string;
@@ -111,11 +113,56 @@ describe('boot-time join on a lab of three', () => {
     expect(run.out).toContain('could not join the swarm as manager after 2 round(s) over 1 manager address(es)');
     expect(swarmState('Ida')).toBe('inactive');
   }, 180_000);
+});
 
-  it('a following provision swarm takes the robot back in and tidies up', async () => {
-    const run = await provision(op, ['swarm', '-i', inventory]);
-    expect(run.code).toBe(0);
+// The whole machine's processes sampled every few ms (test/lab/argv.ts): the robots share its PID namespace,
+// and the operator's provision runs on it. A canary process on Otto with a token-like argument must be
+// seen, and each step's own processes (witnesses), so that no finding can come from looking at nothing.
+describe("no join token in any process's arguments, on a robot or the laptop", () => {
+  const JOIN = /^docker system dial-stdio$/; // the join's only process (src/remote/scripts/engine-join.sh)
+  async function sampled(witnesses: Record<string, RegExp>, work: () => Promise<void> | void): Promise<void> {
+    const sample = await sampleArgv('Otto', witnesses, work);
+    expect(Object.keys(sample.witnessed).sort()).toEqual(Object.keys(witnesses).sort());
+    expect(sample.tokens).toEqual([sample.canary]);
+    expect(sample.msPerRound).toBeLessThan(50);
+  }
+
+  it('during provision swarm, which takes the robot back in and tidies up', async () => {
+    await sampled({ provision: /dist\/cli\.js swarm /, join: JOIN }, async () => {
+      const run = await provision(op, ['swarm', '-i', inventory]);
+      expect(run.code).toBe(0);
+    });
     expect(swarmState('Ida')).toBe('active');
     expect(onRobot('Ida', 'cat ~/swarm_tokens/join_addresses')).toBe('10.88.0.11:2377\n10.88.0.12:2377\n10.88.0.13:2377\n');
   }, 300_000);
+
+  it('during provision up, a robot joining again', async () => {
+    idaLeaves();
+    await sampled({ provision: /dist\/cli\.js up /, join: JOIN }, async () => {
+      const run = await provision(op, ['up', '-i', inventory]);
+      expect(run.code).toBe(0);
+      expect(reportRows(run.stdout, 'Ida')).toMatch(/joined as manager/);
+    });
+  }, 300_000);
+
+  it('during provision rotate --token both', async () => {
+    await sampled({ provision: /dist\/cli\.js rotate /, read: /^docker swarm join-token -q manager$/ }, async () => {
+      const run = await provision(op, ['rotate', '--token', 'both', '-i', inventory]);
+      expect(run.code).toBe(0);
+    });
+    const rotated = onRobot('Ida', 'cat ~/swarm_tokens/manager_token').trim();
+    expect(rotated).toMatch(/^SWMTKN-1-/);
+    expect(rotated).not.toBe(tokens[0]);
+    tokens.push(rotated);
+  }, 300_000);
+
+  it('during the boot-time join, with the rotated token', async () => {
+    idaLeaves();
+    await sampled({ script: /provision-join\.sh/, join: JOIN }, () => {
+      const run = joinOnIda('PROVISION_JOIN_ATTEMPTS=3 PROVISION_JOIN_SLEEP=1');
+      expect(run.out).toContain('joined the swarm as manager via 10.88.0.11:2377');
+      expect(run.code).toBe(0);
+    });
+    expect(swarmState('Ida')).toBe('active');
+  }, 120_000);
 });

@@ -1,6 +1,5 @@
 // Roles that move, half-joined robots and a manager lost mid-run, on one lab of five real robots.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -18,6 +17,7 @@ import {
   type Operator,
   type RunResult,
 } from './harness.js';
+import { processesOn } from './argv.js';
 
 const ROBOTS = ['Anton', 'Ida', 'Otto', 'Emil', 'Paula'];
 const IP: Record<string, string> = { Anton: '10.88.0.11', Ida: '10.88.0.12', Otto: '10.88.0.13', Emil: '10.88.0.14', Paula: '10.88.0.15' };
@@ -70,21 +70,17 @@ async function untilReady(robot: string, within = 60_000): Promise<void> {
   }
 }
 
-/** Wait until `robot`'s docker CLI runs `docker swarm join` (the CLI's own process, seen from the host); its PIDs. */
+/** Wait until `robot` joins: its `docker system dial-stdio` runs, the join's request in flight (engine-join.sh); its PIDs. */
 async function joinBegins(robot: string, within = 60_000): Promise<number[]> {
-  const pattern = `^docker swarm join .*--advertise-addr ${IP[robot]?.replace(/\./g, '\\.')} `;
-  for (const until = Date.now() + within; Date.now() < until; await sleep(20)) {
-    try {
-      return execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).trim().split('\n').map(Number);
-    } catch {
-      // not yet
-    }
+  for (const until = Date.now() + within; Date.now() < until; await sleep(5)) {
+    const pids = processesOn(robot, ['docker', 'system', 'dial-stdio']);
+    if (pids.length) return pids;
   }
   return [];
 }
 
 /**
- * Do `fault` while the join CLI `pids` is held stopped (SIGSTOP, then SIGCONT): the run cannot
+ * Do `fault` while the join's `pids` are held stopped (SIGSTOP, then SIGCONT): the run cannot
  * move past that join until the fault is in place, so the fault lands mid-join every time.
  */
 function duringJoin(pids: number[], fault: () => void): void {

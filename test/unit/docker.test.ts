@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -79,6 +79,93 @@ describe('docker command builders', () => {
     expect(name).toBe('worker_token');
     expect(Buffer.from(data ?? '', 'base64').toString()).toBe('SWMTKN-1-abc\n');
     expect(payload).not.toContain('SWMTKN');
+  });
+});
+
+describe('the join: the token in a request body to the engine, never an argument', () => {
+  // A fake docker logging every call's arguments, and answering `system dial-stdio` (the Engine API) by the
+  // manager the request names: 10.0.0.1 refuses, 10.0.0.5 times out with the join pending, any other takes it.
+  const bin = mkdtempSync(join(tmpdir(), 'provision-fakejoin-'));
+  const home = mkdtempSync(join(tmpdir(), 'provision-joinhome-'));
+  const TOKEN = 'SWMTKN-1-abcdefghij0123456789-secretpart';
+  writeFileSync(
+    join(bin, 'docker'),
+    [
+      '#!/bin/sh',
+      'echo "$*" >> "$HOME/argv"',
+      'case "$*" in',
+      '  "info --format {{.Swarm.LocalNodeState}}") cat "$HOME/state" ;;',
+      '  "info --format {{.Swarm.NodeID}}") echo node7 ;;',
+      '  "system dial-stdio") req=$(cat); printf "%s" "$req" > "$HOME/request"',
+      '    case $req in',
+      `      *'"RemoteAddrs":["10.0.0.1:2377"]'*) printf 'HTTP/1.0 500 Internal Server Error\\r\\nContent-Length: 40\\r\\n\\r\\n{"message":"rpc error: \\\\"refused\\\\" \\\\u003cx\\\\u003e"}\\n' ;;`,
+      `      *'"RemoteAddrs":["10.0.0.5:2377"]'*) echo pending > "$HOME/state"; printf 'HTTP/1.0 503 Service Unavailable\\r\\n\\r\\n{"message":"Timeout was reached"}\\n' ;;`,
+      `      *) echo active > "$HOME/state"; printf 'HTTP/1.0 200 OK\\r\\nContent-Length: 0\\r\\n\\r\\n' ;;`,
+      '    esac ;;',
+      'esac',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(bin, 'sudo'),
+    '#!/bin/sh\necho "sudo $*" >> "$HOME/argv"\nwhile [ $# -gt 0 ]; do case $1 in -S) IFS= read -r pw;; -n|-k) ;; -p) shift;; *) break;; esac; shift; done\nexec "$@"\n',
+  );
+  chmodSync(join(bin, 'docker'), 0o755);
+  chmodSync(join(bin, 'sudo'), 0o755);
+  mkdirSync(join(home, 'swarm_tokens'), { mode: 0o700 });
+  writeFileSync(join(home, 'swarm_tokens', 'worker_token'), `${TOKEN}\n`, { mode: 0o600 });
+
+  const run = (managers: string[], sudo: boolean, sudoPassword = '') => {
+    writeFileSync(join(home, 'state'), 'inactive\n');
+    writeFileSync(join(home, 'argv'), '');
+    const command = joinCommand('worker', '10.0.0.2', managers, sudo);
+    const r = spawnSync('/bin/sh', ['-c', command.line], {
+      input: command.readsSudoPassword ? `${sudoPassword}\n` : '',
+      encoding: 'utf8',
+      env: { PATH: `${bin}:/usr/bin:/bin`, HOME: home },
+    });
+    const argv = readFileSync(join(home, 'argv'), 'utf8');
+    expect(argv).not.toContain('SWMTKN'); // no docker or sudo call had the token among its arguments
+    expect(argv).not.toContain('pw-123');
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr, argv, request: readFileSync(join(home, 'request'), 'utf8') };
+  };
+
+  it('posts /swarm/join with the token in the JSON body, through sudo where the robot needs it', () => {
+    for (const [sudo, password, via] of [
+      [false, '', ''],
+      [true, '', 'sudo -n docker system dial-stdio\n'],
+      [true, 'pw-123', 'sudo -S -k -p  docker system dial-stdio\n'],
+    ] as const) {
+      const r = run(['10.0.0.3:2377'], sudo, password);
+      expect(r).toMatchObject({ code: 0, stdout: 'node=node7\n', stderr: '' });
+      expect(r.argv.startsWith(`${via}system dial-stdio\n`)).toBe(true);
+      const [head, body] = r.request.split('\r\n\r\n');
+      expect(head?.split('\r\n')[0]).toBe('POST /swarm/join HTTP/1.0');
+      expect(head).toContain(`Content-Length: ${body?.length}`);
+      expect(JSON.parse(body ?? '')).toEqual({
+        JoinToken: TOKEN,
+        ListenAddr: '0.0.0.0:2377',
+        AdvertiseAddr: '10.0.0.2',
+        RemoteAddrs: ['10.0.0.3:2377'],
+        Availability: 'active',
+      });
+    }
+  });
+
+  it("says docker's error as its CLI does and tries the next manager; a join that timed out is pending", () => {
+    const refused = run(['10.0.0.1:2377', '10.0.0.3:2377'], false);
+    expect(refused).toMatchObject({ code: 0, stdout: 'node=node7\n' });
+    expect(refused.stderr).toBe('Error response from daemon: rpc error: "refused" <x>\n');
+    expect(run(['10.0.0.5:2377', '10.0.0.3:2377'], false)).toMatchObject({ code: 0, stdout: 'pending\n' });
+    expect(run(['10.0.0.1:2377'], false)).toMatchObject({ code: 1, stdout: '' });
+  });
+
+  it('refuses a token or an address that would change the JSON, sending nothing', () => {
+    writeFileSync(join(home, 'request'), '');
+    const r = run(['10.0.0.3:2377","10.9.9.9:2377'], false);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('holds a character that none holds');
+    expect(r.request).toBe('');
   });
 });
 

@@ -2,7 +2,7 @@
 // local sh against a fake `docker` (and `sudo`) on PATH.
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,9 @@ const SCRIPT = fileURLToPath(new URL('../../templates/provision-join.sh', import
 const TOKEN = 'SWMTKN-1-0123456789abcdefghijklmnopqrstuvwxyz-secretpart';
 const work = mkdtempSync(join(tmpdir(), 'provision-service-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+/** The script as installed: the template with engine_join put in. */
+const INSTALLED = join(work, 'provision-join.sh');
+writeFileSync(INSTALLED, serviceTemplates().script);
 
 describe('the systemd unit', () => {
   const { unit } = serviceTemplates();
@@ -55,7 +58,7 @@ describe('the install command', () => {
     expect(plan.command).not.toContain('docker swarm join');
     const [n1, d1, n2, d2] = plan.stdin.split('\n');
     expect([n1, n2]).toEqual(['script', 'unit']);
-    expect(Buffer.from(d1 ?? '', 'base64').toString()).toBe(readFileSync(SCRIPT, 'utf8'));
+    expect(Buffer.from(d1 ?? '', 'base64').toString()).toBe(serviceTemplates().script);
     expect(Buffer.from(d2 ?? '', 'base64').toString()).toBe(plan.unit);
     expect(plan.unit).toMatch(/^User=ida$/m);
   });
@@ -94,7 +97,21 @@ describe('the install command', () => {
     expect(words[2]).toContain('systemctl is-enabled --quiet "$8"');
     expect(spawnSync('sh', ['-n'], { input: words[2] }).status).toBe(0);
     expect(spawnSync('sh', ['-n', SCRIPT]).status).toBe(0);
+    expect(spawnSync('sh', ['-n', INSTALLED]).status).toBe(0);
     expect(statSync(SCRIPT).mode & 0o111).not.toBe(0);
+  });
+
+  it('installs the template with engine_join put in at its marker, and the template alone joins with no token in any argv', () => {
+    const template = readFileSync(SCRIPT, 'utf8');
+    const installed = serviceTemplates().script;
+    expect(template).toMatch(/^# @ENGINE_JOIN@$/m);
+    expect(installed).not.toContain('@ENGINE_JOIN@');
+    expect(installed).toMatch(/^engine_join\(\) \{$/m);
+    expect(installed.split(/^engine_join\(\) \{$/m)[0]).toBe(template.split(/^# @ENGINE_JOIN@$/m)[0]);
+    // No command of the script carries a token: the join goes through dial-stdio only.
+    const code = installed.split('\n').filter((l) => !/^\s*#/.test(l));
+    expect(code.filter((l) => /--token|docker_cmd swarm join/.test(l))).toEqual([]);
+    expect(code.filter((l) => l.includes('engine_join "$tok"'))).toHaveLength(1);
   });
 
   it('parses what the installer did', () => {
@@ -133,20 +150,27 @@ describe('the install command', () => {
   });
 });
 
-// A fake docker: state in $FAKE/state, every call logged to $FAKE/calls; `swarm join` succeeds only
-// via $FAKE_GOOD, hangs in `pending` via $FAKE_HANG (as with a manager that is down); without $FAKE_SOCKET_OK (set by the fake sudo) the socket is "permission denied"
-// when $FAKE_NEEDS_SUDO is set.
+// A fake docker: state in $FAKE/state, every call's arguments logged to $FAKE/calls. `system dial-stdio` is
+// the Engine API: the request on stdin, its join logged to $FAKE/joins as "ADVERTISE MANAGER TOKEN"; it
+// joins only via $FAKE_GOOD, hangs in `pending` via $FAKE_HANG (as with a manager that is down), else answers
+// docker's error naming the token; without $FAKE_SOCKET_OK (set by the fake sudo) the socket is "permission
+// denied" when $FAKE_NEEDS_SUDO is set.
 const FAKE_DOCKER = `#!/bin/sh
 echo "$*" >> "$FAKE/calls"
 if [ -n "\${FAKE_NEEDS_SUDO:-}" ] && [ -z "\${FAKE_SOCKET_OK:-}" ]; then echo "permission denied while trying to connect to the Docker daemon socket" >&2; exit 1; fi
+answer() { printf 'HTTP/1.0 %s\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\n\\r\\n%s\\n' "$1" "$((\${#2} + 1))" "$2"; }
 case "$1 $2" in
   "info --format")
     case "$3" in *LocalNodeState*) cat "$FAKE/state" ;; *) echo nodeid ;; esac ;;
-  "swarm join")
-    for a; do m=$a; done
-    if [ "$m" = "\${FAKE_GOOD:-}" ]; then echo active > "$FAKE/state"; echo "This node joined a swarm as a worker."; exit 0; fi
-    if [ "$m" = "\${FAKE_HANG:-}" ]; then echo pending > "$FAKE/state"; echo "Error response from daemon: Timeout was reached before node joined." >&2; exit 1; fi
-    echo "Error response from daemon: could not reach $m with token $4" >&2; exit 1 ;;
+  "system dial-stdio")
+    req=$(cat)
+    field() { printf '%s' "$req" | sed -n "s/.*\\"$1\\":\\\\[*\\"\\\\([^\\"]*\\\\)\\".*/\\\\1/p"; }
+    m=$(field RemoteAddrs) tok=$(field JoinToken)
+    echo "$(field AdvertiseAddr) $m $tok" >> "$FAKE/joins"
+    case $req in "POST /swarm/join HTTP/1.0"*) ;; *) answer "404 Not Found" '{"message":"page not found"}'; exit 0 ;; esac
+    if [ "$m" = "\${FAKE_GOOD:-}" ]; then echo active > "$FAKE/state"; printf 'HTTP/1.0 200 OK\\r\\nContent-Length: 0\\r\\n\\r\\n'; exit 0; fi
+    if [ "$m" = "\${FAKE_HANG:-}" ]; then echo pending > "$FAKE/state"; answer "503 Service Unavailable" '{"message":"Timeout was reached before node joined. Use the \\"docker info\\" command"}'; exit 0; fi
+    answer "500 Internal Server Error" "{\\"message\\":\\"could not reach $m with token $tok \\\\u003cno route\\\\u003e\\"}" ;;
   "swarm leave") echo inactive > "$FAKE/state" ;;
   *) exit 3 ;;
 esac
@@ -174,19 +198,15 @@ describe('provision-join.sh against a fake docker', () => {
   });
 
   const join_ = (env: Record<string, string> = {}, args: string[] = []) => {
-    const r = spawnSync('sh', [SCRIPT, ...args], {
+    const r = spawnSync('sh', [INSTALLED, ...args], {
       encoding: 'utf8',
       env: { PATH: `${join(fake, 'bin')}:${process.env.PATH ?? ''}`, HOME: home, FAKE: fake, PROVISION_JOIN_SLEEP: '0', ...env },
     });
-    const calls = (() => {
-      try {
-        return readFileSync(join(fake, 'calls'), 'utf8');
-      } catch {
-        return '';
-      }
-    })();
+    const read = (name: string) => (existsSync(join(fake, name)) ? readFileSync(join(fake, name), 'utf8') : '');
+    const calls = read('calls');
     expect(r.stdout + r.stderr).not.toContain('secretpart');
-    return { code: r.status, out: r.stdout + r.stderr, calls, joins: calls.split('\n').filter((l) => l.startsWith('swarm join')) };
+    expect(calls).not.toContain('SWMTKN'); // no docker (or sudo) call had a token among its arguments
+    return { code: r.status, out: r.stdout + r.stderr, calls, joins: read('joins').split('\n').filter(Boolean) };
   };
 
   it('does nothing when the node is in a swarm already', () => {
@@ -203,10 +223,9 @@ describe('provision-join.sh against a fake docker', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('joined the swarm as manager via 10.0.0.3:2377 (advertising 10.0.0.2)');
     expect(r.out).toContain('SWMTKN-<hidden>'); // docker's error about the first manager, token hidden
-    expect(r.joins).toEqual([
-      `swarm join --token ${TOKEN} --advertise-addr 10.0.0.2 10.0.0.1:2377`,
-      `swarm join --token ${TOKEN} --advertise-addr 10.0.0.2 10.0.0.3:2377`,
-    ]);
+    expect(r.out).toContain('joining via 10.0.0.1:2377 failed: Error response from daemon: could not reach 10.0.0.1:2377 with token');
+    expect(r.out).toContain('<no route>'); // the JSON's escapes undone
+    expect(r.joins).toEqual([`10.0.0.2 10.0.0.1:2377 ${TOKEN}`, `10.0.0.2 10.0.0.3:2377 ${TOKEN}`]);
   });
 
   it('cancels a join left pending on a manager that does not answer and tries the next', () => {
@@ -214,7 +233,7 @@ describe('provision-join.sh against a fake docker', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('still pending after 1s via 10.0.0.1:2377: cancelling that attempt');
     expect(r.calls).toContain('swarm leave --force');
-    expect(r.joins.map((l) => l.split(' ').pop())).toEqual(['10.0.0.1:2377', '10.0.0.3:2377']);
+    expect(r.joins.map((l) => l.split(' ')[1])).toEqual(['10.0.0.1:2377', '10.0.0.3:2377']);
   });
 
   it('a join found pending at start is waited for, then redone', () => {
@@ -230,7 +249,7 @@ describe('provision-join.sh against a fake docker', () => {
     const r = join_({ FAKE_GOOD: '10.0.0.1:2377' });
     expect(r.code).toBe(0);
     expect(r.out).toContain('joining as worker');
-    expect(r.joins).toEqual(['swarm join --token SWMTKN-1-worker-secretpart 10.0.0.1:2377']);
+    expect(r.joins).toEqual([' 10.0.0.1:2377 SWMTKN-1-worker-secretpart']); // no AdvertiseAddr: docker picks
   });
 
   it('retries the whole list a bounded number of times, then fails with a clear message', () => {
