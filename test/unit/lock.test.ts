@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCK_DIR, NOT_LOCKED, lockCommand, ownerIsDeadLocalRun, parseLock, unlockCommand } from '../../src/remote/lock.js';
@@ -16,6 +16,11 @@ const exec = (h: string, command: string | RemoteCommand, path = process.env.PAT
   return { code: r.status, stdout: r.stdout };
 };
 const run = (h: string, command: string | RemoteCommand) => exec(h, command).stdout;
+/** The lock of `owner`, last refreshed an hour ago. */
+const expired = (h: string, owner: string) => {
+  mkdirSync(join(h, LOCK_DIR));
+  writeFileSync(join(h, LOCK_DIR, `owner.${Math.floor(Date.now() / 1000) - 3600}.${owner}`), '');
+};
 
 describe('the run lock', () => {
   it('is taken once; a second run sees who holds it; the owner releases it', () => {
@@ -31,11 +36,9 @@ describe('the run lock', () => {
 
   it('takes over a lock left by a crashed run once it is stale', () => {
     const h = home();
-    run(h, lockCommand('crashed@laptop:9:cc'));
-    const owner = join(h, LOCK_DIR, 'owner');
-    writeFileSync(owner, `${Math.floor(Date.now() / 1000) - 3600} crashed@laptop:9:cc\n`);
+    expired(h, 'crashed@laptop:9:cc');
     expect(parseLock(run(h, lockCommand('me@laptop:1:aa')))).toMatchObject({ held: false, takenOverFrom: 'crashed@laptop:9:cc' });
-    expect(readFileSync(owner, 'utf8')).toMatch(/ me@laptop:1:aa\n$/);
+    expect(readdirSync(join(h, LOCK_DIR))).toEqual([expect.stringMatching(/^owner\.\d+\.me@laptop:1:aa$/)]);
   });
 
   it('takes over at once the lock of a run of this machine whose process is gone, and only that', () => {
