@@ -13,7 +13,7 @@ export const LOCK_REFRESH_SECONDS = 60;
 export const NOT_LOCKED = 10;
 
 const lockScript = (action: 'take' | 'refresh' | 'release', runId: string, deadOwner = '') =>
-  remoteScript('lock', [action, runId, LOCK_DIR, String(STALE_LOCK_SECONDS), deadOwner, String(NOT_LOCKED)]);
+  remoteScript('lock', [action, runId, String(STALE_LOCK_SECONDS), deadOwner, LOCK_DIR, String(NOT_LOCKED)]);
 
 /** `then` runs in the same remote call, once the lock is ours. */
 export function lockCommand(runId: string, deadOwner = '', then?: string | RemoteCommand): RemoteCommand {

@@ -56,7 +56,7 @@ describe('faults', () => {
 
   it('200 takeovers of one expired lock at once on a robot: exactly one wins, the others name it', () => {
     const setUp = `cd && printf %s ${quote(script('lock'))} > lock-race.sh && mkdir .provision-lock && : > .provision-lock/owner.$(($(date +%s) - 3600)).crashed@laptop:9:cc`;
-    const race = `cd && i=0; while [ $i -lt 200 ]; do sh lock-race.sh take run$i@pc:$i:aa .provision-lock 900 '' 10 > race.$i & i=$((i + 1)); done; wait; cat race.*`;
+    const race = `cd && i=0; while [ $i -lt 200 ]; do sh lock-race.sh take run$i@pc:$i:aa 900 '' .provision-lock 10 > race.$i & i=$((i + 1)); done; wait; cat race.*`;
     onRobot('Ida', setUp);
     let out: string;
     try {

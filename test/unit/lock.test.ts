@@ -159,7 +159,7 @@ const LEGACY_CONTENT = [
 
 /** lock.sh as `shell` runs it (sh -c SCRIPT provision ARG…). */
 const lockIn = (shell: string, h: string, action: string, runId: string) =>
-  spawnSync(shell, ['-c', script('lock'), 'provision', action, runId, LOCK_DIR, String(STALE_LOCK_SECONDS), '', String(NOT_LOCKED)], {
+  spawnSync(shell, ['-c', script('lock'), 'provision', action, runId, String(STALE_LOCK_SECONDS), '', LOCK_DIR, String(NOT_LOCKED)], {
     encoding: 'utf8',
     cwd: h,
     env: { PATH: process.env.PATH ?? '', HOME: h },
@@ -182,7 +182,7 @@ describe('an owner file is data', () => {
       lockIn(shell, h, 'release', 'me@laptop:1:aa');
       expect({ name, fresh }).toMatchObject({ name, fresh: { held: true, foreign: expect.stringMatching(/not in provision's format/) } });
       expect(heldText('Ida', fresh as never)).toMatch(
-        /^Ida \(~\/\.provision-lock not in provision's format \(it holds: owner.*changed 0 s ago: taken over once unchanged for 15 min\)$/,
+        /^Ida \(~\/\.provision-lock not in provision's format \(it holds: owner.*changed \d s ago: taken over once unchanged for 15 min\)$/,
       );
       // unchanged for an hour: taken over, by one rename of that very file
       const hourAgo = Date.now() / 1000 - 3600;

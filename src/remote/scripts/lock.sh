@@ -1,4 +1,4 @@
-# The run lock ~/$3 for run $2. $1: take | refresh | release. $4: stale limit (s), $5: a dead run whose lock
+# The run lock ~/$5 for run $2. $1: take | refresh | release. $3: stale limit (s), $4: a dead run whose lock
 # is taken over at once, $6: exit code when not locked. No stdin.
 # The lock is a directory holding one empty file owner.TIME.RUN (TIME: the robot's `date +%s` when taken
 # or last refreshed). Every change is one rename of one name, so of all runs racing for one state
@@ -9,7 +9,7 @@
 #           foreign AGE SHOWN | unusable SHOWN | not-linux OS"
 # refresh: "provision-lock refreshed | lost HOLDER";  release: no output.
 cd || exit 1
-me=$2 lock=$3
+me=$2 lock=$5 stale=$3 dead=$4
 now=$(date +%s)
 case $now in '' | *[!0-9]*) echo "provision-lock unusable the robot's clock: date +%s printed $now" | tr -c '[:print:]\n' '?'; exit "${6:-1}" ;; esac
 
@@ -35,7 +35,7 @@ inspect() {
   [ "$who" = "$me" ] && kind=mine
 }
 
-# What ~/$lock holds, for the operator: up to 5 names and a regular file's first bytes, printable only.
+# What ~/$lock holds, for the operator: names and a regular file's first bytes, printable, 300 bytes at most.
 shown() {
   if [ -L "$lock" ] || [ ! -d "$lock" ]; then
     printf 'not a directory: %s' "$(ls -ld "$lock" 2>&1)"
@@ -90,7 +90,7 @@ for _ in 1 2 3 4 5; do
     mine) echo "provision-lock locked"; exit 0 ;;
     valid)
       age=$((now - t)) && [ "$age" -ge 0 ] || age=0
-      if [ "$age" -le "$4" ] && { [ -z "$5" ] || [ "$who" != "$5" ]; }; then
+      if [ "$age" -le "$stale" ] && { [ -z "$dead" ] || [ "$who" != "$dead" ]; }; then
         echo "provision-lock held $age $who"
         exit "$6"
       fi
@@ -105,7 +105,7 @@ for _ in 1 2 3 4 5; do
       case $changed in '' | *[!0-9]*) continue ;; esac
       age=$((now - changed)) && [ "$age" -ge 0 ] || age=0
       what=$(shown)
-      if [ "$age" -le "$4" ]; then
+      if [ "$age" -le "$stale" ]; then
         echo "provision-lock foreign $age $what"
         exit "$6"
       fi
