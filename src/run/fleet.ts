@@ -10,7 +10,18 @@ import { dirname } from 'node:path';
 import { log, logFile } from '../log.js';
 import { hostname, userInfo } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { LOCK_DIR, STALE_LOCK_SECONDS, lockCommand, ownerIsDeadLocalRun, parseLock, unlockCommand } from '../remote/lock.js';
+import {
+  LOCK_DIR,
+  LOCK_REFRESH_SECONDS,
+  STALE_LOCK_SECONDS,
+  heldText,
+  lockCommand,
+  ownerIsDeadLocalRun,
+  parseLock,
+  parseRefresh,
+  refreshCommand,
+  unlockCommand,
+} from '../remote/lock.js';
 import type { RobotOutcome } from './outcome.js';
 import { startPhase, type ProgressListener } from '../progress.js';
 
@@ -219,44 +230,113 @@ export class Fleet {
    * Take the run lock on every connected robot; if another run holds any, release ours and fail every
    * robot (two runs must never act at once). `opening`, the step's first command, runs in the same
    * remote call right after the lock (one round trip less); the step reads it with `firstRead`.
+   * The gate (see lockGate) goes first, alone: of two runs started together on one fleet, the one that
+   * loses it has taken nothing, so the winner meets no lock of it and exactly one run proceeds.
    */
   async lock(opening?: (robot: Robot) => string | RemoteCommand) {
     const conflicts: string[] = [];
-    const locked: RobotConnection[] = [];
-    await this.eachConnected(async (robot, conn) => {
-      const then = opening?.(robot);
-      const attempt = async (deadOwner?: string) => {
-        const result = await conn.exec(lockCommand(this.runId, deadOwner, then));
-        if (result.code !== 0 && !result.stdout.includes('provision-lock '))
-          throw new RemoteCommandError(robot.name, 'taking the run lock', result);
-        return { lock: parseLock(result.stdout), result };
-      };
-      let { lock, result } = await attempt();
-      const dead = lock.held && ownerIsDeadLocalRun(lock.owner, this.me, processAlive);
-      if (lock.held && dead) ({ lock, result } = await attempt(lock.owner));
-      if (lock.held) conflicts.push(`${robot.name} (held by ${lock.owner} for ${lock.ageSeconds} s)`);
-      else if ('notLinux' in lock) this.failed(robot.name, `${NOT_LINUX_LIKE}: uname -s says ${lock.notLinux}`);
-      else {
-        locked.push(conn);
-        if (lock.takenOverFrom)
-          this.note(
-            robot.name,
-            `took over the run lock of ${lock.takenOverFrom} (${dead ? 'a run of this machine that has ended' : `older than ${STALE_LOCK_SECONDS / 60} min`})`,
-          );
-        if (then !== undefined) this.opened.set(robot.name, { line: lineOf(then), result: { ...result, stdout: lock.after } });
+    const locked = new Map<string, RobotConnection>();
+    const robots = this.connected();
+    const phase = this.phase('taking the run lock', robots.length);
+    const lockOne = async ({ robot, conn }: { robot: Robot; conn: RobotConnection }) => {
+      try {
+        const got = await this.lockOn(robot, conn, opening?.(robot));
+        if (got === 'locked') locked.set(robot.name, conn);
+        else if (got !== 'failed') conflicts.push(got);
+        return got;
+      } catch (err) {
+        this.failed(robot.name, (err as Error).message);
+        return 'failed';
+      } finally {
+        phase.advance();
       }
-    }, 'taking the run lock');
-    if (!conflicts.length) return true;
+    };
+    let rest = robots;
+    for (const next of robots) {
+      rest = rest.slice(1);
+      if ((await lockOne(next)) !== 'failed') break; // a gate that failed otherwise: the next robot is the gate
+    }
+    if (!conflicts.length) await Promise.all(rest.map(lockOne));
+    phase.finish();
+    if (!conflicts.length) {
+      this.keepLocks(locked);
+      return true;
+    }
     this.opened.clear();
-    await Promise.all(locked.map((conn) => conn.exec(unlockCommand(this.runId)).catch(() => undefined)));
+    await Promise.all([...locked.values()].map((conn) => conn.exec(unlockCommand(this.runId)).catch(() => undefined)));
     for (const { robot } of this.connected()) {
       this.failed(
         robot.name,
-        `another provision run is working on the fleet: ${conflicts.join(', ')}. Wait for it to finish; a crashed run's lock (~/${LOCK_DIR}) expires after ${STALE_LOCK_SECONDS / 60} min`,
+        `another provision run is working on the fleet: ${conflicts.join(', ')}. Wait for it to finish; a crashed run's lock (~/${LOCK_DIR}) expires ${STALE_LOCK_SECONDS / 60} min after its last refresh`,
       );
     }
     return false;
   }
+
+  /** The lock on one robot: 'locked', 'failed' (said on the robot), or the text naming who holds it. */
+  private async lockOn(robot: Robot, conn: RobotConnection, then?: string | RemoteCommand) {
+    const attempt = async (deadOwner?: string) => {
+      const result = await conn.exec(lockCommand(this.runId, deadOwner, then));
+      if (result.code !== 0 && !result.stdout.includes('provision-lock '))
+        throw new RemoteCommandError(robot.name, 'taking the run lock', result);
+      return { lock: parseLock(result.stdout), result };
+    };
+    let { lock, result } = await attempt();
+    const dead = lock.held && 'owner' in lock && ownerIsDeadLocalRun(lock.owner, this.me, processAlive);
+    if (lock.held && 'owner' in lock && dead) ({ lock, result } = await attempt(lock.owner));
+    if (lock.held) return heldText(robot.name, lock);
+    if ('notLinux' in lock) {
+      this.failed(robot.name, `${NOT_LINUX_LIKE}: uname -s says ${lock.notLinux}`);
+      return 'failed';
+    }
+    if (lock.takenOverFrom)
+      this.note(
+        robot.name,
+        `took over the run lock of ${lock.takenOverFrom} (${dead ? 'a run of this machine that has ended' : `not refreshed for ${STALE_LOCK_SECONDS / 60} min`})`,
+      );
+    if (lock.foreign) this.note(robot.name, `took over ${lock.foreign}`);
+    if (then !== undefined) this.opened.set(robot.name, { line: lineOf(then), result: { ...result, stdout: lock.after } });
+    return 'locked';
+  }
+
+  /**
+   * Refresh the locks every LOCK_REFRESH_SECONDS while the run lives (unref'd: it never keeps the process
+   * alive). A lock found taken over fails its robot: another run may be working there.
+   */
+  private keepLocks(locked: Map<string, RobotConnection>) {
+    let busy = false;
+    const tick = async () => {
+      if (busy) return;
+      busy = true;
+      await Promise.all(
+        [...locked].map(async ([robot, conn]) => {
+          // A lost connection fails the step, not here; an answer not understood is tried again next time.
+          const refresh = await conn.exec(refreshCommand(this.runId)).then(
+            (answer) => parseRefresh(answer.stdout),
+            () => null,
+          );
+          if (!refresh || refresh.refreshed || !locked.has(robot)) return;
+          locked.delete(robot);
+          this.failed(
+            robot,
+            `lost the run lock (now held by ${refresh.holder}): another run may be working on this robot; this run does nothing more there`,
+          );
+        }),
+      );
+      busy = false;
+    };
+    this.stopRefresh();
+    const timer = setInterval(() => void tick(), this.lockRefreshMs);
+    timer.unref();
+    this.stopRefresh = () => {
+      clearInterval(timer);
+      locked.clear(); // an answer still on its way (after the release) is not a loss
+    };
+  }
+
+  /** How often keepLocks refreshes (a test shortens it). */
+  lockRefreshMs = LOCK_REFRESH_SECONDS * 1000;
+  private stopRefresh = () => {};
 
   /** The output of the first command run with the lock if it was this one, else run now. */
   async firstRead(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string) {
@@ -279,12 +359,14 @@ export class Fleet {
   }
 
   async unlock() {
+    this.stopRefresh();
     await Promise.all(
       [...this.reach.values()].map((r) => (r.ok ? r.conn.exec(unlockCommand(this.runId)).catch(() => undefined) : undefined)),
     );
   }
 
   close() {
+    this.stopRefresh();
     this.detachSigint();
     if (this.connections.dialer) closeAll(this.connections as Connections);
     else for (const r of this.reach.values()) if (r.ok) r.conn.close();

@@ -1,6 +1,8 @@
 // Faults made for real on the lab, each ending with a run that converges.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { finishLab, lab, labDown, labUp, newOperator, onRobot, provision, startProvision, type Operator } from './harness.js';
+import { quote } from '../../src/remote/shell.js';
+import { script } from '../../src/remote/scripts.js';
 
 let inventory: string;
 let op: Operator;
@@ -35,6 +37,42 @@ describe('faults', () => {
     expect(after.code).toBe(0);
     expect(new Set(ROBOTS.map(clusterOf)).size).toBe(1);
   }, 180_000);
+
+  it('two provision up started together, 20 times: each time exactly one proceeds, the other refuses naming it', async () => {
+    for (let i = 0; i < 20; i++) {
+      const runs = [startProvision(op, ['up', '-i', inventory]), startProvision(op, ['up', '-i', inventory])];
+      const done = await Promise.all(runs.map((r) => r.done));
+      const winner = done.findIndex((r) => r.code === 0);
+      const loser = done[1 - winner];
+      expect({ i, codes: done.map((r) => r.code).sort() }).toEqual({ i, codes: [0, 1] });
+      const pid = runs[winner]?.child.pid;
+      // The gate (Anton, first in the inventory) is where the loser met the winner: it took nothing else.
+      expect(loser?.stdout).toMatch(
+        new RegExp(`another provision run is working on the fleet: Anton \\(held by \\S+:${pid}:[0-9a-f]+ for \\d+ s\\)\\. Wait`),
+      );
+    }
+    for (const r of ROBOTS) expect(onRobot(r, 'cd && ls -A | grep -c provision-lock || true').trim()).toBe('0');
+  }, 120_000);
+
+  it('200 takeovers of one expired lock at once on a robot: exactly one wins, the others name it', () => {
+    const setUp = `cd && printf %s ${quote(script('lock'))} > lock-race.sh && mkdir .provision-lock && : > .provision-lock/owner.$(($(date +%s) - 3600)).crashed@laptop:9:cc`;
+    const race = `cd && i=0; while [ $i -lt 200 ]; do sh lock-race.sh take run$i@pc:$i:aa 900 '' .provision-lock 10 > race.$i & i=$((i + 1)); done; wait; cat race.*`;
+    onRobot('Ida', setUp);
+    let out: string;
+    try {
+      out = onRobot('Ida', race);
+    } finally {
+      onRobot('Ida', 'cd && rm -rf race.* lock-race.sh .provision-lock');
+    }
+    const lines = out.trim().split('\n');
+    expect(lines).toHaveLength(200);
+    const winners = lines.flatMap((l, i) => (l.startsWith('provision-lock taken-over ') ? [i] : []));
+    expect(winners).toHaveLength(1);
+    expect(lines[winners[0] as number]).toBe('provision-lock taken-over crashed@laptop:9:cc');
+    const held = new Set(lines.filter((l) => l.startsWith('provision-lock held ')).map((l) => l.replace(/held \d+/, 'held N')));
+    expect(held.size).toBe(1);
+    expect([...held][0]).toMatch(/^provision-lock held N run\d+@pc:\d+:aa$/);
+  }, 60_000);
 
   it('a robot whose dockerd is stopped gets a clear message; the others go on', async () => {
     lab('dockerd', 'Otto', 'stop');

@@ -18,7 +18,7 @@ const keysScript = await import('../../src/remote/keysScript.js');
 const docker = await import('../../src/remote/docker.js');
 const retire = await import('../../src/remote/retire.js');
 const lock = await import('../../src/remote/lock.js');
-const { lockCommand, unlockCommand } = lock;
+const { lockCommand } = lock;
 const sshFiles = await import('../../src/remote/sshFiles.js');
 const { writeFileCommand, WRITTEN } = await import('../../src/remote/files.js');
 const { findTalkersCommand } = await import('../../src/remote/loginShell.js');
@@ -59,8 +59,7 @@ const withoutPrelude = (script: string) => script.replace(/^[\s\S]*?dk\(\) \{[^\
 /** The scripts provision sends, by the name a test reads. */
 const SCRIPTS = new Map<string, string>(
   Object.entries({
-    lock: lockCommand('x').line,
-    unlock: unlockCommand('x'),
+    lock: lockCommand('x').line, // its first argument says which: take, refresh or release
     'gather-ssh': keysScript.gatherSshCommand('x', false),
     write: writeFileCommand('x', 0o600, 1),
     'new-key': retire.newKeyCommand('x'),
@@ -107,7 +106,10 @@ function nameCommand(words: string[]): Command {
   if (words[0] !== 'sh' || words[1] !== '-c' || words[3] !== 'provision') return { name: shell.commandLine(words), args: [] };
   const name = SCRIPTS.get(withoutPrelude(words[2] as string));
   if (!name) throw new Error(`a script the recorder does not know: ${(words[2] as string).trim().split('\n')[0]}…`);
-  return { name, args: words.slice(4) };
+  const args = words.slice(4);
+  if (name !== 'lock') return { name, args };
+  const [action, runId = ''] = args;
+  return action === 'take' ? { name, args: args.slice(1) } : { name: action === 'release' ? 'unlock' : 'refresh-lock', args: [runId] };
 }
 
 /** What a test reads: `gather-ssh anton@Anton 0`, `docker swarm leave --force`, `write .ssh/config`. */

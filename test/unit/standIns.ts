@@ -17,6 +17,7 @@ export function localRobot(home: string): StandIn {
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('close', (code) => resolve({ code: code ?? 255, stdout, stderr }));
+      child.stdin.on('error', () => undefined); // a command that reads no stdin may end before it is written (EPIPE)
       child.stdin.end(stdin ?? '');
     });
 }
