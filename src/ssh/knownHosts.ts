@@ -148,24 +148,38 @@ export class KnownHosts {
     const file = this.userFiles(files)[0];
     if (!file) return { not: 'UserKnownHostsFile none in ~/.ssh/config' };
     // /dev/null and the like: ssh appends there harmlessly; a rename would replace the device.
-    const kind = statSync(file, { throwIfNoEntry: false });
+    let kind;
+    try {
+      kind = statSync(file, { throwIfNoEntry: false });
+    } catch (err) {
+      return { not: `${this.shown(file)}: ${(err as Error).message}` }; // ssh too goes on when it cannot record
+    }
     if (kind && !kind.isFile()) return { not: `${this.shown(file)} is not a regular file` };
     const hashed = files.hashKnownHosts ?? isHashedFile(this.text(file));
     this.added.set(file, [...(this.added.get(file) ?? []), ...recordLines(name, ip, port, blob, hashed)]);
     return { file: this.shown(file) };
   }
 
-  /** Append the newly recorded keys to each file (atomic rename). */
-  save(): void {
+  /**
+   * Append the newly recorded keys to each file (atomic rename). A file that cannot be written (a
+   * read-only folder, a link into one) is returned with why, as shown(): like ssh, the run goes on.
+   */
+  save(): Map<string, string> {
+    const unsaved = new Map<string, string>();
     for (const [file, lines] of this.added) {
       if (!lines.length) continue;
       const current = readIfAny(file);
       const text = current + (current && !current.endsWith('\n') ? '\n' : '') + lines.join('\n') + '\n';
-      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      writeFileAtomic(file, text, 0o600);
-      this.texts.set(file, text);
+      try {
+        mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+        writeFileAtomic(file, text, 0o600);
+        this.texts.set(file, text);
+      } catch (err) {
+        unsaved.set(this.shown(file), (err as Error).message);
+      }
     }
     this.added.clear();
+    return unsaved;
   }
 }
 

@@ -317,7 +317,14 @@ export async function connectAll(robots: readonly Robot[], options: PoolOptions)
   const results = await mapLimit(robots, options.maxHandshakes, (robot) =>
     connectOne(robot, options, dialer).finally(() => options.onEach?.()),
   );
-  options.knownHosts.save();
+  // Thrown here, it would leave every connection open (the process never ends) and fail the whole run.
+  const unsaved = options.knownHosts.save();
+  for (const r of results) {
+    if (!r.ok || !r.newHostKey || !('file' in r.newHostKey.recorded)) continue;
+    const { file } = r.newHostKey.recorded;
+    const why = unsaved.get(file);
+    if (why !== undefined) r.newHostKey.recorded = { not: `${file} could not be written: ${why}` };
+  }
   return { reach: new Map(robots.map((r, i) => [r.name, results[i]!])), dialer };
 }
 

@@ -199,6 +199,19 @@ describe('which files are read and which one records', () => {
     expect(readFileSync(join(h, '.ssh/known_hosts'), 'utf8')).toBe(`Ida ${ida.line}\n`);
   });
 
+  it('a file that cannot be written or read is reported, not thrown: like ssh, the key is accepted unrecorded', () => {
+    const { kh, h } = home({ plainfile: 'not a folder\n' });
+    // A folder where a file is expected: stat and mkdir both fail (ENOTDIR, EEXIST), also for root.
+    const blocked = { userKnownHostsFiles: [join(h, 'plainfile/known_hosts')] };
+    expect(kh.remember('Ida', '10.0.0.2', 22, ida.blob, blocked)).toEqual({ not: expect.stringContaining('ENOTDIR') });
+    // A link to a regular file in a folder no one can add to, not even root (a read-only dotfiles store).
+    const linked = { userKnownHostsFiles: [join(h, 'link')] };
+    execFileSync('ln', ['-s', '/proc/version', join(h, 'link')]);
+    expect(kh.remember('Ida', '10.0.0.2', 22, ida.blob, linked)).toEqual({ file: '~/link' });
+    expect(kh.save()).toEqual(new Map([['~/link', expect.any(String)]]));
+    expect(readFileSync(join(h, 'plainfile'), 'utf8')).toBe('not a folder\n');
+  });
+
   it("with no file named, ssh's defaults: ~/.ssh/known_hosts and known_hosts2, then /etc/ssh/ssh_known_hosts and ssh_known_hosts2", () => {
     const { kh, h } = home({ '.ssh/known_hosts2': `Ida ${ida.line}\n` });
     expect(kh.userFiles()).toEqual([join(h, '.ssh/known_hosts'), join(h, '.ssh/known_hosts2')]);
