@@ -60,11 +60,13 @@ export function log(robot: string, message: string) {
       mkdirSync(join(logFile, '..'), { recursive: true, mode: 0o700 });
       ready = true;
     }
+    // Redacted before it is cut: a cut through a password would leave its head, which no longer matches.
+    const clean = redact(message);
     const cut =
-      message.length > LOG_MESSAGE_MAX_CHARS
-        ? `${message.slice(0, LOG_MESSAGE_MAX_CHARS)}… (${message.length - LOG_MESSAGE_MAX_CHARS} more characters not logged)`
-        : message;
-    const line = `${new Date().toISOString()} [${robot}] ${printable(cut)}\n`;
+      clean.length > LOG_MESSAGE_MAX_CHARS
+        ? `${clean.slice(0, LOG_MESSAGE_MAX_CHARS)}… (${clean.length - LOG_MESSAGE_MAX_CHARS} more characters not logged)`
+        : clean;
+    const line = `${new Date().toISOString()} [${robot}] ${escapeControls(cut)}\n`;
     // Stat each time: another provision run may write to or rotate the same log.
     const size = statSync(logFile, { throwIfNoEntry: false })?.size ?? 0;
     if (size + Buffer.byteLength(line) > LOG_MAX_BYTES) renameSync(logFile, `${logFile}.1`);

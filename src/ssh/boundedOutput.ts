@@ -49,7 +49,8 @@ const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} M
 
 export class OutputFlood extends Error {
   constructor(output: BoundedOutput, where: string, text: string) {
-    const head = printableJson(JSON.stringify(redact(text.slice(0, HEAD_SHOWN)))) + (text.length > HEAD_SHOWN ? '…' : '');
+    const clean = redact(text); // before the cut, which could leave a password's head
+    const head = printableJson(JSON.stringify(clean.slice(0, HEAD_SHOWN))) + (clean.length > HEAD_SHOWN ? '…' : '');
     super(
       `${where} printed more than ${mib(output.limit)} on ${output.stream}: ${output.total} bytes had arrived when provision ` +
         `stopped reading and closed the command; it began with ${head}`,

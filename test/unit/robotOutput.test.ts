@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { BoundedOutput, OUTPUT_LIMIT_BYTES } from '../../src/ssh/boundedOutput.js';
 import { RobotConnection } from '../../src/ssh/connection.js';
 import { OUTPUT_MARK } from '../../src/remote/shell.js';
-import { escapeControls, printable, printableJson } from '../../src/log.js';
+import { escapeControls, printable, printableJson, registerSecret as registerPlainSecret } from '../../src/log.js';
 import { renderOutcomes } from '../../src/ui/report.js';
 import { painter } from '../../src/ui/terminal.js';
 
@@ -89,6 +89,23 @@ describe('control characters from robots', () => {
     expect(text).toContain('docker said \\x1b[31mno\\x1b]0;title\\x07');
     expect(text).toContain('note: hostname \\x1b[2J');
     expect(text.replace(/\x1b\[(31|39|33|32|2|22)m/g, '')).not.toContain('\x1b'); // eslint-disable-line no-control-regex
+  });
+});
+
+describe('a secret cut in two', () => {
+  it('is redacted before a long message or a flood is cut, so no head of it is shown', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'provision-log-'));
+    process.env.PROVISION_LOG_DIR = dir;
+    const { log, logFile, registerSecret, LOG_MESSAGE_MAX_CHARS } = await import(`../../src/log.js?cut${Date.now()}`);
+    const password = 'hunter2-correct-horse';
+    registerSecret(password);
+    registerPlainSecret(password); // the instance BoundedOutput uses
+    // The cut falls after "hunter2-".
+    log('Ida', `${'x'.repeat(LOG_MESSAGE_MAX_CHARS - 8)}${password} tail`);
+    expect(readFileSync(logFile, 'utf8').includes('hunter2')).toBe(false); // not even its head "hunter2-"
+    const out = new BoundedOutput('stderr', 100);
+    out.push(Buffer.from(`${'y'.repeat(110)}${password}${'z'.repeat(200)}`));
+    expect(out.floodError('the command').message).not.toContain('hunter2');
   });
 });
 
