@@ -317,8 +317,10 @@ export function hostSettings(config: SshConfig, names: string[], context: { loca
   };
   const expand = (f: string) => expandTokens(withHome(f, context.home), vars);
   s.identityFiles = [...new Set(s.identityFiles.map(expand))];
-  // `none`: no file at all (ssh then reads, and records into, nothing of that kind).
-  const files = (list: string[]) => (list.length === 1 && list[0]!.toLowerCase() === 'none' ? [] : list.map(expand));
+  // `none`: no file at all (ssh then reads, and records into, nothing of that kind). ${VAR} as ssh expands
+  // it here: taken literally, the file the operator's keys are pinned in would not be read at all.
+  const env = (f: string) => f.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, v: string) => process.env[v] ?? whole);
+  const files = (list: string[]) => (list.length === 1 && list[0]!.toLowerCase() === 'none' ? [] : list.map((f) => expand(env(f))));
   if (s.userKnownHostsFiles) s.userKnownHostsFiles = files(s.userKnownHostsFiles);
   if (s.globalKnownHostsFiles) s.globalKnownHostsFiles = files(s.globalKnownHostsFiles);
   return s;

@@ -227,6 +227,13 @@ describe('~/.ssh/config: UserKnownHostsFile, GlobalKnownHostsFile, HashKnownHost
     return { ...hostSettings(config, names, ctx), warnings: config.warnings };
   };
 
+  it('${VAR} in a file is the environment variable, as ssh reads it (not a file of that literal name)', () => {
+    process.env.PROVISION_TEST_KH = '/srv/pins';
+    const s = settings('Host *\n  UserKnownHostsFile ${PROVISION_TEST_KH}/known_hosts ${HOME}/kh');
+    expect(s.userKnownHostsFiles).toEqual(['/srv/pins/known_hosts', `${process.env.HOME}/kh`]);
+    delete process.env.PROVISION_TEST_KH;
+  });
+
   it('a list of files, ~ and %-tokens expanded; the first line that applies wins whole', () => {
     const s = settings(
       [
