@@ -150,6 +150,13 @@ const CHECK_PHASES: readonly Phase<CheckRun>[] = [
 async function readSwarm(s: CheckRun): Promise<void | 'stop'> {
   s.nodes = await listNodes(s.via);
   s.members = withoutFalseClaims(s.fleet, s.members, s.nodes); // no task on a node a robot only claims
+  if (!s.members.includes(s.via)) {
+    // The manager itself claims a node not its own: its node list may be a copy's, so never work through it.
+    s.manager = fleetClusters(s.fleet, s.members)[0]?.[1][0] ?? null;
+    if (s.manager) return readSwarm(s);
+    for (const m of s.members) s.fleet.failed(m.robot.name, 'no manager whose node is its own is reachable: nothing was checked');
+    return 'stop';
+  }
   for (const m of s.members) {
     const node = nodeOfRobot(m.robot, s.members, s.nodes);
     if (!node) s.fleet.failed(m.robot.name, 'not a node of the swarm: nothing to run there (provision up joins it)');
