@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Command-line wiring only: parse flags, load the inventory, run a step, render, exit.
-import './interrupt.js'; // first: Ctrl-C is handled while the rest loads
+import { interruption } from './interrupt.js'; // first: Ctrl-C is handled while the rest loads
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
@@ -254,13 +254,13 @@ async function runStep(command: CommandName, flags: Flags, step: Step, inventory
     if (flags.debug) console.error(printable(String((err as Error).stack ?? err)));
   } finally {
     if (!step.readOnly) await fleet.noteLoginShells().catch(() => undefined);
-    if (locked) await fleet.unlock();
+    if (locked || interruption.aborted) await fleet.unlock(); // after Ctrl-C: the release it started
     fleet.close();
     await options.view?.end();
   }
   const paint = painter(colourWanted(process.stdout.isTTY, process.env, flags.color));
   const run = summaryOf(fleet);
-  if (result.failed) run.exitCode = 1;
+  if (result.failed) run.exitCode ||= 1; // 130 (Ctrl-C) stays
   if (result.json && ('check' in result.json || 'preflight' in result.json) && !fleet.options.dryRun)
     await storeCheck(command, inventory.file, run, result.json);
   if (flags.json) printJson({ command, ...outcomesJson(run, result.roleOf), ...result.json });

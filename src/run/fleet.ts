@@ -2,6 +2,7 @@
 import type { Inventory, Robot } from '../inventory/schema.js';
 import { loadOperatorIdentity, sshDir, type PassphrasePrompt } from '../ssh/auth.js';
 import { KnownHosts } from '../ssh/knownHosts.js';
+import { LoginMemory } from '../ssh/loginMemory.js';
 import { closeAll, connectAll, type Connections, type Reach } from '../ssh/pool.js';
 import { RemoteCommandError, type ExecResult, type RobotConnection } from '../ssh/connection.js';
 import { lineOf, type RemoteCommand } from '../remote/shell.js';
@@ -24,6 +25,7 @@ import {
 } from '../remote/lock.js';
 import type { RobotOutcome } from './outcome.js';
 import { startPhase, type ProgressListener } from '../progress.js';
+import { interruption, runStarted } from '../interrupt.js';
 
 function processAlive(pid: number) {
   try {
@@ -65,7 +67,13 @@ export class Fleet {
   private readonly me = { user: runIdSafe(userInfo().username), host: runIdSafe(hostname()) };
   readonly runId = `${this.me.user}@${this.me.host}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly reach: Map<string, Reach>;
-  private detachSigint = () => {};
+  private detachInterrupt = () => {};
+  /** Set by Ctrl-C: the run lock released (a second at most), then the connections closed. */
+  private stopping: Promise<void> | null = null;
+  /** The run lock being taken, if it is: Ctrl-C lets it finish first, or a lock taken after the release would stay. */
+  private locking: Promise<void> | null = null;
+  private closed = false;
+  private released = false;
   /** Undo on Ctrl-C (check's services): raced with the unlock, one second at most. */
   private readonly interruptHooks = new Set<() => Promise<unknown>>();
   /** Outputs of the step's first command, run together with the lock (see lock and firstRead). */
@@ -97,33 +105,53 @@ export class Fleet {
   }
 
   static async open(inventory: Inventory, options: RunOptions) {
+    runStarted(); // Ctrl-C from here on: connecting stops, and the report says so
     const identity = await loadOperatorIdentity(options.password, operatorIdentityFiles(inventory), options.askPassphrase);
     const knownHosts = new KnownHosts(dirname(sshDir()));
     const phase = startPhase(options.events, 'connecting', inventory.robots.length);
     const connections = await connectAll(inventory.robots, {
       identity,
       knownHosts,
+      logins: new LoginMemory(),
       connectTimeoutMs: options.connectTimeoutMs,
       maxHandshakes: options.maxHandshakes,
       onEach: () => phase.advance(),
     }).finally(() => phase.finish());
     const fleet = new Fleet(inventory, options, connections, identity.notes);
     for (const { robot, conn } of fleet.connected()) if (robot.sudo) conn.sudoPassword = options.sudoPassword;
-    // Ctrl-C from here on: release the lock, close the connections, stop (before, nothing is locked or
-    // written). Files on robots are only replaced by a rename: an interrupted run leaves each old or new, never half.
-    const onSigint = () => {
-      console.error('provision: interrupted; releasing the run lock and closing connections. Run the command again to finish.');
-      const stop = () => {
-        fleet.close();
-        process.exit(130);
-      };
-      // One second at most: Ctrl-C must end the run promptly.
-      const undo = [...fleet.interruptHooks].map((hook) => hook().catch(() => undefined));
-      void Promise.race([Promise.all([fleet.unlock(), ...undo]), new Promise((r) => setTimeout(r, 1000))]).then(stop, stop);
-    };
-    process.once('SIGINT', onSigint);
-    fleet.detachSigint = () => process.removeListener('SIGINT', onSigint); // `roles` opens a second fleet
+    const onInterrupt = () => fleet.interrupted();
+    if (interruption.aborted) onInterrupt();
+    else interruption.addEventListener('abort', onInterrupt, { once: true });
+    fleet.detachInterrupt = () => interruption.removeEventListener('abort', onInterrupt); // `roles` opens a second fleet
     return fleet;
+  }
+
+  /**
+   * Ctrl-C: every robot not done (nor failed) is interrupted; the lock is released and check's undo run,
+   * one second at most, then the connections close. Meanwhile the step unwinds (its commands abandoned,
+   * its waits ended) to its report. Files on robots are only replaced by a rename: each is old or new, never half.
+   */
+  private interrupted() {
+    console.error('provision: interrupted; releasing the run lock and closing connections. Run the command again to finish.');
+    for (const o of this.outcomes.values()) {
+      if (o.status === 'failed' || o.status === 'unreachable' || o.status === 'interrupted') continue;
+      o.status = 'interrupted';
+      o.details.push('not finished: the run was interrupted (Ctrl-C)');
+    }
+    this.notes.push('the run was interrupted (Ctrl-C): run the command again to finish');
+    this.stopRefresh();
+    const release = async () => {
+      await this.locking;
+      const undo = [...this.interruptHooks].map((hook) => hook().catch(() => undefined));
+      await Promise.all([this.locking ? this.releaseLock() : undefined, ...undo]);
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)));
+    this.stopping = Promise.race([release(), bound]).finally(() => {
+      clearTimeout(timer);
+      this.released = true;
+      this.close();
+    });
   }
 
   /** `hook` runs if the operator presses Ctrl-C before the returned function removes it. */
@@ -170,7 +198,7 @@ export class Fleet {
   joined(robot: string, detail: string) {
     const o = this.outcomes.get(robot);
     if (!o || o.status === 'failed') return;
-    o.status = 'joined';
+    if (o.status !== 'interrupted') o.status = 'joined';
     o.details.push(detail);
     this.options.progress?.(robot, detail);
   }
@@ -185,6 +213,8 @@ export class Fleet {
   failed(robot: string, reason: string) {
     const o = this.outcomes.get(robot);
     if (!o) return;
+    // After Ctrl-C a failure is most likely the interruption itself: the robot stays interrupted.
+    if (interruption.aborted) return log(robot, `after Ctrl-C: ${reason}`);
     o.status = 'failed';
     o.details.push(reason);
     this.options.progress?.(robot, `failed: ${reason}`);
@@ -214,6 +244,7 @@ export class Fleet {
 
   /** An unexpected error ended the step: every robot not yet failed says so (details in the log); never a crash. */
   stoppedBy(step: string, err: unknown) {
+    if (interruption.aborted) return log('provision', `${step} stopped by Ctrl-C`);
     const message = err instanceof Error ? err.message : String(err);
     log('provision', `unexpected error in ${step}: ${err instanceof Error ? (err.stack ?? message) : message}`);
     for (const o of this.outcomes.values()) {
@@ -223,6 +254,7 @@ export class Fleet {
   }
 
   exitCode() {
+    if (interruption.aborted) return 130;
     return [...this.outcomes.values()].some((o) => o.status === 'unreachable' || o.status === 'failed') ? 1 : 0;
   }
 
@@ -234,6 +266,7 @@ export class Fleet {
    * loses it has taken nothing, so the winner meets no lock of it and exactly one run proceeds.
    */
   async lock(opening?: (robot: Robot) => string | RemoteCommand) {
+    if (interruption.aborted) return false;
     const conflicts: string[] = [];
     const locked = new Map<string, RobotConnection>();
     const robots = this.connected();
@@ -251,19 +284,25 @@ export class Fleet {
         phase.advance();
       }
     };
-    let rest = robots;
-    for (const next of robots) {
-      rest = rest.slice(1);
-      if ((await lockOne(next)) !== 'failed') break; // a gate that failed otherwise: the next robot is the gate
-    }
-    if (!conflicts.length) await Promise.all(rest.map(lockOne));
-    phase.finish();
+    this.locking = (async () => {
+      let rest = robots;
+      for (const next of robots) {
+        rest = rest.slice(1);
+        if ((await lockOne(next)) !== 'failed') break; // a gate that failed otherwise: the next robot is the gate
+      }
+      if (!conflicts.length) await Promise.all(rest.map(lockOne));
+      phase.finish();
+    })();
+    await this.locking;
+    if (interruption.aborted) return false; // Ctrl-C's release frees what was taken
     if (!conflicts.length) {
       this.keepLocks(locked);
       return true;
     }
     this.opened.clear();
-    await Promise.all([...locked.values()].map((conn) => conn.exec(unlockCommand(this.runId)).catch(() => undefined)));
+    await Promise.all(
+      [...locked.values()].map((conn) => conn.exec(unlockCommand(this.runId), { uninterruptible: true }).catch(() => undefined)),
+    );
     for (const { robot } of this.connected()) {
       this.failed(
         robot.name,
@@ -276,7 +315,7 @@ export class Fleet {
   /** The lock on one robot: 'locked', 'failed' (said on the robot), or the text naming who holds it. */
   private async lockOn(robot: Robot, conn: RobotConnection, then?: string | RemoteCommand) {
     const attempt = async (deadOwner?: string) => {
-      const result = await conn.exec(lockCommand(this.runId, deadOwner, then));
+      const result = await conn.exec(lockCommand(this.runId, deadOwner, then), { uninterruptible: true });
       if (result.code !== 0 && !result.stdout.includes('provision-lock '))
         throw new RemoteCommandError(robot.name, 'taking the run lock', result);
       return { lock: parseLock(result.stdout), result };
@@ -349,6 +388,7 @@ export class Fleet {
 
   /** A note on each robot whose login shell prints text, naming the start-up files that do (one more call, only there). */
   async noteLoginShells() {
+    if (interruption.aborted) return;
     await Promise.all(
       [...this.reach.entries()].map(async ([robot, r]) => {
         if (!r.ok || r.conn.loginShellOutput === null) return;
@@ -358,16 +398,26 @@ export class Fleet {
     );
   }
 
+  /** Release this run's lock; after Ctrl-C, wait for the release it started (see interrupted). */
   async unlock() {
     this.stopRefresh();
+    await (this.stopping ?? this.releaseLock());
+  }
+
+  private async releaseLock() {
     await Promise.all(
-      [...this.reach.values()].map((r) => (r.ok ? r.conn.exec(unlockCommand(this.runId)).catch(() => undefined) : undefined)),
+      [...this.reach.values()].map((r) =>
+        r.ok ? r.conn.exec(unlockCommand(this.runId), { uninterruptible: true }).catch(() => undefined) : undefined,
+      ),
     );
   }
 
+  /** Not while Ctrl-C's release still needs the connections: it closes them itself. */
   close() {
+    if (this.closed || (this.stopping && !this.released)) return;
+    this.closed = true;
     this.stopRefresh();
-    this.detachSigint();
+    this.detachInterrupt();
     if (this.connections.dialer) closeAll(this.connections as Connections);
     else for (const r of this.reach.values()) if (r.ok) r.conn.close();
   }

@@ -5,7 +5,8 @@ import type { PreflightReport } from '../plan/preflight.js';
 
 export interface RobotOutcome {
   robot: string;
-  status: 'changed' | 'joined' | 'ok' | 'unreachable' | 'failed';
+  /** interrupted: Ctrl-C came before the run was done with it (whatever it did is in the details). */
+  status: 'changed' | 'joined' | 'ok' | 'unreachable' | 'failed' | 'interrupted';
   details: string[]; // what changed (or would change), or why it failed
   notes: string[]; // the details that are neither change nor failure: the report folds those robots share
 }

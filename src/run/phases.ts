@@ -2,6 +2,7 @@
 // names its robots, its work and its dry run; the runner does progress, per-robot errors and a clean stop.
 import type { Fleet } from './fleet.js';
 import type { Phase as Progress } from '../progress.js';
+import { throwIfInterrupted } from '../interrupt.js';
 
 /** An error after which no later phase can do anything useful (no manager left, quorum lost). */
 export class StopRun extends Error {}
@@ -25,6 +26,7 @@ const IDLE: Progress = { advance: () => {}, grow: () => {}, finish: () => {} };
 export async function runPhases<S>(fleet: Fleet, state: S, phases: readonly Phase<S>[]) {
   const dry = fleet.options.dryRun;
   for (const phase of phases) {
+    throwIfInterrupted(); // Ctrl-C: no phase starts after it (see Fleet.interrupted)
     if (dry && phase.dryRun) {
       if (phase.dryRun !== 'skip' && phase.dryRun(state) === 'stop') return null;
       continue;

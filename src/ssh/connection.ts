@@ -9,6 +9,7 @@ import { WRITTEN, writeFileCommand } from '../remote/files.js';
 import { unexpectedAnswer } from '../remote/answer.js';
 import { retry } from '../run/retry.js';
 import { BoundedOutput } from './boundedOutput.js';
+import { abandonOnInterrupt, interruption, throwIfInterrupted } from '../interrupt.js';
 
 export interface ExecResult {
   code: number;
@@ -24,6 +25,11 @@ interface ExecOptions {
   timeoutMs?: number;
   /** A read repeated every few seconds (provision ui): logged only when it fails, so the log does not grow without end. */
   quiet?: boolean;
+  /**
+   * The run lock and what Ctrl-C itself runs (releasing the lock, check's cleanup): run to their end,
+   * may start after Ctrl-C, and take no channel slot (the commands abandoned may still hold theirs).
+   */
+  uninterruptible?: boolean;
 }
 
 /** Runs a line as sshd would receive it, with its stdin (see RobotConnection.standIn). */
@@ -66,22 +72,28 @@ export class RemoteCommandError extends Error {
   }
 }
 
-/** Rejects with code ETIMEDOUT after `timeoutMs`. */
+/** Rejects with code ETIMEDOUT after `timeoutMs`, with Interrupted on Ctrl-C. */
 export function tcpSocket(host: string, port: number, timeoutMs: number): Promise<Duplex> {
+  throwIfInterrupted();
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port });
-    const timer = setTimeout(() => {
+    const settle = (err?: Error) => {
+      clearTimeout(timer);
+      interruption.removeEventListener('abort', stop);
+      if (!err) return resolve(socket);
       socket.destroy();
-      reject(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' }));
-    }, timeoutMs);
-    socket.once('error', (err) => {
-      clearTimeout(timer);
       reject(err);
-    });
+    };
+    const stop = () => settle(interruption.reason as Error);
+    interruption.addEventListener('abort', stop, { once: true });
+    const timer = setTimeout(
+      () => settle(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })),
+      timeoutMs,
+    );
+    socket.once('error', settle);
     socket.once('connect', () => {
-      clearTimeout(timer);
       socket.removeAllListeners('error');
-      resolve(socket);
+      settle();
     });
   });
 }
@@ -143,13 +155,25 @@ export class RobotConnection {
     const socket = await openSocket();
     return new Promise((resolve, reject) => {
       const client = new Client();
+      // Ctrl-C during the handshake: the socket goes at once, the robot counts as interrupted.
+      const stop = () => {
+        reject(interruption.reason as Error);
+        client.destroy();
+        socket.destroy();
+      };
+      if (interruption.aborted) return stop();
+      interruption.addEventListener('abort', stop, { once: true });
       client.once('ready', () => {
+        interruption.removeEventListener('abort', stop);
         client.setNoDelay(true); // without it every sequential exec pays Nagle's ~40 ms
         resolve(new RobotConnection(target, client));
       });
       // No-ops once ready (a promise settles once).
       client.on('error', reject);
-      client.once('close', () => reject(new Error('connection closed during the handshake')));
+      client.once('close', () => {
+        interruption.removeEventListener('abort', stop);
+        reject(new Error('connection closed during the handshake'));
+      });
       client.connect({ ...config, sock: socket as never, username: target.username });
     });
   }
@@ -167,17 +191,23 @@ export class RobotConnection {
   /** A tunnel to host:port through this host (ProxyJump): its connect can take minutes to fail, hence the timeout. */
   forwardTo(host: string, port: number, timeoutMs: number): Promise<Duplex> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            Object.assign(new Error(`no answer from ${host}:${port} via ${this.target.name} within ${timeoutMs / 1000} s`), {
-              code: 'ETIMEDOUT',
-            }),
-          ),
-        timeoutMs,
-      );
+      const stop = () => {
+        clearTimeout(timer);
+        reject(interruption.reason as Error);
+      };
+      const timer = setTimeout(() => {
+        interruption.removeEventListener('abort', stop);
+        reject(
+          Object.assign(new Error(`no answer from ${host}:${port} via ${this.target.name} within ${timeoutMs / 1000} s`), {
+            code: 'ETIMEDOUT',
+          }),
+        );
+      }, timeoutMs);
+      if (interruption.aborted) return stop();
+      interruption.addEventListener('abort', stop, { once: true });
       this.client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
         clearTimeout(timer);
+        interruption.removeEventListener('abort', stop);
         if (err)
           reject(
             Object.assign(err, { code: 'ECONNREFUSED', message: `${this.target.name} could not reach ${host}:${port}: ${err.message}` }),
@@ -221,21 +251,31 @@ export class RobotConnection {
     // A file that cannot be read fails this command when it is piped, not the process now.
     if (options.stdin instanceof Readable) options.stdin.once('error', () => undefined);
     const stdin = typeof remote !== 'string' && remote.readsSudoPassword ? this.withSudoPassword(options.stdin) : options.stdin;
-    await this.channels.acquire();
-    try {
+    const { uninterruptible = false } = options;
+    const run = async () => {
       const wire = forAnyLoginShell(command);
-      const raw = this.standInRun
+      return this.standInRun
         ? bounded(await this.standInRun(wire, stdin instanceof Readable ? Buffer.concat(await stdin.toArray()) : stdin))
-        : await this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
-      const result = this.withoutLoginShellOutput(raw);
+        : this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, uninterruptible);
+    };
+    const inSlot = async () => {
+      await this.channels.acquire();
+      try {
+        throwIfInterrupted(); // it waited for a slot through a Ctrl-C: not started
+        return await run();
+      } finally {
+        this.channels.release();
+      }
+    };
+    try {
+      if (!uninterruptible) throwIfInterrupted();
+      const result = this.withoutLoginShellOutput(await (uninterruptible ? run() : abandonOnInterrupt(inSlot())));
       if (!options.quiet || result.code !== 0)
         log(this.target.name, `$ ${command}\n  -> exit ${result.code}${result.stderr.trim() ? `; stderr: ${result.stderr.trim()}` : ''}`);
       return result;
     } catch (err) {
       log(this.target.name, `$ ${command}\n  -> error: ${(err as Error).message}`);
       throw err;
-    } finally {
-      this.channels.release();
     }
   }
 
@@ -251,12 +291,14 @@ export class RobotConnection {
   }
 
   /** Rejects on timeout or a lost connection. */
-  private async overSsh(wire: string, stdin: ExecOptions['stdin'], timeoutMs: number): Promise<ExecResult> {
+  private async overSsh(wire: string, stdin: ExecOptions['stdin'], timeoutMs: number, uninterruptible: boolean): Promise<ExecResult> {
     const openChannel = () =>
       new Promise<ClientChannel>((resolve, reject) => this.client.exec(wire, (err, ch) => (err ? reject(err) : resolve(ch))));
     // A channel refused while the server still frees earlier ones is retried, not fatal.
     const refused = (err: unknown) => /Channel open failure|open failed/i.test((err as Error).message ?? '') && !this.closed;
-    const channel = await this.untilLost(retry(openChannel, { attempts: 6, baseMs: 50, maxMs: 200, retryIf: refused }));
+    const channel = await this.untilLost(
+      retry(openChannel, { attempts: 6, baseMs: 50, maxMs: 200, retryIf: refused, interruptible: !uninterruptible }),
+    );
     return this.untilLost(
       new Promise<ExecResult>((resolve, reject) => {
         const out = new BoundedOutput('stdout');
@@ -327,7 +369,9 @@ export class RobotConnection {
     log(this.target.name, `wrote ${path} (${bytes} bytes, mode ${mode.toString(8)})`);
   }
 
+  /** A polite end; a robot that does not answer it (link gone) is cut off shortly after, so nothing holds the process. */
   close(): void {
     this.client.end();
+    setTimeout(() => this.client.destroy(), 500).unref();
   }
 }

@@ -1,11 +1,10 @@
 // Operator keys named on the command line (--operator-key, --revoke-operator-key), read and checked
 // before any connection, and the keys this run may log in with — never revoked: the run would lock its
 // operator out.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import ssh2 from 'ssh2';
 import { keyOf } from '../remote/sshFiles.js';
-import { defaultKeyFiles } from './auth.js';
+import { defaultKeyFiles, listAgentKeys, publicKeyOfFile, publicLine } from './auth.js';
 
 /** The first public key line of FILE and a label for its tag (the key's comment, else the file's name). */
 export function readPublicKeyFile(file: string): { key: string; label: string } {
@@ -26,27 +25,10 @@ export function readPublicKeyFile(file: string): { key: string; label: string } 
   return { key, label };
 }
 
-const publicLine = (key: ssh2.ParsedKey) => `${key.type} ${key.getPublicSSH().toString('base64')}`;
-
-/** "type blob" of a key file: its .pub when there is one, else the public half of an unencrypted private key. */
-function publicOf(file: string): string | null {
-  if (existsSync(`${file}.pub`)) return keyOf(readFileSync(`${file}.pub`, 'utf8'));
-  if (!existsSync(file)) return null;
-  const parsed = ssh2.utils.parseKey(readFileSync(file));
-  return parsed instanceof Error ? null : publicLine(parsed);
-}
-
 /** Every key this run may log in with: the IdentityFiles, the default keys, the agent's. */
 export async function loginKeys(identityFiles: readonly string[]): Promise<Set<string>> {
-  const keys = new Set([...identityFiles, ...defaultKeyFiles()].map(publicOf).filter((k): k is string => k !== null));
+  const keys = new Set([...identityFiles, ...defaultKeyFiles()].map(publicKeyOfFile).filter((k): k is string => k !== null));
   const sock = process.env.SSH_AUTH_SOCK;
-  if (sock) {
-    const agentKeys = await new Promise<unknown[]>((resolve) =>
-      new ssh2.OpenSSHAgent(sock).getIdentities((err, list) => resolve(err ? [] : [...(list ?? [])])),
-    );
-    for (const k of agentKeys) {
-      if (k && typeof k === 'object' && 'getPublicSSH' in k) keys.add(publicLine(k as ssh2.ParsedKey));
-    }
-  }
+  if (sock) for (const k of await listAgentKeys(sock)) keys.add(publicLine(k));
   return keys;
 }

@@ -6,12 +6,16 @@ import type { Robot, SshHop } from '../inventory/schema.js';
 import { authHandler, type OperatorIdentity } from './auth.js';
 import { RobotConnection, tcpSocket } from './connection.js';
 import { fingerprint, hostKeyVerdict, keyTypeOf, type KnownHostLine, type KnownHosts } from './knownHosts.js';
+import { loginTarget, type LoginMemory } from './loginMemory.js';
 import { log } from '../log.js';
 import { retry } from '../run/retry.js';
+import { Interrupted, interruption } from '../interrupt.js';
 
 interface PoolOptions {
   identity: OperatorIdentity;
   knownHosts: KnownHosts;
+  /** The key that last logged in to each host: offered first. */
+  logins?: LoginMemory;
   /** --connect-timeout, which overrides each host's ConnectTimeout. */
   connectTimeoutMs?: number | undefined;
   maxHandshakes: number;
@@ -27,7 +31,9 @@ export type Reach =
       /** A first-seen key: its fingerprint, and the file it was recorded in or why it was not. */
       newHostKey: { fingerprint: string; recorded: { file: string } | { not: string } } | null;
     }
-  | { ok: false; status: 'unreachable' | 'failed'; reason: string };
+  | { ok: false; status: 'unreachable' | 'failed' | 'interrupted'; reason: string };
+
+const INTERRUPTED: Reach = { ok: false, status: 'interrupted', reason: 'not connected: the run was interrupted (Ctrl-C)' };
 
 // The SSH handshake and login, after TCP connected: sshd delays each failed password by seconds.
 const LOGIN_TIMEOUT_MS = 20_000;
@@ -118,7 +124,7 @@ type Endpoint = SshHop;
 const handshakeDropped = (e: Error & { code?: string }) =>
   e.code === 'ECONNRESET' || /closed during the handshake|Connection lost before handshake/i.test(e.message);
 
-function describeConnectError(err: Error & { code?: string; level?: string }, to: Endpoint, timeoutMs: number): Reach {
+function describeConnectError(err: Error & { code?: string; level?: string }, to: Endpoint, timeoutMs: number, tried: string): Reach {
   const code = err.code ?? '';
   const message = err.message ?? String(err);
   const at = `${to.host}:${to.port}`;
@@ -144,7 +150,7 @@ function describeConnectError(err: Error & { code?: string; level?: string }, to
     return {
       ok: false,
       status: 'failed',
-      reason: `authentication as "${to.user}" failed (tried the agent, ~/.ssh keys and any password given): check the user, or give the password with --ask-pass or PROVISION_PASSWORD`,
+      reason: `authentication as "${to.user}" failed (tried ${tried}): check the user, or give the password with --ask-pass or PROVISION_PASSWORD`,
     };
   }
   return { ok: false, status: 'failed', reason: message };
@@ -197,16 +203,20 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
   let presented: Buffer | null = null;
   let mismatch: string | null = null;
   const target = { ...to, username: to.user };
+  const loginAs = loginTarget(to.user, to.host, to.port);
+  const newAuth = () => authHandler(options.identity, target, options.logins?.get(loginAs));
+  let auth = newAuth();
 
-  const attempt = () =>
-    RobotConnection.open(
+  const attempt = () => {
+    auth = newAuth(); // each handshake starts its key order afresh
+    return RobotConnection.open(
       target,
       {
         readyTimeout: LOGIN_TIMEOUT_MS,
         keepaliveInterval: (to.keepaliveSeconds ?? DEFAULT_KEEPALIVE_S) * 1000,
         keepaliveCountMax: 3,
         algorithms: { serverHostKey: serverHostKey as never },
-        authHandler: authHandler(options.identity, target) as never,
+        authHandler: auth as never,
         hostVerifier: (key: Buffer) => {
           presented = key;
           mismatch = hostKeyProblem(to, lines, key, options.knownHosts);
@@ -215,6 +225,7 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
       },
       openSocket,
     );
+  };
 
   // A handshake dropped by sshd (MaxStartups: too many unauthenticated connections at once) is retried
   // with backoff; a timeout is not (the robot is away).
@@ -234,6 +245,7 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
     if (!key) throw new Error('no host key was presented');
     const isNew = hostKeyVerdict(lines, key).kind === 'new';
     const recorded = isNew ? options.knownHosts.remember(to.name, to.host, to.port, key, to) : null;
+    options.logins?.remember(loginAs, auth.keyInUse());
     log(to.name, `connected to ${to.user}@${to.host}:${to.port} (host key ${fingerprint(key)})`);
     return {
       ok: true,
@@ -243,8 +255,9 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
     };
   } catch (err) {
     if (mismatch) return { ok: false, status: 'failed', reason: mismatch };
+    if (err instanceof Interrupted) return INTERRUPTED;
     log(to.name, `connect failed: ${(err as Error).message}`);
-    return describeConnectError(err as Error, to, connectTimeoutMs(to, options));
+    return describeConnectError(err as Error, to, connectTimeoutMs(to, options), auth.tried());
   }
 }
 
@@ -300,7 +313,7 @@ async function connectOne(robot: Robot, options: PoolOptions, dialer: Dialer): P
   try {
     jump = await dialer.through(chain);
   } catch (err) {
-    return { ok: false, status: 'unreachable', reason: (err as Error).message };
+    return interruption.aborted ? INTERRUPTED : { ok: false, status: 'unreachable', reason: (err as Error).message };
   }
   return login(to, () => jump.forwardTo(robot.ip, robot.port, timeoutMs), options);
 }
@@ -315,7 +328,7 @@ export async function connectAll(robots: readonly Robot[], options: PoolOptions)
   // The first hop of every robot: the robot itself, or its first jump host.
   dialer.routes.prefetch(robots.map((r) => r.ssh?.jumps[0]?.host ?? r.ip));
   const results = await mapLimit(robots, options.maxHandshakes, (robot) =>
-    connectOne(robot, options, dialer).finally(() => options.onEach?.()),
+    interruption.aborted ? Promise.resolve(INTERRUPTED) : connectOne(robot, options, dialer).finally(() => options.onEach?.()),
   );
   // Thrown here, it would leave every connection open (the process never ends) and fail the whole run.
   const unsaved = options.knownHosts.save();
@@ -325,6 +338,7 @@ export async function connectAll(robots: readonly Robot[], options: PoolOptions)
     const why = unsaved.get(file);
     if (why !== undefined) r.newHostKey.recorded = { not: `${file} could not be written: ${why}` };
   }
+  options.logins?.save();
   return { reach: new Map(robots.map((r, i) => [r.name, results[i]!])), dialer };
 }
 

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
 import type { Fleet } from '../run/fleet.js';
 import { eachRobot, runPhases, type Phase } from '../run/phases.js';
+import { interruption } from '../interrupt.js';
 import { pollUntil } from '../run/retry.js';
 import type { NodeInfo } from '../remote/docker.js';
 import {
@@ -334,7 +335,7 @@ async function labelConstraint(s: CheckRun, nodes: string[]): Promise<void> {
 
 /** Everything check made goes, whatever happened; what the engines still hold after 20 s is said. */
 async function cleanUp(s: CheckRun): Promise<void> {
-  if (!s.manager || !s.created) return;
+  if (!s.manager || !s.created || interruption.aborted) return; // on Ctrl-C the hook in runCheck removed them
   await s
     .onManager(cleanupCommand(s.via.robot.sudo), 'removing the check services and network')
     .catch((err: Error) =>
@@ -380,7 +381,7 @@ export async function runCheck(fleet: Fleet, options: CheckOptions): Promise<Che
   const s = new CheckRun(fleet, options);
   // Ctrl-C: the services go at once (their tasks with them); a network still held is the next check's to remove.
   const detach = fleet.onInterrupt(async () => {
-    if (s.manager && s.created) await s.via.conn.exec(cleanupCommand(s.via.robot.sudo));
+    if (s.manager && s.created) await s.via.conn.exec(cleanupCommand(s.via.robot.sudo), { uninterruptible: true });
   });
   try {
     const stop = await runPhases(fleet, s, CHECK_PHASES);

@@ -1,6 +1,6 @@
 // The manager provision works through: when one stops being one, or loses its connection or docker, the next takes over.
 import { StopRun } from '../run/phases.js';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { Interrupted, pause } from '../interrupt.js';
 import type { NodeInfo } from '../remote/docker.js';
 import { managerStateCommand, parseManagerState } from '../remote/docker.js';
 import type { RemoteCommand } from '../remote/shell.js';
@@ -43,7 +43,10 @@ export class ManagerVia {
   async run(build: (useSudo: boolean) => RemoteCommand, what: string): Promise<string> {
     for (let waited = 0; ;) {
       const m = this.current;
-      const result = await m.conn.exec(build(m.robot.sudo)).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }));
+      const result = await m.conn.exec(build(m.robot.sudo)).catch((err: Error) => {
+        if (err instanceof Interrupted) throw err;
+        return { code: -1, stdout: '', stderr: err.message };
+      });
       if (result.code === 0) return result.stdout;
       const loss = managerLoss(result.stderr);
       if (loss) {
@@ -51,7 +54,7 @@ export class ManagerVia {
         continue;
       }
       if (NO_LEADER.test(result.stderr) && waited < ELECTION_WAIT_MS) {
-        await sleep(2000);
+        await pause(2000);
         waited += 2000;
         continue;
       }
@@ -117,7 +120,7 @@ export class ManagerVia {
       const result = await m.conn.exec(managerStateCommand(m.robot.sudo)).catch(() => null);
       if (!result || result.code !== 0) return false; // connection or docker gone: no use waiting
       if (parseManagerState(result.stdout)) return true;
-      await sleep(POLL_MS); // in the swarm, not yet answering as a manager: just promoted
+      await pause(POLL_MS); // in the swarm, not yet answering as a manager: just promoted
     }
     return false;
   }

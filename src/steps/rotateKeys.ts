@@ -4,7 +4,7 @@
 // are withdrawn. ssh reads its key files at start and again when it signs, so a file changes only when
 // no login can be using it. A failure before all trust the new keys stops the rotation for all (nothing
 // switched yet); a later one leaves both keys trusted until a later run.
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pause } from '../interrupt.js';
 import { keyOf, ROBOT_KEY_FILE, type OperatorKeys, type RobotKeyFacts } from '../remote/sshFiles.js';
 import { parseGatheredSsh, type GatheredSsh } from '../remote/keysScript.js';
 import { adoptKeyCommand, dropNextKeyCommand, NEXT_KEY_FILE, newKeyCommand } from '../remote/retire.js';
@@ -35,7 +35,7 @@ export async function runRotateKeys(fleet: Fleet, options: { settleMs?: number; 
   const state: RotateState = {
     fleet,
     operator: { key: operator.key, label: operator.label },
-    settle: () => sleep(options.settleMs ?? SETTLE_MS),
+    settle: () => pause(options.settleMs ?? SETTLE_MS),
     verify: options.verify !== false,
     gathered: new Map(),
     newKeys: new Map(),

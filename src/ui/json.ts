@@ -22,7 +22,9 @@ export type CommandName = (typeof COMMANDS)[number];
 const robotResult = z.strictObject({
   name: z.string(),
   ip: z.string(),
-  status: z.enum(['changed', 'joined', 'ok', 'unreachable', 'failed']).describe('what this run did on the robot, or why it could not'),
+  status: z
+    .enum(['changed', 'joined', 'ok', 'unreachable', 'failed', 'interrupted'])
+    .describe('what this run did on the robot, or why it could not'),
   role: z.string().optional().describe('manager or worker, where the command decides or reads roles'),
   details: z.array(z.string()).describe('what changed (or would change), or why it failed'),
 });
@@ -164,7 +166,9 @@ export const runResultSchema = z
   .strictObject({
     command: z.enum(COMMANDS),
     dryRun: z.boolean(),
-    exitCode: z.union([z.literal(0), z.literal(1)]).describe('0 every robot done; 1 some robot unreachable or failed'),
+    exitCode: z
+      .union([z.literal(0), z.literal(1), z.literal(130)])
+      .describe('0 every robot done; 1 some robot unreachable or failed; 130 interrupted (Ctrl-C)'),
     robots: z.array(robotResult).describe('every robot of the inventory, in its order'),
     notes: z.array(z.string()).describe('about the run as a whole'),
     mesh: mesh.optional(),

@@ -21,7 +21,7 @@ export function renderOutcomes(
   paint: Paint = PLAIN,
 ): string {
   const lines = [`${title}${run.dryRun ? ' (dry run: nothing was changed)' : ''}`];
-  const shown = run.outcomes.filter((o) => !quiet || o.status === 'failed' || o.status === 'unreachable');
+  const shown = run.outcomes.filter((o) => !quiet || o.status === 'failed' || o.status === 'unreachable' || o.status === 'interrupted');
   // A note several robots share is one line under the table, not one per robot.
   const shared = sharedNotes(shown);
   const sharedSet = new Set(shared.map((s) => s.note));
@@ -45,6 +45,7 @@ export function renderOutcomes(
 const STATUS_PAINT: Record<RobotOutcome['status'], keyof Paint> = {
   failed: 'red',
   unreachable: 'red',
+  interrupted: 'red',
   changed: 'yellow',
   joined: 'green',
   ok: 'dim',

@@ -1,5 +1,8 @@
 // Faults made for real on the lab, each ending with a run that converges.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { finishLab, lab, labDown, labUp, newOperator, onRobot, provision, startProvision, type Operator } from './harness.js';
 import { quote } from '../../src/remote/shell.js';
 import { script } from '../../src/remote/scripts.js';
@@ -8,6 +11,7 @@ let inventory: string;
 let op: Operator;
 const ROBOTS = ['Anton', 'Ida', 'Otto'];
 const clusterOf = (r: string) => onRobot(r, "docker info --format '{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}'").trim();
+const onRobotIp = (r: string) => lab('ip', r).trim();
 const stateOf = (r: string) => onRobot(r, "docker info --format '{{.Swarm.LocalNodeState}}'").trim();
 
 beforeAll(async () => {
@@ -73,6 +77,46 @@ describe('faults', () => {
     expect(held.size).toBe(1);
     expect([...held][0]).toMatch(/^provision-lock held N run\d+@pc:\d+:aa$/);
   }, 60_000);
+
+  it("an agent of 8 keys, provision's own added last (more than sshd's MaxAuthTries): keys, swarm and status succeed on every robot", async () => {
+    const agentOp = newOperator();
+    const ssh = join(agentOp.home, '.ssh');
+    mkdirSync(ssh, { mode: 0o700 });
+    const sock = join(agentOp.home, 'agent.sock');
+    const pid = Number(/SSH_AGENT_PID=(\d+)/.exec(execFileSync('ssh-agent', ['-s', '-a', sock], { encoding: 'utf8' }))?.[1]);
+    try {
+      const add = (file: string) => execFileSync('ssh-add', ['-q', file], { env: { SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      for (let i = 1; i <= 7; i++) {
+        execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(agentOp.home, `other${i}`)]);
+        add(join(agentOp.home, `other${i}`));
+      }
+      // provision's own key: the one `keys` installs (~/.ssh/id_ed25519), the agent's 8th
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'provision-own', '-f', join(ssh, 'id_ed25519')]);
+      add(join(ssh, 'id_ed25519'));
+      expect(
+        execFileSync('ssh-add', ['-l'], { env: { SSH_AUTH_SOCK: sock }, encoding: 'utf8' })
+          .trim()
+          .split('\n'),
+      ).toHaveLength(8);
+      const agent = { SSH_AUTH_SOCK: sock };
+      const keys = await provision(agentOp, ['keys', '-i', inventory], agent); // first contact: the password, after 5 keys
+      expect(keys.stdout).not.toMatch(/failed|unreachable/);
+      expect(keys.code).toBe(0);
+      const keyOnly = { ...agent, PROVISION_PASSWORD: '' }; // from here on only a key can log in
+      const swarm = await provision(agentOp, ['swarm', '-i', inventory], keyOnly);
+      expect(swarm.stdout).not.toMatch(/failed|unreachable|Too many authentication failures/);
+      expect(swarm.code).toBe(0);
+      const status = await provision(agentOp, ['status', '-i', inventory], keyOnly);
+      expect(status.code).toBe(0);
+      for (const r of ROBOTS) expect(status.stdout).toMatch(new RegExp(`\\b${r}\\b`));
+      // each robot's login is remembered with provision's key, offered first next time
+      const own = readFileSync(join(ssh, 'id_ed25519.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+      const remembered = readFileSync(join(agentOp.logDir, 'logins'), 'utf8');
+      for (const r of ROBOTS) expect(remembered).toContain(`${r.toLowerCase()}@${onRobotIp(r)}:22 ${own}`);
+    } finally {
+      process.kill(pid);
+    }
+  }, 120_000);
 
   it('a robot whose dockerd is stopped gets a clear message; the others go on', async () => {
     lab('dockerd', 'Otto', 'stop');
