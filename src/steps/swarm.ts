@@ -11,6 +11,7 @@ import { Formation, planInput, type RotateWhich } from './formation.js';
 import { QuorumLostError, fleetClusters, gatherMembers, halfJoined, inSwarm, type Member } from './swarmState.js';
 import { ingressMtuNote, runPreflight } from './preflight.js';
 import { recreateIngressCommand } from '../remote/preflight.js';
+import { throwIfInterrupted } from '../interrupt.js';
 
 export type { SwarmReport } from '../run/outcome.js';
 export type { RotateWhich } from './formation.js';
@@ -64,6 +65,7 @@ const preflight: Phase<SwarmRun> = {
     s.options.members || s.members.every((m) => inSwarm(m.facts) && !halfJoined(m.facts)) ? [] : s.members.map((m) => m.robot.name),
   run: async (s) => {
     const report = await runPreflight(s.fleet, s.members, true);
+    throwIfInterrupted(); // a preflight cut short by Ctrl-C read nothing worth reporting
     s.report.preflight = report;
     s.members = s.members.filter((m) => s.fleet.outcomes.get(m.robot.name)?.status !== 'failed');
     const note = s.found ? await ingressMtuNote(s.found, report) : null;
