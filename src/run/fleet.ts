@@ -36,6 +36,9 @@ function processAlive(pid: number) {
   }
 }
 
+/** Ctrl-C's release of the run lock (and check's undo) gets this long: the run must end within 2 s. */
+const RELEASE_MS = 1300;
+
 const runIdSafe = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, '_');
 
 const NOT_LINUX_LIKE = 'not a Linux robot (provision needs Linux with /bin/sh, coreutils, OpenSSH and Docker); nothing was run on it';
@@ -74,7 +77,7 @@ export class Fleet {
   private locking: Promise<void> | null = null;
   private closed = false;
   private released = false;
-  /** Undo on Ctrl-C (check's services): raced with the unlock, one second at most. */
+  /** Undo on Ctrl-C (check's services): raced with the unlock, RELEASE_MS at most. */
   private readonly interruptHooks = new Set<() => Promise<unknown>>();
   /** Outputs of the step's first command, run together with the lock (see lock and firstRead). */
   private readonly opened = new Map<string, { line: string; result: ExecResult }>();
@@ -128,7 +131,7 @@ export class Fleet {
 
   /**
    * Ctrl-C: every robot not done (nor failed) is interrupted; the lock is released and check's undo run,
-   * one second at most, then the connections close. Meanwhile the step unwinds (its commands abandoned,
+   * RELEASE_MS at most, then the connections close. Meanwhile the step unwinds (its commands abandoned,
    * its waits ended) to its report. Files on robots are only replaced by a rename: each is old or new, never half.
    */
   private interrupted() {
@@ -146,7 +149,7 @@ export class Fleet {
       await Promise.all([this.locking ? this.releaseLock() : undefined, ...undo]);
     };
     let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)));
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, RELEASE_MS)));
     this.stopping = Promise.race([release(), bound]).finally(() => {
       clearTimeout(timer);
       this.released = true;

@@ -369,9 +369,13 @@ export class RobotConnection {
     log(this.target.name, `wrote ${path} (${bytes} bytes, mode ${mode.toString(8)})`);
   }
 
-  /** A polite end; a robot that does not answer it (link gone) is cut off shortly after, so nothing holds the process. */
+  /**
+   * A polite end; a robot that does not answer it (link gone, or too busy) is cut off shortly after, at
+   * once after Ctrl-C, so that nothing holds the process.
+   */
   close(): void {
     this.client.end();
-    setTimeout(() => this.client.destroy(), 500).unref();
+    if (interruption.aborted) this.client.destroy();
+    else setTimeout(() => this.client.destroy(), 500).unref();
   }
 }
