@@ -193,13 +193,22 @@ export function hostKeyProblem(to: Endpoint, lines: readonly KnownHostLine[], ke
   }
 }
 
+/** Like OpenSSH: ask first for the key types already recorded for this host. */
+function hostKeyTypesFor(lines: readonly KnownHostLine[]): string[] {
+  const knownTypes = new Set(lines.filter((l) => !l.marker).map((k) => k.type));
+  return [...HOST_KEY_TYPES.filter((t) => knownTypes.has(t)), ...HOST_KEY_TYPES.filter((t) => !knownTypes.has(t))];
+}
+
+const logHandshakeRetry = (name: string) => (err: unknown, n: number, ms: number) =>
+  log(
+    name,
+    `handshake dropped (${(err as { code?: string }).code ?? (err as Error).message}); retry ${n} of ${HANDSHAKE_RETRIES} in ${ms} ms`,
+  );
+
 /** Log in to one endpoint, pinning its host key against known_hosts (by name and by address, like ssh). */
 async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: PoolOptions): Promise<Reach> {
   const lines = options.knownHosts.linesFor(to.name, to.host, to.port, to);
-  const known = lines.filter((l) => !l.marker);
-  const knownTypes = new Set(known.map((k) => k.type));
-  // Like OpenSSH: ask first for the key types already recorded for this host.
-  const serverHostKey = [...HOST_KEY_TYPES.filter((t) => knownTypes.has(t)), ...HOST_KEY_TYPES.filter((t) => !knownTypes.has(t))];
+  const serverHostKey = hostKeyTypesFor(lines);
   let presented: Buffer | null = null;
   let mismatch: string | null = null;
   const target = { ...to, username: to.user };
@@ -235,11 +244,7 @@ async function login(to: Endpoint, openSocket: () => Promise<Duplex>, options: P
       baseMs: 300,
       jitter: 0.25,
       retryIf: (err) => !mismatch && handshakeDropped(err as Error & { code?: string }),
-      onRetry: (err, n, ms) =>
-        log(
-          to.name,
-          `handshake dropped (${(err as { code?: string }).code ?? (err as Error).message}); retry ${n} of ${HANDSHAKE_RETRIES} in ${ms} ms`,
-        ),
+      onRetry: logHandshakeRetry(to.name),
     });
     const key = presented as Buffer | null;
     if (!key) throw new Error('no host key was presented');
