@@ -179,8 +179,11 @@ export interface NodeInfo {
 
 const NODES_SCRIPT = `ids=$(dk node ls -q) && dk node inspect --format '{{json .}}' $ids`;
 
+/** About 2.1 KB a node (Docker 20.10): room for some 8,000 nodes, where the default bound holds 490. */
+export const NODES_OUTPUT_LIMIT = 16 * 1024 * 1024;
+
 export function nodesCommand(useSudo: boolean): RemoteCommand {
-  return dockerScript(NODES_SCRIPT, [], useSudo);
+  return { ...dockerScript(NODES_SCRIPT, [], useSudo), outputLimit: NODES_OUTPUT_LIMIT };
 }
 
 /** Between the facts and the node list in a watch read's output. */
@@ -192,7 +195,8 @@ const NODES_MARK = 'provision-nodes-begin';
  */
 export function watchReadCommand(useSudo: boolean, withNodes: boolean): RemoteCommand {
   const nodes = withNodes ? `\necho ${NODES_MARK}\n${NODES_SCRIPT}` : '';
-  return dockerScript(`(\n${script('facts')})${nodes}`, [TOKEN_DIR, ...TOKEN_FILES], useSudo);
+  const command = dockerScript(`(\n${script('facts')})${nodes}`, [TOKEN_DIR, ...TOKEN_FILES], useSudo);
+  return withNodes ? { ...command, outputLimit: NODES_OUTPUT_LIMIT } : command;
 }
 
 export function parseWatchRead(stdout: string, useSudo: boolean): { facts: RobotFacts; nodes: NodeInfo[] | null } {

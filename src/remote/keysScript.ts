@@ -1,5 +1,5 @@
 // `provision keys`' first remote command (gather-ssh.sh), its parser, and the mesh probe.
-import { commandLine, remoteScript } from './shell.js';
+import { commandLine, remoteScript, type RemoteCommand } from './shell.js';
 import { unexpectedAnswer } from './answer.js';
 import { ROBOT_KEY_FILE } from './sshFiles.js';
 import type { PathFacts, StrictModesFacts } from '../plan/strictModes.js';
@@ -7,8 +7,15 @@ import type { PathFacts, StrictModesFacts } from '../plan/strictModes.js';
 export const MANAGED_SSH_FILES = ['authorized_keys', 'known_hosts', 'config'] as const;
 export type ManagedSshFile = (typeof MANAGED_SSH_FILES)[number];
 
-export function gatherSshCommand(keyComment: string, dryRun: boolean): string {
-  return remoteScript('gather-ssh', [keyComment, dryRun ? '1' : '0', ROBOT_KEY_FILE, ...MANAGED_SSH_FILES]);
+/**
+ * The three files come back whole (base64): a user's known_hosts grown over years may be large, and
+ * failing it would leave that robot unprovisioned, so this read may print more than other commands.
+ */
+export const SSH_FILES_OUTPUT_LIMIT = 64 * 1024 * 1024;
+
+export function gatherSshCommand(keyComment: string, dryRun: boolean): RemoteCommand {
+  const line = remoteScript('gather-ssh', [keyComment, dryRun ? '1' : '0', ROBOT_KEY_FILE, ...MANAGED_SSH_FILES]);
+  return { line, readsSudoPassword: false, outputLimit: SSH_FILES_OUTPUT_LIMIT };
 }
 
 export interface GatheredSsh {

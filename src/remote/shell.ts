@@ -25,6 +25,8 @@ export function remoteScript(name: string, args: readonly string[] = []): string
 export interface RemoteCommand {
   line: string;
   readsSudoPassword: boolean;
+  /** Bytes of stdout kept before the command fails as a flood (default OUTPUT_LIMIT_BYTES). */
+  outputLimit?: number;
 }
 
 /** A script that calls docker as `dk`: directly, or through sudo. */
@@ -64,5 +66,6 @@ export function splitAtMark(text: string): { marked: boolean; before: string; ou
 /** `first && then` as one remote call: `then` runs only once `first` succeeded. */
 export function andThen(first: string, then?: string | RemoteCommand): RemoteCommand {
   if (then === undefined) return { line: first, readsSudoPassword: false };
-  return { line: `${first} && ${lineOf(then)}`, readsSudoPassword: typeof then !== 'string' && then.readsSudoPassword };
+  if (typeof then === 'string') return { line: `${first} && ${then}`, readsSudoPassword: false };
+  return { ...then, line: `${first} && ${then.line}` };
 }

@@ -106,8 +106,8 @@ function floodOf(sink: BoundedOutput, stdout: BoundedOutput): Error {
 }
 
 /** A stand-in's whole answer, held to the same bound as a robot's. */
-function bounded(raw: ExecResult): ExecResult {
-  const out = new BoundedOutput('stdout');
+function bounded(raw: ExecResult, limit?: number): ExecResult {
+  const out = new BoundedOutput('stdout', limit);
   const errOut = new BoundedOutput('stderr');
   out.push(Buffer.from(raw.stdout));
   errOut.push(Buffer.from(raw.stderr));
@@ -252,11 +252,12 @@ export class RobotConnection {
     if (options.stdin instanceof Readable) options.stdin.once('error', () => undefined);
     const stdin = typeof remote !== 'string' && remote.readsSudoPassword ? this.withSudoPassword(options.stdin) : options.stdin;
     const { uninterruptible = false } = options;
+    const outputLimit = typeof remote === 'string' ? undefined : remote.outputLimit;
     const run = async () => {
       const wire = forAnyLoginShell(command);
       return this.standInRun
-        ? bounded(await this.standInRun(wire, stdin instanceof Readable ? Buffer.concat(await stdin.toArray()) : stdin))
-        : this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, uninterruptible);
+        ? bounded(await this.standInRun(wire, stdin instanceof Readable ? Buffer.concat(await stdin.toArray()) : stdin), outputLimit)
+        : this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, uninterruptible, outputLimit);
     };
     const inSlot = async () => {
       await this.channels.acquire();
@@ -291,7 +292,13 @@ export class RobotConnection {
   }
 
   /** Rejects on timeout or a lost connection. */
-  private async overSsh(wire: string, stdin: ExecOptions['stdin'], timeoutMs: number, uninterruptible: boolean): Promise<ExecResult> {
+  private async overSsh(
+    wire: string,
+    stdin: ExecOptions['stdin'],
+    timeoutMs: number,
+    uninterruptible: boolean,
+    outputLimit?: number,
+  ): Promise<ExecResult> {
     const openChannel = () =>
       new Promise<ClientChannel>((resolve, reject) => this.client.exec(wire, (err, ch) => (err ? reject(err) : resolve(ch))));
     // A channel refused while the server still frees earlier ones is retried, not fatal.
@@ -301,7 +308,7 @@ export class RobotConnection {
     );
     return this.untilLost(
       new Promise<ExecResult>((resolve, reject) => {
-        const out = new BoundedOutput('stdout');
+        const out = new BoundedOutput('stdout', outputLimit);
         const errOut = new BoundedOutput('stderr');
         const timer = setTimeout(() => {
           channel.close();

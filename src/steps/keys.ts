@@ -20,6 +20,7 @@ import { redact } from '../log.js';
 import { mapLimit } from '../ssh/pool.js';
 import type { Fleet } from '../run/fleet.js';
 import type { RobotConnection } from '../ssh/connection.js';
+import type { RemoteCommand } from '../remote/shell.js';
 import type { Robot } from '../inventory/schema.js';
 import { runPhases, type Phase } from '../run/phases.js';
 import { liveRobots, onRobot, type Reached } from '../run/reached.js';
@@ -43,7 +44,7 @@ function lineDelta(before: string, after: string): string {
 }
 
 /** The step's first command (run with the lock); outside --limit it only reads, as in a dry run. */
-export const keysFirstCommand = (robot: Robot, dryRun = false): string => gatherSshCommand(`${robot.user}@${robot.name}`, dryRun);
+export const keysFirstCommand = (robot: Robot, dryRun = false): RemoteCommand => gatherSshCommand(`${robot.user}@${robot.name}`, dryRun);
 /** ~/.ssh, changing nothing. */
 export async function readSsh(robot: Robot, conn: RobotConnection): Promise<GatheredSsh> {
   return parseGatheredSsh(await conn.run(keysFirstCommand(robot, true), 'reading ~/.ssh'));
@@ -56,7 +57,7 @@ export const blockStrangers = (g: GatheredSsh, known: string[]) => [
 
 export const keysOpening =
   (fleet: Pick<Fleet, 'inLimit' | 'options'>) =>
-  (robot: Robot): string =>
+  (robot: Robot): RemoteCommand =>
     keysFirstCommand(robot, fleet.options.dryRun || !fleet.inLimit(robot.name));
 
 /** What `provision keys` learns, phase by phase (none re-reads what another knows). */

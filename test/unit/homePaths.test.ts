@@ -109,7 +109,7 @@ describe('the other scripts that write under the home', () => {
     const outside = dir('outside-');
     chmodSync(outside, 0o755);
     symlinkSync(outside, join(home, '.ssh'));
-    const r = sh(home, gatherSshCommand('t@T', false));
+    const r = sh(home, gatherSshCommand('t@T', false).line);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('~/.ssh is a symlink to');
     expect(readdirSync(outside)).toEqual([]);

@@ -60,7 +60,7 @@ const withoutPrelude = (script: string) => script.replace(/^[\s\S]*?dk\(\) \{[^\
 const SCRIPTS = new Map<string, string>(
   Object.entries({
     lock: lockCommand('x').line, // its first argument says which: take, refresh or release
-    'gather-ssh': keysScript.gatherSshCommand('x', false),
+    'gather-ssh': keysScript.gatherSshCommand('x', false).line,
     write: writeFileCommand('x', 0o600, 1),
     'new-key': retire.newKeyCommand('x'),
     'adopt-key': retire.adoptKeyCommand(),

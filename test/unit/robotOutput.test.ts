@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { BoundedOutput, OUTPUT_LIMIT_BYTES } from '../../src/ssh/boundedOutput.js';
 import { RobotConnection } from '../../src/ssh/connection.js';
 import { OUTPUT_MARK } from '../../src/remote/shell.js';
+import { SSH_FILES_OUTPUT_LIMIT, gatherSshCommand } from '../../src/remote/keysScript.js';
 import { escapeControls, printable, printableJson, registerSecret as registerPlainSecret } from '../../src/log.js';
 import { renderOutcomes } from '../../src/ui/report.js';
 import { painter } from '../../src/ui/terminal.js';
@@ -57,6 +58,14 @@ describe('a command that prints without end', () => {
     await expect(answering('', 'e'.repeat(2 * MiB)).exec('cat big')).rejects.toThrow(/^the command printed more than 1 MiB on stderr/);
     const fine = await answering('x'.repeat(MiB - OUTPUT_MARK.length - 1)).exec('cat');
     expect(fine.stdout).toHaveLength(MiB - OUTPUT_MARK.length - 1);
+  });
+
+  it("a read of the user's ~/.ssh files may print more: their whole known_hosts; past its own bound it fails too", async () => {
+    const ssh = gatherSshCommand('ida@Ida', true);
+    const big = answering('k'.repeat(40 * MiB));
+    expect((await big.exec(ssh)).stdout).toHaveLength(40 * MiB);
+    await expect(big.exec('cat big')).rejects.toThrow(/printed more than 1 MiB on stdout/);
+    await expect(answering('k'.repeat(SSH_FILES_OUTPUT_LIMIT + 1)).exec(ssh)).rejects.toThrow(/printed more than 64 MiB on stdout/);
   });
 });
 

@@ -77,7 +77,10 @@ describe("the gather script's StrictModes lines", () => {
   // The real script in a real sh, on a scratch home of this machine (no robot needed).
   const run = (home: string, dry: boolean) =>
     parseGatheredSsh(
-      execFileSync('sh', ['-c', gatherSshCommand('t@T', dry)], { encoding: 'utf8', env: { HOME: home, PATH: process.env.PATH ?? '' } }),
+      execFileSync('sh', ['-c', gatherSshCommand('t@T', dry).line], {
+        encoding: 'utf8',
+        env: { HOME: home, PATH: process.env.PATH ?? '' },
+      }),
     );
 
   it("generates the robot's key pair with its comment (user@robot), and reads the public key back", () => {
@@ -133,7 +136,10 @@ describe("the gather script's StrictModes lines", () => {
       chmodSync(join(home, '.ssh'), 0o755);
       execFileSync('chown', ['65534', join(home, '.ssh')]);
       const g = parseGatheredSsh(
-        execFileSync('sh', ['-c', gatherSshCommand('t@T', false)], { encoding: 'utf8', env: { HOME: home, PATH: process.env.PATH ?? '' } }),
+        execFileSync('sh', ['-c', gatherSshCommand('t@T', false).line], {
+          encoding: 'utf8',
+          env: { HOME: home, PATH: process.env.PATH ?? '' },
+        }),
       );
       expect(g.actions).toEqual([]);
       expect(statSync(join(home, '.ssh')).mode & 0o777).toBe(0o755);
