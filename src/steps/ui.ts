@@ -11,6 +11,7 @@ import { FleetWatch } from './watch.js';
 import { fleetView } from '../ui/fleetView.js';
 import { serveUi } from '../web/server.js';
 import { ActionRunner } from '../web/actions.js';
+import { interruption, runStarted } from '../interrupt.js';
 
 export interface UiOptions {
   host: string;
@@ -80,15 +81,19 @@ export async function runUi(inventory: Inventory, options: UiOptions): Promise<v
   options.say('(the token in this URL is the only way in; Ctrl-C stops the server and closes every connection)');
   if (options.open) openBrowser(server.url);
   void watch.start();
+  // Ctrl-C is how a server is stopped, not a run cut short: interrupt.ts aborts `interruption` (its
+  // 1.8 s guard still ends a close that hangs, with 130); a clean close ends with 0.
+  runStarted();
   await new Promise<void>((resolve) => {
     const stop = () => {
-      process.removeListener('SIGINT', stop);
+      interruption.removeEventListener('abort', stop);
       process.removeListener('SIGTERM', stop);
       watch.stop();
       runner?.stop();
       void server!.close().then(resolve);
     };
-    process.on('SIGINT', stop);
+    if (interruption.aborted) return stop();
+    interruption.addEventListener('abort', stop, { once: true });
     process.on('SIGTERM', stop);
   });
 }
