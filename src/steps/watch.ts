@@ -33,6 +33,7 @@ export class FleetWatch {
   private live: Live[];
   private nodes: NodeInfo[] | null = null;
   private nodesFrom: string | null = null;
+  private unlistedBy: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -54,7 +55,12 @@ export class FleetWatch {
   }
 
   reading(): FleetReading {
-    return { robots: new Map(this.live.map((l) => [l.robot.name, l.reading])), nodes: this.nodes, nodesFrom: this.nodesFrom };
+    return {
+      robots: new Map(this.live.map((l) => [l.robot.name, l.reading])),
+      nodes: this.nodes,
+      nodesFrom: this.nodesFrom,
+      unlistedBy: this.unlistedBy,
+    };
   }
 
   /** The first refresh now, then one every intervalMs (never two at once). */
@@ -163,9 +169,13 @@ export class FleetWatch {
     };
     await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, worker));
     if (this.stopped) return;
-    if (nodes || !reader) {
+    // A reader that did not answer: its last list stays (another manager reads next time). One that
+    // answered without a list (no leader: quorum lost) must not leave the last list shown as now.
+    const answered = reader?.reading.state === 'up';
+    if (nodes || !reader || answered) {
       this.nodes = nodes;
       this.nodesFrom = nodes ? reader!.robot.name : null;
+      this.unlistedBy = !nodes && answered ? reader.robot.name : null;
     }
     this.changed();
   }

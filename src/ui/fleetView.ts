@@ -24,6 +24,8 @@ export interface FleetReading {
   /** The node list from one manager; null: no manager answered. */
   nodes: NodeInfo[] | null;
   nodesFrom: string | null;
+  /** A manager that answered but listed no nodes (a swarm without a leader cannot): no older list is shown as now. */
+  unlistedBy?: string | null;
 }
 
 /** What `provision check` (or `up --check`) stored last (see lastCheck.ts). */
@@ -168,7 +170,12 @@ function robotView(robot: Robot, reading: RobotReading | undefined, node: NodeIn
   } satisfies RobotView;
 }
 
-function quorumWords(managers: number, reachable: number, zones: ZoneView[]): string[] {
+function quorumWords(managers: number, reachable: number, zones: ZoneView[], unlistedBy: string | null): string[] {
+  if (managers === 0 && unlistedBy)
+    return [
+      `${unlistedBy} is a manager but could not list the swarm's nodes: the swarm may have no leader (quorum lost: half of its managers or more unreachable), or its engine is failing.`,
+      'provision status says more; provision recover if the lost managers never come back.',
+    ];
   if (managers === 0) return ['No swarm among the reachable robots yet: provision up forms one.'];
   const majority = Math.floor(managers / 2) + 1;
   const holds = reachable >= majority;
@@ -214,19 +221,20 @@ export function fleetView(inventory: Inventory, fleet: string, reading: FleetRea
   const managerNodes = nodes.filter((n) => n.role === 'manager');
   const reachableManagers = managerNodes.filter((n) => n.reachability === 'reachable').length;
   const majority = Math.floor(managerNodes.length / 2) + 1;
+  const unlistedBy = reading.nodes ? null : (reading.unlistedBy ?? null);
   return {
     fleet,
     inventory: inventory.file,
     at: new Date(now).toISOString(),
     robots,
     quorum: {
-      swarm: managerNodes.length > 0,
+      swarm: managerNodes.length > 0 || unlistedBy !== null,
       managers: managerNodes.length,
       reachableManagers,
       holds: managerNodes.length > 0 && reachableManagers >= majority,
       toleratedNow: Math.max(0, reachableManagers - majority),
       toleratedByDesign: faultTolerance(managerNodes.length),
-      words: quorumWords(managerNodes.length, reachableManagers, zones),
+      words: quorumWords(managerNodes.length, reachableManagers, zones, unlistedBy),
       zones,
     },
     plan: { managers: plan.managers, leader: plan.leader, warnings: plan.warnings },

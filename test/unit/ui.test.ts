@@ -187,6 +187,13 @@ describe('the page model', () => {
     expect(none.quorum.words[0]).toMatch(/No swarm/);
   });
 
+  it('a manager that answered without a node list (no leader): quorum not shown as holding', () => {
+    const unlisted = fleetView(inventory, 'fleet', { ...reading, nodes: null, nodesFrom: null, unlistedBy: 'Ida' }, null);
+    expect(unlisted.quorum).toMatchObject({ swarm: true, holds: false, managers: 0 });
+    expect(unlisted.quorum.words[0]).toMatch(/^Ida is a manager but could not list the swarm's nodes: .*no leader/);
+    expect(unlisted.quorum.words.join(' ')).not.toMatch(/No swarm|holds/);
+  });
+
   it("the last check's findings and pairs per robot", () => {
     const last = {
       at: '2026-12-07T10:00:00Z',
