@@ -126,6 +126,22 @@ describe('the run lock', () => {
     expect(existsSync(join(h2, LOCK_DIR))).toBe(false);
   });
 
+  it("is released also when this run's own refresh renamed it between the release's look and its rm", () => {
+    const h = home();
+    run(h, lockCommand('me@laptop:1:aa'));
+    // rm as the robot's, then the refresh's rename lands: the lock is this run's under a new name.
+    const bin = mkdtempSync(join(tmpdir(), 'provision-rm-'));
+    writeFileSync(
+      join(bin, 'rm'),
+      `#!/bin/sh\n${spawnSync('sh', ['-c', 'command -v rm'], { encoding: 'utf8' }).stdout.trim()} "$@"; s=$?\n` +
+        `[ -e "$HOME/renamed" ] || { : >"$HOME/renamed"; : >"$HOME/${LOCK_DIR}/owner.$(date +%s).me@laptop:1:aa"; }\nexit $s\n`,
+      { mode: 0o755 },
+    );
+    exec(h, unlockCommand('me@laptop:1:aa'), `${bin}:${process.env.PATH ?? ''}`);
+    expect(existsSync(join(h, 'renamed'))).toBe(true);
+    expect(existsSync(join(h, LOCK_DIR))).toBe(false);
+  });
+
   it('takes a lock whose directory a release left empty', () => {
     const h = home();
     mkdirSync(join(h, LOCK_DIR));

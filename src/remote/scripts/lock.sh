@@ -48,9 +48,13 @@ shown() {
 }
 
 if [ "$1" = release ]; then
-  inspect
   # The name, not the path: a run that took the lock over meanwhile keeps it; rmdir leaves a lock taken since.
-  [ "$kind" = mine ] && rm -f "$lock/$entry" && rmdir "$lock" 2>/dev/null
+  # Looked at again while still this run's: its own refresh, still on its way, may have renamed it meanwhile.
+  for _ in 1 2 3; do
+    inspect
+    [ "$kind" = mine ] || break
+    rm -f "$lock/$entry" && rmdir "$lock" 2>/dev/null && break
+  done
   exit 0
 fi
 
