@@ -142,6 +142,20 @@ describe('the run lock', () => {
     expect(existsSync(join(h, LOCK_DIR))).toBe(false);
   });
 
+  it('a robot whose mv has no -T: said so, not taken for another run taking the lock', () => {
+    const h = home();
+    const bin = mkdtempSync(join(tmpdir(), 'provision-mv-'));
+    writeFileSync(join(bin, 'mv'), '#!/bin/sh\necho "mv: invalid option -- \'T\'" >&2\nexit 1\n', { mode: 0o755 });
+    const r = exec(h, lockCommand('me@laptop:1:aa'), `${bin}:${process.env.PATH ?? ''}`);
+    expect(r.code).toBe(NOT_LOCKED);
+    expect(parseLock(r.stdout)).toMatchObject({
+      held: true,
+      ageSeconds: null,
+      foreign: expect.stringMatching(/mv -T .* fails on this robot: mv: invalid option -- .T./),
+    });
+    expect(existsSync(join(h, LOCK_DIR))).toBe(false);
+  });
+
   it('takes a lock whose directory a release left empty', () => {
     const h = home();
     mkdirSync(join(h, LOCK_DIR));

@@ -83,7 +83,7 @@ for _ in 1 2 3 4 5; do
     echo "provision-lock unusable $err" | tr -c '[:print:]\n' '?'
     exit "$6"
   fi
-  if mv -T "$tmp" "$lock" 2>/dev/null; then
+  if moved=$(mv -T "$tmp" "$lock" 2>&1); then
     echo "provision-lock locked"
     exit 0
   fi
@@ -124,6 +124,11 @@ for _ in 1 2 3 4 5; do
       ;;
   esac
 done
+# Free at every look yet never taken: this robot's mv cannot rename a directory onto an empty one (no -T?).
+if [ "$kind" = none ]; then
+  echo "provision-lock unusable mv -T \"$tmp\" \"$lock\" fails on this robot: $moved" | head -c 400 | tr -c '[:print:]\n' '?'
+  exit "$6"
+fi
 # The lock changed hands at every look: another run is taking it right now.
 echo "provision-lock held 0 another run taking the lock right now"
 exit "$6"
