@@ -89,8 +89,8 @@ export async function runUi(inventory: Inventory, options: UiOptions): Promise<v
       interruption.removeEventListener('abort', stop);
       process.removeListener('SIGTERM', stop);
       watch.stop();
-      runner?.stop();
-      void server!.close().then(resolve);
+      // The run's own Ctrl-C releases its locks: the server waits for it (a second at most) before it ends.
+      void Promise.all([runner?.stop(), server!.close()]).then(() => resolve());
     };
     if (interruption.aborted) return stop();
     interruption.addEventListener('abort', stop, { once: true });

@@ -31,6 +31,9 @@ export class ActionRunner {
     const child = spawn(process.execPath, [cli, command, '-i', this.inventoryFile, '--json', '--verbose'], {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a Ctrl-C on the terminal reaches it once, through stop(). A second SIGINT
+      // (the terminal's, then stop()'s) would kill it before it released its locks.
+      detached: process.platform !== 'win32',
     });
     this.child = child;
     let out = '';
@@ -55,8 +58,17 @@ export class ActionRunner {
     return true;
   }
 
-  /** Ctrl-C on the server: the run gets it too (it releases its lock and stops within a second). */
-  stop(): void {
-    this.child?.kill('SIGINT');
+  /** Ctrl-C on the server: the run gets it too (it releases its lock and stops within a second); resolves once it ended. */
+  stop(waitMs = 1200): Promise<void> {
+    const child = this.child;
+    if (!child) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      child.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGINT');
+    });
   }
 }

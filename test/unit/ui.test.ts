@@ -283,3 +283,44 @@ describe('the last check, kept for the page', () => {
     expect(back?.command).toBe('check');
   });
 });
+
+describe('--allow-actions: the run started from the page', () => {
+  it("is its own process group (the terminal's Ctrl-C reaches it once, through stop), and stop waits for its end", async () => {
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { ActionRunner } = await import('../../src/web/actions.js');
+    // A stand-in CLI: says its process group, and on the first SIGINT releases (a moment) then ends;
+    // a second SIGINT would kill it at once.
+    const cli = join(mkdtempSync(join(tmpdir(), 'provision-action-')), 'cli.mjs');
+    writeFileSync(
+      cli,
+      `import { readFileSync } from 'node:fs';
+console.error('pgrp ' + readFileSync('/proc/self/stat', 'latin1').replace(/^.*\\) \\S+ \\S+ /s, '').split(' ')[0]);
+process.once('SIGINT', () => setTimeout(() => { console.error('released'); process.exit(130); }, 300));
+setInterval(() => {}, 1000);
+`,
+    );
+    const pgrp = (pid: string) =>
+      readFileSync(`/proc/${pid}/stat`, 'latin1')
+        .replace(/^.*\) \S+ \S+ /s, '')
+        .split(' ')[0];
+    const events: { kind: string; line?: string; code?: number }[] = [];
+    const argv1 = process.argv[1];
+    process.argv[1] = cli;
+    const runner = new ActionRunner('robots.yaml', {}, (e) => events.push(e));
+    try {
+      expect(runner.start('status')).toBe(true);
+      expect(runner.start('up')).toBe(false); // one at a time
+      for (let i = 0; i < 100 && !events.some((e) => e.line?.startsWith('pgrp ')); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(events.find((e) => e.line?.startsWith('pgrp '))?.line).not.toBe(`pgrp ${pgrp('self')}`);
+      await runner.stop();
+      expect(events.map((e) => e.line ?? e.kind)).toEqual([expect.stringMatching(/^pgrp \d+$/), 'released', 'done']);
+      expect(events[2]).toMatchObject({ kind: 'done', code: 130 });
+      expect(runner.busy).toBe(false);
+    } finally {
+      process.argv[1] = argv1 as string;
+      await runner.stop(); // a failed expectation leaves no stand-in running
+    }
+  });
+});
