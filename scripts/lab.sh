@@ -11,6 +11,7 @@
 #   lab.sh exec NAME [CMD...]   run CMD as the robot's user inside the robot (login-like environment)
 #   lab.sh rexec NAME [CMD...]  run CMD as root inside the robot
 #   lab.sh link NAME down|up    take the robot's network link down (packets to it are dropped) or up
+#   lab.sh rate NAME RATE|off   traffic toward the robot limited to RATE (e.g. 40mbit): a slow link
 #   lab.sh hide NAME on|off     make the robot unreachable from this host only (other robots still
 #                               reach it over the bridge): a fleet behind a jump host
 #   lab.sh sudo NAME password|nopasswd   whether the robot user's sudo asks for its password
@@ -776,6 +777,19 @@ cmd_link() {
   esac
 }
 
+# Traffic toward the robot (the bridge side of its veth) at RATE (tc's units, e.g. 40mbit): a slow
+# radio link, and a write that lasts long enough for a fault to land in its middle. `off` removes it.
+cmd_rate() {
+  local name veth
+  name=$(resolve "${1:-}"); need_running "$name" >/dev/null
+  veth=$(veth_of "$(cat "$DIR/$name/index")")
+  case ${2:-} in
+    off) tc qdisc del dev "$veth" root 2>/dev/null || true ;;
+    "") die "usage: lab.sh rate NAME RATE|off" ;;
+    *) tc qdisc replace dev "$veth" root tbf rate "$2" burst 64kb latency 400ms ;;
+  esac
+}
+
 # A host route "unreachable IP/32" beats the bridge's /24 for this host only.
 cmd_hide() {
   local name ip
@@ -891,6 +905,7 @@ case $cmd in
   rexec) cmd_rexec "$@" ;;
   link) cmd_link "$@" ;;
   hide) cmd_hide "$@" ;;
+  rate) cmd_rate "$@" ;;
   sudo) cmd_sudo "$@" ;;
   sshd) cmd_sshd "$@" ;;
   dockerd) cmd_dockerd "$@" ;;

@@ -40,15 +40,18 @@ afterAll(() => finishLab(op), 120_000);
 
 describe('faults in the middle of a run', () => {
   it('sshd killed while ~/.ssh files are written: the files are old or new, never half; user content intact; the re-run converges', async () => {
-    // 40 MB of the user's own known_hosts lines make the write take long enough to be interrupted.
+    // 40 MB of the user's own known_hosts lines, sent toward Ida at 40 Mbit/s (about 8 s), make the
+    // write last long enough for sshd's end to land in its middle, however fast this machine is.
     onRobot(
       'Ida',
       'cd && mkdir -m 700 .ssh && for i in $(seq 1 400000); do echo "# user line $i ............................................................................"; done > .ssh/known_hosts && chmod 600 .ssh/known_hosts',
     );
     const original = onRobot('Ida', 'cd && sha256sum < .ssh/known_hosts');
+    lab('rate', 'Ida', '40mbit');
     const run = startProvision(op, ['keys', '-i', inventory]);
     await until("a temp file beside Ida's known_hosts", () => /provision-tmp/.test(onRobot('Ida', 'cd && ls -A .ssh')), 60_000, 20);
     lab('sshd', 'Ida', 'kill');
+    lab('rate', 'Ida', 'off');
     const result = await run.done;
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/Ida\s+failed/);
