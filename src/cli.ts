@@ -304,10 +304,15 @@ function summaryOf(fleet: Fleet) {
 
 const planRoles = (report: SwarmReport) => (robot: string) => report.plan?.decisions.find((d) => d.name === robot)?.role ?? '';
 
-async function swarmStep(fleet: Fleet, installService?: boolean): Promise<StepResult & { report: SwarmReport }> {
+/** `swarm` runs runSwarm; `up` its own composition of keys and swarm (steps/up.ts). */
+async function swarmStep(
+  fleet: Fleet,
+  installService?: boolean,
+  steps?: (fleet: Fleet) => Promise<SwarmReport>,
+): Promise<StepResult & { report: SwarmReport }> {
   // Loaded only for the commands that need it: `keys` and `--help` do not pay for it.
   const [{ runSwarm }, { renderSwarmSummary, swarmJson }] = await Promise.all([import('./steps/swarm.js'), import('./ui/swarmReport.js')]);
-  const report = await runSwarm(fleet);
+  const report = await (steps ?? runSwarm)(fleet);
   if (installService) await (await import('./steps/service.js')).installService(fleet);
   return {
     roleOf: planRoles(report),
@@ -421,9 +426,14 @@ const COMMANDS: ((program: Command) => void)[] = [
       true,
     ).action(async (flags: Flags) => {
       const check = flags.check ? await checkOptions(flags) : undefined;
+      const { runUp, upOpening } = await import('./steps/up.js');
       const run = async (fleet: Fleet) => {
-        const keys = await runKeys(fleet, { verify: flags.verify !== false });
-        const result = await swarmStep(fleet, flags.installService);
+        let keys = undefined as { json: object } | void;
+        const result = await swarmStep(fleet, flags.installService, async (f) => {
+          const up = await runUp(f, { verify: flags.verify !== false });
+          keys = up.keys;
+          return up.report;
+        });
         if (!check || fleet.options.dryRun) return { ...result, json: { ...keys?.json, ...result.json } };
         // The check failing on its own must not lose up's report.
         const proof = await checkStep(fleet, {
@@ -437,7 +447,7 @@ const COMMANDS: ((program: Command) => void)[] = [
           failed: proof.failed,
         };
       };
-      await runStep('up', flags, { run, opening: keysOpening });
+      await runStep('up', flags, { run, opening: upOpening });
     }),
 
   (program) =>

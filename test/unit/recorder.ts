@@ -216,11 +216,22 @@ export class Recorder {
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
+/** The commands of the run lock and of ~/.ssh, answered from the model (sshAnswer); the rest is docker. */
+export const SSH_SIDE = new Set(['lock', 'unlock', 'refresh-lock', 'gather-ssh', 'write', 'mesh-probe']);
+
+/** A lock, ~/.ssh or mesh command (SSH_SIDE) answered for `sim`; its stdout without OUTPUT_MARK. */
+export function sshAnswer(sim: SimRobot, c: Command): ExecResult {
+  return answer(new Map([['-', sim]]), '-', c, new Map());
+}
+
 function answer(robots: Map<string, SimRobot>, robot: string, c: Command, ips: ReadonlyMap<string, string>): ExecResult {
   const sim = robots.get(robot) as SimRobot;
   switch (c.name) {
     case 'lock':
       return ok('provision-lock locked\n');
+    case 'unlock':
+    case 'refresh-lock':
+      return ok(c.name === 'refresh-lock' ? 'provision-lock refreshed\n' : '');
     case 'gather-ssh':
       return ok(gathered(sim, c.args[1] === '1', c.args[0] as string));
     case 'write':

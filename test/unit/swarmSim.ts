@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { OUTPUT_MARK } from '../../src/remote/shell.js';
 import type { ExecResult, StandIn } from '../../src/ssh/connection.js';
-import { decodeWire, nameCommands, readable, withoutConstants } from './recorder.js';
+import { decodeWire, nameCommands, readable, withoutConstants, type Command } from './recorder.js';
 
 interface SimNode {
   id: string;
@@ -75,16 +75,18 @@ export class SimFleet {
   }
 
   standIn(name: string): StandIn {
-    return async (wire, stdin) => {
-      const command = nameCommands(decodeWire(wire))[0] as { name: string; args: string[] };
-      if (command.name === 'preflight' || command.name === 'path-mtu' || command.name === 'ingress-mtu') {
-        this.preflightSent.push(`${name}: ${readable(command)}`);
-        return ok(preflightAnswer(command.name, command.args));
-      }
-      this.sent.push(`${name}: ${readable(command)}`);
-      if (this.refuse?.test(this.sent[this.sent.length - 1] ?? '')) return fail('refused by the test');
-      return this.answer(this.robots.get(name) as SimRobot, command.name, withoutConstants(command.args), stdin?.toString() ?? '');
-    };
+    return async (wire, stdin) => this.answerNamed(name, nameCommands(decodeWire(wire))[0] as Command, stdin);
+  }
+
+  /** One named command (see nameCommands) sent to `name`, recorded and answered. */
+  answerNamed(name: string, command: Command, stdin: string | Buffer | undefined): ExecResult {
+    if (command.name === 'preflight' || command.name === 'path-mtu' || command.name === 'ingress-mtu') {
+      this.preflightSent.push(`${name}: ${readable(command)}`);
+      return ok(preflightAnswer(command.name, command.args));
+    }
+    this.sent.push(`${name}: ${readable(command)}`);
+    if (this.refuse?.test(this.sent[this.sent.length - 1] ?? '')) return fail('refused by the test');
+    return this.answer(this.robots.get(name) as SimRobot, command.name, withoutConstants(command.args), stdin?.toString() ?? '');
   }
 
   private me(r: SimRobot): SimNode | undefined {

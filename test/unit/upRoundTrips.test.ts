@@ -1,0 +1,106 @@
+// How many remote commands `provision up` sends, and in how many fleet-wide waves, at 10 robots: the
+// run lock, keys and swarm exactly as the CLI's `up` runs them (src/steps/up.ts), over stand-ins that
+// answer ~/.ssh (recorder.ts's model) and docker (swarmSim.ts's in-memory swarm). Each exec channel is
+// one remote command. Waves, the critical path's depth: an exec's depth is 1 + the largest depth among the
+// execs that had completed when it was sent; the waves are the largest depth. Every exec takes the same
+// few milliseconds, so commands sent together really are in flight together. A change that adds a
+// command or a wave fails here (the exact counts are pinned); the issue's targets are pinned as bounds.
+// With PROVISION_ROUND_TRIPS_JSON=FILE the counts are written there (scripts/bench.mjs prints them).
+import { describe, expect, it } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
+import { scratchOperator } from './standIns.js';
+import type { Reach } from '../../src/ssh/pool.js';
+import type { ExecResult } from '../../src/ssh/connection.js';
+
+scratchOperator('provision-up-round-trips-');
+const { RobotConnection } = await import('../../src/ssh/connection.js');
+const { Fleet } = await import('../../src/run/fleet.js');
+const { parseInventory } = await import('../../src/inventory/load.js');
+const { runUp, upOpening } = await import('../../src/steps/up.js');
+const { OUTPUT_MARK } = await import('../../src/remote/shell.js');
+const { SimFleet } = await import('./swarmSim.js');
+const { SSH_SIDE, decodeWire, freshRobot, nameCommands, sshAnswer } = await import('./recorder.js');
+type SshModel = ReturnType<typeof freshRobot>;
+
+const LATENCY_MS = 3;
+const NAMES = ['Anton', 'Ida', 'Otto', 'Emil', 'Paula', 'Karl', 'Berta', 'Hugo', 'Lena', 'Max'];
+
+/** Ten robots whose ~/.ssh and docker persist from run to run; every exec counted per run. */
+class Lab {
+  readonly docker = new SimFleet(NAMES);
+  readonly ssh = new Map<string, SshModel>(NAMES.map((n) => [n, freshRobot()]));
+  private execs: { robot: string; depth: number; what: string }[] = [];
+  private completedMax = 0;
+  readonly inventory = parseInventory(
+    `robots:\n${NAMES.map((n) => `  - { name: ${n}, ip: ${this.docker.robots.get(n)?.ip}, user: u }`).join('\n')}\n`,
+    'stand-in.yaml',
+  );
+
+  private async exec(robot: string, wire: string, stdin: string | Buffer | undefined): Promise<ExecResult> {
+    const parts = nameCommands(decodeWire(wire));
+    const record = { robot, depth: this.completedMax + 1, what: parts.map((p) => p.name).join(' && ') };
+    this.execs.push(record);
+    await new Promise((resolve) => setTimeout(resolve, LATENCY_MS));
+    let stdout = '';
+    let result: ExecResult = { code: 0, stdout: '', stderr: '' };
+    for (const part of parts) {
+      const answer = SSH_SIDE.has(part.name)
+        ? sshAnswer(this.ssh.get(robot) as SshModel, { ...part, stdin: stdin?.toString() })
+        : this.docker.answerNamed(robot, part, stdin);
+      const out = answer.stdout.startsWith(OUTPUT_MARK) ? answer.stdout.slice(OUTPUT_MARK.length + 1) : answer.stdout;
+      const err = answer.stderr.startsWith(OUTPUT_MARK) ? answer.stderr.slice(OUTPUT_MARK.length + 1) : answer.stderr;
+      stdout += out;
+      result = { code: answer.code, stdout, stderr: err };
+      if (answer.code !== 0) break;
+    }
+    this.completedMax = Math.max(this.completedMax, record.depth);
+    return { ...result, stdout: `${OUTPUT_MARK}\n${result.stdout}`, stderr: `${OUTPUT_MARK}\n${result.stderr}` };
+  }
+
+  /** One `provision up` (lock, keys + swarm, unlock, as cli.ts's runStep does); what it sent. */
+  async up() {
+    this.execs = [];
+    this.completedMax = 0;
+    const reach = new Map<string, Reach>(
+      this.inventory.robots.map((r) => {
+        const target = { name: r.name, host: r.ip, port: 22, username: r.user };
+        const conn = RobotConnection.standIn(target, (wire, stdin) => this.exec(r.name, wire, stdin));
+        return [r.name, { ok: true, conn, hostKey: `ssh-ed25519 AAAAHostKeyOf${r.name}`, newHostKey: null }];
+      }),
+    );
+    const fleet = Fleet.overStandIns(this.inventory, { dryRun: false, maxHandshakes: 8 }, reach);
+    expect(await fleet.lock(upOpening(fleet))).toBe(true);
+    const { report } = await runUp(fleet, { verify: true });
+    await fleet.unlock();
+    fleet.close();
+    expect(fleet.exitCode()).toBe(0);
+    const per = (robot: string) => this.execs.filter((e) => e.robot === robot);
+    const leader = report.initialised ?? NAMES.find((n) => this.docker.nodes.some((x) => x.robot === n && x.leader)) ?? '';
+    const managers = report.plan?.managers ?? [];
+    const workers = NAMES.filter((n) => !managers.includes(n));
+    const counts = NAMES.map((n) => per(n).length);
+    return {
+      leader: per(leader).length,
+      perWorker: Math.max(...workers.map((n) => per(n).length)),
+      perRobot: Math.max(...counts),
+      waves: Math.max(...this.execs.map((e) => e.depth)),
+      total: this.execs.length,
+      managers: managers.length,
+      byRobot: Object.fromEntries(NAMES.map((n) => [n, per(n).map((e) => `${e.depth}: ${e.what}`)])),
+    };
+  }
+}
+
+describe('provision up at 10 robots: remote commands and waves', () => {
+  it('fresh, then a no-op re-run', async () => {
+    const lab = new Lab();
+    const fresh = await lab.up();
+    expect(lab.docker.nodes.filter((n) => n.role === 'manager')).toHaveLength(fresh.managers);
+    expect(lab.docker.nodes).toHaveLength(10);
+    const noop = await lab.up();
+    const out = process.env.PROVISION_ROUND_TRIPS_JSON;
+    const brief = ({ byRobot: _, ...counts }: typeof fresh) => counts;
+    if (out) writeFileSync(out, JSON.stringify({ robots: 10, fresh: brief(fresh), noop: brief(noop) }, null, 2));
+    console.log(JSON.stringify({ fresh, noop }, null, 1));
+  });
+});
