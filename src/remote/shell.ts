@@ -69,3 +69,64 @@ export function andThen(first: string, then?: string | RemoteCommand): RemoteCom
   if (typeof then === 'string') return { line: `${first} && ${then}`, readsSudoPassword: false };
   return { ...then, line: `${first} && ${then.line}` };
 }
+
+/** A batch prints it (on stdout and on stderr) after each of its parts, with the part's exit status. */
+export const PART_MARK = 'provision-part-ends';
+/** A part's stdout without a limit of its own is bounded as any command's (src/ssh/boundedOutput.ts). */
+const PART_OUTPUT_LIMIT = 1024 * 1024;
+
+/** Several commands in one remote call: `parts` keeps them, to read each one's answer apart (splitBatch). */
+export interface Batch extends RemoteCommand {
+  parts: readonly RemoteCommand[];
+}
+
+const asCommand = (c: string | RemoteCommand): RemoteCommand => (typeof c === 'string' ? { line: c, readsSudoPassword: false } : c);
+
+/**
+ * `parts` in one remote call (one round trip instead of one each): each runs whatever the others did, in
+ * order, and its output and exit status come back apart (splitBatch). The sudo password, read once, goes
+ * to each part that reads it (printf is a builtin: in no argv); the rest of stdin to the others.
+ */
+export function batch(parts: readonly (string | RemoteCommand)[]): Batch {
+  const commands = parts.map(asCommand);
+  const sudo = commands.some((c) => c.readsSudoPassword);
+  const end = `printf '\\n${PART_MARK} %s\\n' "$1"`;
+  const line = [
+    '{',
+    ...(sudo ? ['IFS= read -r provision_pw'] : []),
+    `provision_end() { ${end}; ${end} >&2; }`,
+    ...commands.map((c) => `${c.readsSudoPassword ? `printf '%s\\n' "$provision_pw" | ` : ''}${c.line}; provision_end $?`),
+    '}',
+  ].join('\n');
+  const outputLimit = commands.reduce((sum, c) => sum + (c.outputLimit ?? PART_OUTPUT_LIMIT) + 64, 0);
+  return { line, readsSudoPassword: sudo, outputLimit, parts: commands };
+}
+
+/** Each part's answer from a batch's; a part the batch never reached failed (exit 255). */
+export function splitBatch(
+  result: { code: number; stdout: string; stderr: string },
+  parts: readonly RemoteCommand[],
+): { code: number; stdout: string; stderr: string }[] {
+  const pieces = (text: string) => {
+    const out: { text: string; code: number }[] = [];
+    const mark = `\n${PART_MARK} `;
+    let rest = text;
+    for (let at = rest.indexOf(mark); at >= 0; at = rest.indexOf(mark)) {
+      const eol = rest.indexOf('\n', at + mark.length);
+      out.push({ text: rest.slice(0, at), code: Number(rest.slice(at + mark.length, eol < 0 ? undefined : eol)) });
+      rest = eol < 0 ? '' : rest.slice(eol + 1);
+    }
+    return out;
+  };
+  const outs = pieces(result.stdout);
+  const errs = pieces(result.stderr);
+  return parts.map((part, i) => {
+    const out = outs[i];
+    const stderr = errs[i]?.text ?? '';
+    if (!out) return { code: 255, stdout: '', stderr: `${stderr}the remote call ended before this command ran (exit ${result.code})` };
+    const limit = part.outputLimit ?? PART_OUTPUT_LIMIT;
+    if (Buffer.byteLength(out.text) > limit)
+      return { code: 1, stdout: '', stderr: `printed more than ${limit} bytes on stdout: provision does not read it` };
+    return { code: out.code, stdout: out.text, stderr };
+  });
+}

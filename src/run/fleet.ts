@@ -5,7 +5,7 @@ import { KnownHosts } from '../ssh/knownHosts.js';
 import { LoginMemory } from '../ssh/loginMemory.js';
 import { closeAll, connectAll, type Connections, type Reach } from '../ssh/pool.js';
 import { RemoteCommandError, type ExecResult, type RobotConnection } from '../ssh/connection.js';
-import { lineOf, type RemoteCommand } from '../remote/shell.js';
+import { lineOf, splitBatch, type Batch, type RemoteCommand } from '../remote/shell.js';
 import { findTalkersCommand, parseTalkers, talkativeShellNote } from '../remote/loginShell.js';
 import { dirname } from 'node:path';
 import { log, logFile } from '../log.js';
@@ -26,6 +26,14 @@ import {
 import type { RobotOutcome } from './outcome.js';
 import { startPhase, type ProgressListener } from '../progress.js';
 import { interruption, runStarted } from '../interrupt.js';
+
+/** What the lock's `then` answered, by command line: each part of a batch on its own. */
+function openedReads(then: string | RemoteCommand, result: ExecResult): Map<string, ExecResult> {
+  if (typeof then === 'string' || !('parts' in then)) return new Map([[lineOf(then), result]]);
+  const { parts } = then as Batch;
+  const answers = splitBatch(result, parts);
+  return new Map(parts.map((p, i) => [p.line, answers[i] as ExecResult]));
+}
 
 function processAlive(pid: number) {
   try {
@@ -79,8 +87,8 @@ export class Fleet {
   private released = false;
   /** Undo on Ctrl-C (check's services): raced with the unlock, RELEASE_MS at most. */
   private readonly interruptHooks = new Set<() => Promise<unknown>>();
-  /** Outputs of the step's first command, run together with the lock (see lock and firstRead). */
-  private readonly opened = new Map<string, { line: string; result: ExecResult }>();
+  /** Outputs of the step's first commands (by line), run together with the lock (see lock and firstRead). */
+  private readonly opened = new Map<string, Map<string, ExecResult>>();
   private constructor(
     readonly inventory: Inventory,
     readonly options: RunOptions,
@@ -337,7 +345,7 @@ export class Fleet {
         `took over the run lock of ${lock.takenOverFrom} (${dead ? 'a run of this machine that has ended' : `not refreshed for ${STALE_LOCK_SECONDS / 60} min`})`,
       );
     if (lock.foreign) this.note(robot.name, `took over ${lock.foreign}`);
-    if (then !== undefined) this.opened.set(robot.name, { line: lineOf(then), result: { ...result, stdout: lock.after } });
+    if (then !== undefined) this.opened.set(robot.name, openedReads(then, { ...result, stdout: lock.after }));
     return 'locked';
   }
 
@@ -382,11 +390,11 @@ export class Fleet {
 
   /** The output of the first command run with the lock if it was this one, else run now. */
   async firstRead(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string) {
-    const early = this.opened.get(robot.name);
-    this.opened.delete(robot.name);
-    if (!early || early.line !== lineOf(command)) return conn.run(command, what);
-    if (early.result.code !== 0) throw new RemoteCommandError(robot.name, what, early.result);
-    return early.result.stdout;
+    const early = this.opened.get(robot.name)?.get(lineOf(command));
+    this.opened.get(robot.name)?.delete(lineOf(command));
+    if (!early) return conn.run(command, what);
+    if (early.code !== 0) throw new RemoteCommandError(robot.name, what, early);
+    return early.stdout;
   }
 
   /** A note on each robot whose login shell prints text, naming the start-up files that do (one more call, only there). */

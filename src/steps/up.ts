@@ -1,10 +1,15 @@
 // `provision up`'s composition: keys, then swarm, over the same connections and run lock (the CLI adds
 // the report and --check; test/unit/upRoundTrips.test.ts counts what it sends).
 import type { Fleet } from '../run/fleet.js';
+import type { Robot } from '../inventory/schema.js';
+import { batch } from '../remote/shell.js';
 import { keysOpening, runKeys } from './keys.js';
 import { runSwarm, type SwarmReport } from './swarm.js';
+import { factsFirstCommand } from './swarmState.js';
 
-export { keysOpening as upOpening };
+/** With the run lock, in one remote call: keys' first read and swarm's (each answers its phase, see Fleet.firstRead). */
+export const upOpening = (fleet: Pick<Fleet, 'inLimit' | 'options'>) => (robot: Robot) =>
+  batch([keysOpening(fleet)(robot), factsFirstCommand(robot)]);
 
 export async function runUp(fleet: Fleet, options: { verify: boolean }): Promise<{ keys: { json: object } | void; report: SwarmReport }> {
   const keys = await runKeys(fleet, { verify: options.verify });

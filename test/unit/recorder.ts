@@ -100,6 +100,48 @@ export function nameCommands(line: string): Command[] {
   return groups.map(nameCommand);
 }
 
+/** A line as sent: the commands chained with `&&` (named) and, after them, a batch's parts, if any (shell.ts's batch). */
+export function nameLine(line: string): { chained: Command[]; parts: Command[] } {
+  const open = line.search(/\{\n(IFS= read -r provision_pw\n)?provision_end\(\) \{/);
+  if (open < 0) return { chained: nameCommands(line), parts: [] };
+  const head = line.slice(0, open).replace(/ && $/, '');
+  const body = line.slice(line.indexOf('\n', line.indexOf('provision_end() {')) + 1, line.lastIndexOf('\n}'));
+  const parts = (body + '\n')
+    .split('; provision_end $?\n')
+    .slice(0, -1)
+    .map((p) => nameCommands(p.replace(`printf '%s\\n' "$provision_pw" | `, ''))[0] as Command);
+  return { chained: head ? nameCommands(head) : [], parts };
+}
+
+/**
+ * The answer to a line: its `&&` chain in order while each succeeds, then each part of its batch with its
+ * mark (as shell.ts's batch prints them); `answer` gives one command's (stdout and stderr without OUTPUT_MARK).
+ */
+export function answerLine(line: string, answer: (c: Command) => ExecResult): ExecResult {
+  const { chained, parts } = nameLine(line);
+  let stdout = '';
+  let stderr = '';
+  for (const c of chained) {
+    const r = answer(c);
+    stdout += r.stdout;
+    stderr += r.stderr;
+    if (r.code !== 0) return { code: r.code, stdout, stderr };
+  }
+  for (const c of parts) {
+    const r = answer(c);
+    const mark = `\n${shell.PART_MARK} ${r.code}\n`;
+    stdout += r.stdout + mark;
+    stderr += r.stderr + mark;
+  }
+  return { code: 0, stdout, stderr };
+}
+
+/** Every command of a line, in order (see nameLine). */
+export const commandsOf = (line: string): Command[] => {
+  const { chained, parts } = nameLine(line);
+  return [...chained, ...parts];
+};
+
 function nameCommand(words: string[]): Command {
   const target = words.at(-2) as string;
   if (words[0] === 'ssh' && shell.commandLine(words) === keysScript.meshProbeCommand(target)) return { name: 'mesh-probe', args: [target] };
@@ -201,15 +243,12 @@ export class Recorder {
   }
 
   private async exec(robot: string, line: string, stdin: string | Buffer | undefined): Promise<ExecResult> {
-    const parts = nameCommands(line);
-    this.sent.push({ robot, phase: this.phase, command: parts.map((c) => readable(c, this.runId)).join(' && ') });
-    let stdout = '';
-    for (const c of parts) {
-      const r = answer(this.robots, robot, { ...c, stdin: stdin?.toString() }, this.ips);
-      stdout += r.stdout;
-      if (r.code !== 0) return { ...r, stdout: `${shell.OUTPUT_MARK}\n${stdout}`, stderr: `${shell.OUTPUT_MARK}\n${r.stderr}` };
-    }
-    return { code: 0, stdout: `${shell.OUTPUT_MARK}\n${stdout}`, stderr: `${shell.OUTPUT_MARK}\n` };
+    const { chained, parts } = nameLine(line);
+    const named = (cs: Command[]) => cs.map((c) => readable(c, this.runId));
+    const command = [...named(chained), ...(parts.length ? [`{ ${named(parts).join('; ')} }`] : [])].join(' && ');
+    this.sent.push({ robot, phase: this.phase, command });
+    const r = answerLine(line, (c) => answer(this.robots, robot, { ...c, stdin: stdin?.toString() }, this.ips));
+    return { ...r, stdout: `${shell.OUTPUT_MARK}\n${r.stdout}`, stderr: `${shell.OUTPUT_MARK}\n${r.stderr}` };
   }
 }
 

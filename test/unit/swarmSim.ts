@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { OUTPUT_MARK } from '../../src/remote/shell.js';
 import type { ExecResult, StandIn } from '../../src/ssh/connection.js';
-import { decodeWire, nameCommands, readable, withoutConstants, type Command } from './recorder.js';
+import { answerLine, decodeWire, readable, withoutConstants, type Command } from './recorder.js';
 
 interface SimNode {
   id: string;
@@ -31,8 +31,8 @@ export interface SimRobot {
 }
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
-const ok = (stdout = ''): ExecResult => ({ code: 0, stdout: `${OUTPUT_MARK}\n${stdout}`, stderr: `${OUTPUT_MARK}\n` });
-const fail = (stderr: string): ExecResult => ({ code: 1, stdout: `${OUTPUT_MARK}\n`, stderr: `${OUTPUT_MARK}\n${stderr}` });
+const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
+const fail = (stderr: string): ExecResult => ({ code: 1, stdout: '', stderr });
 
 export class SimFleet {
   readonly robots = new Map<string, SimRobot>();
@@ -75,10 +75,13 @@ export class SimFleet {
   }
 
   standIn(name: string): StandIn {
-    return async (wire, stdin) => this.answerNamed(name, nameCommands(decodeWire(wire))[0] as Command, stdin);
+    return async (wire, stdin) => {
+      const r = answerLine(decodeWire(wire), (c) => this.answerNamed(name, c, stdin));
+      return { ...r, stdout: `${OUTPUT_MARK}\n${r.stdout}`, stderr: `${OUTPUT_MARK}\n${r.stderr}` };
+    };
   }
 
-  /** One named command (see nameCommands) sent to `name`, recorded and answered. */
+  /** One named command (see nameCommands) sent to `name`, recorded and answered (without OUTPUT_MARK). */
   answerNamed(name: string, command: Command, stdin: string | Buffer | undefined): ExecResult {
     if (command.name === 'preflight' || command.name === 'path-mtu' || command.name === 'ingress-mtu') {
       this.preflightSent.push(`${name}: ${readable(command)}`);

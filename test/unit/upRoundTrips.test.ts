@@ -19,7 +19,7 @@ const { parseInventory } = await import('../../src/inventory/load.js');
 const { runUp, upOpening } = await import('../../src/steps/up.js');
 const { OUTPUT_MARK } = await import('../../src/remote/shell.js');
 const { SimFleet } = await import('./swarmSim.js');
-const { SSH_SIDE, decodeWire, freshRobot, nameCommands, sshAnswer } = await import('./recorder.js');
+const { SSH_SIDE, answerLine, commandsOf, decodeWire, freshRobot, sshAnswer } = await import('./recorder.js');
 type SshModel = ReturnType<typeof freshRobot>;
 
 const LATENCY_MS = 3;
@@ -37,22 +37,21 @@ class Lab {
   );
 
   private async exec(robot: string, wire: string, stdin: string | Buffer | undefined): Promise<ExecResult> {
-    const parts = nameCommands(decodeWire(wire));
-    const record = { robot, depth: this.completedMax + 1, what: parts.map((p) => p.name).join(' && ') };
+    const line = decodeWire(wire);
+    const record = {
+      robot,
+      depth: this.completedMax + 1,
+      what: commandsOf(line)
+        .map((p) => p.name)
+        .join(' + '),
+    };
     this.execs.push(record);
     await new Promise((resolve) => setTimeout(resolve, LATENCY_MS));
-    let stdout = '';
-    let result: ExecResult = { code: 0, stdout: '', stderr: '' };
-    for (const part of parts) {
-      const answer = SSH_SIDE.has(part.name)
+    const result = answerLine(line, (part) =>
+      SSH_SIDE.has(part.name)
         ? sshAnswer(this.ssh.get(robot) as SshModel, { ...part, stdin: stdin?.toString() })
-        : this.docker.answerNamed(robot, part, stdin);
-      const out = answer.stdout.startsWith(OUTPUT_MARK) ? answer.stdout.slice(OUTPUT_MARK.length + 1) : answer.stdout;
-      const err = answer.stderr.startsWith(OUTPUT_MARK) ? answer.stderr.slice(OUTPUT_MARK.length + 1) : answer.stderr;
-      stdout += out;
-      result = { code: answer.code, stdout, stderr: err };
-      if (answer.code !== 0) break;
-    }
+        : this.docker.answerNamed(robot, part, stdin),
+    );
     this.completedMax = Math.max(this.completedMax, record.depth);
     return { ...result, stdout: `${OUTPUT_MARK}\n${result.stdout}`, stderr: `${OUTPUT_MARK}\n${result.stderr}` };
   }
