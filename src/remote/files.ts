@@ -1,10 +1,39 @@
-// Writing a file on a robot through an exec channel, not SFTP: a login shell that prints a greeting
-// corrupts the SFTP stream.
+// Writing files on a robot through an exec channel, not SFTP: a login shell that prints a greeting
+// corrupts the SFTP stream. Several files go in one remote call (write-file.sh), each on its own.
 import { remoteScript } from './shell.js';
 
-/** write-file.sh's answer once the file is in place (an exit status alone proves nothing). */
+/** write-file.sh's answer, with the path, once a file is in place (an exit status alone proves nothing). */
 export const WRITTEN = 'provision-written';
 
+export interface FileToWrite {
+  /** Relative to the home. */
+  path: string;
+  mode: number;
+  content: string | Buffer;
+}
+
+const bytesOf = (f: FileToWrite) => (typeof f.content === 'string' ? Buffer.from(f.content, 'utf8') : f.content);
+
+/** The command for `files`; its stdin is writeFilesPayload(files). */
+export function writeFilesCommand(files: readonly FileToWrite[]): string {
+  return remoteScript('write-file', [WRITTEN, ...files.flatMap((f) => [f.path, f.mode.toString(8), String(bytesOf(f).length)])]);
+}
+
+export function writeFilesPayload(files: readonly FileToWrite[]): Buffer {
+  return Buffer.concat(files.map(bytesOf));
+}
+
 export function writeFileCommand(path: string, mode: number, size: number): string {
-  return remoteScript('write-file', [path, mode.toString(8), String(size), WRITTEN]);
+  return remoteScript('write-file', [WRITTEN, path, mode.toString(8), String(size)]);
+}
+
+/** The paths write-file.sh says are in place. */
+export function parseWritten(stdout: string): Set<string> {
+  const prefix = `${WRITTEN} `;
+  return new Set(
+    stdout
+      .split('\n')
+      .filter((l) => l.startsWith(prefix))
+      .map((l) => l.slice(prefix.length)),
+  );
 }

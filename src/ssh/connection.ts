@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { Readable, pipeline, type Duplex } from 'node:stream';
 import { log, redact } from '../log.js';
 import { forAnyLoginShell, lineOf, splitAtMark, type RemoteCommand } from '../remote/shell.js';
-import { WRITTEN, writeFileCommand } from '../remote/files.js';
+import { WRITTEN, parseWritten, writeFileCommand } from '../remote/files.js';
 import { unexpectedAnswer } from '../remote/answer.js';
 import { retry } from '../run/retry.js';
 import { BoundedOutput } from './boundedOutput.js';
@@ -372,7 +372,7 @@ export class RobotConnection {
     const what = `writing ~/${path}`;
     const bytes = Buffer.byteLength(content);
     const answer = await this.run(writeFileCommand(path, mode, bytes), what, { stdin: content });
-    if (answer.trim() !== WRITTEN) throw unexpectedAnswer(what, `"${WRITTEN}"`, answer);
+    if (!parseWritten(answer).has(path)) throw unexpectedAnswer(what, `"${WRITTEN} ${path}"`, answer);
     log(this.target.name, `wrote ${path} (${bytes} bytes, mode ${mode.toString(8)})`);
   }
 

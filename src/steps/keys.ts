@@ -19,7 +19,9 @@ import { ensureOperatorKey } from '../ssh/auth.js';
 import { redact } from '../log.js';
 import { mapLimit } from '../ssh/pool.js';
 import type { Fleet } from '../run/fleet.js';
-import type { RobotConnection } from '../ssh/connection.js';
+import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
+import { WRITTEN, parseWritten, writeFilesCommand, writeFilesPayload } from '../remote/files.js';
+import { unexpectedAnswer } from '../remote/answer.js';
 import type { RemoteCommand } from '../remote/shell.js';
 import type { Robot } from '../inventory/schema.js';
 import { runPhases, type Phase } from '../run/phases.js';
@@ -192,7 +194,10 @@ export function wantedSshFiles(
   };
 }
 
-/** Write the files that differ from `wanted` (or whose mode or owner sshd refuses); `g` becomes what the robot holds. */
+/**
+ * Write the files that differ from `wanted` (or whose mode or owner sshd refuses), all in one remote call,
+ * each atomically and reported on its own; `g` becomes what the robot holds. A file not written fails the robot.
+ */
 export async function writeSshFiles(
   fleet: Fleet,
   robot: Robot,
@@ -201,24 +206,35 @@ export async function writeSshFiles(
   wanted: Partial<Record<ManagedSshFile, string>>,
 ): Promise<void> {
   const dry = fleet.options.dryRun;
-  await Promise.all(
-    MANAGED_SSH_FILES.map(async (file) => {
-      const want = wanted[file];
-      if (want === undefined) return;
-      const current = g.files[file];
-      // Right content is not enough: sshd ignores an authorized_keys with a loose mode or another owner.
-      const fix = fileNeedsFix(g.strict.perms[file], g.strict.uid);
-      if (current.content === want && !fix) return;
-      const what = current.content === want ? fix : lineDelta(current.content, want);
-      // Claimed only once done: a write that failed (full or read-only disk) fails the robot instead.
-      if (!dry) {
-        await conn.writeFileAtomic(`.ssh/${file}`, fileBytes(want), FILE_MODE);
-        g.files[file] = { content: want, mode: '600' };
-        g.strict.perms[file] = { mode: FILE_MODE, owner: g.strict.uid }; // as written: nothing left to fix
-      }
-      fleet.changed(robot.name, `${dry ? 'would update' : 'updated'} ~/.ssh/${file} (${what})`);
-    }),
-  );
+  const writes = MANAGED_SSH_FILES.flatMap((file) => {
+    const want = wanted[file];
+    if (want === undefined) return [];
+    const current = g.files[file];
+    // Right content is not enough: sshd ignores an authorized_keys with a loose mode or another owner.
+    const fix = fileNeedsFix(g.strict.perms[file], g.strict.uid);
+    if (current.content === want && !fix) return [];
+    return [{ file, want, what: current.content === want ? fix : lineDelta(current.content, want) }];
+  });
+  if (!writes.length) return;
+  const files = writes.map(({ file, want }) => ({ path: `.ssh/${file}`, mode: FILE_MODE, content: fileBytes(want) }));
+  const result = dry ? null : await conn.exec(writeFilesCommand(files), { stdin: writeFilesPayload(files) });
+  const written = result ? parseWritten(result.stdout) : new Set<string>();
+  // Claimed only once done: a write that failed (full or read-only disk) fails the robot instead.
+  for (const { file, want, what } of writes) {
+    if (!dry && !written.has(`.ssh/${file}`)) continue;
+    if (!dry) {
+      g.files[file] = { content: want, mode: '600' };
+      g.strict.perms[file] = { mode: FILE_MODE, owner: g.strict.uid }; // as written: nothing left to fix
+    }
+    fleet.changed(robot.name, `${dry ? 'would update' : 'updated'} ~/.ssh/${file} (${what})`);
+  }
+  const failed = writes.filter(({ file }) => result && !written.has(`.ssh/${file}`)).map(({ file }) => `~/.ssh/${file}`);
+  if (!result || !failed.length) return;
+  const what = `writing ${failed.join(', ')}`;
+  // Exit 0 without the answer: not write-file.sh's doing (a login shell's text, a cut stream).
+  throw result.code === 0
+    ? unexpectedAnswer(what, `"${WRITTEN} PATH" for each file`, result.stdout)
+    : new RemoteCommandError(robot.name, what, result);
 }
 
 const PROBE_TIMEOUT_MS = 20_000; // ConnectTimeout=5 covers the TCP connect; this bounds a stalled login

@@ -42,7 +42,7 @@ describe('write-file.sh', () => {
     const home = dir('home-');
     mkdirSync(join(home, '.ssh'));
     const r = write(home, '.ssh/known_hosts', 'new\n');
-    expect(r.stdout.trim()).toBe(WRITTEN);
+    expect(r.stdout.trim()).toBe(`${WRITTEN} .ssh/known_hosts`);
     expect(readFileSync(join(home, '.ssh/known_hosts'), 'utf8')).toBe('new\n');
     expect(statSync(join(home, '.ssh/known_hosts')).mode & 0o777).toBe(0o600);
   });
@@ -76,7 +76,7 @@ describe('write-file.sh', () => {
     mkdirSync(join(home, 'dotfiles', 'ssh'), { recursive: true });
     symlinkSync('dotfiles/ssh', join(home, '.ssh'));
     const r = write(home, '.ssh/config', 'Host *\n');
-    expect(r.stdout.trim()).toBe(WRITTEN);
+    expect(r.stdout.trim()).toBe(`${WRITTEN} .ssh/config`);
     expect(lstatSync(join(home, '.ssh')).isSymbolicLink()).toBe(true);
     expect(readFileSync(join(home, 'dotfiles/ssh/config'), 'utf8')).toBe('Host *\n');
   });
@@ -88,7 +88,7 @@ describe('write-file.sh', () => {
     mkdirSync(join(home, 'dotfiles'));
     writeFileSync(join(home, 'dotfiles/known_hosts'), 'old\n');
     symlinkSync('../dotfiles/known_hosts', join(home, '.ssh/known_hosts'));
-    expect(write(home, '.ssh/known_hosts', 'new\n').stdout.trim()).toBe(WRITTEN);
+    expect(write(home, '.ssh/known_hosts', 'new\n').stdout.trim()).toBe(`${WRITTEN} .ssh/known_hosts`);
     expect(lstatSync(join(home, '.ssh/known_hosts')).isSymbolicLink()).toBe(true);
     expect(readFileSync(join(home, 'dotfiles/known_hosts'), 'utf8')).toBe('new\n');
 

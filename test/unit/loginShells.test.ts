@@ -7,7 +7,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forAnyLoginShell, scriptWithArgs, splitAtMark } from '../../src/remote/shell.js';
-import { writeFileCommand } from '../../src/remote/files.js';
+import { parseWritten, writeFileCommand, writeFilesCommand, writeFilesPayload } from '../../src/remote/files.js';
 import { findTalkersCommand, parseTalkers, talkativeShellNote } from '../../src/remote/loginShell.js';
 import { unexpectedAnswer } from '../../src/remote/answer.js';
 import { withManagedBlock, splitManagedBlock, BLOCK_BEGIN, BLOCK_END } from '../../src/remote/managedBlock.js';
@@ -104,6 +104,44 @@ describe('atomic file writes through exec', () => {
     const r = write('.ssh/config', 'the first half', 0o600, 1000);
     expect(r.status).not.toBe(0);
     expect(readFileSync(join(home, '.ssh', 'config'), 'utf8')).toBe('whole old file');
+    expect(execFileSync('ls', ['-A', join(home, '.ssh')], { encoding: 'utf8' })).not.toMatch(/provision-tmp/);
+  });
+
+  it('several files in one call: each written on its own, one that fails named alone, the others still in place', () => {
+    writeFileSync(join(home, '.ssh', 'authorized_keys'), 'old keys');
+    const files = [
+      { path: '.ssh/authorized_keys', mode: 0o600, content: 'key a\nkey b\n' },
+      { path: '.ssh/nosuchdir/known_hosts', mode: 0o600, content: 'never\n' },
+      { path: '.ssh/config', mode: 0o600, content: 'Host c\n' },
+    ];
+    const r = spawnSync('sh', ['-c', writeFilesCommand(files)], {
+      input: writeFilesPayload(files),
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', HOME: home },
+    });
+    expect(r.status).toBe(1);
+    expect([...parseWritten(r.stdout)]).toEqual(['.ssh/authorized_keys', '.ssh/config']);
+    expect(r.stdout).toContain('provision-not-written .ssh/nosuchdir/known_hosts');
+    expect(readFileSync(join(home, '.ssh', 'authorized_keys'), 'utf8')).toBe('key a\nkey b\n');
+    expect(readFileSync(join(home, '.ssh', 'config'), 'utf8')).toBe('Host c\n'); // its bytes, not the failed one's
+    expect(execFileSync('ls', ['-A', join(home, '.ssh')], { encoding: 'utf8' })).not.toMatch(/provision-tmp/);
+  });
+
+  it('several files, stdin cut short in the second: the first is written, the second and third are not', () => {
+    writeFileSync(join(home, '.ssh', 'config'), 'whole old config');
+    const files = [
+      { path: '.ssh/authorized_keys', mode: 0o600, content: 'first\n' },
+      { path: '.ssh/known_hosts', mode: 0o600, content: 'second, whole\n' },
+      { path: '.ssh/config', mode: 0o600, content: 'third\n' },
+    ];
+    const r = spawnSync('sh', ['-c', writeFilesCommand(files)], {
+      input: writeFilesPayload(files).subarray(0, 12),
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', HOME: home },
+    });
+    expect(r.status).toBe(1);
+    expect([...parseWritten(r.stdout)]).toEqual(['.ssh/authorized_keys']);
+    expect(readFileSync(join(home, '.ssh', 'config'), 'utf8')).toBe('whole old config');
     expect(execFileSync('ls', ['-A', join(home, '.ssh')], { encoding: 'utf8' })).not.toMatch(/provision-tmp/);
   });
 

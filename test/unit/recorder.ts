@@ -61,7 +61,7 @@ const SCRIPTS = new Map<string, string>(
   Object.entries({
     lock: lockCommand('x').line, // its first argument says which: take, refresh or release
     'gather-ssh': keysScript.gatherSshCommand('x', false).line,
-    write: writeFileCommand('x', 0o600, 1),
+    write: writeFileCommand('x', 0o600, 1), // one file or more: the same script
     'new-key': retire.newKeyCommand('x'),
     'adopt-key': retire.adoptKeyCommand(),
     'drop-next-key': retire.dropNextKeyCommand(),
@@ -156,9 +156,16 @@ function nameCommand(words: string[]): Command {
 
 /** What a test reads: `gather-ssh anton@Anton 0`, `docker swarm leave --force`, `write .ssh/config`. */
 export function readable(c: Command, runId = ''): string {
-  const args = c.name === 'write' ? c.args.slice(0, 1) : withoutConstants(c.args.map((a) => (a === runId ? 'RUN' : a)));
+  const args = c.name === 'write' ? writtenFiles(c).map((f) => f.path) : withoutConstants(c.args.map((a) => (a === runId ? 'RUN' : a)));
   return [c.name, ...args.map(shell.quote)].join(' ');
 }
+
+/** A write's files (write-file.sh's arguments: the answer, then PATH MODE SIZE per file). */
+const writtenFiles = (c: Command) =>
+  Array.from({ length: Math.floor((c.args.length - 1) / 3) }, (_, i) => ({
+    path: c.args[1 + 3 * i] as string,
+    size: Number(c.args[3 + 3 * i]),
+  }));
 
 /** Fixed values the scripts get as arguments (folder and file names): left out of what a test reads. */
 const CONSTANTS = [
@@ -273,9 +280,14 @@ function answer(robots: Map<string, SimRobot>, robot: string, c: Command, ips: R
       return ok(c.name === 'refresh-lock' ? 'provision-lock refreshed\n' : '');
     case 'gather-ssh':
       return ok(gathered(sim, c.args[1] === '1', c.args[0] as string));
-    case 'write':
-      sim.files[(c.args[0] as string).replace('.ssh/', '') as keyof SimRobot['files']] = c.stdin ?? '';
-      return ok(`${WRITTEN}\n`);
+    case 'write': {
+      let at = 0;
+      const answers = writtenFiles(c).map(({ path, size }) => {
+        sim.files[path.replace('.ssh/', '') as keyof SimRobot['files']] = (c.stdin ?? '').slice(at, (at += size));
+        return `${WRITTEN} ${path}\n`;
+      });
+      return ok(answers.join(''));
+    }
     case 'mesh-probe':
       return sim.refuses?.includes(c.args[0] as string) ? { code: 255, stdout: '', stderr: 'Permission denied (publickey).' } : ok();
     case 'new-key':
