@@ -87,15 +87,20 @@ const asCommand = (c: string | RemoteCommand): RemoteCommand => (typeof c === 's
  * order, and its output and exit status come back apart (splitBatch). The sudo password, read once, goes
  * to each part that reads it (printf is a builtin: in no argv); the rest of stdin to the others.
  */
-export function batch(parts: readonly (string | RemoteCommand)[]): Batch {
+export function batch(parts: readonly (string | RemoteCommand)[], options: { stopOnFailure?: boolean } = {}): Batch {
   const commands = parts.map(asCommand);
+  // stopOnFailure: a part runs only once those before it succeeded (`a && b`, each still answered apart).
+  const next = options.stopOnFailure ? '; [ "$provision_s" = 0 ] || exit 0' : '';
   const sudo = commands.some((c) => c.readsSudoPassword);
   const end = `printf '\\n${PART_MARK} %s\\n' "$1"`;
   const line = [
     '{',
     ...(sudo ? ['IFS= read -r provision_pw'] : []),
     `provision_end() { ${end}; ${end} >&2; }`,
-    ...commands.map((c) => `${c.readsSudoPassword ? `printf '%s\\n' "$provision_pw" | ` : ''}${c.line}; provision_end $?`),
+    ...commands.map(
+      (c) =>
+        `${c.readsSudoPassword ? `printf '%s\\n' "$provision_pw" | ` : ''}${c.line}; provision_s=$?; provision_end $provision_s${next}`,
+    ),
     '}',
   ].join('\n');
   const outputLimit = commands.reduce((sum, c) => sum + (c.outputLimit ?? PART_OUTPUT_LIMIT) + 64, 0);

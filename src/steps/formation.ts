@@ -20,6 +20,8 @@ import { describeLabelUpdate, desiredLabels, isNoLabelUpdate, labelUpdate } from
 import { managerJoinBatches, planRoles, roleChanges, type PlanRobot, type RolePlan } from '../plan/quorum.js';
 import { pendingVerdict, runPaced, PENDING_CAP_MS, PENDING_STALL_MS } from '../plan/pacing.js';
 import { redact } from '../log.js';
+import { batch, splitBatch, type RemoteCommand } from '../remote/shell.js';
+import { RemoteCommandError, type ExecResult } from '../ssh/connection.js';
 import type { Fleet } from '../run/fleet.js';
 import type { SwarmReport } from '../run/outcome.js';
 import type { Phase as Progress } from '../progress.js';
@@ -83,12 +85,12 @@ export class Formation {
     this.okAtPlan = new Set(usable.filter((m) => this.ok(m)).map((m) => m.robot.name));
   }
 
-  /** The plan phase. */
-  static async start(fleet: Fleet, members: Member[], report: SwarmReport, found: Member): Promise<Formation> {
+  /** The plan phase; `known`: the node list read already (with swarm init). */
+  static async start(fleet: Fleet, members: Member[], report: SwarmReport, found: Member, known?: NodeInfo[]): Promise<Formation> {
     // Until the plan exists, the managers of the fleet's cluster (by their own facts) stand in.
     let candidates: () => Member[] = () => fleetClusters(fleet, members)[0]?.[1] ?? [];
     const via = new ManagerVia(fleet, found, () => candidates());
-    const nodes = await via.nodes();
+    const nodes = known ?? (await via.nodes());
     report.nodes = nodes; // what could be read, should the run stop later
     const inFleet = withoutForeign(fleet, members, nodes);
     const usable = withoutFalseClaims(fleet, inFleet, nodes);
@@ -175,24 +177,41 @@ export class Formation {
     return this.usable.filter((m) => this.mine(m)).map((m) => m.robot.name);
   }
 
-  async readTokens(): Promise<void> {
-    const [worker, manager] = (await this.via.run(joinTokensCommand, 'reading join tokens')).trim().split('\n');
+  /** `known`: the join-tokens answer read already (with swarm init). */
+  async readTokens(known?: string): Promise<void> {
+    const [worker, manager] = (known ?? (await this.via.run(joinTokensCommand, 'reading join tokens'))).trim().split('\n');
     if (!worker || !manager) throw new Error(`could not read the join tokens from ${this.via.current.robot.name}`);
     this.tokens = { worker, manager };
   }
 
-  /** Only the token of its planned role, plus where to join. */
-  async writeTokens(name: string): Promise<void> {
+  /** A robot that joins in this run gets its token files with the join, in the same remote call (see join). */
+  joinsLater(name: string): boolean {
     const m = this.member(name);
-    const dry = this.fleet.options.dryRun;
-    const role = this.roleOf(name);
+    return !this.fleet.options.dryRun && this.ok(m) && (!inSwarm(m.facts) || halfJoined(m.facts)); // the half-joined leave first
+  }
+
+  /** Only the token of its planned role, plus where to join; null when the facts' digests show them in place. */
+  private tokenFiles(m: Member): Partial<Record<TokenFile, string>> | null {
+    const role = this.roleOf(m.robot.name);
     const files: Partial<Record<TokenFile, string>> = {
       [`${role}_token`]: this.tokens[role] + '\n',
       join_addresses: this.managerAddrs.join('\n') + '\n',
       advertise_addr: m.robot.ip + '\n', // for the boot-time join (templates/provision-join.sh)
     };
-    if (tokensInSync(m.facts.tokens, files)) return; // the facts carried their digests: nothing to send
+    return tokensInSync(m.facts.tokens, files) ? null : files;
+  }
+
+  async writeTokens(name: string): Promise<void> {
+    const m = this.member(name);
+    const dry = this.fleet.options.dryRun;
+    const files = this.tokenFiles(m);
+    if (!files) return; // the facts carried their digests: nothing to send
     const out = await m.conn.run(syncTokensCommand(dry), 'writing ~/swarm_tokens', { stdin: tokenFilesPayload(files) });
+    this.tokensWritten(name, out);
+  }
+
+  private tokensWritten(name: string, out: string): void {
+    const dry = this.fleet.options.dryRun;
     const changed = out
       .split('\n')
       .filter((l) => /^(changed|removed):/.test(l))
@@ -368,7 +387,7 @@ export class Formation {
   private async join(m: Member, role: 'manager' | 'worker'): Promise<boolean> {
     const joined = await this.forRobot(m, async () => {
       const command = joinCommand(role, m.robot.ip, this.joinAddresses(), m.robot.sudo);
-      const out = await m.conn.run(command, `joining as ${role}`, { timeoutMs: JOIN_TIMEOUT_MS });
+      const out = await this.withTokens(m, command, `joining as ${role}`);
       // "will continue in the background": pending, not failed — wait for it while the fleet progresses.
       const id = /node=(\S+)/.exec(out)?.[1] ?? (await this.waitForPendingJoin(m));
       if (m.facts.swarm) m.facts.swarm.NodeID = id;
@@ -386,6 +405,19 @@ export class Formation {
       else this.fleet.failed(m.robot.name, (err as Error).message);
     });
     return true;
+  }
+
+  /** The join, after its token files (when they differ) in the same remote call: the token only on stdin. */
+  private async withTokens(m: Member, join: RemoteCommand, what: string): Promise<string> {
+    const files = this.tokenFiles(m);
+    if (!files) return m.conn.run(join, what, { timeoutMs: JOIN_TIMEOUT_MS });
+    const both = batch([syncTokensCommand(false), join], { stopOnFailure: true });
+    const result = await m.conn.exec(both, { timeoutMs: JOIN_TIMEOUT_MS, stdin: tokenFilesPayload(files) });
+    const [sync, joined] = splitBatch(result, both.parts) as [ExecResult, ExecResult];
+    if (sync.code !== 0) throw new RemoteCommandError(m.robot.name, 'writing ~/swarm_tokens', sync);
+    this.tokensWritten(m.robot.name, sync.stdout);
+    if (joined.code !== 0) throw new RemoteCommandError(m.robot.name, what, joined);
+    return joined.stdout;
   }
 
   private async waitForPendingJoin(m: Member): Promise<string> {

@@ -1,7 +1,17 @@
 // `provision swarm`: facts; reuse the fleet's swarm or init one on the leader; plan roles by quorum
 // rules; write ~/swarm_tokens; promote/join/demote in a quorum-safe order; label; prune. src/plan
 // decides, the phases do the I/O (after the plan: ./formation.ts).
-import { factsCommand, parseFacts, swarmInitCommand } from '../remote/docker.js';
+import {
+  factsCommand,
+  joinTokensCommand,
+  nodesCommand,
+  parseFacts,
+  parseNodes,
+  swarmInitCommand,
+  type NodeInfo,
+} from '../remote/docker.js';
+import { batch, splitBatch } from '../remote/shell.js';
+import { RemoteCommandError, type ExecResult } from '../ssh/connection.js';
 import { planRoles } from '../plan/quorum.js';
 import { redact } from '../log.js';
 import type { Fleet } from '../run/fleet.js';
@@ -37,6 +47,8 @@ class SwarmRun {
   /** A manager of the fleet's swarm to start from. */
   found: Member | null = null;
   formation: Formation | null = null;
+  /** Read in the same remote call as swarm init: the plan and the tokens phases need not ask again. */
+  afterInit: { nodes: NodeInfo[]; tokens: string } | null = null;
   constructor(
     readonly fleet: Fleet,
     readonly options: SwarmOptions,
@@ -76,14 +88,14 @@ const init: Phase<SwarmRun> = { title: 'initialising the swarm', run: initSwarm 
 const plan: Phase<SwarmRun> = {
   title: 'planning roles',
   run: async (s) => {
-    s.formation = await Formation.start(s.fleet, s.members, s.report, s.found as Member);
+    s.formation = await Formation.start(s.fleet, s.members, s.report, s.found as Member, s.afterInit?.nodes);
   },
 };
 const tokens: Phase<SwarmRun> = {
   title: 'writing ~/swarm_tokens',
   dryTitle: 'comparing ~/swarm_tokens', // a dry run compares digests and writes nothing
   robots: (s) => f(s).tokenRobots(),
-  run: (s) => f(s).readTokens(),
+  run: (s) => f(s).readTokens(s.afterInit?.tokens),
   each: (s, robot) => f(s).writeTokens(robot),
 };
 
@@ -92,7 +104,8 @@ export const SWARM_PHASES: readonly Phase<SwarmRun>[] = [
   preflight,
   init,
   plan,
-  tokens,
+  // A robot that joins gets its files with the join (one remote call less); the rest here.
+  { ...tokens, each: (s, robot) => (f(s).joinsLater(robot) ? Promise.resolve() : f(s).writeTokens(robot)) },
   {
     title: 'cleaning up interrupted joins',
     robots: (s) => f(s).halfJoinedRobots(),
@@ -222,8 +235,7 @@ async function initSwarm(s: SwarmRun): Promise<void | 'stop'> {
     planOnly(fleet, members, report, leader.robot.name);
     return 'stop';
   }
-  await leader.conn.run(swarmInitCommand(leader.robot.ip, fleet.inventory.swarm.init, leader.robot.sudo), 'docker swarm init');
-  leader.facts = parseFacts(await leader.conn.run(factsCommand(leader.robot.sudo), 'reading facts'), leader.robot.sudo);
+  await initOn(s, leader);
   fleet.changed(leader.robot.name, `initialised a new swarm (advertise ${leader.robot.ip})`);
   const mtu = report.preflight?.overlayMtu;
   if (mtu) {
@@ -233,6 +245,21 @@ async function initSwarm(s: SwarmRun): Promise<void | 'stop'> {
   }
   report.clusterId = leader.facts.swarm?.Cluster?.ID ?? null;
   s.found = leader;
+}
+
+/** One remote call: swarm init, then (once it succeeded) what the next phases read of the new swarm. */
+async function initOn(s: SwarmRun, leader: Member): Promise<void> {
+  const { robot, conn } = leader;
+  const init = swarmInitCommand(robot.ip, s.fleet.inventory.swarm.init, robot.sudo);
+  const calls = batch([init, factsCommand(robot.sudo), nodesCommand(robot.sudo), joinTokensCommand(robot.sudo)], { stopOnFailure: true });
+  const answers = splitBatch(await conn.exec(calls), calls.parts);
+  const [, facts, nodes, tokens] = ['docker swarm init', 'reading facts', 'listing swarm nodes', 'reading join tokens'].map((what, i) => {
+    const r = answers[i] as ExecResult;
+    if (r.code !== 0) throw new RemoteCommandError(robot.name, what, r);
+    return r.stdout;
+  }) as [string, string, string, string];
+  leader.facts = parseFacts(facts, robot.sudo);
+  s.afterInit = { nodes: parseNodes(nodes), tokens };
 }
 
 function chooseInitLeader(fleet: Fleet, members: Member[]): Member | undefined {

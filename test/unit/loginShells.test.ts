@@ -7,7 +7,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forAnyLoginShell, scriptWithArgs, splitAtMark } from '../../src/remote/shell.js';
-import { parseWritten, writeFileCommand, writeFilesCommand, writeFilesPayload } from '../../src/remote/files.js';
+import { parseWritten, writeFileCommand, writeFilesCommand, writeFilesPayload, type FileToWrite } from '../../src/remote/files.js';
 import { findTalkersCommand, parseTalkers, talkativeShellNote } from '../../src/remote/loginShell.js';
 import { unexpectedAnswer } from '../../src/remote/answer.js';
 import { withManagedBlock, splitManagedBlock, BLOCK_BEGIN, BLOCK_END } from '../../src/remote/managedBlock.js';
@@ -107,6 +107,14 @@ describe('atomic file writes through exec', () => {
     expect(execFileSync('ls', ['-A', join(home, '.ssh')], { encoding: 'utf8' })).not.toMatch(/provision-tmp/);
   });
 
+  /** write-file.sh with several files; `cut`: stdin ends after that many bytes. */
+  const writeMany = (files: FileToWrite[], cut?: number) =>
+    spawnSync('sh', ['-c', writeFilesCommand(files)], {
+      input: writeFilesPayload(files).subarray(0, cut),
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', HOME: home },
+    });
+
   it('several files in one call: each written on its own, one that fails named alone, the others still in place', () => {
     writeFileSync(join(home, '.ssh', 'authorized_keys'), 'old keys');
     const files = [
@@ -114,11 +122,7 @@ describe('atomic file writes through exec', () => {
       { path: '.ssh/nosuchdir/known_hosts', mode: 0o600, content: 'never\n' },
       { path: '.ssh/config', mode: 0o600, content: 'Host c\n' },
     ];
-    const r = spawnSync('sh', ['-c', writeFilesCommand(files)], {
-      input: writeFilesPayload(files),
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH ?? '', HOME: home },
-    });
+    const r = writeMany(files);
     expect(r.status).toBe(1);
     expect([...parseWritten(r.stdout)]).toEqual(['.ssh/authorized_keys', '.ssh/config']);
     expect(r.stdout).toContain('provision-not-written .ssh/nosuchdir/known_hosts');
@@ -134,11 +138,7 @@ describe('atomic file writes through exec', () => {
       { path: '.ssh/known_hosts', mode: 0o600, content: 'second, whole\n' },
       { path: '.ssh/config', mode: 0o600, content: 'third\n' },
     ];
-    const r = spawnSync('sh', ['-c', writeFilesCommand(files)], {
-      input: writeFilesPayload(files).subarray(0, 12),
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH ?? '', HOME: home },
-    });
+    const r = writeMany(files, 12);
     expect(r.status).toBe(1);
     expect([...parseWritten(r.stdout)]).toEqual(['.ssh/authorized_keys']);
     expect(readFileSync(join(home, '.ssh', 'config'), 'utf8')).toBe('whole old config');

@@ -101,16 +101,19 @@ export function nameCommands(line: string): Command[] {
 }
 
 /** A line as sent: the commands chained with `&&` (named) and, after them, a batch's parts, if any (shell.ts's batch). */
-export function nameLine(line: string): { chained: Command[]; parts: Command[] } {
+export function nameLine(line: string): { chained: Command[]; parts: Command[]; stopOnFailure: boolean } {
   const open = line.search(/\{\n(IFS= read -r provision_pw\n)?provision_end\(\) \{/);
-  if (open < 0) return { chained: nameCommands(line), parts: [] };
+  if (open < 0) return { chained: nameCommands(line), parts: [], stopOnFailure: false };
   const head = line.slice(0, open).replace(/ && $/, '');
   const body = line.slice(line.indexOf('\n', line.indexOf('provision_end() {')) + 1, line.lastIndexOf('\n}'));
-  const parts = (body + '\n')
-    .split('; provision_end $?\n')
+  const ends = /; provision_s=\$\?; provision_end \$provision_s(; \[ "\$provision_s" = 0 \] \|\| exit 0)?\n/;
+  const pieces = (body + '\n').split(ends);
+  // split keeps the group: every other piece says whether the batch stops at a failure
+  const parts = pieces
+    .filter((_, i) => i % 2 === 0)
     .slice(0, -1)
     .map((p) => nameCommands(p.replace(`printf '%s\\n' "$provision_pw" | `, ''))[0] as Command);
-  return { chained: head ? nameCommands(head) : [], parts };
+  return { chained: head ? nameCommands(head) : [], parts, stopOnFailure: pieces[1] !== undefined };
 }
 
 /**
@@ -118,7 +121,7 @@ export function nameLine(line: string): { chained: Command[]; parts: Command[] }
  * mark (as shell.ts's batch prints them); `answer` gives one command's (stdout and stderr without OUTPUT_MARK).
  */
 export function answerLine(line: string, answer: (c: Command) => ExecResult): ExecResult {
-  const { chained, parts } = nameLine(line);
+  const { chained, parts, stopOnFailure } = nameLine(line);
   let stdout = '';
   let stderr = '';
   for (const c of chained) {
@@ -132,6 +135,7 @@ export function answerLine(line: string, answer: (c: Command) => ExecResult): Ex
     const mark = `\n${shell.PART_MARK} ${r.code}\n`;
     stdout += r.stdout + mark;
     stderr += r.stderr + mark;
+    if (stopOnFailure && r.code !== 0) break;
   }
   return { code: 0, stdout, stderr };
 }

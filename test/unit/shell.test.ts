@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { commandLine, quote, scriptWithArgs } from '../../src/remote/shell.js';
+import { andThen, batch, commandLine, quote, scriptWithArgs, splitBatch } from '../../src/remote/shell.js';
 import { script } from '../../src/remote/scripts.js';
 
 const echoThroughShell = (line: string) => execFileSync('sh', ['-c', line], { encoding: 'utf8' });
@@ -41,5 +41,41 @@ describe('the remote scripts (src/remote/scripts)', () => {
     expect(loaded.startsWith(prelude)).toBe(true);
     expect(file.endsWith(loaded.slice(prelude.length))).toBe(true);
     expect(script(name)).toBe(loaded);
+  });
+});
+
+describe('batch: several commands in one remote call, each answered apart', () => {
+  const run = (line: string, input: string) => {
+    const r = spawnSync('sh', ['-c', line], { input, encoding: 'utf8' });
+    return { code: r.status ?? 255, stdout: r.stdout, stderr: r.stderr };
+  };
+  const sudoPart = { line: scriptWithArgs('IFS= read -r pw; echo "got $pw"'), readsSudoPassword: true };
+
+  it('each part its output and exit status; the sudo password only to the part that reads it, the rest of stdin to the others', () => {
+    const calls = batch([scriptWithArgs('printf "no newline"; exit 3'), sudoPart, scriptWithArgs('cat; echo oops >&2')]);
+    const [a, b, c] = splitBatch(run(calls.line, 'secret\npayload\n'), calls.parts);
+    expect(a).toEqual({ code: 3, stdout: 'no newline', stderr: '' });
+    expect(b).toEqual({ code: 0, stdout: 'got secret\n', stderr: '' });
+    expect(c).toEqual({ code: 0, stdout: 'payload\n', stderr: 'oops\n' });
+    expect(calls.readsSudoPassword).toBe(true);
+  });
+
+  it('stopOnFailure: the parts after a failed one do not run, and say so', () => {
+    const calls = batch([scriptWithArgs('echo one'), scriptWithArgs('exit 4'), scriptWithArgs('echo never')], { stopOnFailure: true });
+    const answers = splitBatch(run(calls.line, ''), calls.parts);
+    expect(answers.map((x) => x.code)).toEqual([0, 4, 255]);
+    expect(answers[2]?.stderr).toMatch(/ended before this command ran/);
+  });
+
+  it('after the run lock (andThen): nothing runs when the first fails', () => {
+    const calls = batch([scriptWithArgs('echo ran')]);
+    const r = run(andThen('false', calls).line, '');
+    expect(r.code).toBe(1);
+    expect(splitBatch(r, calls.parts)[0]?.code).toBe(255);
+  });
+
+  it("a part's own output limit still holds", () => {
+    const calls = batch([{ line: scriptWithArgs('echo 0123456789'), readsSudoPassword: false, outputLimit: 5 }]);
+    expect(splitBatch(run(calls.line, ''), calls.parts)[0]).toMatchObject({ code: 1, stderr: expect.stringMatching(/more than 5 bytes/) });
   });
 });
