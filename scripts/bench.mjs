@@ -214,6 +214,23 @@ async function measure(n) {
   return row;
 }
 
+/**
+ * `provision up`'s remote commands and waves at 10 stand-in robots (test/unit/upRoundTrips.test.ts, which
+ * writes them to a file when asked): the round trips a run costs, apart from this machine's speed.
+ */
+function standInCounts() {
+  const file = join(mkdtempSync(join(tmpdir(), 'provision-round-trips-')), 'counts.json');
+  const jest = spawnSync('npx', ['jest', 'test/unit/upRoundTrips.test.ts', '--selectProjects', 'unit', '-t', 'fresh, then'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '--experimental-vm-modules', PROVISION_ROUND_TRIPS_JSON: file },
+  });
+  if (jest.status !== 0) return `stand-in counts: the test failed (${jest.stderr.trim().split('\n').slice(-3).join(' ')})`;
+  const { fresh, noop } = JSON.parse(readFileSync(file, 'utf8'));
+  const line = (what, c) => `${what}: ${c.perWorker} per worker, ${c.leader} on the leader, ${c.waves} waves (${c.total} in all)`;
+  return `Remote commands of provision up at 10 stand-in robots: ${line('fresh', fresh)}; ${line('no-op', noop)}.`;
+}
+
 const rows = [];
 try {
   for (const n of SIZES) {
@@ -252,3 +269,4 @@ const table = [
 mkdirSync(join(ROOT, 'bench'), { recursive: true });
 writeFileSync(join(ROOT, 'bench', 'results.md'), table + '\n');
 console.log('\n' + table);
+console.log('\n' + standInCounts());
