@@ -89,8 +89,9 @@ const asCommand = (c: string | RemoteCommand): RemoteCommand => (typeof c === 's
  */
 export function batch(parts: readonly (string | RemoteCommand)[], options: { stopOnFailure?: boolean } = {}): Batch {
   const commands = parts.map(asCommand);
-  // stopOnFailure: a part runs only once those before it succeeded (`a && b`, each still answered apart).
-  const next = options.stopOnFailure ? '; [ "$provision_s" = 0 ] || exit 0' : '';
+  // stopOnFailure: a part runs only once those before it succeeded (`a && b`, each still answered apart);
+  // the call then ends with the failed part's status.
+  const next = options.stopOnFailure ? '; [ "$provision_s" = 0 ] || exit "$provision_s"' : '';
   const sudo = commands.some((c) => c.readsSudoPassword);
   const end = `printf '\\n${PART_MARK} %s\\n' "$1"`;
   const line = [

@@ -4,7 +4,9 @@ import {
   joinCommand,
   joinStateCommand,
   joinTokensCommand,
+  nodesCommand,
   parseJoinState,
+  parseNodes,
   labelAddCommand,
   leaveCommand,
   rotateTokenCommand,
@@ -63,6 +65,8 @@ export class Formation {
   /** `held`: demotions --limit holds back, and the promotions they wait for. */
   private readonly changes: ReturnType<typeof roleChanges> & { held: { demote: string[]; promote: string[] } };
   private tokens = { worker: '', manager: '' };
+  /** The join-tokens answer read with the node list (see nodesAndTokens); gone once a token is rotated. */
+  private tokensRead: string | undefined;
   /**
    * Robots not failed when the plan was made: their nodes' role changes and labels go ahead even when
    * another of their phases fails later in the run (a failed label must not keep the leader from handing over).
@@ -90,7 +94,8 @@ export class Formation {
     // Until the plan exists, the managers of the fleet's cluster (by their own facts) stand in.
     let candidates: () => Member[] = () => fleetClusters(fleet, members)[0]?.[1] ?? [];
     const via = new ManagerVia(fleet, found, () => candidates());
-    const nodes = known ?? (await via.nodes());
+    const early = known ? null : await nodesAndTokens(found);
+    const nodes = known ?? early?.nodes ?? (await via.nodes());
     report.nodes = nodes; // what could be read, should the run stop later
     const inFleet = withoutForeign(fleet, members, nodes);
     const usable = withoutFalseClaims(fleet, inFleet, nodes);
@@ -110,6 +115,7 @@ export class Formation {
     report.plan = plan;
     const leader = usable.find((m) => m.robot.name === leaderRobot?.name);
     const formation = new Formation(fleet, report, usable, nodes, plan, via, leader, disputed);
+    formation.tokensRead = early?.tokens;
     candidates = () => formation.managerCandidates();
     // Work through a manager that stays one (the leader first); the leader to hand over only if none does.
     via.current = formation.managerCandidates()[0] ?? found;
@@ -167,6 +173,7 @@ export class Formation {
   }
 
   async rotateTokens(which: RotateWhich): Promise<void> {
+    this.tokensRead = undefined;
     for (const role of which === 'both' ? (['worker', 'manager'] as const) : [which]) {
       await this.via.run((sudo) => rotateTokenCommand(role, sudo), `rotating the ${role} join token`);
       this.fleet.note(this.via.current.robot.name, `rotated the ${role} join token`);
@@ -179,7 +186,8 @@ export class Formation {
 
   /** `known`: the join-tokens answer read already (with swarm init). */
   async readTokens(known?: string): Promise<void> {
-    const [worker, manager] = (known ?? (await this.via.run(joinTokensCommand, 'reading join tokens'))).trim().split('\n');
+    const answer = known ?? this.tokensRead ?? (await this.via.run(joinTokensCommand, 'reading join tokens'));
+    const [worker, manager] = answer.trim().split('\n');
     if (!worker || !manager) throw new Error(`could not read the join tokens from ${this.via.current.robot.name}`);
     this.tokens = { worker, manager };
   }
@@ -583,6 +591,18 @@ export class Formation {
     for (const m of this.joinedNow) this.report.robotOfNode.set(m.facts.swarm?.NodeID ?? '', m.robot.name);
     this.report.nodes = this.swarmChanged ? await this.via.nodes() : this.nodes;
   }
+}
+
+/**
+ * The node list and the join tokens from `manager` in one remote call (the tokens phase then asks
+ * nothing); null when that fails: ManagerVia.nodes then reads the list with its waits and hand-overs.
+ */
+async function nodesAndTokens(manager: Member): Promise<{ nodes: NodeInfo[]; tokens: string } | null> {
+  const both = batch([nodesCommand(manager.robot.sudo), joinTokensCommand(manager.robot.sudo)], { stopOnFailure: true });
+  const result = await manager.conn.exec(both).catch(() => null);
+  if (result?.code !== 0) return null;
+  const [nodes, tokens] = splitBatch(result, both.parts) as [ExecResult, ExecResult];
+  return { nodes: parseNodes(nodes.stdout), tokens: tokens.stdout };
 }
 
 /** Robots in another swarm than the fleet's are failed and left alone. */

@@ -100,44 +100,68 @@ export function nameCommands(line: string): Command[] {
   return groups.map(nameCommand);
 }
 
-/** A line as sent: the commands chained with `&&` (named) and, after them, a batch's parts, if any (shell.ts's batch). */
-export function nameLine(line: string): { chained: Command[]; parts: Command[]; stopOnFailure: boolean } {
+/** A line as sent, raw: what is chained before a batch (shell.ts's batch), the batch's parts' lines; null without one. */
+export function splitBatchLine(line: string): { head: string; parts: string[]; stopOnFailure: boolean } | null {
   const open = line.search(/\{\n(IFS= read -r provision_pw\n)?provision_end\(\) \{/);
-  if (open < 0) return { chained: nameCommands(line), parts: [], stopOnFailure: false };
+  if (open < 0) return null;
   const head = line.slice(0, open).replace(/ && $/, '');
   const body = line.slice(line.indexOf('\n', line.indexOf('provision_end() {')) + 1, line.lastIndexOf('\n}'));
-  const ends = /; provision_s=\$\?; provision_end \$provision_s(; \[ "\$provision_s" = 0 \] \|\| exit 0)?\n/;
+  const ends = /; provision_s=\$\?; provision_end \$provision_s(; \[ "\$provision_s" = 0 \] \|\| exit "\$provision_s")?\n/;
   const pieces = (body + '\n').split(ends);
   // split keeps the group: every other piece says whether the batch stops at a failure
   const parts = pieces
     .filter((_, i) => i % 2 === 0)
     .slice(0, -1)
-    .map((p) => nameCommands(p.replace(`printf '%s\\n' "$provision_pw" | `, ''))[0] as Command);
-  return { chained: head ? nameCommands(head) : [], parts, stopOnFailure: pieces[1] !== undefined };
+    .map((p) => p.replace(`printf '%s\\n' "$provision_pw" | `, ''));
+  return { head, parts, stopOnFailure: pieces[1] !== undefined };
+}
+
+/** A line as sent: the commands chained with `&&` (named) and, after them, a batch's parts, if any. */
+export function nameLine(line: string): { chained: Command[]; parts: Command[] } {
+  const split = splitBatchLine(line);
+  if (!split) return { chained: nameCommands(line), parts: [] };
+  return { chained: split.head ? nameCommands(split.head) : [], parts: split.parts.map((p) => nameCommands(p)[0] as Command) };
 }
 
 /**
- * The answer to a line: its `&&` chain in order while each succeeds, then each part of its batch with its
- * mark (as shell.ts's batch prints them); `answer` gives one command's (stdout and stderr without OUTPUT_MARK).
+ * The answer to a raw line: a batch's parts each answered by `one` (in order, with the marks shell.ts's
+ * batch prints; after a failure no more where it stops), else the line itself. What is chained before a
+ * batch (the run lock) is answered by `one` first.
  */
-export function answerLine(line: string, answer: (c: Command) => ExecResult): ExecResult {
-  const { chained, parts, stopOnFailure } = nameLine(line);
+export function answerBatch(line: string, one: (line: string) => ExecResult): ExecResult {
+  const split = splitBatchLine(line);
+  if (!split) return one(line);
   let stdout = '';
   let stderr = '';
-  for (const c of chained) {
-    const r = answer(c);
+  if (split.head) {
+    const r = one(split.head);
+    if (r.code !== 0) return r;
     stdout += r.stdout;
     stderr += r.stderr;
-    if (r.code !== 0) return { code: r.code, stdout, stderr };
   }
-  for (const c of parts) {
-    const r = answer(c);
+  for (const part of split.parts) {
+    const r = one(part);
     const mark = `\n${shell.PART_MARK} ${r.code}\n`;
     stdout += r.stdout + mark;
     stderr += r.stderr + mark;
-    if (stopOnFailure && r.code !== 0) break;
+    if (split.stopOnFailure && r.code !== 0) return { code: r.code, stdout, stderr };
   }
   return { code: 0, stdout, stderr };
+}
+
+/** The answer to a line, each command named and answered by `answer` (its `&&` chain in order while each succeeds). */
+export function answerLine(line: string, answer: (c: Command) => ExecResult): ExecResult {
+  return answerBatch(line, (raw) => {
+    let stdout = '';
+    let stderr = '';
+    for (const c of nameCommands(raw)) {
+      const r = answer(c);
+      stdout += r.stdout;
+      stderr += r.stderr;
+      if (r.code !== 0) return { code: r.code, stdout, stderr };
+    }
+    return { code: 0, stdout, stderr };
+  });
 }
 
 /** Every command of a line, in order (see nameLine). */

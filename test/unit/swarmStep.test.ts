@@ -10,6 +10,7 @@ import type { Fleet } from '../../src/run/fleet.js';
 import type { RobotOutcome } from '../../src/run/outcome.js';
 import type { ExecResult } from '../../src/ssh/connection.js';
 import type { RemoteCommand } from '../../src/remote/shell.js';
+import { answerBatch } from './recorder.js';
 
 interface SimNode {
   id: string;
@@ -127,9 +128,9 @@ function standIn(
   const outcomes = new Map<string, RobotOutcome>(robots.map((r) => [r.name, { robot: r.name, status: 'ok', details: [], notes: [] }]));
   const conn = (name: string) => ({
     probeTcp: async () => 'refused' as const,
-    exec: async (c: string | RemoteCommand) => sim.exec(name, typeof c === 'string' ? c : c.line),
+    exec: async (c: string | RemoteCommand) => answerBatch(typeof c === 'string' ? c : c.line, (line) => sim.exec(name, line)),
     run: async (c: string | RemoteCommand, what: string) => {
-      const r = sim.exec(name, typeof c === 'string' ? c : c.line);
+      const r = answerBatch(typeof c === 'string' ? c : c.line, (line) => sim.exec(name, line));
       if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${r.stderr}`);
       return r.stdout;
     },
