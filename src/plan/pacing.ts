@@ -20,10 +20,12 @@ export function nextJoinWindow(window: number, joined: boolean): number {
 }
 
 /**
- * A join still pending is waited for as long as the fleet's joins make progress: it fails only when
- * no join of the fleet has finished for this long (the joins are stuck, not slow) ...
+ * A join still pending (or failed for a passing reason, below) is waited for as long as the swarm makes
+ * progress: it fails only when the swarm has not progressed for this long (the joins are stuck, not
+ * slow). Progress: a join of this run finished, or the managers' node list holds more nodes, or more
+ * of them ready, than at the last look (swarmProgressed). 90 s cut off loaded fleets that still moved.
  */
-export const PENDING_STALL_MS = 90_000;
+export const PENDING_STALL_MS = 180_000;
 /** ... or when it has waited this long in all (a bound on the whole run, whatever happens). */
 export const PENDING_CAP_MS = 15 * 60_000;
 
@@ -32,6 +34,53 @@ export function pendingVerdict(now: number, since: number, lastFleetProgress: nu
   if (now - Math.max(since, lastFleetProgress) >= PENDING_STALL_MS) return 'stalled';
   return 'wait';
 }
+
+/** What the node list says of the swarm's size: progress is more nodes, or more of them ready. */
+export interface SwarmCount {
+  nodes: number;
+  ready: number;
+}
+
+export function swarmCount(nodes: readonly { state: string }[]): SwarmCount {
+  return { nodes: nodes.length, ready: nodes.filter((n) => n.state === 'ready').length };
+}
+
+/** Against the best seen so far (a node going down and up again is not progress). */
+export function swarmProgressed(best: SwarmCount, now: SwarmCount): boolean {
+  return now.nodes > best.nodes || now.ready > best.ready;
+}
+
+/**
+ * A failed join, by docker's (or the SSH command's) message: `refused` fails the robot at once (a
+ * wrong token, a certificate that is not the swarm's, a robot that cannot join as asked); `passing`
+ * is a loaded or electing swarm, and the join is tried again while the swarm progresses. Messages not
+ * known here are refusals: an error nobody understood is reported, not retried for minutes.
+ */
+export function joinFailure(message: string): 'refused' | 'passing' {
+  if (REFUSED.test(message)) return 'refused';
+  return PASSING.test(message) ? 'passing' : 'refused';
+}
+
+// Docker's words (moby daemon/cluster, swarmkit ca and raft, grpc status codes).
+const REFUSED =
+  /join token|x509|unknown authority|does not match fingerprint|already part of a swarm|no ~\/swarm_tokens|holds a character|permission denied|sudo:/i;
+const PASSING = new RegExp(
+  [
+    'context deadline exceeded',
+    'code = (DeadlineExceeded|Unavailable|Canceled)',
+    'Timeout was reached before node joined', // the 503 when docker goes on in the background
+    'does not have a leader',
+    'no elected cluster leader',
+    'lost leader status',
+    'node is stopped',
+    'remote command timed out', // the SSH command's own bound (src/ssh/connection.ts)
+    'gave no answer to the join', // engine-join.sh: the engine closed the socket
+    'i/o timeout',
+    'connection reset by peer',
+    'transport is closing',
+  ].join('|'),
+  'i',
+);
 
 /** Run `work` over `items` with the window above, widened and narrowed as results come in; `work` reports success. */
 export async function runPaced<T>(items: readonly T[], work: (item: T) => Promise<boolean>, start = JOIN_WINDOW_START): Promise<void> {

@@ -20,7 +20,17 @@ import {
 } from '../remote/docker.js';
 import { describeLabelUpdate, desiredLabels, isNoLabelUpdate, labelUpdate } from '../plan/labels.js';
 import { managerJoinBatches, planRoles, roleChanges, type PlanRobot, type RolePlan } from '../plan/quorum.js';
-import { pendingVerdict, runPaced, PENDING_CAP_MS, PENDING_STALL_MS } from '../plan/pacing.js';
+import {
+  joinFailure,
+  pendingVerdict,
+  runPaced,
+  swarmCount,
+  swarmProgressed,
+  PENDING_CAP_MS,
+  PENDING_STALL_MS,
+  type SwarmCount,
+} from '../plan/pacing.js';
+import { Interrupted, pause } from '../interrupt.js';
 import { redact } from '../log.js';
 import { batch, splitBatch, type RemoteCommand } from '../remote/shell.js';
 import { RemoteCommandError, type ExecResult } from '../ssh/connection.js';
@@ -28,7 +38,7 @@ import type { Fleet } from '../run/fleet.js';
 import type { SwarmReport } from '../run/outcome.js';
 import type { Phase as Progress } from '../progress.js';
 import { StopRun, eachRobot } from '../run/phases.js';
-import { pollUntil, retry } from '../run/retry.js';
+import { backoffMs, pollUntil, retry } from '../run/retry.js';
 import { ManagerVia, NoManagerError } from './managerVia.js';
 import {
   QuorumLostError,
@@ -46,6 +56,8 @@ const JOIN_TIMEOUT_MS = 90_000;
 /** After the leader's demotion the managers elect another within seconds on the lab; give it a minute. */
 const LEADER_HANDOVER_WAIT_MS = 60_000;
 const PENDING_JOIN_POLL_MS = 3000;
+/** While joins wait: one node-list read for the whole fleet at most this often (a progress check). */
+const SWARM_LOOK_MS = 10_000;
 
 export type RotateWhich = 'worker' | 'manager' | 'both';
 
@@ -59,7 +71,11 @@ export class Formation {
   /** An error that stops the run met while labelling a node that just joined: thrown once the joins settle. */
   private stopping: StopRun | null = null;
   private readonly newManagers = new Set<Member>(); // joined as or promoted to manager in this run
-  private lastJoinAt = Date.now(); // the fleet's latest finished join: pending joins wait while this moves
+  /** The swarm's latest progress (pacing.ts): joins that wait or retry go on while this moves. */
+  private lastProgress = Date.now();
+  private bestCount: SwarmCount;
+  private looking: Promise<void> | null = null;
+  private lastLook = 0;
   private readonly planRobots: PlanRobot[];
   private readonly managerAddrs: string[];
   /** `held`: demotions --limit holds back, and the promotions they wait for. */
@@ -87,6 +103,7 @@ export class Formation {
     this.managerAddrs = plan.managers.map((name) => `${fleet.inventory.robots.find((r) => r.name === name)?.ip}:${SWARM_PORT}`);
     this.changes = this.limitedRoleChanges();
     this.okAtPlan = new Set(usable.filter((m) => this.ok(m)).map((m) => m.robot.name));
+    this.bestCount = swarmCount(nodes);
   }
 
   /** The plan phase; `known`: the node list read already (with swarm init). */
@@ -394,16 +411,12 @@ export class Formation {
   /** True when it joined (the pacing widens on that); its error fails it only. */
   private async join(m: Member, role: 'manager' | 'worker'): Promise<boolean> {
     const joined = await this.forRobot(m, async () => {
-      const command = joinCommand(role, m.robot.ip, this.joinAddresses(), m.robot.sudo);
-      const out = await this.withTokens(m, command, `joining as ${role}`);
-      // "will continue in the background": pending, not failed — wait for it while the fleet progresses.
-      const id = /node=(\S+)/.exec(out)?.[1] ?? (await this.waitForPendingJoin(m));
+      const { id, how } = await this.joinNode(m, role);
       if (m.facts.swarm) m.facts.swarm.NodeID = id;
-      this.lastJoinAt = Date.now();
+      this.progressed();
       this.swarmChanged = true;
       this.joinedNow.add(m);
       if (role === 'manager') this.newManagers.add(m);
-      const how = out.includes('pending') ? ' (after a join that went on in the background)' : '';
       this.fleet.joined(m.robot.name, `joined as ${role}${how}`);
     });
     if (!joined) return false;
@@ -428,27 +441,98 @@ export class Formation {
     return joined.stdout;
   }
 
-  private async waitForPendingJoin(m: Member): Promise<string> {
+  /**
+   * The join, sent again while it fails for a passing reason (pacing.ts joinFailure: a loaded or
+   * electing swarm) and the swarm progresses; a join docker goes on with in the background (`pending`,
+   * also after a failed answer) is waited for on the same terms. A refusal fails at once.
+   */
+  private async joinNode(m: Member, role: 'manager' | 'worker'): Promise<{ id: string; how: string }> {
     const since = Date.now();
+    const background = ' (after a join that went on in the background)';
+    for (let attempt = 1; ; attempt++) {
+      let out = '';
+      let failure = 'the join docker went on with in the background ended without joining';
+      try {
+        const command = joinCommand(role, m.robot.ip, this.joinAddresses(), m.robot.sudo);
+        out = await this.withTokens(m, command, `joining as ${role}`);
+      } catch (err) {
+        if (err instanceof Interrupted || err instanceof StopRun) throw err;
+        failure = (err as Error).message;
+        if (joinFailure(failure) === 'refused') throw err;
+      }
+      const id = /node=(\S+)/.exec(out)?.[1];
+      if (id) return { id, how: attempt > 1 ? ` (at attempt ${attempt})` : '' };
+      // Pending, or a failed answer after which docker may have gone on with it: joined, or still at it.
+      const later = await this.waitForPendingJoin(m, since);
+      if (later) return { id: later, how: background };
+      const verdict = pendingVerdict(Date.now(), since, this.lastProgress);
+      if (verdict !== 'wait') throw new Error(this.stuckMessage(verdict, `the join failed ${attempt} times, the last: ${failure}`));
+      void this.lookAtSwarm();
+      await pause(backoffMs({ baseMs: 2000, maxMs: 15_000 }, attempt));
+    }
+  }
+
+  private stuckMessage(verdict: 'stalled' | 'too long', what: string): string {
+    const check = "check that the managers' port 2377 is reachable from this robot";
+    return verdict === 'stalled'
+      ? `${what}; the swarm made no progress (no join finished, no node came in or up) for ${PENDING_STALL_MS / 1000} s: ${check}`
+      : `${what}; still not joined after ${PENDING_CAP_MS / 60_000} min: ${check}`;
+  }
+
+  /** A join of this run finished. */
+  private progressed(): void {
+    this.lastProgress = Date.now();
+  }
+
+  /**
+   * Progress of the swarm as the managers see it (more nodes, or more ready: joins finishing anywhere),
+   * read only while some join waits, at most once per SWARM_LOOK_MS for the whole fleet. A read that
+   * fails is no progress (a lost quorum stops the run on the next manager command).
+   */
+  private lookAtSwarm(): Promise<void> {
+    if (this.looking || Date.now() - this.lastLook < SWARM_LOOK_MS) return this.looking ?? Promise.resolve();
+    this.lastLook = Date.now();
+    this.looking = this.via
+      .nodes()
+      .then((nodes) => {
+        const now = swarmCount(nodes);
+        if (swarmProgressed(this.bestCount, now)) this.progressed();
+        this.bestCount = { nodes: Math.max(now.nodes, this.bestCount.nodes), ready: Math.max(now.ready, this.bestCount.ready) };
+      })
+      .catch(() => undefined)
+      .finally(() => (this.looking = null));
+    return this.looking;
+  }
+
+  /** The node ID once the join is active; null when the robot is not joining (inactive); waits while pending. */
+  private async waitForPendingJoin(m: Member, since: number): Promise<string | null> {
     const id = await pollUntil(
       async () => {
         const join = parseJoinState(await m.conn.run(joinStateCommand(m.robot.sudo), 'reading the swarm state'));
         if (join.state === 'active' && join.nodeId) return join.nodeId;
+        if (join.state === 'inactive') return null;
+        if (join.state === 'error') return this.cleanFailedJoin(m, join.error);
         if (join.state !== 'pending')
           throw new Error(`the join ended in state ${join.state || 'unknown'}: ${join.error || 'no error given'}`);
-        const verdict = pendingVerdict(Date.now(), since, this.lastJoinAt);
-        const check = "check that the managers' port 2377 is reachable from this robot";
-        if (verdict === 'stalled')
-          throw new Error(
-            `the join is still pending, and no robot of the fleet finished joining for ${PENDING_STALL_MS / 1000} s: ${check}`,
-          );
-        if (verdict === 'too long') throw new Error(`the join is still pending after ${PENDING_CAP_MS / 60_000} min: ${check}`);
+        const verdict = pendingVerdict(Date.now(), since, this.lastProgress);
+        if (verdict !== 'wait') throw new Error(this.stuckMessage(verdict, 'the join is still pending'));
+        void this.lookAtSwarm();
         return undefined;
       },
       PENDING_JOIN_POLL_MS,
       Infinity, // pendingVerdict bounds the wait
     );
-    return id as string;
+    return id ?? null;
+  }
+
+  /** A join docker gave up in the background leaves the node in state `error`: left, so that it can join again. */
+  private async cleanFailedJoin(m: Member, error: string): Promise<null> {
+    await m.conn.run(leaveCommand(m.robot.sudo), 'leaving a failed join');
+    this.fleet.note(
+      m.robot.name,
+      `its join failed in the background (${error || 'no error given'}): left with docker swarm leave --force, to join again`,
+    );
+    return null;
   }
 
   /** None on a node that joined in this run. */

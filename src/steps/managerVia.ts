@@ -7,7 +7,8 @@ import type { RemoteCommand } from '../remote/shell.js';
 import { redact } from '../log.js';
 import { RemoteCommandError } from '../ssh/connection.js';
 import type { Fleet } from '../run/fleet.js';
-import { NO_LEADER, QuorumLostError, listNodes, type Member } from './swarmState.js';
+import { QuorumLostError, listNodes, type Member } from './swarmState.js';
+import { backoffMs } from '../run/retry.js';
 
 /** No connected manager answers any more. */
 export class NoManagerError extends StopRun {}
@@ -22,7 +23,23 @@ export function managerLoss(message: string): ManagerLoss | null {
   return null;
 }
 
-const ELECTION_WAIT_MS = 30_000;
+/**
+ * A manager-side command that failed because the swarm's lead moved or is being elected, or because
+ * the Raft write timed out on a loaded swarm (docker's words: swarmkit's raft errors, moby's "does not
+ * have a leader", grpc's codes): sent again, through the manager that leads now (ManagerVia.follow).
+ */
+export function leaderMoved(message: string): boolean {
+  return LEADER_MOVED.test(message);
+}
+const LEADER_MOVED =
+  /lost leader status|does not have a leader|no elected cluster leader|node is stopped|context deadline exceeded|code = (Unavailable|DeadlineExceeded)/i;
+
+/**
+ * How long one command follows a moving lead. Each look for the leader waits up to 30 s for an
+ * election (listNodes) and stops the run when none comes (QuorumLostError): a swarm with a leader is
+ * followed this long, then the command's robot is failed.
+ */
+export const LEADER_FOLLOW_MS = 300_000;
 /** A node promoted (or joined as manager) in this run answers as a manager within seconds on the lab. */
 const BECOME_MANAGER_WAIT_MS = 30_000;
 const POLL_MS = 1000;
@@ -31,6 +48,8 @@ export class ManagerVia {
   private readonly dropped = new Set<Member>();
   /** The switch under way: others failing on the same manager wait for it rather than start another. */
   private switching: Promise<void> | null = null;
+  /** The look for the leader under way (follow). */
+  private following: Promise<void> | null = null;
 
   /** `candidates`: managers to fall back on, best first (asked anew at each switch: the swarm changes). */
   constructor(
@@ -39,9 +58,10 @@ export class ManagerVia {
     private readonly candidates: () => Member[],
   ) {}
 
-  /** A lost manager is replaced and the command sent again. */
+  /** A lost manager is replaced and the command sent again; a moved lead is followed (see leaderMoved). */
   async run(build: (useSudo: boolean) => RemoteCommand, what: string): Promise<string> {
-    for (let waited = 0; ;) {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
       const m = this.current;
       const result = await m.conn.exec(build(m.robot.sudo)).catch((err: Error) => {
         if (err instanceof Interrupted) throw err;
@@ -53,13 +73,32 @@ export class ManagerVia {
         await this.replace(m, loss, result.stderr.trim());
         continue;
       }
-      if (NO_LEADER.test(result.stderr) && waited < ELECTION_WAIT_MS) {
-        await pause(2000);
-        waited += 2000;
+      if (leaderMoved(result.stderr) && Date.now() - started < LEADER_FOLLOW_MS) {
+        await pause(backoffMs({ baseMs: 1000, maxMs: 8000 }, attempt));
+        await this.follow(result.stderr);
         continue;
       }
       throw new RemoteCommandError(m.robot.name, `${what} (on ${m.robot.name})`, result);
     }
+  }
+
+  /**
+   * Work through the manager that leads now, when it is one this run is connected to (any manager
+   * forwards to the leader, but one that just lost the lead answers late). No leader within listNodes'
+   * wait: QuorumLostError, the run stops. One look at a time: many labels fail at the same moment.
+   */
+  private follow(message: string): Promise<void> {
+    this.following ??= (async () => {
+      const nodes = await this.nodes();
+      const lead = nodes.find((n) => n.leader);
+      const next = this.candidates().find((c) => lead && c.facts.swarm?.NodeID === lead.id);
+      if (!next || next === this.current || this.dropped.has(next)) return;
+      if (!(await this.answersAsManager(next))) return;
+      const why = redact(message.trim().split('\n').slice(-1)[0] ?? '');
+      this.current = next;
+      this.fleet.note(next.robot.name, `provision works through this manager now: it leads (the lead moved: ${why})`);
+    })().finally(() => (this.following = null));
+    return this.following;
   }
 
   async nodes(): Promise<NodeInfo[]> {
