@@ -29,9 +29,14 @@ export const PENDING_STALL_MS = 180_000;
 /** ... or when it has waited this long in all (a bound on the whole run, whatever happens). */
 export const PENDING_CAP_MS = 15 * 60_000;
 
-export function pendingVerdict(now: number, since: number, lastFleetProgress: number) {
-  if (now - since >= PENDING_CAP_MS) return 'too long';
-  if (now - Math.max(since, lastFleetProgress) >= PENDING_STALL_MS) return 'stalled';
+export function pendingVerdict(
+  now: number,
+  since: number,
+  lastFleetProgress: number,
+  limits = { stallMs: PENDING_STALL_MS, capMs: PENDING_CAP_MS },
+) {
+  if (now - since >= limits.capMs) return 'too long';
+  if (now - Math.max(since, lastFleetProgress) >= limits.stallMs) return 'stalled';
   return 'wait';
 }
 

@@ -55,9 +55,19 @@ const SWARM_PORT = 2377;
 const JOIN_TIMEOUT_MS = 90_000;
 /** After the leader's demotion the managers elect another within seconds on the lab; give it a minute. */
 const LEADER_HANDOVER_WAIT_MS = 60_000;
-const PENDING_JOIN_POLL_MS = 3000;
-/** While joins wait: one node-list read for the whole fleet at most this often (a progress check). */
-const SWARM_LOOK_MS = 10_000;
+/**
+ * How joins wait (the stand-in tests shrink these): a pending join's state is read every `pollMs`;
+ * while joins wait, the node list is read for the whole fleet at most every `lookMs` (progress); a
+ * join that failed for a passing reason is sent again after `retryMs`, doubling up to `retryMaxMs`.
+ */
+export const joinTiming = {
+  pollMs: 3000,
+  lookMs: 10_000,
+  retryMs: 2000,
+  retryMaxMs: 15_000,
+  stallMs: PENDING_STALL_MS,
+  capMs: PENDING_CAP_MS,
+};
 
 export type RotateWhich = 'worker' | 'manager' | 'both';
 
@@ -465,18 +475,18 @@ export class Formation {
       // Pending, or a failed answer after which docker may have gone on with it: joined, or still at it.
       const later = await this.waitForPendingJoin(m, since);
       if (later) return { id: later, how: background };
-      const verdict = pendingVerdict(Date.now(), since, this.lastProgress);
+      const verdict = pendingVerdict(Date.now(), since, this.lastProgress, joinTiming);
       if (verdict !== 'wait') throw new Error(this.stuckMessage(verdict, `the join failed ${attempt} times, the last: ${failure}`));
       void this.lookAtSwarm();
-      await pause(backoffMs({ baseMs: 2000, maxMs: 15_000 }, attempt));
+      await pause(backoffMs({ baseMs: joinTiming.retryMs, maxMs: joinTiming.retryMaxMs }, attempt));
     }
   }
 
   private stuckMessage(verdict: 'stalled' | 'too long', what: string): string {
     const check = "check that the managers' port 2377 is reachable from this robot";
     return verdict === 'stalled'
-      ? `${what}; the swarm made no progress (no join finished, no node came in or up) for ${PENDING_STALL_MS / 1000} s: ${check}`
-      : `${what}; still not joined after ${PENDING_CAP_MS / 60_000} min: ${check}`;
+      ? `${what}; the swarm made no progress (no join finished, no node came in or up) for ${joinTiming.stallMs / 1000} s: ${check}`
+      : `${what}; still not joined after ${joinTiming.capMs / 60_000} min: ${check}`;
   }
 
   /** A join of this run finished. */
@@ -486,11 +496,11 @@ export class Formation {
 
   /**
    * Progress of the swarm as the managers see it (more nodes, or more ready: joins finishing anywhere),
-   * read only while some join waits, at most once per SWARM_LOOK_MS for the whole fleet. A read that
+   * read only while some join waits, at most once per joinTiming.lookMs for the whole fleet. A read that
    * fails is no progress (a lost quorum stops the run on the next manager command).
    */
   private lookAtSwarm(): Promise<void> {
-    if (this.looking || Date.now() - this.lastLook < SWARM_LOOK_MS) return this.looking ?? Promise.resolve();
+    if (this.looking || Date.now() - this.lastLook < joinTiming.lookMs) return this.looking ?? Promise.resolve();
     this.lastLook = Date.now();
     this.looking = this.via
       .nodes()
@@ -514,12 +524,12 @@ export class Formation {
         if (join.state === 'error') return this.cleanFailedJoin(m, join.error);
         if (join.state !== 'pending')
           throw new Error(`the join ended in state ${join.state || 'unknown'}: ${join.error || 'no error given'}`);
-        const verdict = pendingVerdict(Date.now(), since, this.lastProgress);
+        const verdict = pendingVerdict(Date.now(), since, this.lastProgress, joinTiming);
         if (verdict !== 'wait') throw new Error(this.stuckMessage(verdict, 'the join is still pending'));
         void this.lookAtSwarm();
         return undefined;
       },
-      PENDING_JOIN_POLL_MS,
+      joinTiming.pollMs,
       Infinity, // pendingVerdict bounds the wait
     );
     return id ?? null;

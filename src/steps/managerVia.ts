@@ -40,6 +40,8 @@ const LEADER_MOVED =
  * followed this long, then the command's robot is failed.
  */
 export const LEADER_FOLLOW_MS = 300_000;
+/** The waits between tries while the lead moves (the stand-in tests shrink them). */
+export const followTiming = { baseMs: 1000, maxMs: 8000, withinMs: LEADER_FOLLOW_MS };
 /** A node promoted (or joined as manager) in this run answers as a manager within seconds on the lab. */
 const BECOME_MANAGER_WAIT_MS = 30_000;
 const POLL_MS = 1000;
@@ -73,8 +75,8 @@ export class ManagerVia {
         await this.replace(m, loss, result.stderr.trim());
         continue;
       }
-      if (leaderMoved(result.stderr) && Date.now() - started < LEADER_FOLLOW_MS) {
-        await pause(backoffMs({ baseMs: 1000, maxMs: 8000 }, attempt));
+      if (leaderMoved(result.stderr) && Date.now() - started < followTiming.withinMs) {
+        await pause(backoffMs(followTiming, attempt));
         await this.follow(result.stderr);
         continue;
       }

@@ -4,10 +4,14 @@ import {
   JOIN_WINDOW_START,
   PENDING_CAP_MS,
   PENDING_STALL_MS,
+  joinFailure,
   nextJoinWindow,
   pendingVerdict,
   runPaced,
+  swarmCount,
+  swarmProgressed,
 } from '../../src/plan/pacing.js';
+import { DOCKER_SAYS } from './swarmSim.js';
 
 describe('join window', () => {
   it('widens by one per success (doubling per round) up to the cap, halves on a failure, never below 1', () => {
@@ -33,6 +37,38 @@ describe('waiting for a join that goes on in the background', () => {
     // Another join finished a minute ago: a 2-minute wait goes on.
     expect(pendingVerdict(t0 + 120_000, t0, t0 + 60_000)).toBe('wait');
     expect(pendingVerdict(t0 + PENDING_CAP_MS, t0, t0 + PENDING_CAP_MS - 1)).toBe('too long');
+    // The stall is 3 minutes: a loaded lab at 100 went 90 s without a finished join and still formed.
+    expect(PENDING_STALL_MS).toBe(180_000);
+    expect(pendingVerdict(t0 + 100, t0, 0, { stallMs: 100, capMs: 1000 })).toBe('stalled');
+  });
+
+  it('progress is more nodes, or more of them ready, than the best seen (not a node going down and up again)', () => {
+    const nodes = (...states: string[]) => states.map((state) => ({ state }));
+    const best = swarmCount(nodes('ready', 'ready', 'down'));
+    expect(best).toEqual({ nodes: 3, ready: 2 });
+    expect(swarmProgressed(best, swarmCount(nodes('ready', 'ready', 'down', 'unknown')))).toBe(true); // a node came in
+    expect(swarmProgressed(best, swarmCount(nodes('ready', 'ready', 'ready')))).toBe(true); // one came up
+    expect(swarmProgressed(best, swarmCount(nodes('ready', 'ready', 'down')))).toBe(false);
+    expect(swarmProgressed(best, swarmCount(nodes('ready', 'down', 'down')))).toBe(false);
+  });
+});
+
+describe('a failed join: sent again, or failed', () => {
+  it("a loaded or electing swarm's answers are passing (docker's words, and the SSH command's own timeout)", () => {
+    for (const m of [DOCKER_SAYS.deadline, DOCKER_SAYS.joinTimeout, DOCKER_SAYS.noLeader, DOCKER_SAYS.lostLeader, DOCKER_SAYS.unavailable])
+      expect([m, joinFailure(m)]).toEqual([m, 'passing']);
+    expect(joinFailure('joining as worker failed (exit -1): remote command timed out after 90 s')).toBe('passing');
+    expect(joinFailure('Error response from daemon: rpc error: code = Unknown desc = raft: no elected cluster leader')).toBe('passing');
+    expect(joinFailure('the Docker engine gave no answer to the join')).toBe('passing');
+  });
+
+  it('a refusal fails at once, also when it comes wrapped in a passing code; an unknown error is a refusal', () => {
+    for (const m of [DOCKER_SAYS.badToken, DOCKER_SAYS.x509]) expect([m, joinFailure(m)]).toEqual([m, 'refused']);
+    expect(joinFailure('Error response from daemon: remote CA does not match fingerprint. Expected: 1234')).toBe('refused');
+    expect(joinFailure('Error response from daemon: This node is already part of a swarm.')).toBe('refused');
+    expect(joinFailure('no ~/swarm_tokens/worker_token on this robot')).toBe('refused');
+    expect(joinFailure('the connection to the robot was lost')).toBe('refused');
+    expect(joinFailure('something nobody has seen')).toBe('refused');
   });
 });
 

@@ -1,9 +1,9 @@
 // Every phase of `provision swarm` (and `provision rotate`) against a stand-in executor: for a fleet
 // state, the exact commands each phase sends, in order. Real Fleet, real runner, real command
 // builders; only docker is simulated (./swarmSim.ts). The lab suites show it works on real robots.
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { scratchOperator } from './standIns.js';
-import { SimFleet } from './swarmSim.js';
+import { DOCKER_SAYS, SimFleet } from './swarmSim.js';
 import type { Reach } from '../../src/ssh/pool.js';
 
 scratchOperator('provision-swarm-phases-');
@@ -12,6 +12,8 @@ const { Fleet } = await import('../../src/run/fleet.js');
 const { runSwarm, SWARM_PHASES, ROTATE_PHASES } = await import('../../src/steps/swarm.js');
 const { parseInventory } = await import('../../src/inventory/load.js');
 const { readWizardRows } = await import('../../src/steps/roles.js');
+const { joinTiming } = await import('../../src/steps/formation.js');
+const { followTiming } = await import('../../src/steps/managerVia.js');
 
 type Extra = { dryRun?: boolean; limit?: Set<string>; prune?: boolean; roles?: Record<string, string>; gone?: string[] };
 
@@ -360,5 +362,109 @@ describe("a robot reporting another robot's node", () => {
     const { fleet } = await swarm(sim);
     expect(fleet.exitCode()).toBe(0);
     expect(sim.changes().filter((s) => /node update .* n4$/.test(s))).toHaveLength(1); // Emil's labels on its own node
+  });
+});
+
+describe('formation under load (joins slow, pending, failing for a while; the lead moving)', () => {
+  // The waits of the real run shrunk: a stall is 400 ms here, not 180 s; the decisions are the same.
+  const real = { ...joinTiming };
+  const realFollow = { ...followTiming };
+  beforeEach(() => {
+    Object.assign(joinTiming, { pollMs: 10, lookMs: 20, retryMs: 10, retryMaxMs: 20, stallMs: 400, capMs: 60_000 });
+    Object.assign(followTiming, { baseMs: 10, maxMs: 20 });
+  });
+  afterEach(() => {
+    Object.assign(joinTiming, real);
+    Object.assign(followTiming, realFollow);
+  });
+  const joins = (sim: SimFleet, robot: string) => sim.sent.filter((s) => s.startsWith(`${robot}: join `));
+
+  it('a join that docker goes on with in the background is waited for; the robot joins, the run succeeds', async () => {
+    const sim = new SimFleet(FOUR);
+    sim.joinTurns.set('Emil', [{ kind: 'pending', polls: 5 }]);
+    const { fleet, details } = await swarm(sim);
+    expect(fleet.exitCode()).toBe(0);
+    expect(fleet.outcomes.get('Emil')?.status).toBe('joined');
+    expect(details('Emil')).toContain('joined as worker (after a join that went on in the background)');
+    expect(sim.sent.filter((s) => s === 'Emil: join-state')).toHaveLength(5);
+  });
+
+  it("docker's errors of a loaded swarm (deadline, its own 20-s timeout, no leader, unavailable) are sent again, not failed", async () => {
+    const sim = new SimFleet(FOUR);
+    sim.joinTurns.set('Emil', [
+      { kind: 'fail', message: DOCKER_SAYS.deadline },
+      { kind: 'fail', message: DOCKER_SAYS.noLeader },
+      { kind: 'fail', message: DOCKER_SAYS.unavailable },
+    ]);
+    // Docker's timeout answer, after which the join goes on in the background and ends joined.
+    sim.joinTurns.set('Otto', [{ kind: 'fail', message: DOCKER_SAYS.joinTimeout, then: { pending: 3 } }]);
+    const { fleet, details } = await swarm(sim);
+    expect(fleet.exitCode()).toBe(0);
+    expect(joins(sim, 'Emil')).toHaveLength(4);
+    expect(details('Emil')).toContain('joined as worker (at attempt 4)');
+    expect(joins(sim, 'Otto')).toHaveLength(1); // joined in the background: not sent twice
+    expect(details('Otto')).toContain('joined as manager (after a join that went on in the background)');
+  });
+
+  it('a refusal (wrong token, a certificate not of this swarm) fails the robot at once: one join, no retry', async () => {
+    const sim = new SimFleet(FOUR);
+    sim.joinTurns.set('Emil', [{ kind: 'fail', message: DOCKER_SAYS.badToken }]);
+    sim.joinTurns.set('Otto', [{ kind: 'fail', message: DOCKER_SAYS.x509 }]);
+    const { fleet, details } = await swarm(sim);
+    expect(fleet.outcomes.get('Emil')?.status).toBe('failed');
+    expect(fleet.outcomes.get('Otto')?.status).toBe('failed');
+    expect(joins(sim, 'Emil')).toHaveLength(1);
+    expect(joins(sim, 'Otto')).toHaveLength(1);
+    expect(details('Emil').join(' ')).toContain('A valid join token is necessary');
+    expect(fleet.outcomes.get('Ida')?.status).toBe('joined');
+  });
+
+  it('a pending join outlasts the stall time while the swarm progresses elsewhere (nodes join the node list), then joins', async () => {
+    const sim = new SimFleet(FOUR);
+    // ~80 reads of 10 ms: twice the 400-ms stall time. Every 8th read another node joins the swarm.
+    sim.joinTurns.set('Emil', [{ kind: 'pending', polls: 80 }]);
+    let reads = 0;
+    sim.onPendingPoll = () => void (++reads % 8 === 0 && sim.stranger());
+    const started = Date.now();
+    const { fleet, details } = await swarm(sim);
+    expect(Date.now() - started).toBeGreaterThan(joinTiming.stallMs);
+    expect(fleet.outcomes.get('Emil')?.status).toBe('joined');
+    expect(details('Emil')).toContain('joined as worker (after a join that went on in the background)');
+    expect(sim.sent.filter((s) => s.endsWith(': node-ls')).length).toBeGreaterThan(2); // progress read from the swarm
+  });
+
+  it('a pending join of a swarm that stopped progressing fails after the stall time, naming it; the others joined', async () => {
+    const sim = new SimFleet(FOUR);
+    sim.joinTurns.set('Emil', [{ kind: 'pending', polls: Infinity }]);
+    const started = Date.now();
+    const { fleet, details } = await swarm(sim);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(joinTiming.stallMs);
+    expect(fleet.outcomes.get('Emil')?.status).toBe('failed');
+    expect(details('Emil').join(' ')).toMatch(/the join is still pending; the swarm made no progress .* for 0.4 s/);
+    for (const r of ['Anton', 'Ida', 'Otto']) expect(fleet.outcomes.get(r)?.status).not.toBe('failed');
+    expect(fleet.exitCode()).not.toBe(0);
+  });
+
+  it('the lead moves during labelling ("node lost leader status"): the label is sent again through the new leader, nobody fails', async () => {
+    const sim = new SimFleet(FOUR);
+    sim.leaderMove = { on: /^Anton: docker node update .* n2$/, to: 'Ida', message: DOCKER_SAYS.lostLeader };
+    const { fleet, details } = await swarm(sim);
+    expect(fleet.exitCode()).toBe(0);
+    const updates = sim.sent.filter((s) => s.includes('docker node update'));
+    // Ida's label: refused on Anton as the lead moved, then sent through Ida (who leads now), as is every later one.
+    const ida = updates.filter((u) => u.endsWith(' n2')).map((u) => u.split(':')[0]);
+    expect(ida).toEqual(['Anton', 'Ida']);
+    const switched = updates.findIndex((u) => u.startsWith('Ida: '));
+    expect(updates.slice(switched).every((u) => u.startsWith('Ida: '))).toBe(true);
+    expect(updates.map((u) => u.split(' ').pop()).sort()).toEqual(['n1', 'n2', 'n2', 'n3', 'n4']);
+    expect(details('Ida').join(' ')).toContain('provision works through this manager now: it leads (the lead moved');
+  });
+
+  it('an election that takes a while ("does not have a leader" several times) is waited out', async () => {
+    const sim = new SimFleet(FOUR);
+    sim.leaderMove = { on: /^Anton: docker node update .* n4$/, to: 'Otto', message: DOCKER_SAYS.noLeader, until: 3 };
+    const { fleet } = await swarm(sim);
+    expect(fleet.exitCode()).toBe(0);
+    for (const r of FOUR) expect(fleet.outcomes.get(r)?.status).not.toBe('failed');
   });
 });

@@ -30,6 +30,29 @@ export interface SimRobot {
   advertised?: string;
 }
 
+/**
+ * What one join attempt of a robot meets, in order (then joins go through at once):
+ * - `fail`: docker answers with `message`; the robot stays out, or is left `pending` when `then` says
+ *   so (docker goes on in the background, as after its 20-s timeout);
+ * - `pending`: the join answers "pending" (docker goes on in the background).
+ * A pending robot becomes a node after `polls` reads of its state (Infinity: never: a stalled join).
+ */
+export type JoinTurn = { kind: 'fail'; message: string; then?: { pending: number } } | { kind: 'pending'; polls: number };
+
+/** Docker's words, as the lab and moby's sources give them. */
+export const DOCKER_SAYS = {
+  deadline: 'Error response from daemon: rpc error: code = DeadlineExceeded desc = context deadline exceeded',
+  joinTimeout:
+    'Error response from daemon: Timeout was reached before node joined. The attempt to join the swarm will continue in the background. Use the "docker info" command to see the current swarm status of your node.',
+  lostLeader: 'Error response from daemon: rpc error: code = Unknown desc = raft: failed to process the request: node lost leader status',
+  noLeader:
+    "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.",
+  unavailable:
+    'Error response from daemon: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing dial tcp 10.88.0.12:2377: i/o timeout"',
+  badToken: 'Error response from daemon: rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster',
+  x509: 'Error response from daemon: rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: x509: certificate signed by unknown authority"',
+};
+
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 const fail = (stderr: string): ExecResult => ({ code: 1, stdout: '', stderr });
@@ -44,6 +67,17 @@ export class SimFleet {
   private tokens = { worker: 'SWMTKN-1-w1', manager: 'SWMTKN-1-m1' };
   /** Commands (as in `sent`) that fail, as a fault of the test's choosing. */
   refuse: RegExp | null = null;
+  /** Per robot, what its join attempts meet (JoinTurn), consumed in order. */
+  readonly joinTurns = new Map<string, JoinTurn[]>();
+  /** Pending joins: reads of its state left before the robot becomes a node. */
+  private readonly pendingPolls = new Map<string, { role: 'manager' | 'worker'; left: number }>();
+  /** Runs at each read of a pending robot's state (the rest of the swarm moving meanwhile). */
+  onPendingPoll: (() => void) | null = null;
+  /**
+   * The lead moves once: the first command matching `on` fails with `message`, and the leader is
+   * then `to` (a manager by then). Until `until` is 0, further `docker node` commands fail with `message` too.
+   */
+  leaderMove: { on: RegExp; to: string; message: string; until?: number } | null = null;
   private nextId = 1;
 
   constructor(names: readonly string[]) {
@@ -88,7 +122,18 @@ export class SimFleet {
       return ok(preflightAnswer(command.name, command.args));
     }
     this.sent.push(`${name}: ${readable(command)}`);
-    if (this.refuse?.test(this.sent[this.sent.length - 1] ?? '')) return fail('refused by the test');
+    const line = this.sent[this.sent.length - 1] ?? '';
+    if (this.refuse?.test(line)) return fail('refused by the test');
+    const move = this.leaderMove;
+    if (move?.on.test(line)) {
+      for (const n of this.nodes) n.leader = n.robot === move.to;
+      move.on = /$^/; // once
+      return fail(move.message);
+    }
+    if (move?.until && /: docker node /.test(line)) {
+      move.until--;
+      return fail(move.message);
+    }
     return this.answer(this.robots.get(name) as SimRobot, command.name, withoutConstants(command.args), stdin?.toString() ?? '');
   }
 
@@ -106,7 +151,7 @@ export class SimFleet {
       case 'join':
         return this.join(r, args[0] as 'manager' | 'worker');
       case 'join-state':
-        return ok(`${r.local} ${r.nodeId} `);
+        return ok(this.joinState(r));
       case 'manager-state':
         return ok(`${r.local} ${me?.role === 'manager'}`);
     }
@@ -161,7 +206,40 @@ export class SimFleet {
 
   private join(r: SimRobot, role: 'manager' | 'worker'): ExecResult {
     if (r.tokenFiles.get(`${role}_token`) !== this.tokens[role] + '\n') return fail(`no valid ~/swarm_tokens/${role}_token`);
+    const turn = this.joinTurns.get(r.name)?.shift();
+    if (turn?.kind === 'fail') {
+      if (turn.then) this.startPending(r, role, turn.then.pending);
+      return fail(turn.message);
+    }
+    if (turn?.kind === 'pending') {
+      this.startPending(r, role, turn.polls);
+      return ok('pending');
+    }
     return ok(`node=${this.addNode(r, role).id}`);
+  }
+
+  private startPending(r: SimRobot, role: 'manager' | 'worker', polls: number): void {
+    r.local = 'pending';
+    this.pendingPolls.set(r.name, { role, left: polls });
+  }
+
+  private joinState(r: SimRobot): string {
+    const pending = this.pendingPolls.get(r.name);
+    if (r.local === 'pending' && pending) {
+      this.onPendingPoll?.();
+      if (--pending.left <= 0) {
+        this.pendingPolls.delete(r.name);
+        this.addNode(r, pending.role);
+      }
+    }
+    return `${r.local} ${r.nodeId} `;
+  }
+
+  /** A node of no inventory robot joins (the swarm progressing elsewhere). */
+  stranger(): void {
+    const n = this.nodes.length + 1;
+    const r: SimRobot = { name: `X${n}`, ip: `10.0.1.${n}`, local: 'inactive', nodeId: '', tokenFiles: new Map() };
+    this.addNode(r, 'worker');
   }
 
   private swarmCommand(r: SimRobot, args: string[]): ExecResult {

@@ -4,7 +4,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { runSwarm } from '../../src/steps/swarm.js';
 import { halfJoined } from '../../src/steps/swarmState.js';
-import { managerLoss } from '../../src/steps/managerVia.js';
+import { leaderMoved, managerLoss } from '../../src/steps/managerVia.js';
+import { DOCKER_SAYS } from './swarmSim.js';
 import { parseFacts, type RobotFacts } from '../../src/remote/docker.js';
 import type { Fleet } from '../../src/run/fleet.js';
 import type { RobotOutcome } from '../../src/run/outcome.js';
@@ -337,6 +338,18 @@ describe('classifying what went wrong', () => {
     ).toBe('docker');
     expect(managerLoss('listing swarm nodes failed (exit 1): Error response from daemon: This node is not a swarm manager.')).toBe('role');
     expect(managerLoss('Error response from daemon: update out of sequence')).toBeNull();
+  });
+
+  it('a moved or missing lead, or a Raft write timed out, is followed and sent again; a refused request is not', () => {
+    for (const m of [DOCKER_SAYS.lostLeader, DOCKER_SAYS.noLeader, DOCKER_SAYS.deadline, DOCKER_SAYS.unavailable])
+      expect([m, leaderMoved(m)]).toEqual([m, true]);
+    expect(
+      leaderMoved('Error response from daemon: rpc error: code = Unknown desc = raft: failed to process the request: node is stopped'),
+    ).toBe(true);
+    expect(leaderMoved('Error response from daemon: rpc error: code = Unknown desc = raft: no elected cluster leader')).toBe(true);
+    expect(leaderMoved('Error response from daemon: update out of sequence')).toBe(false);
+    expect(leaderMoved('Error: No such node: n9')).toBe(false);
+    expect(leaderMoved('Error response from daemon: This node is not a swarm manager.')).toBe(false);
   });
 
   it('a half-joined robot is pending or error without a node ID', () => {
