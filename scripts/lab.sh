@@ -230,17 +230,23 @@ no_ipv6() { local f=/proc/sys/net/ipv6/conf/$1/disable_ipv6; if [[ -w $f ]]; the
 # ---------------------------------------------------------------- packages, users
 
 ensure_packages() {
-  local need=0 c
+  local need=0 c pkgs="docker.io openssh-server iproute2 sudo"
   for c in dockerd sshd ip sudo ssh-keygen; do command -v "$c" >/dev/null 2>&1 || need=1; done
   [[ -x /usr/lib/openssh/sftp-server ]] || need=1
+  if sim_wanted; then # the stand-in's client, and its model's runtime
+    command -v socat >/dev/null 2>&1 || need=1
+    command -v node >/dev/null 2>&1 || die "a simulated lab needs node (the swarm model, scripts/sim-docker.mjs)"
+    pkgs+=" socat"
+  fi
   ((need)) || return 0
-  warn "installing docker.io openssh-server iproute2 sudo"
+  warn "installing $pkgs"
   local policy=0
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then # keep the packages from starting the host's sshd/dockerd
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy=1
   fi
   local rc=0
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io openssh-server iproute2 sudo; } >&2 || rc=$?
+  # shellcheck disable=SC2086 # $pkgs: package names, split on purpose
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs; } >&2 || rc=$?
   ((policy)) && rm -f /usr/sbin/policy-rc.d
   ((rc == 0)) || die "apt-get install failed"
 }
@@ -354,19 +360,21 @@ robot_init() {
   mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
   mkdir -p /run/sshd /run/lock && chmod 755 /run/sshd && chmod 1777 /run/lock
   mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
-  if [[ $root_type == cgroup2 ]]; then
-    mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
-  else
-    mount -t tmpfs -o mode=755,nosuid,nodev,noexec tmpfs /sys/fs/cgroup
-    while read -r mp type opts; do
-      [[ -n $mp ]] || continue
-      mkdir -p "$mp"
-      mount -t "$type" -o "$opts" "$type" "$mp" || echo "lab: could not mount $type $mp ($opts)" >&2
-    done <<<"$cg"
-    # `docker exec` (runc) wants the name=systemd hierarchy: a host without one gets one here
-    if [[ $cg != *"name=systemd"* ]]; then
-      mkdir -p /sys/fs/cgroup/systemd
-      mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd || echo "lab: could not mount the name=systemd cgroup" >&2
+  if ! sim_lab; then # a simulated robot runs no dockerd: no cgroups for it
+    if [[ $root_type == cgroup2 ]]; then
+      mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+    else
+      mount -t tmpfs -o mode=755,nosuid,nodev,noexec tmpfs /sys/fs/cgroup
+      while read -r mp type opts; do
+        [[ -n $mp ]] || continue
+        mkdir -p "$mp"
+        mount -t "$type" -o "$opts" "$type" "$mp" || echo "lab: could not mount $type $mp ($opts)" >&2
+      done <<<"$cg"
+      # `docker exec` (runc) wants the name=systemd hierarchy: a host without one gets one here
+      if [[ $cg != *"name=systemd"* ]]; then
+        mkdir -p /sys/fs/cgroup/systemd
+        mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd || echo "lab: could not mount the name=systemd cgroup" >&2
+      fi
     fi
   fi
   mount --bind "$d/home" /home
@@ -379,8 +387,12 @@ robot_init() {
   mount --bind "$d/hosts" /etc/hosts
   # its own /etc/machine-id, as robots that were not cloned from one image have
   [[ -e /etc/machine-id ]] && mount --bind "$d/machine-id" /etc/machine-id
+  if sim_lab; then
+    # docker is the stand-in (scripts/sim-docker.sh) here: the same path, so sudo's and sshd's PATHs find it
+    mount --bind "$DIR/sim/docker" "$(readlink -f "$(command -v docker)")"
+  fi
   start_sshd_here "$name"
-  start_dockerd_here "$name"
+  sim_lab || start_dockerd_here "$name"
   echo $$ >"$d/pid.new" && mv -f "$d/pid.new" "$d/pid"
   exec sleep infinity
 }
@@ -491,6 +503,7 @@ start_robot() {
   check_route "$ip" || return 1
   wait_for $((deadline - SECONDS)) "$name's sshd on $ip:22" sshd_listening "$name" "$ip" ||
     { tail -n 5 "$d/sshd.log" >&2 2>/dev/null; return 1; }
+  sim_lab && return 0
   wait_for $((deadline - SECONDS)) "$name's dockerd" docker_answers "$pid" ||
     { tail -n 5 "$d/dockerd.log" >&2 2>/dev/null; return 1; }
 }
@@ -526,12 +539,58 @@ write_inventory() {
   mv -f "$tmp" "$DIR/inventory.yaml"
 }
 
+# ---------------------------------------------------------------- the simulated lab
+
+# A simulated lab (up N --sim-docker, or LAB_SIM_DOCKER=1): real namespaces, sshd and users, and as
+# docker a stand-in (scripts/sim-docker.sh) answering from one swarm model (scripts/sim-docker.mjs,
+# one node process on a unix socket in $DIR/sim). The lab keeps its kind until `down`.
+sim_wanted() { [[ ${LAB_SIM_DOCKER:-} == 1 ]]; }
+sim_lab() { [[ -e $DIR/sim-docker ]]; }
+SIM_SOCK=$DIR/sim/docker.sock
+sim_call() { printf '%s\0' @ctl "$#" "$@" | socat -t 600 - "UNIX-CONNECT:$SIM_SOCK" 2>/dev/null; }
+sim_answers() { [[ $(sh -c "$(sim_call ping)" 2>/dev/null) == pong ]]; }
+sim_model_pid() {
+  local p
+  p=$(cat "$DIR/sim/pid" 2>/dev/null) || return 1
+  [[ $p =~ ^[0-9]+$ && $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) == *"sim-docker.mjs $SIM_SOCK "* ]] && echo "$p"
+}
+
+start_sim_model() {
+  mkdir -p "$DIR/sim"
+  sed "s|@SOCK@|$SIM_SOCK|" "$(dirname "$SELF")/sim-docker.sh" >"$DIR/sim/docker.new"
+  chmod 755 "$DIR/sim/docker.new"
+  # written in place once robots have it bind-mounted (a rename would leave them the old file)
+  if [[ -e $DIR/sim/docker ]]; then cat "$DIR/sim/docker.new" >"$DIR/sim/docker"; rm -f "$DIR/sim/docker.new"; else mv "$DIR/sim/docker.new" "$DIR/sim/docker"; fi
+  sim_model_pid >/dev/null && return 0
+  (setsid node "$(dirname "$SELF")/sim-docker.mjs" "$SIM_SOCK" "$DIR" </dev/null >>"$DIR/sim/model.log" 2>&1 9>&- &
+    echo $! >"$DIR/sim/pid")
+  wait_for 30 "the swarm model (scripts/sim-docker.mjs, log: $DIR/sim/model.log)" sim_answers || die "the swarm model did not start"
+}
+
+stop_sim_model() {
+  local p
+  p=$(sim_model_pid) || return 0
+  kill -TERM "$p" 2>/dev/null || true
+  wait_for 5 "the swarm model to stop" gone "$p" || kill -KILL "$p" 2>/dev/null || true
+}
+
+#   lab.sh sim counts|reset|state|set KEY=VALUE...   (see scripts/sim-docker.mjs)
+cmd_sim() {
+  sim_lab || die "this lab is not simulated (lab.sh up N --sim-docker)"
+  (($#)) || die "usage: lab.sh sim counts|reset|state|set KEY=VALUE..."
+  local out
+  out=$(sim_call "$@") || die "the swarm model does not answer (log: $DIR/sim/model.log)"
+  sh -c "$out"
+}
+
 # ---------------------------------------------------------------- commands
 
 lock() { mkdir -p /run/lock; exec 9>"/run/lock/provision-lab.$BR.lock"; flock -w 600 9 || die "another lab.sh up/down is running"; }
 
 cmd_up() {
   local n=${1:-} i name user ip
+  [[ ${2:-} == --sim-docker ]] && export LAB_SIM_DOCKER=1
+  [[ -z ${2:-} || ${2:-} == --sim-docker ]] || die "usage: lab.sh up N [--sim-docker]"
   { [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 9999)); } || die "usage: lab.sh up N (1..9999)"
   [[ -z ${LAB_PREFIX:-} || ${LAB_PREFIX:-} =~ ^(1[6-9]|2[0-4])$ ]] || die "LAB_PREFIX must be 16..24"
   ensure_packages
@@ -546,6 +605,11 @@ cmd_up() {
   else
     echo "$want" >"$DIR/prefix"
   fi
+  if [[ -n $(running_robots | head -n 1) ]]; then
+    [[ $(sim_wanted && echo 1) == $(sim_lab && echo 1) ]] ||
+      die "the running lab is $(sim_lab || echo "not ")simulated: lab.sh down first"
+  fi
+  if sim_wanted; then touch "$DIR/sim-docker"; start_sim_model; else rm -f "$DIR/sim-docker"; fi
   ensure_bridge
   for ((i = BRIDGE_PORTS + 1; i <= n; i += BRIDGE_PORTS)); do ensure_extra_bridge "$(bridge_of "$i")"; done
   raise_neigh_limits "$n"
@@ -579,7 +643,7 @@ cmd_up() {
     name=$(name_of "$i")
     start_robot "$i" "$name" "$(user_of "$name")" "$(ip_of "$i")" 2>"$DIR/$name/up.err" &
     jobs+=("$!:$name")
-    if ((${#jobs[@]} >= ${LAB_PARALLEL:-16})); then
+    if ((${#jobs[@]} >= ${LAB_PARALLEL:-$(sim_lab && echo 48 || echo 16)})); then
       j=${jobs[0]}; jobs=("${jobs[@]:1}")
       wait "${j%%:*}" || failed+=("${j#*:}")
     fi
@@ -606,6 +670,7 @@ cmd_down() {
   [[ -d $DIR || -n $(ip netns list 2>/dev/null | grep "^$NS_PREFIX" || true) ]] || ip link show dev "$BR" >/dev/null 2>&1 ||
     [[ -n $(lab_users) || -e $SUDOERS || -n $(hidden_routes) ]] || return 0
   lock
+  stop_sim_model
   kill_lab_processes
   # host ends of the veths, explicitly: a namespace dies asynchronously, and a leftover veth would
   # make the next up skip its pair
@@ -933,6 +998,7 @@ gone() { local p; for p in "$@"; do [[ ! -e /proc/$p ]] || return 1; done; }
 
 cmd_dockerd() {
   local name pid p
+  ! sim_lab || die "a simulated lab has no dockerd (its docker is scripts/sim-docker.sh)"
   name=$(resolve "${1:-}"); pid=$(need_running "$name")
   case ${2:-} in
     stop)
@@ -985,6 +1051,7 @@ case $cmd in
   sudo) cmd_sudo "$@" ;;
   sshd) cmd_sshd "$@" ;;
   dockerd) cmd_dockerd "$@" ;;
+  sim) cmd_sim "$@" ;;
   rekey) cmd_rekey "$@" ;;
   field) cmd_field "$@" ;;
   image) cmd_image "$@" ;;
