@@ -154,6 +154,7 @@ function provision(home, args) {
   const t = performance.now();
   const run = spawnSync(process.execPath, ['--import', join(ROOT, 'scripts', 'bench-rss.mjs'), join(ROOT, 'dist', 'cli.js'), ...args], {
     encoding: 'utf8',
+    maxBuffer: 1 << 30, // 1000 robots' report is over the default 1 MB
     env: {
       PATH: process.env.PATH,
       HOME: home,
