@@ -148,7 +148,7 @@ function childCpuS() {
   return (Number(f[13]) + Number(f[14])) / 100; // cutime, cstime (fields 16, 17) in clock ticks of 1/100 s
 }
 
-function provision(home, args) {
+function provision(home, args, { allowFail = false } = {}) {
   const rssFile = join(home, 'rss');
   const cpu0 = childCpuS();
   const t = performance.now();
@@ -165,8 +165,9 @@ function provision(home, args) {
     },
   });
   const ms = performance.now() - t;
-  if (run.status !== 0) throw new Error(`provision ${args.join(' ')} exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
-  return { ms, rssMb: Number(readFileSync(rssFile, 'utf8')) / 1024, stdout: run.stdout, cpuS: childCpuS() - cpu0 };
+  if (run.status !== 0 && !(allowFail && run.status === 1))
+    throw new Error(`provision ${args.join(' ')} exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
+  return { ms, rssMb: Number(readFileSync(rssFile, 'utf8')) / 1024, stdout: run.stdout, cpuS: childCpuS() - cpu0, code: run.status };
 }
 
 async function measure(n) {
@@ -308,8 +309,13 @@ async function measureSim(n) {
   const inventory = join(process.env.LAB_DIR ?? '/var/tmp/provision-lab', 'inventory.yaml');
   const home = mkdtempSync(join(tmpdir(), 'provision-bench-'));
   const calls = () => JSON.parse(lab('sim', 'counts'));
-  const fresh = provision(home, ['up', '-i', inventory]);
+  // A fresh run may fail robots on a saturated machine (exit 1): measured as it is, then run again
+  // (at most twice) until every robot is in, so that the no-op run is one.
+  const fresh = provision(home, ['up', '-i', inventory], { allowFail: true });
   const freshCalls = calls();
+  const freshMembers = JSON.parse(lab('sim', 'state')).clusters[0]?.nodes.length ?? 0;
+  const failedFresh = (fresh.stdout.match(/^ {2}\S+\s+failed\s/gm) ?? []).length;
+  for (let i = 0; i < 2 && fresh.code !== 0; i++) if (provision(home, ['up', '-i', inventory], { allowFail: true }).code === 0) break;
   lab('sim', 'reset');
   const noop = provision(home, ['up', '-i', inventory]);
   const noopCalls = calls();
@@ -329,6 +335,8 @@ async function measureSim(n) {
     cpuNoop: noop.cpuS,
     peakMb: Math.max(fresh.rssMb, noop.rssMb),
     members: state.clusters[0]?.nodes.length ?? 0,
+    freshMembers,
+    failedFresh,
     noChange: noop.stdout.includes('nothing to change') && !noopCalls['(changes)'],
     dockerCallsFresh: total(freshCalls),
     dockerCallsNoop: total(noopCalls),
@@ -361,12 +369,12 @@ try {
 // Simulated labs: their own table (bench/results-sim.md); the real labs' table below stays as it was.
 const ms = (x) => (x / 1000).toFixed(1);
 const simTable = [
-  '| robots | fresh up (s) | no-op up (s) | one OpenSSH pass (s) | no-op ÷ pass | CPU fresh (s) | CPU no-op (s) | CPU per robot fresh / no-op (ms) | peak CLI memory (MB) | in the swarm | docker calls per robot fresh / no-op | lab up (s), MB per robot |',
+  '| robots | fresh up (s) | no-op up (s) | one OpenSSH pass (s) | no-op ÷ pass | CPU fresh (s) | CPU no-op (s) | CPU per robot fresh / no-op (ms) | peak CLI memory (MB) | in the swarm after the fresh up | docker calls per robot fresh / no-op | lab up (s), MB per robot |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) =>
     r.failed
       ? `| ${r.n} | failed: ${r.failed} |`
-      : `| ${r.n} | ${ms(r.fresh)} | ${ms(r.noop)}${r.noChange ? '' : ' (changed!)'} | ${ms(r.pass)} | ${(r.noop / r.pass).toFixed(2)} | ${r.cpuFresh.toFixed(1)} | ${r.cpuNoop.toFixed(1)} | ${((1000 * r.cpuFresh) / r.n).toFixed(0)} / ${((1000 * r.cpuNoop) / r.n).toFixed(0)} | ${r.peakMb.toFixed(0)} | ${r.members}/${r.n} | ${(r.dockerCallsFresh / r.n).toFixed(1)} / ${(r.dockerCallsNoop / r.n).toFixed(1)} | ${ms(r.labUp)}, ${r.labMbPerRobot.toFixed(1)} |`,
+      : `| ${r.n} | ${ms(r.fresh)} | ${ms(r.noop)}${r.noChange ? '' : ' (changed!)'} | ${ms(r.pass)} | ${(r.noop / r.pass).toFixed(2)} | ${r.cpuFresh.toFixed(1)} | ${r.cpuNoop.toFixed(1)} | ${((1000 * r.cpuFresh) / r.n).toFixed(0)} / ${((1000 * r.cpuNoop) / r.n).toFixed(0)} | ${r.peakMb.toFixed(0)} | ${r.freshMembers}/${r.n}${r.failedFresh ? ` (${r.failedFresh} failed, then a re-run: ${r.members})` : ''} | ${(r.dockerCallsFresh / r.n).toFixed(1)} / ${(r.dockerCallsNoop / r.n).toFixed(1)} | ${ms(r.labUp)}, ${r.labMbPerRobot.toFixed(1)} |`,
   ),
 ].join('\n');
 if (SIM) {
