@@ -580,7 +580,7 @@ cmd_sim() {
   (($#)) || die "usage: lab.sh sim counts|reset|state|set KEY=VALUE..."
   local out
   out=$(sim_call "$@") || die "the swarm model does not answer (log: $DIR/sim/model.log)"
-  sh -c "$out"
+  printf '%s\n' "$out" | sh # on stdin: 1000 nodes' state is over an argument's 128 KB
 }
 
 # ---------------------------------------------------------------- commands
