@@ -6,7 +6,11 @@
 // allows at N); then `provision keys`, `provision swarm` and an immediate re-run of each, with the
 // CLI's peak memory; and the no-op floor: N SSH logins plus one command each. Not part of the test
 // suite. Usage: npm run bench [-- 3 10 25]
-import { execFileSync, spawnSync } from 'node:child_process';
+// With --sim (npm run bench -- --sim 100 300 1000): simulated labs (lab.sh up N --sim-docker: real sshd,
+// docker a stand-in answering from one swarm model): a fresh `up`, a no-op `up` and one OpenSSH pass,
+// with provision's CPU seconds, peak memory and CPU per robot (bench/results-sim.md). Real labs get
+// the OpenSSH pass and the CPU columns too.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,11 +22,13 @@ import { defaultManagerCount, managerJoinBatches } from '../dist/plan/quorum.js'
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 const LAB = join(ROOT, 'scripts', 'lab.sh');
 const PASSWORD = process.env.LAB_PASSWORD ?? 'lab-secret-pw';
+const SIM = process.argv.includes('--sim');
 const sizes = process.argv
   .slice(2)
+  .filter((a) => a !== '--sim')
   .map(Number)
   .filter((n) => n > 0);
-const SIZES = sizes.length ? sizes : [3, 10, 25, 50, 100];
+const SIZES = sizes.length ? sizes : SIM ? [100, 300, 1000] : [3, 10, 25, 50, 100];
 
 const lab = (...args) =>
   execFileSync('bash', [LAB, ...args], {
@@ -135,11 +141,20 @@ async function noopFloor(robots, home) {
   return ms;
 }
 
-function provision(home, args) {
+/** CPU seconds (user + system) of this process's reaped children: the CLI run by spawnSync, the ssh processes. */
+function childCpuS() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100; // cutime, cstime (fields 16, 17) in clock ticks of 1/100 s
+}
+
+function provision(home, args, { allowFail = false } = {}) {
   const rssFile = join(home, 'rss');
+  const cpu0 = childCpuS();
   const t = performance.now();
   const run = spawnSync(process.execPath, ['--import', join(ROOT, 'scripts', 'bench-rss.mjs'), join(ROOT, 'dist', 'cli.js'), ...args], {
     encoding: 'utf8',
+    maxBuffer: 1 << 30, // 1000 robots' report is over the default 1 MB
     env: {
       PATH: process.env.PATH,
       HOME: home,
@@ -150,8 +165,9 @@ function provision(home, args) {
     },
   });
   const ms = performance.now() - t;
-  if (run.status !== 0) throw new Error(`provision ${args.join(' ')} exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
-  return { ms, rssMb: Number(readFileSync(rssFile, 'utf8')) / 1024, stdout: run.stdout };
+  if (run.status !== 0 && !(allowFail && run.status === 1))
+    throw new Error(`provision ${args.join(' ')} exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
+  return { ms, rssMb: Number(readFileSync(rssFile, 'utf8')) / 1024, stdout: run.stdout, cpuS: childCpuS() - cpu0, code: run.status };
 }
 
 async function measure(n) {
@@ -185,6 +201,7 @@ async function measure(n) {
   const swarm2 = provision(home, ['swarm', '-i', inventory]);
   const keysVerified = provision(home, ['keys', '-i', inventory]);
   const noop = await noopFloor(robots, home);
+  const pass = await openSshPass(robots, home);
   const joined = (swarm.stdout.match(/^ {2}\S+\s+joined\s/gm) ?? []).length; // robots whose status is `joined`
   const row = {
     n,
@@ -210,6 +227,9 @@ async function measure(n) {
     peakMb: Math.max(keys.rssMb, swarm.rssMb, keys2.rssMb, swarm2.rssMb, keysVerified.rssMb),
     joined,
     rerunNoChange: swarm2.stdout.includes('nothing to change') && keys2.stdout.includes('nothing to change'),
+    pass: pass.ms,
+    cpuFresh: keys.cpuS + swarm.cpuS,
+    cpuNoop: keys2.cpuS + swarm2.cpuS,
   };
   return row;
 }
@@ -231,11 +251,103 @@ function standInCounts() {
   return `Remote commands of provision up at 10 stand-in robots: ${line('fresh', fresh)}; ${line('no-op', noop)}.`;
 }
 
+/**
+ * One OpenSSH pass: `ssh robot true` to every robot at once (at most 64 ssh processes at a time), with
+ * the operator's key and a known_hosts made from the lab's host keys (checked strictly).
+ */
+async function openSshPass(robots, home) {
+  const labDir = process.env.LAB_DIR ?? '/var/tmp/provision-lab';
+  const knownHosts = join(home, 'bench_known_hosts');
+  writeFileSync(
+    knownHosts,
+    robots
+      .map(
+        (r) =>
+          `${r.ip} ${readFileSync(join(labDir, r.name, 'ssh_host_ed25519_key.pub'), 'utf8')
+            .split(' ')
+            .slice(0, 2)
+            .join(' ')}\n`,
+      )
+      .join(''),
+  );
+  const run = (r) =>
+    new Promise((done, fail) => {
+      const ssh = spawn(
+        'ssh',
+        [
+          '-i',
+          join(home, '.ssh', 'id_ed25519'),
+          '-o',
+          'BatchMode=yes',
+          '-o',
+          'StrictHostKeyChecking=yes',
+          '-o',
+          `UserKnownHostsFile=${knownHosts}`,
+          '-o',
+          'ConnectTimeout=60',
+          `${r.user}@${r.ip}`,
+          'true',
+        ],
+        { stdio: 'ignore' },
+      );
+      ssh.on('error', fail);
+      ssh.on('exit', (code) => (code === 0 ? done() : fail(new Error(`ssh ${r.name} true exited ${code}`))));
+    });
+  const cpu0 = childCpuS();
+  const { ms } = await timed(() => mapLimit(robots, 64, run));
+  return { ms, cpuS: childCpuS() - cpu0 };
+}
+
+/** A simulated lab of N: a fresh `up`, a no-op `up`, one OpenSSH pass; provision's CPU, memory and docker calls. */
+async function measureSim(n) {
+  lab('down');
+  const before = memAvailableMb();
+  const up = await timed(async () => lab('up', String(n), '--sim-docker'));
+  const labMbPerRobot = (before - memAvailableMb()) / n;
+  const robots = robotsOfLab();
+  if (robots.length !== n) throw new Error(`the lab lists ${robots.length} robots, not ${n}`);
+  const inventory = join(process.env.LAB_DIR ?? '/var/tmp/provision-lab', 'inventory.yaml');
+  const home = mkdtempSync(join(tmpdir(), 'provision-bench-'));
+  const calls = () => JSON.parse(lab('sim', 'counts'));
+  // A fresh run may fail robots on a saturated machine (exit 1): measured as it is, then run again
+  // (at most twice) until every robot is in, so that the no-op run is one.
+  const fresh = provision(home, ['up', '-i', inventory], { allowFail: true });
+  const freshCalls = calls();
+  const freshMembers = JSON.parse(lab('sim', 'state')).clusters[0]?.nodes.length ?? 0;
+  const failedFresh = (fresh.stdout.match(/^ {2}\S+\s+failed\s/gm) ?? []).length;
+  for (let i = 0; i < 2 && fresh.code !== 0; i++) if (provision(home, ['up', '-i', inventory], { allowFail: true }).code === 0) break;
+  lab('sim', 'reset');
+  const noop = provision(home, ['up', '-i', inventory]);
+  const noopCalls = calls();
+  const pass = await openSshPass(robots, home);
+  const total = (c) => Object.entries(c).reduce((sum, [k, v]) => (k.startsWith('(') ? sum : sum + v), 0);
+  const state = JSON.parse(lab('sim', 'state'));
+  return {
+    n,
+    sim: true,
+    labUp: up.ms,
+    labMbPerRobot,
+    fresh: fresh.ms,
+    noop: noop.ms,
+    pass: pass.ms,
+    passCpu: pass.cpuS,
+    cpuFresh: fresh.cpuS,
+    cpuNoop: noop.cpuS,
+    peakMb: Math.max(fresh.rssMb, noop.rssMb),
+    members: state.clusters[0]?.nodes.length ?? 0,
+    freshMembers,
+    failedFresh,
+    noChange: noop.stdout.includes('nothing to change') && !noopCalls['(changes)'],
+    dockerCallsFresh: total(freshCalls),
+    dockerCallsNoop: total(noopCalls),
+  };
+}
+
 const rows = [];
 try {
   for (const n of SIZES) {
     try {
-      const row = await measure(n);
+      const row = SIM ? await measureSim(n) : await measure(n);
       rows.push(row);
       console.log(JSON.stringify(row));
     } catch (err) {
@@ -254,16 +366,37 @@ try {
   lab('down');
 }
 
+// Simulated labs: their own table (bench/results-sim.md); the real labs' table below stays as it was.
+const ms = (x) => (x / 1000).toFixed(1);
+const simTable = [
+  '| robots | fresh up (s) | no-op up (s) | one OpenSSH pass (s) | no-op ÷ pass | CPU fresh (s) | CPU no-op (s) | CPU per robot fresh / no-op (ms) | peak CLI memory (MB) | in the swarm after the fresh up | docker calls per robot fresh / no-op | lab up (s), MB per robot |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) =>
+    r.failed
+      ? `| ${r.n} | failed: ${r.failed} |`
+      : `| ${r.n} | ${ms(r.fresh)} | ${ms(r.noop)}${r.noChange ? '' : ' (changed!)'} | ${ms(r.pass)} | ${(r.noop / r.pass).toFixed(2)} | ${r.cpuFresh.toFixed(1)} | ${r.cpuNoop.toFixed(1)} | ${((1000 * r.cpuFresh) / r.n).toFixed(0)} / ${((1000 * r.cpuNoop) / r.n).toFixed(0)} | ${r.peakMb.toFixed(0)} | ${r.freshMembers}/${r.n}${r.failedFresh ? ` (${r.failedFresh} failed, then a re-run: ${r.members})` : ''} | ${(r.dockerCallsFresh / r.n).toFixed(1)} / ${(r.dockerCallsNoop / r.n).toFixed(1)} | ${ms(r.labUp)}, ${r.labMbPerRobot.toFixed(1)} |`,
+  ),
+].join('\n');
+if (SIM) {
+  mkdirSync(join(ROOT, 'bench'), { recursive: true });
+  writeFileSync(
+    join(ROOT, 'bench', 'results-sim.md'),
+    `Machine: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n\n${simTable}\n`,
+  );
+  console.log('\n' + simTable);
+  process.exit(0);
+}
+
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
 const table = [
   `Machine: ${machine}`,
   '',
-  '| robots | floor: init / mgr join / wkr join (s) | managers (join rounds) | lower bound (s) | direct at N (s) | keys (s) | swarm (s) | swarm ÷ bound | swarm ÷ direct | (keys+swarm) ÷ bound | re-run keys (s) | re-run swarm (s) | no-op floor (s) | re-runs ÷ 2 no-op floors | peak CLI memory (MB) | joined | lab MB per robot | mesh check (s) |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| robots | floor: init / mgr join / wkr join (s) | managers (join rounds) | lower bound (s) | direct at N (s) | keys (s) | swarm (s) | swarm ÷ bound | swarm ÷ direct | (keys+swarm) ÷ bound | re-run keys (s) | re-run swarm (s) | no-op floor (s) | re-runs ÷ 2 no-op floors | peak CLI memory (MB) | joined | lab MB per robot | mesh check (s) | one OpenSSH pass (s) | CPU keys+swarm fresh / re-run (s) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) =>
     r.failed
       ? `| ${r.n} | failed: ${r.failed} |`
-      : `| ${r.n} | ${seconds(r.floorInit)} / ${seconds(r.floorManagerJoin)} / ${seconds(r.floorWorkerJoin)} | ${r.managers} (${r.rounds}) | ${seconds(r.lowerBound)} | ${Number.isNaN(r.direct) ? 'failed' : seconds(r.direct)} | ${seconds(r.keys)} | ${seconds(r.swarm)} | ${r.ratioSwarm.toFixed(2)} | ${Number.isNaN(r.direct) ? '–' : r.ratioDirect.toFixed(2)} | ${r.ratioKeysSwarm.toFixed(2)} | ${seconds(r.rerunKeys)}${r.rerunNoChange ? '' : ' (changed!)'} | ${seconds(r.rerunSwarm)} | ${seconds(r.noop)} | ${r.ratioNoop.toFixed(2)} | ${r.peakMb.toFixed(0)} | ${r.joined}/${r.n - 1} | ${r.labMbPerRobot.toFixed(0)} | ${seconds(r.meshCheck)} |`,
+      : `| ${r.n} | ${seconds(r.floorInit)} / ${seconds(r.floorManagerJoin)} / ${seconds(r.floorWorkerJoin)} | ${r.managers} (${r.rounds}) | ${seconds(r.lowerBound)} | ${Number.isNaN(r.direct) ? 'failed' : seconds(r.direct)} | ${seconds(r.keys)} | ${seconds(r.swarm)} | ${r.ratioSwarm.toFixed(2)} | ${Number.isNaN(r.direct) ? '–' : r.ratioDirect.toFixed(2)} | ${r.ratioKeysSwarm.toFixed(2)} | ${seconds(r.rerunKeys)}${r.rerunNoChange ? '' : ' (changed!)'} | ${seconds(r.rerunSwarm)} | ${seconds(r.noop)} | ${r.ratioNoop.toFixed(2)} | ${r.peakMb.toFixed(0)} | ${r.joined}/${r.n - 1} | ${r.labMbPerRobot.toFixed(0)} | ${seconds(r.meshCheck)} | ${seconds(r.pass)} | ${r.cpuFresh.toFixed(1)} / ${r.cpuNoop.toFixed(1)} |`,
   ),
 ].join('\n');
 mkdirSync(join(ROOT, 'bench'), { recursive: true });

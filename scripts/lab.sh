@@ -44,7 +44,10 @@
 # Environment: LAB_FIELD ("Ida:talkative Otto:fish Ida:mtu:1400") applies field kinds to robots as
 # they come up (NAME:KIND, split at the first colon).
 #
-# Environment: LAB_BRIDGE (provbr0), LAB_SUBNET (10.88.0: bridge .1/24, robot i at .(10+i)),
+# Environment: LAB_BRIDGE (provbr0), LAB_SUBNET (10.88.0: bridge .1/24, robot i at .(10+i); over 244
+# robots the next /24s too, 244 each at .11-.254, under the smallest prefix that holds them: 1000 robots
+# in 10.88.0.0/21), LAB_PREFIX (16..24: that prefix, fixed), LAB_BRIDGE_PORTS (robots on one bridge,
+# 1000; more go on linked bridges LAB_BRIDGE.2, ...),
 # LAB_DIR (/var/tmp/provision-lab), LAB_PASSWORD (lab-secret-pw), LAB_USER (default: lowercase robot
 # name), LAB_NAMES ("Anton Ida ..."; beyond the list: R021, R022, ...), LAB_ZONES ("a:4,b:3"),
 # LAB_TIMEOUT (seconds to wait for one robot, 120), LAB_PARALLEL (robots started at once, 16).
@@ -81,7 +84,42 @@ name_of() { # index -> robot name
   if ((i <= ${#names[@]})); then echo "${names[i - 1]}"; else printf 'R%03d\n' "$i"; fi
 }
 user_of() { if [[ -n ${LAB_USER:-} ]]; then echo "$LAB_USER"; else echo "${1,,}"; fi; }
-ip_of() { echo "$LAB_SUBNET.$((10 + $1))"; }
+# Robot i at LAB_SUBNET.(10+i) for i <= 244 (one /24, as always); beyond, the next /24s, 244 robots
+# each at .11-.254: robot 245 at C+1.11. The prefix on the bridge covers the rows the lab needs.
+ROW=244
+ip_of() {
+  local k=$(($1 - 1)) a b c
+  IFS=. read -r a b c <<<"$LAB_SUBNET"
+  echo "$a.$b.$((c + k / ROW)).$((11 + k % ROW))"
+}
+# The smallest prefix (24 down to 16) whose block, aligned, holds rows C..C+rows-1 of LAB_SUBNET;
+# LAB_PREFIX overrides. Empty if none does.
+prefix_for() {
+  local n=$1 rows c p block
+  rows=$(((n + ROW - 1) / ROW)); ((rows >= 1)) || rows=1
+  c=${LAB_SUBNET##*.}
+  for ((p = 24; p >= 16; p--)); do
+    block=$((1 << (24 - p)))
+    if [[ -n ${LAB_PREFIX:-} ]] && ((p != LAB_PREFIX)); then continue; fi
+    ((c / block == (c + rows - 1) / block && c + rows - 1 <= 255)) && { echo "$p"; return; }
+  done
+  return 0
+}
+# The lab's prefix: chosen by the first `up` (kept in $DIR/prefix while the lab exists), else 24.
+lab_prefix() { cat "$DIR/prefix" 2>/dev/null || echo "${LAB_PREFIX:-24}"; }
+ip_int() { local a b c d; IFS=. read -r a b c d <<<"$1"; echo $(((a << 24) + (b << 16) + (c << 8) + d)); }
+# Whether IP (no prefix) lies in the lab's network.
+in_lab_net() {
+  local p mask
+  p=$(lab_prefix); mask=$(((0xffffffff << (32 - p)) & 0xffffffff))
+  (($(($(ip_int "$1") & mask)) == $(($(ip_int "$LAB_SUBNET.0") & mask))))
+}
+# Robots go on the lab bridge, LAB_BRIDGE_PORTS (1000) to a bridge: Linux takes at most 1023 ports on
+# one. Robots beyond sit on further bridges (LAB_BRIDGE.2, .3, ...), each linked to the lab bridge by a
+# veth pair (pvlK on the lab bridge, pvmK on bridge K): one L2 network, routed via the lab bridge.
+BRIDGE_PORTS=${LAB_BRIDGE_PORTS:-1000}
+bridge_of() { local b=$((($1 - 1) / BRIDGE_PORTS + 1)); if ((b == 1)); then echo "$BR"; else echo "$BR.$b"; fi; }
+lab_bridges() { ip -o link show type bridge 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | grep -E "^$BR(\\.[0-9]+)?\$" || true; }
 ns_of() { echo "$NS_PREFIX$1"; }
 veth_of() { echo "pv$1"; }
 
@@ -129,22 +167,39 @@ check_route() {
 }
 
 ensure_bridge() {
+  local p
+  p=$(lab_prefix)
   if ip link show dev "$BR" >/dev/null 2>&1; then
     [[ $(ip -d link show dev "$BR") == *" bridge "* ]] || die "$BR exists and is not a bridge"
   else
-    # The lab subnet must not already be somebody else's.
+    # The lab network must not already be somebody else's.
     local other
-    other=$(ip -o -4 addr show | awk -v p="$LAB_SUBNET." 'index($4, p) == 1 {print $2}' | grep -vx "$BR" || true)
-    [[ -z $other ]] || die "$LAB_SUBNET.0/24 is already in use on: $other"
+    other=$(ip -o -4 addr show | awk '{split($4, a, "/"); print $2, a[1]}' | while read -r dev a; do
+      [[ $dev != "$BR" ]] && in_lab_net "$a" && echo "$dev"; done | sort -u || true)
+    [[ -z $other ]] || die "$LAB_SUBNET.0/$p is already in use on: $other"
     ip link add name "$BR" type bridge stp_state 0 forward_delay 0
     no_ipv6 "$BR"
   fi
-  [[ $(ip -4 addr show dev "$BR") == *" $LAB_SUBNET.1/24 "* ]] || ip addr add "$LAB_SUBNET.1/24" dev "$BR"
+  [[ $(ip -4 addr show dev "$BR") == *" $LAB_SUBNET.1/$p "* ]] || ip addr add "$LAB_SUBNET.1/$p" dev "$BR"
   ip link set "$BR" up
   if [[ $(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null) == 1 ]] &&
     [[ $(iptables -S FORWARD 2>/dev/null || true) == *"-P FORWARD DROP"* ]]; then
     warn "warning: bridged traffic goes through iptables and FORWARD drops it: robots may not reach each other"
   fi
+}
+
+# Bridge LAB_BRIDGE.K (see bridge_of), linked to the lab bridge.
+ensure_extra_bridge() {
+  local br=$1 k=${1##*.}
+  ip link show dev "$br" >/dev/null 2>&1 && return 0
+  ((${#br} <= 15)) || die "bridge name $br is too long: shorten LAB_BRIDGE for a lab over $BRIDGE_PORTS robots"
+  ip link add name "$br" type bridge stp_state 0 forward_delay 0
+  no_ipv6 "$br"
+  ip link add "pvl$k" type veth peer name "pvm$k"
+  no_ipv6 "pvl$k"; no_ipv6 "pvm$k"
+  ip link set "pvl$k" master "$BR" up
+  ip link set "pvm$k" master "$br" up
+  ip link set "$br" up
 }
 
 # The kernel's ARP table is one for all namespaces (gc_thresh3 = 1024 entries by default). Every
@@ -175,17 +230,23 @@ no_ipv6() { local f=/proc/sys/net/ipv6/conf/$1/disable_ipv6; if [[ -w $f ]]; the
 # ---------------------------------------------------------------- packages, users
 
 ensure_packages() {
-  local need=0 c
+  local need=0 c pkgs="docker.io openssh-server iproute2 sudo"
   for c in dockerd sshd ip sudo ssh-keygen; do command -v "$c" >/dev/null 2>&1 || need=1; done
   [[ -x /usr/lib/openssh/sftp-server ]] || need=1
+  if sim_wanted; then # the stand-in's client, and its model's runtime
+    command -v socat >/dev/null 2>&1 || need=1
+    command -v node >/dev/null 2>&1 || die "a simulated lab needs node (the swarm model, scripts/sim-docker.mjs)"
+    pkgs+=" socat"
+  fi
   ((need)) || return 0
-  warn "installing docker.io openssh-server iproute2 sudo"
+  warn "installing $pkgs"
   local policy=0
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then # keep the packages from starting the host's sshd/dockerd
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy=1
   fi
   local rc=0
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io openssh-server iproute2 sudo; } >&2 || rc=$?
+  # shellcheck disable=SC2086 # $pkgs: package names, split on purpose
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs; } >&2 || rc=$?
   ((policy)) && rm -f /usr/sbin/policy-rc.d
   ((rc == 0)) || die "apt-get install failed"
 }
@@ -292,24 +353,28 @@ robot_init() {
   echo "$name" >/proc/sys/kernel/hostname
   cg=$(awk '($3 == "cgroup" || $3 == "cgroup2") && index($2, "/sys/fs/cgroup/") == 1 {print $2, $3, $4}' /proc/self/mounts)
   root_type=$(awk '$2 == "/sys/fs/cgroup" {t = $3} END {print t}' /proc/self/mounts)
-  # copies of the host's netns mounts would keep other robots' namespaces alive: drop them here
+  # copies of the host's netns mounts would keep other robots' namespaces alive: drop them here, all
+  # at once where /run/netns is a mount (iproute2 makes it one): one by one costs O(N) a robot
+  if mountpoint -q /run/netns 2>/dev/null; then umount -l /run/netns 2>/dev/null || true; fi
   awk 'index($2, "/run/netns/") == 1 {print $2}' /proc/self/mounts | while read -r mp; do umount -l "$mp" 2>/dev/null || true; done
   mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
   mkdir -p /run/sshd /run/lock && chmod 755 /run/sshd && chmod 1777 /run/lock
   mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
-  if [[ $root_type == cgroup2 ]]; then
-    mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
-  else
-    mount -t tmpfs -o mode=755,nosuid,nodev,noexec tmpfs /sys/fs/cgroup
-    while read -r mp type opts; do
-      [[ -n $mp ]] || continue
-      mkdir -p "$mp"
-      mount -t "$type" -o "$opts" "$type" "$mp" || echo "lab: could not mount $type $mp ($opts)" >&2
-    done <<<"$cg"
-    # `docker exec` (runc) wants the name=systemd hierarchy: a host without one gets one here
-    if [[ $cg != *"name=systemd"* ]]; then
-      mkdir -p /sys/fs/cgroup/systemd
-      mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd || echo "lab: could not mount the name=systemd cgroup" >&2
+  if ! sim_lab; then # a simulated robot runs no dockerd: no cgroups for it
+    if [[ $root_type == cgroup2 ]]; then
+      mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+    else
+      mount -t tmpfs -o mode=755,nosuid,nodev,noexec tmpfs /sys/fs/cgroup
+      while read -r mp type opts; do
+        [[ -n $mp ]] || continue
+        mkdir -p "$mp"
+        mount -t "$type" -o "$opts" "$type" "$mp" || echo "lab: could not mount $type $mp ($opts)" >&2
+      done <<<"$cg"
+      # `docker exec` (runc) wants the name=systemd hierarchy: a host without one gets one here
+      if [[ $cg != *"name=systemd"* ]]; then
+        mkdir -p /sys/fs/cgroup/systemd
+        mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd || echo "lab: could not mount the name=systemd cgroup" >&2
+      fi
     fi
   fi
   mount --bind "$d/home" /home
@@ -322,8 +387,12 @@ robot_init() {
   mount --bind "$d/hosts" /etc/hosts
   # its own /etc/machine-id, as robots that were not cloned from one image have
   [[ -e /etc/machine-id ]] && mount --bind "$d/machine-id" /etc/machine-id
+  if sim_lab; then
+    # docker is the stand-in (scripts/sim-docker.sh) here: the same path, so sudo's and sshd's PATHs find it
+    mount --bind "$DIR/sim/docker" "$(readlink -f "$(command -v docker)")"
+  fi
   start_sshd_here "$name"
-  start_dockerd_here "$name"
+  sim_lab || start_dockerd_here "$name"
   echo $$ >"$d/pid.new" && mv -f "$d/pid.new" "$d/pid"
   exec sleep infinity
 }
@@ -417,9 +486,9 @@ start_robot() {
   if [[ -e $DIR/wire-frames ]]; then # see wire_frames
     ip link set "$veth" gso_max_segs 1; ip -n "$ns" link set eth0 gso_max_segs 1
   fi
-  ip link set "$veth" master "$BR" up
+  ip link set "$veth" master "$(bridge_of "$i")" up
   ip -n "$ns" link set lo up
-  ip -n "$ns" addr add "$ip/24" dev eth0
+  ip -n "$ns" addr add "$ip/$(lab_prefix)" dev eth0
   ip -n "$ns" link set eth0 up
   setsid nsenter --net="/run/netns/$ns" unshare --mount --uts --propagation private -- \
     bash "$SELF" _init "$name" </dev/null >>"$d/init.log" 2>&1 9>&- &
@@ -434,6 +503,7 @@ start_robot() {
   check_route "$ip" || return 1
   wait_for $((deadline - SECONDS)) "$name's sshd on $ip:22" sshd_listening "$name" "$ip" ||
     { tail -n 5 "$d/sshd.log" >&2 2>/dev/null; return 1; }
+  sim_lab && return 0
   wait_for $((deadline - SECONDS)) "$name's dockerd" docker_answers "$pid" ||
     { tail -n 5 "$d/dockerd.log" >&2 2>/dev/null; return 1; }
 }
@@ -469,17 +539,79 @@ write_inventory() {
   mv -f "$tmp" "$DIR/inventory.yaml"
 }
 
+# ---------------------------------------------------------------- the simulated lab
+
+# A simulated lab (up N --sim-docker, or LAB_SIM_DOCKER=1): real namespaces, sshd and users, and as
+# docker a stand-in (scripts/sim-docker.sh) answering from one swarm model (scripts/sim-docker.mjs,
+# one node process on a unix socket in $DIR/sim). The lab keeps its kind until `down`.
+sim_wanted() { [[ ${LAB_SIM_DOCKER:-} == 1 ]]; }
+sim_lab() { [[ -e $DIR/sim-docker ]]; }
+SIM_SOCK=$DIR/sim/docker.sock
+sim_call() { printf '%s\0' @ctl "$#" "$@" | socat -t 600 - "UNIX-CONNECT:$SIM_SOCK" 2>/dev/null; }
+sim_answers() { [[ $(sh -c "$(sim_call ping)" 2>/dev/null) == pong ]]; }
+sim_model_pid() {
+  local p
+  p=$(cat "$DIR/sim/pid" 2>/dev/null) || return 1
+  [[ $p =~ ^[0-9]+$ && $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) == *"sim-docker.mjs $SIM_SOCK "* ]] && echo "$p"
+}
+
+start_sim_model() {
+  mkdir -p "$DIR/sim"
+  sed "s|@SOCK@|$SIM_SOCK|" "$(dirname "$SELF")/sim-docker.sh" >"$DIR/sim/docker.new"
+  chmod 755 "$DIR/sim/docker.new"
+  # written in place once robots have it bind-mounted (a rename would leave them the old file)
+  if [[ -e $DIR/sim/docker ]]; then cat "$DIR/sim/docker.new" >"$DIR/sim/docker"; rm -f "$DIR/sim/docker.new"; else mv "$DIR/sim/docker.new" "$DIR/sim/docker"; fi
+  sim_model_pid >/dev/null && return 0
+  (setsid node "$(dirname "$SELF")/sim-docker.mjs" "$SIM_SOCK" "$DIR" </dev/null >>"$DIR/sim/model.log" 2>&1 9>&- &
+    echo $! >"$DIR/sim/pid")
+  wait_for 30 "the swarm model (scripts/sim-docker.mjs, log: $DIR/sim/model.log)" sim_answers || die "the swarm model did not start"
+}
+
+stop_sim_model() {
+  local p
+  p=$(sim_model_pid) || return 0
+  kill -TERM "$p" 2>/dev/null || true
+  wait_for 5 "the swarm model to stop" gone "$p" || kill -KILL "$p" 2>/dev/null || true
+}
+
+#   lab.sh sim counts|reset|state|set KEY=VALUE...   (see scripts/sim-docker.mjs)
+cmd_sim() {
+  sim_lab || die "this lab is not simulated (lab.sh up N --sim-docker)"
+  (($#)) || die "usage: lab.sh sim counts|reset|state|set KEY=VALUE..."
+  local out
+  out=$(sim_call "$@") || die "the swarm model does not answer (log: $DIR/sim/model.log)"
+  printf '%s\n' "$out" | sh # on stdin: 1000 nodes' state is over an argument's 128 KB
+}
+
 # ---------------------------------------------------------------- commands
 
 lock() { mkdir -p /run/lock; exec 9>"/run/lock/provision-lab.$BR.lock"; flock -w 600 9 || die "another lab.sh up/down is running"; }
 
 cmd_up() {
   local n=${1:-} i name user ip
-  { [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 244)); } || die "usage: lab.sh up N (1..244)"
+  [[ ${2:-} == --sim-docker ]] && export LAB_SIM_DOCKER=1
+  [[ -z ${2:-} || ${2:-} == --sim-docker ]] || die "usage: lab.sh up N [--sim-docker]"
+  { [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 9999)); } || die "usage: lab.sh up N (1..9999)"
+  [[ -z ${LAB_PREFIX:-} || ${LAB_PREFIX:-} =~ ^(1[6-9]|2[0-4])$ ]] || die "LAB_PREFIX must be 16..24"
   ensure_packages
   lock
   mkdir -p "$DIR"; chmod 755 "$DIR"
+  local want have
+  want=$(prefix_for "$n")
+  [[ -n $want ]] || die "$n robots do not fit in an aligned block of /24s from $LAB_SUBNET.0${LAB_PREFIX:+ with LAB_PREFIX=$LAB_PREFIX} (244 robots a /24)"
+  if [[ -s $DIR/prefix ]]; then
+    have=$(cat "$DIR/prefix")
+    ((want >= have)) || die "$n robots need a /$want and this lab is a /$have: lab.sh down first (or set LAB_PREFIX at the first up)"
+  else
+    echo "$want" >"$DIR/prefix"
+  fi
+  if [[ -n $(running_robots | head -n 1) ]]; then
+    [[ $(sim_wanted && echo 1) == $(sim_lab && echo 1) ]] ||
+      die "the running lab is $(sim_lab || echo "not ")simulated: lab.sh down first"
+  fi
+  if sim_wanted; then touch "$DIR/sim-docker"; start_sim_model; else rm -f "$DIR/sim-docker"; fi
   ensure_bridge
+  for ((i = BRIDGE_PORTS + 1; i <= n; i += BRIDGE_PORTS)); do ensure_extra_bridge "$(bridge_of "$i")"; done
   raise_neigh_limits "$n"
   local todo=() seen=" "
   for ((i = 1; i <= n; i++)); do
@@ -511,7 +643,7 @@ cmd_up() {
     name=$(name_of "$i")
     start_robot "$i" "$name" "$(user_of "$name")" "$(ip_of "$i")" 2>"$DIR/$name/up.err" &
     jobs+=("$!:$name")
-    if ((${#jobs[@]} >= ${LAB_PARALLEL:-16})); then
+    if ((${#jobs[@]} >= ${LAB_PARALLEL:-$(sim_lab && echo 48 || echo 16)})); then
       j=${jobs[0]}; jobs=("${jobs[@]:1}")
       wait "${j%%:*}" || failed+=("${j#*:}")
     fi
@@ -538,20 +670,21 @@ cmd_down() {
   [[ -d $DIR || -n $(ip netns list 2>/dev/null | grep "^$NS_PREFIX" || true) ]] || ip link show dev "$BR" >/dev/null 2>&1 ||
     [[ -n $(lab_users) || -e $SUDOERS || -n $(hidden_routes) ]] || return 0
   lock
+  stop_sim_model
   kill_lab_processes
   # host ends of the veths, explicitly: a namespace dies asynchronously, and a leftover veth would
   # make the next up skip its pair
   local links l
   links=$( {
-    ip -o link show master "$BR" 2>/dev/null | awk -F': ' '{print $2}'
-    ip -o link show type veth 2>/dev/null | awk -F': ' '{print $2}' | grep -E '^pv[0-9]+(@|$)' || true
+    for l in $(lab_bridges); do ip -o link show master "$l" 2>/dev/null | awk -F': ' '{print $2}'; done
+    ip -o link show type veth 2>/dev/null | awk -F': ' '{print $2}' | grep -E '^pv[lm]?[0-9]+(@|$)' || true
     cat "$DIR"/*/index 2>/dev/null | sed 's/^/pv/'
   } | sed 's/@.*//' | sort -u || true)
   for l in $links; do ip link del "$l" 2>/dev/null || true; done
   for l in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NS_PREFIX" || true); do
     ip netns del "$l" 2>/dev/null || warn "could not delete netns $l"
   done
-  ip link del "$BR" 2>/dev/null || true
+  for l in $(lab_bridges); do ip link del "$l" 2>/dev/null || true; done
   for l in $(hidden_routes); do ip route del unreachable "$l" 2>/dev/null || true; done
   kill_lab_processes
   for l in $(lab_users); do userdel "$l" 2>/dev/null || userdel -f "$l" 2>/dev/null || warn "could not delete user $l"; done
@@ -696,14 +829,16 @@ EOF
 # sender in the lab (each robot's eth0, the bridge ports, the bridge: the host) hands frames of
 # wire size to the links, and robots started later do so too.
 wire_frames() {
-  local name l
+  local name l b
   touch "$DIR/wire-frames"
   for name in $(running_robots); do
     ip -n "$(ns_of "$name")" link set eth0 gso_max_segs 1
     ip link set "$(veth_of "$(cat "$DIR/$name/index")")" gso_max_segs 1
   done
-  for l in $(ip -o link show master "$BR" | awk -F': ' '{print $2}' | sed 's/@.*//'); do ip link set "$l" gso_max_segs 1; done
-  ip link set "$BR" gso_max_segs 1
+  for b in $(lab_bridges); do
+    for l in $(ip -o link show master "$b" | awk -F': ' '{print $2}' | sed 's/@.*//'); do ip link set "$l" gso_max_segs 1; done
+    ip link set "$b" gso_max_segs 1
+  done
 }
 
 # A chain of the lab's in the robot's network namespace, jumped to from the given built-in chains;
@@ -800,7 +935,13 @@ cmd_hide() {
     *) die "usage: lab.sh hide NAME on|off" ;;
   esac
 }
-hidden_routes() { ip -o route show type unreachable 2>/dev/null | awk -v p="$LAB_SUBNET." '$1 == "unreachable" && index($2, p) == 1 {print $2}'; }
+hidden_routes() {
+  local r
+  for r in $(ip -o route show type unreachable 2>/dev/null | awk '$1 == "unreachable" {print $2}'); do
+    in_lab_net "${r%/*}" && echo "$r"
+  done
+  return 0
+}
 
 cmd_sudo() {
   local name user
@@ -857,6 +998,7 @@ gone() { local p; for p in "$@"; do [[ ! -e /proc/$p ]] || return 1; done; }
 
 cmd_dockerd() {
   local name pid p
+  ! sim_lab || die "a simulated lab has no dockerd (its docker is scripts/sim-docker.sh)"
   name=$(resolve "${1:-}"); pid=$(need_running "$name")
   case ${2:-} in
     stop)
@@ -909,6 +1051,7 @@ case $cmd in
   sudo) cmd_sudo "$@" ;;
   sshd) cmd_sshd "$@" ;;
   dockerd) cmd_dockerd "$@" ;;
+  sim) cmd_sim "$@" ;;
   rekey) cmd_rekey "$@" ;;
   field) cmd_field "$@" ;;
   image) cmd_image "$@" ;;

@@ -10,7 +10,9 @@ import type { ManagedSshFile } from '../remote/keysScript.js';
  * robot's address (a robot's own old node is a stale node, cleaned up by `swarm`, not drift).
  */
 export function strangerNodes(nodes: readonly NodeInfo[], robotIps: readonly string[], robotNodeIds: readonly string[]): NodeInfo[] {
-  return nodes.filter((n) => !robotNodeIds.includes(n.id) && !robotIps.includes(n.addr));
+  const ids = new Set(robotNodeIds);
+  const ips = new Set(robotIps);
+  return nodes.filter((n) => !ids.has(n.id) && !ips.has(n.addr));
 }
 
 const ROBOT_TAG = / provision:robot:([A-Za-z0-9_-]+)$/;
@@ -33,11 +35,12 @@ export function strangersInBlock(file: ManagedSshFile, text: string, inventory: 
  */
 export function strangerLines(file: ManagedSshFile, text: string, inventory: readonly string[]): string[] {
   const kept: string[] = [];
+  const known = new Set(inventory); // a set: every robot's block has a line per robot (N² lookups a fleet)
   let inStranger = false;
   for (const line of splitManagedBlock(text).block ?? []) {
     if (file === 'config' && /^Host\s/.test(line)) inStranger = false;
     const robot = blockLineRobot(file, line);
-    if (robot && !inventory.includes(robot)) {
+    if (robot && !known.has(robot)) {
       kept.push(line);
       inStranger = file === 'config';
     } else if (inStranger) kept.push(line);

@@ -62,14 +62,23 @@ export function mergeAuthorizedKeys(
   const userKeys = keysOutside(existing);
   const revoked = new Set(operator.revoke ?? []);
   const lines: string[] = [];
+  // Sets and maps, not a scan of the lines per key: a fleet of N writes N files of N lines (1000 robots).
+  const added = new Set<string | null>();
   const add = (key: string | null, tag: string) => {
-    if (!key || userKeys.has(key) || revoked.has(key) || lines.some((l) => keyOf(l) === key)) return;
-    lines.push(`${key} ${tag}`);
+    if (!key || userKeys.has(key) || revoked.has(key) || added.has(key)) return;
+    const line = `${key} ${tag}`;
+    lines.push(line);
+    added.add(keyOf(line));
   };
+  const previousByTag = new Map<string, string[]>();
+  for (const l of previous) {
+    const tag = l.slice(l.lastIndexOf(' ') + 1);
+    previousByTag.set(tag, [...(previousByTag.get(tag) ?? []), l]);
+  }
   for (const robot of robots) {
     const tag = robotTag(robot.name);
     // Every line it had: an interrupted rotation trusts two keys of one robot.
-    const kept = previous.filter((l) => l.endsWith(' ' + tag)).map(keyOf);
+    const kept = (previousByTag.get(tag) ?? []).filter((l) => l.endsWith(' ' + tag)).map(keyOf);
     for (const key of robot.publicKey ? [robot.publicKey, robot.previousKey ?? null] : kept) add(key, tag);
   }
   // Lines of robots no longer in the inventory, kept unless --prune (plan/drift.ts).
@@ -95,10 +104,12 @@ function firstHostOf(line: string): string {
 
 export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts[], keep: readonly string[] = []): string {
   const previous = splitManagedBlock(existing).block ?? [];
+  const firstLineOf = new Map<string, string>(); // host -> its first line (a map: N robots, N lines)
+  for (const l of previous) if (!firstLineOf.has(firstHostOf(l))) firstLineOf.set(firstHostOf(l), l);
   const lines: string[] = [];
   for (const robot of robots) {
     const names = knownHostsNames(robot.name, robot.ip, robot.port);
-    const kept = previous.find((l) => firstHostOf(l) === robot.name);
+    const kept = firstLineOf.get(robot.name);
     const key = robot.hostKey || (kept ? keyOf(kept) : null);
     if (key) lines.push(`${names} ${key}`);
   }

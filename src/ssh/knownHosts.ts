@@ -113,6 +113,8 @@ export class KnownHosts {
   /** Each file's text as read, with this run's additions appended (so a later lookup sees them). */
   private texts = new Map<string, string>();
   private added = new Map<string, string[]>();
+  /** Each file's parsed lines, until this run adds to it: parsed once, not once per robot looked up. */
+  private parsed = new Map<string, { added: number; lines: KnownHostLine[] }>();
   constructor(readonly home: string) {}
 
   /** A path as the operator would write it: the home as ~. */
@@ -135,9 +137,14 @@ export class KnownHosts {
   linesFor(name: string, ip: string, port: number, files: KnownHostsFiles = {}): KnownHostLine[] {
     const tokens = hostTokens(name, ip, port);
     const all = [...this.userFiles(files), ...(files.globalKnownHostsFiles ?? DEFAULT_GLOBAL_FILES)];
-    return [...new Set(all)].flatMap((file) =>
-      parseKnownHosts(this.text(file), file).filter((l) => patternListMatches(l.patterns, tokens, patternMatches)),
-    );
+    return [...new Set(all)].flatMap((file) => this.lines(file).filter((l) => patternListMatches(l.patterns, tokens, patternMatches)));
+  }
+
+  private lines(file: string): KnownHostLine[] {
+    const added = this.added.get(file)?.length ?? 0;
+    let cached = this.parsed.get(file);
+    if (!cached || cached.added !== added) this.parsed.set(file, (cached = { added, lines: parseKnownHosts(this.text(file), file) }));
+    return cached.lines;
   }
 
   /**
@@ -174,6 +181,7 @@ export class KnownHosts {
         mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
         writeFileAtomic(file, text, 0o600);
         this.texts.set(file, text);
+        this.parsed.delete(file);
       } catch (err) {
         unsaved.set(this.shown(file), (err as Error).message);
       }

@@ -48,12 +48,18 @@ type ReadInclude = (pattern: string) => { file: string; text: string }[];
 const MAX_INCLUDE_DEPTH = 16; // OpenSSH's READCONF_MAX_DEPTH
 
 /** An ssh pattern (`*`, `?`; anything else literal, so known_hosts' [host]:port is no class) as a RegExp. */
+const compiled = new Map<string, RegExp>();
+/** Compiled once per pattern: known_hosts and config lookups test every robot against every line. */
 export function globRegExp(pattern: string, flags = ''): RegExp {
+  const cached = compiled.get(`${flags}/${pattern}`);
+  if (cached) return cached;
   const body = pattern
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*')
     .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, flags);
+  const re = new RegExp(`^${body}$`, flags);
+  compiled.set(`${flags}/${pattern}`, re);
+  return re;
 }
 
 /** ssh's pattern-list rule: some pattern matches some name, and no negated pattern matches any. */
