@@ -397,7 +397,7 @@ const COMMANDS: ((program: Command) => void)[] = [
     ).action(async (flags: Flags) => {
       const operatorKeys = await operatorKeyFlags(flags);
       await runStep('keys', flags, {
-        run: (fleet) => runKeys(fleet, { verify: flags.verify !== false, operatorKeys }),
+        run: (fleet) => runKeys(fleet, { verify: flags.verify !== false, operatorKeys, mesh: 'last' }),
         opening: keysOpening,
       });
     }),
@@ -430,7 +430,7 @@ const COMMANDS: ((program: Command) => void)[] = [
       const run = async (fleet: Fleet) => {
         let keys = undefined as { json: object } | void;
         const result = await swarmStep(fleet, flags.installService, async (f) => {
-          const up = await runUp(f, { verify: flags.verify !== false });
+          const up = await runUp(f, { verify: flags.verify !== false, last: !check && !flags.installService });
           keys = up.keys;
           return up.report;
         });

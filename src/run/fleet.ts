@@ -5,7 +5,7 @@ import { KnownHosts } from '../ssh/knownHosts.js';
 import { LoginMemory } from '../ssh/loginMemory.js';
 import { closeAll, connectAll, type Connections, type Reach } from '../ssh/pool.js';
 import { RemoteCommandError, type ExecResult, type RobotConnection } from '../ssh/connection.js';
-import { lineOf, splitBatch, type Batch, type RemoteCommand } from '../remote/shell.js';
+import { batch, lineOf, splitBatch, type Batch, type RemoteCommand } from '../remote/shell.js';
 import { findTalkersCommand, parseTalkers, talkativeShellNote } from '../remote/loginShell.js';
 import { dirname } from 'node:path';
 import { log, logFile } from '../log.js';
@@ -87,6 +87,8 @@ export class Fleet {
   private released = false;
   /** Undo on Ctrl-C (check's services): raced with the unlock, RELEASE_MS at most. */
   private readonly interruptHooks = new Set<() => Promise<unknown>>();
+  /** Robots whose lock rode out on the step's last call (see releaseWith): unlock() skips them. */
+  private readonly releasedOn = new Set<string>();
   /** Outputs of the step's first commands (by line), run together with the lock (see lock and firstRead). */
   private readonly opened = new Map<string, Map<string, ExecResult>>();
   private constructor(
@@ -360,12 +362,13 @@ export class Fleet {
       busy = true;
       await Promise.all(
         [...locked].map(async ([robot, conn]) => {
+          if (this.releasedOn.has(robot)) return; // released on its last call: nothing left to keep
           // A lost connection fails the step, not here; an answer not understood is tried again next time.
           const refresh = await conn.exec(refreshCommand(this.runId)).then(
             (answer) => parseRefresh(answer.stdout),
             () => null,
           );
-          if (!refresh || refresh.refreshed || !locked.has(robot)) return;
+          if (!refresh || refresh.refreshed || !locked.has(robot) || this.releasedOn.has(robot)) return;
           locked.delete(robot);
           this.failed(
             robot,
@@ -409,7 +412,20 @@ export class Fleet {
     );
   }
 
-  /** Release this run's lock; after Ctrl-C, wait for the release it started (see interrupted). */
+  /**
+   * `command` and the release of this run's lock on `robot` in one remote call: the release runs after
+   * it, whatever it answered (its answer comes back apart). For the robot's last call of the run only.
+   * A release that did not answer is left to unlock(), which releases every robot not released here.
+   */
+  async releaseWith(robot: string, conn: RobotConnection, command: string | RemoteCommand, options: { timeoutMs?: number } = {}) {
+    const call = batch([command, unlockCommand(this.runId)]);
+    const result = await conn.exec(call, options);
+    const [answer, release] = splitBatch(result, call.parts) as [ExecResult, ExecResult];
+    if (release.code === 0) this.releasedOn.add(robot);
+    return answer;
+  }
+
+  /** Release this run's lock (where releaseWith did not); after Ctrl-C, wait for the release it started (see interrupted). */
   async unlock() {
     this.stopRefresh();
     await (this.stopping ?? this.releaseLock());
@@ -417,8 +433,10 @@ export class Fleet {
 
   private async releaseLock() {
     await Promise.all(
-      [...this.reach.values()].map((r) =>
-        r.ok ? r.conn.exec(unlockCommand(this.runId), { uninterruptible: true }).catch(() => undefined) : undefined,
+      [...this.reach].map(([robot, r]) =>
+        r.ok && !this.releasedOn.has(robot)
+          ? r.conn.exec(unlockCommand(this.runId), { uninterruptible: true }).catch(() => undefined)
+          : undefined,
       ),
     );
   }

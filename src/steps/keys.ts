@@ -27,12 +27,19 @@ import type { Robot } from '../inventory/schema.js';
 import { runPhases, type Phase } from '../run/phases.js';
 import { liveRobots, onRobot, type Reached } from '../run/reached.js';
 import type { Phase as Progress } from '../progress.js';
+import { throwIfInterrupted } from '../interrupt.js';
 
 export interface KeysOptions {
   /** Check the mesh after writing (off with --no-verify). */
   verify: boolean;
   /** --operator-key, --revoke-operator-key. */
   operatorKeys?: Pick<OperatorKeys, 'others' | 'revoke'>;
+  /**
+   * The mesh check: 'now' (the default) as its last phase; 'last' too, each robot's run lock released in
+   * the call of its probe (nothing follows it); 'later': not here, the caller checks the robots returned
+   * in `meshed` (checkMeshLast) once its other work is done.
+   */
+  mesh?: 'now' | 'last' | 'later';
 }
 
 const FILE_MODE = 0o600;
@@ -75,9 +82,10 @@ interface KeysState {
   /** Taken before StrictModes fails any: the check shows what that costs. */
   meshed: string[];
   mesh?: object;
+  meshWhen: 'now' | 'last' | 'later';
 }
 
-export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: true }): Promise<{ json: object } | void> {
+export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: true }): Promise<{ json: object; meshed?: string[] } | void> {
   const dry = fleet.options.dryRun;
   const operator = ensureOperatorKey(!dry);
   if (operator.generated)
@@ -92,8 +100,10 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
     refusals: new Map(),
     planned: new Map(),
     meshed: [],
+    meshWhen: options.mesh ?? 'now',
   };
   await runPhases(fleet, state, keysPhases(dry));
+  if (state.meshWhen === 'later') return { json: {}, meshed: state.meshed };
   return state.mesh ? { json: { mesh: state.mesh } } : undefined;
 }
 
@@ -110,8 +120,8 @@ export function keysPhases(dryRun: boolean): Phase<KeysState>[] {
     { title: 'failing what StrictModes refuses', run: failStrictModes },
     {
       title: 'checking the SSH mesh',
-      robots: (s) => s.meshed,
-      run: async (s, p) => void (s.mesh = await verifyMesh(s.fleet, s.meshed, p)),
+      robots: (s) => (s.meshWhen === 'later' ? [] : s.meshed),
+      run: async (s, p) => void (s.mesh = await verifyMesh(s.fleet, s.meshed, p, s.meshWhen === 'last')),
       dryRun: 'skip',
     },
   ];
@@ -246,23 +256,41 @@ export function meshRobots(fleet: Fleet, robots: readonly string[]): string[] {
   return names.length < 2 ? [] : names;
 }
 
+/** runKeys' mesh: 'later' (see KeysOptions), as its last call on each robot: the run lock released with its probe. */
+export async function checkMeshLast(fleet: Fleet, meshed: readonly string[]): Promise<{ json: object } | undefined> {
+  throwIfInterrupted();
+  const names = meshRobots(fleet, meshed); // those the work in between failed are not probed (unlock() releases them)
+  if (!names.length) return undefined;
+  const progress = fleet.phase('checking the SSH mesh', names.length);
+  const mesh = await verifyMesh(fleet, names, progress, true).finally(() => progress.finish());
+  return { json: { mesh } };
+}
+
 /**
  * The mesh check: each robot logs in to the next by name (a ring, in parallel); a failed login gets a
  * few more probes to pin the blame (plan/mesh.ts). Blamed robots fail; the rest is one summary note.
+ * `release`: each robot's ring probe is its last call of the run, its run lock released in the same call
+ * (after the probe, whatever it answered); the follow-ups, only logins, need no lock.
  */
-export async function verifyMesh(fleet: Fleet, names: readonly string[], progress: Progress): Promise<object> {
+export async function verifyMesh(fleet: Fleet, names: readonly string[], progress: Progress, release = false): Promise<object> {
+  const ringEdges = ringPlan(names);
   const probe = async (edge: Edge): Promise<Probe> => {
     try {
       const r = fleet.reach.get(edge.from);
       if (!r?.ok) throw new Error('no connection to this robot');
-      const result = await r.conn.exec(meshProbeCommand(edge.to), { timeoutMs: PROBE_TIMEOUT_MS });
+      const command = meshProbeCommand(edge.to);
+      const options = { timeoutMs: PROBE_TIMEOUT_MS };
+      const result =
+        release && ringEdges.includes(edge)
+          ? await fleet.releaseWith(edge.from, r.conn, command, options)
+          : await r.conn.exec(command, options);
       return { ...edge, ok: result.code === 0, reason: result.code === 0 ? '' : redact(probeFailureReason(result)) };
     } catch (err) {
       return { ...edge, ok: false, reason: redact((err as Error).message) };
     }
   };
   const counted = (edge: Edge) => probe(edge).finally(() => progress.advance());
-  const ring = await mapLimit(ringPlan(names), PROBES_AT_ONCE, counted);
+  const ring = await mapLimit(ringEdges, PROBES_AT_ONCE, counted);
   const followUps = followUpPlan(names, ring);
   progress.grow(followUps.length);
   const probes = [...ring, ...(await mapLimit(followUps, PROBES_AT_ONCE, counted))];

@@ -3,7 +3,7 @@
 import type { Fleet } from '../run/fleet.js';
 import type { Robot } from '../inventory/schema.js';
 import { batch } from '../remote/shell.js';
-import { keysOpening, runKeys } from './keys.js';
+import { checkMeshLast, keysOpening, runKeys } from './keys.js';
 import { runSwarm, type SwarmReport } from './swarm.js';
 import { factsFirstCommand } from './swarmState.js';
 
@@ -11,8 +11,17 @@ import { factsFirstCommand } from './swarmState.js';
 export const upOpening = (fleet: Pick<Fleet, 'inLimit' | 'options'>) => (robot: Robot) =>
   batch([keysOpening(fleet)(robot), factsFirstCommand(robot)]);
 
-export async function runUp(fleet: Fleet, options: { verify: boolean }): Promise<{ keys: { json: object } | void; report: SwarmReport }> {
-  const keys = await runKeys(fleet, { verify: options.verify });
+/**
+ * `last`: nothing follows (no --check, no --install-service): the keys' mesh check goes after the swarm,
+ * each robot's run lock released in the call of its probe (one remote call less per robot). Otherwise the
+ * mesh check ends the keys part, as `provision keys` alone would, and the lock stays for what follows.
+ */
+export async function runUp(
+  fleet: Fleet,
+  options: { verify: boolean; last: boolean },
+): Promise<{ keys: { json: object } | void; report: SwarmReport }> {
+  const keys = await runKeys(fleet, { verify: options.verify, mesh: options.last ? 'later' : 'now' });
   const report = await runSwarm(fleet);
-  return { keys, report };
+  if (!keys?.meshed) return { keys, report };
+  return { keys: await checkMeshLast(fleet, keys.meshed), report };
 }

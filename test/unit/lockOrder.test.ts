@@ -111,3 +111,42 @@ describe('while the run lives', () => {
     fleet.close();
   }, 20_000);
 });
+
+describe("the release riding on a robot's last call (Fleet.releaseWith)", () => {
+  it('releases after the command whatever it answered; unlock() releases only the rest, also where the ride failed; no refresh fails a released robot', async () => {
+    const homes = freshHomes();
+    const releases: string[] = [];
+    let idaDown = false;
+    const fleet = fleetOver(homes, (name, real) => async (line, stdin) => {
+      if (name === 'Ida' && idaDown) {
+        idaDown = false; // the ride's call is lost; the connection answers again for unlock()
+        throw new Error('connection lost');
+      }
+      const answer = await real(line, stdin);
+      if (/release/.test(Buffer.from(/echo (\S+) \| base64/.exec(line)?.[1] ?? '', 'base64').toString())) releases.push(name);
+      return answer;
+    });
+    fleet.lockRefreshMs = 100;
+    expect(await fleet.lock()).toBe(true);
+    const conn = (name: string) => {
+      const r = fleet.reach.get(name);
+      if (!r?.ok) throw new Error(name);
+      return r.conn;
+    };
+    const ok = await fleet.releaseWith('Anton', conn('Anton'), 'echo probed');
+    expect(ok).toMatchObject({ code: 0, stdout: expect.stringContaining('probed') });
+    const failed = await fleet.releaseWith('Otto', conn('Otto'), '(echo refused >&2; exit 3)');
+    expect(failed).toMatchObject({ code: 3, stderr: expect.stringContaining('refused') });
+    idaDown = true;
+    await expect(fleet.releaseWith('Ida', conn('Ida'), 'echo probed')).rejects.toThrow('connection lost');
+    for (const r of ['Anton', 'Otto']) expect(readdirSync(homes.get(r) as string)).toEqual([]);
+    expect(readdirSync(join(homes.get('Ida') as string, LOCK_DIR))).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 400)); // refresh ticks: the released robots are not "lost"
+    for (const r of ROBOTS) expect(fleet.outcomes.get(r)?.status).toBe('ok');
+    releases.length = 0;
+    await fleet.unlock();
+    expect(releases.sort()).toEqual(['Ida', 'Paula']);
+    for (const h of homes.values()) expect(readdirSync(h)).toEqual([]);
+    fleet.close();
+  }, 20_000);
+});
