@@ -16,7 +16,7 @@ import { Fleet, operatorIdentityFiles } from './run/fleet.js';
 import type { SwarmReport } from './run/outcome.js';
 import { keysOpening, runKeys } from './steps/keys.js';
 import { LimitError, parseLimit } from './plan/limit.js';
-import { factsFirstCommand } from './steps/swarmState.js';
+import { factsFirstCommand, swarmOpening } from './steps/swarmState.js';
 import type { RemoteCommand } from './remote/shell.js';
 import type { CheckOptions } from './steps/check.js';
 import { outcomesJson, renderOutcomes, type RunSummary } from './ui/report.js';
@@ -193,6 +193,7 @@ interface Step {
 }
 
 const facts = () => factsFirstCommand;
+const swarmFirst = () => swarmOpening;
 
 async function runOptions(flags: Flags) {
   return {
@@ -409,7 +410,7 @@ const COMMANDS: ((program: Command) => void)[] = [
       'init or reuse the swarm, plan roles by quorum rules, write ~/swarm_tokens, join and label every robot',
       (cmd) => cmd.option('--install-service', INSTALL_SERVICE),
       true,
-    ).action((flags: Flags) => runStep('swarm', flags, { run: (fleet) => swarmStep(fleet, flags.installService), opening: facts })),
+    ).action((flags: Flags) => runStep('swarm', flags, { run: (fleet) => swarmStep(fleet, flags.installService), opening: swarmFirst })),
 
   (program) =>
     fleetCommand(
@@ -462,7 +463,7 @@ const COMMANDS: ((program: Command) => void)[] = [
       let swarmNow = false;
       await runStep('roles', { ...flags, live: false }, { run: async (fleet) => void (swarmNow = await rolesCommand(fleet)) }, inventory);
       // The wizard rewrote the inventory: swarm runs on what it wrote.
-      if (swarmNow) await runStep('swarm', flags, { run: swarmStep, opening: facts });
+      if (swarmNow) await runStep('swarm', flags, { run: swarmStep, opening: swarmFirst });
     }),
 
   (program) =>

@@ -91,6 +91,8 @@ export class Fleet {
   private readonly releasedOn = new Set<string>();
   /** Outputs of the step's first commands (by line), run together with the lock (see lock and firstRead). */
   private readonly opened = new Map<string, Map<string, ExecResult>>();
+  /** When that call was sent and answered (Date.now()), by robot: see firstReadTimed. */
+  private readonly openedAt = new Map<string, { t0: number; t1: number }>();
   private constructor(
     readonly inventory: Inventory,
     readonly options: RunOptions,
@@ -328,14 +330,15 @@ export class Fleet {
   /** The lock on one robot: 'locked', 'failed' (said on the robot), or the text naming who holds it. */
   private async lockOn(robot: Robot, conn: RobotConnection, then?: string | RemoteCommand) {
     const attempt = async (deadOwner?: string) => {
+      const t0 = Date.now();
       const result = await conn.exec(lockCommand(this.runId, deadOwner, then), { uninterruptible: true });
       if (result.code !== 0 && !result.stdout.includes('provision-lock '))
         throw new RemoteCommandError(robot.name, 'taking the run lock', result);
-      return { lock: parseLock(result.stdout), result };
+      return { lock: parseLock(result.stdout), result, at: { t0, t1: Date.now() } };
     };
-    let { lock, result } = await attempt();
+    let { lock, result, at } = await attempt();
     const dead = lock.held && 'owner' in lock && ownerIsDeadLocalRun(lock.owner, this.me, processAlive);
-    if (lock.held && 'owner' in lock && dead) ({ lock, result } = await attempt(lock.owner));
+    if (lock.held && 'owner' in lock && dead) ({ lock, result, at } = await attempt(lock.owner));
     if (lock.held) return heldText(robot.name, lock);
     if ('notLinux' in lock) {
       this.failed(robot.name, `${NOT_LINUX_LIKE}: uname -s says ${lock.notLinux}`);
@@ -348,6 +351,7 @@ export class Fleet {
       );
     if (lock.foreign) this.note(robot.name, `took over ${lock.foreign}`);
     if (then !== undefined) this.opened.set(robot.name, openedReads(then, { ...result, stdout: lock.after }));
+    this.openedAt.set(robot.name, at);
     return 'locked';
   }
 
@@ -393,11 +397,21 @@ export class Fleet {
 
   /** The output of the first command run with the lock if it was this one, else run now. */
   async firstRead(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string) {
+    return (await this.firstReadTimed(robot, conn, command, what)).out;
+  }
+
+  /** firstRead, with when its call was sent (t0) and answered (t1): the lock's call if it ran there. */
+  async firstReadTimed(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string) {
     const early = this.opened.get(robot.name)?.get(lineOf(command));
     this.opened.get(robot.name)?.delete(lineOf(command));
-    if (!early) return conn.run(command, what);
-    if (early.code !== 0) throw new RemoteCommandError(robot.name, what, early);
-    return early.stdout;
+    const at = this.openedAt.get(robot.name);
+    if (early && at) {
+      if (early.code !== 0) throw new RemoteCommandError(robot.name, what, early);
+      return { out: early.stdout, ...at };
+    }
+    const t0 = Date.now();
+    const out = await conn.run(command, what);
+    return { out, t0, t1: Date.now() };
   }
 
   /** A note on each robot whose login shell prints text, naming the start-up files that do (one more call, only there). */

@@ -4,7 +4,7 @@
 import type { Fleet } from '../run/fleet.js';
 import { eachRobot } from '../run/phases.js';
 import { mapLimit } from '../ssh/pool.js';
-import { driverMtu, ingressMtuCommand, parsePathMtus, parsePreflight, pathMtuCommand, preflightCommand } from '../remote/preflight.js';
+import { driverMtu, ingressMtuCommand, parsePathMtus, parsePreflight, pathMtuCommand } from '../remote/preflight.js';
 import {
   DOCKER_OVERLAY_MTU,
   VXLAN_OVERHEAD,
@@ -19,7 +19,7 @@ import {
   type Reading,
   type TcpProbe,
 } from '../plan/preflight.js';
-import { halfJoined, inSwarm, type Member } from './swarmState.js';
+import { halfJoined, inSwarm, preflightFirstCommand, type Member } from './swarmState.js';
 
 const PROBE_TIMEOUT_MS = 3000;
 /** TCP probes in flight per robot's connection (each is a channel). */
@@ -37,10 +37,11 @@ export function managersToProbe(fleet: Fleet, members: readonly Member[]): strin
 async function readRobot(member: Member, peerIps: readonly string[], fleet: Fleet) {
   const { robot, conn } = member;
   const joined = inSwarm(member.facts) && !halfJoined(member.facts);
+  // `swarm` and `up` read it in their first call, with the lock and the other first reads (a keygen, docker
+  // info): the clock is then placed at that whole call's midpoint, off by half its duration at most (well
+  // under a second, seconds on a slow robot) against a tolerance of MAX_CLOCK_OFFSET_S (30 s; a note from 5 s).
   const timed = async () => {
-    const t0 = Date.now();
-    const out = await conn.run(preflightCommand(robot.ip, robot.sudo), 'reading the preflight facts');
-    const t1 = Date.now();
+    const { out, t0, t1 } = await fleet.firstReadTimed(robot, conn, preflightFirstCommand(robot), 'reading the preflight facts');
     return { readout: parsePreflight(out), t0, t1 };
   };
   const [{ readout, t0, t1 }, pmtu] = await Promise.all([

@@ -1,6 +1,8 @@
 // The fleet's swarm as it is, read-only: every robot's facts, the fleet's cluster, its nodes.
 import { StopRun } from '../run/phases.js';
 import type { Robot } from '../inventory/schema.js';
+import { batch } from '../remote/shell.js';
+import { preflightCommand } from '../remote/preflight.js';
 import { factsCommand, nodesCommand, parseFacts, parseNodes, type NodeInfo, type RobotFacts, type SwarmInfo } from '../remote/docker.js';
 import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
 import type { Fleet } from '../run/fleet.js';
@@ -70,6 +72,10 @@ export function listNodes(manager: Member): Promise<NodeInfo[]> {
 
 /** The swarm steps' first command (run with the lock, see Fleet.lock). */
 export const factsFirstCommand = (robot: Robot) => factsCommand(robot.sudo);
+/** The preflight's own readings (runPreflight reads them with firstRead: run with the lock by `swarm` and `up`). */
+export const preflightFirstCommand = (robot: Robot) => preflightCommand(robot.ip, robot.sudo);
+/** `swarm`'s first call, with the lock: the facts, and the preflight's readings (judged only where some robot joins). */
+export const swarmOpening = (robot: Robot) => batch([factsFirstCommand(robot), preflightFirstCommand(robot)]);
 
 /**
  * Every connected robot's facts, in inventory order; one without working docker fails. Robots reporting

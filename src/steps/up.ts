@@ -5,11 +5,11 @@ import type { Robot } from '../inventory/schema.js';
 import { batch } from '../remote/shell.js';
 import { checkMeshLast, keysOpening, runKeys } from './keys.js';
 import { runSwarm, type SwarmReport } from './swarm.js';
-import { factsFirstCommand } from './swarmState.js';
+import { factsFirstCommand, preflightFirstCommand } from './swarmState.js';
 
-/** With the run lock, in one remote call: keys' first read and swarm's (each answers its phase, see Fleet.firstRead). */
+/** With the run lock, in one remote call: keys' first read and swarm's, facts and preflight (each answers its phase, see Fleet.firstRead). */
 export const upOpening = (fleet: Pick<Fleet, 'inLimit' | 'options'>) => (robot: Robot) =>
-  batch([keysOpening(fleet)(robot), factsFirstCommand(robot)]);
+  batch([keysOpening(fleet)(robot), factsFirstCommand(robot), preflightFirstCommand(robot)]);
 
 /**
  * `last`: nothing follows (no --check, no --install-service): the keys' mesh check goes after the swarm,

@@ -6,7 +6,7 @@
 // few milliseconds, so commands sent together really are in flight together. A change that adds a
 // command or a wave fails here (the exact counts are pinned); the issue's targets are pinned as bounds.
 // With PROVISION_ROUND_TRIPS_JSON=FILE the counts are written there (scripts/bench.mjs prints them).
-import { describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { scratchOperator } from './standIns.js';
 import type { Reach } from '../../src/ssh/pool.js';
@@ -102,28 +102,31 @@ describe('provision up at 10 robots: remote commands and waves', () => {
     if (out) writeFileSync(out, JSON.stringify({ robots: 10, fresh: brief(fresh), noop: brief(noop) }, null, 2));
     // Session 11's counts (session 10: fresh 7 per worker, 19 on the leader, 18 waves; no-op 3, 4, 5 waves;
     // before it: fresh 11 per worker, 25 on the leader, 22 waves; no-op 4, 5, 7 waves).
-    expect(brief(fresh)).toEqual({ leader: 18, perWorker: 6, perRobot: 18, waves: 17, total: 72, managers: 7 });
+    expect(brief(fresh)).toEqual({ leader: 17, perWorker: 5, perRobot: 17, waves: 17, total: 62, managers: 7 });
     expect(brief(noop)).toEqual({ leader: 2, perWorker: 2, perRobot: 3, waves: 4, total: 21, managers: 7 });
     // What a worker is sent on a fresh fleet, one line per remote call.
     expect(fresh.byRobot.Max?.map((c) => c.replace(/^\d+: /, ''))).toEqual([
-      'lock + gather-ssh + facts',
+      'lock + gather-ssh + facts + preflight',
       'write',
-      'preflight',
       'path-mtu',
       'sync-tokens + join',
       'mesh-probe + unlock',
     ]);
   });
 
-  // The issue's targets (issue 25), not reached yet: see README Limits.
-  it.failing('meets the targets: fresh ≤ 5 per worker and ≤ manager join rounds + 6 waves; no-op ≤ 2 per robot and ≤ 3 waves', async () => {
-    const lab = new Lab();
-    const fresh = await lab.up();
-    const noop = await lab.up();
+  // The issue's targets (issue 25): those not reached yet are pinned as failing (see README Limits).
+  describe('the targets', () => {
+    let fresh: Awaited<ReturnType<Lab['up']>>;
+    let noop: typeof fresh;
+    beforeAll(async () => {
+      const lab = new Lab();
+      fresh = await lab.up();
+      noop = await lab.up();
+    });
     const rounds = 3; // 1 → 3 → 5 → 7 managers (src/plan/quorum.ts managerJoinBatches)
-    expect(fresh.perWorker).toBeLessThanOrEqual(5);
-    expect(fresh.waves).toBeLessThanOrEqual(rounds + 6);
-    expect(noop.perRobot).toBeLessThanOrEqual(2);
-    expect(noop.waves).toBeLessThanOrEqual(3);
+    it('fresh: ≤ 5 per worker', () => expect(fresh.perWorker).toBeLessThanOrEqual(5));
+    it.failing('fresh: ≤ manager join rounds + 6 waves', () => expect(fresh.waves).toBeLessThanOrEqual(rounds + 6));
+    it.failing('no-op: ≤ 2 per robot', () => expect(noop.perRobot).toBeLessThanOrEqual(2));
+    it.failing('no-op: ≤ 3 waves', () => expect(noop.waves).toBeLessThanOrEqual(3));
   });
 });
