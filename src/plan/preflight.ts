@@ -77,6 +77,18 @@ export interface Target {
  * What to probe, sampled rather than n²: each robot to up to three managers it may join (TCP 2377) and
  * to its ring neighbour plus `extra` random others (TCP 7946 and the path MTU).
  */
+/** The same numbers in [0, 1) for the same seed (a run's id): the path-MTU peers planned early are the preflight's. */
+export function seededRandom(seed: string): () => number {
+  let h = 2166136261;
+  for (const c of seed) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+  return () => {
+    h = (h + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(h ^ (h >>> 15), 1 | h);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export function probePlan(robots: readonly Target[], managers: readonly string[], extra = 1, random = Math.random) {
   const swarm: { from: string; to: Target }[] = [];
   const peers: { from: string; to: Target }[] = [];

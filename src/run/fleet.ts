@@ -400,6 +400,12 @@ export class Fleet {
     return (await this.firstReadTimed(robot, conn, command, what)).out;
   }
 
+  /** `command`'s answer, got riding on another call (see runUp): firstRead takes it instead of running it. */
+  keepAnswer(robot: string, command: string | RemoteCommand, answer: ExecResult) {
+    const reads = this.opened.get(robot) ?? new Map<string, ExecResult>();
+    this.opened.set(robot, reads.set(lineOf(command), answer));
+  }
+
   /** firstRead, with when its call was sent (t0) and answered (t1): the lock's call if it ran there. */
   async firstReadTimed(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string) {
     const early = this.opened.get(robot.name)?.get(lineOf(command));

@@ -19,10 +19,10 @@ import { ensureOperatorKey } from '../ssh/auth.js';
 import { redact } from '../log.js';
 import { mapLimit } from '../ssh/pool.js';
 import type { Fleet } from '../run/fleet.js';
-import { RemoteCommandError, type RobotConnection } from '../ssh/connection.js';
+import { RemoteCommandError, type ExecResult, type RobotConnection } from '../ssh/connection.js';
 import { WRITTEN, parseWritten, writeFilesCommand, writeFilesPayload } from '../remote/files.js';
 import { unexpectedAnswer } from '../remote/answer.js';
-import type { RemoteCommand } from '../remote/shell.js';
+import { batch, splitBatch, type RemoteCommand } from '../remote/shell.js';
 import type { Robot } from '../inventory/schema.js';
 import { runPhases, type Phase } from '../run/phases.js';
 import { liveRobots, onRobot, type Reached } from '../run/reached.js';
@@ -40,6 +40,8 @@ export interface KeysOptions {
    * in `meshed` (checkMeshLast) once its other work is done.
    */
   mesh?: 'now' | 'last' | 'later';
+  /** A read to send with a robot's ~/.ssh write, if it has one (kept for Fleet.firstRead). */
+  rideOnWrite?: (robot: Robot) => string | undefined;
 }
 
 const FILE_MODE = 0o600;
@@ -83,6 +85,7 @@ interface KeysState {
   meshed: string[];
   mesh?: object;
   meshWhen: 'now' | 'last' | 'later';
+  rideOnWrite?: KeysOptions['rideOnWrite'];
 }
 
 export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: true }): Promise<{ json: object; meshed?: string[] } | void> {
@@ -101,6 +104,7 @@ export async function runKeys(fleet: Fleet, options: KeysOptions = { verify: tru
     planned: new Map(),
     meshed: [],
     meshWhen: options.mesh ?? 'now',
+    rideOnWrite: options.rideOnWrite,
   };
   await runPhases(fleet, state, keysPhases(dry));
   if (state.meshWhen === 'later') return { json: {}, meshed: state.meshed };
@@ -166,7 +170,7 @@ async function writePlanned(s: KeysState, { robot, conn }: Reached): Promise<voi
   const { strangers, wanted } = s.planned.get(robot.name)!;
   const { prune, dryRun } = s.fleet.options;
   if (strangers.length) s.fleet.note(robot.name, blockDriftText(strangers, Boolean(prune) && s.fleet.inLimit(robot.name), dryRun));
-  if (wanted) await writeSshFiles(s.fleet, robot, conn, s.gathered.get(robot.name)!, wanted);
+  if (wanted) await writeSshFiles(s.fleet, robot, conn, s.gathered.get(robot.name)!, wanted, s.rideOnWrite?.(robot));
 }
 
 /** The mesh takes the robots StrictModes fails: the cause is reported first, its effect on the mesh after. */
@@ -214,6 +218,7 @@ export async function writeSshFiles(
   conn: RobotConnection,
   g: GatheredSsh,
   wanted: Partial<Record<ManagedSshFile, string>>,
+  ride?: string,
 ): Promise<void> {
   const dry = fleet.options.dryRun;
   const writes = MANAGED_SSH_FILES.flatMap((file) => {
@@ -227,7 +232,7 @@ export async function writeSshFiles(
   });
   if (!writes.length) return;
   const files = writes.map(({ file, want }) => ({ path: `.ssh/${file}`, mode: FILE_MODE, content: fileBytes(want) }));
-  const result = dry ? null : await conn.exec(writeFilesCommand(files), { stdin: writeFilesPayload(files) });
+  const result = dry ? null : await writeRiding(fleet, robot, conn, writeFilesCommand(files), writeFilesPayload(files), ride);
   const written = result ? parseWritten(result.stdout) : new Set<string>();
   // Claimed only once done: a write that failed (full or read-only disk) fails the robot instead.
   for (const { file, want, what } of writes) {
@@ -245,6 +250,15 @@ export async function writeSshFiles(
   throw result.code === 0
     ? unexpectedAnswer(what, `"${WRITTEN} PATH" for each file`, result.stdout)
     : new RemoteCommandError(robot.name, what, result);
+}
+
+/** The write, and `ride` after it in the same call (its answer kept for Fleet.firstRead, whatever the write did). */
+async function writeRiding(fleet: Fleet, robot: Robot, conn: RobotConnection, write: string, payload: Buffer, ride?: string) {
+  if (ride === undefined) return conn.exec(write, { stdin: payload });
+  const call = batch([write, ride]);
+  const [written, read] = splitBatch(await conn.exec(call, { stdin: payload }), call.parts) as [ExecResult, ExecResult];
+  if (read.code !== 255) fleet.keepAnswer(robot.name, ride, read); // not reached: the preflight reads it itself
+  return written;
 }
 
 const PROBE_TIMEOUT_MS = 20_000; // ConnectTimeout=5 covers the TCP connect; this bounds a stalled login

@@ -2,6 +2,7 @@
 // every robot's clock, MTU, kernel and engine, TCP 2377/7946 and the path MTU between sampled pairs.
 // Reads, never changes; plan/preflight.ts decides what the readings mean.
 import type { Fleet } from '../run/fleet.js';
+import type { Robot } from '../inventory/schema.js';
 import { eachRobot } from '../run/phases.js';
 import { mapLimit } from '../ssh/pool.js';
 import { driverMtu, ingressMtuCommand, parsePathMtus, parsePreflight, pathMtuCommand } from '../remote/preflight.js';
@@ -14,6 +15,7 @@ import {
   neededOverlayMtu,
   overlayMtuFor,
   probePlan,
+  seededRandom,
   type PathMtu,
   type PreflightReport,
   type Reading,
@@ -34,6 +36,19 @@ export function managersToProbe(fleet: Fleet, members: readonly Member[]): strin
   return leader && allowed.includes(leader) ? [leader, ...allowed.filter((n) => n !== leader)] : allowed;
 }
 
+/**
+ * The path-MTU read of `robot` among `robots` (inventory order), undefined without peers. The peers are
+ * drawn with the run's seed: the same robots give the same command, so one read early (riding on the
+ * ~/.ssh write, see runUp) is the preflight's (Fleet.firstRead); other robots by then: read again.
+ */
+export function pathMtuRead(fleet: Fleet, robots: readonly Robot[], robot: string): string | undefined {
+  const targets = robots.map((r) => ({ name: r.name, ip: r.ip }));
+  const ips = probePlan(targets, [], 1, seededRandom(fleet.runId))
+    .peers.filter((p) => p.from === robot)
+    .map((p) => p.to.ip);
+  return ips.length ? pathMtuCommand([...new Set(ips)]) : undefined;
+}
+
 async function readRobot(member: Member, peerIps: readonly string[], fleet: Fleet) {
   const { robot, conn } = member;
   const joined = inSwarm(member.facts) && !halfJoined(member.facts);
@@ -46,7 +61,7 @@ async function readRobot(member: Member, peerIps: readonly string[], fleet: Flee
   };
   const [{ readout, t0, t1 }, pmtu] = await Promise.all([
     timed(),
-    peerIps.length ? conn.run(pathMtuCommand(peerIps), 'measuring the path MTU') : Promise.resolve(''),
+    peerIps.length ? fleet.firstRead(robot, conn, pathMtuCommand(peerIps), 'measuring the path MTU') : Promise.resolve(''),
   ]);
   const reading: Reading = {
     robot: robot.name,
@@ -71,7 +86,7 @@ async function readRobot(member: Member, peerIps: readonly string[], fleet: Flee
 /** Measure, then judge. With `failJoins`, robots a finding fails (and not in the swarm yet) are failed before they join. */
 export async function runPreflight(fleet: Fleet, members: readonly Member[], failJoins: boolean): Promise<PreflightReport> {
   const targets = members.map((m) => ({ name: m.robot.name, ip: m.robot.ip }));
-  const plan = probePlan(targets, managersToProbe(fleet, members));
+  const plan = probePlan(targets, managersToProbe(fleet, members), 1, seededRandom(fleet.runId));
   const readings: Reading[] = [];
   const paths: PathMtu[] = [];
   const probes: TcpProbe[] = [];

@@ -5,6 +5,7 @@ import type { Robot } from '../inventory/schema.js';
 import { batch } from '../remote/shell.js';
 import { checkMeshLast, keysOpening, runKeys } from './keys.js';
 import { runSwarm, type SwarmReport } from './swarm.js';
+import { pathMtuRead } from './preflight.js';
 import { factsFirstCommand, preflightFirstCommand } from './swarmState.js';
 
 /** With the run lock, in one remote call: keys' first read and swarm's, facts and preflight (each answers its phase, see Fleet.firstRead). */
@@ -20,7 +21,14 @@ export async function runUp(
   fleet: Fleet,
   options: { verify: boolean; last: boolean },
 ): Promise<{ keys: { json: object } | void; report: SwarmReport }> {
-  const keys = await runKeys(fleet, { verify: options.verify, mesh: options.last ? 'later' : 'now' });
+  // A robot's ~/.ssh write carries its path-MTU read (the preflight's, used where some robot joins).
+  const rideOnWrite = (robot: Robot) =>
+    pathMtuRead(
+      fleet,
+      fleet.connected().map((c) => c.robot),
+      robot.name,
+    );
+  const keys = await runKeys(fleet, { verify: options.verify, mesh: options.last ? 'later' : 'now', rideOnWrite });
   const report = await runSwarm(fleet);
   if (!keys?.meshed) return { keys, report };
   return { keys: await checkMeshLast(fleet, keys.meshed), report };
