@@ -122,14 +122,17 @@ export function splitBatch(
       out.push({ text: rest.slice(0, at), code: Number(rest.slice(at + mark.length, eol < 0 ? undefined : eol)) });
       rest = eol < 0 ? '' : rest.slice(eol + 1);
     }
-    return out;
+    return { out, rest };
   };
-  const outs = pieces(result.stdout);
-  const errs = pieces(result.stderr);
+  const outs = pieces(result.stdout).out;
+  const { out: errs, rest: lastErr } = pieces(result.stderr);
   return parts.map((part, i) => {
     const out = outs[i];
-    const stderr = errs[i]?.text ?? '';
-    if (!out) return { code: 255, stdout: '', stderr: `${stderr}the remote call ended before this command ran (exit ${result.code})` };
+    // A part not reached says why the call ended: what it printed last (a login shell that ran
+    // nothing, a killed shell), not only that it ended.
+    const stderr = errs[i]?.text ?? (out ? '' : lastErr);
+    const ended = `the remote call ended before this command ran (exit ${result.code})`;
+    if (!out) return { code: 255, stdout: '', stderr: `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}${ended}` };
     const limit = part.outputLimit ?? PART_OUTPUT_LIMIT;
     if (Buffer.byteLength(out.text) > limit)
       return { code: 1, stdout: '', stderr: `printed more than ${limit} bytes on stdout: provision does not read it` };

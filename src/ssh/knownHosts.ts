@@ -113,8 +113,8 @@ export class KnownHosts {
   /** Each file's text as read, with this run's additions appended (so a later lookup sees them). */
   private texts = new Map<string, string>();
   private added = new Map<string, string[]>();
-  /** Each file's parsed lines, until this run adds to it: parsed once, not once per robot looked up. */
-  private parsed = new Map<string, { added: number; lines: KnownHostLine[] }>();
+  /** Each file's parsed lines, until its text changes (remember, save): parsed once, not once per robot looked up. */
+  private parsed = new Map<string, KnownHostLine[]>();
   constructor(readonly home: string) {}
 
   /** A path as the operator would write it: the home as ~. */
@@ -141,10 +141,9 @@ export class KnownHosts {
   }
 
   private lines(file: string): KnownHostLine[] {
-    const added = this.added.get(file)?.length ?? 0;
-    let cached = this.parsed.get(file);
-    if (!cached || cached.added !== added) this.parsed.set(file, (cached = { added, lines: parseKnownHosts(this.text(file), file) }));
-    return cached.lines;
+    let lines = this.parsed.get(file);
+    if (!lines) this.parsed.set(file, (lines = parseKnownHosts(this.text(file), file)));
+    return lines;
   }
 
   /**
@@ -164,6 +163,7 @@ export class KnownHosts {
     if (kind && !kind.isFile()) return { not: `${this.shown(file)} is not a regular file` };
     const hashed = files.hashKnownHosts ?? isHashedFile(this.text(file));
     this.added.set(file, [...(this.added.get(file) ?? []), ...recordLines(name, ip, port, blob, hashed)]);
+    this.parsed.delete(file);
     return { file: this.shown(file) };
   }
 
@@ -175,13 +175,14 @@ export class KnownHosts {
     const unsaved = new Map<string, string>();
     for (const [file, lines] of this.added) {
       if (!lines.length) continue;
+      // Saved or not, the additions are dropped below: a count of them cannot tell the texts apart.
+      this.parsed.delete(file);
       const current = readIfAny(file);
       const text = current + (current && !current.endsWith('\n') ? '\n' : '') + lines.join('\n') + '\n';
       try {
         mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
         writeFileAtomic(file, text, 0o600);
         this.texts.set(file, text);
-        this.parsed.delete(file);
       } catch (err) {
         unsaved.set(this.shown(file), (err as Error).message);
       }

@@ -691,11 +691,13 @@ export class Formation {
  * The node list and the join tokens from `manager` in one remote call (the tokens phase then asks
  * nothing); null when that fails: ManagerVia.nodes then reads the list with its waits and hand-overs.
  */
-async function nodesAndTokens(manager: Member): Promise<{ nodes: NodeInfo[]; tokens: string } | null> {
+export async function nodesAndTokens(manager: Pick<Member, 'robot' | 'conn'>): Promise<{ nodes: NodeInfo[]; tokens: string } | null> {
   const both = batch([nodesCommand(manager.robot.sudo), joinTokensCommand(manager.robot.sudo)], { stopOnFailure: true });
   const result = await manager.conn.exec(both).catch(() => null);
   if (result?.code !== 0) return null;
   const [nodes, tokens] = splitBatch(result, both.parts) as [ExecResult, ExecResult];
+  // Each part on its own: splitBatch fails a part over its output limit in a call that exited 0.
+  if (nodes.code !== 0 || tokens.code !== 0) return null;
   return { nodes: parseNodes(nodes.stdout), tokens: tokens.stdout };
 }
 

@@ -2,7 +2,7 @@
 // user and global file lists of ~/.ssh/config. Hashed lines are checked against the real ssh-keygen.
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -162,6 +162,20 @@ describe('which files are read and which one records', () => {
     expect(readFileSync(join(h, '.ssh/first'), 'utf8')).toBe(`Ida,10.0.0.2 ${ida.line}\n`);
     expect(statSync(join(h, '.ssh/first')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(h, '.ssh/second'), 'utf8')).toBe(`Otto ${other.line}\n`);
+  });
+
+  it('a save that failed, then a key recorded (provision ui reconnects with one KnownHosts): a lookup sees the new key', () => {
+    const { kh, h } = home({});
+    const file = join(h, '.ssh/known_hosts');
+    const files = { userKnownHostsFiles: [file], globalKnownHostsFiles: [] };
+    kh.remember('Ida', '10.0.0.2', 22, ida.blob, files);
+    expect(hostKeyVerdict(kh.linesFor('Ida', '10.0.0.2', 22, files), ida.blob).kind).toBe('known');
+    mkdirSync(join(file, 'in-the-way'), { recursive: true }); // the rename onto a folder fails
+    expect([...kh.save().keys()]).toEqual(['~/.ssh/known_hosts']);
+    rmSync(file, { recursive: true });
+    kh.remember('Otto', '10.0.0.3', 22, other.blob, files);
+    // As many additions as before the save: the parsed lines must not be the old ones.
+    expect(hostKeyVerdict(kh.linesFor('Otto', '10.0.0.3', 22, files), other.blob).kind).toBe('known');
   });
 
   it('HashKnownHosts yes records hashed; unset, a file already hashed gets hashed lines; HashKnownHosts no keeps it plain', () => {

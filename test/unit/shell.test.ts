@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { andThen, batch, commandLine, quote, scriptWithArgs, splitBatch } from '../../src/remote/shell.js';
+import { PART_MARK, andThen, batch, commandLine, quote, scriptWithArgs, splitBatch } from '../../src/remote/shell.js';
 import { script } from '../../src/remote/scripts.js';
 
 const echoThroughShell = (line: string) => execFileSync('sh', ['-c', line], { encoding: 'utf8' });
@@ -72,6 +72,16 @@ describe('batch: several commands in one remote call, each answered apart', () =
     const r = run(andThen('false', calls).line, '');
     expect(r.code).toBe(1);
     expect(splitBatch(r, calls.parts)[0]?.code).toBe(255);
+  });
+
+  it('a call that ended before its parts (a login shell that ran nothing) says why on each part not reached', () => {
+    const calls = batch([scriptWithArgs('echo one'), scriptWithArgs('echo two')]);
+    const said = "the robot's login shell did not run the command (/bin/sh and base64 are needed)";
+    for (const answer of splitBatch({ code: 127, stdout: '', stderr: said }, calls.parts))
+      expect(answer).toEqual({ code: 255, stdout: '', stderr: `${said}\nthe remote call ended before this command ran (exit 127)` });
+    // A part that ran keeps its own stderr; the one after a killed shell gets what came after the last mark.
+    const killed = splitBatch({ code: 137, stdout: `one\n${PART_MARK} 0\n`, stderr: `\n${PART_MARK} 0\nKilled\n` }, calls.parts);
+    expect(killed.map((a) => a.stderr)).toEqual(['', 'Killed\nthe remote call ended before this command ran (exit 137)']);
   });
 
   it("a part's own output limit still holds", () => {

@@ -5,6 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { scratchOperator } from './standIns.js';
 import { DOCKER_SAYS, SimFleet } from './swarmSim.js';
 import type { Reach } from '../../src/ssh/pool.js';
+import { nodesAndTokens } from '../../src/steps/formation.js';
+import { NODES_OUTPUT_LIMIT } from '../../src/remote/docker.js';
+import { PART_MARK } from '../../src/remote/shell.js';
 
 scratchOperator('provision-swarm-phases-');
 const { RobotConnection } = await import('../../src/ssh/connection.js');
@@ -466,5 +469,17 @@ describe('formation under load (joins slow, pending, failing for a while; the le
     const { fleet } = await swarm(sim);
     expect(fleet.exitCode()).toBe(0);
     for (const r of FOUR) expect(fleet.outcomes.get(r)?.status).not.toBe('failed');
+  });
+});
+
+describe('the node list and tokens read in one call (nodesAndTokens)', () => {
+  it('a part over its output limit in a call that exited 0 is no answer (ManagerVia reads the list instead), not an empty list', async () => {
+    const over = 'x'.repeat(NODES_OUTPUT_LIMIT + 1);
+    const stdout = `${over}\n${PART_MARK} 0\nwtok\nmtok\n\n${PART_MARK} 0\n`;
+    const manager = {
+      robot: { sudo: false },
+      conn: { exec: async () => ({ code: 0, stdout, stderr: `\n${PART_MARK} 0\n\n${PART_MARK} 0\n` }) },
+    } as unknown as Parameters<typeof nodesAndTokens>[0];
+    expect(await nodesAndTokens(manager)).toBeNull();
   });
 });
