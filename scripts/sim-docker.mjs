@@ -12,7 +12,7 @@
 // Environment: LAB_SIM_JOIN_MS (300-1000: a join's delay, uniform), LAB_SIM_UPDATE_MS (50: node
 // update/promote/demote/rm), LAB_SIM_INIT_MS (500), LAB_SIM_READ_MS (0: info, ls, inspect),
 // LAB_SIM_FAIL (0: the share of joins that fail with docker's "context deadline exceeded"),
-// LAB_SIM_FAIL_ROBOTS ("Ida Otto": their joins always fail), LAB_SIM_SEED (1: the failure draws),
+// LAB_SIM_FAIL_ROBOTS ("Ida Otto": their joins always refused, an x509 error), LAB_SIM_SEED (1: the failure draws),
 // LAB_SIM_VERSION (the engine version reported, 20.10.24+dfsg1).
 // Control (lab.sh sim ...): the robot name "@ctl" with argv counts | reset | state | set KEY=VALUE...
 import { createServer } from 'node:net';
@@ -32,6 +32,8 @@ const range = (s, d) => {
   const m = /^(\d+)(?:-(\d+))?$/.exec(s ?? '');
   return m ? [Number(m[1]), Number(m[2] ?? m[1])] : d;
 };
+const X509 =
+  'rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: x509: certificate signed by unknown authority"';
 const config = {
   join: range(process.env.LAB_SIM_JOIN_MS, [300, 1000]),
   update: range(process.env.LAB_SIM_UPDATE_MS, [50, 50]),
@@ -469,8 +471,10 @@ async function dialStdio(r, stdin) {
   await sleep(delayOf(config.join));
   const fail = (status, message) => ({ stdout: http(status, { message }) });
   if (r.local === 'active') return fail(503, IN_SWARM);
-  if (config.failRobots.has(r.name) || random() < config.fail)
-    return fail(500, 'rpc error: code = DeadlineExceeded desc = context deadline exceeded');
+  // A named robot is refused for good (a stale CA: provision fails it at once); a random failure is
+  // a loaded swarm's passing answer, which provision sends again.
+  if (config.failRobots.has(r.name)) return fail(500, X509);
+  if (random() < config.fail) return fail(500, 'rpc error: code = DeadlineExceeded desc = context deadline exceeded');
   const token = String(body.JoinToken ?? '');
   const c = [...clusters.values()].find((x) => x.tokens.worker === token || x.tokens.manager === token);
   if (!c) return fail(500, 'rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster');
