@@ -56,19 +56,39 @@ export function swarmProgressed(best: SwarmCount, now: SwarmCount): boolean {
 }
 
 /**
- * A failed join, by docker's (or the SSH command's) message: `refused` fails the robot at once (a
- * wrong token, a certificate that is not the swarm's, a robot that cannot join as asked); `passing`
- * is a loaded or electing swarm, and the join is tried again while the swarm progresses. Messages not
- * known here are refusals: an error nobody understood is reported, not retried for minutes.
+ * A failed join, by docker's (or the SSH command's) message, the join script's whole stderr (one line
+ * per manager it tried): `refused` fails the robot at once (a wrong token, a certificate that is not the
+ * swarm's, a robot that cannot join as asked); `gone` fails it at once too: every manager it tried has
+ * its swarm port closed (connection refused, no route: its docker stopped, the robot is down, or it is
+ * no manager any more), which waiting does not mend; `passing` is a loaded or electing swarm, and the
+ * join is tried again while the swarm progresses. Messages not known here are refusals: an error nobody
+ * understood is reported, not retried for minutes.
  */
-export function joinFailure(message: string): 'refused' | 'passing' {
+export function joinFailure(message: string): 'refused' | 'gone' | 'passing' {
   if (REFUSED.test(message)) return 'refused';
-  return PASSING.test(message) ? 'passing' : 'refused';
+  const lines = message.split(/\n| \| /).filter((l) => l.trim());
+  if (lines.some((l) => PASSING.test(l) && !MANAGER_GONE.test(l))) return 'passing';
+  return lines.some((l) => MANAGER_GONE.test(l)) ? 'gone' : 'refused';
+}
+
+/**
+ * The managers' addresses (host:port) a join's answer says are gone (see joinFailure): tried last by the
+ * next join of the run, so that a stopped manager does not cost every join docker's dial time first.
+ */
+export function goneManagers(message: string): string[] {
+  return [...message.matchAll(/dial tcp (\S+?): connect: (?:connection refused|no route to host)/gi)].map((m) => m[1] as string);
+}
+
+/** `addrs` in order, those in `gone` moved to the end (kept: a manager whose docker starts again answers). */
+export function joinOrder(addrs: readonly string[], gone: ReadonlySet<string>): string[] {
+  return [...addrs.filter((a) => !gone.has(a)), ...addrs.filter((a) => gone.has(a))];
 }
 
 // Docker's words (moby daemon/cluster, swarmkit ca and raft, grpc status codes).
 const REFUSED =
   /join token|x509|unknown authority|does not match fingerprint|already part of a swarm|no ~\/swarm_tokens|holds a character|permission denied|sudo:/i;
+// grpc's dial error when nothing listens on the manager's 2377 or the host is down; its code is Unavailable.
+const MANAGER_GONE = /connect: (connection refused|no route to host)/i;
 const PASSING = new RegExp(
   [
     'context deadline exceeded',

@@ -21,7 +21,9 @@ import {
 import { describeLabelUpdate, desiredLabels, isNoLabelUpdate, labelUpdate } from '../plan/labels.js';
 import { managerJoinBatches, planRoles, roleChanges, type PlanRobot, type RolePlan } from '../plan/quorum.js';
 import {
+  goneManagers,
   joinFailure,
+  joinOrder,
   pendingVerdict,
   runPaced,
   swarmCount,
@@ -86,6 +88,10 @@ export class Formation {
   private bestCount: SwarmCount;
   private looking: Promise<void> | null = null;
   private lastLook = 0;
+  /** No leader for listNodes' 30 s at a look: joins waiting for progress stop the run with it rather than wait out the stall. */
+  private quorumLost: QuorumLostError | null = null;
+  /** Managers' swarm addresses a join found closed in this run (pacing.ts goneManagers): tried last. */
+  private readonly goneAddrs = new Set<string>();
   private readonly planRobots: PlanRobot[];
   private readonly managerAddrs: string[];
   /** `held`: demotions --limit holds back, and the promotions they wait for. */
@@ -415,7 +421,13 @@ export class Formation {
     const seen = this.nodes
       .filter((n) => n.role === 'manager' && n.state === 'ready' && n.reachability !== 'unreachable')
       .map((n) => `${n.addr}:${SWARM_PORT}`);
-    return [...new Set([...connected, ...seen, ...this.managerAddrs])];
+    return joinOrder([...new Set([...connected, ...seen, ...this.managerAddrs])], this.goneAddresses());
+  }
+
+  /** Managers' swarm addresses found closed by a join, and those of managers this run dropped (docker or connection lost). */
+  private goneAddresses(): Set<string> {
+    const lost = this.usable.filter((m) => this.via.isDropped(m));
+    return new Set([...this.goneAddrs, ...lost.map((m) => `${m.robot.ip}:${SWARM_PORT}`)]);
   }
 
   /** True when it joined (the pacing widens on that); its error fails it only. */
@@ -468,18 +480,32 @@ export class Formation {
       } catch (err) {
         if (err instanceof Interrupted || err instanceof StopRun) throw err;
         failure = (err as Error).message;
-        if (joinFailure(failure) === 'refused') throw err;
+        // The script's whole stderr: one answer per manager tried (the message keeps the last three).
+        const answers = err instanceof RemoteCommandError ? err.result.stderr : failure;
+        for (const addr of goneManagers(answers)) this.goneAddrs.add(addr);
+        const kind = joinFailure(answers);
+        if (kind === 'refused') throw err;
+        if (kind === 'gone')
+          throw new Error(
+            `${failure}: no manager it was sent to answers on TCP ${SWARM_PORT} (its docker stopped, the robot is down, or it is no manager); not retried`,
+          );
       }
       const id = /node=(\S+)/.exec(out)?.[1];
       if (id) return { id, how: attempt > 1 ? ` (at attempt ${attempt})` : '' };
       // Pending, or a failed answer after which docker may have gone on with it: joined, or still at it.
-      const later = await this.waitForPendingJoin(m, since);
+      const later = await this.waitForPendingJoin(m, since, /^pending (\S+)/m.exec(out)?.[1]);
       if (later) return { id: later, how: background };
-      const verdict = pendingVerdict(Date.now(), since, this.lastProgress, joinTiming);
+      const verdict = this.verdict(since);
       if (verdict !== 'wait') throw new Error(this.stuckMessage(verdict, `the join failed ${attempt} times, the last: ${failure}`));
       void this.lookAtSwarm();
       await pause(backoffMs({ baseMs: joinTiming.retryMs, maxMs: joinTiming.retryMaxMs }, attempt));
     }
+  }
+
+  /** pacing.ts pendingVerdict; a lost quorum seen by a look stops the run (no join can finish without a leader). */
+  private verdict(since: number): ReturnType<typeof pendingVerdict> {
+    if (this.quorumLost) throw this.quorumLost;
+    return pendingVerdict(Date.now(), since, this.lastProgress, joinTiming);
   }
 
   private stuckMessage(verdict: 'stalled' | 'too long', what: string): string {
@@ -497,7 +523,8 @@ export class Formation {
   /**
    * Progress of the swarm as the managers see it (more nodes, or more ready: joins finishing anywhere),
    * read only while some join waits, at most once per joinTiming.lookMs for the whole fleet. A read that
-   * fails is no progress (a lost quorum stops the run on the next manager command).
+   * fails is no progress; one that found no leader for 30 s (QuorumLostError) stops the run at the
+   * joins' next look at their verdict, not after the stall time.
    */
   private lookAtSwarm(): Promise<void> {
     if (this.looking || Date.now() - this.lastLook < joinTiming.lookMs) return this.looking ?? Promise.resolve();
@@ -509,13 +536,19 @@ export class Formation {
         if (swarmProgressed(this.bestCount, now)) this.progressed();
         this.bestCount = { nodes: Math.max(now.nodes, this.bestCount.nodes), ready: Math.max(now.ready, this.bestCount.ready) };
       })
-      .catch(() => undefined)
+      .catch((err: unknown) => {
+        if (err instanceof QuorumLostError) this.quorumLost ??= err;
+      })
       .finally(() => (this.looking = null));
     return this.looking;
   }
 
-  /** The node ID once the join is active; null when the robot is not joining (inactive); waits while pending. */
-  private async waitForPendingJoin(m: Member, since: number): Promise<string | null> {
+  /**
+   * The node ID once the join is active; null when the robot is not joining (inactive); waits while pending.
+   * `through`: the manager the pending join goes to (docker knows no other): once this run finds it gone
+   * (its docker stopped, its port closed), the join is left and sent again through the others at once.
+   */
+  private async waitForPendingJoin(m: Member, since: number, through?: string): Promise<string | null> {
     const id = await pollUntil(
       async () => {
         const join = parseJoinState(await m.conn.run(joinStateCommand(m.robot.sudo), 'reading the swarm state'));
@@ -524,7 +557,8 @@ export class Formation {
         if (join.state === 'error') return this.cleanFailedJoin(m, join.error);
         if (join.state !== 'pending')
           throw new Error(`the join ended in state ${join.state || 'unknown'}: ${join.error || 'no error given'}`);
-        const verdict = pendingVerdict(Date.now(), since, this.lastProgress, joinTiming);
+        if (through && this.goneAddresses().has(through)) return this.leaveJoinTo(m, through);
+        const verdict = this.verdict(since);
         if (verdict !== 'wait') throw new Error(this.stuckMessage(verdict, 'the join is still pending'));
         void this.lookAtSwarm();
         return undefined;
@@ -533,6 +567,13 @@ export class Formation {
       Infinity, // pendingVerdict bounds the wait
     );
     return id ?? null;
+  }
+
+  /** A pending join through a manager that is gone: left, so that it can join through another. */
+  private async leaveJoinTo(m: Member, through: string): Promise<null> {
+    await m.conn.run(leaveCommand(m.robot.sudo), 'leaving a join through a manager that is gone');
+    this.fleet.note(m.robot.name, `its join waited on ${through}, a manager that is gone: left, to join through another`);
+    return null;
   }
 
   /** A join docker gave up in the background leaves the node in state `error`: left, so that it can join again. */

@@ -60,6 +60,9 @@ export const NO_LEADER = /does not have a leader|context deadline exceeded|code 
 export class QuorumLostError extends StopRun {}
 
 /** The node list from a manager; retried for up to 30 s during an election. */
+/** How long the node list waits for an election before the quorum is called lost (the stand-in tests shrink it). */
+export const leaderWait = { withinMs: 30_000, baseMs: 2000 };
+
 export function listNodes(manager: Member): Promise<NodeInfo[]> {
   const read = async () => {
     const result = await manager.conn.exec(nodesCommand(manager.robot.sudo));
@@ -67,7 +70,8 @@ export function listNodes(manager: Member): Promise<NodeInfo[]> {
     if (NO_LEADER.test(result.stderr)) throw new QuorumLostError(result.stderr.trim()); // the last one, after 30 s, goes on up
     throw new RemoteCommandError(manager.robot.name, 'listing swarm nodes', result);
   };
-  return retry(read, { withinMs: 30_000, baseMs: 2000, maxMs: 2000, retryIf: (err) => err instanceof QuorumLostError });
+  const { withinMs, baseMs } = leaderWait;
+  return retry(read, { withinMs, baseMs, maxMs: baseMs, retryIf: (err) => err instanceof QuorumLostError });
 }
 
 /** The swarm steps' first command (run with the lock, see Fleet.lock). */

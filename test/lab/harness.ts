@@ -2,7 +2,7 @@
 // separate process with its own operator HOME, and a capture of every byte it prints so that
 // the suite can prove no secret ever shows up.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +95,11 @@ export function startProvision(
     child.on('close', (code) => {
       clearTimeout(timer);
       captured.push(stdout, stderr);
+      if (process.env.LAB_RUN_TIMES)
+        appendFileSync(
+          process.env.LAB_RUN_TIMES,
+          `${new Date().toISOString()} ${args.join(' ')} code=${code} ms=${Date.now() - started}\n`,
+        );
       resolve({ code: code ?? 99, stdout, stderr, ms: Date.now() - started });
     }),
   );

@@ -4,7 +4,9 @@ import {
   JOIN_WINDOW_START,
   PENDING_CAP_MS,
   PENDING_STALL_MS,
+  goneManagers,
   joinFailure,
+  joinOrder,
   nextJoinWindow,
   pendingVerdict,
   runPaced,
@@ -69,6 +71,33 @@ describe('a failed join: sent again, or failed', () => {
     expect(joinFailure('no ~/swarm_tokens/worker_token on this robot')).toBe('refused');
     expect(joinFailure('the connection to the robot was lost')).toBe('refused');
     expect(joinFailure('something nobody has seen')).toBe('refused');
+  });
+});
+
+describe("a manager that is gone is not a loaded swarm (docker's words from the lab: lab.sh dockerd NAME stop)", () => {
+  const refused = DOCKER_SAYS.dialRefused('10.88.0.11:2377');
+  it('every manager tried refused the connection (or had no route): gone, failed at once', () => {
+    expect(joinFailure(refused)).toBe('gone');
+    expect(joinFailure([refused, DOCKER_SAYS.dialRefused('10.88.0.12:2377')].join('\n'))).toBe('gone');
+    const noRoute =
+      'Error response from daemon: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing dial tcp 10.88.0.13:2377: connect: no route to host"';
+    expect(joinFailure(noRoute)).toBe('gone');
+    // As RemoteCommandError words it: the last lines joined with " | ".
+    expect(joinFailure(`joining as worker failed (exit 1): ${refused} | ${refused}`)).toBe('gone');
+  });
+
+  it('one manager gone and another electing or loaded: passing (the next join tries the gone one last)', () => {
+    expect(joinFailure(`${refused}\n${DOCKER_SAYS.noLeader}`)).toBe('passing');
+    expect(joinFailure(`${DOCKER_SAYS.deadline}\n${refused}`)).toBe('passing');
+    expect(joinFailure(DOCKER_SAYS.unavailable)).toBe('passing'); // i/o timeout: a loaded or lossy network, not a closed port
+    expect(joinFailure(`${refused}\n${DOCKER_SAYS.badToken}`)).toBe('refused');
+  });
+
+  it("the gone managers' addresses are read from docker's dial errors and tried last", () => {
+    expect(goneManagers(`${refused}\n${DOCKER_SAYS.noLeader}\n${DOCKER_SAYS.unavailable}`)).toEqual(['10.88.0.11:2377']);
+    expect(goneManagers(DOCKER_SAYS.deadline)).toEqual([]);
+    expect(joinOrder(['a:2377', 'b:2377', 'c:2377'], new Set(['a:2377']))).toEqual(['b:2377', 'c:2377', 'a:2377']);
+    expect(joinOrder(['a:2377', 'b:2377'], new Set())).toEqual(['a:2377', 'b:2377']);
   });
 });
 

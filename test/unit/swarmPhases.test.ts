@@ -17,6 +17,7 @@ const { parseInventory } = await import('../../src/inventory/load.js');
 const { readWizardRows } = await import('../../src/steps/roles.js');
 const { joinTiming } = await import('../../src/steps/formation.js');
 const { followTiming } = await import('../../src/steps/managerVia.js');
+const { leaderWait } = await import('../../src/steps/swarmState.js');
 
 type Extra = { dryRun?: boolean; limit?: Set<string>; prune?: boolean; roles?: Record<string, string>; gone?: string[] };
 
@@ -372,13 +373,16 @@ describe('formation under load (joins slow, pending, failing for a while; the le
   // The waits of the real run shrunk: a stall is 400 ms here, not 180 s; the decisions are the same.
   const real = { ...joinTiming };
   const realFollow = { ...followTiming };
+  const realLeaderWait = { ...leaderWait };
   beforeEach(() => {
     Object.assign(joinTiming, { pollMs: 10, lookMs: 20, retryMs: 10, retryMaxMs: 20, stallMs: 400, capMs: 60_000 });
     Object.assign(followTiming, { baseMs: 10, maxMs: 20 });
+    Object.assign(leaderWait, { withinMs: 100, baseMs: 10 });
   });
   afterEach(() => {
     Object.assign(joinTiming, real);
     Object.assign(followTiming, realFollow);
+    Object.assign(leaderWait, realLeaderWait);
   });
   const joins = (sim: SimFleet, robot: string) => sim.sent.filter((s) => s.startsWith(`${robot}: join `));
 
@@ -420,6 +424,43 @@ describe('formation under load (joins slow, pending, failing for a while; the le
     expect(joins(sim, 'Otto')).toHaveLength(1);
     expect(details('Emil').join(' ')).toContain('A valid join token is necessary');
     expect(fleet.outcomes.get('Ida')?.status).toBe('joined');
+  });
+
+  it("every manager's swarm port closed (their docker stopped): the join fails at once, naming it, not after the stall", async () => {
+    const sim = new SimFleet(FOUR);
+    sim.joinTurns.set('Emil', [
+      { kind: 'fail', message: ['10.0.0.1:2377', '10.0.0.2:2377', '10.0.0.3:2377'].map(DOCKER_SAYS.dialRefused).join('\n') },
+    ]);
+    const started = Date.now();
+    const { fleet, details } = await swarm(sim);
+    expect(Date.now() - started).toBeLessThan(joinTiming.stallMs);
+    expect(joins(sim, 'Emil')).toHaveLength(1);
+    expect(fleet.outcomes.get('Emil')?.status).toBe('failed');
+    expect(details('Emil').join(' ')).toMatch(/connection refused.*no manager it was sent to answers on TCP 2377 .*not retried/);
+    for (const r of ['Anton', 'Ida', 'Otto']) expect(fleet.outcomes.get(r)?.status).not.toBe('failed');
+  });
+
+  it('one manager refused, another electing: sent again, the refused manager tried last from then on', async () => {
+    const sim = new SimFleet(FOUR);
+    sim.joinTurns.set('Emil', [{ kind: 'fail', message: `${DOCKER_SAYS.dialRefused('10.0.0.1:2377')}\n${DOCKER_SAYS.noLeader}` }]);
+    const { fleet, details } = await swarm(sim);
+    expect(fleet.exitCode()).toBe(0);
+    const [first, second] = joins(sim, 'Emil');
+    expect(first).toMatch(/ 10\.0\.0\.1:2377 /);
+    expect(second?.split(' ').pop()).toBe('10.0.0.1:2377');
+    expect(details('Emil')).toContain('joined as worker (at attempt 2)');
+  });
+
+  it('the swarm loses its leader for good while a join waits: the run stops as a lost quorum, not after the stall', async () => {
+    const sim = new SimFleet(FOUR);
+    sim.quorumLoss = /^Emil: join /;
+    const started = Date.now();
+    const { fleet, details } = await swarm(sim);
+    expect(Date.now() - started).toBeLessThan(joinTiming.stallMs);
+    expect(fleet.exitCode()).not.toBe(0);
+    expect(joins(sim, 'Emil').length).toBeGreaterThanOrEqual(1);
+    expect(details('Emil').join(' ')).toMatch(/the swarm has lost quorum \(no leader for 30 s/);
+    expect(details('Emil').join(' ')).not.toMatch(/made no progress/);
   });
 
   it('a pending join outlasts the stall time while the swarm progresses elsewhere (nodes join the node list), then joins', async () => {

@@ -51,6 +51,9 @@ export const DOCKER_SAYS = {
     'Error response from daemon: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing dial tcp 10.88.0.12:2377: i/o timeout"',
   badToken: 'Error response from daemon: rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster',
   x509: 'Error response from daemon: rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: x509: certificate signed by unknown authority"',
+  /** A manager whose docker is stopped (the lab: lab.sh dockerd NAME stop), after docker's 10-s dial. */
+  dialRefused: (addr: string) =>
+    `Error response from daemon: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing dial tcp ${addr}: connect: connection refused"`,
 };
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
@@ -78,6 +81,9 @@ export class SimFleet {
    * then `to` (a manager by then). Until `until` is 0, further `docker node` commands fail with `message` too.
    */
   leaderMove: { on: RegExp; to: string; message: string; until?: number } | null = null;
+  /** From the first command matching this on, the swarm has no leader: node reads and changes, and joins, answer so. */
+  quorumLoss: RegExp | null = null;
+  private leaderless = false;
   private nextId = 1;
 
   constructor(names: readonly string[]) {
@@ -134,6 +140,8 @@ export class SimFleet {
       move.until--;
       return fail(move.message);
     }
+    if (this.quorumLoss?.test(line)) this.leaderless = true;
+    if (this.leaderless && /: (node-ls|join-tokens|docker node|join) /.test(`${line} `)) return fail(DOCKER_SAYS.noLeader);
     return this.answer(this.robots.get(name) as SimRobot, command.name, withoutConstants(command.args), stdin?.toString() ?? '');
   }
 
