@@ -451,6 +451,21 @@ describe('formation under load (joins slow, pending, failing for a while; the le
     expect(details('Emil')).toContain('joined as worker (at attempt 2)');
   });
 
+  it('a join pending through a manager found gone is left and sent again through another at once, not after the stall', async () => {
+    const sim = new SimFleet(FOUR);
+    // Otto's join finds Anton's port closed (Ida answers): Anton is gone. Emil's join went pending through Anton.
+    sim.joinTurns.set('Otto', [{ kind: 'fail', message: `${DOCKER_SAYS.dialRefused('10.0.0.1:2377')}\n${DOCKER_SAYS.noLeader}` }]);
+    sim.joinTurns.set('Emil', [{ kind: 'pending', polls: Infinity, through: '10.0.0.1:2377' }]);
+    const started = Date.now();
+    const { fleet, details } = await swarm(sim);
+    expect(Date.now() - started).toBeLessThan(joinTiming.stallMs);
+    expect(fleet.exitCode()).toBe(0);
+    expect(sim.sent).toContain('Emil: docker swarm leave --force');
+    expect(joins(sim, 'Emil')).toHaveLength(2);
+    expect(fleet.outcomes.get('Emil')?.notes.join(' ')).toContain('its join waited on 10.0.0.1:2377, a manager that is gone: left');
+    expect(details('Emil')).toContain('joined as worker (at attempt 2)');
+  });
+
   it('the swarm loses its leader for good while a join waits: the run stops as a lost quorum, not after the stall', async () => {
     const sim = new SimFleet(FOUR);
     sim.quorumLoss = /^Emil: join /;

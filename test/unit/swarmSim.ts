@@ -34,10 +34,10 @@ export interface SimRobot {
  * What one join attempt of a robot meets, in order (then joins go through at once):
  * - `fail`: docker answers with `message`; the robot stays out, or is left `pending` when `then` says
  *   so (docker goes on in the background, as after its 20-s timeout);
- * - `pending`: the join answers "pending" (docker goes on in the background).
+ * - `pending`: the join answers "pending" (docker goes on in the background), through manager `through` when given.
  * A pending robot becomes a node after `polls` reads of its state (Infinity: never: a stalled join).
  */
-export type JoinTurn = { kind: 'fail'; message: string; then?: { pending: number } } | { kind: 'pending'; polls: number };
+export type JoinTurn = { kind: 'fail'; message: string; then?: { pending: number } } | { kind: 'pending'; polls: number; through?: string };
 
 /** Docker's words, as the lab and moby's sources give them. */
 export const DOCKER_SAYS = {
@@ -221,7 +221,7 @@ export class SimFleet {
     }
     if (turn?.kind === 'pending') {
       this.startPending(r, role, turn.polls);
-      return ok('pending');
+      return ok(turn.through ? `pending ${turn.through}` : 'pending');
     }
     return ok(`node=${this.addNode(r, role).id}`);
   }
