@@ -17,7 +17,8 @@ export interface ExecResult {
   stderr: string;
 }
 
-export type TcpProbeResult = 'open' | 'refused' | 'filtered' | 'unreachable' | 'forbidden';
+/** `unknown`: not a reading of the robot's ports but the preflight's verdict (plan/preflight.ts probeVerdict). */
+export type TcpProbeResult = 'open' | 'refused' | 'filtered' | 'unreachable' | 'forbidden' | 'unknown';
 
 interface ExecOptions {
   /** A stream is piped (an image for docker load), never held whole in memory. */

@@ -15,6 +15,7 @@ import {
   neededOverlayMtu,
   overlayMtuFor,
   probePlan,
+  probeVerdict,
   seededRandom,
   type PathMtu,
   type PreflightReport,
@@ -24,6 +25,8 @@ import {
 import { halfJoined, inSwarm, preflightFirstCommand, type Member } from './swarmState.js';
 
 const PROBE_TIMEOUT_MS = 3000;
+/** A probe that timed out is tried once more with this long (plan/preflight.ts probeVerdict). */
+const PROBE_AGAIN_MS = 10_000;
 /** TCP probes in flight per robot's connection (each is a channel). */
 const PROBES_AT_ONCE = 4;
 
@@ -99,7 +102,8 @@ export async function runPreflight(fleet: Fleet, members: readonly Member[], fai
       ...peers.map((to) => ({ to, port: GOSSIP_PORT })),
     ];
     const probing = mapLimit(tcp, PROBES_AT_ONCE, async ({ to, port }) => {
-      const result = await member.conn.probeTcp(to.ip, port, PROBE_TIMEOUT_MS);
+      const first = await member.conn.probeTcp(to.ip, port, PROBE_TIMEOUT_MS);
+      const result = first === 'filtered' ? await probeAgain(fleet, member, to, port) : first;
       probes.push({ from: name, to: to.name, port, result });
     });
     const [read] = await Promise.all([readRobot(member, [...new Set(peers.map((p) => p.ip))], fleet), probing]);
@@ -118,6 +122,16 @@ export async function runPreflight(fleet: Fleet, members: readonly Member[], fai
     }
   const { lowest, needed } = neededOverlayMtu(readings, paths);
   return { findings, readings, probes, paths, lowestMtu: lowest, neededMtu: needed, overlayMtu: overlayMtuFor(setting, needed) };
+}
+
+/** A timed-out probe once more, with a longer time, beside a probe of the peer's sshd (is the peer answering at all?). */
+async function probeAgain(fleet: Fleet, member: Member, to: { name: string; ip: string }, port: number) {
+  const sshPort = fleet.inventory.robots.find((r) => r.name === to.name)?.port ?? 22;
+  const [again, peerSsh] = await Promise.all([
+    member.conn.probeTcp(to.ip, port, PROBE_AGAIN_MS),
+    member.conn.probeTcp(to.ip, sshPort, PROBE_AGAIN_MS),
+  ]);
+  return probeVerdict('filtered', again, peerSsh);
 }
 
 /** On a swarm that exists, the ingress network is the operator's: named when it does not fit, never recreated. */

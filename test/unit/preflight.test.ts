@@ -1,7 +1,7 @@
 // The preflight's and check's pure parts: what a reading means, which pairs are sampled, whose link a
 // failed pair blames, and the parsers of the remote scripts' answers. (That they measure real robots: test/lab.)
 import { describe, expect, it } from '@jest/globals';
-import { assess, neededOverlayMtu, overlayMtuFor, probePlan, type Reading } from '../../src/plan/preflight.js';
+import { assess, neededOverlayMtu, overlayMtuFor, probePlan, probeVerdict, type Reading } from '../../src/plan/preflight.js';
 import { judgePairs, summaryText, verdictOf } from '../../src/plan/check.js';
 import { parsePathMtus, parsePreflight } from '../../src/remote/preflight.js';
 import { parseFetch, parseTask, parseTasks } from '../../src/remote/check.js';
@@ -86,6 +86,32 @@ describe('preflight findings', () => {
     expect(found.find((f) => f.severity === 'fail')).toMatchObject({ check: 'tcp', robots: ['Emil'] });
     expect(found.find((f) => f.measured.port === 7946)?.text).toMatch(/Ida → Otto TCP 7946 \(gossip\): no answer/);
     expect(found.find((f) => f.check === 'forwarding')?.robots).toEqual(['Otto']);
+  });
+
+  it('a timed-out probe on a starved machine: judged again after a longer try, filtered only when the peer answers on its sshd', () => {
+    expect(probeVerdict('refused')).toBe('refused'); // a refusal is an answer: never tried again
+    expect(probeVerdict('open')).toBe('open');
+    expect(probeVerdict('filtered', 'open', 'open')).toBe('open'); // the first try was only slow
+    expect(probeVerdict('filtered', 'refused', 'open')).toBe('refused');
+    expect(probeVerdict('filtered', 'filtered', 'open')).toBe('filtered'); // the peer answers; only this port is silent
+    expect(probeVerdict('filtered', 'filtered', 'refused')).toBe('filtered');
+    expect(probeVerdict('filtered', 'filtered', 'filtered')).toBe('unknown'); // nothing answers: starved, not judged
+    expect(probeVerdict('filtered', 'unreachable', 'unreachable')).toBe('unreachable');
+  });
+
+  it('probes not judged fail no robot: one note counts them, naming a few', () => {
+    const probes = [
+      { from: 'Emil', to: 'Anton', port: 2377, result: 'unknown' as const },
+      { from: 'Emil', to: 'Ida', port: 2377, result: 'unknown' as const },
+      { from: 'Paula', to: 'Ida', port: 7946, result: 'unknown' as const },
+    ];
+    const found = judge(healthy(), { probes }).filter((f) => f.check === 'tcp');
+    expect(found.filter((f) => f.severity === 'fail')).toEqual([]);
+    expect(found).toHaveLength(1);
+    expect(found[0]?.text).toMatch(/^3 TCP probes not judged \(Emil → Anton TCP 2377, Emil → Ida TCP 2377, Paula → Ida TCP 7946\)/);
+    // One filtered manager among unknown ones: a note on that pair, still no failure.
+    const mixed = [...probes.slice(0, 1), { from: 'Emil', to: 'Ida', port: 2377, result: 'filtered' as const }];
+    expect(judge(healthy(), { probes: mixed }).filter((f) => f.severity === 'fail')).toEqual([]);
   });
 
   it('shared machine-id and mixed engine majors are named once', () => {
