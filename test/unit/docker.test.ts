@@ -156,7 +156,7 @@ describe('the join: the token in a request body to the engine, never an argument
     const refused = run(['10.0.0.1:2377', '10.0.0.3:2377'], false);
     expect(refused).toMatchObject({ code: 0, stdout: 'node=node7\n' });
     expect(refused.stderr).toBe('Error response from daemon: rpc error: "refused" <x>\n');
-    expect(run(['10.0.0.5:2377', '10.0.0.3:2377'], false)).toMatchObject({ code: 0, stdout: 'pending\n' });
+    expect(run(['10.0.0.5:2377', '10.0.0.3:2377'], false)).toMatchObject({ code: 0, stdout: 'pending 10.0.0.5:2377\n' });
     expect(run(['10.0.0.1:2377'], false)).toMatchObject({ code: 1, stdout: '' });
   });
 
