@@ -410,6 +410,7 @@ export class Formation {
   async joinWorkers(names: readonly string[], progress: Progress): Promise<void> {
     await runPaced(names, (name) => this.join(this.member(name), 'worker').finally(() => progress.advance()));
     if (this.stopping) throw this.stopping;
+    if (this.quorumLost) throw this.quorumLost; // runPaced counts a stopped join as a failed one
   }
 
   /**
