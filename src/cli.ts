@@ -14,7 +14,7 @@ import { loadSshConfig, operatorSshLookup } from './ssh/sshConfig.js';
 import { printable, printableJson, registerSecret, redact } from './log.js';
 import { Fleet, operatorIdentityFiles } from './run/fleet.js';
 import type { SwarmReport } from './run/outcome.js';
-import { keysOpening, runKeys } from './steps/keys.js';
+import { keysOpening, rotateKeysOpening, runKeys } from './steps/keys.js';
 import { LimitError, parseLimit } from './plan/limit.js';
 import { factsFirstCommand, swarmOpening } from './steps/swarmState.js';
 import type { RemoteCommand } from './remote/shell.js';
@@ -567,7 +567,7 @@ const COMMANDS: ((program: Command) => void)[] = [
         const { runSwarm } = await import('./steps/swarm.js');
         return { roleOf: planRoles(await runSwarm(fleet, { rotate: flags.token })) };
       };
-      await runStep('rotate', flags, flags.keys ? { run: keys, opening: keysOpening } : { run: tokens, opening: facts });
+      await runStep('rotate', flags, flags.keys ? { run: keys, opening: rotateKeysOpening } : { run: tokens, opening: facts });
     }),
 
   (program) =>

@@ -26,7 +26,12 @@ function blockLineRobot(file: ManagedSshFile, line: string) {
 }
 
 export function strangersInBlock(file: ManagedSshFile, text: string, inventory: readonly string[]): string[] {
-  return [...new Set(strangerLines(file, text, inventory).map((line) => blockLineRobot(file, line)))].filter((name) => name !== null);
+  return strangerNames(file, strangerLines(file, text, inventory));
+}
+
+/** The robots that stranger lines (strangerLines) are about. */
+export function strangerNames(file: ManagedSshFile, lines: readonly string[]): string[] {
+  return [...new Set(lines.map((line) => blockLineRobot(file, line)))].filter((name) => name !== null);
 }
 
 /**
@@ -34,10 +39,14 @@ export function strangersInBlock(file: ManagedSshFile, text: string, inventory: 
  * without --prune. For config, a Host entry's lines up to the next `Host`.
  */
 export function strangerLines(file: ManagedSshFile, text: string, inventory: readonly string[]): string[] {
+  return strangerBlockLines(file, splitManagedBlock(text).block ?? [], new Set(inventory));
+}
+
+/** strangerLines of a block's lines; `known`: a set (every robot's block has a line per robot: N² lookups a fleet). */
+export function strangerBlockLines(file: ManagedSshFile, block: readonly string[], known: ReadonlySet<string>): string[] {
   const kept: string[] = [];
-  const known = new Set(inventory); // a set: every robot's block has a line per robot (N² lookups a fleet)
   let inStranger = false;
-  for (const line of splitManagedBlock(text).block ?? []) {
+  for (const line of block) {
     if (file === 'config' && /^Host\s/.test(line)) inStranger = false;
     const robot = blockLineRobot(file, line);
     if (robot && !known.has(robot)) {

@@ -1,5 +1,6 @@
 // Writing files on a robot through an exec channel, not SFTP: a login shell that prints a greeting
 // corrupts the SFTP stream. Several files go in one remote call (write-file.sh), each on its own.
+import { Readable } from 'node:stream';
 import { remoteScript } from './shell.js';
 
 /** write-file.sh's answer, with the path, once a file is in place (an exit status alone proves nothing). */
@@ -9,18 +10,29 @@ export interface FileToWrite {
   /** Relative to the home. */
   path: string;
   mode: number;
-  content: string | Buffer;
+  /** Pieces: a part shared by many robots' files (one fleet block) is sent from the one Buffer, not copied per robot. */
+  content: string | Buffer | readonly Buffer[];
 }
 
-const bytesOf = (f: FileToWrite) => (typeof f.content === 'string' ? Buffer.from(f.content, 'utf8') : f.content);
+const piecesOf = (f: FileToWrite): readonly Buffer[] =>
+  typeof f.content === 'string' ? [Buffer.from(f.content, 'utf8')] : Buffer.isBuffer(f.content) ? [f.content] : f.content;
+const sizeOf = (f: FileToWrite) => piecesOf(f).reduce((n, b) => n + b.length, 0);
 
 /** The command for `files`; its stdin is writeFilesPayload(files). */
 export function writeFilesCommand(files: readonly FileToWrite[]): string {
-  return remoteScript('write-file', [WRITTEN, ...files.flatMap((f) => [f.path, f.mode.toString(8), String(bytesOf(f).length)])]);
+  return remoteScript('write-file', [WRITTEN, ...files.flatMap((f) => [f.path, f.mode.toString(8), String(sizeOf(f))])]);
 }
 
 export function writeFilesPayload(files: readonly FileToWrite[]): Buffer {
-  return Buffer.concat(files.map(bytesOf));
+  return Buffer.concat(files.flatMap(piecesOf));
+}
+
+/** writeFilesPayload as a stream of the pieces themselves (no copy of the shared ones). */
+export function writeFilesStream(files: readonly FileToWrite[]): Readable {
+  return Readable.from(
+    files.flatMap(piecesOf).filter((b) => b.length), // an empty chunk is no data: not pushed
+    { objectMode: false },
+  );
 }
 
 export function writeFileCommand(path: string, mode: number, size: number): string {

@@ -13,16 +13,33 @@ export type ManagedSshFile = (typeof MANAGED_SSH_FILES)[number];
  */
 export const SSH_FILES_OUTPUT_LIMIT = 64 * 1024 * 1024;
 
-export function gatherSshCommand(keyComment: string, dryRun: boolean): RemoteCommand {
-  const line = remoteScript('gather-ssh', [keyComment, dryRun ? '1' : '0', ROBOT_KEY_FILE, ...MANAGED_SSH_FILES]);
+/** `inParts`: the managed files as the user's lines and their block's sha256 (parseGatheredParts), not whole. */
+export function gatherSshCommand(keyComment: string, dryRun: boolean, inParts = false): RemoteCommand {
+  const line = remoteScript('gather-ssh', [keyComment, dryRun ? '1' : '0', inParts ? '1' : '0', ROBOT_KEY_FILE, ...MANAGED_SSH_FILES]);
   return { line, readsSudoPassword: false, outputLimit: SSH_FILES_OUTPUT_LIMIT };
 }
 
-export interface GatheredSsh {
-  actions: string[]; // mkdir, chmod, keygen, pubkey: done (or, in a dry run, needed)
-  publicKey: string | null;
+export interface GatheredSsh extends GatheredFacts {
   /** Bytes as latin1 (a character a byte), so they are written back byte for byte whatever the encoding (fileBytes). */
   files: Record<ManagedSshFile, { content: string; mode: string | null }>;
+}
+
+/** A managed file in parts: the user's bytes before and after provision's block, and the sha256 of the block's bytes. */
+export interface SshFileParts {
+  mode: string | null;
+  before: string;
+  /** null: no block (the whole file is in `before`). */
+  block: string | null;
+  after: string;
+}
+
+export interface GatheredParts extends GatheredFacts {
+  files: Record<ManagedSshFile, SshFileParts>;
+}
+
+interface GatheredFacts {
+  actions: string[]; // mkdir, chmod, keygen, pubkey: done (or, in a dry run, needed)
+  publicKey: string | null;
   /** What sshd's StrictModes checks, keyed `home`, `.ssh` or the file's name. */
   strict: StrictModesFacts;
 }
@@ -49,31 +66,56 @@ export function fileBytes(content: string): Buffer {
 }
 
 export function parseGatheredSsh(stdout: string): GatheredSsh {
+  const { facts, read } = parseGather(stdout);
+  const files = Object.fromEntries(
+    MANAGED_SSH_FILES.map((f) => {
+      const { mode, fields } = read(f);
+      return [f, { content: latin1(fields[0]), mode }];
+    }),
+  ) as GatheredSsh['files'];
+  return { ...facts, files };
+}
+
+/** gather-ssh.sh's answer in parts (gatherSshCommand's inParts). */
+export function parseGatheredParts(stdout: string): GatheredParts {
+  const { facts, read } = parseGather(stdout);
+  const files = Object.fromEntries(
+    MANAGED_SSH_FILES.map((f) => {
+      const { mode, fields } = read(f);
+      if (mode === null) return [f, { mode, before: '', block: null, after: '' }];
+      const [before, block, after] = fields;
+      if (block === undefined || !(block === '-' || /^[0-9a-f]{64}$/.test(block)))
+        throw unexpectedAnswer('reading ~/.ssh', `${f}:MODE:BASE64:SHA256:BASE64`, `${f}:${mode}:${fields.join(':')}`);
+      return [f, { mode, before: latin1(before), block: block === '-' ? null : block, after: latin1(after) }];
+    }),
+  ) as GatheredParts['files'];
+  return { ...facts, files };
+}
+
+const latin1 = (b64: string | undefined) => Buffer.from(b64 ?? '', 'base64').toString('latin1');
+
+function parseGather(stdout: string) {
   const lines = stdout.split('\n');
   const state = lines.find((l) => l.startsWith('state:'));
   if (state === undefined) throw unexpectedAnswer('reading ~/.ssh', 'a "state:" line', stdout);
   const read = (name: string) => {
     const line = lines.find((l) => l.startsWith(name + ':'));
     if (!line) throw unexpectedAnswer('reading ~/.ssh', `a line about ~/.ssh/${name}`, stdout);
-    const [, mode, b64] = line.split(':');
+    const [, mode, ...fields] = line.split(':');
     // Never merge into what cannot be read: the user's lines would be lost.
     if (mode === '!')
       throw new Error(
         `~/.ssh/${name} cannot be read or replaced by provision (${line.slice(name.length + 3)}): nothing was written; make it a regular file the login user can read`,
       );
-    return mode === '-'
-      ? { content: '', mode: null }
-      : { content: Buffer.from(b64 ?? '', 'base64').toString('latin1'), mode: mode ?? null };
+    return mode === '-' ? { mode: null, fields: [] } : { mode: mode ?? null, fields };
   };
-  const pub = read('id_ed25519.pub');
-  const files = Object.fromEntries(MANAGED_SSH_FILES.map((f) => [f, read(f)])) as GatheredSsh['files'];
-  const keyLine = pub.content.trim().split(/\s+/).slice(0, 2).join(' ');
-  return {
+  const keyLine = latin1(read('id_ed25519.pub').fields[0]).trim().split(/\s+/).slice(0, 2).join(' ');
+  const facts: GatheredFacts = {
     actions: state.slice('state:'.length).split(/\s+/).filter(Boolean),
     publicKey: keyLine || null,
-    files,
     strict: parseStrictModes(lines),
   };
+  return { facts, read };
 }
 
 /**

@@ -25,13 +25,36 @@ export function splitManagedBlock(text: string): SplitFile {
   };
 }
 
+/** The block's bytes as a file holds them, its markers included; '' for no lines (no block). */
+export function renderBlock(blockLines: readonly string[]): string {
+  return blockLines.length ? [BLOCK_BEGIN, ...blockLines, BLOCK_END].join('\n') + '\n' : '';
+}
+
+/** A file with a new block: `head`, the rendered block (unless `withBlock` is false: no block to put), `tail`. */
+export function managedAround(
+  parts: Pick<SplitFile, 'before' | 'after'> & { hasBlock: boolean },
+  renderedEmpty: boolean,
+  position: 'top' | 'bottom',
+): { head: string; withBlock: boolean; tail: string } {
+  const { before, after } = parts;
+  if (parts.hasBlock) return { head: before, withBlock: !renderedEmpty, tail: after };
+  if (renderedEmpty) return { head: before, withBlock: false, tail: '' };
+  if (position === 'top') return { head: '', withBlock: true, tail: before };
+  const separator = before === '' || before.endsWith('\n') ? '' : '\n';
+  return { head: before + separator, withBlock: true, tail: '' };
+}
+
 /** In place of an existing block, else at `position`; an empty `blockLines` removes the block. */
 export function withManagedBlock(text: string, blockLines: readonly string[], position: 'top' | 'bottom'): string {
   const { before, block, after } = splitManagedBlock(text);
-  const rendered = blockLines.length ? [BLOCK_BEGIN, ...blockLines, BLOCK_END].join('\n') + '\n' : '';
-  if (block !== null) return before + rendered + after;
-  if (!rendered) return text;
-  if (position === 'top') return rendered + text;
-  const separator = text === '' || text.endsWith('\n') ? '' : '\n';
-  return text + separator + rendered;
+  const rendered = renderBlock(blockLines);
+  const { head, withBlock, tail } = managedAround({ before, after, hasBlock: block !== null }, !rendered, position);
+  return head + (withBlock ? rendered : '') + tail;
+}
+
+/** The block's own bytes (`region`, null without a block) and the user's around it: as gather-ssh.sh cuts a file. */
+export function splitRaw(text: string): { before: string; region: string | null; after: string } {
+  const { before, block, after } = splitManagedBlock(text);
+  if (block === null) return { before: text, region: null, after: '' };
+  return { before, region: text.slice(before.length, text.length - after.length), after };
 }

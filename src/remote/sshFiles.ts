@@ -34,8 +34,8 @@ export function keyOf(line: string): string | null {
   return `${fields[at]} ${fields[at + 1]}`;
 }
 
-function keysOutside(text: string): Set<string> {
-  const { before, after } = splitManagedBlock(text);
+/** The keys of the user's own lines (outside the block): the block does not repeat them. */
+export function keysOutside(before: string, after: string): Set<string> {
   const keys = new Set<string>();
   for (const line of (before + '\n' + after).split('\n')) {
     if (line.trim().startsWith('#')) continue;
@@ -58,8 +58,19 @@ export function mergeAuthorizedKeys(
   operator: OperatorKeys,
   keep: readonly string[] = [],
 ): string {
-  const previous = splitManagedBlock(existing).block ?? [];
-  const userKeys = keysOutside(existing);
+  const { before, block, after } = splitManagedBlock(existing);
+  return withManagedBlock(existing, authorizedKeysBlock(block, keysOutside(before, after), robots, operator, keep), 'bottom');
+}
+
+/** mergeAuthorizedKeys' block lines, from the block there was and the keys of the user's own lines. */
+export function authorizedKeysBlock(
+  block: readonly string[] | null,
+  userKeys: ReadonlySet<string>,
+  robots: readonly RobotKeyFacts[],
+  operator: OperatorKeys,
+  keep: readonly string[] = [],
+): string[] {
+  const previous = block ?? [];
   const revoked = new Set(operator.revoke ?? []);
   const lines: string[] = [];
   // Sets and maps, not a scan of the lines per key: a fleet of N writes N files of N lines (1000 robots).
@@ -89,7 +100,7 @@ export function mergeAuthorizedKeys(
   }
   for (const other of operator.others ?? []) add(keyOf(other.key), OPERATOR_TAG + other.label);
   add(keyOf(operator.key), OPERATOR_TAG + operator.label);
-  return withManagedBlock(existing, lines, 'bottom');
+  return lines;
 }
 
 /** The host patterns OpenSSH looks up: name and address, bracketed with a port other than 22. */
@@ -103,7 +114,11 @@ function firstHostOf(line: string): string {
 }
 
 export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts[], keep: readonly string[] = []): string {
-  const previous = splitManagedBlock(existing).block ?? [];
+  return withManagedBlock(existing, knownHostsBlock(splitManagedBlock(existing).block, robots, keep), 'bottom');
+}
+
+export function knownHostsBlock(block: readonly string[] | null, robots: readonly RobotKeyFacts[], keep: readonly string[] = []): string[] {
+  const previous = block ?? [];
   const firstLineOf = new Map<string, string>(); // host -> its first line (a map: N robots, N lines)
   for (const l of previous) if (!firstLineOf.has(firstHostOf(l))) firstLineOf.set(firstHostOf(l), l);
   const lines: string[] = [];
@@ -114,7 +129,7 @@ export function mergeKnownHosts(existing: string, robots: readonly RobotKeyFacts
     if (key) lines.push(`${names} ${key}`);
   }
   lines.push(...keep);
-  return withManagedBlock(existing, lines, 'bottom');
+  return lines;
 }
 
 /** The block goes first, as ssh takes the first value it finds; it ends with `Host *` so user lines after it apply to every host. */
@@ -124,6 +139,14 @@ export function mergeSshConfig(
   identityFiles: readonly string[] = [ROBOT_KEY_FILE],
   keep: readonly string[] = [],
 ): string {
+  return withManagedBlock(existing, sshConfigBlock(robots, identityFiles, keep), 'top');
+}
+
+export function sshConfigBlock(
+  robots: readonly Pick<RobotKeyFacts, 'name' | 'ip' | 'port' | 'user'>[],
+  identityFiles: readonly string[] = [ROBOT_KEY_FILE],
+  keep: readonly string[] = [],
+): string[] {
   const lines: string[] = [];
   for (const robot of robots) {
     lines.push(
@@ -137,5 +160,8 @@ export function mergeSshConfig(
   }
   lines.push(...keep);
   if (lines.length) lines.push('Host *');
-  return withManagedBlock(existing, lines, 'top');
+  return lines;
 }
+
+/** Where each file's block goes when it has none (config first: ssh takes the first value it finds). */
+export const BLOCK_POSITION = { authorized_keys: 'bottom', known_hosts: 'bottom', config: 'top' } as const;

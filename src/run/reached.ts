@@ -1,4 +1,5 @@
 import type { Fleet } from './fleet.js';
+import type { Robot } from '../inventory/schema.js';
 
 export type Reached = ReturnType<Fleet['connected']>[number];
 
@@ -9,7 +10,15 @@ export const liveRobots = (fleet: Fleet) => fleet.connected().map((c) => c.robot
 export const onRobot =
   <S extends { fleet: Fleet }>(work: (s: S, r: Reached) => Promise<void>) =>
   (s: S, name: string) =>
-    work(
-      s,
-      s.fleet.connected().find((c) => c.robot.name === name)!,
-    );
+    work(s, reachedNamed(s.fleet, name));
+
+// By name, not a scan of the fleet per robot (N² at 1000 robots): the robots of an inventory, once.
+const byName = new WeakMap<readonly Robot[], Map<string, Robot>>();
+
+function reachedNamed(fleet: Fleet, name: string): Reached {
+  const robots = fleet.inventory.robots;
+  let named = byName.get(robots);
+  if (!named) byName.set(robots, (named = new Map(robots.map((r) => [r.name, r]))));
+  const r = fleet.reach.get(name);
+  return { robot: named.get(name)!, conn: (r?.ok ? r.conn : undefined)! };
+}

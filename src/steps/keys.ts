@@ -1,18 +1,36 @@
 // `provision keys` (keysPhases): gather every robot's key (generated there when missing), its files and
 // what sshd's StrictModes looks at; merge; write what differs; fail what StrictModes refuses (with the
 // fix); last, the mesh check (robots log in to each other by name) shows the effect.
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import {
   fileBytes,
   gatherSshCommand,
   MANAGED_SSH_FILES,
   meshProbeCommand,
+  parseGatheredParts,
   parseGatheredSsh,
   probeFailureReason,
+  type GatheredParts,
   type GatheredSsh,
   type ManagedSshFile,
+  type SshFileParts,
 } from '../remote/keysScript.js';
-import { mergeAuthorizedKeys, mergeKnownHosts, mergeSshConfig, type OperatorKeys, type RobotKeyFacts } from '../remote/sshFiles.js';
-import { blockDriftText, strangerLines, strangersInBlock } from '../plan/drift.js';
+import {
+  authorizedKeysBlock,
+  BLOCK_POSITION,
+  keyOf,
+  keysOutside,
+  knownHostsBlock,
+  mergeAuthorizedKeys,
+  mergeKnownHosts,
+  mergeSshConfig,
+  sshConfigBlock,
+  type OperatorKeys,
+  type RobotKeyFacts,
+} from '../remote/sshFiles.js';
+import { managedAround, renderBlock, splitManagedBlock, splitRaw } from '../remote/managedBlock.js';
+import { blockDriftText, strangerBlockLines, strangerLines, strangerNames, strangersInBlock } from '../plan/drift.js';
 import { fileNeedsFix, judgeStrictModes, type StrictModesVerdict } from '../plan/strictModes.js';
 import { followUpPlan, meshVerdict, ringPlan, type Edge, type Probe } from '../plan/mesh.js';
 import { ensureOperatorKey } from '../ssh/auth.js';
@@ -20,7 +38,7 @@ import { redact } from '../log.js';
 import { mapLimit } from '../ssh/pool.js';
 import type { Fleet } from '../run/fleet.js';
 import { RemoteCommandError, type ExecResult, type RobotConnection } from '../ssh/connection.js';
-import { WRITTEN, parseWritten, writeFilesCommand, writeFilesPayload } from '../remote/files.js';
+import { WRITTEN, parseWritten, writeFilesCommand, writeFilesStream } from '../remote/files.js';
 import { unexpectedAnswer } from '../remote/answer.js';
 import { batch, splitBatch, type RemoteCommand } from '../remote/shell.js';
 import type { Robot } from '../inventory/schema.js';
@@ -66,10 +84,17 @@ export const blockStrangers = (g: GatheredSsh, known: string[]) => [
   ...new Set(MANAGED_SSH_FILES.flatMap((f) => strangersInBlock(f, g.files[f].content, known))),
 ];
 
+/** In parts: each robot's blocks come as their sha256 (a line per robot in each: N² bytes a fleet otherwise). */
 export const keysOpening =
   (fleet: Pick<Fleet, 'inLimit' | 'options'>) =>
   (robot: Robot): RemoteCommand =>
-    keysFirstCommand(robot, fleet.options.dryRun || !fleet.inLimit(robot.name));
+    gatherSshCommand(`${robot.user}@${robot.name}`, fleet.options.dryRun || !fleet.inLimit(robot.name), true);
+
+/** `rotate --keys`' first read: the files whole (its merges are per robot, as `remove` and `reset` read them). */
+export const rotateKeysOpening =
+  (fleet: Pick<Fleet, 'options'>) =>
+  (robot: Robot): RemoteCommand =>
+    keysFirstCommand(robot, fleet.options.dryRun);
 
 /** What `provision keys` learns, phase by phase (none re-reads what another knows). */
 interface KeysState {
@@ -77,10 +102,10 @@ interface KeysState {
   verify: boolean;
   operator: OperatorKeys;
   /** ~/.ssh as read; not where it is another user's (nothing can be written there). */
-  gathered: Map<string, GatheredSsh>;
+  gathered: Map<string, GatheredParts>;
   refusals: Map<string, StrictModesVerdict['refused']>;
-  /** The drift in its blocks and, inside --limit, the merged files. */
-  planned: Map<string, { strangers: string[]; wanted?: Record<ManagedSshFile, string> }>;
+  /** The drift in its blocks and, inside --limit, the files to write. */
+  planned: Map<string, { strangers: string[]; writes?: SshWrite[] }>;
   /** Taken before StrictModes fails any: the check shows what that costs. */
   meshed: string[];
   mesh?: object;
@@ -142,7 +167,7 @@ const ACTION_WORDS: Record<string, string> = {
 async function gatherSsh(s: KeysState, { robot, conn }: Reached): Promise<void> {
   const { fleet } = s;
   const name = robot.name;
-  const g = parseGatheredSsh(await fleet.firstRead(robot, conn, keysOpening(fleet)(robot), 'preparing ~/.ssh'));
+  const g = parseGatheredParts(await fleet.firstRead(robot, conn, keysOpening(fleet)(robot), 'preparing ~/.ssh'));
   if (!fleet.inLimit(name)) return void s.gathered.set(name, g); // read only: its key (if any) for the named robots' files
   for (const a of g.actions) fleet.changed(name, (fleet.options.dryRun ? 'would have ' : '') + (ACTION_WORDS[a] ?? a));
   const verdict = judgeStrictModes(g.strict, robot.user);
@@ -150,7 +175,7 @@ async function gatherSsh(s: KeysState, { robot, conn }: Reached): Promise<void> 
   if (!verdict.sshDirForeign) s.gathered.set(name, g);
 }
 
-/** Each robot read: its merged files and its blocks' drift. */
+/** Each robot read: its blocks' drift and, inside --limit, the files that differ from the merge. */
 async function planSsh(s: KeysState): Promise<void> {
   const { fleet } = s;
   const facts: RobotKeyFacts[] = fleet.inventory.robots.map((robot) => {
@@ -159,18 +184,186 @@ async function planSsh(s: KeysState): Promise<void> {
     const publicKey = g?.publicKey ?? (g && fleet.options.dryRun ? `ssh-ed25519 (key-to-generate-on-${robot.name})` : null);
     return { name: robot.name, ip: robot.ip, port: robot.port, user: robot.user, publicKey, hostKey: r?.ok && g ? r.hostKey : null };
   });
+  const blocks = new FleetBlocks(fleet, facts, s.operator);
+  await fetchUnknownBlocks(s, blocks);
   for (const [name, g] of s.gathered) {
-    const strangers = blockStrangers(g, knownRobots(fleet));
-    const wanted = fleet.inLimit(name) ? wantedSshFiles(g, facts, s.operator, undefined, keptDrift(fleet, g)) : undefined;
-    s.planned.set(name, { strangers, wanted });
+    const strangers = [...new Set(MANAGED_SSH_FILES.flatMap((f) => blocks.strangers(f, g.files[f].block).names))];
+    s.planned.set(name, { strangers, writes: fleet.inLimit(name) ? blocks.writes(g) : undefined });
   }
 }
 
+const sha256 = (text: string) => createHash('sha256').update(text, 'latin1').digest('hex');
+
+/** A block as it is or will be: its lines (CR dropped) and its bytes, markers included. */
+interface Block {
+  lines: readonly string[];
+  raw: string;
+}
+
+/** A block to write: rendered once for every robot that gets it, its bytes one Buffer. */
+interface Rendered extends Block {
+  sha: string | null; // null: no block
+  bytes: Buffer;
+  /** Lines of the file it adds and removes, before the robot's own lines are counted out (lineDelta). */
+  added: string[];
+  removed: string[];
+}
+
+/**
+ * The fleet's blocks, by sha256: every robot's blocks are the same but for --limit, drift, unreached
+ * robots, another operator's keys. Each is known once (rendered here, or read from one robot holding it)
+ * and each merge computed once for all the robots whose block and own keys are the same.
+ */
+class FleetBlocks {
+  private known = new Map<string, Block>();
+  private rendered = new Map<string, Rendered>();
+  private strangerCache = new Map<string, { lines: string[]; names: string[] }>();
+  private candidateKeys = new Map<string, Set<string>>();
+  private knownNames: Set<string>;
+
+  constructor(
+    private fleet: Fleet,
+    private facts: readonly RobotKeyFacts[],
+    private operator: OperatorKeys,
+  ) {
+    this.knownNames = new Set(knownRobots(fleet));
+    // What a re-run finds on most robots: the blocks of these facts, nothing else kept.
+    for (const file of MANAGED_SSH_FILES) this.learn(renderBlock(this.merge(file, null, new Set(), [])));
+  }
+
+  /** A block's bytes as read from a robot (or rendered); false if it is no block. */
+  learn(raw: string): boolean {
+    const block = splitManagedBlock(raw).block;
+    if (block === null || !raw) return false;
+    this.known.set(sha256(raw), { lines: block, raw });
+    return true;
+  }
+
+  has(sha: string) {
+    return this.known.has(sha);
+  }
+
+  private block(sha: string | null): Block | null {
+    if (sha === null) return null;
+    const block = this.known.get(sha);
+    if (!block) throw new Error(`a block of ~/.ssh that was not read (sha256 ${sha})`);
+    return block;
+  }
+
+  private merge(file: ManagedSshFile, previous: readonly string[] | null, userKeys: ReadonlySet<string>, keep: string[]): string[] {
+    if (file === 'authorized_keys') return authorizedKeysBlock(previous, userKeys, this.facts, this.operator, keep);
+    if (file === 'known_hosts') return knownHostsBlock(previous, this.facts, keep);
+    return sshConfigBlock(this.facts, undefined, keep);
+  }
+
+  /** The lines of a block about robots not in the inventory, and their names. */
+  strangers(file: ManagedSshFile, sha: string | null): { lines: string[]; names: string[] } {
+    const key = `${file} ${sha}`;
+    let found = this.strangerCache.get(key);
+    if (!found) {
+      const lines = strangerBlockLines(file, this.block(sha)?.lines ?? [], this.knownNames);
+      this.strangerCache.set(key, (found = { lines, names: strangerNames(file, lines) }));
+    }
+    return found;
+  }
+
+  /** Keys a merge onto this block may add: a user's own line with one of them changes the merge (it is not repeated). */
+  private candidates(sha: string | null): Set<string> {
+    const key = sha ?? '-';
+    let keys = this.candidateKeys.get(key);
+    if (!keys) {
+      const lines = [...this.merge('authorized_keys', null, new Set(), []), ...(this.block(sha)?.lines ?? [])];
+      this.candidateKeys.set(key, (keys = new Set(lines.map(keyOf).filter((k) => k !== null))));
+    }
+    return keys;
+  }
+
+  private next(file: ManagedSshFile, f: SshFileParts): Rendered {
+    let userKeys = new Set<string>();
+    if (file === 'authorized_keys') {
+      const candidates = this.candidates(f.block);
+      userKeys = new Set([...keysOutside(f.before, f.after)].filter((k) => candidates.has(k)));
+    }
+    const key = `${file} ${f.block} ${[...userKeys].sort().join(' ')}`;
+    let r = this.rendered.get(key);
+    if (!r) {
+      const previous = this.block(f.block);
+      const keep = this.fleet.options.prune ? [] : this.strangers(file, f.block).lines;
+      const lines = this.merge(file, previous?.lines ?? null, userKeys, keep);
+      const raw = renderBlock(lines);
+      const was = new Set((previous?.raw ?? '').split('\n'));
+      const now = new Set(raw.split('\n'));
+      r = {
+        lines,
+        raw,
+        sha: raw ? sha256(raw) : null,
+        bytes: Buffer.from(raw, 'latin1'),
+        added: [...now].filter((l) => l && !was.has(l)),
+        removed: [...was].filter((l) => l && !now.has(l)),
+      };
+      this.rendered.set(key, r);
+    }
+    return r;
+  }
+
+  /** The robot's files that differ from the merge (or whose mode or owner sshd refuses). */
+  writes(g: GatheredParts): SshWrite[] {
+    return MANAGED_SSH_FILES.flatMap((file) => {
+      const f = g.files[file];
+      const r = this.next(file, f);
+      const fix = fileNeedsFix(g.strict.perms[file], g.strict.uid);
+      const same = r.sha === f.block;
+      if (same && !fix) return [];
+      const { head, withBlock, tail } = managedAround({ ...f, hasBlock: f.block !== null }, !r.raw, BLOCK_POSITION[file]);
+      // The delta as the whole files' lines count it: a line the user has too is neither added nor removed.
+      const own = new Set((f.before + '\n' + f.after).split('\n'));
+      const added = r.added.filter((l) => !own.has(l)).length;
+      const removed = r.removed.filter((l) => !own.has(l)).length;
+      const what = same ? (fix as string) : [added ? `+${added}` : '', removed ? `-${removed}` : ''].filter(Boolean).join(' ') || 'mode';
+      const pieces = [Buffer.from(head, 'latin1'), ...(withBlock ? [r.bytes] : []), Buffer.from(tail, 'latin1')];
+      const written: SshFileParts = { mode: '600', before: head, block: withBlock ? r.sha : null, after: tail };
+      return [{ file, pieces, what, done: () => void (g.files[file] = written) }];
+    });
+  }
+}
+
+/**
+ * Blocks no merge here produced (an older fleet, drift, another operator's keys) are read whole, once
+ * each, from one robot holding them: a re-run of an unchanged fleet reads none.
+ */
+async function fetchUnknownBlocks(s: KeysState, blocks: FleetBlocks): Promise<void> {
+  const holders = new Map<string, string[]>();
+  for (const [name, g] of s.gathered)
+    for (const f of MANAGED_SSH_FILES) {
+      const sha = g.files[f].block;
+      if (sha && !blocks.has(sha)) holders.set(sha, [...(holders.get(sha) ?? []), name]);
+    }
+  // One robot at a time per block: the first that answers teaches the others.
+  await Promise.all(
+    [...holders].map(async ([sha, names]) => {
+      for (const name of names) {
+        const r = s.fleet.reach.get(name);
+        const robot = s.fleet.inventory.robots.find((x) => x.name === name);
+        if (blocks.has(sha) || !s.gathered.has(name) || !r?.ok || !robot) continue;
+        try {
+          const whole = await readSsh(robot, r.conn);
+          for (const f of MANAGED_SSH_FILES) blocks.learn(splitRaw(whole.files[f].content).region ?? '');
+          if (!blocks.has(sha)) throw new Error('reading ~/.ssh: a file changed while it was read; run again');
+        } catch (err) {
+          s.fleet.failed(name, (err as Error).message);
+          s.gathered.delete(name);
+        }
+      }
+      for (const name of names) if (!blocks.has(sha)) s.gathered.delete(name); // each failed above
+    }),
+  );
+}
+
 async function writePlanned(s: KeysState, { robot, conn }: Reached): Promise<void> {
-  const { strangers, wanted } = s.planned.get(robot.name)!;
+  const { strangers, writes } = s.planned.get(robot.name)!;
   const { prune, dryRun } = s.fleet.options;
   if (strangers.length) s.fleet.note(robot.name, blockDriftText(strangers, Boolean(prune) && s.fleet.inLimit(robot.name), dryRun));
-  if (wanted) await writeSshFiles(s.fleet, robot, conn, s.gathered.get(robot.name)!, wanted, s.rideOnWrite?.(robot));
+  if (writes) await sendSshWrites(s.fleet, robot, conn, writes, s.gathered.get(robot.name)!, s.rideOnWrite?.(robot));
 }
 
 /** The mesh takes the robots StrictModes fails: the cause is reported first, its effect on the mesh after. */
@@ -208,6 +401,14 @@ export function wantedSshFiles(
   };
 }
 
+/** A file to write: its bytes in pieces (a fleet block shared, not copied), what the report says, what the robot then holds. */
+interface SshWrite {
+  file: ManagedSshFile;
+  pieces: readonly Buffer[];
+  what: string;
+  done: () => void;
+}
+
 /**
  * Write the files that differ from `wanted` (or whose mode or owner sshd refuses), all in one remote call,
  * each atomically and reported on its own; `g` becomes what the robot holds. A file not written fails the robot.
@@ -220,25 +421,38 @@ export async function writeSshFiles(
   wanted: Partial<Record<ManagedSshFile, string>>,
   ride?: string,
 ): Promise<void> {
-  const dry = fleet.options.dryRun;
-  const writes = MANAGED_SSH_FILES.flatMap((file) => {
+  const writes = MANAGED_SSH_FILES.flatMap((file): SshWrite[] => {
     const want = wanted[file];
     if (want === undefined) return [];
     const current = g.files[file];
     // Right content is not enough: sshd ignores an authorized_keys with a loose mode or another owner.
     const fix = fileNeedsFix(g.strict.perms[file], g.strict.uid);
     if (current.content === want && !fix) return [];
-    return [{ file, want, what: current.content === want ? fix : lineDelta(current.content, want) }];
+    const what = current.content === want ? (fix as string) : lineDelta(current.content, want);
+    return [{ file, pieces: [fileBytes(want)], what, done: () => void (g.files[file] = { content: want, mode: '600' }) }];
   });
+  await sendSshWrites(fleet, robot, conn, writes, g, ride);
+}
+
+/** The writes in one remote call, each claimed only once the robot says it is in place. */
+async function sendSshWrites(
+  fleet: Fleet,
+  robot: Robot,
+  conn: RobotConnection,
+  writes: readonly SshWrite[],
+  g: Pick<GatheredSsh, 'strict'>,
+  ride?: string,
+): Promise<void> {
   if (!writes.length) return;
-  const files = writes.map(({ file, want }) => ({ path: `.ssh/${file}`, mode: FILE_MODE, content: fileBytes(want) }));
-  const result = dry ? null : await writeRiding(fleet, robot, conn, writeFilesCommand(files), writeFilesPayload(files), ride);
+  const dry = fleet.options.dryRun;
+  const files = writes.map(({ file, pieces }) => ({ path: `.ssh/${file}`, mode: FILE_MODE, content: pieces }));
+  const result = dry ? null : await writeRiding(fleet, robot, conn, writeFilesCommand(files), () => writeFilesStream(files), ride);
   const written = result ? parseWritten(result.stdout) : new Set<string>();
   // Claimed only once done: a write that failed (full or read-only disk) fails the robot instead.
-  for (const { file, want, what } of writes) {
+  for (const { file, what, done } of writes) {
     if (!dry && !written.has(`.ssh/${file}`)) continue;
     if (!dry) {
-      g.files[file] = { content: want, mode: '600' };
+      done();
       g.strict.perms[file] = { mode: FILE_MODE, owner: g.strict.uid }; // as written: nothing left to fix
     }
     fleet.changed(robot.name, `${dry ? 'would update' : 'updated'} ~/.ssh/${file} (${what})`);
@@ -253,10 +467,10 @@ export async function writeSshFiles(
 }
 
 /** The write, and `ride` after it in the same call (its answer kept for Fleet.firstRead, whatever the write did). */
-async function writeRiding(fleet: Fleet, robot: Robot, conn: RobotConnection, write: string, payload: Buffer, ride?: string) {
-  if (ride === undefined) return conn.exec(write, { stdin: payload });
+async function writeRiding(fleet: Fleet, robot: Robot, conn: RobotConnection, write: string, payload: () => Readable, ride?: string) {
+  if (ride === undefined) return conn.exec(write, { stdin: payload() });
   const call = batch([write, ride]);
-  const [written, read] = splitBatch(await conn.exec(call, { stdin: payload }), call.parts) as [ExecResult, ExecResult];
+  const [written, read] = splitBatch(await conn.exec(call, { stdin: payload() }), call.parts) as [ExecResult, ExecResult];
   if (read.code !== 255) fleet.keepAnswer(robot.name, ride, read); // not reached: the preflight reads it itself
   return written;
 }

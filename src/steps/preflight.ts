@@ -40,16 +40,21 @@ export function managersToProbe(fleet: Fleet, members: readonly Member[]): strin
 }
 
 /**
- * The path-MTU read of `robot` among `robots` (inventory order), undefined without peers. The peers are
+ * The path-MTU read of each robot among `robots` (inventory order), undefined without peers. The peers are
  * drawn with the run's seed: the same robots give the same command, so one read early (riding on the
  * ~/.ssh write, see runUp) is the preflight's (Fleet.firstRead); other robots by then: read again.
  */
-export function pathMtuRead(fleet: Fleet, robots: readonly Robot[], robot: string): string | undefined {
+export function pathMtuReads(fleet: Fleet, robots: readonly Robot[]): (robot: string) => string | undefined {
   const targets = robots.map((r) => ({ name: r.name, ip: r.ip }));
-  const ips = probePlan(targets, [], 1, seededRandom(fleet.runId))
-    .peers.filter((p) => p.from === robot)
-    .map((p) => p.to.ip);
-  return ips.length ? pathMtuCommand([...new Set(ips)]) : undefined;
+  const ips = new Map<string, Set<string>>();
+  for (const p of probePlan(targets, [], 1, seededRandom(fleet.runId)).peers) {
+    if (!ips.has(p.from)) ips.set(p.from, new Set());
+    ips.get(p.from)?.add(p.to.ip);
+  }
+  return (robot) => {
+    const to = ips.get(robot);
+    return to?.size ? pathMtuCommand([...to]) : undefined;
+  };
 }
 
 async function readRobot(member: Member, peerIps: readonly string[], fleet: Fleet) {

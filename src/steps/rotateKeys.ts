@@ -12,7 +12,7 @@ import { ensureOperatorKey } from '../ssh/auth.js';
 import type { Fleet } from '../run/fleet.js';
 import { runPhases, type Phase } from '../run/phases.js';
 import { liveRobots, onRobot } from '../run/reached.js';
-import { keptDrift, keysFirstCommand, meshRobots, verifyMesh, wantedSshFiles, writeSshFiles } from './keys.js';
+import { keptDrift, meshRobots, rotateKeysOpening, verifyMesh, wantedSshFiles, writeSshFiles } from './keys.js';
 
 /** Longer than a robot-to-robot login takes. */
 const SETTLE_MS = 3000;
@@ -83,7 +83,7 @@ export const ROTATE_KEYS_PHASES: readonly Phase<RotateState>[] = [
     title: 'reading ~/.ssh',
     robots: (s) => liveRobots(s.fleet),
     each: onRobot(async (s, { robot, conn }) => {
-      const out = await s.fleet.firstRead(robot, conn, keysFirstCommand(robot, s.fleet.options.dryRun), 'reading ~/.ssh');
+      const out = await s.fleet.firstRead(robot, conn, rotateKeysOpening(s.fleet)(robot), 'reading ~/.ssh');
       s.gathered.set(robot.name, parseGatheredSsh(out));
     }),
   },

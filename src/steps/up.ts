@@ -5,7 +5,7 @@ import type { Robot } from '../inventory/schema.js';
 import { batch } from '../remote/shell.js';
 import { checkMeshLast, keysOpening, runKeys } from './keys.js';
 import { runSwarm, type SwarmReport } from './swarm.js';
-import { pathMtuRead } from './preflight.js';
+import { pathMtuReads } from './preflight.js';
 import { factsFirstCommand, preflightFirstCommand } from './swarmState.js';
 
 /** With the run lock, in one remote call: keys' first read and swarm's, facts and preflight (each answers its phase, see Fleet.firstRead). */
@@ -21,13 +21,14 @@ export async function runUp(
   fleet: Fleet,
   options: { verify: boolean; last: boolean },
 ): Promise<{ keys: { json: object } | void; report: SwarmReport }> {
-  // A robot's ~/.ssh write carries its path-MTU read (the preflight's, used where some robot joins).
+  // A robot's ~/.ssh write carries its path-MTU read (the preflight's, used where some robot joins);
+  // planned once for the robots connected at the first write, not once per robot (N² at 1000).
+  let reads: ((robot: string) => string | undefined) | undefined;
   const rideOnWrite = (robot: Robot) =>
-    pathMtuRead(
+    (reads ??= pathMtuReads(
       fleet,
       fleet.connected().map((c) => c.robot),
-      robot.name,
-    );
+    ))(robot.name);
   const keys = await runKeys(fleet, { verify: options.verify, mesh: options.last ? 'later' : 'now', rideOnWrite });
   const report = await runSwarm(fleet);
   if (!keys?.meshed) return { keys, report };

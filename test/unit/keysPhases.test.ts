@@ -30,7 +30,7 @@ const COMPARING = keysPhases(true)[2]?.title;
 const LOCK = 'taking the run lock';
 /** The three files in one remote call (each still written and reported on its own). */
 const WRITES = [`${WRITING}: write .ssh/authorized_keys .ssh/known_hosts .ssh/config`];
-const opening = (robot: string, dry = 0) => `${LOCK}: lock RUN 900 '' && gather-ssh ${robot.toLowerCase()}@${robot} ${dry}`;
+const opening = (robot: string, dry = 0) => `${LOCK}: lock RUN 900 '' && gather-ssh ${robot.toLowerCase()}@${robot} ${dry} 1`;
 
 describe('provision keys, phase by phase (stand-in executor): fresh, converged, dry', () => {
   it('names its phases in order', () => {
@@ -71,7 +71,7 @@ describe('provision keys, phase by phase (stand-in executor): fresh, converged, 
   it('a dry run (no lock): each robot only read, in the gather phase; nothing changes, no mesh check', async () => {
     const robots = fresh();
     const { rec, fleet, result } = await keys(robots, { dryRun: true });
-    for (const robot of ROBOTS) expect(rec.of(robot)).toEqual([`${PREPARING}: gather-ssh ${robot.toLowerCase()}@${robot} 1`]);
+    for (const robot of ROBOTS) expect(rec.of(robot)).toEqual([`${PREPARING}: gather-ssh ${robot.toLowerCase()}@${robot} 1 1`]);
     expect(fleet.outcomes.get('Ida')?.details).toEqual([
       'would have created ~/.ssh',
       'would have generated an ed25519 key pair',
@@ -131,13 +131,33 @@ describe('provision keys over fleets that are not all alike, phase by phase', ()
     expect(fleet.notes.at(-1)).toBe('SSH mesh: 2 of 3 robots verified (5 logins)');
   });
 
+  it('merged on parts as on whole files: a user line holding a fleet key is not repeated in the block, kept, and a re-run writes nothing', async () => {
+    const robots = fresh();
+    await keys(robots);
+    const ida = robots.get('Ida') as SimRobot;
+    const otto = robots.get('Otto') as SimRobot;
+    const ottoKey = /^(ssh-ed25519 AAAAKeyOf\S+) .*provision:robot:Otto$/m.exec(otto.files.authorized_keys ?? '')?.[1] as string;
+    expect(ottoKey).toBeDefined();
+    const mine = `${ottoKey} my own line for Otto\n`;
+    ida.files.authorized_keys = mine + (ida.files.authorized_keys ?? '');
+    const { fleet } = await keys(robots);
+    expect(fleet.outcomes.get('Ida')?.details).toEqual(['updated ~/.ssh/authorized_keys (-1)']);
+    expect(ida.files.authorized_keys?.startsWith(mine)).toBe(true);
+    expect(ida.files.authorized_keys?.split(ottoKey).length).toBe(2); // once: the user's line, not the block
+    expect(otto.files.authorized_keys).toContain(`${ottoKey} provision:robot:Otto`); // the others' blocks unchanged
+    const again = await keys(robots);
+    expect([...again.fleet.outcomes.values()].map((o) => o.details)).toEqual(ROBOTS.map(() => []));
+  });
+
   it('the plan merges over every robot read: drift in a block is reported, not written away (no --prune)', async () => {
     const robots = fresh();
     await keys(robots);
     const ida = robots.get('Ida') as SimRobot;
     ida.files.known_hosts = (ida.files.known_hosts ?? '').replace('# END provision', '[Emil]:22 ssh-ed25519 AAAAEmil\n# END provision');
     const { rec, fleet } = await keys(robots);
-    expect(rec.of('Ida')).toEqual([opening('Ida'), `${MESH}: mesh-probe Otto`]);
+    // Ida's block is none the plan renders: read whole once (a dry read), from her alone; the others' blocks are known.
+    expect(rec.of('Ida')).toEqual([opening('Ida'), `-: gather-ssh ida@Ida 1 0`, `${MESH}: mesh-probe Otto`]);
+    expect(rec.of('Otto')).toEqual([opening('Otto'), `${MESH}: mesh-probe Anton`]);
     expect(fleet.outcomes.get('Ida')?.details.join('\n')).toMatch(/Emil/);
     expect(PLANNING).toBe('planning ~/.ssh');
   });

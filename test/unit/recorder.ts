@@ -21,6 +21,8 @@ const lock = await import('../../src/remote/lock.js');
 const { lockCommand } = lock;
 const sshFiles = await import('../../src/remote/sshFiles.js');
 const { writeFileCommand, WRITTEN } = await import('../../src/remote/files.js');
+const { splitRaw } = await import('../../src/remote/managedBlock.js');
+const { createHash } = await import('node:crypto');
 const { findTalkersCommand } = await import('../../src/remote/loginShell.js');
 const service = await import('../../src/steps/service.js');
 const preflight = await import('../../src/remote/preflight.js');
@@ -307,7 +309,7 @@ function answer(robots: Map<string, SimRobot>, robot: string, c: Command, ips: R
     case 'refresh-lock':
       return ok(c.name === 'refresh-lock' ? 'provision-lock refreshed\n' : '');
     case 'gather-ssh':
-      return ok(gathered(sim, c.args[1] === '1', c.args[0] as string));
+      return ok(gathered(sim, c.args[1] === '1', c.args[0] as string, c.args[2] === '1'));
     case 'write': {
       let at = 0;
       const answers = writtenFiles(c).map(({ path, size }) => {
@@ -337,7 +339,7 @@ function answer(robots: Map<string, SimRobot>, robot: string, c: Command, ips: R
 }
 
 /** The gather script's answer for the model (see src/remote/keysScript.ts); a real run also acts on it. */
-function gathered(sim: SimRobot, dry: boolean, comment: string): string {
+function gathered(sim: SimRobot, dry: boolean, comment: string, inParts: boolean): string {
   const { ssh } = sim;
   const mine = ssh.dirOwner === 1000;
   const state = [!ssh.dir && 'mkdir', mine && ssh.dir && ssh.dirMode !== '700' && 'chmod', mine && !ssh.key && 'keygen'].filter(Boolean);
@@ -352,9 +354,17 @@ function gathered(sim: SimRobot, dry: boolean, comment: string): string {
     ...(ssh.dir ? [`perm:.ssh:${ssh.dirMode}:${ssh.dirOwner}`] : []),
     ...files.filter(([, v]) => v !== null).map(([f]) => `perm:.ssh/${f}:600:1000`),
     ssh.key ? `id_ed25519.pub:644:${b64(ssh.key)}` : 'id_ed25519.pub:-:',
-    ...files.map(([f, v]) => (v === null ? `${f}:-:` : `${f}:600:${b64(v)}`)),
+    ...files.map(([f, v]) => (v === null ? `${f}:-:` : `${f}:600:${inParts ? partsOf(v) : b64(v)}`)),
     '',
   ].join('\n');
+}
+
+/** A file as gather-ssh.sh's in_parts cuts it (test/unit/gatherParts.test.ts holds the script to the same cut). */
+function partsOf(text: string): string {
+  const { before, region, after } = splitRaw(text);
+  const latin = (s: string) => Buffer.from(s, 'latin1').toString('base64');
+  if (region === null) return `${latin(text)}:-:`;
+  return `${latin(before)}:${createHash('sha256').update(region, 'latin1').digest('hex')}:${latin(after)}`;
 }
 
 /** docker as the model's node sees it: facts, the node list (every modelled node), demote, leave, force-new-cluster. */

@@ -9,7 +9,7 @@ import type { RemoteCommand } from '../../src/remote/shell.js';
 
 scratchOperator('provision-step-phases-');
 const { Recorder, freshRobot } = await import('./recorder.js');
-const { runKeys, keysOpening } = await import('../../src/steps/keys.js');
+const { runKeys, rotateKeysOpening } = await import('../../src/steps/keys.js');
 const { runRotateKeys, ROTATE_KEYS_PHASES } = await import('../../src/steps/rotateKeys.js');
 const { runReset, resetPhases } = await import('../../src/steps/reset.js');
 const { runRecover, RECOVER_PHASES } = await import('../../src/steps/recover.js');
@@ -44,11 +44,11 @@ async function stepRun(robots: Map<string, SimRobot>, first: (robot: Robot, flee
 describe('provision rotate --keys, phase by phase', () => {
   it('every robot: new pair, trusted everywhere, offered first, switched, config and trust back to one key, .next removed, mesh', async () => {
     const robots = await provisioned();
-    const { rec, fleet } = await stepRun(robots, (r, fleet) => keysOpening(fleet)(r));
+    const { rec, fleet } = await stepRun(robots, (r, fleet) => rotateKeysOpening(fleet)(r));
     const result = await runRotateKeys(fleet, { settleMs: 0 });
     const [, GENERATE, TRUST, , OFFER, SWITCH, OFFER_ONE, WITHDRAW, DROP, , MESH] = ROTATE_KEYS_PHASES.map((p) => p.title);
     expect(rec.of('Ida')).toEqual([
-      `${LOCK}: lock RUN 900 '' && gather-ssh ida@Ida 0`, // the gather rides with the lock
+      `${LOCK}: lock RUN 900 '' && gather-ssh ida@Ida 0 0`, // the gather rides with the lock
       `${GENERATE}: new-key ida@Ida`,
       `${TRUST}: write .ssh/authorized_keys`,
       `${OFFER}: write .ssh/config`,
@@ -67,7 +67,7 @@ describe('provision rotate --keys, phase by phase', () => {
   it('a dry run reads and says what it would do: no command but the gather', async () => {
     const { rec, fleet } = await stepRun(await provisioned(), () => '', true);
     expect(await runRotateKeys(fleet, { settleMs: 0 })).toBeUndefined();
-    expect(rec.of('Anton')).toEqual([`${ROTATE_KEYS_PHASES[0]?.title}: gather-ssh anton@Anton 1`]);
+    expect(rec.of('Anton')).toEqual([`${ROTATE_KEYS_PHASES[0]?.title}: gather-ssh anton@Anton 1 0`]);
     expect(fleet.outcomes.get('Anton')?.details).toEqual([expect.stringMatching(/^would generate a new key pair/)]);
   });
 });
@@ -79,7 +79,7 @@ describe('provision reset, phase by phase', () => {
     const [, DEMOTE, LEAVE, CLEAN] = resetPhases({ keys: true }).map((p) => p.title);
     const cleanUp = (robot: string) => [
       `${CLEAN}: remove-tokens 0`,
-      `${CLEAN}: gather-ssh ${robot.toLowerCase()}@${robot} 1`,
+      `${CLEAN}: gather-ssh ${robot.toLowerCase()}@${robot} 1 0`,
       ...['authorized_keys', 'known_hosts', 'config'].map((f) => `${CLEAN}: write .ssh/${f}`),
     ];
     expect(rec.of('Anton')).toEqual([

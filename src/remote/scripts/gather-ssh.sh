@@ -1,13 +1,28 @@
 # Make ~/.ssh and the robot's key pair if none (the private key never leaves the robot); read the files
-# provision merges. $1: key comment; $2: 1 for a dry run; $3: key file; $4…: managed files. No stdin. Output:
+# provision merges. $1: key comment; $2: 1 for a dry run; $3: 1 for the managed files in parts; $4: key file;
+# $5…: managed files. No stdin. Output:
 #   state: ACTION…         mkdir, chmod, keygen, pubkey: done (a dry run: needed)
 #   uid:UID, home:PATH     the home's physical path
 #   perm:PATH:MODE:OWNER   of ., .ssh and each managed file, after the fixes (of a symlink's target)
 #   FILE:MODE:BASE64       the .pub and each managed file; FILE:-: absent; FILE:!:WHAT not readable
+#   FILE:MODE:B64:SHA:B64  in parts: the lines before provision's block, the sha256 of the block's bytes
+#                          (its marker lines included), the bytes after it; SHA "-" without a block (all in
+#                          the first part): each robot's block holds a line per robot, the user's lines are few
 umask 077
 cd || exit 1
-comment=$1 dry=$2 key=$3
-shift 3
+comment=$1 dry=$2 parts=$3 key=$4
+shift 4
+# in_parts FILE: the block as src/remote/managedBlock.ts finds it: the first line starting "# BEGIN provision"
+# to the next "# END provision" (a CR allowed); head/tail keep the bytes, a missing last newline too.
+in_parts() {
+  at=$(LC_ALL=C awk '!b && /^# BEGIN provision/ { b = NR; next } b && ($0 == "# END provision" || $0 == "# END provision\r") { print b, NR; exit }' "$1")
+  if [ -z "$at" ]; then base64 -w0 "$1"; echo ':-:'; return; fi
+  b=${at% *} e=${at#* }
+  head -n "$((b - 1))" "$1" | base64 -w0
+  printf ':%s:' "$(tail -n "+$b" "$1" | head -n "$((e - b + 1))" | sha256sum | cut -c1-64)"
+  tail -n "+$((e + 1))" "$1" | base64 -w0
+  echo
+}
 # ~/.ssh or the key linked out of the home: refused before anything is made or changed there
 for p in .ssh "$key" "$key.pub"; do in_home "$p" || exit 1; done
 me=$(id -u)
@@ -37,5 +52,8 @@ done
 for f in "${key#.ssh/}.pub" "$@"; do
   if [ ! -e ".ssh/$f" ]; then echo "$f:-:"
   elif [ ! -f ".ssh/$f" ] || [ ! -r ".ssh/$f" ]; then printf '%s:!:%s\n' "$f" "$(stat -L -c '%F, owner %U, mode %a' ".ssh/$f")"
-  else printf '%s:%s:' "$f" "$(stat -L -c %a ".ssh/$f")"; base64 -w0 ".ssh/$f"; echo; fi
+  else
+    printf '%s:%s:' "$f" "$(stat -L -c %a ".ssh/$f")"
+    if [ "$parts" = 1 ] && [ "$f" != "${key#.ssh/}.pub" ]; then in_parts ".ssh/$f"; else base64 -w0 ".ssh/$f"; echo; fi
+  fi
 done
