@@ -354,7 +354,10 @@ async function fetchUnknownBlocks(s: KeysState, blocks: FleetBlocks): Promise<vo
           s.gathered.delete(name);
         }
       }
-      for (const name of names) if (!blocks.has(sha)) s.gathered.delete(name); // each failed above
+      if (blocks.has(sha)) return;
+      // None could be read (each failed above, or not reached): a merge without the block would lose its lines.
+      for (const name of names.filter((n) => s.gathered.delete(n)))
+        s.fleet.failed(name, 'reading ~/.ssh: its provision block could not be read whole from any robot holding it');
     }),
   );
 }

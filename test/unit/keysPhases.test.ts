@@ -3,6 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { scratchOperator } from './standIns.js';
 import type { SimRobot } from './recorder.js';
+import type { ExecResult } from '../../src/ssh/connection.js';
 
 scratchOperator('provision-keys-phases-');
 const { Recorder, freshRobot } = await import('./recorder.js');
@@ -147,6 +148,33 @@ describe('provision keys over fleets that are not all alike, phase by phase', ()
     expect(otto.files.authorized_keys).toContain(`${ottoKey} provision:robot:Otto`); // the others' blocks unchanged
     const again = await keys(robots);
     expect([...again.fleet.outcomes.values()].map((o) => o.details)).toEqual(ROBOTS.map(() => []));
+  });
+
+  it('a block no merge produced and that changed while read fails that robot; the next robot holding it is read instead', async () => {
+    const robots = fresh();
+    await keys(robots);
+    const withEmil = (text: string | null) => (text ?? '').replace('# END provision', '[Emil]:22 ssh-ed25519 AAAAEmil\n# END provision');
+    const ida = robots.get('Ida') as SimRobot;
+    const otto = robots.get('Otto') as SimRobot;
+    ida.files.known_hosts = withEmil(ida.files.known_hosts);
+    otto.files.known_hosts = withEmil(otto.files.known_hosts);
+    const rec = new Recorder(robots);
+    const hooked = rec as unknown as { exec: (robot: string, line: string, stdin?: string | Buffer) => Promise<ExecResult> };
+    const exec = hooked.exec.bind(rec);
+    let idaCalls = 0;
+    hooked.exec = async (robot, line, stdin) => {
+      // Between Ida's gather and her whole read, her block changes (another hand on the robot).
+      if (robot === 'Ida' && ++idaCalls === 2) ida.files.known_hosts = withEmil(ida.files.known_hosts);
+      return exec(robot, line, stdin);
+    };
+    const fleet = rec.fleet(inventory, { dryRun: false });
+    expect(await fleet.lock(keysOpening(fleet))).toBe(true);
+    await runKeys(fleet);
+    expect(rec.of('Ida')).toEqual([opening('Ida'), `-: gather-ssh ida@Ida 1 0`]);
+    expect(fleet.outcomes.get('Ida')).toMatchObject({ status: 'failed', details: [expect.stringMatching(/changed while it was read/)] });
+    expect(rec.of('Otto')).toEqual([opening('Otto'), `-: gather-ssh otto@Otto 1 0`, `${MESH}: mesh-probe Anton`]);
+    expect(fleet.outcomes.get('Otto')?.details.join('\n')).toMatch(/Emil/);
+    expect(rec.of('Anton')).toEqual([opening('Anton'), `${MESH}: mesh-probe Otto`]);
   });
 
   it('the plan merges over every robot read: drift in a block is reported, not written away (no --prune)', async () => {
