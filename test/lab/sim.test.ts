@@ -1,9 +1,23 @@
 // The simulated lab (scripts/lab.sh up N --sim-docker) at 20 robots: real namespaces, sshd and users;
 // docker answers from one swarm model (scripts/sim-docker.mjs), which counts the calls it gets. Keeps the
 // bench's 100–1000-robot lab working, and shows a fresh `up`, a no-op `up` and a failed join there.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { defaultManagerCount } from '../../src/plan/quorum.js';
-import { assertLabRoute, finishLab, lab, labDown, labUp, newOperator, provision, reportRows, type Operator } from './harness.js';
+import {
+  BRIDGE,
+  LAB_DIR,
+  assertLabRoute,
+  finishLab,
+  lab,
+  labDown,
+  labUp,
+  newOperator,
+  provision,
+  reportRows,
+  type Operator,
+} from './harness.js';
 
 const N = 20;
 let inventory: string;
@@ -63,5 +77,25 @@ describe(`a simulated lab of ${N} robots`, () => {
     const { clusters, active } = state();
     expect(clusters[0]?.nodes).toHaveLength(N);
     expect(active).not.toContain('R021');
+  }, 120_000);
+
+  it('lab.sh down leaves nothing: no process, namespace, veth, bridge, mount or user of the lab', () => {
+    const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
+    const namespaces = ip('netns', 'list')
+      .split('\n')
+      .map((l) => l.split(' ')[0] ?? '')
+      .filter((n) => n.startsWith('prov-'));
+    expect(namespaces.length).toBe(N + 1);
+    // every process in a robot's namespace (its anchor, sshd, sessions), found by ip, not by lab.sh
+    const pids = namespaces.flatMap((ns) => ip('netns', 'pids', ns).split('\n').filter(Boolean));
+    expect(pids.length).toBeGreaterThanOrEqual(2 * (N + 1));
+    const model = readFileSync(`${LAB_DIR}/sim/pid`, 'utf8').trim();
+    labDown();
+    expect([...pids, model].filter((p) => existsSync(`/proc/${p}`))).toEqual([]);
+    expect(ip('netns', 'list')).not.toMatch(/^prov-/m);
+    expect(ip('-o', 'link', 'show')).not.toMatch(new RegExp(`: (pv\\d+|${BRIDGE.replace('.', '\\.')}(\\.\\d+)?)[@:]`));
+    expect(readFileSync('/proc/self/mounts', 'utf8')).not.toContain(LAB_DIR);
+    expect(readFileSync('/etc/passwd', 'utf8')).not.toMatch(/:provision-lab:/);
+    expect(existsSync(LAB_DIR)).toBe(false);
   }, 120_000);
 });
