@@ -37,6 +37,12 @@ const lab = (...args) =>
     stdio: ['ignore', 'pipe', 'inherit'],
   });
 const seconds = (ms) => (ms / 1000).toFixed(2);
+/** `lab.sh down`, its time on stderr (it must stay quick at 300 real and 1000 simulated robots). */
+function labDown() {
+  const t = performance.now();
+  lab('down');
+  console.error(`lab.sh down: ${seconds(performance.now() - t)} s`);
+}
 
 async function timed(fn) {
   const t = performance.now();
@@ -195,7 +201,7 @@ async function leaveAll(robots) {
  * then every robot leaves the swarm and docker's own formation is timed (the floor, direct at N).
  */
 async function measure(n) {
-  lab('down');
+  labDown();
   const before = memAvailableMb();
   const up = await timed(async () => lab('up', String(n)));
   const labMbPerRobot = (before - memAvailableMb()) / n;
@@ -315,7 +321,7 @@ async function openSshPass(robots, home) {
 
 /** A simulated lab of N: a fresh `up`, a no-op `up`, one OpenSSH pass; provision's CPU, memory and docker calls. */
 async function measureSim(n) {
-  lab('down');
+  labDown();
   const before = memAvailableMb();
   const up = await timed(async () => lab('up', String(n), '--sim-docker'));
   const labMbPerRobot = (before - memAvailableMb()) / n;
@@ -380,7 +386,7 @@ try {
     }
   }
 } finally {
-  lab('down');
+  labDown();
 }
 
 // One table for each kind of lab, their first columns the same (issue 25's: fresh, no-op, one pass,
