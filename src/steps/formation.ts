@@ -81,7 +81,7 @@ type Pending = { kind: 'clean' | 'manager' | 'worker' | 'promote' | 'demote' | '
 export class Formation {
   private swarmChanged = false; // when nothing changed, the node list read at the start is the final one
   private readonly joinedNow = new Set<Member>();
-  private readonly labelled = new Set<Member>();
+  private readonly labelled = new Set<Member>(); // labelled, or tried (labelTogether)
   /** Each manager join round's labels, one call each, sent while the next round joins (see joinManagers). */
   private readonly labelling: Promise<void>[] = [];
   /** An error that stops the run met while labelling a node that just joined: thrown once the joins settle. */
@@ -406,7 +406,12 @@ export class Formation {
       if (this.stopping) throw this.stopping;
       // The round's labels in one call, not waited for: the next round needs only the joins.
       const joined = batch.map((n) => this.member(n)).filter((m) => this.joinedNow.has(m));
-      this.labelling.push(this.labelTogether(joined).then(() => undefined, (err: unknown) => void this.stopOrFail(err, joined)));
+      this.labelling.push(
+        this.labelTogether(joined).then(
+          () => undefined,
+          (err: unknown) => void this.stopOrFail(err, joined),
+        ),
+      );
     }
   }
 
@@ -642,22 +647,39 @@ export class Formation {
     const due = members
       .map((m) => ({ m, nodeId: m.facts.swarm?.NodeID ?? '', update: labelUpdate(this.labelsNow(m), desiredLabels(m.robot, m.facts)) }))
       .filter((d) => d.nodeId && !isNoLabelUpdate(d.update) && !this.labelled.has(d.m));
+    for (const d of due) this.labelled.add(d.m); // tried once here (a failed one is not tried again later)
     const parts = [...due.map((d) => labelAddCommand(d.nodeId, d.update.add, sudo, d.update.remove)), ...(after ? [after(sudo)] : [])];
     if (!parts.length) return null;
     const alone = async (m: Member, ps: RemoteCommand[]) => {
       const call = batch(ps);
       return splitBatch(await m.conn.exec(call), call.parts);
     };
+    let lost = '';
     const answers = await (send ?? alone)(manager, parts).catch((err: unknown) => {
       if (err instanceof Interrupted) throw err;
-      return [] as ExecResult[]; // none answered: each goes again alone
+      lost = (err as Error).message;
+      return [] as ExecResult[]; // none answered
     });
-    const again = due.filter((d, i) => answers[i]?.code !== 0);
-    for (const d of due) if (!again.includes(d)) this.wasLabelled(d.m, d.update);
+    const failed = due.map((d, i) => ({ ...d, r: answers[i] })).filter((d) => d.r?.code !== 0);
+    for (const d of due) if (!failed.some((x) => x.m === d.m)) this.wasLabelled(d.m, d.update);
+    // As ManagerVia.run would: the manager replaced or the lead followed, then sent again alone; else failed.
+    const again: Member[] = [];
+    for (const d of failed) {
+      const why = d.r?.stderr ?? lost;
+      const what = 'docker node update --label-add/--label-rm';
+      if (/update out of sequence/.test(why) || (await this.via.recover(manager, why))) again.push(d.m);
+      else if (d.r)
+        this.fleet.failed(d.m.robot.name, new RemoteCommandError(manager.robot.name, `${what} (on ${manager.robot.name})`, d.r).message);
+    }
     let stop: unknown = null;
-    await Promise.all(again.map((d) => this.label(d.m.robot.name).catch((err: unknown) => void (stop ??= this.stopOrFail(err, [d.m])))));
+    await Promise.all(again.map((m) => this.label(m.robot.name).catch((err: unknown) => void (stop ??= this.stopOrFail(err, [m])))));
     if (stop) throw stop;
-    return after && !again.length ? (answers[due.length] ?? null) : null; // after a label went again: read anew
+    return after && !failed.length ? (answers[due.length] ?? null) : null; // after a label went again: read anew
+  }
+
+  /** Labels due now, in one call, when demotions follow (they wait for no label; see finalReport). */
+  async labelBeforeDemotions(): Promise<void> {
+    if (this.demotions().length) await this.labelTogether(this.toLabel().map((n) => this.member(n)));
   }
 
   /** A StopRun (returned, to throw once the joins settle); any other error fails `members`. */

@@ -109,7 +109,14 @@ export const SWARM_PHASES: readonly Phase<SwarmRun>[] = [
   init,
   plan,
   // A robot that joins gets its files with the join (one remote call less); the rest here, while others join.
-  { ...tokens, each: async (s, robot) => void (f(s).joinsLater(robot) || s.aside.push(aside(s, robot))) },
+  {
+    ...tokens,
+    each: async (s, robot) => {
+      if (f(s).joinsLater(robot)) return;
+      if (s.fleet.options.dryRun) return f(s).writeTokens(robot); // compared in order, before what follows
+      s.aside.push(aside(s, robot));
+    },
+  },
   {
     title: 'cleaning up interrupted joins',
     robots: (s) => f(s).halfJoinedRobots(),
@@ -174,6 +181,7 @@ function aside(s: SwarmRun, robot: string): Promise<void> {
 async function settle(s: SwarmRun): Promise<void> {
   await Promise.all(s.aside);
   await f(s).settleLabels();
+  await f(s).labelBeforeDemotions();
 }
 
 export async function runSwarm(fleet: Fleet, options: SwarmOptions = {}): Promise<SwarmReport> {

@@ -168,7 +168,9 @@ export class SimFleet {
     if (command === 'node-ls') return ok(this.nodes.map((n) => nodeJson(n)).join('\n'));
     if (command === 'join-tokens') return ok(`${this.tokens.worker}\n${this.tokens.manager}\n`);
     if (command === 'manager-read')
-      return ok(`${this.nodes.map((n) => nodeJson(n)).join('\n')}\nprovision-tokens-begin\n${this.tokens.worker}\n${this.tokens.manager}\n`);
+      return ok(
+        `${this.nodes.map((n) => nodeJson(n)).join('\n')}\nprovision-tokens-begin\n${this.tokens.worker}\n${this.tokens.manager}\n`,
+      );
     if (command === 'rotate-token') {
       this.tokens[args[0] as 'worker' | 'manager'] += 'r';
       return ok();
