@@ -57,6 +57,8 @@ import {
 
 const SWARM_PORT = 2377;
 const JOIN_TIMEOUT_MS = 90_000;
+/** Label updates sent in one remote call at the end of a run (more: several calls side by side). */
+const LABELS_PER_CALL = 16;
 /** After the leader's demotion the managers elect another within seconds on the lab; give it a minute. */
 const LEADER_HANDOVER_WAIT_MS = 60_000;
 /**
@@ -806,7 +808,12 @@ export class Formation {
     for (const m of this.joinedNow) this.report.robotOfNode.set(m.facts.swarm?.NodeID ?? '', m.robot.name);
     const due = this.toLabel().map((n) => this.member(n));
     if (!due.length && !this.swarmChanged) return void (this.report.nodes = this.nodes);
-    const listed = await this.labelTogether(due, nodesCommand, send);
+    // Many at once (hundreds of workers): all but the last few first, in calls side by side, not in a row in one.
+    const last = due.slice(-LABELS_PER_CALL);
+    const chunks = [];
+    for (let i = 0; i < due.length - last.length; i += LABELS_PER_CALL) chunks.push(due.slice(i, i + LABELS_PER_CALL));
+    await Promise.all(chunks.map((c) => this.labelTogether(c)));
+    const listed = await this.labelTogether(last, nodesCommand, send);
     this.report.nodes = listed?.code === 0 ? parseNodes(listed.stdout) : await this.via.nodes();
   }
 }
