@@ -57,7 +57,7 @@ class Lab {
   }
 
   /** One `provision up` (lock, keys + swarm, unlock, as cli.ts's runStep does); what it sent. */
-  async up() {
+  async up(verify = true) {
     this.execs = [];
     this.completedMax = 0;
     const reach = new Map<string, Reach>(
@@ -69,7 +69,7 @@ class Lab {
     );
     const fleet = Fleet.overStandIns(this.inventory, { dryRun: false, maxHandshakes: 8 }, reach);
     expect(await fleet.lock(upOpening(fleet))).toBe(true);
-    const { report } = await runUp(fleet, { verify: true, last: true });
+    const { report } = await runUp(fleet, { verify, last: true });
     await fleet.unlock();
     fleet.close();
     expect(fleet.exitCode()).toBe(0);
@@ -124,6 +124,14 @@ describe('provision up at 10 robots: remote commands and waves', () => {
       '8: docker + docker',
       '9: docker + docker + docker + docker + node-ls + mesh-probe + unlock',
     ]);
+  });
+
+  it('without the mesh check (--no-verify) the last call goes alone, and the unlocks after it', async () => {
+    const lab = new Lab();
+    const fresh = await lab.up(false);
+    expect(lab.docker.nodes).toHaveLength(10);
+    expect(fresh.byRobot.Anton?.slice(-2)).toEqual(['9: docker + docker + docker + docker + node-ls', '10: unlock']);
+    expect(fresh.byRobot.Max?.at(-1)).toMatch(/^\d+: unlock$/);
   });
 
   // The issue's targets (issue 25), all reached.
