@@ -186,6 +186,25 @@ export function nodesCommand(useSudo: boolean): RemoteCommand {
   return { ...dockerScript(NODES_SCRIPT, [], useSudo), outputLimit: NODES_OUTPUT_LIMIT };
 }
 
+/** Between the node list and the join tokens in a manager read's output. */
+const TOKENS_MARK = 'provision-tokens-begin';
+
+/**
+ * A manager's node list and join tokens in one command (up's opening sends it to every robot: on one
+ * that is no manager it fails at `node ls`, a docker call, no round trip). The tokens only on stdout.
+ */
+export function managerReadCommand(useSudo: boolean): RemoteCommand {
+  const tokens = 'dk swarm join-token -q worker && dk swarm join-token -q manager';
+  return { ...dockerScript(`${NODES_SCRIPT} && echo ${TOKENS_MARK} && ${tokens}`, [], useSudo), outputLimit: NODES_OUTPUT_LIMIT };
+}
+
+/** managerReadCommand's answer; null when it is not one. */
+export function parseManagerRead(stdout: string): { nodes: NodeInfo[]; tokens: string } | null {
+  const at = stdout.indexOf(`${TOKENS_MARK}\n`);
+  if (at < 0) return null;
+  return { nodes: parseNodes(stdout.slice(0, at)), tokens: stdout.slice(at + TOKENS_MARK.length + 1) };
+}
+
 /** Between the facts and the node list in a watch read's output. */
 const NODES_MARK = 'provision-nodes-begin';
 

@@ -89,6 +89,11 @@ export class Fleet {
   private readonly interruptHooks = new Set<() => Promise<unknown>>();
   /** Robots whose lock rode out on the step's last call (see releaseWith): unlock() skips them. */
   private readonly releasedOn = new Set<string>();
+  /** Work riding on a robot's releaseWith call (see rideOnRelease). */
+  private readonly rides = new Map<
+    string,
+    { conn: RobotConnection; parts: readonly RemoteCommand[]; resolve: (a: ExecResult[]) => void; reject: (e: Error) => void }
+  >();
   /** Outputs of the step's first commands (by line), run together with the lock (see lock and firstRead). */
   private readonly opened = new Map<string, Map<string, ExecResult>>();
   /** When that call was sent and answered (Date.now()), by robot: see firstReadTimed. */
@@ -406,6 +411,13 @@ export class Fleet {
     this.opened.set(robot, reads.set(lineOf(command), answer));
   }
 
+  /** `command`'s answer if it ran in the robot's opening call (taken: asked once); nothing is sent. */
+  takeOpened(robot: string, command: string | RemoteCommand): ExecResult | undefined {
+    const early = this.opened.get(robot)?.get(lineOf(command));
+    this.opened.get(robot)?.delete(lineOf(command));
+    return early;
+  }
+
   /** firstRead, with when its call was sent (t0) and answered (t1): the lock's call if it ran there. */
   async firstReadTimed(robot: Robot, conn: RobotConnection, command: string | RemoteCommand, what: string) {
     const early = this.opened.get(robot.name)?.get(lineOf(command));
@@ -438,11 +450,39 @@ export class Fleet {
    * A release that did not answer is left to unlock(), which releases every robot not released here.
    */
   async releaseWith(robot: string, conn: RobotConnection, command: string | RemoteCommand, options: { timeoutMs?: number } = {}) {
-    const call = batch([command, unlockCommand(this.runId)]);
-    const result = await conn.exec(call, options);
-    const [answer, release] = splitBatch(result, call.parts) as [ExecResult, ExecResult];
+    const ride = this.rides.get(robot);
+    this.rides.delete(robot);
+    const call = batch([...(ride?.parts ?? []), command, unlockCommand(this.runId)]);
+    // A ride's own work may take longer than the command's bound.
+    const result = await conn.exec(call, ride ? {} : options).catch((err: Error) => {
+      ride?.reject(err);
+      throw err;
+    });
+    const answers = splitBatch(result, call.parts);
+    ride?.resolve(answers.slice(0, ride.parts.length));
+    const [answer, release] = answers.slice(-2) as [ExecResult, ExecResult];
     if (release.code === 0) this.releasedOn.add(robot);
     return answer;
+  }
+
+  /**
+   * `parts` sent first in the robot's releaseWith call (another step's last work on it: one remote call
+   * less), answered apart; what no releaseWith took goes out alone with flushRides.
+   */
+  rideOnRelease(robot: string, conn: RobotConnection, parts: readonly RemoteCommand[]): Promise<ExecResult[]> {
+    return new Promise((resolve, reject) => this.rides.set(robot, { conn, parts, resolve, reject }));
+  }
+
+  /** The rides no releaseWith took, each in a call of its own. */
+  async flushRides() {
+    const rides = [...this.rides.values()];
+    this.rides.clear();
+    await Promise.all(
+      rides.map(({ conn, parts, resolve, reject }) => {
+        const call = batch(parts);
+        return conn.exec(call).then((r) => resolve(splitBatch(r, call.parts)), reject);
+      }),
+    );
   }
 
   /** Release this run's lock (where releaseWith did not); after Ctrl-C, wait for the release it started (see interrupted). */

@@ -9,6 +9,8 @@ import {
   parseNodes,
   labelAddCommand,
   leaveCommand,
+  managerReadCommand,
+  parseManagerRead,
   rotateTokenCommand,
   nodeRemoveCommand,
   nodeRoleCommand,
@@ -55,6 +57,8 @@ import {
 
 const SWARM_PORT = 2377;
 const JOIN_TIMEOUT_MS = 90_000;
+/** Label updates sent in one remote call at the end of a run (more: several calls side by side). */
+const LABELS_PER_CALL = 16;
 /** After the leader's demotion the managers elect another within seconds on the lab; give it a minute. */
 const LEADER_HANDOVER_WAIT_MS = 60_000;
 /**
@@ -79,7 +83,9 @@ type Pending = { kind: 'clean' | 'manager' | 'worker' | 'promote' | 'demote' | '
 export class Formation {
   private swarmChanged = false; // when nothing changed, the node list read at the start is the final one
   private readonly joinedNow = new Set<Member>();
-  private readonly labelled = new Set<Member>();
+  private readonly labelled = new Set<Member>(); // labelled, or tried (labelTogether)
+  /** Each manager join round's labels, one call each, sent while the next round joins (see joinManagers). */
+  private readonly labelling: Promise<void>[] = [];
   /** An error that stops the run met while labelling a node that just joined: thrown once the joins settle. */
   private stopping: StopRun | null = null;
   private readonly newManagers = new Set<Member>(); // joined as or promoted to manager in this run
@@ -127,7 +133,7 @@ export class Formation {
     // Until the plan exists, the managers of the fleet's cluster (by their own facts) stand in.
     let candidates: () => Member[] = () => fleetClusters(fleet, members)[0]?.[1] ?? [];
     const via = new ManagerVia(fleet, found, () => candidates());
-    const early = known ? null : await nodesAndTokens(found);
+    const early = known ? null : (openedManagerRead(fleet, found) ?? (await nodesAndTokens(found)));
     const nodes = known ?? early?.nodes ?? (await via.nodes());
     report.nodes = nodes; // what could be read, should the run stop later
     const inFleet = withoutForeign(fleet, members, nodes);
@@ -400,6 +406,14 @@ export class Formation {
     for (const batch of managerJoinBatches(Math.max(1, currentManagers), [...names])) {
       await eachRobot(this.fleet, batch, async (name) => void (await this.join(this.member(name), 'manager')), progress);
       if (this.stopping) throw this.stopping;
+      // The round's labels in one call, not waited for: the next round needs only the joins.
+      const joined = batch.map((n) => this.member(n)).filter((m) => this.joinedNow.has(m));
+      this.labelling.push(
+        this.labelTogether(joined).then(
+          () => undefined,
+          (err: unknown) => void this.stopOrFail(err, joined),
+        ),
+      );
     }
   }
 
@@ -442,13 +456,8 @@ export class Formation {
       if (role === 'manager') this.newManagers.add(m);
       this.fleet.joined(m.robot.name, `joined as ${role}${how}`);
     });
-    if (!joined) return false;
-    // Labelled as soon as it is in, not after every join (measured faster); it joined whatever its labels do.
-    await this.label(m.robot.name).catch((err: unknown) => {
-      if (err instanceof StopRun) this.stopping ??= err;
-      else this.fleet.failed(m.robot.name, (err as Error).message);
-    });
-    return true;
+    // Its labels follow: with its round's (managers) or in the run's last call (workers); it joined whatever they do.
+    return joined;
   }
 
   /** The join, after its token files (when they differ) in the same remote call: the token only on stdin. */
@@ -616,9 +625,77 @@ export class Formation {
     const send = () =>
       this.via.run((sudo) => labelAddCommand(nodeId, update.add, sudo, update.remove), 'docker node update --label-add/--label-rm');
     await retry(send, { attempts: 5, baseMs: 200, retryIf: (err) => /update out of sequence/.test((err as Error).message) });
+    this.wasLabelled(m, update);
+  }
+
+  private wasLabelled(m: Member, update: ReturnType<typeof labelUpdate>): void {
     this.swarmChanged = true;
     this.labelled.add(m);
-    this.fleet.changed(name, `labels: ${describeLabelUpdate(update)}`);
+    this.fleet.changed(m.robot.name, `labels: ${describeLabelUpdate(update)}`);
+  }
+
+  /**
+   * The label updates of `members` in one remote call through the current manager (each answered
+   * apart), `after` last in it; a label that failed there goes again alone (label: its retries and
+   * manager switches). `send`: how the call goes (default: on its own). `after`'s answer, if sent.
+   */
+  private async labelTogether(
+    members: readonly Member[],
+    after?: (sudo: boolean) => RemoteCommand,
+    send?: (manager: Member, parts: RemoteCommand[]) => Promise<ExecResult[]>,
+  ): Promise<ExecResult | null> {
+    const manager = this.via.current;
+    const sudo = manager.robot.sudo;
+    const due = members
+      .map((m) => ({ m, nodeId: m.facts.swarm?.NodeID ?? '', update: labelUpdate(this.labelsNow(m), desiredLabels(m.robot, m.facts)) }))
+      .filter((d) => d.nodeId && !isNoLabelUpdate(d.update) && !this.labelled.has(d.m));
+    for (const d of due) this.labelled.add(d.m); // tried once here (a failed one is not tried again later)
+    const parts = [...due.map((d) => labelAddCommand(d.nodeId, d.update.add, sudo, d.update.remove)), ...(after ? [after(sudo)] : [])];
+    if (!parts.length) return null;
+    const alone = async (m: Member, ps: RemoteCommand[]) => {
+      const call = batch(ps);
+      return splitBatch(await m.conn.exec(call), call.parts);
+    };
+    let lost = '';
+    const answers = await (send ?? alone)(manager, parts).catch((err: unknown) => {
+      if (err instanceof Interrupted) throw err;
+      lost = (err as Error).message;
+      return [] as ExecResult[]; // none answered
+    });
+    const failed = due.map((d, i) => ({ ...d, r: answers[i] })).filter((d) => d.r?.code !== 0);
+    for (const d of due) if (!failed.some((x) => x.m === d.m)) this.wasLabelled(d.m, d.update);
+    // As ManagerVia.run would: the manager replaced or the lead followed, then sent again alone; else failed.
+    const again: Member[] = [];
+    for (const d of failed) {
+      const why = d.r?.stderr ?? lost;
+      const what = 'docker node update --label-add/--label-rm';
+      if (/update out of sequence/.test(why) || (await this.via.recover(manager, why))) again.push(d.m);
+      else if (d.r)
+        this.fleet.failed(d.m.robot.name, new RemoteCommandError(manager.robot.name, `${what} (on ${manager.robot.name})`, d.r).message);
+    }
+    let stop: unknown = null;
+    await Promise.all(again.map((m) => this.label(m.robot.name).catch((err: unknown) => void (stop ??= this.stopOrFail(err, [m])))));
+    if (stop) throw stop;
+    return after && !failed.length ? (answers[due.length] ?? null) : null; // after a label went again: read anew
+  }
+
+  /** Labels due now, in one call, when demotions follow (they wait for no label; see finalReport). */
+  async labelBeforeDemotions(): Promise<void> {
+    if (this.demotions().length) await this.labelTogether(this.toLabel().map((n) => this.member(n)));
+  }
+
+  /** A StopRun (returned, to throw once the joins settle); any other error fails `members`. */
+  private stopOrFail(err: unknown, members: readonly Member[]): StopRun | null {
+    if (err instanceof StopRun) return (this.stopping ??= err);
+    if (err instanceof Interrupted) throw err;
+    for (const m of members) this.fleet.failed(m.robot.name, (err as Error).message);
+    return null;
+  }
+
+  /** The manager rounds' labels, sent while others joined: settled before the run's last call. */
+  async settleLabels(): Promise<void> {
+    await Promise.all(this.labelling);
+    if (this.stopping) throw this.stopping;
   }
 
   /**
@@ -718,14 +795,26 @@ export class Formation {
       this.fleet.note(n, `not demoted: the plan promotes ${promote.join(', ')} first, outside --limit (add it to --limit, or run without)`);
   }
 
-  /** The node list for the report: read again only if this run changed the swarm. */
-  async finalReport(): Promise<void> {
+  /**
+   * The labels still due (workers that joined, nodes already in) and the node list for the report, in
+   * one call: the list read again only if this run changed the swarm. `send`: how that call goes (up
+   * sends it with the manager's last call, see runUp).
+   */
+  async finalReport(send?: (manager: Member, parts: RemoteCommand[]) => Promise<ExecResult[]>): Promise<void> {
     for (const robot of this.fleet.inventory.robots) {
       const node = this.nodeOf(robot);
       if (node) this.report.robotOfNode.set(node.id, robot.name);
     }
     for (const m of this.joinedNow) this.report.robotOfNode.set(m.facts.swarm?.NodeID ?? '', m.robot.name);
-    this.report.nodes = this.swarmChanged ? await this.via.nodes() : this.nodes;
+    const due = this.toLabel().map((n) => this.member(n));
+    if (!due.length && !this.swarmChanged) return void (this.report.nodes = this.nodes);
+    // Many at once (hundreds of workers): all but the last few first, in calls side by side, not in a row in one.
+    const last = due.slice(-LABELS_PER_CALL);
+    const chunks = [];
+    for (let i = 0; i < due.length - last.length; i += LABELS_PER_CALL) chunks.push(due.slice(i, i + LABELS_PER_CALL));
+    await Promise.all(chunks.map((c) => this.labelTogether(c)));
+    const listed = await this.labelTogether(last, nodesCommand, send);
+    this.report.nodes = listed?.code === 0 ? parseNodes(listed.stdout) : await this.via.nodes();
   }
 }
 
@@ -741,6 +830,17 @@ export async function nodesAndTokens(manager: Pick<Member, 'robot' | 'conn'>): P
   // Each part on its own: splitBatch fails a part over its output limit in a call that exited 0.
   if (nodes.code !== 0 || tokens.code !== 0) return null;
   return { nodes: parseNodes(nodes.stdout), tokens: tokens.stdout };
+}
+
+/** The node list and join tokens `found` answered in the run's opening call (up's), if it did. */
+function openedManagerRead(fleet: Fleet, found: Member): { nodes: NodeInfo[]; tokens: string } | null {
+  const answer = fleet.takeOpened(found.robot.name, managerReadCommand(found.robot.sudo));
+  if (answer?.code !== 0) return null;
+  try {
+    return parseManagerRead(answer.stdout);
+  } catch {
+    return null; // an answer not understood: read again (nodesAndTokens)
+  }
 }
 
 /** Robots in another swarm than the fleet's are failed and left alone. */

@@ -85,6 +85,17 @@ export class ManagerVia {
   }
 
   /**
+   * After a command sent through `m` outside run (in a batch) failed with `stderr`: what run does before
+   * sending it again (a lost manager replaced, a moved lead followed). False: the request's own fault.
+   */
+  async recover(m: Member, stderr: string): Promise<boolean> {
+    const loss = managerLoss(stderr);
+    if (loss) await this.replace(m, loss, stderr.trim());
+    else if (leaderMoved(stderr)) await this.follow(stderr);
+    return Boolean(loss) || leaderMoved(stderr);
+  }
+
+  /**
    * Work through the manager that leads now, when it is one this run is connected to (any manager
    * forwards to the leader, but one that just lost the lead answers late). No leader within listNodes'
    * wait: QuorumLostError, the run stops. One look at a time: many labels fail at the same moment.

@@ -10,7 +10,7 @@ import {
   swarmInitCommand,
   type NodeInfo,
 } from '../remote/docker.js';
-import { batch, splitBatch } from '../remote/shell.js';
+import { batch, splitBatch, type RemoteCommand } from '../remote/shell.js';
 import { RemoteCommandError, type ExecResult } from '../ssh/connection.js';
 import { planRoles } from '../plan/quorum.js';
 import { redact } from '../log.js';
@@ -21,7 +21,7 @@ import { Formation, planInput, type RotateWhich } from './formation.js';
 import { QuorumLostError, fleetClusters, gatherMembers, halfJoined, inSwarm, type Member } from './swarmState.js';
 import { ingressMtuNote, runPreflight } from './preflight.js';
 import { recreateIngressCommand } from '../remote/preflight.js';
-import { throwIfInterrupted } from '../interrupt.js';
+import { Interrupted, throwIfInterrupted } from '../interrupt.js';
 
 export type { SwarmReport } from '../run/outcome.js';
 export type { RotateWhich } from './formation.js';
@@ -31,6 +31,8 @@ interface SwarmOptions {
   rotate?: RotateWhich;
   /** Facts read already in this run (provision remove). */
   members?: Member[];
+  /** How the run's last call (labels, node list) goes: `provision up` sends it with the manager's last call. */
+  lastCall?: (manager: Member, parts: RemoteCommand[]) => Promise<ExecResult[]>;
 }
 
 class SwarmRun {
@@ -49,6 +51,8 @@ class SwarmRun {
   formation: Formation | null = null;
   /** Read in the same remote call as swarm init: the plan and the tokens phases need not ask again. */
   afterInit: { nodes: NodeInfo[]; tokens: string } | null = null;
+  /** Token files written while robots join (not waited for before the joins): settled before the last call. */
+  aside: Promise<void>[] = [];
   constructor(
     readonly fleet: Fleet,
     readonly options: SwarmOptions,
@@ -104,8 +108,15 @@ export const SWARM_PHASES: readonly Phase<SwarmRun>[] = [
   preflight,
   init,
   plan,
-  // A robot that joins gets its files with the join (one remote call less); the rest here.
-  { ...tokens, each: (s, robot) => (f(s).joinsLater(robot) ? Promise.resolve() : f(s).writeTokens(robot)) },
+  // A robot that joins gets its files with the join (one remote call less); the rest here, while others join.
+  {
+    ...tokens,
+    each: async (s, robot) => {
+      if (f(s).joinsLater(robot)) return;
+      if (s.fleet.options.dryRun) return f(s).writeTokens(robot); // compared in order, before what follows
+      s.aside.push(aside(s, robot));
+    },
+  },
   {
     title: 'cleaning up interrupted joins',
     robots: (s) => f(s).halfJoinedRobots(),
@@ -130,7 +141,8 @@ export const SWARM_PHASES: readonly Phase<SwarmRun>[] = [
     run: (s, p) => f(s).joinWorkers(f(s).toJoin('worker'), p),
     dryRun: (s) => f(s).wouldDo('worker'),
   },
-  { title: 'labelling nodes', robots: (s) => f(s).toLabel(), each: (s, r) => f(s).label(r), dryRun: (s) => f(s).wouldDo('labels') },
+  // The manager rounds' labels settle here; the rest go in the last call, with the node list.
+  { title: 'labelling nodes', run: settle, dryRun: (s) => f(s).wouldDo('labels') },
   {
     title: 'demoting',
     robots: (s) => f(s).demotions(),
@@ -138,7 +150,11 @@ export const SWARM_PHASES: readonly Phase<SwarmRun>[] = [
     dryRun: (s) => f(s).wouldDo('demote'),
   },
   { title: 'pruning nodes', run: (s) => f(s).prune(), dryRun: (s) => void f(s).strangers() }, // strangers() only reports there
-  { title: 'reading the node list', run: (s) => (f(s).noteLimit(), f(s).finalReport()), dryRun: (s) => f(s).noteLimit() },
+  {
+    title: 'reading the node list',
+    run: (s) => (f(s).noteLimit(), f(s).finalReport(s.options.lastCall)),
+    dryRun: (s) => f(s).noteLimit(),
+  },
 ];
 
 /** provision rotate: a new token, written where it goes; nothing else. */
@@ -150,10 +166,28 @@ export const ROTATE_PHASES: readonly Phase<SwarmRun>[] = [
   tokens,
 ];
 
+/** A robot's token files, written while others join: its error fails it alone. */
+function aside(s: SwarmRun, robot: string): Promise<void> {
+  const written = f(s)
+    .writeTokens(robot)
+    .catch((err: Error) => {
+      if (err instanceof Interrupted) throw err;
+      s.fleet.failed(robot, err.message);
+    });
+  written.catch(() => undefined); // awaited in settle
+  return written;
+}
+
+async function settle(s: SwarmRun): Promise<void> {
+  await Promise.all(s.aside);
+  await f(s).settleLabels();
+  await f(s).labelBeforeDemotions();
+}
+
 export async function runSwarm(fleet: Fleet, options: SwarmOptions = {}): Promise<SwarmReport> {
   const s = new SwarmRun(fleet, options);
   try {
-    const stop = await runPhases(fleet, s, options.rotate ? ROTATE_PHASES : SWARM_PHASES);
+    const stop = await runPhases(fleet, s, options.rotate ? ROTATE_PHASES : SWARM_PHASES).finally(() => Promise.allSettled(s.aside));
     if (stop instanceof QuorumLostError) quorumLost(fleet, s.members);
     else if (stop) stopped(fleet, s, stop);
   } catch (err) {

@@ -73,6 +73,7 @@ const SCRIPTS = new Map<string, string>(
     'join-state': docker.joinStateCommand(false).line,
     'manager-state': docker.managerStateCommand(false).line,
     'join-tokens': docker.joinTokensCommand(false).line,
+    'manager-read': docker.managerReadCommand(false).line,
     'rotate-token': docker.rotateTokenCommand('worker', false).line,
     'sync-tokens': docker.syncTokensCommand(false),
     'remove-tokens': docker.removeTokensCommand(false),

@@ -94,7 +94,7 @@ export class SimFleet {
 
   /** The commands sent that change something (reads left out), in order. */
   changes(): string[] {
-    const reads = /: (facts|node-ls|join-state|manager-state|join-tokens|sync-tokens 1)\b/;
+    const reads = /: (facts|node-ls|join-state|manager-state|join-tokens|manager-read|sync-tokens 1)\b/;
     return this.sent.filter((s) => !reads.test(s));
   }
 
@@ -167,6 +167,10 @@ export class SimFleet {
     if (me?.role !== 'manager') return fail('Error response from daemon: This node is not a swarm manager.');
     if (command === 'node-ls') return ok(this.nodes.map((n) => nodeJson(n)).join('\n'));
     if (command === 'join-tokens') return ok(`${this.tokens.worker}\n${this.tokens.manager}\n`);
+    if (command === 'manager-read')
+      return ok(
+        `${this.nodes.map((n) => nodeJson(n)).join('\n')}\nprovision-tokens-begin\n${this.tokens.worker}\n${this.tokens.manager}\n`,
+      );
     if (command === 'rotate-token') {
       this.tokens[args[0] as 'worker' | 'manager'] += 'r';
       return ok();

@@ -153,6 +153,7 @@ function standIn(
     failed: (n: string, d: string) => set(n, 'failed', d),
     phase: () => ({ advance: () => undefined, grow: () => undefined, finish: () => undefined }),
     firstRead: (_r: unknown, c: ReturnType<typeof conn>, cmd: string | RemoteCommand, what: string) => c.run(cmd, what),
+    takeOpened: () => undefined, // nothing ran with a lock here
     eachConnected: async (work: (robot: unknown, c: ReturnType<typeof conn>) => Promise<void>) => {
       await Promise.all(
         inventory.robots.map(async (r) => {
