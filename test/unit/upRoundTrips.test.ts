@@ -100,8 +100,8 @@ describe('provision up at 10 robots: remote commands and waves', () => {
     const out = process.env.PROVISION_ROUND_TRIPS_JSON;
     const brief = ({ byRobot: _, ...counts }: typeof fresh) => counts;
     if (out) writeFileSync(out, JSON.stringify({ robots: 10, fresh: brief(fresh), noop: brief(noop) }, null, 2));
-    // Session 12's counts (session 11: fresh 4 per worker, 16 on the leader, 16 waves; no-op 2, 3, 4 waves;
-    // session 10: fresh 7 per worker, 19 on the leader, 18 waves; no-op 3, 4, 5 waves;
+    // 2026-12-08's counts (2026-12-07, second step: fresh 4 per worker, 16 on the leader, 16 waves; no-op 2, 3, 4 waves;
+    // its first step: fresh 7 per worker, 19 on the leader, 18 waves; no-op 3, 4, 5 waves;
     // before it: fresh 11 per worker, 25 on the leader, 22 waves; no-op 4, 5, 7 waves).
     expect(brief(fresh)).toEqual({ leader: 8, perWorker: 4, perRobot: 8, waves: 9, total: 44, managers: 7 });
     expect(brief(noop)).toEqual({ leader: 2, perWorker: 2, perRobot: 2, waves: 3, total: 20, managers: 7 });
