@@ -670,8 +670,14 @@ export class Formation {
       const why = d.r?.stderr ?? lost;
       const what = 'docker node update --label-add/--label-rm';
       if (/update out of sequence/.test(why) || (await this.via.recover(manager, why))) again.push(d.m);
-      else if (d.r)
-        this.fleet.failed(d.m.robot.name, new RemoteCommandError(manager.robot.name, `${what} (on ${manager.robot.name})`, d.r).message);
+      // No answer at all (the call lost, not as a manager loss): the label's fate is unknown, the robot fails as label would.
+      else
+        this.fleet.failed(
+          d.m.robot.name,
+          d.r
+            ? new RemoteCommandError(manager.robot.name, `${what} (on ${manager.robot.name})`, d.r).message
+            : `${what} (on ${manager.robot.name}): ${lost}`,
+        );
     }
     let stop: unknown = null;
     await Promise.all(again.map((m) => this.label(m.robot.name).catch((err: unknown) => void (stop ??= this.stopOrFail(err, [m])))));

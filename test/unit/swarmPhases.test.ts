@@ -8,6 +8,7 @@ import type { Reach } from '../../src/ssh/pool.js';
 import { nodesAndTokens } from '../../src/steps/formation.js';
 import { NODES_OUTPUT_LIMIT } from '../../src/remote/docker.js';
 import { PART_MARK } from '../../src/remote/shell.js';
+import { readable } from './recorder.js';
 
 scratchOperator('provision-swarm-phases-');
 const { RobotConnection } = await import('../../src/ssh/connection.js');
@@ -517,6 +518,29 @@ describe('formation under load (joins slow, pending, failing for a while; the le
     expect(updates.slice(switched).every((u) => u.startsWith('Ida: '))).toBe(true);
     expect(updates.map((u) => u.split(' ').pop()).sort()).toEqual(['n1', 'n2', 'n2', 'n3', 'n4']);
     expect(details('Ida').join(' ')).toContain('provision works through this manager now: it leads (the lead moved');
+  });
+
+  it('a label call lost for a reason that is no manager loss (SSH channels exhausted): its robots fail, not pass unlabelled', async () => {
+    const sim = new SimFleet(FOUR);
+    let lost = false;
+    const answer = sim.answerNamed.bind(sim);
+    sim.answerNamed = (name, command, stdin) => {
+      if (!lost && readable(command).startsWith('docker node update')) {
+        lost = true; // the first label call never answers: its labels were not applied
+        throw new Error('(SSH) Channel open failure: open failed');
+      }
+      return answer(name, command, stdin);
+    };
+    const { fleet, details } = await swarm(sim);
+    expect(lost).toBe(true);
+    const labelled = new Set(sim.sent.filter((s) => s.includes('docker node update')).map((u) => u.split(' ').pop()));
+    const unlabelled = FOUR.filter((r) => !labelled.has(sim.robots.get(r)?.nodeId));
+    expect(unlabelled.length).toBeGreaterThan(0);
+    for (const r of unlabelled) {
+      expect(fleet.outcomes.get(r)?.status).toBe('failed');
+      expect(details(r).join(' ')).toContain('Channel open failure');
+    }
+    expect(fleet.exitCode()).not.toBe(0);
   });
 
   it('an election that takes a while ("does not have a leader" several times) is waited out', async () => {
