@@ -343,7 +343,7 @@ export class Formation {
       await this.via.run((sudo) => nodeRoleCommand(change, m.facts.swarm?.NodeID ?? '', sudo), `docker node ${change}`);
       this.swarmChanged = true;
       this.fleet.changed(m.robot.name, `${change}d to ${change === 'promote' ? 'manager' : 'worker'}`);
-      if (change === 'promote') this.newManagers.add(m);
+      if (change === 'promote') this.managerUp(m);
       else await this.via.avoid(m, `${m.robot.name} was demoted`); // never worked through again
     });
   }
@@ -439,6 +439,15 @@ export class Formation {
     return joinOrder([...new Set([...connected, ...seen, ...this.managerAddrs])], this.goneAddresses());
   }
 
+  /**
+   * A manager now (joined or promoted in this run): its swarm port answers, whatever a join found before
+   * (a planned manager's port is closed until it joins: not gone, only not yet there).
+   */
+  private managerUp(m: Member): void {
+    this.newManagers.add(m);
+    this.goneAddrs.delete(`${m.robot.ip}:${SWARM_PORT}`);
+  }
+
   /** Managers' swarm addresses found closed by a join, and those of managers this run dropped (docker or connection lost). */
   private goneAddresses(): Set<string> {
     const lost = this.usable.filter((m) => this.via.isDropped(m));
@@ -453,7 +462,7 @@ export class Formation {
       this.progressed();
       this.swarmChanged = true;
       this.joinedNow.add(m);
-      if (role === 'manager') this.newManagers.add(m);
+      if (role === 'manager') this.managerUp(m);
       this.fleet.joined(m.robot.name, `joined as ${role}${how}`);
     });
     // Its labels follow: with its round's (managers) or in the run's last call (workers); it joined whatever they do.

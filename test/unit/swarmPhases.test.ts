@@ -467,6 +467,19 @@ describe('formation under load (joins slow, pending, failing for a while; the le
     expect(details('Emil')).toContain('joined as worker (at attempt 2)');
   });
 
+  it('a planned manager refused before it joined (its port not open yet) is not gone once it joined: a join pending through it is waited for', async () => {
+    const sim = new SimFleet(FOUR);
+    // Ida's first join meets Anton electing, then Otto, which joins in the same round, not listening yet.
+    sim.joinTurns.set('Ida', [{ kind: 'fail', message: `${DOCKER_SAYS.noLeader}\n${DOCKER_SAYS.dialRefused('10.0.0.3:2377')}` }]);
+    sim.joinTurns.set('Emil', [{ kind: 'pending', polls: 2, through: '10.0.0.3:2377' }]);
+    const { fleet, details } = await swarm(sim);
+    expect(fleet.exitCode()).toBe(0);
+    expect(fleet.outcomes.get('Otto')?.status).toBe('joined');
+    expect(sim.sent).not.toContain('Emil: docker swarm leave --force');
+    expect(joins(sim, 'Emil')).toHaveLength(1);
+    expect(details('Emil')).toContain('joined as worker (after a join that went on in the background)');
+  });
+
   it('the swarm loses its leader for good while a join waits: the run stops as a lost quorum, not after the stall', async () => {
     const sim = new SimFleet(FOUR);
     sim.quorumLoss = /^Emil: join /;
