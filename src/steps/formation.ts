@@ -491,6 +491,7 @@ export class Formation {
     const since = Date.now();
     const background = ' (after a join that went on in the background)';
     for (let attempt = 1; ; attempt++) {
+      if (this.quorumLost) throw this.quorumLost; // no join can finish without a leader: none sent
       let out = '';
       let failure = 'the join docker went on with in the background ended without joining';
       try {

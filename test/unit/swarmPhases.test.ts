@@ -492,6 +492,19 @@ describe('formation under load (joins slow, pending, failing for a while; the le
     expect(details('Emil').join(' ')).not.toMatch(/made no progress/);
   });
 
+  it('once the quorum is found lost, workers not yet started send no join (a leaderless swarm takes none): the run stops', async () => {
+    const sim = new SimFleet(Array.from({ length: 16 }, (_, i) => `R${i + 1}`));
+    sim.quorumLoss = /: join worker /;
+    Object.assign(joinTiming, { retryMs: 500, retryMaxMs: 500 }); // the loss is found (100 ms) before any join is sent again
+    const { fleet } = await swarm(sim);
+    expect(fleet.exitCode()).not.toBe(0);
+    const workers = [...fleet.outcomes.values()].filter((o) => o.details.join(' ').includes('lost quorum')).length;
+    const sent = sim.sent.filter((s) => s.includes(': join worker ')).length;
+    expect(workers).toBeGreaterThan(8);
+    // The joins in flight when the loss was found (the pacing window's first four), not one per worker.
+    expect(sent).toBe(4);
+  });
+
   it('a pending join outlasts the stall time while the swarm progresses elsewhere (nodes join the node list), then joins', async () => {
     const sim = new SimFleet(FOUR);
     // ~80 reads of 10 ms: twice the 400-ms stall time. Every 8th read another node joins the swarm.
