@@ -432,11 +432,25 @@ export class Formation {
    * still looks ready to the swarm for seconds), then those the swarm saw reachable, then every planned one.
    */
   private joinAddresses(): string[] {
+    return joinOrder([...new Set([...this.managersNow(), ...this.managerAddrs])], this.goneAddresses());
+  }
+
+  /** The managers' swarm addresses: those this run works through, then those the swarm saw reachable. */
+  private managersNow(): string[] {
     const connected = this.managerCandidates().map((m) => `${m.robot.ip}:${SWARM_PORT}`);
     const seen = this.nodes
       .filter((n) => n.role === 'manager' && n.state === 'ready' && n.reachability !== 'unreachable')
       .map((n) => `${n.addr}:${SWARM_PORT}`);
-    return joinOrder([...new Set([...connected, ...seen, ...this.managerAddrs])], this.goneAddresses());
+    return [...connected, ...seen];
+  }
+
+  /**
+   * A pending join through `through` is left when that manager is gone and another is not: with every
+   * manager "gone" (as one robot's own link may say of all), a new join would only go to them again.
+   */
+  private joinGoesElsewhere(through: string): boolean {
+    const gone = this.goneAddresses();
+    return gone.has(through) && this.managersNow().some((a) => !gone.has(a));
   }
 
   /**
@@ -577,7 +591,7 @@ export class Formation {
         if (join.state === 'error') return this.cleanFailedJoin(m, join.error);
         if (join.state !== 'pending')
           throw new Error(`the join ended in state ${join.state || 'unknown'}: ${join.error || 'no error given'}`);
-        if (through && this.goneAddresses().has(through)) return this.leaveJoinTo(m, through);
+        if (through && this.joinGoesElsewhere(through)) return this.leaveJoinTo(m, through);
         const verdict = this.verdict(since);
         if (verdict !== 'wait') throw new Error(this.stuckMessage(verdict, 'the join is still pending'));
         void this.lookAtSwarm();

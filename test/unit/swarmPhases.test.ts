@@ -480,6 +480,19 @@ describe('formation under load (joins slow, pending, failing for a while; the le
     expect(details('Emil')).toContain('joined as worker (after a join that went on in the background)');
   });
 
+  it('one robot that reaches no manager (its own link) fails alone: other joins pending through the managers are not left and sent again', async () => {
+    const sim = new SimFleet([...FOUR, 'Paula']);
+    const all = ['10.0.0.1:2377', '10.0.0.2:2377', '10.0.0.3:2377'];
+    sim.joinTurns.set('Paula', [{ kind: 'fail', message: all.map(DOCKER_SAYS.dialRefused).join('\n') }]);
+    sim.joinTurns.set('Emil', [{ kind: 'pending', polls: 3, through: '10.0.0.1:2377' }]);
+    const { fleet, details } = await swarm(sim, { roles: { Emil: 'worker', Paula: 'worker' } });
+    expect(fleet.outcomes.get('Paula')?.status).toBe('failed');
+    // Every manager is "gone" by Paula's word: leaving Emil's join would only send it to them again.
+    expect(sim.sent).not.toContain('Emil: docker swarm leave --force');
+    expect(joins(sim, 'Emil')).toHaveLength(1);
+    expect(details('Emil')).toContain('joined as worker (after a join that went on in the background)');
+  });
+
   it('the swarm loses its leader for good while a join waits: the run stops as a lost quorum, not after the stall', async () => {
     const sim = new SimFleet(FOUR);
     sim.quorumLoss = /^Emil: join /;
