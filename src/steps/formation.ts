@@ -408,12 +408,13 @@ export class Formation {
       if (this.stopping) throw this.stopping;
       // The round's labels in one call, not waited for: the next round needs only the joins.
       const joined = batch.map((n) => this.member(n)).filter((m) => this.joinedNow.has(m));
-      this.labelling.push(
-        this.labelTogether(joined).then(
-          () => undefined,
-          (err: unknown) => void this.stopOrFail(err, joined),
-        ),
+      const labelled = this.labelTogether(joined).then(
+        () => undefined,
+        (err: unknown) => void this.stopOrFail(err, joined),
       );
+      // Awaited in settleLabels; a run that stops before (Ctrl-C rethrown here, a lost quorum) must not crash on it.
+      labelled.catch(() => undefined);
+      this.labelling.push(labelled);
     }
   }
 

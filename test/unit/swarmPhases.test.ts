@@ -9,6 +9,7 @@ import { nodesAndTokens } from '../../src/steps/formation.js';
 import { NODES_OUTPUT_LIMIT } from '../../src/remote/docker.js';
 import { PART_MARK } from '../../src/remote/shell.js';
 import { readable } from './recorder.js';
+import { Interrupted } from '../../src/interrupt.js';
 
 scratchOperator('provision-swarm-phases-');
 const { RobotConnection } = await import('../../src/ssh/connection.js');
@@ -516,6 +517,31 @@ describe('formation under load (joins slow, pending, failing for a while; the le
     expect(workers).toBeGreaterThan(8);
     // The joins in flight when the loss was found (the pacing window's first four), not one per worker.
     expect(sent).toBe(4);
+  });
+
+  it("a manager round's label call interrupted, then the run stops before the labels settle: no unhandled rejection (a crash)", async () => {
+    const sim = new SimFleet(['Anton', 'Ida', 'Otto', 'Emil', 'Paula']);
+    let interrupted = false;
+    const answer = sim.answerNamed.bind(sim);
+    sim.answerNamed = (name, command, stdin) => {
+      if (!interrupted && readable(command).startsWith('docker node update')) {
+        interrupted = true;
+        throw new Interrupted();
+      }
+      return answer(name, command, stdin);
+    };
+    sim.quorumLoss = /: join manager 10\.0\.0\.4 /; // the second round finds no leader: the run stops there
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await swarm(sim, { roles: { Anton: 'manager', Ida: 'manager', Otto: 'manager', Emil: 'manager', Paula: 'manager' } });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(interrupted).toBe(true);
+    expect(unhandled).toEqual([]);
   });
 
   it('a pending join outlasts the stall time while the swarm progresses elsewhere (nodes join the node list), then joins', async () => {
