@@ -45,7 +45,7 @@ import type { Robot } from '../inventory/schema.js';
 import { runPhases, type Phase } from '../run/phases.js';
 import { liveRobots, onRobot, type Reached } from '../run/reached.js';
 import type { Phase as Progress } from '../progress.js';
-import { throwIfInterrupted } from '../interrupt.js';
+import { Interrupted, throwIfInterrupted } from '../interrupt.js';
 
 export interface KeysOptions {
   /** Check the mesh after writing (off with --no-verify). */
@@ -350,6 +350,7 @@ async function fetchUnknownBlocks(s: KeysState, blocks: FleetBlocks): Promise<vo
           for (const f of MANAGED_SSH_FILES) blocks.learn(splitRaw(whole.files[f].content).region ?? '');
           if (!blocks.has(sha)) throw new Error('reading ~/.ssh: a file changed while it was read; run again');
         } catch (err) {
+          if (err instanceof Interrupted) throw err; // Ctrl-C: the run stops, no robot is failed as unreadable
           s.fleet.failed(name, (err as Error).message);
           s.gathered.delete(name);
         }

@@ -9,6 +9,7 @@ scratchOperator('provision-keys-phases-');
 const { Recorder, freshRobot } = await import('./recorder.js');
 const { runKeys, keysOpening, keysPhases } = await import('../../src/steps/keys.js');
 const { parseInventory } = await import('../../src/inventory/load.js');
+const { Interrupted } = await import('../../src/interrupt.js');
 
 const ROBOTS = ['Anton', 'Ida', 'Otto'];
 const inventory = parseInventory(
@@ -175,6 +176,28 @@ describe('provision keys over fleets that are not all alike, phase by phase', ()
     expect(rec.of('Otto')).toEqual([opening('Otto'), `-: gather-ssh otto@Otto 1 0`, `${MESH}: mesh-probe Anton`]);
     expect(fleet.outcomes.get('Otto')?.details.join('\n')).toMatch(/Emil/);
     expect(rec.of('Anton')).toEqual([opening('Anton'), `${MESH}: mesh-probe Otto`]);
+  });
+
+  it('Ctrl-C while a block is read whole: the run is interrupted, the robots holding it are not failed as unreadable', async () => {
+    const robots = fresh();
+    await keys(robots);
+    const withEmil = (text: string | null) => (text ?? '').replace('# END provision', '[Emil]:22 ssh-ed25519 AAAAEmil\n# END provision');
+    for (const r of ['Ida', 'Otto'])
+      (robots.get(r) as SimRobot).files.known_hosts = withEmil((robots.get(r) as SimRobot).files.known_hosts);
+    const rec = new Recorder(robots);
+    const hooked = rec as unknown as { exec: (robot: string, line: string, stdin?: string | Buffer) => Promise<ExecResult> };
+    const exec = hooked.exec.bind(rec);
+    const calls = new Map<string, number>();
+    hooked.exec = async (robot, line, stdin) => {
+      calls.set(robot, (calls.get(robot) ?? 0) + 1);
+      if (robot !== 'Anton' && calls.get(robot) === 2) throw new Interrupted(); // the whole read, as Ctrl-C abandons it
+      return exec(robot, line, stdin);
+    };
+    const fleet = rec.fleet(inventory, { dryRun: false });
+    expect(await fleet.lock(keysOpening(fleet))).toBe(true);
+    await runKeys(fleet).catch((err: unknown) => expect(err).toBeInstanceOf(Interrupted));
+    for (const r of ['Ida', 'Otto'])
+      expect(fleet.outcomes.get(r)?.details.join('\n') ?? '').not.toMatch(/could not be read whole|interrupted/);
   });
 
   it('the plan merges over every robot read: drift in a block is reported, not written away (no --prune)', async () => {
