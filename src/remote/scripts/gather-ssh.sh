@@ -14,7 +14,13 @@ comment=$1 dry=$2 parts=$3 key=$4
 shift 4
 # in_parts FILE: the block as src/remote/managedBlock.ts finds it: the first line starting "# BEGIN provision"
 # to the next "# END provision" (a CR allowed); head/tail keep the bytes, a missing last newline too.
+# It reads a snapshot (one read of the file): a file rewritten meanwhile (ssh-keygen -R) cannot give parts
+# that do not fit together.
 in_parts() {
+  if snap=$(mktemp 2>/dev/null) && cat "$1" > "$snap"; then parts_of "$snap"; rm -f "$snap"
+  else rm -f "$snap" 2>/dev/null; parts_of "$1"; fi
+}
+parts_of() {
   at=$(LC_ALL=C awk '!b && /^# BEGIN provision/ { b = NR; next } b && ($0 == "# END provision" || $0 == "# END provision\r") { print b, NR; exit }' "$1")
   if [ -z "$at" ]; then base64 -w0 "$1"; echo ':-:'; return; fi
   b=${at% *} e=${at#* }
