@@ -63,6 +63,22 @@ export function parseLock(stdout: string): LockResult {
   throw unexpectedAnswer('taking the run lock', TAKE_ANSWERS, line);
 }
 
+/**
+ * The take's answer as far as it came (stdout so far): 'ours' once its whole "provision-lock" line says
+ * the lock is this run's (what follows is the command run after it), 'not ours' once it says otherwise,
+ * null before that line is whole.
+ */
+export function lockAnswerSoFar(soFar: string): 'ours' | 'not ours' | null {
+  const whole = soFar.slice(0, soFar.lastIndexOf('\n') + 1); // the last line may not have come whole yet
+  if (!whole.split('\n').some((l) => l.startsWith('provision-lock '))) return null;
+  try {
+    const lock = parseLock(whole);
+    return !lock.held && !('notLinux' in lock) ? 'ours' : 'not ours';
+  } catch {
+    return 'not ours';
+  }
+}
+
 const foreignText = (shown = '') => `~/${LOCK_DIR} not in provision's format (it holds: ${redact(shown.trim()) || 'nothing readable'})`;
 
 /** Why this run may not go on there, for the report. */

@@ -16,6 +16,7 @@ import {
   LOCK_REFRESH_SECONDS,
   STALE_LOCK_SECONDS,
   heldText,
+  lockAnswerSoFar,
   lockCommand,
   ownerIsDeadLocalRun,
   parseLock,
@@ -282,8 +283,10 @@ export class Fleet {
    * Take the run lock on every connected robot; if another run holds any, release ours and fail every
    * robot (two runs must never act at once). `opening`, the step's first command, runs in the same
    * remote call right after the lock (one round trip less); the step reads it with `firstRead`.
-   * The gate (see lockGate) goes first, alone: of two runs started together on one fleet, the one that
-   * loses it has taken nothing, so the winner meets no lock of it and exactly one run proceeds.
+   * The gate (the first connected robot) goes first, alone: of two runs started together on one fleet,
+   * the one that loses it has taken nothing, so the winner meets no lock of it and exactly one run
+   * proceeds. The others start once the gate's answer says its lock is ours, while its opening still
+   * runs (a manager's opening may take seconds at 100 robots: not a wait for the whole fleet).
    */
   async lock(opening?: (robot: Robot) => string | RemoteCommand) {
     if (interruption.aborted) return false;
@@ -291,9 +294,9 @@ export class Fleet {
     const locked = new Map<string, RobotConnection>();
     const robots = this.connected();
     const phase = this.phase('taking the run lock', robots.length);
-    const lockOne = async ({ robot, conn }: { robot: Robot; conn: RobotConnection }) => {
+    const lockOne = async ({ robot, conn }: { robot: Robot; conn: RobotConnection }, onOurs?: () => void) => {
       try {
-        const got = await this.lockOn(robot, conn, opening?.(robot));
+        const got = await this.lockOn(robot, conn, opening?.(robot), onOurs);
         if (got === 'locked') locked.set(robot.name, conn);
         else if (got !== 'failed') conflicts.push(got);
         return got;
@@ -306,11 +309,16 @@ export class Fleet {
     };
     this.locking = (async () => {
       let rest = robots;
+      let gate: Promise<unknown> | undefined;
       for (const next of robots) {
         rest = rest.slice(1);
-        if ((await lockOne(next)) !== 'failed') break; // a gate that failed otherwise: the next robot is the gate
+        let ours = () => {};
+        const taken = new Promise<'ours'>((resolve) => (ours = () => resolve('ours')));
+        gate = lockOne(next, ours);
+        if ((await Promise.race([gate, taken])) !== 'failed') break; // a gate that failed otherwise: the next robot is the gate
       }
-      if (!conflicts.length) await Promise.all(rest.map(lockOne));
+      if (!conflicts.length) await Promise.all([gate, ...rest.map((r) => lockOne(r))]);
+      else await gate;
       phase.finish();
     })();
     await this.locking;
@@ -333,10 +341,18 @@ export class Fleet {
   }
 
   /** The lock on one robot: 'locked', 'failed' (said on the robot), or the text naming who holds it. */
-  private async lockOn(robot: Robot, conn: RobotConnection, then?: string | RemoteCommand) {
+  private async lockOn(robot: Robot, conn: RobotConnection, then?: string | RemoteCommand, onOurs?: () => void) {
+    // Told as soon as the answer's lock line says so, before `then` has answered.
+    const onStdout =
+      onOurs &&
+      ((soFar: string) => {
+        const answer = lockAnswerSoFar(soFar);
+        if (answer === 'ours') onOurs();
+        return answer !== null;
+      });
     const attempt = async (deadOwner?: string) => {
       const t0 = Date.now();
-      const result = await conn.exec(lockCommand(this.runId, deadOwner, then), { uninterruptible: true });
+      const result = await conn.exec(lockCommand(this.runId, deadOwner, then), { uninterruptible: true, onStdout });
       if (result.code !== 0 && !result.stdout.includes('provision-lock '))
         throw new RemoteCommandError(robot.name, 'taking the run lock', result);
       return { lock: parseLock(result.stdout), result, at: { t0, t1: Date.now() } };

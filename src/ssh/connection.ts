@@ -31,6 +31,11 @@ interface ExecOptions {
    * may start after Ctrl-C, and take no channel slot (the commands abandoned may still hold theirs).
    */
   uninterruptible?: boolean;
+  /**
+   * The command's stdout so far (after the login shell's mark), as it arrives: a caller may act before
+   * the call ends. Asked again on each arrival until it answers true.
+   */
+  onStdout?: (soFar: string) => boolean;
 }
 
 /** Runs a line as sshd would receive it, with its stdin (see RobotConnection.standIn). */
@@ -254,11 +259,18 @@ export class RobotConnection {
     const stdin = typeof remote !== 'string' && remote.readsSudoPassword ? this.withSudoPassword(options.stdin) : options.stdin;
     const { uninterruptible = false } = options;
     const outputLimit = typeof remote === 'string' ? undefined : remote.outputLimit;
+    const { onStdout } = options;
+    const seen = onStdout && ((raw: string) => splitAtMark(raw).marked && onStdout(splitAtMark(raw).output));
     const run = async () => {
       const wire = forAnyLoginShell(command);
-      return this.standInRun
-        ? bounded(await this.standInRun(wire, stdin instanceof Readable ? Buffer.concat(await stdin.toArray()) : stdin), outputLimit)
-        : this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, uninterruptible, outputLimit);
+      if (!this.standInRun)
+        return this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, uninterruptible, outputLimit, seen);
+      const answer = bounded(
+        await this.standInRun(wire, stdin instanceof Readable ? Buffer.concat(await stdin.toArray()) : stdin),
+        outputLimit,
+      );
+      seen?.(answer.stdout);
+      return answer;
     };
     const inSlot = async () => {
       await this.channels.acquire();
@@ -269,14 +281,20 @@ export class RobotConnection {
         this.channels.release();
       }
     };
+    // The call's time in the log: where a run spends its time, robot by robot (a slow robot, a slow step).
+    const t0 = Date.now();
+    const took = () => `${((Date.now() - t0) / 1000).toFixed(2)} s`;
     try {
       if (!uninterruptible) throwIfInterrupted();
       const result = this.withoutLoginShellOutput(await (uninterruptible ? run() : abandonOnInterrupt(inSlot())));
       if (!options.quiet || result.code !== 0)
-        log(this.target.name, `$ ${command}\n  -> exit ${result.code}${result.stderr.trim() ? `; stderr: ${result.stderr.trim()}` : ''}`);
+        log(
+          this.target.name,
+          `$ ${command}\n  -> exit ${result.code} in ${took()}${result.stderr.trim() ? `; stderr: ${result.stderr.trim()}` : ''}`,
+        );
       return result;
     } catch (err) {
-      log(this.target.name, `$ ${command}\n  -> error: ${(err as Error).message}`);
+      log(this.target.name, `$ ${command}\n  -> error after ${took()}: ${(err as Error).message}`);
       throw err;
     }
   }
@@ -299,6 +317,7 @@ export class RobotConnection {
     timeoutMs: number,
     uninterruptible: boolean,
     outputLimit?: number,
+    onStdout?: (raw: string) => boolean,
   ): Promise<ExecResult> {
     const openChannel = () =>
       new Promise<ClientChannel>((resolve, reject) => this.client.exec(wire, (err, ch) => (err ? reject(err) : resolve(ch))));
@@ -323,7 +342,12 @@ export class RobotConnection {
           channel.close();
           reject(floodOf(sink, out));
         };
-        channel.on('data', collect(out));
+        const collectOut = collect(out);
+        let watching = Boolean(onStdout);
+        channel.on('data', (d: Buffer) => {
+          collectOut(d);
+          if (watching && onStdout?.(out.text())) watching = false;
+        });
         channel.stderr.on('data', collect(errOut));
         channel.on('close', (code: number | null) => {
           clearTimeout(timer);

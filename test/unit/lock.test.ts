@@ -8,6 +8,7 @@ import {
   NOT_LOCKED,
   STALE_LOCK_SECONDS,
   heldText,
+  lockAnswerSoFar,
   lockCommand,
   ownerIsDeadLocalRun,
   parseLock,
@@ -301,4 +302,34 @@ describe('runs racing for one lock', () => {
       expect(readdirSync(join(h, LOCK_DIR))).toHaveLength(1);
     }
   }, 60_000);
+});
+
+describe("the gate's answer read as it comes (the others start before its opening has answered)", () => {
+  it('the lock line comes before what runs after the lock, and says ours; the rest is still running', async () => {
+    const h = home();
+    const take = lockCommand('me@laptop:1:aa', '', 'sleep 1; echo after');
+    const child = spawn('sh', ['-c', take.line], { env: { PATH: process.env.PATH, HOME: h } });
+    let soFar = '';
+    let oursAt: string | null = null;
+    child.stdout.on('data', (d: Buffer) => {
+      soFar += d.toString();
+      if (oursAt === null && lockAnswerSoFar(soFar) === 'ours') oursAt = soFar;
+    });
+    const code = await new Promise((done) => child.on('close', done));
+    expect(code).toBe(0);
+    expect(oursAt).toBe('provision-lock locked\n'); // said while `then` still slept
+    expect(soFar).toBe('provision-lock locked\nafter\n');
+  });
+
+  it('held, foreign or not-linux: not ours; a line not yet whole: no answer yet', () => {
+    expect(lockAnswerSoFar('')).toBeNull();
+    expect(lockAnswerSoFar('provision-lock lock')).toBeNull();
+    expect(lockAnswerSoFar('motd\nprovision-lock locked')).toBeNull();
+    expect(lockAnswerSoFar('motd\nprovision-lock locked\nfacts')).toBe('ours');
+    expect(lockAnswerSoFar('provision-lock taken-over a@b:2:ff\n')).toBe('ours');
+    expect(lockAnswerSoFar('provision-lock held 3 a@b:2:ff\n')).toBe('not ours');
+    expect(lockAnswerSoFar('provision-lock foreign 3 x\n')).toBe('not ours');
+    expect(lockAnswerSoFar('provision-lock not-linux Darwin\n')).toBe('not ours');
+    expect(lockAnswerSoFar('provision-lock what\n')).toBe('not ours');
+  });
 });
