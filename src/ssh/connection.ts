@@ -38,8 +38,8 @@ interface ExecOptions {
   onStdout?: (soFar: string) => boolean;
 }
 
-/** Runs a line as sshd would receive it, with its stdin (see RobotConnection.standIn). */
-export type StandIn = (line: string, stdin: string | Buffer | undefined) => Promise<ExecResult>;
+/** Runs a line as sshd would receive it, with its stdin (see RobotConnection.standIn); may tell its stdout as it comes. */
+export type StandIn = (line: string, stdin: string | Buffer | undefined, onStdout?: (soFar: string) => void) => Promise<ExecResult>;
 
 interface ConnectTarget {
   name: string;
@@ -260,16 +260,19 @@ export class RobotConnection {
     const { uninterruptible = false } = options;
     const outputLimit = typeof remote === 'string' ? undefined : remote.outputLimit;
     const { onStdout } = options;
-    const seen = onStdout && ((raw: string) => splitAtMark(raw).marked && onStdout(splitAtMark(raw).output));
+    let watching = Boolean(onStdout); // until onStdout answers true
+    const seen = (raw: string) => {
+      const out = watching ? splitAtMark(raw) : null;
+      if (out?.marked && onStdout?.(out.output)) watching = false;
+      return !watching;
+    };
     const run = async () => {
       const wire = forAnyLoginShell(command);
       if (!this.standInRun)
-        return this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, uninterruptible, outputLimit, seen);
-      const answer = bounded(
-        await this.standInRun(wire, stdin instanceof Readable ? Buffer.concat(await stdin.toArray()) : stdin),
-        outputLimit,
-      );
-      seen?.(answer.stdout);
+        return this.overSsh(wire, stdin, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, uninterruptible, outputLimit, onStdout && seen);
+      const input = stdin instanceof Readable ? Buffer.concat(await stdin.toArray()) : stdin;
+      const answer = bounded(await this.standInRun(wire, input, seen), outputLimit);
+      seen(answer.stdout); // a stand-in that told nothing as it came
       return answer;
     };
     const inSlot = async () => {
@@ -317,7 +320,7 @@ export class RobotConnection {
     timeoutMs: number,
     uninterruptible: boolean,
     outputLimit?: number,
-    onStdout?: (raw: string) => boolean,
+    onStdout?: (raw: string) => boolean, // true: no more
   ): Promise<ExecResult> {
     const openChannel = () =>
       new Promise<ClientChannel>((resolve, reject) => this.client.exec(wire, (err, ch) => (err ? reject(err) : resolve(ch))));

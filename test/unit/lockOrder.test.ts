@@ -83,6 +83,34 @@ describe('two runs started together on one fleet', () => {
   });
 });
 
+describe("the gate's opening (the step's first command, in the lock's call)", () => {
+  it('the others are asked once its answer says the lock is ours, before its opening has answered; its opening is read whole', async () => {
+    const homes = freshHomes();
+    const calls: string[] = [];
+    const fleet = fleetOver(homes, (name, real) => async (line, stdin, onStdout) => {
+      calls.push(`${name} asked`);
+      const answer = await real(line, stdin, onStdout);
+      calls.push(`${name} answered`);
+      return answer;
+    });
+    const opening = (robot: { name: string }) => (robot.name === 'Anton' ? 'sleep 1; echo slow opening' : 'echo quick');
+    expect(await fleet.lock(opening)).toBe(true);
+    expect(calls[0]).toBe('Anton asked');
+    const antonAnswered = calls.indexOf('Anton answered');
+    for (const r of ['Ida', 'Otto', 'Paula']) expect(calls.indexOf(`${r} asked`)).toBeLessThan(antonAnswered);
+    const conn = (name: string) => {
+      const r = fleet.reach.get(name);
+      if (!r?.ok) throw new Error(name);
+      return r.conn;
+    };
+    const anton = inventory.robots[0];
+    if (!anton) throw new Error('Anton');
+    expect(await fleet.firstRead(anton, conn('Anton'), opening(anton), 'the opening')).toBe('slow opening\n');
+    for (const files of lockFiles(homes)) expect(files).toEqual([expect.stringMatching(new RegExp(`\\.${fleet.runId}$`))]);
+    await fleet.unlock();
+  });
+});
+
 describe('while the run lives', () => {
   it('its locks are refreshed; a lock taken over fails that robot and is left to its new holder; the release stops it', async () => {
     const homes = freshHomes();

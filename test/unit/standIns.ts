@@ -9,12 +9,15 @@ import type { ExecResult, StandIn } from '../../src/ssh/connection.js';
 
 /** A robot that is a folder here: the command runs in sh with that folder as HOME. */
 export function localRobot(home: string): StandIn {
-  return (line, stdin) =>
+  return (line, stdin, onStdout) =>
     new Promise<ExecResult>((resolve) => {
       const child = spawn('sh', ['-c', line], { env: { PATH: process.env.PATH ?? '', HOME: home } });
       let stdout = '';
       let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        onStdout?.(stdout);
+      });
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('close', (code) => resolve({ code: code ?? 255, stdout, stderr }));
       child.stdin.on('error', () => undefined); // a command that reads no stdin may end before it is written (EPIPE)
