@@ -2,10 +2,9 @@
 // the ingress network's MTU. Read-only, except the ingress re-creation right after `swarm init`.
 import { dockerScript, remoteScript, type RemoteCommand } from './shell.js';
 import { unexpectedAnswer } from './answer.js';
-import { script } from './scripts.js';
 
-export function preflightCommand(ip: string, useSudo: boolean): RemoteCommand {
-  return dockerScript(script('preflight'), [ip], useSudo);
+export function preflightCommand(ip: string): RemoteCommand {
+  return { line: remoteScript('preflight', [ip]), readsSudoPassword: false };
 }
 
 export interface RobotReadout {
@@ -16,7 +15,6 @@ export interface RobotReadout {
   ipVs: boolean;
   kernel: string;
   machineId: string | null;
-  engineVersion: string;
   pingDf: boolean;
 }
 
@@ -39,7 +37,6 @@ export function parsePreflight(stdout: string): RobotReadout {
     ipVs: values.get('ip_vs') === 'yes',
     kernel: values.get('kernel') ?? '',
     machineId: /^[0-9a-f]{16}$/.test(values.get('machine_id') ?? '') ? (values.get('machine_id') as string) : null,
-    engineVersion: /^[0-9][0-9A-Za-z.+~-]*$/.test(values.get('engine_version') ?? '') ? (values.get('engine_version') as string) : '',
     pingDf: values.get('ping_df') === 'yes',
   };
 }

@@ -81,7 +81,7 @@ async function readRobot(member: Member, peerIps: readonly string[], fleet: Flee
     ipVs: readout.ipVs,
     kernel: readout.kernel,
     machineId: readout.machineId,
-    engineVersion: readout.engineVersion,
+    engineVersion: member.facts.engineVersion ?? '', // docker info's, read beside it
     pingDf: readout.pingDf && !/^ping_df=no$/m.test(pmtu),
     inSwarm: joined,
     overlayOptional: robot.requireOverlay === false,

@@ -77,7 +77,7 @@ export function listNodes(manager: Member): Promise<NodeInfo[]> {
 /** The swarm steps' first command (run with the lock, see Fleet.lock). */
 export const factsFirstCommand = (robot: Robot) => factsCommand(robot.sudo);
 /** The preflight's own readings (runPreflight reads them with firstRead: run with the lock by `swarm` and `up`). */
-export const preflightFirstCommand = (robot: Robot) => preflightCommand(robot.ip, robot.sudo);
+export const preflightFirstCommand = (robot: Robot) => preflightCommand(robot.ip);
 /** `swarm`'s first call, with the lock: the facts, and the preflight's readings (judged only where some robot joins). */
 export const swarmOpening = (robot: Robot) => batch([factsFirstCommand(robot), preflightFirstCommand(robot)]);
 

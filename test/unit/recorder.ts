@@ -79,7 +79,7 @@ const SCRIPTS = new Map<string, string>(
     'remove-tokens': docker.removeTokensCommand(false),
     'find-talkers': findTalkersCommand(),
     docker: shell.dockerCommand([], false).line,
-    preflight: preflight.preflightCommand('x', false).line,
+    preflight: preflight.preflightCommand('x').line,
     'path-mtu': preflight.pathMtuCommand([]),
     'ingress-mtu': preflight.ingressMtuCommand(false).line,
     'recreate-ingress': preflight.recreateIngressCommand(1400, false).line,

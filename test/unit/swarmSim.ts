@@ -308,5 +308,5 @@ function preflightAnswer(command: string, args: string[]): string {
   if (command === 'ingress-mtu') return '\n'; // Docker's default
   if (command === 'path-mtu') return args.map((ip) => `pmtu=${ip} 1500\n`).join('');
   const clock = (Date.now() / 1000).toFixed(3);
-  return `clock=${clock}\niface=eth0\nmtu=1500\nvxlan=yes\nip_vs=yes\nkernel=6.1.0\nengine_version=28.2.2\nping_df=yes\n`;
+  return `clock=${clock}\niface=eth0\nmtu=1500\nvxlan=yes\nip_vs=yes\nkernel=6.1.0\nping_df=yes\n`;
 }
